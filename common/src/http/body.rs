@@ -1,0 +1,102 @@
+//! Response builders. Every response is a complete body (`Full<Bytes>`): nothing superpower
+//! serves is streamed.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::StatusCode;
+use http_body_util::{BodyExt, Full, Limited};
+use serde::Serialize;
+
+/// The body type of every response.
+pub type Body = Full<Bytes>;
+/// The response type of every handler.
+pub type Response = http::Response<Body>;
+
+/// The route template that answered (`/characters/{id}`), attached to a response as an
+/// extension. The server reads it for the `route` label and the access log, so that a raw path
+/// never becomes a label value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteLabel(pub &'static str);
+
+/// Attaches a [`RouteLabel`] to a response.
+pub fn with_route(mut resp: Response, route: &'static str) -> Response {
+    resp.extensions_mut().insert(RouteLabel(route));
+    resp
+}
+
+/// A response with a body and a content type.
+pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let mut resp = http::Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// A JSON response. A value that cannot be serialized (a bug) answers 500 without details.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => full(status, "application/json", body),
+        Err(err) => {
+            tracing::error!(%err, "cannot serialize a response");
+            error_json(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// A JSON error: `{"error": message, "status": code}`. The message is for users: never put an
+/// internal error's text in it.
+pub fn error_json(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message, "status": status.as_u16() });
+    let mut resp = full(status, "application/json", body.to_string());
+    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    full(status, "text/plain; charset=utf-8", body)
+}
+
+/// 404 for a path no route matches.
+pub fn not_found() -> Response {
+    with_route(error_json(StatusCode::NOT_FOUND, "not found"), "unmatched")
+}
+
+/// 405 with the `Allow` header.
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut resp = error_json(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Over the limit the route allows.
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
+    /// The connection failed while the body was read.
+    #[error("cannot read the request body: {0}")]
+    Read(String),
+}
+
+/// Reads a request body of at most `limit` bytes.
+///
+/// # Errors
+/// [`BodyError::TooLarge`] past the limit, [`BodyError::Read`] when the client goes away.
+pub async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(err) => Err(BodyError::Read(err.to_string())),
+    }
+}
+
+/// Never fails; named so that `service_fn` closures read clearly.
+pub type NoError = Infallible;

@@ -1,0 +1,13 @@
+//! The HTTP scaffolding shared by powersource and superpower (hyper 1.x, no framework).
+//!
+//! - [`server`]: the accept loop with graceful drain, the access log, request metrics and the
+//!   headers every response carries.
+//! - [`body`]: response builders and the route label a handler attaches to its answer.
+//! - [`ops`]: the `/health`, `/live` and `/metrics` answers.
+
+pub mod body;
+pub mod ops;
+pub mod server;
+
+pub use body::{Response, RouteLabel};
+pub use server::{serve, ServeOptions};

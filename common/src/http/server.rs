@@ -1,0 +1,212 @@
+//! The accept loop both services run: one task per connection, HTTP/1.1 keep-alive, a bound on
+//! header size and header read time, an access-log line and a latency sample per request, and a
+//! graceful drain on shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Request};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::body::{Response, RouteLabel};
+use crate::metrics::HTTP_REQUEST_DURATION;
+
+/// How a service is served.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Headers added to every response (for example `X-Powersource-Instance`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// A client must send its request head within this time, or the connection is closed.
+    pub header_read_timeout: Duration,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub drain_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head accepted (hyper answers 431 past it).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            headers: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Serves `handler` on `listener` until `shutdown` resolves, then stops accepting and waits up
+/// to `drain_timeout` for in-flight requests.
+///
+/// The listener is bound by the caller, so tests bind port 0 and know the address before the
+/// server runs. Per-connection errors are logged, never propagated.
+pub async fn serve<H, Fut>(
+    listener: TcpListener,
+    options: ServeOptions,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) where
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let headers: Arc<[(HeaderName, HeaderValue)]> = options.headers.clone().into();
+    let permits = Arc::new(Semaphore::new(options.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192))
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(err) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let headers = headers.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let handler = handler.clone();
+            let headers = headers.clone();
+            async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &headers).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    tracing::info!(drain_timeout_ms = options.drain_timeout.as_millis() as u64, "draining connections");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(options.drain_timeout) => {
+            tracing::warn!("drain timed out; closing remaining connections");
+        }
+    }
+}
+
+/// Runs one request through the handler, then records the latency histogram and the access log.
+async fn observe<H, Fut>(
+    req: Request<Incoming>,
+    handler: &H,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Response
+where
+    H: Fn(Request<Incoming>) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let start = Instant::now();
+    let method = method_label(req.method());
+    let path = req.uri().path().to_owned();
+    let mut resp = handler(req).await;
+    for (name, value) in headers {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    let route = resp.extensions().get::<RouteLabel>().map_or("unmatched", |r| r.0);
+    let status = resp.status().as_u16();
+    let elapsed = start.elapsed();
+    metrics::histogram!(
+        HTTP_REQUEST_DURATION,
+        "method" => method,
+        "route" => route,
+        "status" => status_label(status),
+    )
+    .record(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "access",
+        method,
+        path = %truncate(&path, 200),
+        route,
+        status,
+        duration_us = elapsed.as_micros() as u64,
+    );
+    resp
+}
+
+/// Label values must stay a small set: unknown methods become `OTHER`.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+fn status_label(status: u16) -> &'static str {
+    const LABELS: [&str; 6] = ["0", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    match status {
+        200 => "200",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        404 => "404",
+        405 => "405",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        s => LABELS[usize::from(s / 100).min(5)],
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_stay_bounded() {
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(999), "5xx");
+        assert_eq!(truncate("ééé", 3), "é");
+    }
+}

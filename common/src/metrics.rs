@@ -1,0 +1,107 @@
+//! Metric names, buckets and the process-wide Prometheus recorder.
+//!
+//! Every metric name the services emit is a `const` here. The dashboards, the Prometheus rules
+//! and the experiments use the same strings, and a test in `dashboards/` checks them against a
+//! live Prometheus.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram of every HTTP request a service answered; labels `method`, `route` (the route
+/// template, never the raw path) and `status`. Both services emit it.
+pub const HTTP_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// Gauge: characters a powersource can serve (eligible ones in its store).
+pub const POWERSOURCE_ELIGIBLE_CHARACTERS: &str = "powersource_eligible_characters";
+/// Gauge: faults injected into a powersource right now; label `kind` (`latency`, `error`, `hang`).
+pub const POWERSOURCE_FAULTS_ACTIVE: &str = "powersource_faults_active";
+/// Histogram of superpower's calls to powersource; labels `instance` and `outcome`
+/// (`ok`, `not_found`, `error`, `timeout`, `connect_error`, `hedge_lost`).
+pub const SUPERPOWER_POWERSOURCE_REQUEST_DURATION: &str =
+    "superpower_powersource_request_duration_seconds";
+/// Gauge: healthy powersource instances on superpower's ring.
+pub const SUPERPOWER_RING_MEMBERS: &str = "superpower_ring_members";
+/// Gauge: powersource instances superpower knows of (healthy or not).
+pub const SUPERPOWER_KNOWN_INSTANCES: &str = "superpower_known_instances";
+/// Counter: requests that had to try another instance after the first one failed.
+pub const SUPERPOWER_FAILOVERS_TOTAL: &str = "superpower_failovers_total";
+/// Counter: answers served from the last-known-good cache because no instance answered.
+pub const SUPERPOWER_FALLBACK_RESPONSES_TOTAL: &str = "superpower_fallback_responses_total";
+/// Counter: requests sent a second time to another instance because the first was slow.
+pub const SUPERPOWER_HEDGED_REQUESTS_TOTAL: &str = "superpower_hedged_requests_total";
+/// Gauge: 1 when a resilience mechanism is on, 0 when off; label `mechanism`.
+pub const SUPERPOWER_RESILIENCE_ENABLED: &str = "superpower_resilience_enabled";
+
+/// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the 1 s promise.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the global recorder once per process and returns its handle (for `/metrics`).
+/// Later calls return the same handle, so tests may call it from every `spawn_app`.
+///
+/// # Panics
+/// If another global `metrics` recorder was installed by someone else first.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("buckets are not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed");
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .expect("can spawn the metrics upkeep thread");
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP requests answered, by route template");
+    describe_gauge!(POWERSOURCE_ELIGIBLE_CHARACTERS, "Characters this powersource can serve");
+    describe_gauge!(POWERSOURCE_FAULTS_ACTIVE, "Faults injected into this powersource, by kind");
+    describe_histogram!(
+        SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
+        Unit::Seconds,
+        "Calls from superpower to a powersource instance, by outcome"
+    );
+    describe_gauge!(SUPERPOWER_RING_MEMBERS, "Healthy powersource instances on the ring");
+    describe_gauge!(SUPERPOWER_KNOWN_INSTANCES, "Powersource instances known, healthy or not");
+    describe_counter!(SUPERPOWER_FAILOVERS_TOTAL, "Requests retried on another instance");
+    describe_counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL, "Answers from the last-known-good cache");
+    describe_counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL, "Requests hedged to a second instance");
+    describe_gauge!(SUPERPOWER_RESILIENCE_ENABLED, "1 when a resilience mechanism is on");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_second_is_a_bucket_edge() {
+        assert!(LATENCY_BUCKETS.contains(&1.0));
+        assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(LATENCY_BUCKETS[0] <= 0.001);
+    }
+
+    #[test]
+    fn install_twice_returns_one_recorder() {
+        let a = install();
+        metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
+        let b = install();
+        assert!(b.render().contains(SUPERPOWER_FAILOVERS_TOTAL));
+        drop(a);
+    }
+}

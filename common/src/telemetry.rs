@@ -1,0 +1,33 @@
+//! Structured logs through `tracing`, installed once per process.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+/// Log line format, chosen with `LOG_FORMAT` (`json`, the default, or `pretty`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line: what log shippers want.
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+impl Format {
+    /// Reads `LOG_FORMAT`; anything but `pretty` means JSON.
+    pub fn from_env() -> Self {
+        match std::env::var("LOG_FORMAT").as_deref() {
+            Ok("pretty") | Ok("text") => Format::Pretty,
+            _ => Format::Json,
+        }
+    }
+}
+
+/// Installs the global subscriber, filtered by `RUST_LOG` (default `info`), writing to stderr.
+/// Calling it again (tests do) is harmless: only the first call installs anything.
+pub fn init(format: Format) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        Format::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        Format::Pretty => builder.compact().try_init(),
+    };
+}

@@ -51,9 +51,7 @@ impl Hash for RingKey<'_> {
 
 /// The hash of `bytes` with [`StableHash`]; what a ring does with a [`RingKey`].
 pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h = StableHash.build_hasher();
-    RingKey(bytes).hash(&mut h);
-    h.finish()
+    StableHash.hash_one(RingKey(bytes))
 }
 
 #[cfg(test)]

@@ -31,3 +31,15 @@ pub fn init(format: Format) {
         Format::Pretty => builder.compact().try_init(),
     };
 }
+
+/// An error and its causes on one line (`outer: inner: root`), for a log field.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,1 +1,35 @@
+//! The superpower loader: the dataset format, the fictional sample dataset, and the atomic ingest
+//! of a dataset into the sled stores powersource serves from.
+//!
+//! # Layout
+//! - [`dataset`]: the Marvel character JSON types, and [`dataset::Dataset::load`], which reads and
+//!   validates a dataset folder (`characters.json` + `images/`) with errors that name the file,
+//!   the record and the problem.
+//! - [`sample`]: [`sample::write`] generates the original, fictional sample dataset
+//!   deterministically, portraits included.
+//! - [`ingest`]: [`ingest::ingest`] writes a validated dataset into an open
+//!   [`common::store::Store`] through its atomic generation switch.
+//! - [`collect`]: `loader collect characters|images`, gathering the real data from the Marvel
+//!   API into a dataset folder (resumable, with retries and progress).
+//! - [`cli`]: the `loader` command line (clap): `sample`, `ingest`.
+//! - [`error`]: the error of a command.
+//!
+//! # Example
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::path::Path::new("var/sample");
+//! loader::sample::write(dir, 250, loader::sample::DEFAULT_SEED)?;
+//! let dataset = loader::dataset::Dataset::load(dir)?;
+//! let store = common::store::Store::open(std::path::Path::new("var/stores/demo"))?;
+//! loader::ingest::ingest(&dataset, &store, &loader::ingest::Options::default())?;
+//! # Ok(()) }
+//! ```
 
+pub mod cli;
+pub mod collect;
+pub mod dataset;
+pub mod error;
+pub mod ingest;
+pub mod sample;
+
+pub use error::Error;

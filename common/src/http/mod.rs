@@ -3,8 +3,10 @@
 //! - [`server`]: the accept loop with graceful drain, the access log, request metrics and the
 //!   headers every response carries.
 //! - [`body`]: response builders and the route label a handler attaches to its answer.
+//! - [`auth`]: the admin bearer token, compared in constant time.
 //! - [`ops`]: the `/health`, `/live` and `/metrics` answers.
 
+pub mod auth;
 pub mod body;
 pub mod ops;
 pub mod server;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Static checks of the dashboards and Prometheus rules (no running fleet needed):
+#
+#   1. promtool check rules    dashboards/prometheus/rules/*.yml
+#   2. promtool check config   dashboards/prometheus/prometheus.yml (its rule_files too)
+#   3. promtool test rules     dashboards/prometheus/tests/*.yml: each alert fires and does not fire
+#   4. generate.mjs --check    the dashboard JSON is what dashboards/tools/generate.mjs writes
+#   5. lint.mjs                datasource variable everywhere, PromQL parses, metric names exist in
+#                              common/src/metrics.rs (or are `up` or recording rules), and the JSON
+#                              type-checks against @grafana/schema with TypeScript
+#
+#   dashboards/check.sh
+#
+# Installs what it needs: promtool (Debian package prometheus), Node.js, and the pinned npm
+# packages of dashboards/tools/package-lock.json into var/node. Exits non-zero on any failure.
+# Env: PROMETHEUS_CONFIG overrides the config file checked in step 2.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../scripts/tools.sh
+source "$ROOT/scripts/tools.sh"
+cd "$ROOT"
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf '\ncheck.sh: FAILED: %s\n' "$*" >&2; exit 1; }
+
+command -v promtool >/dev/null 2>&1 || ensure_apt prometheus
+command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
+
+# Pinned npm packages in var/node; reinstalled only when the lock file changes.
+ensure_node_tools() {
+  local dir="$ROOT/var/node" lock="$ROOT/dashboards/tools/package-lock.json" sha
+  sha=$(cat "$ROOT/dashboards/tools/package.json" "$lock" | sha256sum | cut -d' ' -f1)
+  if [ -x "$dir/node_modules/.bin/tsc" ] && [ "$(cat "$dir/.tools.sha" 2>/dev/null)" = "$sha" ]; then
+    return 0
+  fi
+  log "npm ci into var/node (@grafana/schema, typescript, @prometheus-io/lezer-promql, yaml)"
+  mkdir -p "$dir"
+  cp "$ROOT/dashboards/tools/package.json" "$lock" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "$sha" >"$dir/.tools.sha"
+}
+ensure_node_tools
+
+step "promtool check rules"
+shopt -s nullglob
+rules=(dashboards/prometheus/rules/*.yml)
+[ ${#rules[@]} -gt 0 ] || fail "no rule files in dashboards/prometheus/rules"
+promtool check rules "${rules[@]}" || fail "promtool check rules"
+
+step "promtool check config"
+config="${PROMETHEUS_CONFIG:-dashboards/prometheus/prometheus.yml}"
+[ -f "$config" ] || fail "$config does not exist (the local fleet's Prometheus config)"
+# file_sd target files are written by deploy/local/up.sh; promtool only checks them when present.
+promtool check config "$config" || fail "promtool check config $config"
+
+step "promtool test rules"
+tests=(dashboards/prometheus/tests/*.yml)
+[ ${#tests[@]} -gt 0 ] || fail "no rule tests in dashboards/prometheus/tests"
+promtool test rules "${tests[@]}" || fail "promtool test rules"
+
+step "dashboards match dashboards/tools/generate.mjs"
+node dashboards/tools/generate.mjs --check || fail "dashboard JSON is stale: run node dashboards/tools/generate.mjs"
+
+step "dashboard and rule lint (datasource, PromQL, metric names, alert tests, @grafana/schema)"
+node dashboards/tools/lint.mjs || fail "lint"
+
+printf '\ncheck.sh: all dashboard and rule checks passed\n'

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, status.sh). Source it.
+#
+# Everything lives under var/ at the repo root:
+#   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower, prometheus)
+#   var/fleet/fleet.env                     what up.sh started (N, data dir), read by powersource.sh
+#   var/fleet/targets/{superpower,powersource}.json   Prometheus file_sd targets
+#   var/stores/powersource-I                the sled store of powersource I
+#   var/prometheus                          Prometheus' TSDB
+#
+# Only processes named in our pidfiles are ever signalled, and only when /proc says the pid still
+# runs the binary we started (a recycled pid is left alone).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+FLEET="$ROOT/var/fleet"
+BIN="${SUPERPOWER_BIN_DIR:-$ROOT/target/release}"
+SUPERPOWER_ADDR="127.0.0.1:30280"
+PROMETHEUS_ADDR="127.0.0.1:9090"
+PROMETHEUS_CONFIG="$ROOT/dashboards/prometheus/prometheus.yml"
+# How long a process gets to answer /health after it starts, and to exit after SIGTERM.
+START_TIMEOUT="${FLEET_START_TIMEOUT:-30}"
+STOP_TIMEOUT="${FLEET_STOP_TIMEOUT:-15}"
+
+say() { printf '[fleet] %s\n' "$*"; }
+die() { printf '[fleet] error: %s\n' "$*" >&2; exit 1; }
+
+powersource_addr() { echo "127.0.0.1:$((6060 + $1))"; }
+
+# The executable a pidfile's process must be running: argv[0] as we started it.
+expected_exe() {
+  case "$1" in
+    powersource-*) echo "$BIN/powersource" ;;
+    superpower) echo "$BIN/superpower" ;;
+    prometheus) command -v prometheus ;;
+  esac
+}
+
+# pid_of NAME: prints the pid and returns 0 when NAME's pidfile names a live process that runs
+# the binary we started; returns 1 otherwise (no pidfile, dead, zombie, or a recycled pid).
+pid_of() {
+  local name="$1" pidfile="$FLEET/$1.pid" pid state argv0
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/stat" ] || return 1
+  # Field 3 of /proc/PID/stat is the state; Z (zombie) and X (dead) are not running.
+  state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)"
+  case "$state" in Z | X | "") return 1 ;; esac
+  argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
+  [ "$argv0" = "$(expected_exe "$name")" ] || return 1
+  echo "$pid"
+}
+
+# Names of every process we have a pidfile for.
+pidfile_names() {
+  local f
+  for f in "$FLEET"/*.pid; do
+    [ -e "$f" ] || continue
+    basename "$f" .pid
+  done
+}
+
+log_tail() {
+  local log="$FLEET/$1.log"
+  [ -f "$log" ] || return 0
+  printf '[fleet] --- last lines of %s ---\n' "${log#"$ROOT"/}" >&2
+  tail -n 20 "$log" >&2
+  printf '[fleet] ---\n' >&2
+}
+
+# port_answers ADDR: true when something accepts TCP connections on ADDR.
+port_answers() {
+  local code=0
+  curl -s -o /dev/null --max-time 1 "http://$1/" || code=$?
+  # 7 = could not connect; 28 = timed out connecting. Anything else: someone is listening.
+  [ "$code" -ne 7 ] && [ "$code" -ne 28 ]
+}
+
+# launch NAME CMD...: starts CMD in the background, detached from the terminal (nohup), output
+# appended to var/fleet/NAME.log, pid in var/fleet/NAME.pid.
+launch() {
+  local name="$1"
+  shift
+  mkdir -p "$FLEET"
+  printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "$*" >>"$FLEET/$name.log"
+  nohup "$@" >>"$FLEET/$name.log" 2>&1 </dev/null &
+  echo $! >"$FLEET/$name.pid"
+}
+
+# wait_ready NAME URL: polls URL until it answers 200, for at most START_TIMEOUT seconds. Fails
+# at once, with the log tail, if the process dies.
+wait_ready() {
+  local name="$1" url="$2" deadline=$((SECONDS + START_TIMEOUT))
+  while :; do
+    if ! pid_of "$name" >/dev/null; then
+      log_tail "$name"
+      die "$name exited before it became healthy (log: var/fleet/$name.log)"
+    fi
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null)" = 200 ]; then
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log_tail "$name"
+      die "$name did not answer 200 on $url within ${START_TIMEOUT}s (log: var/fleet/$name.log)"
+    fi
+    sleep 0.2
+  done
+}
+
+# fleet_size: the N of the running fleet (from var/fleet/fleet.env), default 3.
+fleet_size() {
+  local n=""
+  [ -f "$FLEET/fleet.env" ] && n="$(sed -n 's/^POWERSOURCES=//p' "$FLEET/fleet.env")"
+  echo "${n:-3}"
+}
+
+# start_powersource I: starts powersource I (not waiting for it).
+start_powersource() {
+  local i="$1" name="powersource-$1"
+  [ -x "$BIN/powersource" ] || die "$BIN/powersource is missing: build it (cargo build --release -p powersource) or run deploy/local/up.sh"
+  [ -d "$ROOT/var/stores/$name" ] || die "no store at var/stores/$name: run deploy/local/up.sh (it ingests the dataset)"
+  if port_answers "$(powersource_addr "$i")"; then
+    die "something else already listens on $(powersource_addr "$i"); $name not started"
+  fi
+  # The admin token, when the fleet was started with one, is in fleet.env (mode 600), so an
+  # instance restarted later (by an experiment's rollback) keeps the admin API.
+  local token=""
+  [ -f "$FLEET/fleet.env" ] && token="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' "$FLEET/fleet.env")"
+  [ -n "$token" ] && export SUPERPOWER_ADMIN_TOKEN="$token"
+  launch "$name" "$BIN/powersource" \
+    --listen "$(powersource_addr "$i")" --store "$ROOT/var/stores/$name" --name "$name"
+}
+
+# stop_process NAME SIGNAL: sends SIGNAL (TERM or KILL) to NAME's process and waits for it to
+# exit; after STOP_TIMEOUT seconds of a TERM it sends KILL. Removes the pidfile. Returns 1 when
+# the process was not running.
+stop_process() {
+  local name="$1" sig="$2" pid
+  if ! pid="$(pid_of "$name")"; then
+    rm -f "$FLEET/$name.pid"
+    return 1
+  fi
+  kill "-$sig" "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while pid_of "$name" >/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "$name (pid $pid) still running ${STOP_TIMEOUT}s after SIG$sig: sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      deadline=$((SECONDS + 5))
+      sig=KILL
+    fi
+    sleep 0.1
+  done
+  rm -f "$FLEET/$name.pid"
+  printf '\n==== %s stopped by SIG%s\n' "$(date -u +%FT%TZ)" "$sig" >>"$FLEET/$name.log"
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Stops, kills or starts one powersource of the local fleet — what the chaos experiments use.
+#
+#   deploy/local/powersource.sh stop INDEX    SIGTERM: graceful, in-flight requests drain
+#                                             (SIGKILL after FLEET_STOP_TIMEOUT s, default 15)
+#   deploy/local/powersource.sh kill INDEX    SIGKILL: the process dies at once, mid-request
+#   deploy/local/powersource.sh start INDEX   start it again and wait until /health answers 200
+#
+# INDEX is 1-based: powersource-INDEX on 127.0.0.1:(6060+INDEX). Stopping an instance that is not
+# running, or starting one that runs, says so and succeeds (so rollbacks can always run).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+[ $# -eq 2 ] || { usage >&2; exit 2; }
+cmd="$1" i="$2"
+[[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"
+n="$(fleet_size)"
+[ "$i" -le "$n" ] || die "the fleet has $n powersource(s) (var/fleet/fleet.env): no powersource-$i"
+name="powersource-$i"
+
+case "$cmd" in
+  stop | kill)
+    sig=TERM; [ "$cmd" = kill ] && sig=KILL
+    if pid="$(pid_of "$name")"; then
+      stop_process "$name" "$sig"
+      say "$name (pid $pid) stopped by SIG$sig"
+    else
+      rm -f "$FLEET/$name.pid"
+      say "$name is not running: nothing to $cmd"
+    fi
+    ;;
+  start)
+    if pid="$(pid_of "$name")"; then
+      say "$name is already running (pid $pid)"
+      exit 0
+    fi
+    start_powersource "$i"
+    wait_ready "$name" "http://$(powersource_addr "$i")/health"
+    say "$name started (pid $(pid_of "$name")) and healthy on $(powersource_addr "$i")"
+    ;;
+  *) usage >&2; exit 2 ;;
+esac

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Starts the local fleet: N powersources, superpower in front of them, and Prometheus when its
+# binary is installed. Running it again while the fleet runs starts nothing.
+#
+#   deploy/local/up.sh [--powersources N] [--data DIR]
+#
+#   --powersources N   how many powersource instances (1-9, default 3): 127.0.0.1:6061..606N
+#   --data DIR         dataset folder to ingest (default: the loader's built-in sample dataset)
+#
+# Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: enables the admin API),
+#      SKIP_BUILD=1 (use the binaries already in target/release),
+#      FLEET_START_TIMEOUT (seconds each process gets to become healthy, default 30).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+N=3
+DATA=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --powersources) [ $# -ge 2 ] || die "--powersources needs a number"; N="$2"; shift 2 ;;
+    --powersources=*) N="${1#*=}"; shift ;;
+    --data) [ $# -ge 2 ] || die "--data needs a folder"; DATA="$2"; shift 2 ;;
+    --data=*) DATA="${1#*=}"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+[[ "$N" =~ ^[1-9]$ ]] || die "--powersources must be 1 to 9 (ports 6061-6069), got '$N'"
+if [ -n "$DATA" ]; then
+  [ -d "$DATA" ] || die "--data $DATA: no such folder"
+  DATA="$(cd "$DATA" && pwd)"
+fi
+cd "$ROOT"
+started=() # what this run started: stopped again if the run fails
+# On failure, stop what this run started, so a retry starts clean.
+cleanup_on_failure() {
+  local code=$?
+  [ "$code" -eq 0 ] && return 0
+  local name
+  for name in "${started[@]}"; do stop_process "$name" TERM || true; done
+  exit "$code"
+}
+trap cleanup_on_failure EXIT
+
+print_urls() {
+  say "superpower:  http://$SUPERPOWER_ADDR/   (JSON: curl -H 'Accept: application/json' http://$SUPERPOWER_ADDR/)"
+  local i
+  for i in $(seq 1 "$(fleet_size)"); do
+    say "powersource-$i: http://$(powersource_addr "$i")/health"
+  done
+  if pid_of prometheus >/dev/null; then
+    say "prometheus:  http://$PROMETHEUS_ADDR/"
+  fi
+  say "logs and pidfiles: var/fleet/   stop: deploy/local/down.sh"
+}
+
+# Prometheus is optional: started when installed, and (re)started by a second up.sh if it died.
+ensure_prometheus() {
+  pid_of prometheus >/dev/null && return 0
+  if ! command -v prometheus >/dev/null 2>&1; then
+    say "prometheus is not installed: skipping it (apt-get install prometheus)"
+    return 0
+  fi
+  if port_answers "$PROMETHEUS_ADDR"; then
+    say "something else already listens on $PROMETHEUS_ADDR: not starting our Prometheus"
+    return 0
+  fi
+  mkdir -p "$ROOT/var/prometheus"
+  launch prometheus "$(command -v prometheus)" \
+    --config.file="$PROMETHEUS_CONFIG" \
+    --storage.tsdb.path="$ROOT/var/prometheus" \
+    --storage.tsdb.retention.time=2d \
+    --web.listen-address="$PROMETHEUS_ADDR" \
+    --web.enable-lifecycle
+  started+=(prometheus)
+  wait_ready prometheus "http://$PROMETHEUS_ADDR/-/ready"
+}
+
+# --- already running? ---------------------------------------------------------------------------
+running=()
+for name in $(pidfile_names); do
+  [ "$name" = prometheus ] && continue
+  pid_of "$name" >/dev/null && running+=("$name")
+done
+if [ ${#running[@]} -gt 0 ]; then
+  want=$(($(fleet_size) + 1))
+  if [ ${#running[@]} -eq "$want" ]; then
+    say "the fleet is already running (${running[*]}): not starting another"
+    ensure_prometheus
+    print_urls
+    exit 0
+  fi
+  say "part of the fleet is running: ${running[*]}"
+  for i in $(seq 1 "$(fleet_size)"); do
+    pid_of "powersource-$i" >/dev/null || say "  powersource-$i is down: deploy/local/powersource.sh start $i"
+  done
+  pid_of superpower >/dev/null || say "  superpower is down"
+  die "not starting a second fleet; start the missing instances, or run deploy/local/down.sh then up.sh"
+fi
+
+# --- build and ingest -----------------------------------------------------------------------------
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  # shellcheck source=../../scripts/tools.sh
+  source "$ROOT/scripts/tools.sh"
+  ensure_release_build
+fi
+for b in loader powersource superpower; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b is missing (cargo build --release -p $b)"
+done
+
+mkdir -p "$FLEET/targets" "$ROOT/var/stores"
+stores=()
+for i in $(seq 1 "$N"); do stores+=(--store "$ROOT/var/stores/powersource-$i"); done
+say "ingesting ${DATA:-the built-in sample dataset} into $N store(s)"
+"$BIN/loader" ingest ${DATA:+--data "$DATA"} "${stores[@]}" >"$FLEET/loader.log" 2>&1 || {
+  tail -n 20 "$FLEET/loader.log" >&2
+  die "loader ingest failed (log: var/fleet/loader.log)"
+}
+
+(
+  umask 077
+  {
+    echo "POWERSOURCES=$N"
+    echo "DATA=$DATA"
+    [ -n "${SUPERPOWER_ADMIN_TOKEN:-}" ] && echo "SUPERPOWER_ADMIN_TOKEN=$SUPERPOWER_ADMIN_TOKEN"
+    true
+  } >"$FLEET/fleet.env"
+)
+
+# --- powersources, then superpower -----------------------------------------------------------------
+urls=()
+for i in $(seq 1 "$N"); do
+  start_powersource "$i"
+  started+=("powersource-$i")
+  urls+=("http://$(powersource_addr "$i")")
+done
+for i in $(seq 1 "$N"); do
+  wait_ready "powersource-$i" "http://$(powersource_addr "$i")/health"
+  say "powersource-$i is healthy on $(powersource_addr "$i") (pid $(pid_of "powersource-$i"))"
+done
+
+port_answers "$SUPERPOWER_ADDR" && die "something else already listens on $SUPERPOWER_ADDR; superpower not started"
+POWERSOURCE_URLS="$(IFS=,; echo "${urls[*]}")" launch superpower "$BIN/superpower" --listen "$SUPERPOWER_ADDR"
+started+=(superpower)
+wait_ready superpower "http://$SUPERPOWER_ADDR/health"
+say "superpower is healthy on $SUPERPOWER_ADDR (pid $(pid_of superpower))"
+
+# One request to / creates superpower's request-duration series for the route, so the first
+# experiment's rate() over them has a starting point in Prometheus.
+curl -s -o /dev/null --max-time 2 -H 'Accept: application/json' "http://$SUPERPOWER_ADDR/" || true
+
+# --- Prometheus targets (file_sd; Prometheus re-reads them on change) ---------------------------
+{
+  echo '['
+  for i in $(seq 1 "$N"); do
+    sep=","; [ "$i" -eq "$N" ] && sep=""
+    printf '  {"targets": ["%s"], "labels": {"instance": "powersource-%s"}}%s\n' "$(powersource_addr "$i")" "$i" "$sep"
+  done
+  echo ']'
+} >"$FLEET/targets/powersource.json.tmp"
+mv "$FLEET/targets/powersource.json.tmp" "$FLEET/targets/powersource.json"
+printf '[\n  {"targets": ["%s"], "labels": {"instance": "superpower"}}\n]\n' "$SUPERPOWER_ADDR" >"$FLEET/targets/superpower.json.tmp"
+mv "$FLEET/targets/superpower.json.tmp" "$FLEET/targets/superpower.json"
+
+ensure_prometheus
+trap - EXIT
+say "the fleet is up: $N powersource(s) and superpower"
+print_urls

@@ -1,0 +1,2 @@
+//! Placeholder; the collect benchmark is being written.
+fn main() {}

@@ -1,0 +1,137 @@
+//! Settings: command-line flags with environment fallbacks (clap derive). Tests build
+//! [`Settings`] in code.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+use crate::error::Error;
+use crate::faults::FaultSpec;
+
+/// How a powersource runs.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "powersource", version, about = "superpower's back end: characters, images and stable assignments")]
+pub struct Settings {
+    /// Address to listen on (`host:port`).
+    #[arg(long, env = "POWERSOURCE_LISTEN", default_value = "127.0.0.1:6061")]
+    pub listen: String,
+
+    /// The sled store to serve (written by `loader ingest`). Opened read-mostly; sled allows one
+    /// process per store, so each instance has its own.
+    #[arg(long, env = "POWERSOURCE_STORE", default_value = "var/stores/powersource")]
+    pub store: PathBuf,
+
+    /// Instance name, sent in `X-Powersource-Instance` on every response (default: the listen
+    /// address).
+    #[arg(long, env = "POWERSOURCE_NAME")]
+    pub name: Option<String>,
+
+    /// Bearer token of the admin API (`/admin/faults`). Without one (or with an empty one) the
+    /// admin API is off and answers 404.
+    #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Faults injected from start-up (the admin API can change them later).
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Start-up fault flags; the same fields as the admin API's body.
+#[derive(Clone, Debug, Default, Args)]
+pub struct FaultArgs {
+    /// Added latency on product routes, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub fault_latency_ms: u64,
+
+    /// Random extra latency, uniform in 0..=N milliseconds, on top of `--fault-latency-ms`.
+    #[arg(long, default_value_t = 0)]
+    pub fault_jitter_ms: u64,
+
+    /// Fraction of product requests answered with HTTP 500 (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_error_rate: f64,
+
+    /// Accept product requests and never answer them (until shutdown).
+    #[arg(long)]
+    pub fault_hang: bool,
+
+    /// Limit the faults to one route template (for example `/characters/{id}`); all product
+    /// routes when absent.
+    #[arg(long)]
+    pub fault_route: Option<String>,
+}
+
+impl Settings {
+    /// Settings for `store`, listening on `listen`, with no admin token and no faults; what
+    /// tests start from.
+    pub fn new(listen: impl Into<String>, store: impl Into<PathBuf>) -> Self {
+        Settings {
+            listen: listen.into(),
+            store: store.into(),
+            name: None,
+            admin_token: None,
+            faults: FaultArgs::default(),
+        }
+    }
+
+    /// The instance name: `--name`, else the listen address.
+    pub fn instance_name(&self) -> &str {
+        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.listen)
+    }
+
+    /// The admin token, when one is configured and not empty.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// The start-up faults, validated like an admin `PUT`.
+    ///
+    /// # Errors
+    /// [`Error::BadFaults`] when a flag is out of range or names an unknown route.
+    pub fn fault_spec(&self) -> Result<FaultSpec, Error> {
+        let f = &self.faults;
+        let spec = FaultSpec {
+            latency_ms: f.fault_latency_ms,
+            jitter_ms: f.fault_jitter_ms,
+            error_rate: f.fault_error_rate,
+            hang: f.fault_hang,
+            route: f.fault_route.clone(),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_defaults_hold() {
+        let s = Settings::try_parse_from([
+            "powersource",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "/tmp/x",
+            "--fault-latency-ms",
+            "20",
+            "--fault-route",
+            "/random",
+        ])
+        .unwrap();
+        assert_eq!(s.instance_name(), "127.0.0.1:0");
+        assert_eq!(s.fault_spec().unwrap().latency_ms, 20);
+        assert_eq!(s.admin_token(), None);
+    }
+
+    #[test]
+    fn bad_fault_flags_are_refused() {
+        let mut s = Settings::new("127.0.0.1:0", "/tmp/x");
+        s.faults.fault_error_rate = 1.5;
+        assert!(s.fault_spec().is_err());
+        s.faults.fault_error_rate = 0.5;
+        s.faults.fault_route = Some("/nope".into());
+        assert!(s.fault_spec().is_err());
+    }
+}

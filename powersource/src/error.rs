@@ -1,0 +1,124 @@
+//! Everything that can go wrong in powersource, and the one place that turns an error into an
+//! HTTP answer ([`Error::into_response`]).
+
+use common::http::body::{error_json, BodyError, Response};
+use common::store::StoreError;
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::StatusCode;
+
+/// powersource's errors: start-up failures and the reasons a request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store could not be opened or read.
+    #[error("store error")]
+    Store(#[from] StoreError),
+    /// A blocking store read did not finish (it panicked or the runtime is shutting down).
+    #[error("a blocking task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// The instance name cannot be an HTTP header value.
+    #[error("instance name {0:?} is not a valid header value (use printable ASCII)")]
+    BadName(String),
+    /// `/characters/{id}` with an id that is not a non-negative integer.
+    #[error("character id must be a non-negative integer")]
+    BadId,
+    /// No eligible character has this id.
+    #[error("no character with this id")]
+    NotFound,
+    /// A user key outside `[A-Za-z0-9._~-]{1,128}`.
+    #[error("user key must be 1 to 128 characters from A-Z a-z 0-9 . _ ~ -")]
+    BadUserKey,
+    /// The store holds no eligible character, so nothing can be served.
+    #[error("no characters available")]
+    NoCharacters,
+    /// The admin API is off (no token configured): answered like an unknown route.
+    #[error("admin API is off")]
+    AdminOff,
+    /// A missing or wrong admin token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// An admin body that is not a valid fault spec.
+    #[error("{0}")]
+    BadFaults(String),
+    /// An admin body that could not be read.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+impl Error {
+    /// The HTTP status for this error: chosen here and nowhere else.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Store(_) | Error::Task(_) | Error::BadName(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Error::BadId | Error::BadUserKey | Error::BadFaults(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound | Error::AdminOff => StatusCode::NOT_FOUND,
+            Error::NoCharacters => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Body(BodyError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Body(BodyError::Read(_)) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON answer for this error. Server errors are logged with their cause chain and
+    /// answered with a generic message, so internal text never reaches a client.
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %chain(&self), "request failed");
+            let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+                "no characters available"
+            } else {
+                "internal error"
+            };
+            return error_json(status, message);
+        }
+        tracing::debug!(error = %self, %status, "request refused");
+        let message = match &self {
+            Error::AdminOff => "not found".to_owned(),
+            other => other.to_string(),
+        };
+        let mut resp = error_json(status, &message);
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// `error: cause: cause…`, for logs.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn server_errors_hide_their_cause() {
+        let err = Error::Store(StoreError::Corrupt { what: "secret-tree".into(), detail: "x".into() });
+        assert!(chain(&err).contains("secret-tree"));
+        let resp = err.into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(Error::BadId.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(Error::AdminOff.status(), StatusCode::NOT_FOUND);
+        assert_eq!(Error::Unauthorized.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(Error::NoCharacters.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(Error::Body(BodyError::TooLarge(4)).status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

@@ -1,0 +1,21 @@
+//! The `powersource` binary: settings, telemetry, bind, serve until SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use clap::Parser;
+use powersource::Settings;
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::parse();
+    common::telemetry::init(common::telemetry::Format::from_env());
+    let app = powersource::App::build(&settings)
+        .await
+        .map_err(|e| anyhow::anyhow!(powersource::error::chain(&e)))
+        .with_context(|| format!("cannot start with the store {}", settings.store.display()))?;
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    app.run(listener, common::shutdown::signal()).await;
+    Ok(())
+}

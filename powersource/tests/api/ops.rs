@@ -1,0 +1,65 @@
+//! `/health`, `/live`, `/metrics`, and the empty store.
+
+use http::StatusCode;
+
+use crate::helpers::{eligible_ids, spawn_app, spawn_with, Options};
+
+#[tokio::test]
+async fn health_is_200_with_the_dataset() {
+    let app = spawn_app().await;
+    let r = app.health().await;
+    assert_eq!(r.status, StatusCode::OK);
+    let json = r.json();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["eligible_characters"], eligible_ids().len());
+    assert_eq!(json["instance"], app.name.as_str());
+    assert!(json["fingerprint"].as_str().is_some_and(|f| !f.is_empty()));
+    assert_eq!(app.live().await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_empty_store_starts_and_reports_503() {
+    let app = spawn_with(Options { empty: true, ..Default::default() }).await;
+    let r = app.health().await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.json()["status"], "unavailable");
+    assert_eq!(r.json()["eligible_characters"], 0);
+    assert_eq!(app.live().await.status, StatusCode::OK);
+    assert_eq!(app.random().await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.assignment("someone").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.character(1_010_000).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.image(1_010_000, None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates_never_raw_ids() {
+    let app = spawn_app().await;
+    let id = eligible_ids()[0];
+    app.character(id).await;
+    app.character("abc").await;
+    app.image(id, None).await;
+    app.assignment("metrics-user-77").await;
+    app.random().await;
+    app.get("/nope/12345").await;
+    let r = app.metrics().await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let text = r.text();
+    for needle in [
+        "http_server_request_duration_seconds_bucket{",
+        r#"route="/characters/{id}""#,
+        r#"route="/characters/{id}/image""#,
+        r#"route="/assignments/{user_key}""#,
+        r#"route="/random""#,
+        r#"route="unmatched""#,
+        r#"status="400""#,
+        r#"le="1""#,
+        "powersource_eligible_characters",
+        r#"powersource_faults_active{kind="hang"}"#,
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    for raw in [id.to_string().as_str(), "metrics-user-77", "12345", "abc"] {
+        assert!(!text.contains(raw), "raw path part {raw} leaked into a label");
+    }
+}

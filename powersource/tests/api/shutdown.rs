@@ -1,0 +1,52 @@
+//! Graceful shutdown: in-flight requests finish, hung ones are answered, the server stops.
+
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{eligible_ids, spawn_with, Options};
+
+#[tokio::test]
+async fn shutdown_finishes_an_in_flight_request_then_stops() {
+    let mut app = spawn_with(Options { admin: true, ..Default::default() }).await;
+    let id = eligible_ids()[0];
+    app.set_faults(json!({"latency_ms": 300})).await;
+    let start = Instant::now();
+    let in_flight = tokio::spawn({
+        let (client, address) = (app.client.clone(), app.address.clone());
+        async move {
+            let uri = format!("{address}/characters/{id}").parse().unwrap();
+            client.get(uri).await.map(|r| r.status())
+        }
+    });
+    app.wait_held(1).await;
+    let server = app.shutdown();
+
+    let status = in_flight.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!(status, StatusCode::OK);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("drained").unwrap();
+
+    let fresh = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let refused = fresh.get(format!("{}/health", app.address).parse().unwrap()).await;
+    assert!(refused.is_err(), "still serving after shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_answers_hung_requests_instead_of_waiting_for_them() {
+    let mut app = spawn_with(Options { admin: true, ..Default::default() }).await;
+    app.set_faults(json!({"hang": true})).await;
+    let hung = tokio::spawn({
+        let (client, address) = (app.client.clone(), app.address.clone());
+        async move { client.get(format!("{address}/random").parse().unwrap()).await.map(|r| r.status()) }
+    });
+    app.wait_held(1).await;
+    let start = Instant::now();
+    let server = app.shutdown();
+    assert_eq!(hung.await.unwrap().unwrap(), StatusCode::SERVICE_UNAVAILABLE);
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("drained").unwrap();
+    // well inside the 10 s drain bound: the hang did not hold the drain
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}

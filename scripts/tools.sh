@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the project's scripts need, once, idempotently. Source it, then call:
+#   ensure_apt PKG...        Debian packages (apt-get update runs once per machine boot of this script)
+#   ensure_venv              Python venv at var/venv with chaostoolkit + extensions + validators
+#   ensure_oha               the oha load tool (cargo install --locked)
+#   ensure_release_build     cargo build --release of the three binaries
+# Every function prints what it does to stderr and fails loudly.
+
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+VENV="$ROOT/var/venv"
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ ! -f /var/lib/apt/lists/.superpower-updated ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ]; then
+    $sudo apt-get update -qq >&2 && $sudo touch /var/lib/apt/lists/.superpower-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+ensure_venv() {
+  local want="$ROOT/scripts/requirements.txt"
+  local stamp="$VENV/.requirements.sha"
+  local sha
+  sha=$(sha256sum "$want" | cut -d' ' -f1)
+  if [ -x "$VENV/bin/chaos" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sha" ]; then return 0; fi
+  log "python venv at $VENV"
+  python3 -m venv "$VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$want" >&2
+  echo "$sha" > "$stamp"
+}
+
+ensure_oha() {
+  command -v oha >/dev/null 2>&1 && return 0
+  [ -x "$HOME/.cargo/bin/oha" ] && { export PATH="$HOME/.cargo/bin:$PATH"; return 0; }
+  log "cargo install --locked oha (takes several minutes on 2 cores)"
+  cargo install --locked oha >&2
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+ensure_release_build() {
+  log "cargo build --release"
+  (cd "$ROOT" && cargo build --release --locked -q -p powersource -p superpower -p loader) >&2
+}

@@ -1,0 +1,160 @@
+//! The two bounded in-memory caches: each user's last known character (the fallback that keeps
+//! promise 1 when no instance answers) and recently served images.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use lru::LruCache;
+
+use crate::model::Character;
+
+/// Each user's last known character, at most `capacity` users (least recently seen go first).
+/// Characters are shared: a user costs an id and a pointer, not a copy of the text.
+pub struct Fallback {
+    inner: Mutex<FallbackInner>,
+}
+
+struct FallbackInner {
+    users: LruCache<u128, u64>,
+    characters: HashMap<u64, Arc<Character>>,
+}
+
+impl Fallback {
+    /// A cache of at most `capacity` users (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let cap = NonZeroUsize::new(capacity.max(1)).expect("at least 1");
+        Fallback { inner: Mutex::new(FallbackInner { users: LruCache::new(cap), characters: HashMap::new() }) }
+    }
+
+    /// Remembers that `user` has `character`.
+    pub fn remember(&self, user: u128, character: &Arc<Character>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let id = character.id;
+        match inner.characters.get(&id) {
+            Some(known) if **known == **character => {}
+            _ => {
+                inner.characters.insert(id, character.clone());
+            }
+        }
+        inner.users.put(user, id);
+    }
+
+    /// The last known character of `user`.
+    pub fn recall(&self, user: u128) -> Option<Arc<Character>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let id = *inner.users.get(&user)?;
+        inner.characters.get(&id).cloned()
+    }
+
+    /// Users remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).users.len()
+    }
+
+    /// No user remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An image as superpower serves it.
+#[derive(Debug)]
+pub struct CachedImage {
+    /// `image/png` and so on.
+    pub content_type: http::HeaderValue,
+    /// The powersource's strong ETag, when it gave one.
+    pub etag: Option<http::HeaderValue>,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// Recently served images, at most `capacity` bytes in all.
+pub struct ImageCache {
+    inner: Mutex<(LruCache<u64, Arc<CachedImage>>, usize)>,
+    capacity: usize,
+}
+
+impl ImageCache {
+    /// A cache of at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        ImageCache { inner: Mutex::new((LruCache::unbounded(), 0)), capacity }
+    }
+
+    /// The image of character `id`, if cached.
+    pub fn get(&self, id: u64) -> Option<Arc<CachedImage>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.get(&id).cloned()
+    }
+
+    /// Caches an image; images larger than the whole cache are not kept.
+    pub fn put(&self, id: u64, image: Arc<CachedImage>) {
+        let size = image.bytes.len();
+        if size > self.capacity {
+            return;
+        }
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (lru, used) = &mut *guard;
+        if let Some(old) = lru.put(id, image) {
+            *used -= old.bytes.len();
+        }
+        *used += size;
+        while *used > self.capacity {
+            match lru.pop_lru() {
+                Some((_, old)) => *used -= old.bytes.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn character(id: u64) -> Arc<Character> {
+        Arc::new(Character {
+            id,
+            name: format!("N{id}"),
+            description: String::new(),
+            learn_more_url: None,
+        })
+    }
+
+    #[test]
+    fn fallback_is_bounded_and_shares_characters() {
+        let f = Fallback::new(2);
+        f.remember(1, &character(10));
+        f.remember(2, &character(10));
+        f.remember(3, &character(11));
+        assert_eq!(f.len(), 2);
+        assert!(f.recall(1).is_none(), "the least recently seen user went first");
+        assert_eq!(f.recall(2).unwrap().id, 10);
+        assert_eq!(f.recall(3).unwrap().name, "N11");
+    }
+
+    #[test]
+    fn image_cache_is_bounded_by_bytes() {
+        let c = ImageCache::new(10);
+        let img = |n: usize| {
+            Arc::new(CachedImage {
+                content_type: http::HeaderValue::from_static("image/png"),
+                etag: None,
+                bytes: Bytes::from(vec![0u8; n]),
+            })
+        };
+        c.put(1, img(6));
+        c.put(2, img(4));
+        assert_eq!(c.bytes(), 10);
+        c.put(3, img(5));
+        assert!(c.get(1).is_none());
+        assert!(c.bytes() <= 10);
+        c.put(4, img(11));
+        assert!(c.get(4).is_none(), "larger than the cache: not kept");
+    }
+}

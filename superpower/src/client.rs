@@ -1,0 +1,120 @@
+//! The HTTP client superpower uses to call powersource: pooled keep-alive connections
+//! (hyper-util's client), a timeout per call and a cap on the body size.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::http::body::{read_limited, BodyError};
+use common::telemetry::error_chain;
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::Empty;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+type Inner = Client<HttpConnector, Empty<Bytes>>;
+
+/// What a call can end with, besides an HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No connection could be made (refused, unreachable, connect timeout).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// No complete answer within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The peer broke the protocol or the connection mid-answer.
+    #[error("bad answer: {0}")]
+    Protocol(String),
+    /// The body was over the size the caller allows.
+    #[error("answer over {0} bytes")]
+    TooLarge(usize),
+}
+
+impl CallError {
+    /// Connection errors and timeouts eject the instance from the ring (passive health check);
+    /// a broken answer does not, as the instance is there.
+    pub fn ejects(&self) -> bool {
+        matches!(self, CallError::Connect(_) | CallError::Timeout)
+    }
+
+    /// The `outcome` label of the call metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallError::Connect(_) => "connect_error",
+            CallError::Timeout => "timeout",
+            CallError::Protocol(_) | CallError::TooLarge(_) => "error",
+        }
+    }
+}
+
+/// A complete answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+}
+
+/// Two pools: one with a tight connect timeout (deadlines on), one with the original demo's
+/// 2 s connect timeout (deadlines off).
+#[derive(Clone)]
+pub struct Backend {
+    tight: Inner,
+    loose: Inner,
+}
+
+impl Backend {
+    /// Makes the pools; `connect_timeout` is the tight one.
+    pub fn new(connect_timeout: Duration) -> Self {
+        Backend { tight: pool(connect_timeout), loose: pool(Duration::from_secs(2)) }
+    }
+
+    /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get(
+        &self,
+        base: &str,
+        path: &str,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
+        let uri: Uri = format!("{base}{path}").parse().map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
+        let req = Request::get(uri).body(Empty::new()).map_err(|e| CallError::Protocol(e.to_string()))?;
+        let client = if tight { &self.tight } else { &self.loose };
+        let call = async {
+            let resp = client.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    CallError::Connect(error_chain(&e))
+                } else {
+                    CallError::Protocol(error_chain(&e))
+                }
+            })?;
+            let (parts, body) = resp.into_parts();
+            let body = read_limited(body, limit).await.map_err(|e| match e {
+                BodyError::TooLarge(n) => CallError::TooLarge(n),
+                BodyError::Read(m) => CallError::Protocol(m),
+            })?;
+            Ok(Reply { status: parts.status, headers: parts.headers, body })
+        };
+        tokio::time::timeout(timeout, call).await.unwrap_or(Err(CallError::Timeout))
+    }
+}
+
+fn pool(connect_timeout: Duration) -> Inner {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build(http)
+}

@@ -1,0 +1,221 @@
+//! The powersource instances superpower knows, their health, and the ring of healthy ones.
+//!
+//! Membership comes from the configured URLs or from a DNS name resolved again every few
+//! seconds (see [`crate::membership`]). Health is checked actively (`/health` about every
+//! second) and passively: a connection error or a timeout on a real request ejects the instance
+//! at once, for at least a cool-down, so a hung instance whose `/health` still answers does not
+//! bounce straight back in. Every change rebuilds the ring once; requests only read it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, Guard};
+use common::metrics::{SUPERPOWER_KNOWN_INSTANCES, SUPERPOWER_RING_MEMBERS};
+use http::Uri;
+
+use crate::ring::RouteRing;
+
+/// A bad powersource URL in the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid powersource URL {url:?}: {why}")]
+pub struct BadUrl {
+    url: String,
+    why: &'static str,
+}
+
+/// One powersource instance.
+#[derive(Debug)]
+pub struct Instance {
+    /// `host:port`: the instance's identity on the ring and in metrics.
+    name: String,
+    /// `http://host:port`, without a trailing slash.
+    base: String,
+    healthy: AtomicBool,
+    /// Milliseconds since the fleet's epoch until which a passive ejection holds.
+    ejected_until_ms: AtomicU64,
+}
+
+impl Instance {
+    /// Parses a base URL (`http://host:port`, optionally with a trailing slash).
+    ///
+    /// # Errors
+    /// When the URL is not plain `http://host[:port]`.
+    pub fn new(url: impl Into<String>) -> Result<Self, BadUrl> {
+        let url = url.into();
+        let trimmed = url.trim().trim_end_matches('/');
+        let uri: Uri = trimmed.parse().map_err(|_| BadUrl { url: url.clone(), why: "not a URL" })?;
+        if uri.scheme_str() != Some("http") {
+            return Err(BadUrl { url, why: "only http:// is supported" });
+        }
+        let Some(authority) = uri.authority() else {
+            return Err(BadUrl { url, why: "no host" });
+        };
+        if uri.path() != "/" && !uri.path().is_empty() {
+            return Err(BadUrl { url, why: "give the base URL without a path" });
+        }
+        let name = if authority.port().is_some() { authority.to_string() } else { format!("{}:80", authority.host()) };
+        Ok(Instance {
+            base: format!("http://{name}"),
+            name,
+            healthy: AtomicBool::new(false),
+            ejected_until_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// `host:port`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `http://host:port`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the instance is on the ring.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+}
+
+/// All known instances and the ring of the healthy ones.
+pub struct Fleet {
+    instances: ArcSwap<Vec<Arc<Instance>>>,
+    ring: ArcSwap<RouteRing>,
+    /// Serializes rebuilds, so the last one always sees the latest health.
+    rebuild: Mutex<()>,
+    epoch: Instant,
+    cooldown: Duration,
+}
+
+impl Fleet {
+    /// A fleet of `instances`, all unhealthy until checked.
+    pub fn new(instances: Vec<Arc<Instance>>, cooldown: Duration) -> Self {
+        let fleet = Fleet {
+            instances: ArcSwap::from_pointee(instances),
+            ring: ArcSwap::from_pointee(RouteRing::empty()),
+            rebuild: Mutex::new(()),
+            epoch: Instant::now(),
+            cooldown,
+        };
+        fleet.rebuild();
+        fleet
+    }
+
+    /// The ring as it is now.
+    pub fn ring(&self) -> Guard<Arc<RouteRing>> {
+        self.ring.load()
+    }
+
+    /// Every known instance.
+    pub fn instances(&self) -> Arc<Vec<Arc<Instance>>> {
+        self.instances.load_full()
+    }
+
+    /// Passive ejection after a connection error or timeout.
+    pub fn eject(&self, inst: &Instance) {
+        let until = self.now_ms() + self.cooldown.as_millis() as u64;
+        inst.ejected_until_ms.fetch_max(until, Ordering::AcqRel);
+        if inst.healthy.swap(false, Ordering::AcqRel) {
+            tracing::warn!(instance = inst.name(), cooldown_ms = self.cooldown.as_millis() as u64, "instance ejected");
+            self.rebuild();
+        }
+    }
+
+    /// Records an active health check; returns true when the instance's state changed (the
+    /// caller rebuilds once after a round).
+    pub fn record_check(&self, inst: &Instance, ok: bool) -> bool {
+        let ok = ok && inst.ejected_until_ms.load(Ordering::Acquire) <= self.now_ms();
+        let was = inst.healthy.swap(ok, Ordering::AcqRel);
+        if was != ok {
+            if ok {
+                tracing::info!(instance = inst.name(), "instance healthy, on the ring");
+            } else {
+                tracing::warn!(instance = inst.name(), "instance unhealthy, off the ring");
+            }
+        }
+        was != ok
+    }
+
+    /// Replaces the membership (DNS): keeps known instances (with their health) that are still
+    /// listed, adds new ones (unhealthy until checked), drops the rest. Returns the new ones.
+    pub fn set_members(&self, names: &[String]) -> Vec<Arc<Instance>> {
+        let current = self.instances();
+        let mut next = Vec::with_capacity(names.len());
+        let mut added = Vec::new();
+        for name in names {
+            if let Some(known) = current.iter().find(|i| i.name() == name) {
+                next.push(known.clone());
+            } else if let Ok(inst) = Instance::new(format!("http://{name}")) {
+                let inst = Arc::new(inst);
+                tracing::info!(instance = inst.name(), "instance discovered");
+                added.push(inst.clone());
+                next.push(inst);
+            }
+        }
+        let removed = current.iter().filter(|i| !names.iter().any(|n| n == i.name())).count();
+        if !added.is_empty() || removed > 0 {
+            if removed > 0 {
+                tracing::info!(removed, "instances gone from DNS");
+            }
+            self.instances.store(Arc::new(next));
+            self.rebuild();
+        }
+        added
+    }
+
+    /// Rebuilds the ring from the healthy instances and updates the gauges.
+    pub fn rebuild(&self) {
+        let _one_at_a_time = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let all = self.instances();
+        let healthy: Vec<_> = all.iter().filter(|i| i.is_healthy()).cloned().collect();
+        let ring = RouteRing::build(healthy);
+        metrics::gauge!(SUPERPOWER_RING_MEMBERS).set(ring.len() as f64);
+        metrics::gauge!(SUPERPOWER_KNOWN_INSTANCES).set(all.len() as f64);
+        self.ring.store(Arc::new(ring));
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_validated_and_normalized() {
+        assert_eq!(Instance::new("http://127.0.0.1:6061/").unwrap().base(), "http://127.0.0.1:6061");
+        assert_eq!(Instance::new("http://powersource").unwrap().name(), "powersource:80");
+        for bad in ["", "127.0.0.1:6061", "https://x:1", "http://x:1/path", "ftp://x"] {
+            assert!(Instance::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ejection_holds_for_the_cooldown() {
+        let inst = Arc::new(Instance::new("http://127.0.0.1:1").unwrap());
+        let fleet = Fleet::new(vec![inst.clone()], Duration::from_secs(60));
+        assert!(fleet.record_check(&inst, true));
+        fleet.rebuild();
+        assert_eq!(fleet.ring().len(), 1);
+        fleet.eject(&inst);
+        assert_eq!(fleet.ring().len(), 0);
+        assert!(!fleet.record_check(&inst, true), "a healthy check does not end the cooldown");
+        assert!(!inst.is_healthy());
+    }
+
+    #[test]
+    fn dns_membership_keeps_known_instances() {
+        let fleet = Fleet::new(Vec::new(), Duration::from_secs(1));
+        let added = fleet.set_members(&["127.0.0.2:6061".into(), "127.0.0.3:6061".into()]);
+        assert_eq!(added.len(), 2);
+        fleet.record_check(&added[0], true);
+        let added = fleet.set_members(&["127.0.0.2:6061".into()]);
+        assert!(added.is_empty());
+        assert_eq!(fleet.instances().len(), 1);
+        assert!(fleet.instances()[0].is_healthy(), "health survives a re-resolution");
+    }
+}

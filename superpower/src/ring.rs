@@ -1,0 +1,263 @@
+//! The consistent-hash ring of healthy powersource instances, keyed by user id.
+//!
+//! Built once per membership change (never per request): a primary ring with
+//! [`VNODES_PER_INSTANCE`] virtual nodes per instance, plus, for each instance, the ring without
+//! it. The second ring answers "the next distinct instance clockwise": with an instance removed,
+//! a key lands on the first point after its own that belongs to another instance, which is the
+//! failover target consistent hashing prescribes. (`hashring::get_with_replicas` would answer the
+//! same, but clones the whole ring on every call.)
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::hashing::{ring, stable_hash, Ring, RingKey};
+
+use crate::fleet::Instance;
+
+/// Virtual nodes per instance: enough that 3 instances each get 33% ± a few points of users.
+pub const VNODES_PER_INSTANCE: u32 = 160;
+
+/// Most instances one answer tries (first choice, failover, one more).
+pub const MAX_CANDIDATES: usize = 3;
+
+#[derive(Clone)]
+struct VNode {
+    instance: Arc<Instance>,
+    replica: u32,
+}
+
+impl Hash for VNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut key = Vec::with_capacity(self.instance.name().len() + 5);
+        key.extend_from_slice(self.instance.name().as_bytes());
+        key.push(b'#');
+        key.extend_from_slice(&self.replica.to_be_bytes());
+        RingKey(&key).hash(state);
+    }
+}
+
+/// The instances to try for one key, in order, without allocating.
+#[derive(Clone, Default)]
+pub struct Candidates {
+    list: [Option<Arc<Instance>>; MAX_CANDIDATES],
+}
+
+impl Candidates {
+    /// The candidates in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Instance>> {
+        self.list.iter().map_while(Option::as_ref)
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// No healthy instance at all.
+    pub fn is_empty(&self) -> bool {
+        self.list[0].is_none()
+    }
+
+    /// The candidate at position `i`.
+    pub fn get(&self, i: usize) -> Option<&Arc<Instance>> {
+        self.list.get(i).and_then(Option::as_ref)
+    }
+}
+
+/// A snapshot of the ring; swapped whole when membership or health changes.
+pub struct RouteRing {
+    members: Vec<Arc<Instance>>,
+    primary: Ring<VNode>,
+    without: Vec<Ring<VNode>>,
+    round_robin: AtomicUsize,
+}
+
+impl RouteRing {
+    /// Builds the rings over `members` (the healthy instances).
+    pub fn build(mut members: Vec<Arc<Instance>>) -> Self {
+        members.sort_by(|a, b| a.name().cmp(b.name()));
+        members.dedup_by(|a, b| a.name() == b.name());
+        let ring_of = |skip: Option<usize>| {
+            let mut r = ring();
+            r.batch_add(
+                members
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != skip)
+                    .flat_map(|(_, m)| {
+                        (0..VNODES_PER_INSTANCE).map(|replica| VNode { instance: m.clone(), replica })
+                    })
+                    .collect(),
+            );
+            r
+        };
+        let primary = ring_of(None);
+        let without = if members.len() > 1 { (0..members.len()).map(|i| ring_of(Some(i))).collect() } else { Vec::new() };
+        RouteRing { members, primary, without, round_robin: AtomicUsize::new(0) }
+    }
+
+    /// An empty ring (no healthy instance).
+    pub fn empty() -> Self {
+        Self::build(Vec::new())
+    }
+
+    /// Healthy instances on the ring.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// No healthy instance.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The instances on the ring, sorted by name.
+    pub fn members(&self) -> &[Arc<Instance>] {
+        &self.members
+    }
+
+    /// The instance that owns `key`.
+    pub fn owner(&self, key: &[u8]) -> Option<&Arc<Instance>> {
+        self.primary.get(&RingKey(key)).map(|v| &v.instance)
+    }
+
+    /// The instances to try for `key`: its owner, the next distinct instance clockwise, then one
+    /// more chosen deterministically from the key.
+    pub fn candidates(&self, key: &[u8]) -> Candidates {
+        let mut c = Candidates::default();
+        let Some(first) = self.owner(key) else { return c };
+        c.list[0] = Some(first.clone());
+        if self.members.len() < 2 {
+            return c;
+        }
+        let first_pos = self.position(first);
+        let second = self.without[first_pos].get(&RingKey(key)).map(|v| v.instance.clone());
+        let second_pos = second.as_ref().map(|s| self.position(s));
+        c.list[1] = second;
+        if self.members.len() > 2 {
+            let n = self.members.len();
+            let start = (stable_hash(key) % n as u64) as usize;
+            c.list[2] = (0..n)
+                .map(|i| (start + i) % n)
+                .find(|&i| i != first_pos && Some(i) != second_pos)
+                .map(|i| self.members[i].clone());
+        }
+        c
+    }
+
+    /// Candidates that ignore the key: the next instances in turn (the "ring off" switch).
+    pub fn round_robin(&self) -> Candidates {
+        let mut c = Candidates::default();
+        let n = self.members.len();
+        if n == 0 {
+            return c;
+        }
+        let start = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        for (slot, i) in c.list.iter_mut().zip(0..n.min(MAX_CANDIDATES)) {
+            *slot = Some(self.members[(start + i) % n].clone());
+        }
+        c
+    }
+
+    fn position(&self, inst: &Arc<Instance>) -> usize {
+        self.members.binary_search_by(|m| m.name().cmp(inst.name())).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn instances(n: usize) -> Vec<Arc<Instance>> {
+        (0..n).map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7000 + i)).unwrap())).collect()
+    }
+
+    fn users(n: u32) -> Vec<[u8; 16]> {
+        (0..n).map(|i| u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834).to_be_bytes()).collect()
+    }
+
+    fn owners(ring: &RouteRing, users: &[[u8; 16]]) -> Vec<String> {
+        users.iter().map(|u| ring.owner(u).unwrap().name().to_owned()).collect()
+    }
+
+    #[test]
+    fn three_instances_share_users_evenly() {
+        let ring = RouteRing::build(instances(3));
+        let us = users(10_000);
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for o in owners(&ring, &us) {
+            *counts.entry(o).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 3);
+        for (name, c) in &counts {
+            assert!(*c <= 4_000, "{name} got {c} of 10000 users");
+        }
+    }
+
+    #[test]
+    fn losing_one_of_four_moves_only_its_users_and_they_come_back() {
+        let all = instances(4);
+        let before = RouteRing::build(all.clone());
+        let us = users(10_000);
+        let o1 = owners(&before, &us);
+        let gone = all[2].name().to_owned();
+        let after = RouteRing::build(all.iter().filter(|i| i.name() != gone).cloned().collect());
+        let o2 = owners(&after, &us);
+        let mut moved = 0;
+        for (a, b) in o1.iter().zip(&o2) {
+            if a != b {
+                assert_eq!(a, &gone, "only the lost instance's users move");
+                moved += 1;
+            }
+        }
+        let share = moved as f64 / us.len() as f64;
+        assert!((0.18..=0.32).contains(&share), "moved {share}");
+        let back = RouteRing::build(all.clone());
+        assert_eq!(owners(&back, &us), o1, "users return to their instance");
+    }
+
+    #[test]
+    fn failover_goes_where_the_ring_without_the_owner_sends_the_key() {
+        let all = instances(4);
+        let ring = RouteRing::build(all.clone());
+        for u in users(2_000) {
+            let c = ring.candidates(&u);
+            assert_eq!(c.len(), 3);
+            let first = c.get(0).unwrap().name().to_owned();
+            let second = c.get(1).unwrap().name().to_owned();
+            let third = c.get(2).unwrap().name().to_owned();
+            assert!(first != second && second != third && first != third);
+            let without = RouteRing::build(all.iter().filter(|i| i.name() != first).cloned().collect());
+            assert_eq!(without.owner(&u).unwrap().name(), second);
+        }
+    }
+
+    #[test]
+    fn building_is_deterministic_and_order_independent() {
+        let mut a = instances(5);
+        let r1 = RouteRing::build(a.clone());
+        a.reverse();
+        let r2 = RouteRing::build(a);
+        let us = users(1_000);
+        assert_eq!(owners(&r1, &us), owners(&r2, &us));
+    }
+
+    #[test]
+    fn empty_and_single_rings() {
+        let e = RouteRing::empty();
+        assert!(e.candidates(b"x").is_empty());
+        assert!(e.round_robin().is_empty());
+        let one = RouteRing::build(instances(1));
+        assert_eq!(one.candidates(b"x").len(), 1);
+    }
+
+    #[test]
+    fn round_robin_visits_every_instance() {
+        let ring = RouteRing::build(instances(3));
+        let firsts: std::collections::HashSet<String> =
+            (0..3).map(|_| ring.round_robin().get(0).unwrap().name().to_owned()).collect();
+        assert_eq!(firsts.len(), 3);
+    }
+}

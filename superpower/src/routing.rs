@@ -1,0 +1,200 @@
+//! One answer from the fleet: choose instances on the ring, fail over, hedge, and keep every
+//! answer inside the deadline.
+//!
+//! The order of instances comes from [`RouteRing::candidates`](crate::ring::RouteRing): the
+//! key's owner, then the next distinct instance clockwise, then one more. With tight deadlines
+//! each attempt has its own timeout and all attempts share one overall deadline below the 1 s
+//! promise. With hedging, when the current attempt has not answered within the hedge delay
+//! (recent p95, at least `hedge_min_ms`), the next candidate is asked too and the first good
+//! answer wins.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::metrics::{
+    SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL, SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
+};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::StatusCode;
+
+use crate::client::{Backend, CallError, Reply};
+use crate::config::Settings;
+use crate::fleet::{Fleet, Instance};
+use crate::latency::LatencyTracker;
+use crate::switches::Switches;
+
+/// The original demo's read timeout, used when tight deadlines are off.
+const NAIVE_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why no instance gave an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// No healthy instance on the ring.
+    #[error("no powersource instance is healthy")]
+    NoInstance,
+    /// Every attempt failed or the deadline passed.
+    #[error("no powersource instance answered in time ({attempts} attempts)")]
+    Exhausted {
+        /// Attempts made.
+        attempts: usize,
+    },
+}
+
+/// A good answer and the instance that gave it.
+#[derive(Debug)]
+pub struct Routed {
+    /// The answer (2xx, 304 or 404: the instance is fine, the answer is final).
+    pub reply: Reply,
+    /// Who answered.
+    pub instance: Arc<Instance>,
+}
+
+/// Sends requests to the fleet.
+pub struct Router {
+    fleet: Arc<Fleet>,
+    backend: Backend,
+    switches: Arc<Switches>,
+    latency: LatencyTracker,
+    attempt_timeout: Duration,
+    deadline: Duration,
+    hedge_min: Duration,
+}
+
+type Attempt = Pin<Box<dyn Future<Output = (Arc<Instance>, Instant, Result<Reply, CallError>)> + Send>>;
+
+impl Router {
+    /// A router over `fleet`.
+    pub fn new(fleet: Arc<Fleet>, backend: Backend, switches: Arc<Switches>, settings: &Settings) -> Self {
+        Router {
+            fleet,
+            backend,
+            switches,
+            latency: LatencyTracker::default(),
+            attempt_timeout: Settings::ms(settings.attempt_timeout_ms),
+            deadline: Settings::ms(settings.deadline_ms),
+            hedge_min: Settings::ms(settings.hedge_min_ms),
+        }
+    }
+
+    /// The fleet this router sends to.
+    pub fn fleet(&self) -> &Arc<Fleet> {
+        &self.fleet
+    }
+
+    /// `GET path` from the instances `key` routes to; `limit` caps the body.
+    ///
+    /// # Errors
+    /// [`RouteError`] when no instance gave a final answer in time.
+    pub async fn get(&self, key: &[u8], path: &str, limit: usize) -> Result<Routed, RouteError> {
+        let ring = self.fleet.ring();
+        let candidates = if self.switches.ring() { ring.candidates(key) } else { ring.round_robin() };
+        drop(ring);
+        if candidates.is_empty() {
+            return Err(RouteError::NoInstance);
+        }
+        let tight = self.switches.deadlines();
+        let max_attempts = if self.switches.failover() { candidates.len() } else { 1 };
+        let hedging = self.switches.hedging() && max_attempts > 1;
+        let attempt_timeout = if tight { self.attempt_timeout } else { NAIVE_READ_TIMEOUT };
+        let start = Instant::now();
+        let deadline = tight.then(|| start + self.deadline);
+
+        let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
+        let mut launched = 0;
+        let launch = |i: usize, inflight: &mut FuturesUnordered<Attempt>| {
+            let inst = candidates.get(i).expect("index below max_attempts").clone();
+            let timeout = match deadline {
+                Some(d) => attempt_timeout.min(d.saturating_duration_since(Instant::now())),
+                None => attempt_timeout,
+            };
+            let backend = self.backend.clone();
+            let path = path.to_owned();
+            inflight.push(Box::pin(async move {
+                let t0 = Instant::now();
+                let r = backend.get(inst.base(), &path, timeout, tight, limit).await;
+                (inst, t0, r)
+            }));
+        };
+        launch(0, &mut inflight);
+        launched += 1;
+
+        loop {
+            let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts)
+                .then(|| self.latency.hedge_delay(self.hedge_min, self.attempt_timeout / 2));
+            let hedge = async {
+                match hedge_at {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let overall = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some((inst, t0, result)) = inflight.next() => {
+                    let elapsed = t0.elapsed();
+                    match result {
+                        Ok(reply) if is_final(reply.status) => {
+                            self.observe(&inst, outcome_of(reply.status), elapsed);
+                            self.latency.record(elapsed);
+                            return Ok(Routed { reply, instance: inst });
+                        }
+                        Ok(reply) => {
+                            self.observe(&inst, "error", elapsed);
+                            tracing::debug!(instance = inst.name(), status = reply.status.as_u16(), "powersource error");
+                        }
+                        Err(err) => {
+                            self.observe(&inst, err.outcome(), elapsed);
+                            tracing::debug!(instance = inst.name(), %err, "powersource call failed");
+                            if err.ejects() {
+                                self.fleet.eject(&inst);
+                            }
+                        }
+                    }
+                    if inflight.is_empty() {
+                        if launched >= max_attempts {
+                            break;
+                        }
+                        metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
+                        launch(launched, &mut inflight);
+                        launched += 1;
+                    }
+                }
+                () = hedge => {
+                    metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
+                    launch(launched, &mut inflight);
+                    launched += 1;
+                }
+                () = overall => break,
+            }
+        }
+        Err(RouteError::Exhausted { attempts: launched })
+    }
+
+    fn observe(&self, inst: &Instance, outcome: &'static str, elapsed: Duration) {
+        metrics::histogram!(
+            SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
+            "instance" => inst.name().to_owned(),
+            "outcome" => outcome,
+        )
+        .record(elapsed.as_secs_f64());
+    }
+}
+
+/// An answer that ends the search: success, not modified, or a definite "no such thing".
+fn is_final(status: StatusCode) -> bool {
+    status.is_success() || status == StatusCode::NOT_MODIFIED || status == StatusCode::NOT_FOUND
+}
+
+fn outcome_of(status: StatusCode) -> &'static str {
+    if status == StatusCode::NOT_FOUND {
+        "not_found"
+    } else {
+        "ok"
+    }
+}

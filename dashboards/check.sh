@@ -25,21 +25,8 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf '\ncheck.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
 command -v promtool >/dev/null 2>&1 || ensure_apt prometheus
-command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
-
-# Pinned npm packages in var/node; reinstalled only when the lock file changes.
-ensure_node_tools() {
-  local dir="$ROOT/var/node" lock="$ROOT/dashboards/tools/package-lock.json" sha
-  sha=$(cat "$ROOT/dashboards/tools/package.json" "$lock" | sha256sum | cut -d' ' -f1)
-  if [ -x "$dir/node_modules/.bin/tsc" ] && [ "$(cat "$dir/.tools.sha" 2>/dev/null)" = "$sha" ]; then
-    return 0
-  fi
-  log "npm ci into var/node (@grafana/schema, typescript, @prometheus-io/lezer-promql, yaml)"
-  mkdir -p "$dir"
-  cp "$ROOT/dashboards/tools/package.json" "$lock" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
-  echo "$sha" >"$dir/.tools.sha"
-}
+# shellcheck source=tools/node-tools.sh
+source "$ROOT/dashboards/tools/node-tools.sh"
 ensure_node_tools
 
 step "promtool check rules"

@@ -69,20 +69,48 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP requests answered, by route template");
-    describe_gauge!(POWERSOURCE_ELIGIBLE_CHARACTERS, "Characters this powersource can serve");
-    describe_gauge!(POWERSOURCE_FAULTS_ACTIVE, "Faults injected into this powersource, by kind");
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP requests answered, by route template"
+    );
+    describe_gauge!(
+        POWERSOURCE_ELIGIBLE_CHARACTERS,
+        "Characters this powersource can serve"
+    );
+    describe_gauge!(
+        POWERSOURCE_FAULTS_ACTIVE,
+        "Faults injected into this powersource, by kind"
+    );
     describe_histogram!(
         SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
         Unit::Seconds,
         "Calls from superpower to a powersource instance, by outcome"
     );
-    describe_gauge!(SUPERPOWER_RING_MEMBERS, "Healthy powersource instances on the ring");
-    describe_gauge!(SUPERPOWER_KNOWN_INSTANCES, "Powersource instances known, healthy or not");
-    describe_counter!(SUPERPOWER_FAILOVERS_TOTAL, "Requests retried on another instance");
-    describe_counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL, "Answers from the last-known-good cache");
-    describe_counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL, "Requests hedged to a second instance");
-    describe_gauge!(SUPERPOWER_RESILIENCE_ENABLED, "1 when a resilience mechanism is on");
+    describe_gauge!(
+        SUPERPOWER_RING_MEMBERS,
+        "Healthy powersource instances on the ring"
+    );
+    describe_gauge!(
+        SUPERPOWER_KNOWN_INSTANCES,
+        "Powersource instances known, healthy or not"
+    );
+    describe_counter!(
+        SUPERPOWER_FAILOVERS_TOTAL,
+        "Requests retried on another instance"
+    );
+    describe_counter!(
+        SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
+        "Answers from the last-known-good cache"
+    );
+    describe_counter!(
+        SUPERPOWER_HEDGED_REQUESTS_TOTAL,
+        "Requests hedged to a second instance"
+    );
+    describe_gauge!(
+        SUPERPOWER_RESILIENCE_ENABLED,
+        "1 when a resilience mechanism is on"
+    );
 }
 
 #[cfg(test)]

@@ -112,7 +112,10 @@ impl Store {
             .path(path)
             .cache_capacity(CACHE_CAPACITY)
             .open()
-            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(Store { db })
     }
 
@@ -121,7 +124,10 @@ impl Store {
     /// # Errors
     /// When sled cannot create it.
     pub fn temporary() -> Result<Self> {
-        let db = sled::Config::new().temporary(true).cache_capacity(CACHE_CAPACITY).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()?;
         Ok(Store { db })
     }
 
@@ -148,7 +154,9 @@ impl Store {
     /// # Errors
     /// On I/O errors or a corrupt or foreign-version info record.
     pub fn current(&self) -> Result<Option<Snapshot>> {
-        let Some(generation) = self.current_generation()? else { return Ok(None) };
+        let Some(generation) = self.current_generation()? else {
+            return Ok(None);
+        };
         let meta = self.meta()?;
         let key = info_key(generation);
         let raw = meta.get(&key)?.ok_or_else(|| StoreError::Corrupt {
@@ -159,7 +167,9 @@ impl Store {
         Ok(Some(Snapshot {
             generation,
             info,
-            characters: self.db.open_tree(tree_name(CHARACTERS_PREFIX, generation))?,
+            characters: self
+                .db
+                .open_tree(tree_name(CHARACTERS_PREFIX, generation))?,
             images: self.db.open_tree(tree_name(IMAGES_PREFIX, generation))?,
         }))
     }
@@ -175,7 +185,9 @@ impl Store {
         Ok(GenerationWriter {
             store: self,
             generation,
-            characters: self.db.open_tree(tree_name(CHARACTERS_PREFIX, generation))?,
+            characters: self
+                .db
+                .open_tree(tree_name(CHARACTERS_PREFIX, generation))?,
             images: self.db.open_tree(tree_name(IMAGES_PREFIX, generation))?,
         })
     }
@@ -207,7 +219,11 @@ impl Store {
             .tree_names()
             .iter()
             .filter_map(|n| {
-                std::str::from_utf8(n).ok()?.strip_prefix(CHARACTERS_PREFIX)?.parse().ok()
+                std::str::from_utf8(n)
+                    .ok()?
+                    .strip_prefix(CHARACTERS_PREFIX)?
+                    .parse()
+                    .ok()
             })
             .collect();
         g.sort_unstable();
@@ -292,7 +308,10 @@ impl Snapshot {
     /// # Errors
     /// On I/O errors or a corrupt record.
     pub fn character(&self, id: CharacterId) -> Result<Option<CharacterRecord>> {
-        self.characters.get(id_key(id))?.map(|v| decode(&v, "character record")).transpose()
+        self.characters
+            .get(id_key(id))?
+            .map(|v| decode(&v, "character record"))
+            .transpose()
     }
 
     /// The image of character `id`.
@@ -300,12 +319,18 @@ impl Snapshot {
     /// # Errors
     /// On I/O errors or a corrupt record.
     pub fn image(&self, id: CharacterId) -> Result<Option<ImageRecord>> {
-        self.images.get(id_key(id))?.map(|v| decode(&v, "image record")).transpose()
+        self.images
+            .get(id_key(id))?
+            .map(|v| decode(&v, "image record"))
+            .transpose()
     }
 
     /// Every character record, in id order.
     pub fn characters(&self) -> impl Iterator<Item = Result<CharacterRecord>> + '_ {
-        self.characters.iter().values().map(|v| decode(&v?, "character record"))
+        self.characters
+            .iter()
+            .values()
+            .map(|v| decode(&v?, "character record"))
     }
 
     /// How many images the generation holds.
@@ -343,14 +368,21 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 /// # Errors
 /// [`StoreError::Version`] for another version, [`StoreError::Corrupt`] for bad bytes.
 pub fn decode<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
-    let (&version, body) = raw
-        .split_first()
-        .ok_or_else(|| StoreError::Corrupt { what: what.into(), detail: "empty value".into() })?;
+    let (&version, body) = raw.split_first().ok_or_else(|| StoreError::Corrupt {
+        what: what.into(),
+        detail: "empty value".into(),
+    })?;
     if version != FORMAT_VERSION {
-        return Err(StoreError::Version { what: what.into(), found: version });
+        return Err(StoreError::Version {
+            what: what.into(),
+            found: version,
+        });
     }
     let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-        .map_err(|e| StoreError::Corrupt { what: what.into(), detail: e.to_string() })?;
+        .map_err(|e| StoreError::Corrupt {
+            what: what.into(),
+            detail: e.to_string(),
+        })?;
     if used != body.len() {
         return Err(StoreError::Corrupt {
             what: what.into(),
@@ -395,17 +427,33 @@ mod tests {
         let bytes = encode(&r).unwrap();
         assert_eq!(bytes[0], FORMAT_VERSION);
         assert_eq!(decode::<CharacterRecord>(&bytes, "r").unwrap(), r);
-        let img = ImageRecord { content_type: "image/png".into(), etag: "\"x\"".into(), bytes: vec![1, 2, 3] };
-        assert_eq!(decode::<ImageRecord>(&encode(&img).unwrap(), "i").unwrap(), img);
+        let img = ImageRecord {
+            content_type: "image/png".into(),
+            etag: "\"x\"".into(),
+            bytes: vec![1, 2, 3],
+        };
+        assert_eq!(
+            decode::<ImageRecord>(&encode(&img).unwrap(), "i").unwrap(),
+            img
+        );
     }
 
     #[test]
     fn foreign_versions_and_garbage_are_refused() {
         let mut bytes = encode(&record(1, true)).unwrap();
         bytes[0] = 9;
-        assert!(matches!(decode::<CharacterRecord>(&bytes, "r"), Err(StoreError::Version { found: 9, .. })));
-        assert!(matches!(decode::<CharacterRecord>(&[], "r"), Err(StoreError::Corrupt { .. })));
-        assert!(matches!(decode::<CharacterRecord>(&[FORMAT_VERSION, 0xff], "r"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            decode::<CharacterRecord>(&bytes, "r"),
+            Err(StoreError::Version { found: 9, .. })
+        ));
+        assert!(matches!(
+            decode::<CharacterRecord>(&[], "r"),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decode::<CharacterRecord>(&[FORMAT_VERSION, 0xff], "r"),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -417,7 +465,10 @@ mod tests {
         for id in 1..=3 {
             w.put_character(&record(id, true)).unwrap();
         }
-        assert!(store.current().unwrap().is_none(), "uncommitted data is not visible");
+        assert!(
+            store.current().unwrap().is_none(),
+            "uncommitted data is not visible"
+        );
         w.commit(&info("first", 3)).unwrap();
         let snap = store.current().unwrap().unwrap();
         assert_eq!(snap.info().fingerprint, "first");

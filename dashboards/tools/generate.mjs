@@ -224,7 +224,7 @@ function dashboard({ uid, title, description, panels, variables = [], annotation
     tags: ['superpower', 'chaos-engineering'],
     templating: { list: [datasourceVariable, ...variables] },
     time: { from: 'now-30m', to: 'now' },
-    timepicker: { refresh_intervals: ['2s', '5s', '10s', '30s', '1m', '5m'] },
+    timepicker: { refresh_intervals: ['5s', '10s', '30s', '1m', '5m'] },
     timezone: 'browser',
     title,
     uid,

@@ -43,7 +43,7 @@ for (const { file, json } of boards) {
     if (Array.isArray(node)) return node.forEach((x, i) => walk(x, `${path}[${i}]`));
     if (node === null || typeof node !== 'object') return;
     for (const [k, val] of Object.entries(node)) {
-      if (k === 'datasource' && path !== '.templating.list[0]') {
+      if (k === 'datasource') {
         dsRefs++;
         const uid = typeof val === 'string' ? val : val?.uid;
         if (uid !== DS_VAR && uid !== '$datasource') fail(`${file}${path}.datasource: ${JSON.stringify(val)} is not ${DS_VAR}`);

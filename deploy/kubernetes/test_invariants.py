@@ -545,46 +545,80 @@ def test_grafana_is_provisioned_from_dashboards(base):
 
     assert mount_of("grafana-datasources") == "/etc/grafana/provisioning/datasources"
     assert mount_of("grafana-dashboard-providers") == "/etc/grafana/provisioning/dashboards"
-    # Every provider reads the folder the dashboards are mounted at.
-    for text in configmap(base, "grafana-dashboard-providers")["data"].values():
-        for p in yaml.safe_load(text)["providers"]:
-            assert p["options"]["path"] == mount_of("grafana-dashboards")
-    # The datasource is the local one, pointed at the in-cluster Prometheus Service.
+    # The provisioning files are dashboards/' own, byte for byte.
+    for prefix, folder in (("grafana-datasources", "datasources"), ("grafana-dashboard-providers", "dashboards")):
+        source = {p.name: p.read_text() for p in (ROOT / "dashboards" / "grafana" / "provisioning" / folder).glob("*.y*ml")}
+        assert source and configmap(base, prefix)["data"] == source, prefix
+    # They read ${VARS} that Grafana expands from its environment: every one must be set, the
+    # dashboards folder to where the dashboards are mounted, the datasource to the in-cluster
+    # Prometheus Service.
+    env = {e["name"]: e.get("value") for e in c["env"]}
     svc = one(base, "Service", "prometheus")
     url = f"http://{svc['metadata']['name']}:{svc['spec']['ports'][0]['port']}"
-    local = {}
-    for p in (ROOT / "dashboards" / "grafana" / "provisioning" / "datasources").glob("*.y*ml"):
-        for ds in yaml.safe_load(p.read_text())["datasources"]:
-            local[ds["name"]] = ds
-    k8s = [ds for text in configmap(base, "grafana-datasources")["data"].values() for ds in yaml.safe_load(text)["datasources"]]
-    assert {ds["name"] for ds in k8s} == set(local)
-    for ds in k8s:
-        if ds["type"] == "prometheus":
-            assert ds["url"] == url
-        assert {k: v for k, v in ds.items() if k != "url"} == {k: v for k, v in local[ds["name"]].items() if k != "url"}
+    for text in configmap(base, "grafana-datasources")["data"].values():
+        for ds in yaml.safe_load(text)["datasources"]:
+            if ds["type"] == "prometheus":
+                assert expand(ds["url"], env) == url
+    providers = [p for text in configmap(base, "grafana-dashboard-providers")["data"].values() for p in yaml.safe_load(text)["providers"]]
+    assert providers
+    for p in providers:
+        assert expand(p["options"]["path"], env) == mount_of("grafana-dashboards")
+        assert not p["options"].get("foldersFromFilesStructure"), "a ConfigMap is a flat folder"
+
+
+def expand(value: str, env: dict) -> str:
+    """Grafana's provisioning expansion ($VAR / ${VAR}); an unset variable fails the test."""
+
+    def sub(m):
+        name = m.group(1) or m.group(2)
+        assert env.get(name), f"{value!r} needs {name} in the Grafana container's env"
+        return env[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, value)
 
 
 # ---------------------------------------------------------------------------------------------
 # The Kubernetes chaos experiments select what is deployed
 
 
+def experiment_config(doc: dict) -> dict[str, str]:
+    """chaostoolkit's configuration block as the experiment sees it with no env overrides."""
+    out = {}
+    for key, v in (doc.get("configuration") or {}).items():
+        if isinstance(v, dict) and v.get("type") == "env":
+            if "default" in v:
+                out[key] = str(v["default"])
+        else:
+            out[key] = str(v)
+    return out
+
+
+def substitute(value: str, config: dict[str, str]) -> str:
+    """chaostoolkit's ${key} substitution."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: config[m.group(1)], value)
+
+
 def experiment_selectors() -> list[tuple[str, str, str | None]]:
     """(experiment file, label selector, namespace) of every provider that selects pods."""
     found = []
 
-    def walk(node, path):
+    def walk(node, name, config):
         if isinstance(node, dict):
             args = node.get("arguments")
             if isinstance(args, dict) and "label_selector" in args:
-                found.append((path.name, args["label_selector"], args.get("ns", args.get("namespace"))))
+                ns = args.get("ns", args.get("namespace"))
+                found.append(
+                    (name, substitute(args["label_selector"], config), substitute(ns, config) if ns else None)
+                )
             for v in node.values():
-                walk(v, path)
+                walk(v, name, config)
         elif isinstance(node, list):
             for v in node:
-                walk(v, path)
+                walk(v, name, config)
 
     for p in sorted((ROOT / "experiments" / "kubernetes").glob("*.json")):
-        walk(json.loads(p.read_text()), p)
+        doc = json.loads(p.read_text())
+        walk(doc, p.name, experiment_config(doc))
     return found
 
 
@@ -600,6 +634,22 @@ def test_kubernetes_experiments_select_deployed_pods(rendered, contract):
         assert matched, f"{name}: selector {selector!r} matches no deployed pod"
         if "powersource" in selector:
             assert matched == ["powersource"], f"{name}: {selector!r} selects {matched}"
+
+
+def test_kubernetes_experiments_reach_what_port_forward_exposes(base, contract):
+    """The experiments' default URLs are the ports port-forward.sh opens on 127.0.0.1."""
+    script = (HERE / "port-forward.sh").read_text()
+    forwards = dict(re.findall(r"^forward (\w+) (\d+):\d+", script, re.MULTILINE))
+    assert forwards["superpower"] == str(contract["nodeport"])
+    assert forwards["prometheus"] == str(one(base, "Service", "prometheus")["spec"]["ports"][0]["port"])
+    files = sorted((ROOT / "experiments" / "kubernetes").glob("*.json"))
+    if not files:
+        pytest.skip("no experiments/kubernetes/*.json yet")
+    for p in files:
+        config = experiment_config(json.loads(p.read_text()))
+        for key, value in config.items():
+            if m := re.fullmatch(r"https?://127\.0\.0\.1:(\d+)/?", value):
+                assert m.group(1) in forwards.values(), f"{p.name}: {key} = {value} is not forwarded"
 
 
 def test_selector_parser():

@@ -20,6 +20,7 @@ stop_one() {
     rm -f "$FLEET/$name.pid"
     say "$name was not running"
   fi
+  return 0
 }
 if echo "$names" | grep -qx superpower; then stop_one superpower; fi
 pids=()

@@ -83,8 +83,23 @@ launch() {
   shift
   mkdir -p "$FLEET"
   printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "$*" >>"$FLEET/$name.log"
-  nohup "$@" >>"$FLEET/$name.log" 2>&1 </dev/null &
+  # fd 9 is the fleet lock (hold_fleet_lock): the daemons must not keep it after we exit.
+  nohup "$@" >>"$FLEET/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$FLEET/$name.pid"
+}
+
+# hold_fleet_lock [SECONDS]: takes var/fleet.lock (flock, fd 9) for the rest of the calling
+# process, waiting at most SECONDS (default 600) for another holder. Suites that use the fleet
+# (experiments/run-local.sh, ...) take it so that they do not kill each other's instances; the
+# fleet itself never holds it.
+hold_fleet_lock() {
+  local wait="${1:-600}"
+  mkdir -p "$ROOT/var"
+  exec 9>"$ROOT/var/fleet.lock"
+  if ! flock -n 9; then
+    say "another suite holds the fleet lock (var/fleet.lock): waiting up to ${wait}s"
+    flock -w "$wait" 9 || die "the fleet lock is still held after ${wait}s"
+  fi
 }
 
 # wait_ready NAME URL: polls URL until it answers 200, for at most START_TIMEOUT seconds. Fails

@@ -1,28 +1,28 @@
 #!/usr/bin/env bash
-# Shows the local fleet: each process, its pid, its address and whether /health answers 200.
-# Exit 0 when every process of the fleet runs and is healthy, 1 otherwise.
+# Shows the local fleet: each process, its pid, its address and whether it answers 200.
+# Exit 0 when every powersource and superpower runs and is healthy, 1 otherwise (Prometheus is
+# shown but optional).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ok=0
-row() {
-  local name="$1" url="$2" pid code state
+row() { # NAME ADDR PATH
+  local name="$1" addr="$2" path="$3" pid code state healthy=1
   if pid="$(pid_of "$name")"; then
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null)"
-    if [ "$code" = 200 ]; then state=healthy; else state="running, health $code"; ok=1; fi
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$addr$path" 2>/dev/null)"
+    if [ "$code" = 200 ]; then state=healthy healthy=0; else state="running, $path answers ${code:-nothing}"; fi
   else
-    pid="-" state=down ok=1
+    pid="-" state=down
   fi
-  printf '%-14s %-8s %-24s %s\n' "$name" "$pid" "${url%/*}" "$state"
+  printf '%-14s %-8s %-16s %s\n' "$name" "$pid" "$addr" "$state"
+  return $healthy
 }
-printf '%-14s %-8s %-24s %s\n' NAME PID ADDRESS STATE
+printf '%-14s %-8s %-16s %s\n' NAME PID ADDRESS STATE
 for i in $(seq 1 "$(fleet_size)"); do
-  row "powersource-$i" "http://$(powersource_addr "$i")/health"
+  row "powersource-$i" "$(powersource_addr "$i")" /health || ok=1
 done
-row superpower "http://$SUPERPOWER_ADDR/health"
+row superpower "$SUPERPOWER_ADDR" /health || ok=1
 if command -v prometheus >/dev/null 2>&1; then
-  saved=$ok
-  row prometheus "http://$PROMETHEUS_ADDR/-/ready"
-  ok=$saved # Prometheus is optional
+  row prometheus "$PROMETHEUS_ADDR" /-/ready || true
 fi
 exit $ok

@@ -88,6 +88,7 @@ if [ ${#running[@]} -gt 0 ]; then
   want=$(($(fleet_size) + 1))
   if [ ${#running[@]} -eq "$want" ]; then
     say "the fleet is already running (${running[*]}): not starting another"
+    [ "$N" = "$(fleet_size)" ] || say "(it has $(fleet_size) powersources, not $N: deploy/local/down.sh first to change that)"
     ensure_prometheus
     print_urls
     exit 0

@@ -53,6 +53,9 @@ pub struct SampleArgs {
     /// Pad every image to about this many KiB (for benchmarks).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5 * 1024 - 1))]
     pub image_kib: Option<u32>,
+    /// Give every character an image (no placeholder thumbnails), for benchmarks.
+    #[arg(long)]
+    pub no_placeholders: bool,
 }
 
 /// `loader ingest`.
@@ -79,7 +82,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 fn run_sample(args: &SampleArgs) -> Result<(), Error> {
-    let options = sample::Options { count: args.count, seed: args.seed, image_kib: args.image_kib };
+    let options = sample::Options {
+        count: args.count,
+        seed: args.seed,
+        image_kib: args.image_kib,
+    };
     let s = sample::write_with(&args.out, &options)?;
     println!(
         "wrote {} characters ({} images, {} placeholders, {:.1} MiB) to {}",
@@ -103,30 +110,46 @@ fn run_ingest(args: &IngestArgs) -> Result<(), Error> {
     let (dataset, source) = match &args.data {
         Some(dir) => (Dataset::load(dir)?, dir.display().to_string()),
         None => {
-            let dir = tempfile::Builder::new().prefix("loader-sample-").tempdir().map_err(Error::TempDir)?;
+            let dir = tempfile::Builder::new()
+                .prefix("loader-sample-")
+                .tempdir()
+                .map_err(Error::TempDir)?;
             sample::write(dir.path(), sample::DEFAULT_COUNT, sample::DEFAULT_SEED)?;
             let dataset = Dataset::load(dir.path())?;
             _sample_dir = Some(dir);
-            let source = format!("sample (seed {}, {} characters)", sample::DEFAULT_SEED, sample::DEFAULT_COUNT);
+            let source = format!(
+                "sample (seed {}, {} characters)",
+                sample::DEFAULT_SEED,
+                sample::DEFAULT_COUNT
+            );
             (dataset, source)
         }
     };
     print_warnings(dataset.warnings());
 
     // open every store before writing any, so a bad path fails early with all stores untouched
-    let stores = args.stores.iter().map(|p| Store::open(p)).collect::<Result<Vec<_>, _>>()?;
+    let stores = args
+        .stores
+        .iter()
+        .map(|p| Store::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(dataset.entries().len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} ingesting [{bar:40}] {pos}/{len} characters {msg} ({eta})")
-                .expect("the template is valid")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} ingesting [{bar:40}] {pos}/{len} characters {msg} ({eta})",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
         );
         bar
     } else {
         ProgressBar::hidden()
     };
-    let options = ingest::Options { source: Some(source), progress };
+    let options = ingest::Options {
+        source: Some(source),
+        progress,
+    };
     let refs: Vec<&Store> = stores.iter().collect();
     let report = ingest::ingest_all(&dataset, &refs, &options)?;
 
@@ -162,10 +185,18 @@ fn print_warnings(warnings: &[Warning]) {
         eprintln!("warning: {w}");
     }
     if warnings.len() > MAX_WARNINGS_SHOWN {
-        eprintln!("warning: … and {} more warnings", warnings.len() - MAX_WARNINGS_SHOWN);
+        eprintln!(
+            "warning: … and {} more warnings",
+            warnings.len() - MAX_WARNINGS_SHOWN
+        );
     }
-    let missing = warnings.iter().filter(|w| matches!(w, Warning::MissingImage { .. })).count();
+    let missing = warnings
+        .iter()
+        .filter(|w| matches!(w, Warning::MissingImage { .. }))
+        .count();
     if missing > 0 {
-        eprintln!("warning: {missing} characters have no image file and are stored as not eligible");
+        eprintln!(
+            "warning: {missing} characters have no image file and are stored as not eligible"
+        );
     }
 }

@@ -144,12 +144,18 @@ impl MarvelCharacter {
 
     /// Whether the thumbnail is Marvel's "image not available" placeholder.
     pub fn has_placeholder_thumbnail(&self) -> bool {
-        self.thumbnail.path.trim_end_matches('/').ends_with(PLACEHOLDER)
+        self.thumbnail
+            .path
+            .trim_end_matches('/')
+            .ends_with(PLACEHOLDER)
     }
 
     /// The first url of type `detail`, which becomes the "learn more" link.
     pub fn detail_url(&self) -> Option<&str> {
-        self.urls.iter().find(|u| u.kind == DETAIL_URL_TYPE).map(|u| u.url.as_str())
+        self.urls
+            .iter()
+            .find(|u| u.kind == DETAIL_URL_TYPE)
+            .map(|u| u.url.as_str())
     }
 
     /// Where this character's image file is expected, relative to the dataset folder.
@@ -178,7 +184,11 @@ pub fn etag_of(bytes: &[u8]) -> String {
 
 /// The stored record of an image.
 pub fn image_record(bytes: Vec<u8>, content_type: &str) -> ImageRecord {
-    ImageRecord { content_type: content_type.to_owned(), etag: etag_of(&bytes), bytes }
+    ImageRecord {
+        content_type: content_type.to_owned(),
+        etag: etag_of(&bytes),
+        bytes,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +267,9 @@ pub enum Problem {
     #[error("image header cannot be decoded: {0}")]
     BadImage(String),
     /// The image file changed after the dataset was loaded.
-    #[error("image changed on disk after the dataset was checked (ETag was {expected}, now {found})")]
+    #[error(
+        "image changed on disk after the dataset was checked (ETag was {expected}, now {found})"
+    )]
     ImageChanged {
         /// The ETag computed when loading.
         expected: String,
@@ -334,9 +346,17 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::MissingImage { record, path } => {
-                write!(f, "{}: {record}: image file missing; stored as not eligible", path.display())
+                write!(
+                    f,
+                    "{}: {record}: image file missing; stored as not eligible",
+                    path.display()
+                )
             }
-            Warning::SharedImage { record, first_index, path } => write!(
+            Warning::SharedImage {
+                record,
+                first_index,
+                path,
+            } => write!(
                 f,
                 "{}: {record}: shares its image file with record [{first_index}] (same slug)",
                 path.display()
@@ -376,7 +396,11 @@ pub struct Entry {
 impl Entry {
     /// Which record this is, for messages.
     pub fn record_ref(&self) -> RecordRef {
-        RecordRef { index: self.index, id: Some(self.record.id), name: Some(self.record.name.clone()) }
+        RecordRef {
+            index: self.index,
+            id: Some(self.record.id),
+            name: Some(self.record.name.clone()),
+        }
     }
 
     /// Reads the image bytes again (for eligible characters) and checks they are the ones that
@@ -386,17 +410,26 @@ impl Entry {
     /// [`DatasetError::Io`] when the file cannot be read, [`DatasetError::Record`] with
     /// [`Problem::ImageChanged`] when its content changed since the dataset was loaded.
     pub fn read_image(&self) -> Result<Option<ImageRecord>, DatasetError> {
-        let Some(image) = &self.image else { return Ok(None) };
+        let Some(image) = &self.image else {
+            return Ok(None);
+        };
         let bytes = read_limited(&image.path)?;
         let found = etag_of(&bytes);
         if found != image.etag {
             return Err(DatasetError::Record {
                 file: image.path.clone(),
                 record: self.record_ref(),
-                problem: Problem::ImageChanged { expected: image.etag.clone(), found },
+                problem: Problem::ImageChanged {
+                    expected: image.etag.clone(),
+                    found,
+                },
             });
         }
-        Ok(Some(ImageRecord { content_type: image.content_type.to_owned(), etag: found, bytes }))
+        Ok(Some(ImageRecord {
+            content_type: image.content_type.to_owned(),
+            etag: found,
+            bytes,
+        }))
     }
 }
 
@@ -448,8 +481,16 @@ impl Dataset {
         let mut counts = Counts::default();
 
         for (index, c) in characters.iter().enumerate() {
-            let record_ref = || RecordRef { index, id: Some(c.id), name: Some(c.name.clone()) };
-            let bad = |problem| DatasetError::Record { file: json_path.clone(), record: record_ref(), problem };
+            let record_ref = || RecordRef {
+                index,
+                id: Some(c.id),
+                name: Some(c.name.clone()),
+            };
+            let bad = |problem| DatasetError::Record {
+                file: json_path.clone(),
+                record: record_ref(),
+                problem,
+            };
             if c.id == 0 {
                 return Err(bad(Problem::ZeroId));
             }
@@ -458,20 +499,28 @@ impl Dataset {
                 return Err(bad(Problem::UnusableName(c.name.clone())));
             }
             if let Some(&first_index) = first_by_id.get(&c.id) {
-                return Err(bad(Problem::DuplicateId { id: c.id, first_index }));
+                return Err(bad(Problem::DuplicateId {
+                    id: c.id,
+                    first_index,
+                }));
             }
             first_by_id.insert(c.id, index);
             counts.characters += 1;
 
             if c.has_placeholder_thumbnail() {
                 counts.placeholders += 1;
-                entries.push(Entry { index, record: c.to_record(false), image: None });
+                entries.push(Entry {
+                    index,
+                    record: c.to_record(false),
+                    image: None,
+                });
                 continue;
             }
             let extension = c.thumbnail.extension.as_str();
-            let (Some(content_type), Some(format)) =
-                (content_type_for_extension(extension), ImageFormat::from_extension(extension))
-            else {
+            let (Some(content_type), Some(format)) = (
+                content_type_for_extension(extension),
+                ImageFormat::from_extension(extension),
+            ) else {
                 return Err(bad(Problem::UnsupportedExtension(extension.to_owned())));
             };
             let path = dir.join(c.image_file());
@@ -485,15 +534,25 @@ impl Dataset {
                     first_by_slug.insert(slug, index);
                 }
             }
-            let image_err =
-                |problem| DatasetError::Record { file: path.clone(), record: record_ref(), problem };
+            let image_err = |problem| DatasetError::Record {
+                file: path.clone(),
+                record: record_ref(),
+                problem,
+            };
 
             let len = match fs::metadata(&path) {
                 Ok(m) => m.len(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     counts.missing_images += 1;
-                    warnings.push(Warning::MissingImage { record: record_ref(), path });
-                    entries.push(Entry { index, record: c.to_record(false), image: None });
+                    warnings.push(Warning::MissingImage {
+                        record: record_ref(),
+                        path,
+                    });
+                    entries.push(Entry {
+                        index,
+                        record: c.to_record(false),
+                        image: None,
+                    });
                     continue;
                 }
                 Err(source) => return Err(DatasetError::Io { path, source }),
@@ -503,19 +562,36 @@ impl Dataset {
             }
             let bytes = read_limited(&path)?;
             if bytes.len() as u64 > MAX_IMAGE_BYTES {
-                return Err(image_err(Problem::ImageTooLarge { bytes: bytes.len() as u64 }));
+                return Err(image_err(Problem::ImageTooLarge {
+                    bytes: bytes.len() as u64,
+                }));
             }
             check_image(&bytes, format, extension).map_err(image_err)?;
             counts.eligible += 1;
             counts.images += 1;
             counts.image_bytes += bytes.len() as u64;
-            let image = ImageFile { path, content_type, etag: etag_of(&bytes), len: bytes.len() as u64 };
-            entries.push(Entry { index, record: c.to_record(true), image: Some(image) });
+            let image = ImageFile {
+                path,
+                content_type,
+                etag: etag_of(&bytes),
+                len: bytes.len() as u64,
+            };
+            entries.push(Entry {
+                index,
+                record: c.to_record(true),
+                image: Some(image),
+            });
         }
 
         entries.sort_by_key(|e| e.record.id);
         let fingerprint = fingerprint(&entries);
-        Ok(Dataset { dir: dir.to_owned(), entries, warnings, counts, fingerprint })
+        Ok(Dataset {
+            dir: dir.to_owned(),
+            entries,
+            warnings,
+            counts,
+            fingerprint,
+        })
     }
 
     /// The folder the dataset was loaded from.
@@ -571,10 +647,15 @@ fn fingerprint(entries: &[Entry]) -> String {
 
 /// Reads a file, but never more than one byte over [`MAX_IMAGE_BYTES`].
 fn read_limited(path: &Path) -> Result<Vec<u8>, DatasetError> {
-    let io_err = |source| DatasetError::Io { path: path.to_owned(), source };
+    let io_err = |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let file = fs::File::open(path).map_err(io_err)?;
     let mut bytes = Vec::new();
-    file.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes).map_err(io_err)?;
+    file.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
     Ok(bytes)
 }
 
@@ -599,7 +680,10 @@ fn check_image(bytes: &[u8], format: ImageFormat, extension: &str) -> Result<(),
 
 /// Parses `characters.json` record by record, so that a shape error names its record.
 fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
-    let raw = fs::read(path).map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+    let raw = fs::read(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let text = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw);
 
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -622,7 +706,10 @@ fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
                 None => "nothing",
                 _ => "a number",
             };
-            return Err(DatasetError::NotAnArray { path: path.to_owned(), found });
+            return Err(DatasetError::NotAnArray {
+                path: path.to_owned(),
+                found,
+            });
         }
     };
 
@@ -636,11 +723,17 @@ fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
                 let (line, column) = absolute_position(text, start, e.line(), e.column());
                 let loose: Option<serde_json::Value> = serde_json::from_str(item.get()).ok();
                 let id = loose.as_ref().and_then(|v| v.get("id")?.as_u64());
-                let name = loose.as_ref().and_then(|v| Some(v.get("name")?.as_str()?.to_owned()));
+                let name = loose
+                    .as_ref()
+                    .and_then(|v| Some(v.get("name")?.as_str()?.to_owned()));
                 DatasetError::Record {
                     file: path.to_owned(),
                     record: RecordRef { index, id, name },
-                    problem: Problem::Shape { detail: strip_position(&e.to_string()), line, column },
+                    problem: Problem::Shape {
+                        detail: strip_position(&e.to_string()),
+                        line,
+                        column,
+                    },
                 }
             })
         })

@@ -32,7 +32,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { source: None, progress: ProgressBar::hidden() }
+        Options {
+            source: None,
+            progress: ProgressBar::hidden(),
+        }
     }
 }
 
@@ -93,7 +96,11 @@ pub fn ingest(dataset: &Dataset, store: &Store, options: &Options) -> Result<Rep
 /// # Errors
 /// [`IngestError::Store`] when a store cannot be read or written; [`IngestError::Dataset`] when
 /// an image cannot be read again or changed since the dataset was loaded.
-pub fn ingest_all(dataset: &Dataset, stores: &[&Store], options: &Options) -> Result<Report, IngestError> {
+pub fn ingest_all(
+    dataset: &Dataset,
+    stores: &[&Store],
+    options: &Options,
+) -> Result<Report, IngestError> {
     let started = Instant::now();
     let counts = dataset.counts();
     let info = DatasetInfo {
@@ -103,8 +110,13 @@ pub fn ingest_all(dataset: &Dataset, stores: &[&Store], options: &Options) -> Re
         images: counts.images,
         missing_images: counts.missing_images,
         image_bytes: counts.image_bytes,
-        ingested_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        source: options.source.clone().unwrap_or_else(|| dataset.dir().display().to_string()),
+        ingested_at_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        source: options
+            .source
+            .clone()
+            .unwrap_or_else(|| dataset.dir().display().to_string()),
     };
 
     let mut outcomes = Vec::with_capacity(stores.len());
@@ -113,7 +125,9 @@ pub fn ingest_all(dataset: &Dataset, stores: &[&Store], options: &Options) -> Re
         let current = store.current()?;
         match current {
             Some(snap) if snap.info().fingerprint == info.fingerprint => {
-                outcomes.push(Some(Outcome::Unchanged { generation: snap.generation() }));
+                outcomes.push(Some(Outcome::Unchanged {
+                    generation: snap.generation(),
+                }));
             }
             other => {
                 let previous = other.map(|s| s.info().fingerprint.clone());
@@ -129,23 +143,34 @@ pub fn ingest_all(dataset: &Dataset, stores: &[&Store], options: &Options) -> Re
         for (i, writer, previous) in writers {
             let generation = writer.generation();
             writer.commit(&info)?;
-            outcomes[i] = Some(Outcome::Replaced { generation, previous });
+            outcomes[i] = Some(Outcome::Replaced {
+                generation,
+                previous,
+            });
         }
     }
     options.progress.finish_and_clear();
     Ok(Report {
         info,
-        outcomes: outcomes.into_iter().map(|o| o.expect("every store has an outcome")).collect(),
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| o.expect("every store has an outcome"))
+            .collect(),
         elapsed: started.elapsed(),
     })
 }
 
 /// Streams every character and image into every writer: one thread reads (and re-checks)
 /// images while this one writes.
-fn write_entries(dataset: &Dataset, writers: &[&GenerationWriter<'_>], progress: &ProgressBar) -> Result<(), IngestError> {
+fn write_entries(
+    dataset: &Dataset,
+    writers: &[&GenerationWriter<'_>],
+    progress: &ProgressBar,
+) -> Result<(), IngestError> {
     let entries = dataset.entries();
     std::thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel::<Result<(usize, Option<ImageRecord>), DatasetError>>(QUEUE);
+        let (tx, rx) =
+            mpsc::sync_channel::<Result<(usize, Option<ImageRecord>), DatasetError>>(QUEUE);
         s.spawn(move || {
             for (i, entry) in entries.iter().enumerate() {
                 let item = entry.read_image().map(|img| (i, img));

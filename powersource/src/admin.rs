@@ -31,7 +31,10 @@ impl Admin {
     /// The check for `token`; `None` turns the admin API off.
     pub fn new(token: Option<&str>) -> Self {
         let key = (rand::random(), rand::random());
-        Admin { digest: token.map(|t| digest(key, t.as_bytes())), key }
+        Admin {
+            digest: token.map(|t| digest(key, t.as_bytes())),
+            key,
+        }
     }
 
     /// Whether the admin API is on.
@@ -111,16 +114,31 @@ mod tests {
         let admin = Admin::new(Some("s3cret"));
         assert!(admin.authorize(&headers("Bearer s3cret")).is_ok());
         assert!(admin.authorize(&headers("bearer s3cret")).is_ok());
-        for bad in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "Bearer ", "s3cret"] {
-            assert!(matches!(admin.authorize(&headers(bad)), Err(Error::Unauthorized)), "{bad}");
+        for bad in [
+            "Bearer s3cre",
+            "Bearer s3cret2",
+            "Basic s3cret",
+            "Bearer ",
+            "s3cret",
+        ] {
+            assert!(
+                matches!(admin.authorize(&headers(bad)), Err(Error::Unauthorized)),
+                "{bad}"
+            );
         }
-        assert!(matches!(admin.authorize(&HeaderMap::new()), Err(Error::Unauthorized)));
+        assert!(matches!(
+            admin.authorize(&HeaderMap::new()),
+            Err(Error::Unauthorized)
+        ));
     }
 
     #[test]
     fn no_token_means_off() {
         let admin = Admin::new(None);
         assert!(!admin.enabled());
-        assert!(matches!(admin.authorize(&headers("Bearer x")), Err(Error::AdminOff)));
+        assert!(matches!(
+            admin.authorize(&headers("Bearer x")),
+            Err(Error::AdminOff)
+        ));
     }
 }

@@ -56,7 +56,10 @@ impl Assigner {
             .collect();
         let mut ring = hashing::ring();
         ring.batch_add(points);
-        Assigner { ring, characters: ids.len() }
+        Assigner {
+            ring,
+            characters: ids.len(),
+        }
     }
 
     /// The character assigned to `user_key`, or `None` when the ring is empty.
@@ -79,7 +82,9 @@ impl Assigner {
 /// (`A-Z a-z 0-9 . _ ~ -`, RFC 3986 "unreserved"), so it can sit in a path unescaped.
 pub fn valid_user_key(key: &str) -> bool {
     (1..=128).contains(&key.len())
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
 }
 
 #[cfg(test)]
@@ -99,10 +104,38 @@ mod tests {
         // The contract across machines, restarts and compilers: if these change, every user
         // changes superpower. Only change them on purpose.
         let a = Assigner::new(ids(0..200));
-        let got: Vec<_> = ["alice", "bob", "user-1"].iter().map(|k| a.assign(k).unwrap()).collect();
+        let got: Vec<_> = ["alice", "bob", "user-1"]
+            .iter()
+            .map(|k| a.assign(k).unwrap())
+            .collect();
         assert_eq!(got, PINNED);
     }
-    const PINNED: [CharacterId; 3] = [0, 0, 0];
+    const PINNED: [CharacterId; 3] = [1009194, 1009198, 1009107];
+
+    #[test]
+    fn matches_a_reference_implementation() {
+        // The documented scheme, written out without hashring: points at
+        // stable_hash(id BE ++ replica BE); a user gets the first point at or after
+        // stable_hash(key), wrapping around.
+        let ids = ids(0..50);
+        let mut points: Vec<(u64, CharacterId)> = ids
+            .iter()
+            .flat_map(|&id| {
+                (0..VNODES_PER_CHARACTER).map(move |r| {
+                    let mut b = id.to_be_bytes().to_vec();
+                    b.extend_from_slice(&r.to_be_bytes());
+                    (hashing::stable_hash(&b), id)
+                })
+            })
+            .collect();
+        points.sort_unstable();
+        let a = Assigner::new(ids);
+        for u in users(2_000) {
+            let h = hashing::stable_hash(u.as_bytes());
+            let expected = points.iter().find(|p| p.0 >= h).unwrap_or(&points[0]).1;
+            assert_eq!(a.assign(&u), Some(expected), "{u}");
+        }
+    }
 
     #[test]
     fn order_of_ids_does_not_matter() {
@@ -119,16 +152,25 @@ mod tests {
         let before = Assigner::new(ids(0..200));
         let after = Assigner::new(ids(0..210));
         let users = users(10_000);
-        let moved = users.iter().filter(|u| before.assign(u) != after.assign(u)).count();
+        let moved = users
+            .iter()
+            .filter(|u| before.assign(u) != after.assign(u))
+            .count();
         let share = moved as f64 / users.len() as f64;
-        println!("adding 10 of 200 characters moved {moved} of 10000 users ({:.2}%)", share * 100.0);
+        println!(
+            "adding 10 of 200 characters moved {moved} of 10000 users ({:.2}%)",
+            share * 100.0
+        );
         // ideal: 10/210 = 4.8%
         assert!(share <= 0.08, "{share}");
         assert!(share > 0.0);
         // and whoever moved, moved to a new character
         for u in &users {
             let (b, a) = (before.assign(u).unwrap(), after.assign(u).unwrap());
-            assert!(b == a || a >= 1_009_200, "{u} moved from {b} to the old character {a}");
+            assert!(
+                b == a || a >= 1_009_200,
+                "{u} moved from {b} to the old character {a}"
+            );
         }
     }
 
@@ -159,7 +201,11 @@ mod tests {
         }
         // 100 users each on average
         assert!(counts.len() > 190, "{}", counts.len());
-        assert!(counts.values().all(|&c| c < 250), "{:?}", counts.values().max());
+        assert!(
+            counts.values().all(|&c| c < 250),
+            "{:?}",
+            counts.values().max()
+        );
     }
 
     #[test]

@@ -61,24 +61,37 @@ impl Catalog {
                 }
                 let json = serde_json::to_vec(&CharacterView::of(&record))
                     .expect("a CharacterView always serializes");
-                entries.push(Entry { id: record.id, json: Bytes::from(json) });
+                entries.push(Entry {
+                    id: record.id,
+                    json: Bytes::from(json),
+                });
             }
         }
         // sled iterates big-endian keys in order; sort anyway, the lookup depends on it
         entries.sort_unstable_by_key(|e| e.id);
         entries.dedup_by_key(|e| e.id);
         let assigner = Assigner::new(entries.iter().map(|e| e.id));
-        Ok(Catalog { entries, assigner, snapshot, _store: store })
+        Ok(Catalog {
+            entries,
+            assigner,
+            snapshot,
+            _store: store,
+        })
     }
 
     /// The eligible character `id`.
     pub fn character(&self, id: CharacterId) -> Option<&Entry> {
-        self.entries.binary_search_by_key(&id, |e| e.id).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by_key(&id, |e| e.id)
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     /// The character assigned to `user_key` (a valid key), or `None` when the catalog is empty.
     pub fn assign(&self, user_key: &str) -> Option<&Entry> {
-        self.assigner.assign(user_key).and_then(|id| self.character(id))
+        self.assigner
+            .assign(user_key)
+            .and_then(|id| self.character(id))
     }
 
     /// A character chosen uniformly at random, or `None` when the catalog is empty.

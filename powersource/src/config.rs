@@ -10,7 +10,11 @@ use crate::faults::FaultSpec;
 
 /// How a powersource runs.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "powersource", version, about = "superpower's back end: characters, images and stable assignments")]
+#[command(
+    name = "powersource",
+    version,
+    about = "superpower's back end: characters, images and stable assignments"
+)]
 pub struct Settings {
     /// Address to listen on (`host:port`).
     #[arg(long, env = "POWERSOURCE_LISTEN", default_value = "127.0.0.1:6061")]
@@ -18,7 +22,11 @@ pub struct Settings {
 
     /// The sled store to serve (written by `loader ingest`). Opened read-mostly; sled allows one
     /// process per store, so each instance has its own.
-    #[arg(long, env = "POWERSOURCE_STORE", default_value = "var/stores/powersource")]
+    #[arg(
+        long,
+        env = "POWERSOURCE_STORE",
+        default_value = "var/stores/powersource"
+    )]
     pub store: PathBuf,
 
     /// Instance name, sent in `X-Powersource-Instance` on every response (default: the listen
@@ -76,7 +84,10 @@ impl Settings {
 
     /// The instance name: `--name`, else the listen address.
     pub fn instance_name(&self) -> &str {
-        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.listen)
+        self.name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.listen)
     }
 
     /// The admin token, when one is configured and not empty.

@@ -80,7 +80,8 @@ impl Error {
         };
         let mut resp = error_json(status, &message);
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -105,7 +106,10 @@ mod tests {
 
     #[tokio::test]
     async fn server_errors_hide_their_cause() {
-        let err = Error::Store(StoreError::Corrupt { what: "secret-tree".into(), detail: "x".into() });
+        let err = Error::Store(StoreError::Corrupt {
+            what: "secret-tree".into(),
+            detail: "x".into(),
+        });
         assert!(chain(&err).contains("secret-tree"));
         let resp = err.into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -118,7 +122,13 @@ mod tests {
         assert_eq!(Error::BadId.status(), StatusCode::BAD_REQUEST);
         assert_eq!(Error::AdminOff.status(), StatusCode::NOT_FOUND);
         assert_eq!(Error::Unauthorized.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(Error::NoCharacters.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(Error::Body(BodyError::TooLarge(4)).status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            Error::NoCharacters.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Error::Body(BodyError::TooLarge(4)).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

@@ -26,8 +26,12 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Error;
 
 /// The route templates faults can apply to.
-pub const PRODUCT_ROUTES: [&str; 4] =
-    ["/characters/{id}", "/characters/{id}/image", "/assignments/{user_key}", "/random"];
+pub const PRODUCT_ROUTES: [&str; 4] = [
+    "/characters/{id}",
+    "/characters/{id}/image",
+    "/assignments/{user_key}",
+    "/random",
+];
 
 /// The largest latency or jitter accepted, in milliseconds (5 minutes).
 pub const MAX_DELAY_MS: u64 = 300_000;
@@ -70,13 +74,19 @@ impl FaultSpec {
     /// [`Error::BadFaults`] naming the first bad field.
     pub fn validate(&self) -> Result<(), Error> {
         if self.latency_ms > MAX_DELAY_MS {
-            return Err(Error::BadFaults(format!("latency_ms must be at most {MAX_DELAY_MS}")));
+            return Err(Error::BadFaults(format!(
+                "latency_ms must be at most {MAX_DELAY_MS}"
+            )));
         }
         if self.jitter_ms > MAX_DELAY_MS {
-            return Err(Error::BadFaults(format!("jitter_ms must be at most {MAX_DELAY_MS}")));
+            return Err(Error::BadFaults(format!(
+                "jitter_ms must be at most {MAX_DELAY_MS}"
+            )));
         }
         if !(0.0..=1.0).contains(&self.error_rate) {
-            return Err(Error::BadFaults("error_rate must be between 0.0 and 1.0".into()));
+            return Err(Error::BadFaults(
+                "error_rate must be between 0.0 and 1.0".into(),
+            ));
         }
         if let Some(route) = &self.route {
             if !PRODUCT_ROUTES.contains(&route.as_str()) {
@@ -99,8 +109,11 @@ impl FaultSpec {
     }
 
     fn delay(&self) -> Duration {
-        let jitter =
-            if self.jitter_ms > 0 { rand::rng().random_range(0..=self.jitter_ms) } else { 0 };
+        let jitter = if self.jitter_ms > 0 {
+            rand::rng().random_range(0..=self.jitter_ms)
+        } else {
+            0
+        };
         Duration::from_millis(self.latency_ms + jitter)
     }
 }
@@ -139,7 +152,11 @@ impl Faults {
     /// Replaces the faults in force (the spec must be valid) and updates the gauge.
     pub fn set(&self, spec: FaultSpec) {
         let gauge = |kind: &'static str, on: bool| {
-            metrics::gauge!(POWERSOURCE_FAULTS_ACTIVE, "kind" => kind).set(if on { 1.0 } else { 0.0 });
+            metrics::gauge!(POWERSOURCE_FAULTS_ACTIVE, "kind" => kind).set(if on {
+                1.0
+            } else {
+                0.0
+            });
         };
         gauge("latency", spec.latency_ms > 0 || spec.jitter_ms > 0);
         gauge("error", spec.error_rate > 0.0);
@@ -175,7 +192,8 @@ impl Faults {
         }
         if spec.error_rate > 0.0 && rand::rng().random_bool(spec.error_rate) {
             let mut resp = error_json(StatusCode::INTERNAL_SERVER_ERROR, "injected fault");
-            resp.headers_mut().insert(FAULT_HEADER.clone(), HeaderValue::from_static("error"));
+            resp.headers_mut()
+                .insert(FAULT_HEADER.clone(), HeaderValue::from_static("error"));
             return Some(resp);
         }
         None
@@ -252,16 +270,67 @@ mod tests {
     async fn no_fault_means_no_effect_and_error_rate_one_always_fails() {
         let f = Faults::new(FaultSpec::default(), CancellationToken::new());
         assert!(f.apply("/random").await.is_none());
-        f.set(FaultSpec { error_rate: 1.0, ..Default::default() });
+        f.set(FaultSpec {
+            error_rate: 1.0,
+            ..Default::default()
+        });
         let resp = f.apply("/random").await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(f.held(), 0);
     }
 
+    #[test]
+    fn the_gauge_shows_the_faults_in_force() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let f = Faults::new(FaultSpec::default(), CancellationToken::new());
+        let value = |kind: &str| {
+            let needle = format!("{POWERSOURCE_FAULTS_ACTIVE}{{kind=\"{kind}\"}} ");
+            let text = handle.render();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&needle))
+                .unwrap_or_else(|| panic!("{needle} in {text}"));
+            line[needle.len()..].parse::<f64>().unwrap()
+        };
+        metrics::with_local_recorder(&recorder, || {
+            f.set(FaultSpec {
+                hang: true,
+                jitter_ms: 3,
+                ..Default::default()
+            })
+        });
+        assert_eq!(
+            (value("latency"), value("error"), value("hang")),
+            (1.0, 0.0, 1.0)
+        );
+        metrics::with_local_recorder(&recorder, || {
+            f.set(FaultSpec {
+                error_rate: 0.1,
+                ..Default::default()
+            })
+        });
+        assert_eq!(
+            (value("latency"), value("error"), value("hang")),
+            (0.0, 1.0, 0.0)
+        );
+        metrics::with_local_recorder(&recorder, || f.set(FaultSpec::default()));
+        assert_eq!(
+            (value("latency"), value("error"), value("hang")),
+            (0.0, 0.0, 0.0)
+        );
+    }
+
     #[tokio::test]
     async fn hangs_end_at_shutdown() {
         let token = CancellationToken::new();
-        let f = Arc::new(Faults::new(FaultSpec { hang: true, ..Default::default() }, token.clone()));
+        let f = Arc::new(Faults::new(
+            FaultSpec {
+                hang: true,
+                ..Default::default()
+            },
+            token.clone(),
+        ));
         let task = tokio::spawn({
             let f = f.clone();
             async move { f.apply("/random").await }

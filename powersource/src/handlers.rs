@@ -25,7 +25,10 @@ const IMAGE_CACHE_CONTROL: &str = "public, max-age=86400";
 /// [`Error::BadId`] for a non-numeric id, [`Error::NotFound`] for an unknown or non-eligible
 /// one.
 pub fn character(state: &State, id: &str) -> Result<Response, Error> {
-    let entry = state.catalog.character(parse_id(id)?).ok_or(Error::NotFound)?;
+    let entry = state
+        .catalog
+        .character(parse_id(id)?)
+        .ok_or(Error::NotFound)?;
     Ok(character_json(entry))
 }
 
@@ -62,7 +65,8 @@ pub async fn image(state: Arc<State>, id: &str, headers: &HeaderMap) -> Result<R
     if let Some(etag) = etag {
         resp.headers_mut().insert(ETAG, etag);
     }
-    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(IMAGE_CACHE_CONTROL));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(IMAGE_CACHE_CONTROL));
     Ok(resp)
 }
 
@@ -137,7 +141,15 @@ mod tests {
     fn ids() {
         assert_eq!(parse_id("1009610").unwrap(), 1009610);
         assert_eq!(parse_id("007").unwrap(), 7);
-        for bad in ["", "-1", "+1", "1.5", "abc", " 1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.5",
+            "abc",
+            " 1",
+            "99999999999999999999999",
+        ] {
             assert!(matches!(parse_id(bad), Err(Error::BadId)), "{bad}");
         }
     }

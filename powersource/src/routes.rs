@@ -58,7 +58,10 @@ impl<'a> Route<'a> {
 
     /// Product routes get faults injected; operational and admin routes never do.
     fn is_product(self) -> bool {
-        matches!(self, Route::Character(_) | Route::Image(_) | Route::Assignment(_) | Route::Random)
+        matches!(
+            self,
+            Route::Character(_) | Route::Image(_) | Route::Assignment(_) | Route::Random
+        )
     }
 
     fn allow(self) -> &'static str {
@@ -72,7 +75,9 @@ impl<'a> Route<'a> {
 /// Answers one request.
 pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(route) = Route::parse(parts.uri.path()) else { return not_found() };
+    let Some(route) = Route::parse(parts.uri.path()) else {
+        return not_found();
+    };
     let template = route.template();
     if parts.method == Method::GET && route.is_product() {
         if let Some(resp) = state.faults.apply(template).await {
@@ -81,7 +86,9 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
     }
     let result = match (&parts.method, route) {
         (&Method::GET, Route::Character(id)) => handlers::character(&state, id),
-        (&Method::GET, Route::Image(id)) => handlers::image(state.clone(), id, &parts.headers).await,
+        (&Method::GET, Route::Image(id)) => {
+            handlers::image(state.clone(), id, &parts.headers).await
+        }
         (&Method::GET, Route::Assignment(key)) => handlers::assignment(&state, key),
         (&Method::GET, Route::Random) => handlers::random(&state),
         (&Method::GET, Route::Health) => Ok(handlers::health(&state)),
@@ -108,11 +115,27 @@ mod tests {
     #[test]
     fn paths_parse() {
         assert_eq!(Route::parse("/characters/12"), Some(Route::Character("12")));
-        assert_eq!(Route::parse("/characters/12/image"), Some(Route::Image("12")));
+        assert_eq!(
+            Route::parse("/characters/12/image"),
+            Some(Route::Image("12"))
+        );
         assert_eq!(Route::parse("/characters/x"), Some(Route::Character("x")));
-        assert_eq!(Route::parse("/assignments/u-1"), Some(Route::Assignment("u-1")));
+        assert_eq!(
+            Route::parse("/assignments/u-1"),
+            Some(Route::Assignment("u-1"))
+        );
         assert_eq!(Route::parse("/admin/faults"), Some(Route::AdminFaults));
-        for unknown in ["", "/", "/characters", "/characters/1/image/x", "/characters/1/img", "/random/", "/admin", "/nope", "//random"] {
+        for unknown in [
+            "",
+            "/",
+            "/characters",
+            "/characters/1/image/x",
+            "/characters/1/img",
+            "/random/",
+            "/admin",
+            "/nope",
+            "//random",
+        ] {
             assert_eq!(Route::parse(unknown), None, "{unknown}");
         }
     }

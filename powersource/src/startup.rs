@@ -78,9 +78,15 @@ impl App {
             admin: Admin::new(settings.admin_token()),
             metrics,
         };
-        let options =
-            ServeOptions { headers: vec![(INSTANCE_HEADER.clone(), header)], ..Default::default() };
-        Ok(App { state: Arc::new(state), options, shutdown })
+        let options = ServeOptions {
+            headers: vec![(INSTANCE_HEADER.clone(), header)],
+            ..Default::default()
+        };
+        Ok(App {
+            state: Arc::new(state),
+            options,
+            shutdown,
+        })
     }
 
     /// The shared state (tests read the fault state through it).

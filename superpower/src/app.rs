@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use common::http::auth::AdminToken;
 use common::http::ServeOptions;
+use common::metrics::{
+    SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
+    SUPERPOWER_HEDGED_REQUESTS_TOTAL,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -65,6 +69,15 @@ impl Application {
     /// [`StartError`] for unusable configuration.
     pub async fn build(settings: Settings, listener: TcpListener) -> Result<Self, StartError> {
         let metrics = common::metrics::install();
+        // Counters exist from the start at 0, so dashboards and rate() see them before the first
+        // failover, fallback or hedge.
+        for counter in [
+            SUPERPOWER_FAILOVERS_TOTAL,
+            SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
+            SUPERPOWER_HEDGED_REQUESTS_TOTAL,
+        ] {
+            metrics::counter!(counter).increment(0);
+        }
         let backend = Backend::new(Settings::ms(settings.connect_timeout_ms));
         let cancel = CancellationToken::new();
         let cooldown = Settings::ms(settings.eject_cooldown_ms);
@@ -72,7 +85,10 @@ impl Application {
 
         let fleet = match &settings.powersource_dns {
             Some(target) => {
-                if !target.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                if !target
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                {
                     return Err(StartError::BadDnsTarget(target.clone()));
                 }
                 let fleet = Arc::new(Fleet::new(Vec::new(), cooldown));
@@ -88,11 +104,18 @@ impl Application {
                 fleet
             }
             None => {
-                let urls: Vec<&String> = settings.powersources.iter().filter(|u| !u.trim().is_empty()).collect();
+                let urls: Vec<&String> = settings
+                    .powersources
+                    .iter()
+                    .filter(|u| !u.trim().is_empty())
+                    .collect();
                 if urls.is_empty() {
                     return Err(StartError::NoPowersource);
                 }
-                let instances = urls.into_iter().map(|u| Instance::new(u.clone()).map(Arc::new)).collect::<Result<_, _>>()?;
+                let instances = urls
+                    .into_iter()
+                    .map(|u| Instance::new(u.clone()).map(Arc::new))
+                    .collect::<Result<_, _>>()?;
                 Arc::new(Fleet::new(instances, cooldown))
             }
         };
@@ -111,7 +134,11 @@ impl Application {
             "powersource fleet"
         );
 
-        let switches = Arc::new(Switches::new(if settings.naive { SwitchState::NAIVE } else { SwitchState::RESILIENT }));
+        let switches = Arc::new(Switches::new(if settings.naive {
+            SwitchState::NAIVE
+        } else {
+            SwitchState::RESILIENT
+        }));
         let app = App {
             router: Router::new(fleet, backend, switches.clone(), &settings),
             switches,
@@ -121,7 +148,11 @@ impl Application {
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
             _tasks: cancel.drop_guard(),
         };
-        Ok(Application { listener, app: Arc::new(app), drain: Settings::ms(settings.drain_timeout_ms) })
+        Ok(Application {
+            listener,
+            app: Arc::new(app),
+            drain: Settings::ms(settings.drain_timeout_ms),
+        })
     }
 
     /// The address the service listens on.
@@ -139,13 +170,22 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
-        let options = ServeOptions { headers: security_headers(), drain_timeout: self.drain, ..ServeOptions::default() };
+        let options = ServeOptions {
+            headers: security_headers(),
+            drain_timeout: self.drain,
+            ..ServeOptions::default()
+        };
         let app = self.app;
         tracing::info!(addr = %self.listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "superpower listening");
-        common::http::serve(self.listener, options, move |req| {
-            let app = app.clone();
-            async move { crate::routes::route(&app, req).await }
-        }, shutdown)
+        common::http::serve(
+            self.listener,
+            options,
+            move |req| {
+                let app = app.clone();
+                async move { crate::routes::route(&app, req).await }
+            },
+            shutdown,
+        )
         .await;
     }
 }

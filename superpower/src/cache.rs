@@ -25,7 +25,12 @@ impl Fallback {
     /// A cache of at most `capacity` users (at least 1).
     pub fn new(capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).expect("at least 1");
-        Fallback { inner: Mutex::new(FallbackInner { users: LruCache::new(cap), characters: HashMap::new() }) }
+        Fallback {
+            inner: Mutex::new(FallbackInner {
+                users: LruCache::new(cap),
+                characters: HashMap::new(),
+            }),
+        }
     }
 
     /// Remembers that `user` has `character`.
@@ -50,7 +55,11 @@ impl Fallback {
 
     /// Users remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).users.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .users
+            .len()
     }
 
     /// No user remembered.
@@ -79,12 +88,20 @@ pub struct ImageCache {
 impl ImageCache {
     /// A cache of at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        ImageCache { inner: Mutex::new((LruCache::unbounded(), 0)), capacity }
+        ImageCache {
+            inner: Mutex::new((LruCache::unbounded(), 0)),
+            capacity,
+        }
     }
 
     /// The image of character `id`, if cached.
     pub fn get(&self, id: u64) -> Option<Arc<CachedImage>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.get(&id).cloned()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(&id)
+            .cloned()
     }
 
     /// Caches an image; images larger than the whole cache are not kept.
@@ -133,7 +150,10 @@ mod tests {
         f.remember(2, &character(10));
         f.remember(3, &character(11));
         assert_eq!(f.len(), 2);
-        assert!(f.recall(1).is_none(), "the least recently seen user went first");
+        assert!(
+            f.recall(1).is_none(),
+            "the least recently seen user went first"
+        );
         assert_eq!(f.recall(2).unwrap().id, 10);
         assert_eq!(f.recall(3).unwrap().name, "N11");
     }

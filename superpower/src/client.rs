@@ -70,7 +70,10 @@ pub struct Backend {
 impl Backend {
     /// Makes the pools; `connect_timeout` is the tight one.
     pub fn new(connect_timeout: Duration) -> Self {
-        Backend { tight: pool(connect_timeout), loose: pool(Duration::from_secs(2)) }
+        Backend {
+            tight: pool(connect_timeout),
+            loose: pool(Duration::from_secs(2)),
+        }
     }
 
     /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
@@ -85,8 +88,12 @@ impl Backend {
         tight: bool,
         limit: usize,
     ) -> Result<Reply, CallError> {
-        let uri: Uri = format!("{base}{path}").parse().map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
-        let req = Request::get(uri).body(Empty::new()).map_err(|e| CallError::Protocol(e.to_string()))?;
+        let uri: Uri = format!("{base}{path}")
+            .parse()
+            .map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
+        let req = Request::get(uri)
+            .body(Empty::new())
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
         let client = if tight { &self.tight } else { &self.loose };
         let call = async {
             let resp = client.request(req).await.map_err(|e| {
@@ -101,9 +108,15 @@ impl Backend {
                 BodyError::TooLarge(n) => CallError::TooLarge(n),
                 BodyError::Read(m) => CallError::Protocol(m),
             })?;
-            Ok(Reply { status: parts.status, headers: parts.headers, body })
+            Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
         };
-        tokio::time::timeout(timeout, call).await.unwrap_or(Err(CallError::Timeout))
+        tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or(Err(CallError::Timeout))
     }
 }
 

@@ -58,7 +58,9 @@ impl AppError {
         }
         let message = match &self {
             AppError::BadRequest(m) => m.clone(),
-            AppError::Unavailable(_) => "no power source can answer right now; try again in a few seconds".into(),
+            AppError::Unavailable(_) => {
+                "no power source can answer right now; try again in a few seconds".into()
+            }
             AppError::BadUpstream { .. } => "a power source gave a bad answer".into(),
             other => other.to_string(),
         };
@@ -72,12 +74,17 @@ impl AppError {
                 full(status, "text/html; charset=utf-8", page)
             }
         };
-        resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("2"));
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("2"));
         }
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }

@@ -44,17 +44,33 @@ impl Instance {
     pub fn new(url: impl Into<String>) -> Result<Self, BadUrl> {
         let url = url.into();
         let trimmed = url.trim().trim_end_matches('/');
-        let uri: Uri = trimmed.parse().map_err(|_| BadUrl { url: url.clone(), why: "not a URL" })?;
+        let uri: Uri = trimmed.parse().map_err(|_| BadUrl {
+            url: url.clone(),
+            why: "not a URL",
+        })?;
         if uri.scheme_str() != Some("http") {
-            return Err(BadUrl { url, why: "only http:// is supported" });
+            return Err(BadUrl {
+                url,
+                why: "only http:// is supported",
+            });
         }
         let Some(authority) = uri.authority() else {
-            return Err(BadUrl { url, why: "no host" });
+            return Err(BadUrl {
+                url,
+                why: "no host",
+            });
         };
         if uri.path() != "/" && !uri.path().is_empty() {
-            return Err(BadUrl { url, why: "give the base URL without a path" });
+            return Err(BadUrl {
+                url,
+                why: "give the base URL without a path",
+            });
         }
-        let name = if authority.port().is_some() { authority.to_string() } else { format!("{}:80", authority.host()) };
+        let name = if authority.port().is_some() {
+            authority.to_string()
+        } else {
+            format!("{}:80", authority.host())
+        };
         Ok(Instance {
             base: format!("http://{name}"),
             name,
@@ -118,7 +134,11 @@ impl Fleet {
         let until = self.now_ms() + self.cooldown.as_millis() as u64;
         inst.ejected_until_ms.fetch_max(until, Ordering::AcqRel);
         if inst.healthy.swap(false, Ordering::AcqRel) {
-            tracing::warn!(instance = inst.name(), cooldown_ms = self.cooldown.as_millis() as u64, "instance ejected");
+            tracing::warn!(
+                instance = inst.name(),
+                cooldown_ms = self.cooldown.as_millis() as u64,
+                "instance ejected"
+            );
             self.rebuild();
         }
     }
@@ -154,7 +174,10 @@ impl Fleet {
                 next.push(inst);
             }
         }
-        let removed = current.iter().filter(|i| !names.iter().any(|n| n == i.name())).count();
+        let removed = current
+            .iter()
+            .filter(|i| !names.iter().any(|n| n == i.name()))
+            .count();
         if !added.is_empty() || removed > 0 {
             if removed > 0 {
                 tracing::info!(removed, "instances gone from DNS");
@@ -187,9 +210,21 @@ mod tests {
 
     #[test]
     fn urls_are_validated_and_normalized() {
-        assert_eq!(Instance::new("http://127.0.0.1:6061/").unwrap().base(), "http://127.0.0.1:6061");
-        assert_eq!(Instance::new("http://powersource").unwrap().name(), "powersource:80");
-        for bad in ["", "127.0.0.1:6061", "https://x:1", "http://x:1/path", "ftp://x"] {
+        assert_eq!(
+            Instance::new("http://127.0.0.1:6061/").unwrap().base(),
+            "http://127.0.0.1:6061"
+        );
+        assert_eq!(
+            Instance::new("http://powersource").unwrap().name(),
+            "powersource:80"
+        );
+        for bad in [
+            "",
+            "127.0.0.1:6061",
+            "https://x:1",
+            "http://x:1/path",
+            "ftp://x",
+        ] {
             assert!(Instance::new(bad).is_err(), "{bad}");
         }
     }
@@ -203,7 +238,10 @@ mod tests {
         assert_eq!(fleet.ring().len(), 1);
         fleet.eject(&inst);
         assert_eq!(fleet.ring().len(), 0);
-        assert!(!fleet.record_check(&inst, true), "a healthy check does not end the cooldown");
+        assert!(
+            !fleet.record_check(&inst, true),
+            "a healthy check does not end the cooldown"
+        );
         assert!(!inst.is_healthy());
     }
 
@@ -216,6 +254,9 @@ mod tests {
         let added = fleet.set_members(&["127.0.0.2:6061".into()]);
         assert!(added.is_empty());
         assert_eq!(fleet.instances().len(), 1);
-        assert!(fleet.instances()[0].is_healthy(), "health survives a re-resolution");
+        assert!(
+            fleet.instances()[0].is_healthy(),
+            "health survives a re-resolution"
+        );
     }
 }

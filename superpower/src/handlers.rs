@@ -6,7 +6,9 @@ use bytes::Bytes;
 use common::http::body::{full, json, Response};
 use common::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 use common::model::CharacterView;
-use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, SET_COOKIE, VARY};
+use http::header::{
+    HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, SET_COOKIE, VARY,
+};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -42,12 +44,18 @@ pub async fn index(app: &App, headers: &HeaderMap) -> Response {
             }
             render(format, &character, Some(&instance))
         }
-        Err(err) => match app.switches.fallback().then(|| app.fallback.recall(identity.user.as_u128())).flatten() {
+        Err(err) => match app
+            .switches
+            .fallback()
+            .then(|| app.fallback.recall(identity.user.as_u128()))
+            .flatten()
+        {
             Some(character) => {
                 metrics::counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL).increment(1);
                 tracing::info!(user = %identity.user, error = %err, "answering from the fallback cache");
                 let mut resp = render(format, &character, None);
-                resp.headers_mut().insert(DEGRADED_HEADER, HeaderValue::from_static("true"));
+                resp.headers_mut()
+                    .insert(DEGRADED_HEADER, HeaderValue::from_static("true"));
                 resp
             }
             None => err.into_response(format),
@@ -74,11 +82,19 @@ async fn superpower_of(app: &App, user: UserId) -> Result<(Arc<Character>, Strin
         struct Random {
             character_id: u64,
         }
-        let routed = app.router.get(key, "/random", CHARACTER_LIMIT).await.map_err(AppError::Unavailable)?;
+        let routed = app
+            .router
+            .get(key, "/random", CHARACTER_LIMIT)
+            .await
+            .map_err(AppError::Unavailable)?;
         let random: Random = parse(&routed.reply.body, &routed.instance)?;
         format!("/characters/{}", random.character_id)
     };
-    let routed = app.router.get(key, &path, CHARACTER_LIMIT).await.map_err(AppError::Unavailable)?;
+    let routed = app
+        .router
+        .get(key, &path, CHARACTER_LIMIT)
+        .await
+        .map_err(AppError::Unavailable)?;
     if routed.reply.status != StatusCode::OK {
         return Err(AppError::BadUpstream {
             instance: routed.instance.name().to_owned(),
@@ -96,9 +112,14 @@ async fn superpower_of(app: &App, user: UserId) -> Result<(Arc<Character>, Strin
     Ok((Arc::new(Character::from(view)), instance))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, instance: &crate::fleet::Instance) -> Result<T, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadUpstream { instance: instance.name().to_owned(), detail: e.to_string() })
+fn parse<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    instance: &crate::fleet::Instance,
+) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| AppError::BadUpstream {
+        instance: instance.name().to_owned(),
+        detail: e.to_string(),
+    })
 }
 
 fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
@@ -115,7 +136,11 @@ fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
                 degraded: instance.is_none(),
             },
         ),
-        Format::Html => full(StatusCode::OK, "text/html; charset=utf-8", html::character_page(c, instance.is_none())),
+        Format::Html => full(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            html::character_page(c, instance.is_none()),
+        ),
     };
     if let Some(v) = instance.and_then(|i| HeaderValue::from_str(i).ok()) {
         resp.headers_mut().insert(INSTANCE_HEADER, v);
@@ -145,7 +170,11 @@ pub async fn image(app: &App, id: &str, headers: &HeaderMap) -> Response {
 
 async fn fetch_image(app: &App, id: u64) -> Result<Option<Arc<CachedImage>>, AppError> {
     let path = format!("/characters/{id}/image");
-    let routed = app.router.get(&id.to_be_bytes(), &path, IMAGE_LIMIT).await.map_err(AppError::Unavailable)?;
+    let routed = app
+        .router
+        .get(&id.to_be_bytes(), &path, IMAGE_LIMIT)
+        .await
+        .map_err(AppError::Unavailable)?;
     match routed.reply.status {
         StatusCode::OK => {}
         StatusCode::NOT_FOUND => return Ok(None),
@@ -156,7 +185,12 @@ async fn fetch_image(app: &App, id: u64) -> Result<Option<Arc<CachedImage>>, App
             })
         }
     }
-    let content_type = routed.reply.headers.get(CONTENT_TYPE).cloned().filter(|v| v.as_bytes().starts_with(b"image/"));
+    let content_type = routed
+        .reply
+        .headers
+        .get(CONTENT_TYPE)
+        .cloned()
+        .filter(|v| v.as_bytes().starts_with(b"image/"));
     let Some(content_type) = content_type else {
         return Err(AppError::BadUpstream {
             instance: routed.instance.name().to_owned(),
@@ -171,24 +205,41 @@ async fn fetch_image(app: &App, id: u64) -> Result<Option<Arc<CachedImage>>, App
 }
 
 fn serve_image(img: &CachedImage, headers: &HeaderMap) -> Response {
-    let not_modified = match (&img.etag, headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())) {
+    let not_modified = match (
+        &img.etag,
+        headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()),
+    ) {
         (Some(etag), Some(inm)) => {
             let etag = etag.to_str().unwrap_or("");
-            inm.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+            inm.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
         }
         _ => false,
     };
     let mut resp = if not_modified {
-        let mut r = full(StatusCode::NOT_MODIFIED, "application/octet-stream", Bytes::new());
+        let mut r = full(
+            StatusCode::NOT_MODIFIED,
+            "application/octet-stream",
+            Bytes::new(),
+        );
         r.headers_mut().remove(CONTENT_TYPE);
         r
     } else {
-        let mut r = full(StatusCode::OK, "application/octet-stream", img.bytes.clone());
-        r.headers_mut().insert(CONTENT_TYPE, img.content_type.clone());
+        let mut r = full(
+            StatusCode::OK,
+            "application/octet-stream",
+            img.bytes.clone(),
+        );
+        r.headers_mut()
+            .insert(CONTENT_TYPE, img.content_type.clone());
         r
     };
     let h = resp.headers_mut();
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     if let Some(etag) = &img.etag {
         h.insert(ETAG, etag.clone());
     }
@@ -198,7 +249,10 @@ fn serve_image(img: &CachedImage, headers: &HeaderMap) -> Response {
 /// `GET /static/superpower.css`.
 pub fn stylesheet() -> Response {
     let mut r = full(StatusCode::OK, "text/css; charset=utf-8", STYLESHEET);
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     r
 }
 
@@ -217,5 +271,7 @@ pub fn health(app: &App) -> Response {
 }
 
 fn parse_id(s: &str) -> Option<u64> {
-    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }

@@ -80,8 +80,14 @@ impl Identity {
             .filter(|c| c.name() == COOKIE_NAME)
             .find_map(|c| UserId::parse(c.value()));
         match found {
-            Some(user) => Identity { user, is_new: false },
-            None => Identity { user: UserId::random(), is_new: true },
+            Some(user) => Identity {
+                user,
+                is_new: false,
+            },
+            None => Identity {
+                user: UserId::random(),
+                is_new: true,
+            },
         }
     }
 
@@ -116,15 +122,24 @@ mod tests {
             let id = UserId::random();
             let s = id.to_string();
             assert_eq!(s.len(), 22);
-            assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
             assert_eq!(UserId::parse(&s), Some(id));
         }
     }
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "short", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAA+/", "../../etc/passwd/aaaa",
-            "AAAAAAAAAAAAAAAAAAAAA\u{e9}", "AAAAAAAAAAAAAAAAAAAAAB"] {
+        for bad in [
+            "",
+            "short",
+            "AAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAA+/",
+            "../../etc/passwd/aaaa",
+            "AAAAAAAAAAAAAAAAAAAAA\u{e9}",
+            "AAAAAAAAAAAAAAAAAAAAAB",
+        ] {
             assert_eq!(UserId::parse(bad), None, "{bad:?}");
         }
     }
@@ -133,7 +148,13 @@ mod tests {
     fn a_valid_cookie_is_kept() {
         let id = UserId::random();
         let h = headers(&[format!("a=b; {COOKIE_NAME}={id}; c=d").as_bytes()]);
-        assert_eq!(Identity::from_headers(&h), Identity { user: id, is_new: false });
+        assert_eq!(
+            Identity::from_headers(&h),
+            Identity {
+                user: id,
+                is_new: false
+            }
+        );
     }
 
     #[test]
@@ -151,13 +172,20 @@ mod tests {
             assert_ne!(ident.user, id);
         }
         // a bad one first, a good one in a second header: the good one wins
-        let h = headers(&[b"superpower_id=nope", format!("superpower_id={id}").as_bytes()]);
+        let h = headers(&[
+            b"superpower_id=nope",
+            format!("superpower_id={id}").as_bytes(),
+        ]);
         assert_eq!(Identity::from_headers(&h).user, id);
     }
 
     #[test]
     fn the_cookie_is_locked_down() {
-        let c = Identity { user: UserId::random(), is_new: true }.set_cookie();
+        let c = Identity {
+            user: UserId::random(),
+            is_new: true,
+        }
+        .set_cookie();
         for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=34560000"] {
             assert!(c.contains(part), "{c}");
         }

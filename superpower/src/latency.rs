@@ -5,8 +5,26 @@ use std::time::Duration;
 
 /// Bucket upper bounds in microseconds.
 const BOUNDS_US: [u64; 20] = [
-    250, 500, 1_000, 2_000, 3_000, 5_000, 8_000, 12_000, 20_000, 30_000, 50_000, 80_000, 120_000,
-    200_000, 300_000, 500_000, 800_000, 1_200_000, 2_000_000, u64::MAX,
+    250,
+    500,
+    1_000,
+    2_000,
+    3_000,
+    5_000,
+    8_000,
+    12_000,
+    20_000,
+    30_000,
+    50_000,
+    80_000,
+    120_000,
+    200_000,
+    300_000,
+    500_000,
+    800_000,
+    1_200_000,
+    2_000_000,
+    u64::MAX,
 ];
 
 /// Samples fall into log-spaced buckets; every [`DECAY_EVERY`] samples all counts halve, so the
@@ -21,7 +39,10 @@ pub const DECAY_EVERY: u64 = 2_048;
 
 impl Default for LatencyTracker {
     fn default() -> Self {
-        LatencyTracker { buckets: std::array::from_fn(|_| AtomicU64::new(0)), samples: AtomicU64::new(0) }
+        LatencyTracker {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            samples: AtomicU64::new(0),
+        }
     }
 }
 
@@ -29,7 +50,10 @@ impl LatencyTracker {
     /// Records one successful call's latency.
     pub fn record(&self, d: Duration) {
         let us = d.as_micros() as u64;
-        let i = BOUNDS_US.iter().position(|&b| us <= b).unwrap_or(BOUNDS_US.len() - 1);
+        let i = BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(BOUNDS_US.len() - 1);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         if self.samples.fetch_add(1, Ordering::Relaxed) % DECAY_EVERY == DECAY_EVERY - 1 {
             for b in &self.buckets {
@@ -41,7 +65,11 @@ impl LatencyTracker {
 
     /// The upper bound of the bucket holding quantile `q`, or `None` without samples.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;
@@ -59,7 +87,9 @@ impl LatencyTracker {
 
     /// The hedge delay: the recent p95, at least `floor`, at most `cap`.
     pub fn hedge_delay(&self, floor: Duration, cap: Duration) -> Duration {
-        self.quantile(0.95).unwrap_or(floor).clamp(floor, cap.max(floor))
+        self.quantile(0.95)
+            .unwrap_or(floor)
+            .clamp(floor, cap.max(floor))
     }
 }
 
@@ -79,7 +109,10 @@ mod tests {
         }
         assert_eq!(t.quantile(0.95), Some(Duration::from_micros(1_000)));
         assert_eq!(t.quantile(0.99), Some(Duration::from_millis(120)));
-        assert_eq!(t.hedge_delay(Duration::from_millis(20), Duration::from_millis(150)), Duration::from_millis(20));
+        assert_eq!(
+            t.hedge_delay(Duration::from_millis(20), Duration::from_millis(150)),
+            Duration::from_millis(20)
+        );
     }
 
     #[test]

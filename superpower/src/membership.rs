@@ -30,7 +30,10 @@ pub async fn refresh_dns(fleet: &Fleet, target: &str) -> Vec<Arc<Instance>> {
     match resolve(target).await {
         Ok(names) if !names.is_empty() => fleet.set_members(&names),
         Ok(_) => {
-            tracing::warn!(target, "DNS name has no addresses; keeping the last known members");
+            tracing::warn!(
+                target,
+                "DNS name has no addresses; keeping the last known members"
+            );
             Vec::new()
         }
         Err(err) => {
@@ -90,7 +93,12 @@ pub fn spawn_health_checks(
 
 /// One round of `/health` checks on `instances`, concurrently; rebuilds the ring once if
 /// anything changed.
-pub async fn check_all(fleet: &Fleet, backend: &Backend, instances: &[Arc<Instance>], timeout: Duration) {
+pub async fn check_all(
+    fleet: &Fleet,
+    backend: &Backend,
+    instances: &[Arc<Instance>],
+    timeout: Duration,
+) {
     let checks = instances.iter().map(|inst| async move {
         let ok = matches!(
             backend.get(inst.base(), "/health", timeout, true, 64 * 1024).await,
@@ -98,7 +106,10 @@ pub async fn check_all(fleet: &Fleet, backend: &Backend, instances: &[Arc<Instan
         );
         fleet.record_check(inst, ok)
     });
-    let changed = futures_util::future::join_all(checks).await.into_iter().any(|c| c);
+    let changed = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .any(|c| c);
     if changed {
         fleet.rebuild();
     }

@@ -18,7 +18,12 @@ pub struct Character {
 
 impl From<CharacterView> for Character {
     fn from(v: CharacterView) -> Self {
-        Character { id: v.id, name: v.name, description: v.description, learn_more_url: v.learn_more_url }
+        Character {
+            id: v.id,
+            name: v.name,
+            description: v.description,
+            learn_more_url: v.learn_more_url,
+        }
     }
 }
 

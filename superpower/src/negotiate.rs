@@ -35,7 +35,9 @@ fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
     for range in accept.split(',') {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or("").trim();
-        let Some((rt, rs)) = media.split_once('/') else { continue };
+        let Some((rt, rs)) = media.split_once('/') else {
+            continue;
+        };
         let (rt, rs) = (rt.trim(), rs.trim());
         let specificity = match (rt, rs) {
             ("*", "*") => 1,
@@ -47,7 +49,12 @@ fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
         for param in parts {
             if let Some((k, v)) = param.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("q") {
-                    q = v.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)).unwrap_or(0.0);
+                    q = v
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .unwrap_or(0.0);
                 }
             }
         }
@@ -69,7 +76,9 @@ mod tests {
         assert_eq!(choose(Some("")), Some(Html));
         assert_eq!(choose(Some("*/*")), Some(Html));
         assert_eq!(
-            choose(Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")),
+            choose(Some(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+            )),
             Some(Html)
         );
         assert_eq!(choose(Some("application/json")), Some(Json));
@@ -79,9 +88,18 @@ mod tests {
 
     #[test]
     fn q_values_decide() {
-        assert_eq!(choose(Some("text/html;q=0.5, application/json")), Some(Json));
-        assert_eq!(choose(Some("text/html, application/json;q=0.9")), Some(Html));
-        assert_eq!(choose(Some("application/json;q=0.9, */*;q=0.1")), Some(Json));
+        assert_eq!(
+            choose(Some("text/html;q=0.5, application/json")),
+            Some(Json)
+        );
+        assert_eq!(
+            choose(Some("text/html, application/json;q=0.9")),
+            Some(Html)
+        );
+        assert_eq!(
+            choose(Some("application/json;q=0.9, */*;q=0.1")),
+            Some(Json)
+        );
         // the most specific range wins: html is explicitly refused
         assert_eq!(choose(Some("text/html;q=0, */*")), Some(Json));
     }

@@ -86,15 +86,27 @@ impl RouteRing {
                     .enumerate()
                     .filter(|(i, _)| Some(*i) != skip)
                     .flat_map(|(_, m)| {
-                        (0..VNODES_PER_INSTANCE).map(|replica| VNode { instance: m.clone(), replica })
+                        (0..VNODES_PER_INSTANCE).map(|replica| VNode {
+                            instance: m.clone(),
+                            replica,
+                        })
                     })
                     .collect(),
             );
             r
         };
         let primary = ring_of(None);
-        let without = if members.len() > 1 { (0..members.len()).map(|i| ring_of(Some(i))).collect() } else { Vec::new() };
-        RouteRing { members, primary, without, round_robin: AtomicUsize::new(0) }
+        let without = if members.len() > 1 {
+            (0..members.len()).map(|i| ring_of(Some(i))).collect()
+        } else {
+            Vec::new()
+        };
+        RouteRing {
+            members,
+            primary,
+            without,
+            round_robin: AtomicUsize::new(0),
+        }
     }
 
     /// An empty ring (no healthy instance).
@@ -126,13 +138,17 @@ impl RouteRing {
     /// more chosen deterministically from the key.
     pub fn candidates(&self, key: &[u8]) -> Candidates {
         let mut c = Candidates::default();
-        let Some(first) = self.owner(key) else { return c };
+        let Some(first) = self.owner(key) else {
+            return c;
+        };
         c.list[0] = Some(first.clone());
         if self.members.len() < 2 {
             return c;
         }
         let first_pos = self.position(first);
-        let second = self.without[first_pos].get(&RingKey(key)).map(|v| v.instance.clone());
+        let second = self.without[first_pos]
+            .get(&RingKey(key))
+            .map(|v| v.instance.clone());
         let second_pos = second.as_ref().map(|s| self.position(s));
         c.list[1] = second;
         if self.members.len() > 2 {
@@ -161,7 +177,9 @@ impl RouteRing {
     }
 
     fn position(&self, inst: &Arc<Instance>) -> usize {
-        self.members.binary_search_by(|m| m.name().cmp(inst.name())).unwrap_or(0)
+        self.members
+            .binary_search_by(|m| m.name().cmp(inst.name()))
+            .unwrap_or(0)
     }
 }
 
@@ -171,15 +189,26 @@ mod tests {
     use std::collections::HashMap;
 
     fn instances(n: usize) -> Vec<Arc<Instance>> {
-        (0..n).map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7000 + i)).unwrap())).collect()
+        (0..n)
+            .map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7000 + i)).unwrap()))
+            .collect()
     }
 
     fn users(n: u32) -> Vec<[u8; 16]> {
-        (0..n).map(|i| u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834).to_be_bytes()).collect()
+        (0..n)
+            .map(|i| {
+                u128::from(i)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834)
+                    .to_be_bytes()
+            })
+            .collect()
     }
 
     fn owners(ring: &RouteRing, users: &[[u8; 16]]) -> Vec<String> {
-        users.iter().map(|u| ring.owner(u).unwrap().name().to_owned()).collect()
+        users
+            .iter()
+            .map(|u| ring.owner(u).unwrap().name().to_owned())
+            .collect()
     }
 
     #[test]
@@ -229,7 +258,8 @@ mod tests {
             let second = c.get(1).unwrap().name().to_owned();
             let third = c.get(2).unwrap().name().to_owned();
             assert!(first != second && second != third && first != third);
-            let without = RouteRing::build(all.iter().filter(|i| i.name() != first).cloned().collect());
+            let without =
+                RouteRing::build(all.iter().filter(|i| i.name() != first).cloned().collect());
             assert_eq!(without.owner(&u).unwrap().name(), second);
         }
     }
@@ -256,8 +286,9 @@ mod tests {
     #[test]
     fn round_robin_visits_every_instance() {
         let ring = RouteRing::build(instances(3));
-        let firsts: std::collections::HashSet<String> =
-            (0..3).map(|_| ring.round_robin().get(0).unwrap().name().to_owned()).collect();
+        let firsts: std::collections::HashSet<String> = (0..3)
+            .map(|_| ring.round_robin().get(0).unwrap().name().to_owned())
+            .collect();
         assert_eq!(firsts.len(), 3);
     }
 }

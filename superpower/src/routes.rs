@@ -48,7 +48,10 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response {
         }
         _ => match path.strip_prefix("/images/") {
             Some(id) if !id.contains('/') => match *method {
-                Method::GET => with_route(handlers::image(app, id, &parts.headers).await, "/images/{id}"),
+                Method::GET => with_route(
+                    handlers::image(app, id, &parts.headers).await,
+                    "/images/{id}",
+                ),
                 _ => with_route(method_not_allowed("GET"), "/images/{id}"),
             },
             _ => not_found(),

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::metrics::{
-    SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL, SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
+    SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL,
+    SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
 };
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::StatusCode;
@@ -62,11 +63,17 @@ pub struct Router {
     hedge_min: Duration,
 }
 
-type Attempt = Pin<Box<dyn Future<Output = (Arc<Instance>, Instant, Result<Reply, CallError>)> + Send>>;
+type Attempt =
+    Pin<Box<dyn Future<Output = (Arc<Instance>, Instant, Result<Reply, CallError>)> + Send>>;
 
 impl Router {
     /// A router over `fleet`.
-    pub fn new(fleet: Arc<Fleet>, backend: Backend, switches: Arc<Switches>, settings: &Settings) -> Self {
+    pub fn new(
+        fleet: Arc<Fleet>,
+        backend: Backend,
+        switches: Arc<Switches>,
+        settings: &Settings,
+    ) -> Self {
         Router {
             fleet,
             backend,
@@ -89,15 +96,27 @@ impl Router {
     /// [`RouteError`] when no instance gave a final answer in time.
     pub async fn get(&self, key: &[u8], path: &str, limit: usize) -> Result<Routed, RouteError> {
         let ring = self.fleet.ring();
-        let candidates = if self.switches.ring() { ring.candidates(key) } else { ring.round_robin() };
+        let candidates = if self.switches.ring() {
+            ring.candidates(key)
+        } else {
+            ring.round_robin()
+        };
         drop(ring);
         if candidates.is_empty() {
             return Err(RouteError::NoInstance);
         }
         let tight = self.switches.deadlines();
-        let max_attempts = if self.switches.failover() { candidates.len() } else { 1 };
+        let max_attempts = if self.switches.failover() {
+            candidates.len()
+        } else {
+            1
+        };
         let hedging = self.switches.hedging() && max_attempts > 1;
-        let attempt_timeout = if tight { self.attempt_timeout } else { NAIVE_READ_TIMEOUT };
+        let attempt_timeout = if tight {
+            self.attempt_timeout
+        } else {
+            NAIVE_READ_TIMEOUT
+        };
         let start = Instant::now();
         let deadline = tight.then(|| start + self.deadline);
 
@@ -121,8 +140,10 @@ impl Router {
         launched += 1;
 
         loop {
-            let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts)
-                .then(|| self.latency.hedge_delay(self.hedge_min, self.attempt_timeout / 2));
+            let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts).then(|| {
+                self.latency
+                    .hedge_delay(self.hedge_min, self.attempt_timeout / 2)
+            });
             let hedge = async {
                 match hedge_at {
                     Some(d) => tokio::time::sleep(d).await,
@@ -140,21 +161,15 @@ impl Router {
                     let elapsed = t0.elapsed();
                     match result {
                         Ok(reply) if is_final(reply.status) => {
-                            self.observe(&inst, outcome_of(reply.status), elapsed);
+                            observe(&inst, outcome_of(reply.status), elapsed);
                             self.latency.record(elapsed);
+                            if !inflight.is_empty() {
+                                self.finish_in_background(inflight);
+                            }
                             return Ok(Routed { reply, instance: inst });
                         }
-                        Ok(reply) => {
-                            self.observe(&inst, "error", elapsed);
-                            tracing::debug!(instance = inst.name(), status = reply.status.as_u16(), "powersource error");
-                        }
-                        Err(err) => {
-                            self.observe(&inst, err.outcome(), elapsed);
-                            tracing::debug!(instance = inst.name(), %err, "powersource call failed");
-                            if err.ejects() {
-                                self.fleet.eject(&inst);
-                            }
-                        }
+                        Ok(reply) => record_failure(&self.fleet, &inst, elapsed, Err(reply.status)),
+                        Err(err) => record_failure(&self.fleet, &inst, elapsed, Ok(&err)),
                     }
                     if inflight.is_empty() {
                         if launched >= max_attempts {
@@ -176,13 +191,57 @@ impl Router {
         Err(RouteError::Exhausted { attempts: launched })
     }
 
-    fn observe(&self, inst: &Instance, outcome: &'static str, elapsed: Duration) {
-        metrics::histogram!(
-            SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
-            "instance" => inst.name().to_owned(),
-            "outcome" => outcome,
-        )
-        .record(elapsed.as_secs_f64());
+    /// Lets the attempts a hedge beat run to their end in the background, so that a hung
+    /// instance still times out, is counted and gets ejected, instead of being abandoned
+    /// unnoticed on every request.
+    fn finish_in_background(&self, mut inflight: FuturesUnordered<Attempt>) {
+        let fleet = self.fleet.clone();
+        tokio::spawn(async move {
+            while let Some((inst, t0, result)) = inflight.next().await {
+                let elapsed = t0.elapsed();
+                match result {
+                    Ok(reply) if is_final(reply.status) => observe(&inst, "hedge_lost", elapsed),
+                    Ok(reply) => record_failure(&fleet, &inst, elapsed, Err(reply.status)),
+                    Err(err) => record_failure(&fleet, &inst, elapsed, Ok(&err)),
+                }
+            }
+        });
+    }
+}
+
+fn observe(inst: &Instance, outcome: &'static str, elapsed: Duration) {
+    metrics::histogram!(
+        SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
+        "instance" => inst.name().to_owned(),
+        "outcome" => outcome,
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// Counts a failed attempt (an error status, or a call error) and ejects the instance when the
+/// failure says it is gone or hung.
+fn record_failure(
+    fleet: &Fleet,
+    inst: &Instance,
+    elapsed: Duration,
+    failure: Result<&CallError, StatusCode>,
+) {
+    match failure {
+        Err(status) => {
+            observe(inst, "error", elapsed);
+            tracing::debug!(
+                instance = inst.name(),
+                status = status.as_u16(),
+                "powersource error"
+            );
+        }
+        Ok(err) => {
+            observe(inst, err.outcome(), elapsed);
+            tracing::debug!(instance = inst.name(), %err, "powersource call failed");
+            if err.ejects() {
+                fleet.eject(inst);
+            }
+        }
     }
 }
 

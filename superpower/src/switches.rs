@@ -98,7 +98,14 @@ impl Switches {
         s
     }
 
-    getters!(ring, failover, fallback, stable_assignment, deadlines, hedging);
+    getters!(
+        ring,
+        failover,
+        fallback,
+        stable_assignment,
+        deadlines,
+        hedging
+    );
 
     /// The current state.
     pub fn state(&self) -> SwitchState {
@@ -141,7 +148,11 @@ impl Switches {
             ("deadlines", s.deadlines),
             ("hedging", s.hedging),
         ] {
-            metrics::gauge!(SUPERPOWER_RESILIENCE_ENABLED, "mechanism" => mechanism).set(if on { 1.0 } else { 0.0 });
+            metrics::gauge!(SUPERPOWER_RESILIENCE_ENABLED, "mechanism" => mechanism).set(if on {
+                1.0
+            } else {
+                0.0
+            });
         }
     }
 }
@@ -153,14 +164,26 @@ mod tests {
     #[test]
     fn a_patch_changes_only_what_it_names() {
         let s = Switches::new(SwitchState::RESILIENT);
-        let after = s.apply(SwitchPatch { failover: Some(false), ..Default::default() });
-        assert_eq!(after, SwitchState { failover: false, ..SwitchState::RESILIENT });
+        let after = s.apply(SwitchPatch {
+            failover: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(
+            after,
+            SwitchState {
+                failover: false,
+                ..SwitchState::RESILIENT
+            }
+        );
     }
 
     #[test]
     fn unknown_fields_are_refused() {
         assert!(serde_json::from_str::<SwitchPatch>(r#"{"rings": false}"#).is_err());
         assert!(serde_json::from_str::<SwitchPatch>(r#"{"ring": "no"}"#).is_err());
-        assert_eq!(serde_json::from_str::<SwitchPatch>("{}").unwrap(), SwitchPatch::default());
+        assert_eq!(
+            serde_json::from_str::<SwitchPatch>("{}").unwrap(),
+            SwitchPatch::default()
+        );
     }
 }

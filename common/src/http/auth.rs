@@ -21,7 +21,10 @@ impl std::fmt::Debug for AdminToken {
 impl AdminToken {
     /// A token from configuration; `None` (admin off) for a missing or blank one.
     pub fn new(token: Option<&str>) -> Option<Self> {
-        token.map(str::trim).filter(|t| !t.is_empty()).map(|t| AdminToken(t.as_bytes().to_vec()))
+        token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| AdminToken(t.as_bytes().to_vec()))
     }
 
     /// Whether `headers` carry this token as a bearer token.
@@ -55,7 +58,14 @@ mod tests {
     fn only_the_exact_bearer_token_passes() {
         let t = AdminToken::new(Some("s3cret")).unwrap();
         assert!(t.allows(&headers("Bearer s3cret")));
-        for bad in ["Bearer s3cre", "Bearer s3cret2", "bearer s3cret", "s3cret", "Bearer ", "Basic s3cret"] {
+        for bad in [
+            "Bearer s3cre",
+            "Bearer s3cret2",
+            "bearer s3cret",
+            "s3cret",
+            "Bearer ",
+            "Basic s3cret",
+        ] {
             assert!(!t.allows(&headers(bad)), "{bad}");
         }
         assert!(!t.allows(&HeaderMap::new()));

@@ -30,7 +30,8 @@ pub fn with_route(mut resp: Response, route: &'static str) -> Response {
 pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let mut resp = http::Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -50,7 +51,8 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
 pub fn error_json(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": message, "status": status.as_u16() });
     let mut resp = full(status, "application/json", body.to_string());
-    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -67,7 +69,8 @@ pub fn not_found() -> Response {
 /// 405 with the `Allow` header.
 pub fn method_not_allowed(allow: &'static str) -> Response {
     let mut resp = error_json(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-    resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
     resp
 }
 

@@ -13,10 +13,17 @@ pub fn live() -> Response {
 
 /// `GET /health`: 200 when the service can do its job, else 503, with a JSON detail.
 pub fn health(healthy: bool, detail: serde_json::Value) -> Response {
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let mut body = detail;
     if let serde_json::Value::Object(map) = &mut body {
-        map.insert("status".into(), (if healthy { "ok" } else { "unavailable" }).into());
+        map.insert(
+            "status".into(),
+            (if healthy { "ok" } else { "unavailable" }).into(),
+        );
     }
     with_route(json(status, &body), "/health")
 }
@@ -24,7 +31,11 @@ pub fn health(healthy: bool, detail: serde_json::Value) -> Response {
 /// `GET /metrics`: the Prometheus text exposition format.
 pub fn metrics(handle: &PrometheusHandle) -> Response {
     with_route(
-        full(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", handle.render()),
+        full(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            handle.render(),
+        ),
         "/metrics",
     )
 }

@@ -108,7 +108,10 @@ pub async fn serve<H, Fut>(
     }
 
     drop(listener);
-    tracing::info!(drain_timeout_ms = options.drain_timeout.as_millis() as u64, "draining connections");
+    tracing::info!(
+        drain_timeout_ms = options.drain_timeout.as_millis() as u64,
+        "draining connections"
+    );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(options.drain_timeout) => {
@@ -134,7 +137,10 @@ where
     for (name, value) in headers {
         resp.headers_mut().insert(name.clone(), value.clone());
     }
-    let route = resp.extensions().get::<RouteLabel>().map_or("unmatched", |r| r.0);
+    let route = resp
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |r| r.0);
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     metrics::histogram!(

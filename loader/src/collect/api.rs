@@ -60,7 +60,10 @@ impl<'a> MarvelApi<'a> {
         base: &str,
         credentials: &'a Credentials,
     ) -> Result<Self, CollectError> {
-        let bad = |detail: String| CollectError::Url { url: base.to_owned(), detail };
+        let bad = |detail: String| CollectError::Url {
+            url: base.to_owned(),
+            detail,
+        };
         let mut base_url = Url::parse(base).map_err(|e| bad(e.to_string()))?;
         if !matches!(base_url.scheme(), "http" | "https") {
             return Err(bad("the API URL must be http or https".into()));
@@ -69,8 +72,14 @@ impl<'a> MarvelApi<'a> {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
-        let endpoint = base_url.join("v1/public/characters").map_err(|e| bad(e.to_string()))?;
-        Ok(MarvelApi { http, endpoint, credentials })
+        let endpoint = base_url
+            .join("v1/public/characters")
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(MarvelApi {
+            http,
+            endpoint,
+            credentials,
+        })
     }
 
     /// The endpoint without authentication, for messages.
@@ -103,14 +112,16 @@ impl<'a> MarvelApi<'a> {
         };
         let body = self.http.get(make_url, bar).await.map_err(|e| match e {
             FetchError::Status { status, body } => rejected(status, &body),
-            transient => CollectError::GaveUp { url: self.endpoint(), detail: transient.detail() },
+            transient => CollectError::GaveUp {
+                url: self.endpoint(),
+                detail: transient.detail(),
+            },
         })?;
-        let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
-            CollectError::BadResponse {
+        let envelope: Envelope =
+            serde_json::from_slice(&body).map_err(|e| CollectError::BadResponse {
                 url: self.endpoint(),
                 detail: format!("not a character page (offset {offset}): {e}"),
-            }
-        })?;
+            })?;
         Ok(envelope.data)
     }
 }
@@ -118,8 +129,14 @@ impl<'a> MarvelApi<'a> {
 /// A timestamp that differs between requests, even two in the same millisecond.
 fn timestamp() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    format!("{millis}{:03}", COUNTER.fetch_add(1, Ordering::Relaxed) % 1000)
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!(
+        "{millis}{:03}",
+        COUNTER.fetch_add(1, Ordering::Relaxed) % 1000
+    )
 }
 
 /// The error for a non-retryable status, with the API's explanation and a hint.
@@ -140,7 +157,10 @@ fn rejected(status: StatusCode, body: &[u8]) -> CollectError {
             let text = String::from_utf8_lossy(body);
             let text = text.trim();
             if text.is_empty() {
-                status.canonical_reason().unwrap_or("no explanation").to_owned()
+                status
+                    .canonical_reason()
+                    .unwrap_or("no explanation")
+                    .to_owned()
             } else {
                 text.chars().take(200).collect()
             }
@@ -159,7 +179,12 @@ fn rejected(status: StatusCode, body: &[u8]) -> CollectError {
             .to_owned(),
         _ => String::new(),
     };
-    CollectError::Rejected { status: status.as_u16(), code, message, hint }
+    CollectError::Rejected {
+        status: status.as_u16(),
+        code,
+        message,
+        hint,
+    }
 }
 
 #[cfg(test)]
@@ -173,9 +198,15 @@ mod tests {
         assert!(text.contains("HTTP 401, InvalidCredentials"), "{text}");
         assert!(text.contains("The passed API key is invalid."), "{text}");
         assert!(text.contains(PRIVATE_KEY_ENV), "{text}");
-        let text = rejected(StatusCode::CONFLICT, br#"{"code":409,"status":"You must provide a hash."}"#)
-            .to_string();
-        assert!(text.contains("HTTP 409, 409") && text.contains("You must provide a hash."), "{text}");
+        let text = rejected(
+            StatusCode::CONFLICT,
+            br#"{"code":409,"status":"You must provide a hash."}"#,
+        )
+        .to_string();
+        assert!(
+            text.contains("HTTP 409, 409") && text.contains("You must provide a hash."),
+            "{text}"
+        );
         let text = rejected(StatusCode::NOT_FOUND, b"").to_string();
         assert!(text.contains("Not Found"), "{text}");
     }
@@ -190,9 +221,15 @@ mod tests {
         let http = HttpClient::new(Default::default(), 1).unwrap();
         let creds = Credentials::new(Some("p".into()), Some("s".to_owned().into())).unwrap();
         let api = MarvelApi::new(&http, "http://127.0.0.1:9/proxy", &creds).unwrap();
-        assert_eq!(api.endpoint(), "http://127.0.0.1:9/proxy/v1/public/characters");
+        assert_eq!(
+            api.endpoint(),
+            "http://127.0.0.1:9/proxy/v1/public/characters"
+        );
         let api = MarvelApi::new(&http, "https://gateway.marvel.com", &creds).unwrap();
-        assert_eq!(api.endpoint(), "https://gateway.marvel.com/v1/public/characters");
+        assert_eq!(
+            api.endpoint(),
+            "https://gateway.marvel.com/v1/public/characters"
+        );
         assert!(MarvelApi::new(&http, "ftp://x", &creds).is_err());
         assert!(MarvelApi::new(&http, "not a url", &creds).is_err());
     }

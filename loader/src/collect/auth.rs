@@ -40,8 +40,13 @@ impl Credentials {
     /// # Errors
     /// [`CollectError::MissingKeys`] when either key is absent or blank, with a message that says
     /// how to get keys and which variables to set.
-    pub fn new(public: Option<String>, private: Option<SecretString>) -> Result<Self, CollectError> {
-        let public = public.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+    pub fn new(
+        public: Option<String>,
+        private: Option<SecretString>,
+    ) -> Result<Self, CollectError> {
+        let public = public
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty());
         let private = private.filter(|p| !p.expose_secret().trim().is_empty());
         match (public, private) {
             (Some(public), Some(private)) => Ok(Credentials { public, private }),
@@ -53,7 +58,9 @@ impl Credentials {
                 if private.is_none() {
                     missing.push(PRIVATE_KEY_ENV);
                 }
-                Err(CollectError::MissingKeys { missing: missing.join(" and ") })
+                Err(CollectError::MissingKeys {
+                    missing: missing.join(" and "),
+                })
             }
         }
     }
@@ -82,7 +89,11 @@ mod tests {
     use super::*;
 
     fn creds(public: &str, private: &str) -> Credentials {
-        Credentials::new(Some(public.into()), Some(SecretString::from(private.to_owned()))).unwrap()
+        Credentials::new(
+            Some(public.into()),
+            Some(SecretString::from(private.to_owned())),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -105,7 +116,10 @@ mod tests {
     fn missing_or_blank_keys_name_the_variables() {
         let err = Credentials::new(None, Some(SecretString::from("x".to_owned()))).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(PUBLIC_KEY_ENV) && text.contains("developer.marvel.com"), "{text}");
+        assert!(
+            text.contains(PUBLIC_KEY_ENV) && text.contains("developer.marvel.com"),
+            "{text}"
+        );
         assert!(!text.contains("MARVEL_API_PRIVATE_KEY and"), "{text}");
         let err = Credentials::new(Some("p".into()), Some(SecretString::from("  ".to_owned())));
         assert!(err.unwrap_err().to_string().contains(PRIVATE_KEY_ENV));

@@ -22,12 +22,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::{MarvelApi, Page};
-use crate::dataset::MarvelCharacter;
 use super::auth::Credentials;
 use super::error::CollectError;
 use super::fsutil::{sweep_temp_files, write_atomic};
 use super::http::{HttpClient, HttpOptions};
 use super::progress;
+use crate::dataset::MarvelCharacter;
 
 /// The file name of the collected characters.
 pub const CHARACTERS_FILE: &str = "characters.json";
@@ -96,11 +96,19 @@ struct Gathered {
 
 impl Gathered {
     /// Adds a page, checking each result is a character object with an id and a name.
-    fn add(&mut self, offset: u64, count: u64, total: u64, results: Vec<Value>) -> Result<(), String> {
+    fn add(
+        &mut self,
+        offset: u64,
+        count: u64,
+        total: u64,
+        results: Vec<Value>,
+    ) -> Result<(), String> {
         for (i, character) in results.into_iter().enumerate() {
             // The same type `Dataset::load` reads, so that what we write will load.
             let id = MarvelCharacter::deserialize(&character)
-                .map_err(|e| format!("result {i} of the page at offset {offset} is not a character: {e}"))?
+                .map_err(|e| {
+                    format!("result {i} of the page at offset {offset} is not a character: {e}")
+                })?
                 .id;
             if self.ids.insert(id) {
                 self.characters.push(character);
@@ -125,14 +133,20 @@ impl Gathered {
 /// is not a character page, or a `total` that paging cannot reach. On error the previous
 /// `characters.json` (if any) is untouched and the pages fetched so far stay in the state file
 /// for the next run.
-pub async fn collect_characters(options: &CharactersOptions) -> Result<CharactersSummary, CollectError> {
+pub async fn collect_characters(
+    options: &CharactersOptions,
+) -> Result<CharactersSummary, CollectError> {
     let page_size = options.page_size.clamp(1, super::api::MAX_PAGE_SIZE);
     fs::create_dir_all(&options.out).map_err(|e| CollectError::io(&options.out, e))?;
     sweep_temp_files(&options.out);
     let http = HttpClient::new(options.http, 1)?;
     let api = MarvelApi::new(&http, &options.api_url, &options.credentials)?;
 
-    let header = Header { version: STATE_VERSION, api_url: options.api_url.clone(), page_size };
+    let header = Header {
+        version: STATE_VERSION,
+        api_url: options.api_url.clone(),
+        page_size,
+    };
     let state_path = options.out.join(STATE_FILE);
     let (mut gathered, pages_resumed) = resume(&state_path, &header)?;
     let mut state = open_state(&state_path, &header, pages_resumed > 0)?;
@@ -143,9 +157,15 @@ pub async fn collect_characters(options: &CharactersOptions) -> Result<Character
     while !gathered.done() {
         let offset = gathered.next_offset;
         let page: Page = api.characters(offset, page_size, &bar).await?;
-        let bad = |detail: String| CollectError::BadResponse { url: api.endpoint(), detail };
+        let bad = |detail: String| CollectError::BadResponse {
+            url: api.endpoint(),
+            detail,
+        };
         if page.offset != offset {
-            return Err(bad(format!("asked for offset {offset}, got offset {}", page.offset)));
+            return Err(bad(format!(
+                "asked for offset {offset}, got offset {}",
+                page.offset
+            )));
         }
         if page.count != page.results.len() as u64 {
             return Err(bad(format!(
@@ -162,9 +182,16 @@ pub async fn collect_characters(options: &CharactersOptions) -> Result<Character
                 detail: format!("the page at offset {offset} came back empty"),
             });
         }
-        let stored = StoredPage { offset, count: page.count, total: page.total, results: page.results };
+        let stored = StoredPage {
+            offset,
+            count: page.count,
+            total: page.total,
+            results: page.results,
+        };
         let line = serde_json::to_string(&stored).map_err(|e| bad(e.to_string()))?;
-        gathered.add(offset, stored.count, stored.total, stored.results).map_err(bad)?;
+        gathered
+            .add(offset, stored.count, stored.total, stored.results)
+            .map_err(bad)?;
         writeln!(state, "{line}")
             .and_then(|()| state.sync_data())
             .map_err(|e| CollectError::io(&state_path, e))?;
@@ -220,7 +247,9 @@ fn resume(path: &Path, header: &Header) -> Result<(Gathered, u64), CollectError>
     let mut first = true;
     loop {
         line.clear();
-        let read = reader.read_line(&mut line).map_err(|e| CollectError::io(path, e))?;
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| CollectError::io(path, e))?;
         if read == 0 || !line.ends_with('\n') {
             break;
         }
@@ -231,12 +260,17 @@ fn resume(path: &Path, header: &Header) -> Result<(Gathered, u64), CollectError>
                 return Ok((Gathered::default(), 0));
             }
         } else {
-            let Ok(page) = serde_json::from_str::<StoredPage>(&line) else { break };
+            let Ok(page) = serde_json::from_str::<StoredPage>(&line) else {
+                break;
+            };
             if page.offset != gathered.next_offset || page.count != page.results.len() as u64 {
                 break;
             }
             let mut next = std::mem::take(&mut gathered);
-            if next.add(page.offset, page.count, page.total, page.results).is_err() {
+            if next
+                .add(page.offset, page.count, page.total, page.results)
+                .is_err()
+            {
                 gathered = Gathered::default();
                 pages = 0;
                 good_len = 0;
@@ -250,22 +284,31 @@ fn resume(path: &Path, header: &Header) -> Result<(Gathered, u64), CollectError>
     if pages == 0 {
         return Ok((Gathered::default(), 0));
     }
-    let file = OpenOptions::new().write(true).open(path).map_err(|e| CollectError::io(path, e))?;
-    file.set_len(good_len).map_err(|e| CollectError::io(path, e))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| CollectError::io(path, e))?;
+    file.set_len(good_len)
+        .map_err(|e| CollectError::io(path, e))?;
     Ok((gathered, pages))
 }
 
 /// Opens the state file for appending; a fresh one starts with the header.
 fn open_state(path: &Path, header: &Header, resuming: bool) -> Result<File, CollectError> {
     if resuming {
-        return OpenOptions::new().append(true).open(path).map_err(|e| CollectError::io(path, e));
+        return OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| CollectError::io(path, e));
     }
     let mut file = File::create(path).map_err(|e| CollectError::io(path, e))?;
     let line = serde_json::to_string(header).map_err(|e| CollectError::BadFile {
         path: path.to_owned(),
         detail: e.to_string(),
     })?;
-    writeln!(file, "{line}").and_then(|()| file.sync_data()).map_err(|e| CollectError::io(path, e))?;
+    writeln!(file, "{line}")
+        .and_then(|()| file.sync_data())
+        .map_err(|e| CollectError::io(path, e))?;
     Ok(file)
 }
 
@@ -275,12 +318,22 @@ mod tests {
     use serde_json::json;
 
     fn header() -> Header {
-        Header { version: STATE_VERSION, api_url: "http://x".into(), page_size: 2 }
+        Header {
+            version: STATE_VERSION,
+            api_url: "http://x".into(),
+            page_size: 2,
+        }
     }
 
     fn page(offset: u64, ids: &[u64], total: u64) -> String {
         let results: Vec<Value> = ids.iter().map(|id| character(*id)).collect();
-        serde_json::to_string(&StoredPage { offset, count: ids.len() as u64, total, results }).unwrap()
+        serde_json::to_string(&StoredPage {
+            offset,
+            count: ids.len() as u64,
+            total,
+            results,
+        })
+        .unwrap()
     }
 
     fn character(id: u64) -> Value {
@@ -311,9 +364,19 @@ mod tests {
     fn resume_ignores_another_api() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(STATE_FILE);
-        let other = Header { api_url: "http://other".into(), ..header() };
-        fs::write(&path, format!("{}\n{}\n", serde_json::to_string(&other).unwrap(), page(0, &[1, 2], 5)))
-            .unwrap();
+        let other = Header {
+            api_url: "http://other".into(),
+            ..header()
+        };
+        fs::write(
+            &path,
+            format!(
+                "{}\n{}\n",
+                serde_json::to_string(&other).unwrap(),
+                page(0, &[1, 2], 5)
+            ),
+        )
+        .unwrap();
         let (gathered, pages) = resume(&path, &header()).unwrap();
         assert_eq!((pages, gathered.characters.len()), (0, 0));
     }

@@ -9,8 +9,8 @@ use secrecy::SecretString;
 
 use super::auth::{PRIVATE_KEY_ENV, PUBLIC_KEY_ENV};
 use super::{
-    collect_characters, CollectError, collect_images, CharactersOptions, Credentials, HttpOptions, ImagesOptions,
-    RetryPolicy, DEFAULT_API_URL, MAX_PAGE_SIZE,
+    collect_characters, collect_images, CharactersOptions, CollectError, Credentials, HttpOptions,
+    ImagesOptions, RetryPolicy, DEFAULT_API_URL, MAX_PAGE_SIZE,
 };
 
 /// `loader collect characters|images`.
@@ -75,7 +75,10 @@ impl HttpArgs {
     fn options(&self) -> HttpOptions {
         HttpOptions {
             timeout: Duration::from_secs(self.timeout),
-            retry: RetryPolicy { max_retries: self.retries, ..RetryPolicy::default() },
+            retry: RetryPolicy {
+                max_retries: self.retries,
+                ..RetryPolicy::default()
+            },
         }
     }
 }
@@ -144,7 +147,10 @@ pub fn run(command: CollectCommand) -> Result<(), CollectError> {
             for f in &s.failures {
                 eprintln!("  {} (id {}): {} — {}", f.name, f.id, f.reason, f.url);
             }
-            Err(CollectError::ImagesFailed { failed: s.failures.len() as u64, wanted: s.wanted })
+            Err(CollectError::ImagesFailed {
+                failed: s.failures.len() as u64,
+                wanted: s.wanted,
+            })
         }
     }
 }

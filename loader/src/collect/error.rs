@@ -85,7 +85,9 @@ pub enum CollectError {
         detail: String,
     },
     /// Some images could not be collected (the others were; each failure was listed).
-    #[error("{failed} of {wanted} images could not be collected; run the command again to retry them")]
+    #[error(
+        "{failed} of {wanted} images could not be collected; run the command again to retry them"
+    )]
     ImagesFailed {
         /// Images that failed.
         failed: u64,
@@ -103,6 +105,9 @@ pub enum CollectError {
 impl CollectError {
     /// An I/O error on `path`.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CollectError::Io { path: path.into(), source }
+        CollectError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -19,8 +19,14 @@ pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
 ) -> Result<(), CollectError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(TEMP_SUFFIX)
@@ -28,10 +34,15 @@ pub(crate) fn write_atomic(
         .map_err(|e| CollectError::io(dir, e))?;
     {
         let mut out = BufWriter::new(temp.as_file());
-        fill(&mut out).and_then(|()| out.flush()).map_err(|e| CollectError::io(path, e))?;
+        fill(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| CollectError::io(path, e))?;
     }
-    temp.as_file().sync_all().map_err(|e| CollectError::io(path, e))?;
-    temp.persist(path).map_err(|e| CollectError::io(path, e.error))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| CollectError::io(path, e))?;
+    temp.persist(path)
+        .map_err(|e| CollectError::io(path, e.error))?;
     sync_dir(dir)
 }
 
@@ -39,7 +50,9 @@ pub(crate) fn write_atomic(
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), CollectError> {
     // Directories cannot be opened for fsync on every platform; where they can, do it.
     #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CollectError::io(dir, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CollectError::io(dir, e))?;
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
@@ -47,7 +60,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), CollectError> {
 
 /// Removes temporary files an interrupted run left in `dir`. Best effort.
 pub(crate) fn sweep_temp_files(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -92,7 +107,11 @@ mod tests {
         fs::write(dir.path().join(".x.png.abc123.collect-tmp"), b"half").unwrap();
         fs::write(dir.path().join("x.png"), b"whole").unwrap();
         sweep_temp_files(dir.path());
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x.png")]);
     }
 }

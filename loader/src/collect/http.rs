@@ -49,7 +49,10 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     /// A 30 s timeout and the default [`RetryPolicy`].
     fn default() -> Self {
-        HttpOptions { timeout: Duration::from_secs(30), retry: RetryPolicy::default() }
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -103,7 +106,11 @@ impl HttpClient {
             .pool_max_idle_per_host(concurrency.max(1))
             .build()
             .map_err(|e| CollectError::Client(e.to_string()))?;
-        Ok(HttpClient { client, retry: options.retry, retries: AtomicU64::new(0) })
+        Ok(HttpClient {
+            client,
+            retry: options.retry,
+            retries: AtomicU64::new(0),
+        })
     }
 
     /// Retries made so far by this client.
@@ -133,9 +140,15 @@ impl HttpClient {
             if status.is_success() {
                 Ok(body.to_vec())
             } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                Err(FetchError::Transient { detail: format!("HTTP {status}"), retry_after })
+                Err(FetchError::Transient {
+                    detail: format!("HTTP {status}"),
+                    retry_after,
+                })
             } else {
-                Err(FetchError::Status { status, body: body.to_vec() })
+                Err(FetchError::Status {
+                    status,
+                    body: body.to_vec(),
+                })
             }
         };
         attempt
@@ -170,8 +183,13 @@ fn transport(e: reqwest::Error) -> FetchError {
         "request failed"
     };
     // reqwest's Display includes the URL, which may carry the signature; keep only the cause.
-    let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-    FetchError::Transient { detail: format!("{kind}{cause}"), retry_after: None }
+    let cause = std::error::Error::source(&e)
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default();
+    FetchError::Transient {
+        detail: format!("{kind}{cause}"),
+        retry_after: None,
+    }
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
@@ -181,7 +199,10 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The URL without its query (which carries `apikey`, `ts` and `hash`), for messages.
@@ -205,8 +226,14 @@ mod tests {
         let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
         let got = retry_after(&headers).unwrap();
-        assert!(got > Duration::from_secs(50) && got <= Duration::from_secs(60), "{got:?}");
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert!(
+            got > Duration::from_secs(50) && got <= Duration::from_secs(60),
+            "{got:?}"
+        );
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);

@@ -105,10 +105,15 @@ pub async fn collect_images(options: &ImagesOptions) -> Result<ImagesSummary, Co
         .image_base_url
         .as_deref()
         .map(|b| {
-            let url = Url::parse(b)
-                .map_err(|e| CollectError::Url { url: b.to_owned(), detail: e.to_string() })?;
+            let url = Url::parse(b).map_err(|e| CollectError::Url {
+                url: b.to_owned(),
+                detail: e.to_string(),
+            })?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(CollectError::Url { url: b.to_owned(), detail: "must be http or https".into() });
+                return Err(CollectError::Url {
+                    url: b.to_owned(),
+                    detail: "must be http or https".into(),
+                });
             }
             Ok(url)
         })
@@ -117,7 +122,10 @@ pub async fn collect_images(options: &ImagesOptions) -> Result<ImagesSummary, Co
     fs::create_dir_all(&images_dir).map_err(|e| CollectError::io(&images_dir, e))?;
     sweep_temp_files(&images_dir);
 
-    let mut summary = ImagesSummary { characters: characters.len() as u64, ..Default::default() };
+    let mut summary = ImagesSummary {
+        characters: characters.len() as u64,
+        ..Default::default()
+    };
     let mut jobs = Vec::new();
     let mut seen = HashSet::new();
     for character in &characters {
@@ -144,10 +152,16 @@ pub async fn collect_images(options: &ImagesOptions) -> Result<ImagesSummary, Co
             (url, format) => summary.failures.push(ImageFailure {
                 id: character.id,
                 name: character.name.clone(),
-                url: url.as_ref().map(Url::to_string).unwrap_or_else(|_| character.thumbnail.path.clone()),
+                url: url
+                    .as_ref()
+                    .map(Url::to_string)
+                    .unwrap_or_else(|_| character.thumbnail.path.clone()),
                 reason: match (url, format) {
                     (Err(e), _) => e,
-                    _ => format!("unsupported image extension {:?}", character.thumbnail.extension),
+                    _ => format!(
+                        "unsupported image extension {:?}",
+                        character.thumbnail.extension
+                    ),
                 },
             }),
         }
@@ -159,7 +173,10 @@ pub async fn collect_images(options: &ImagesOptions) -> Result<ImagesSummary, Co
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for job in jobs {
-        let permit = Arc::clone(&limit).acquire_owned().await.expect("the semaphore is never closed");
+        let permit = Arc::clone(&limit)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let (http, task_bar) = (Arc::clone(&http), bar.clone());
         tasks.spawn(async move {
             let outcome = fetch_one(&http, &job, &task_bar).await;
@@ -179,8 +196,14 @@ pub async fn collect_images(options: &ImagesOptions) -> Result<ImagesSummary, Co
     sync_dir(&images_dir)?;
     summary.retries = http.retries();
     // Failures in characters.json order, whatever order the downloads finished in.
-    let order: HashMap<u64, usize> = characters.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    summary.failures.sort_by_key(|f| order.get(&f.id).copied().unwrap_or(usize::MAX));
+    let order: HashMap<u64, usize> = characters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    summary
+        .failures
+        .sort_by_key(|f| order.get(&f.id).copied().unwrap_or(usize::MAX));
     Ok(summary)
 }
 
@@ -207,7 +230,12 @@ fn record(
 /// Skips, or downloads and writes, one image.
 async fn fetch_one(http: &HttpClient, job: &Job, bar: &indicatif::ProgressBar) -> Outcome {
     let fail = |reason: String| {
-        Outcome::Failed(ImageFailure { id: job.id, name: job.name.clone(), url: job.url.to_string(), reason })
+        Outcome::Failed(ImageFailure {
+            id: job.id,
+            name: job.name.clone(),
+            url: job.url.to_string(),
+            reason,
+        })
     };
     let path = job.path.clone();
     let format = job.format;
@@ -259,15 +287,25 @@ fn image_url(character: &MarvelCharacter, base: Option<&Url>) -> Result<Url, Str
 /// header.
 fn check_image(bytes: &[u8], claimed: ImageFormat) -> Result<(), String> {
     if bytes.len() as u64 > MAX_IMAGE_BYTES {
-        return Err(format!("{} bytes, over the {MAX_IMAGE_BYTES}-byte limit", bytes.len()));
+        return Err(format!(
+            "{} bytes, over the {MAX_IMAGE_BYTES}-byte limit",
+            bytes.len()
+        ));
     }
     let claimed_name = format!("{claimed:?}").to_uppercase();
     let found = image::guess_format(bytes).map_err(|_| {
-        let start = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\n', '\r'], " ");
-        format!("expected a {claimed_name} image, got something else ({} bytes starting {start:?})", bytes.len())
+        let start =
+            String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\n', '\r'], " ");
+        format!(
+            "expected a {claimed_name} image, got something else ({} bytes starting {start:?})",
+            bytes.len()
+        )
     })?;
     if found != claimed {
-        return Err(format!("expected a {claimed_name} image, got {}", format!("{found:?}").to_uppercase()));
+        return Err(format!(
+            "expected a {claimed_name} image, got {}",
+            format!("{found:?}").to_uppercase()
+        ));
     }
     image::ImageReader::with_format(Cursor::new(bytes), claimed)
         .into_dimensions()
@@ -279,14 +317,19 @@ fn check_image(bytes: &[u8], claimed: ImageFormat) -> Result<(), String> {
 /// passes [`check_image`] and ends the way that format ends, which catches a file cut short by
 /// something other than us (we never leave partial files).
 fn existing_is_valid(path: &Path, format: ImageFormat) -> bool {
-    let Ok(bytes) = fs::read(path) else { return false };
+    let Ok(bytes) = fs::read(path) else {
+        return false;
+    };
     if check_image(&bytes, format).is_err() {
         return false;
     }
     match format {
         ImageFormat::Png => bytes.ends_with(&[0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]),
         ImageFormat::Jpeg => {
-            let trimmed = bytes.iter().rposition(|&b| b != 0).map_or(&bytes[..0], |end| &bytes[..=end]);
+            let trimmed = bytes
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(&bytes[..0], |end| &bytes[..=end]);
             trimmed.ends_with(&[0xFF, 0xD9])
         }
         ImageFormat::Gif => bytes.last() == Some(&0x3B),
@@ -303,8 +346,12 @@ fn read_characters(path: &Path) -> Result<Vec<MarvelCharacter>, CollectError> {
         },
         _ => CollectError::io(path, e),
     })?;
-    Vec::<MarvelCharacter>::deserialize(&mut serde_json::Deserializer::from_slice(&raw))
-        .map_err(|e| CollectError::BadFile { path: path.to_owned(), detail: format!("not a character array: {e}") })
+    Vec::<MarvelCharacter>::deserialize(&mut serde_json::Deserializer::from_slice(&raw)).map_err(
+        |e| CollectError::BadFile {
+            path: path.to_owned(),
+            detail: format!("not a character array: {e}"),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -320,13 +367,18 @@ mod tests {
 
     fn png() -> Vec<u8> {
         let mut out = Vec::new();
-        image::RgbImage::new(3, 2).write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        image::RgbImage::new(3, 2)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
         out
     }
 
     #[test]
     fn image_url_uses_the_variant_and_the_base() {
-        let c = character("http://i.annihil.us/u/prod/marvel/i/mg/3/40/4bb4680432f73", "jpg");
+        let c = character(
+            "http://i.annihil.us/u/prod/marvel/i/mg/3/40/4bb4680432f73",
+            "jpg",
+        );
         assert_eq!(
             image_url(&c, None).unwrap().as_str(),
             "http://i.annihil.us/u/prod/marvel/i/mg/3/40/4bb4680432f73/portrait_uncanny.jpg"
@@ -359,6 +411,9 @@ mod tests {
         assert!(existing_is_valid(&path, ImageFormat::Png));
         fs::write(&path, &png[..png.len() - 4]).unwrap();
         assert!(!existing_is_valid(&path, ImageFormat::Png));
-        assert!(!existing_is_valid(&dir.path().join("missing.png"), ImageFormat::Png));
+        assert!(!existing_is_valid(
+            &dir.path().join("missing.png"),
+            ImageFormat::Png
+        ));
     }
 }

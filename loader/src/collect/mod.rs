@@ -11,7 +11,7 @@
 //! - `fsutil`: atomic file replacement (temp file, fsync, rename, fsync the folder).
 //! - `progress`: indicatif bars on a terminal, nothing otherwise.
 //! - [`cli`]: the `collect` subcommand's arguments and its runner.
-//! - [`error`]: [`CollectError`].
+//! - [`error`]: what can go wrong ([`CollectError`]).
 
 mod api;
 pub mod auth;

@@ -21,7 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
 use crate::dataset::{
-    MarvelCharacter, ResourceList, ResourceSummary, Thumbnail, Url, CHARACTERS_FILE, IMAGES_DIR, PLACEHOLDER,
+    MarvelCharacter, ResourceList, ResourceSummary, Thumbnail, Url, CHARACTERS_FILE, IMAGES_DIR,
+    PLACEHOLDER,
 };
 use words::*;
 
@@ -44,11 +45,18 @@ pub struct Options {
     /// Pad every image to about this many KiB (for benchmarks); `None` keeps them as drawn
     /// (a few KiB).
     pub image_kib: Option<u32>,
+    /// Give 1 in 20 characters the placeholder thumbnail (and no image). Benchmarks turn this
+    /// off to get exactly one image per character.
+    pub placeholders: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { count: DEFAULT_COUNT, seed: DEFAULT_SEED, image_kib: None }
+        Options {
+            count: DEFAULT_COUNT,
+            seed: DEFAULT_SEED,
+            image_kib: None,
+        }
     }
 }
 
@@ -81,7 +89,14 @@ pub struct SampleError {
 /// # Errors
 /// When a file cannot be written.
 pub fn write(dir: &Path, count: usize, seed: u64) -> Result<Summary, SampleError> {
-    write_with(dir, &Options { count, seed, image_kib: None })
+    write_with(
+        dir,
+        &Options {
+            count,
+            seed,
+            image_kib: None,
+        },
+    )
 }
 
 /// [`write`] with every option.
@@ -90,26 +105,38 @@ pub fn write(dir: &Path, count: usize, seed: u64) -> Result<Summary, SampleError
 /// When a file cannot be written.
 pub fn write_with(dir: &Path, options: &Options) -> Result<Summary, SampleError> {
     let images_dir = dir.join(IMAGES_DIR);
-    fs::create_dir_all(&images_dir).map_err(|source| SampleError { path: images_dir.clone(), source })?;
+    fs::create_dir_all(&images_dir).map_err(|source| SampleError {
+        path: images_dir.clone(),
+        source,
+    })?;
 
-    let plans = plan(options.count, options.seed);
+    let plans = plan(options.count, options.seed, options.placeholders);
     let characters: Vec<&MarvelCharacter> = plans.iter().map(|p| &p.character).collect();
-    let mut json = serde_json::to_vec_pretty(&characters).expect("sample characters always serialize");
+    let mut json =
+        serde_json::to_vec_pretty(&characters).expect("sample characters always serialize");
     json.push(b'\n');
     let json_path = dir.join(CHARACTERS_FILE);
-    fs::write(&json_path, json).map_err(|source| SampleError { path: json_path, source })?;
+    fs::write(&json_path, json).map_err(|source| SampleError {
+        path: json_path,
+        source,
+    })?;
 
     // Each portrait depends only on its own plan, so drawing them on every core is still
     // deterministic.
     let target = options.image_kib.map(|k| k as usize * 1024);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let chunk = plans.len().div_ceil(workers).max(1);
     let results: Vec<Result<(usize, u64), SampleError>> = std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .chunks(chunk)
             .map(|part| s.spawn(move || draw_all(dir, part, target)))
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a portrait worker panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a portrait worker panicked"))
+            .collect()
     });
     let mut summary = Summary {
         characters: plans.len(),
@@ -137,7 +164,11 @@ struct PortraitPlan {
     pad_seed: u64,
 }
 
-fn draw_all(dir: &Path, plans: &[Plan], target: Option<usize>) -> Result<(usize, u64), SampleError> {
+fn draw_all(
+    dir: &Path,
+    plans: &[Plan],
+    target: Option<usize>,
+) -> Result<(usize, u64), SampleError> {
     let (mut images, mut bytes) = (0, 0);
     for p in plans {
         let Some(img) = &p.image else { continue };
@@ -166,7 +197,7 @@ fn draw_all(dir: &Path, plans: &[Plan], target: Option<usize>) -> Result<(usize,
 
 /// Decides every character, in order. Every character gets its own random stream, seeded from
 /// the master stream, so one character's choices never shift another's.
-fn plan(count: usize, seed: u64) -> Vec<Plan> {
+fn plan(count: usize, seed: u64, placeholders: bool) -> Vec<Plan> {
     let mut master = ChaCha8Rng::seed_from_u64(seed);
     let mut slugs = HashSet::new();
     let mut id = FIRST_ID;
@@ -176,30 +207,50 @@ fn plan(count: usize, seed: u64) -> Vec<Plan> {
         id += rng.random_range(1..=9);
         let name = unique_name(&mut rng, i, &mut slugs);
         let villain = rng.random_bool(0.4);
-        let placeholder = i % 20 == 13;
+        let placeholder = placeholders && i % 20 == 13;
         let jpeg = i % 3 == 1;
         let extension = if jpeg || placeholder { "jpg" } else { "png" };
         let thumb_path = if placeholder {
             format!("https://images.{SITE}/portraits/{PLACEHOLDER}")
         } else {
-            format!("https://images.{SITE}/portraits/{:x}/{:012x}", rng.random_range(0..16), rng.random::<u64>() >> 16)
+            format!(
+                "https://images.{SITE}/portraits/{:x}/{:012x}",
+                rng.random_range(0..16),
+                rng.random::<u64>() >> 16
+            )
         };
-        let description = if i % 6 == 2 { String::new() } else { describe(&mut rng, &name, villain) };
+        let description = if i % 6 == 2 {
+            String::new()
+        } else {
+            describe(&mut rng, &name, villain)
+        };
         let slug = slug::slugify(&name);
         let mut urls = Vec::new();
         if i % 8 != 5 {
-            urls.push(Url { kind: "detail".into(), url: format!("https://www.{SITE}/characters/{id}/{slug}?utm_source=sample") });
+            urls.push(Url {
+                kind: "detail".into(),
+                url: format!("https://www.{SITE}/characters/{id}/{slug}?utm_source=sample"),
+            });
         }
-        urls.push(Url { kind: "wiki".into(), url: format!("https://wiki.{SITE}/{slug}") });
+        urls.push(Url {
+            kind: "wiki".into(),
+            url: format!("https://wiki.{SITE}/{slug}"),
+        });
         if rng.random_bool(0.5) {
-            urls.push(Url { kind: "comiclink".into(), url: format!("https://www.{SITE}/comics/characters/{id}/{slug}") });
+            urls.push(Url {
+                kind: "comiclink".into(),
+                url: format!("https://www.{SITE}/comics/characters/{id}/{slug}"),
+            });
         }
         let resource = format!("https://api.{SITE}/v1/public/characters/{id}");
         let character = MarvelCharacter {
             id,
             description,
             modified: timestamp(&mut rng),
-            thumbnail: Thumbnail { path: thumb_path, extension: extension.into() },
+            thumbnail: Thumbnail {
+                path: thumb_path,
+                extension: extension.into(),
+            },
             comics: resources(&mut rng, &resource, "comics", &name),
             series: resources(&mut rng, &resource, "series", &name),
             stories: resources(&mut rng, &resource, "stories", &name),
@@ -230,11 +281,31 @@ fn compound(rng: &mut impl Rng) -> String {
 /// ASCII.
 fn unique_name(rng: &mut impl Rng, index: usize, slugs: &mut HashSet<String>) -> String {
     for attempt in 0.. {
-        let mut name = if index % 12 == 7 {
+        let mut name = if index % 12 == 7 && attempt == 0 {
+            // cycle through the lists, so that every accent shows up in a default-size sample
+            let k = index / 12;
+            format!(
+                "{} {}",
+                ACCENTED_GIVEN_NAMES[k % ACCENTED_GIVEN_NAMES.len()],
+                ACCENTED_SURNAMES[k % ACCENTED_SURNAMES.len()]
+            )
+        } else if index % 12 == 7 {
             match rng.random_range(0..3) {
-                0 => format!("{} {}", pick(rng, ACCENTED_GIVEN_NAMES), pick(rng, ACCENTED_SURNAMES)),
-                1 => format!("{} {}", pick(rng, &["Señor", "Señora", "Fräulein"]), compound(rng)),
-                _ => format!("{} ({})", compound(rng), pick(rng, &["Zürich", "Ōsaka", "Córdoba"])),
+                0 => format!(
+                    "{} {}",
+                    pick(rng, ACCENTED_GIVEN_NAMES),
+                    pick(rng, ACCENTED_SURNAMES)
+                ),
+                1 => format!(
+                    "{} {}",
+                    pick(rng, &["Señor", "Señora", "Fräulein"]),
+                    compound(rng)
+                ),
+                _ => format!(
+                    "{} ({})",
+                    compound(rng),
+                    pick(rng, &["Zürich", "Ōsaka", "Córdoba"])
+                ),
             }
         } else {
             match rng.random_range(0..100) {
@@ -260,7 +331,15 @@ fn describe(rng: &mut impl Rng, name: &str, villain: bool) -> String {
     let city = pick(rng, CITIES);
     let origin = pick(rng, ORIGINS).replace("{city}", city);
     let power = pick(rng, POWERS);
-    let motive = pick(rng, if villain { VILLAIN_MOTIVES } else { HERO_MOTIVES }).replace("{city}", city);
+    let motive = pick(
+        rng,
+        if villain {
+            VILLAIN_MOTIVES
+        } else {
+            HERO_MOTIVES
+        },
+    )
+    .replace("{city}", city);
     format!("{name} {origin}, and can now {power}. {motive}")
 }
 
@@ -285,19 +364,42 @@ fn resources(rng: &mut impl Rng, base: &str, kind: &str, name: &str) -> Resource
             let saga = pick(rng, SAGA_WORDS);
             let item_id = rng.random_range(10_000..90_000);
             let (title, story_kind) = match kind {
-                "comics" => (format!("{name}: {saga} ({}) #{}", rng.random_range(1990..=2020), n + 1), None),
+                "comics" => (
+                    format!(
+                        "{name}: {saga} ({}) #{}",
+                        rng.random_range(1990..=2020),
+                        n + 1
+                    ),
+                    None,
+                ),
                 "series" => {
                     let y = rng.random_range(1990..=2015);
-                    (format!("{name}: {saga} ({y} - {})", y + rng.random_range(1..=6)), None)
+                    (
+                        format!("{name}: {saga} ({y} - {})", y + rng.random_range(1..=6)),
+                        None,
+                    )
                 }
                 "stories" => {
-                    let k = if rng.random_bool(0.5) { "cover" } else { "interiorStory" };
+                    let k = if rng.random_bool(0.5) {
+                        "cover"
+                    } else {
+                        "interiorStory"
+                    };
                     (format!("{saga} {}/{}", n + 1, shown), Some(k.to_owned()))
                 }
                 _ => (format!("The {saga}"), None),
             };
-            ResourceSummary { resource_uri: format!("https://api.{SITE}/v1/public/{kind}/{item_id}"), name: title, kind: story_kind }
+            ResourceSummary {
+                resource_uri: format!("https://api.{SITE}/v1/public/{kind}/{item_id}"),
+                name: title,
+                kind: story_kind,
+            }
         })
         .collect::<Vec<_>>();
-    ResourceList { available, collection_uri: format!("{base}/{kind}"), returned: items.len() as u32, items }
+    ResourceList {
+        available,
+        collection_uri: format!("{base}/{kind}"),
+        returned: items.len() as u32,
+        items,
+    }
 }

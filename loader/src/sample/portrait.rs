@@ -44,7 +44,14 @@ impl Look {
     /// A look for a hero or a villain, from `rng`.
     pub fn random(rng: &mut impl Rng, villain: bool) -> Look {
         let (lo, hi) = if villain { (20, 150) } else { (60, 255) };
-        let skins = [[255, 219, 172], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [110, 70, 40]];
+        let skins = [
+            [255, 219, 172],
+            [241, 194, 125],
+            [224, 172, 105],
+            [198, 134, 66],
+            [141, 85, 36],
+            [110, 70, 40],
+        ];
         let skin = Rgb(skins[rng.random_range(0..skins.len())]);
         let emblem = match rng.random_range(0..5) {
             0 => Emblem::Star,
@@ -73,29 +80,83 @@ impl Look {
         gradient(&mut img, self.sky_top, self.sky_bottom);
         let cx = WIDTH as f32 / 2.0 + self.head_tilt;
         if let Some(cape) = self.cape {
-            polygon(&mut img, &[(95.0, 250.0), (205.0, 250.0), (290.0, 450.0), (10.0, 450.0)], cape);
+            polygon(
+                &mut img,
+                &[(95.0, 240.0), (205.0, 240.0), (290.0, 450.0), (10.0, 450.0)],
+                cape,
+            );
         }
         // neck, shoulders and torso
-        polygon(&mut img, &[(cx - 22.0, 230.0), (cx + 22.0, 230.0), (cx + 22.0, 300.0), (cx - 22.0, 300.0)], self.skin);
-        polygon(&mut img, &[(60.0, 300.0), (240.0, 300.0), (265.0, 450.0), (35.0, 450.0)], self.costume);
+        polygon(
+            &mut img,
+            &[
+                (cx - 22.0, 230.0),
+                (cx + 22.0, 230.0),
+                (cx + 22.0, 270.0),
+                (cx - 22.0, 270.0),
+            ],
+            self.skin,
+        );
+        polygon(
+            &mut img,
+            &[
+                (cx - 45.0, 262.0),
+                (cx + 45.0, 262.0),
+                (250.0, 300.0),
+                (265.0, 450.0),
+                (35.0, 450.0),
+                (50.0, 300.0),
+            ],
+            self.costume,
+        );
         // head
         ellipse(&mut img, cx, 180.0, 55.0, 68.0, self.skin);
         if self.villain {
             // horns
-            polygon(&mut img, &[(cx - 45.0, 140.0), (cx - 25.0, 125.0), (cx - 60.0, 70.0)], self.accent);
-            polygon(&mut img, &[(cx + 45.0, 140.0), (cx + 25.0, 125.0), (cx + 60.0, 70.0)], self.accent);
+            polygon(
+                &mut img,
+                &[(cx - 45.0, 140.0), (cx - 25.0, 125.0), (cx - 60.0, 70.0)],
+                self.accent,
+            );
+            polygon(
+                &mut img,
+                &[(cx + 45.0, 140.0), (cx + 25.0, 125.0), (cx + 60.0, 70.0)],
+                self.accent,
+            );
         } else {
             // hair
             ellipse(&mut img, cx, 128.0, 52.0, 22.0, self.costume);
         }
         if let Some(mask) = self.mask {
-            polygon(&mut img, &[(cx - 56.0, 160.0), (cx + 56.0, 160.0), (cx + 52.0, 192.0), (cx - 52.0, 192.0)], mask);
+            polygon(
+                &mut img,
+                &[
+                    (cx - 56.0, 160.0),
+                    (cx + 56.0, 160.0),
+                    (cx + 52.0, 192.0),
+                    (cx - 52.0, 192.0),
+                ],
+                mask,
+            );
         }
-        let eye = if self.villain { Rgb([230, 30, 30]) } else { Rgb([250, 250, 250]) };
+        let eye = if self.villain {
+            Rgb([230, 30, 30])
+        } else {
+            Rgb([250, 250, 250])
+        };
         ellipse(&mut img, cx - 22.0, 176.0, 11.0, 6.0, eye);
         ellipse(&mut img, cx + 22.0, 176.0, 11.0, 6.0, eye);
-        polygon(&mut img, &[(cx - 18.0, 218.0), (cx + 18.0, 218.0), (cx + 14.0, 224.0), (cx - 14.0, 224.0)], Rgb([120, 40, 40]));
-        self.emblem(&mut img, 150.0, 372.0);
+        polygon(
+            &mut img,
+            &[
+                (cx - 18.0, 218.0),
+                (cx + 18.0, 218.0),
+                (cx + 14.0, 224.0),
+                (cx - 14.0, 224.0),
+            ],
+            Rgb([120, 40, 40]),
+        );
+        self.emblem(&mut img, 150.0, 355.0);
         frame(&mut img, self.accent);
         img
     }
@@ -107,25 +168,44 @@ impl Look {
                 let pts: Vec<(f32, f32)> = (0..10)
                     .map(|i| {
                         let r = if i % 2 == 0 { 38.0 } else { 16.0 };
-                        let a = std::f32::consts::PI * (i as f32) / 5.0 - std::f32::consts::FRAC_PI_2;
+                        let a =
+                            std::f32::consts::PI * (i as f32) / 5.0 - std::f32::consts::FRAC_PI_2;
                         (x + r * a.cos(), y + r * a.sin())
                     })
                     .collect();
                 polygon(img, &pts, c);
             }
-            Emblem::Diamond => polygon(img, &[(x, y - 40.0), (x + 28.0, y), (x, y + 40.0), (x - 28.0, y)], c),
+            Emblem::Diamond => polygon(
+                img,
+                &[(x, y - 40.0), (x + 28.0, y), (x, y + 40.0), (x - 28.0, y)],
+                c,
+            ),
             Emblem::Ring => {
                 ellipse(img, x, y, 36.0, 36.0, c);
                 ellipse(img, x, y, 22.0, 22.0, self.costume);
             }
             Emblem::Bolt => polygon(
                 img,
-                &[(x + 8.0, y - 42.0), (x - 22.0, y + 4.0), (x - 2.0, y + 4.0), (x - 10.0, y + 42.0), (x + 22.0, y - 6.0), (x + 2.0, y - 6.0)],
+                &[
+                    (x + 8.0, y - 42.0),
+                    (x - 22.0, y + 4.0),
+                    (x - 2.0, y + 4.0),
+                    (x - 10.0, y + 42.0),
+                    (x + 22.0, y - 6.0),
+                    (x + 2.0, y - 6.0),
+                ],
                 c,
             ),
             Emblem::Chevron => polygon(
                 img,
-                &[(x - 40.0, y - 20.0), (x, y + 10.0), (x + 40.0, y - 20.0), (x + 40.0, y + 5.0), (x, y + 35.0), (x - 40.0, y + 5.0)],
+                &[
+                    (x - 40.0, y - 20.0),
+                    (x, y + 10.0),
+                    (x + 40.0, y - 20.0),
+                    (x + 40.0, y + 5.0),
+                    (x, y + 35.0),
+                    (x - 40.0, y + 5.0),
+                ],
                 c,
             ),
         }
@@ -133,23 +213,46 @@ impl Look {
 }
 
 fn bright(rng: &mut impl Rng, lo: u8, hi: u8) -> Rgb<u8> {
-    Rgb([rng.random_range(lo..=hi), rng.random_range(lo..=hi), rng.random_range(lo..=hi)])
+    Rgb([
+        rng.random_range(lo..=hi),
+        rng.random_range(lo..=hi),
+        rng.random_range(lo..=hi),
+    ])
+}
+
+/// Paints pixels `x0..x1` of row `y` (clipped to the image).
+fn span(img: &mut RgbImage, y: i64, x0: i64, x1: i64, c: Rgb<u8>) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    if y < 0 || y >= h {
+        return;
+    }
+    let (x0, x1) = (x0.clamp(0, w), x1.clamp(0, w));
+    if x0 >= x1 {
+        return;
+    }
+    let row = (y * w * 3) as usize;
+    let pixels = &mut img.as_mut()[row + x0 as usize * 3..row + x1 as usize * 3];
+    for px in pixels.chunks_exact_mut(3) {
+        px.copy_from_slice(&c.0);
+    }
 }
 
 fn gradient(img: &mut RgbImage, top: Rgb<u8>, bottom: Rgb<u8>) {
-    let h = img.height();
+    let (w, h) = (img.width() as i64, img.height());
     for y in 0..h {
         let t = y as f32 / (h - 1) as f32;
         let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * t).round() as u8;
-        let c = Rgb([mix(top[0], bottom[0]), mix(top[1], bottom[1]), mix(top[2], bottom[2])]);
-        for x in 0..img.width() {
-            img.put_pixel(x, y, c);
-        }
+        let c = Rgb([
+            mix(top[0], bottom[0]),
+            mix(top[1], bottom[1]),
+            mix(top[2], bottom[2]),
+        ]);
+        span(img, y as i64, 0, w, c);
     }
 }
 
 fn ellipse(img: &mut RgbImage, cx: f32, cy: f32, rx: f32, ry: f32, c: Rgb<u8>) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
+    let h = img.height() as i64;
     let y0 = ((cy - ry).floor() as i64).max(0);
     let y1 = ((cy + ry).ceil() as i64).min(h - 1);
     for y in y0..=y1 {
@@ -158,19 +261,31 @@ fn ellipse(img: &mut RgbImage, cx: f32, cy: f32, rx: f32, ry: f32, c: Rgb<u8>) {
             continue;
         }
         let half = rx * (1.0 - dy * dy).sqrt();
-        let x0 = ((cx - half).round() as i64).max(0);
-        let x1 = ((cx + half).round() as i64).min(w);
-        for x in x0..x1 {
-            img.put_pixel(x as u32, y as u32, c);
-        }
+        span(
+            img,
+            y,
+            (cx - half).round() as i64,
+            (cx + half).round() as i64,
+            c,
+        );
     }
 }
 
 /// Fills a polygon (even-odd rule) by scanlines.
 fn polygon(img: &mut RgbImage, pts: &[(f32, f32)], c: Rgb<u8>) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let ymin = pts.iter().map(|p| p.1).fold(f32::INFINITY, f32::min).floor().max(0.0) as i64;
-    let ymax = (pts.iter().map(|p| p.1).fold(f32::NEG_INFINITY, f32::max).ceil() as i64).min(h - 1);
+    let h = img.height() as i64;
+    let ymin = pts
+        .iter()
+        .map(|p| p.1)
+        .fold(f32::INFINITY, f32::min)
+        .floor()
+        .max(0.0) as i64;
+    let ymax = (pts
+        .iter()
+        .map(|p| p.1)
+        .fold(f32::NEG_INFINITY, f32::max)
+        .ceil() as i64)
+        .min(h - 1);
     let mut xs = Vec::with_capacity(pts.len());
     for y in ymin..=ymax {
         let sy = y as f32 + 0.5;
@@ -183,22 +298,20 @@ fn polygon(img: &mut RgbImage, pts: &[(f32, f32)], c: Rgb<u8>) {
         }
         xs.sort_by(f32::total_cmp);
         for pair in xs.chunks_exact(2) {
-            let x0 = (pair[0].round() as i64).max(0);
-            let x1 = (pair[1].round() as i64).min(w);
-            for x in x0..x1 {
-                img.put_pixel(x as u32, y as u32, c);
-            }
+            span(img, y, pair[0].round() as i64, pair[1].round() as i64, c);
         }
     }
 }
 
 fn frame(img: &mut RgbImage, c: Rgb<u8>) {
-    let (w, h) = (img.width(), img.height());
+    const BORDER: i64 = 6;
+    let (w, h) = (img.width() as i64, img.height() as i64);
     for y in 0..h {
-        for x in 0..w {
-            if x < 6 || y < 6 || x >= w - 6 || y >= h - 6 {
-                img.put_pixel(x, y, c);
-            }
+        if y < BORDER || y >= h - BORDER {
+            span(img, y, 0, w, c);
+        } else {
+            span(img, y, 0, BORDER, c);
+            span(img, y, w - BORDER, w, c);
         }
     }
 }
@@ -206,8 +319,15 @@ fn frame(img: &mut RgbImage, c: Rgb<u8>) {
 /// Encodes as PNG.
 pub fn png(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
-    PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+    // flat shapes on row gradients: unfiltered rows compress as well as adaptive filtering
+    // (about 4.5 KiB) at a tenth of the cost
+    PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::NoFilter)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("encoding a PNG into memory cannot fail");
     out
 }
@@ -216,7 +336,12 @@ pub fn png(img: &RgbImage) -> Vec<u8> {
 pub fn jpeg(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .expect("encoding a JPEG into memory cannot fail");
     out
 }
@@ -281,7 +406,11 @@ mod tests {
 
         let mut j = jpeg(&img);
         pad_jpeg(&mut j, 150 * 1024, &mut rng);
-        assert!((150 * 1024 - 4..=150 * 1024).contains(&j.len()), "{}", j.len());
+        assert!(
+            (150 * 1024 - 4..=150 * 1024).contains(&j.len()),
+            "{}",
+            j.len()
+        );
         let back = image::load_from_memory_with_format(&j, image::ImageFormat::Jpeg).unwrap();
         assert_eq!((back.width(), back.height()), (WIDTH, HEIGHT));
     }

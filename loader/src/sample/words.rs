@@ -3,17 +3,69 @@
 
 /// Titles in front of a code name.
 pub const TITLES: &[&str] = &[
-    "Captain", "Doctor", "Professor", "Lady", "Lord", "Madame", "Mister", "Baron", "Countess",
-    "Agent", "Sister", "Brother", "General", "Commander", "Señor", "Señora", "Duchess", "Marshal",
-    "Fräulein", "Admiral",
+    "Captain",
+    "Doctor",
+    "Professor",
+    "Lady",
+    "Lord",
+    "Madame",
+    "Mister",
+    "Baron",
+    "Countess",
+    "Agent",
+    "Sister",
+    "Brother",
+    "General",
+    "Commander",
+    "Señor",
+    "Señora",
+    "Duchess",
+    "Marshal",
+    "Fräulein",
+    "Admiral",
 ];
 
 /// First halves of compound code names.
 pub const STEMS: &[&str] = &[
-    "Ember", "Frost", "Gale", "Thorn", "Cinder", "Quill", "Lumen", "Vanta", "Rook", "Hollow",
-    "Brine", "Copper", "Static", "Velvet", "Marrow", "Ash", "Glimmer", "Riven", "Sable", "Tallow",
-    "Nimbus", "Onyx", "Pyre", "Quartz", "Rust", "Saffron", "Tundra", "Umbra", "Verdigris", "Wisp",
-    "Zephyr", "Moth", "Lantern", "Gossamer", "Cobalt", "Bramble", "Flint", "Harrow", "Kestrel",
+    "Ember",
+    "Frost",
+    "Gale",
+    "Thorn",
+    "Cinder",
+    "Quill",
+    "Lumen",
+    "Vanta",
+    "Rook",
+    "Hollow",
+    "Brine",
+    "Copper",
+    "Static",
+    "Velvet",
+    "Marrow",
+    "Ash",
+    "Glimmer",
+    "Riven",
+    "Sable",
+    "Tallow",
+    "Nimbus",
+    "Onyx",
+    "Pyre",
+    "Quartz",
+    "Rust",
+    "Saffron",
+    "Tundra",
+    "Umbra",
+    "Verdigris",
+    "Wisp",
+    "Zephyr",
+    "Moth",
+    "Lantern",
+    "Gossamer",
+    "Cobalt",
+    "Bramble",
+    "Flint",
+    "Harrow",
+    "Kestrel",
     "Lodestar",
 ];
 
@@ -26,16 +78,50 @@ pub const ENDINGS: &[&str] = &[
 
 /// Adjectives for "The {adjective} {role}" names.
 pub const ADJECTIVES: &[&str] = &[
-    "Crimson", "Silent", "Gilded", "Quiet", "Restless", "Midnight", "Paper", "Glass", "Clockwork",
-    "Tidal", "Feral", "Luminous", "Rusted", "Electric", "Wandering", "Nameless", "Laughing",
-    "Velvet", "Hollow", "Brazen",
+    "Crimson",
+    "Silent",
+    "Gilded",
+    "Quiet",
+    "Restless",
+    "Midnight",
+    "Paper",
+    "Glass",
+    "Clockwork",
+    "Tidal",
+    "Feral",
+    "Luminous",
+    "Rusted",
+    "Electric",
+    "Wandering",
+    "Nameless",
+    "Laughing",
+    "Velvet",
+    "Hollow",
+    "Brazen",
 ];
 
 /// Roles for "The {adjective} {role}" names.
 pub const ROLES: &[&str] = &[
-    "Tinker", "Cartographer", "Lamplighter", "Ferryman", "Archivist", "Alchemist", "Warden",
-    "Locksmith", "Conductor", "Gardener", "Magistrate", "Courier", "Seamstress", "Beekeeper",
-    "Astronomer", "Bellringer", "Glassblower", "Cooper", "Chandler", "Falconer",
+    "Tinker",
+    "Cartographer",
+    "Lamplighter",
+    "Ferryman",
+    "Archivist",
+    "Alchemist",
+    "Warden",
+    "Locksmith",
+    "Conductor",
+    "Gardener",
+    "Magistrate",
+    "Courier",
+    "Seamstress",
+    "Beekeeper",
+    "Astronomer",
+    "Bellringer",
+    "Glassblower",
+    "Cooper",
+    "Chandler",
+    "Falconer",
 ];
 
 /// Given names; several are not ASCII.
@@ -47,30 +133,84 @@ pub const GIVEN_NAMES: &[&str] = &[
 
 /// Surnames; several are not ASCII.
 pub const SURNAMES: &[&str] = &[
-    "Müller", "Weiß", "Núñez", "Ibáñez", "Ōshima", "Kröger", "Strauß", "Dvořák", "Lindqvist",
-    "Okonkwo", "Abernathy", "Castellanos", "Fairweather", "Haddad", "Ishikawa", "Kowalski",
-    "Moreau", "Petrov", "Quintero", "Rasmussen", "Sandoval", "Thackeray", "Whitlock", "Yılmaz",
-    "Åberg", "Ferreira", "Gallagher", "Halloran", "Ndiaye", "Østergaard",
+    "Müller",
+    "Weiß",
+    "Núñez",
+    "Ibáñez",
+    "Ōshima",
+    "Kröger",
+    "Strauß",
+    "Dvořák",
+    "Lindqvist",
+    "Okonkwo",
+    "Abernathy",
+    "Castellanos",
+    "Fairweather",
+    "Haddad",
+    "Ishikawa",
+    "Kowalski",
+    "Moreau",
+    "Petrov",
+    "Quintero",
+    "Rasmussen",
+    "Sandoval",
+    "Thackeray",
+    "Whitlock",
+    "Yılmaz",
+    "Åberg",
+    "Ferreira",
+    "Gallagher",
+    "Halloran",
+    "Ndiaye",
+    "Østergaard",
 ];
 
 /// Given names that are surely not ASCII, used when a name must be.
-pub const ACCENTED_GIVEN_NAMES: &[&str] =
-    &["Zoë", "José", "Björn", "Amélie", "Léa", "Jürgen", "Renée", "Chloé", "Émile", "Kōji", "Yūna", "Rafaël"];
+pub const ACCENTED_GIVEN_NAMES: &[&str] = &[
+    "Zoë", "José", "Björn", "Amélie", "Léa", "Jürgen", "Renée", "Chloé", "Émile", "Kōji", "Yūna",
+    "Rafaël",
+];
 
 /// Surnames that are surely not ASCII, used when a name must be.
-pub const ACCENTED_SURNAMES: &[&str] =
-    &["Müller", "Weiß", "Núñez", "Ibáñez", "Ōshima", "Kröger", "Strauß", "Dvořák", "Åberg", "Østergaard"];
+pub const ACCENTED_SURNAMES: &[&str] = &[
+    "Müller",
+    "Weiß",
+    "Núñez",
+    "Ibáñez",
+    "Ōshima",
+    "Kröger",
+    "Strauß",
+    "Dvořák",
+    "Åberg",
+    "Østergaard",
+];
 
 /// Variants in parentheses, as Marvel names alternate versions of a character.
 pub const VARIANTS: &[&str] = &[
-    "Mk II", "Reborn", "Future", "Clone", "Nocturne Era", "Zürich", "Ōsaka", "Córdoba", "Year One",
+    "Mk II",
+    "Reborn",
+    "Future",
+    "Clone",
+    "Nocturne Era",
+    "Zürich",
+    "Ōsaka",
+    "Córdoba",
+    "Year One",
     "Retired",
 ];
 
 /// Fictional places.
 pub const CITIES: &[&str] = &[
-    "Port Aldwyn", "New Carrow", "Velmora", "Saint Osric", "Lake Tessaly", "Grauberg",
-    "Marisól Bay", "Ōkubo Heights", "Fennick Falls", "Harrowgate",
+    "Port Aldwyn",
+    "New Carrow",
+    "Velmora",
+    "Saint Osric",
+    "Lake Tessaly",
+    "Grauberg",
+    "Marisól Bay",
+    "Ōkubo Heights",
+    "Fennick Falls",
+    "Harrowgate",
 ];
 
 /// How a character came by their gifts; `{city}` is replaced.
@@ -121,6 +261,14 @@ pub const VILLAIN_MOTIVES: &[&str] = &[
 
 /// Words for comic, series and event titles.
 pub const SAGA_WORDS: &[&str] = &[
-    "Eclipse", "Undertow", "Glasswork", "Long Night", "Paper Crown", "Iron Tide", "Last Lantern",
-    "Hollow Sky", "Clockfall", "Ninth Door",
+    "Eclipse",
+    "Undertow",
+    "Glasswork",
+    "Long Night",
+    "Paper Crown",
+    "Iron Tide",
+    "Last Lantern",
+    "Hollow Sky",
+    "Clockfall",
+    "Ninth Door",
 ];

@@ -25,7 +25,10 @@ async fn invalid_user_keys_are_400() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{key:?}");
         assert!(r.json()["error"].as_str().unwrap().contains("user key"));
     }
-    assert_eq!(app.assignment(&"k".repeat(128)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.assignment(&"k".repeat(128)).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.assignment("A-z_0.9~").await.status, StatusCode::OK);
 }
 
@@ -44,7 +47,11 @@ async fn two_instances_over_separately_ingested_stores_agree() {
         assert_eq!(a.assignment(&key).await.body, ra.body);
         distinct.insert(ra.json()["id"].as_u64().unwrap());
     }
-    assert!(distinct.len() > 100, "300 users got only {} characters", distinct.len());
+    assert!(
+        distinct.len() > 100,
+        "300 users got only {} characters",
+        distinct.len()
+    );
 }
 
 #[tokio::test]
@@ -53,20 +60,29 @@ async fn assignments_survive_a_restart_over_the_same_store() {
     let mut answers = Vec::new();
     for _ in 0..2 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let settings = powersource::Settings::new(listener.local_addr().unwrap().to_string(), &path);
+        let settings =
+            powersource::Settings::new(listener.local_addr().unwrap().to_string(), &path);
         let app = powersource::App::build(&settings).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run(listener, async {
             let _ = rx.await;
         }));
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
         let mut these = Vec::new();
         for i in 0..50 {
-            let uri = format!("http://{}/assignments/u{i}", settings.listen).parse().unwrap();
+            let uri = format!("http://{}/assignments/u{i}", settings.listen)
+                .parse()
+                .unwrap();
             let resp = client.get(uri).await.unwrap();
             assert_eq!(resp.status(), StatusCode::OK);
-            these.push(http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes());
+            these.push(
+                http_body_util::BodyExt::collect(resp.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes(),
+            );
         }
         answers.push(these);
         drop(client);

@@ -18,12 +18,17 @@ async fn every_eligible_character_is_served_as_the_view_json() {
         assert_eq!(view.image_url, format!("/characters/{}/image", e.record.id));
     }
     // the exact JSON keys of the contract, with null for a missing "detail" url
-    let without_url = entries.iter().find(|e| e.record.eligible && e.record.learn_more_url.is_none());
+    let without_url = entries
+        .iter()
+        .find(|e| e.record.eligible && e.record.learn_more_url.is_none());
     let e = without_url.expect("the sample has characters without a detail url");
     let json = app.character(e.record.id).await.json();
     let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["description", "id", "image_url", "learn_more_url", "name"]);
+    assert_eq!(
+        keys,
+        ["description", "id", "image_url", "learn_more_url", "name"]
+    );
     assert!(json["learn_more_url"].is_null());
 }
 
@@ -31,12 +36,19 @@ async fn every_eligible_character_is_served_as_the_view_json() {
 async fn unknown_and_ineligible_ids_are_404_json() {
     let app = spawn_app().await;
     let ineligible = sample_entries().into_iter().find(|e| !e.record.eligible);
-    let ineligible = ineligible.expect("the sample has ineligible characters").record.id;
+    let ineligible = ineligible
+        .expect("the sample has ineligible characters")
+        .record
+        .id;
     for id in [ineligible, 1, u64::MAX] {
         let r = app.character(id).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
         assert_eq!(r.json()["status"], 404);
-        assert_eq!(app.image(id, None).await.status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(
+            app.image(id, None).await.status,
+            StatusCode::NOT_FOUND,
+            "{id}"
+        );
     }
 }
 
@@ -47,7 +59,11 @@ async fn non_numeric_ids_are_400() {
         let r = app.character(id).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id:?}");
         assert!(r.json()["error"].as_str().unwrap().contains("integer"));
-        assert_eq!(app.image(id, None).await.status, StatusCode::BAD_REQUEST, "{id:?}");
+        assert_eq!(
+            app.image(id, None).await.status,
+            StatusCode::BAD_REQUEST,
+            "{id:?}"
+        );
     }
 }
 
@@ -63,19 +79,39 @@ async fn random_answers_eligible_ids() {
         assert!(ids.binary_search(&id).is_ok(), "{id} is not eligible");
         seen.insert(id);
     }
-    assert!(seen.len() > 10, "50 draws over {} ids gave {} distinct", ids.len(), seen.len());
+    assert!(
+        seen.len() > 10,
+        "50 draws over {} ids gave {} distinct",
+        ids.len(),
+        seen.len()
+    );
 }
 
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let app = spawn_app().await;
-    for path in ["/", "/nope", "/characters", "/characters/1/image/x", "/random/", "/admin"] {
+    for path in [
+        "/",
+        "/nope",
+        "/characters",
+        "/characters/1/image/x",
+        "/random/",
+        "/admin",
+    ] {
         let r = app.get(path).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.json()["status"], 404);
     }
     let id = eligible_ids()[0];
-    for path in [format!("/characters/{id}"), format!("/characters/{id}/image"), "/assignments/u1".into(), "/random".into(), "/health".into(), "/metrics".into(), "/live".into()] {
+    for path in [
+        format!("/characters/{id}"),
+        format!("/characters/{id}/image"),
+        "/assignments/u1".into(),
+        "/random".into(),
+        "/health".into(),
+        "/metrics".into(),
+        "/live".into(),
+    ] {
         for method in [Method::POST, Method::PUT, Method::DELETE, Method::HEAD] {
             let r = app.request(method.clone(), &path, &[], "").await;
             assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
@@ -87,9 +123,21 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
 #[tokio::test]
 async fn every_response_names_the_instance() {
     let app = spawn_app().await;
-    for path in ["/random", "/nope", "/health", "/live", "/metrics", "/characters/x", "/admin/faults"] {
+    for path in [
+        "/random",
+        "/nope",
+        "/health",
+        "/live",
+        "/metrics",
+        "/characters/x",
+        "/admin/faults",
+    ] {
         let r = app.get(path).await;
-        assert_eq!(r.header("x-powersource-instance"), Some(app.name.as_str()), "{path}");
+        assert_eq!(
+            r.header("x-powersource-instance"),
+            Some(app.name.as_str()),
+            "{path}"
+        );
     }
 }
 
@@ -97,7 +145,9 @@ async fn every_response_names_the_instance() {
 async fn oversized_request_heads_are_refused_without_harm() {
     let app = spawn_app().await;
     let big = "x".repeat(64 * 1024);
-    let r = app.request(Method::GET, "/random", &[("x-big", &big)], "").await;
+    let r = app
+        .request(Method::GET, "/random", &[("x-big", &big)], "")
+        .await;
     assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_eq!(app.health().await.status, StatusCode::OK);
 }

@@ -51,8 +51,11 @@ pub fn sample_entries() -> Vec<loader::dataset::Entry> {
 
 /// The eligible ids of the sample dataset, in id order.
 pub fn eligible_ids() -> Vec<u64> {
-    let mut ids: Vec<u64> =
-        sample_entries().iter().filter(|e| e.record.eligible).map(|e| e.record.id).collect();
+    let mut ids: Vec<u64> = sample_entries()
+        .iter()
+        .filter(|e| e.record.eligible)
+        .map(|e| e.record.id)
+        .collect();
     ids.sort_unstable();
     ids
 }
@@ -63,8 +66,12 @@ pub fn fresh_store(ingest: bool) -> (TempDir, PathBuf) {
     let path = dir.path().join("store");
     if ingest {
         let store = Store::open(&path).expect("store opens");
-        loader::ingest::ingest(sample_dataset(), &store, &loader::ingest::Options::default())
-            .expect("ingest");
+        loader::ingest::ingest(
+            sample_dataset(),
+            &store,
+            &loader::ingest::Options::default(),
+        )
+        .expect("ingest");
     }
     (dir, path)
 }
@@ -104,9 +111,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -162,7 +168,9 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.address));
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -173,7 +181,11 @@ impl TestApp {
             .expect("the request succeeds");
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.expect("body").to_bytes();
-        Reply { status: parts.status, headers: parts.headers, body }
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -185,9 +197,17 @@ impl TestApp {
     }
 
     pub async fn image(&self, id: impl std::fmt::Display, if_none_match: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &str)> =
-            if_none_match.map(|v| ("if-none-match", v)).into_iter().collect();
-        self.request(Method::GET, &format!("/characters/{id}/image"), &headers, Bytes::new()).await
+        let headers: Vec<(&str, &str)> = if_none_match
+            .map(|v| ("if-none-match", v))
+            .into_iter()
+            .collect();
+        self.request(
+            Method::GET,
+            &format!("/characters/{id}/image"),
+            &headers,
+            Bytes::new(),
+        )
+        .await
     }
 
     pub async fn assignment(&self, user_key: &str) -> Reply {
@@ -213,14 +233,20 @@ impl TestApp {
     /// `/admin/faults` with `Authorization: Bearer token` (when given).
     pub async fn faults(&self, method: Method, token: Option<&str>, body: &str) -> Reply {
         let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> =
-            auth.as_deref().map(|a| ("authorization", a)).into_iter().collect();
-        self.request(method, "/admin/faults", &headers, body.to_owned()).await
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .collect();
+        self.request(method, "/admin/faults", &headers, body.to_owned())
+            .await
     }
 
     /// Sets faults with the right token; panics unless accepted.
     pub async fn set_faults(&self, spec: serde_json::Value) {
-        let r = self.faults(Method::PUT, Some(TOKEN), &spec.to_string()).await;
+        let r = self
+            .faults(Method::PUT, Some(TOKEN), &spec.to_string())
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     }
 
@@ -228,7 +254,10 @@ impl TestApp {
     pub async fn wait_held(&self, n: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self.state.faults.held() < n {
-            assert!(tokio::time::Instant::now() < deadline, "no request held after 10 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no request held after 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

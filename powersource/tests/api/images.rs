@@ -15,7 +15,10 @@ async fn images_are_served_with_type_etag_and_cache_control() {
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.header("content-type"), Some(file.content_type));
         assert_eq!(r.header("etag"), Some(file.etag.as_str()));
-        assert_eq!(r.body.as_ref(), std::fs::read(&file.path).unwrap().as_slice());
+        assert_eq!(
+            r.body.as_ref(),
+            std::fs::read(&file.path).unwrap().as_slice()
+        );
         let cc = r.header("cache-control").unwrap();
         assert!(cc.contains("public") && cc.contains("max-age="), "{cc}");
         types.insert(file.content_type);
@@ -26,7 +29,10 @@ async fn images_are_served_with_type_etag_and_cache_control() {
 #[tokio::test]
 async fn if_none_match_answers_304() {
     let app = spawn_app().await;
-    let e = sample_entries().into_iter().find(|e| e.record.eligible).unwrap();
+    let e = sample_entries()
+        .into_iter()
+        .find(|e| e.record.eligible)
+        .unwrap();
     let etag = e.image.unwrap().etag;
     let id = e.record.id;
 

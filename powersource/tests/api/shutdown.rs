@@ -9,7 +9,11 @@ use crate::helpers::{eligible_ids, spawn_with, Options};
 
 #[tokio::test]
 async fn shutdown_finishes_an_in_flight_request_then_stops() {
-    let mut app = spawn_with(Options { admin: true, ..Default::default() }).await;
+    let mut app = spawn_with(Options {
+        admin: true,
+        ..Default::default()
+    })
+    .await;
     let id = eligible_ids()[0];
     app.set_faults(json!({"latency_ms": 300})).await;
     let start = Instant::now();
@@ -23,30 +27,57 @@ async fn shutdown_finishes_an_in_flight_request_then_stops() {
     app.wait_held(1).await;
     let server = app.shutdown();
 
-    let status = in_flight.await.unwrap().expect("the in-flight request is answered");
+    let status = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(status, StatusCode::OK);
     assert!(start.elapsed() >= Duration::from_millis(300));
-    tokio::time::timeout(Duration::from_secs(10), server).await.expect("drained").unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("drained")
+        .unwrap();
 
     let fresh = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let refused = fresh.get(format!("{}/health", app.address).parse().unwrap()).await;
+    let refused = fresh
+        .get(format!("{}/health", app.address).parse().unwrap())
+        .await;
     assert!(refused.is_err(), "still serving after shutdown");
 }
 
 #[tokio::test]
 async fn shutdown_answers_hung_requests_instead_of_waiting_for_them() {
-    let mut app = spawn_with(Options { admin: true, ..Default::default() }).await;
+    let mut app = spawn_with(Options {
+        admin: true,
+        ..Default::default()
+    })
+    .await;
     app.set_faults(json!({"hang": true})).await;
     let hung = tokio::spawn({
         let (client, address) = (app.client.clone(), app.address.clone());
-        async move { client.get(format!("{address}/random").parse().unwrap()).await.map(|r| r.status()) }
+        async move {
+            client
+                .get(format!("{address}/random").parse().unwrap())
+                .await
+                .map(|r| r.status())
+        }
     });
     app.wait_held(1).await;
     let start = Instant::now();
     let server = app.shutdown();
-    assert_eq!(hung.await.unwrap().unwrap(), StatusCode::SERVICE_UNAVAILABLE);
-    tokio::time::timeout(Duration::from_secs(10), server).await.expect("drained").unwrap();
+    assert_eq!(
+        hung.await.unwrap().unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("drained")
+        .unwrap();
     // well inside the 10 s drain bound: the hang did not hold the drain
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -58,7 +58,11 @@ pub fn unavailable_page() -> String {
 
 /// A plain page for 404 and 406.
 pub fn message_page(title: &str, message: &str) -> String {
-    layout(title, html! { main.card { h1 { (title) } p.description { (message) } } }).into_string()
+    layout(
+        title,
+        html! { main.card { h1 { (title) } p.description { (message) } } },
+    )
+    .into_string()
 }
 
 #[cfg(test)]
@@ -82,7 +86,12 @@ mod tests {
 
     #[test]
     fn the_page_shows_the_character() {
-        let c = Character { id: 1011, name: "Zoë Quasar".into(), description: "Bends light.".into(), learn_more_url: None };
+        let c = Character {
+            id: 1011,
+            name: "Zoë Quasar".into(),
+            description: "Bends light.".into(),
+            learn_more_url: None,
+        };
         let page = character_page(&c, true);
         assert!(page.contains("Zoë Quasar"));
         assert!(page.contains("Bends light."));

@@ -11,10 +11,22 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self'; s
 /// Security headers on every response.
 pub fn security_headers() -> Vec<(HeaderName, HeaderValue)> {
     vec![
-        (http::header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
-        (http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        (http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-        (http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            http::header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ),
     ]
 }
 

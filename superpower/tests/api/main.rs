@@ -1,1 +1,8 @@
+//! superpower's integration tests: one binary, a module per feature, all over real HTTP.
 
+mod helpers;
+
+mod admin;
+mod failures;
+mod membership;
+mod pages;

@@ -1,0 +1,64 @@
+# Shared by deploy.sh, undeploy.sh and port-forward.sh (sourced, not run).
+NAMESPACE=superpower
+IMAGE=superpower:latest
+
+log() { printf '[kubernetes] %s\n' "$*" >&2; }
+die() { printf '[kubernetes] error: %s\n' "$*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed"; }
+
+# use_cluster minikube|microk8s: sets KUBECTL to a kubectl talking to that cluster.
+use_cluster() {
+  case "$1" in
+    minikube)
+      need minikube
+      minikube status >/dev/null 2>&1 || die "minikube is not running (minikube start)"
+      if command -v kubectl >/dev/null 2>&1; then KUBECTL="kubectl --context minikube"; else KUBECTL="minikube kubectl --"; fi
+      ;;
+    microk8s)
+      need microk8s
+      microk8s status --wait-ready --timeout 60 >/dev/null || die "microk8s is not ready (microk8s start)"
+      for addon in dns hostpath-storage; do
+        [ "$(microk8s status -a "$addon" 2>/dev/null)" = enabled ] || die "enable the $addon addon: microk8s enable $addon"
+      done
+      KUBECTL="microk8s kubectl"
+      ;;
+    *) die "unknown cluster '$1' (minikube or microk8s)" ;;
+  esac
+}
+
+# upload_dataset DIR: copies DIR into the PVC superpower-dataset through a short-lived pod that
+# satisfies the namespace's "restricted" Pod Security level.
+upload_dataset() {
+  local pod=dataset-upload
+  $KUBECTL -n "$NAMESPACE" delete pod "$pod" --ignore-not-found --wait=true >/dev/null
+  $KUBECTL -n "$NAMESPACE" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $pod
+spec:
+  restartPolicy: Never
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    fsGroup: 65532
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: upload
+      image: busybox:1.36
+      command: ["sleep", "3600"]
+      securityContext:
+        allowPrivilegeEscalation: false
+        capabilities: {drop: ["ALL"]}
+      volumeMounts: [{name: dataset, mountPath: /dataset}]
+  volumes:
+    - name: dataset
+      persistentVolumeClaim: {claimName: superpower-dataset}
+YAML
+  $KUBECTL -n "$NAMESPACE" wait --for=condition=Ready "pod/$pod" --timeout=180s >/dev/null
+  $KUBECTL -n "$NAMESPACE" exec "$pod" -- sh -c 'rm -rf /dataset/* /dataset/.[!.]* 2>/dev/null; true'
+  tar -C "$1" -cf - . | $KUBECTL -n "$NAMESPACE" exec -i "$pod" -- tar -xf - -C /dataset
+  $KUBECTL -n "$NAMESPACE" exec "$pod" -- test -f /dataset/characters.json || die "upload failed"
+  $KUBECTL -n "$NAMESPACE" delete pod "$pod" --wait=false >/dev/null
+}

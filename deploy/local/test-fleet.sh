@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Tests the local fleet scripts for real: up.sh twice, powersource.sh stop/kill/start, a partial
+# fleet, status.sh, down.sh. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
+# the fleet's ports free: it refuses to run while a fleet runs (it would stop it). Holds
+# var/fleet.lock like the other suites that use the fleet. Ends with "N passed, N failed".
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+hold_fleet_lock 600
+
+passed=0 failed=0
+check() { # DESCRIPTION COMMAND...: passes when COMMAND exits 0
+  local what="$1"
+  shift
+  if "$@" >/dev/null 2>&1; then
+    passed=$((passed + 1)); printf 'PASS %s\n' "$what"
+  else
+    failed=$((failed + 1)); printf 'FAIL %s\n' "$what"
+  fi
+}
+fails() { ! "$@"; }
+healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ]; }
+# gone PID: no such process, or a zombie waiting for init to reap it.
+gone() {
+  [ ! -r "/proc/$1/stat" ] || [ "$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+pids() { cat "$FLEET"/powersource-*.pid "$FLEET/superpower.pid" 2>/dev/null | sort | tr '\n' ' '; }
+
+for name in $(pidfile_names); do
+  if pid_of "$name" >/dev/null; then
+    say "a fleet is running ($name): not testing against it (deploy/local/down.sh first)"
+    exit 1
+  fi
+done
+trap 'deploy/local/down.sh >/dev/null 2>&1 || true' EXIT
+
+check "up.sh starts the fleet" deploy/local/up.sh
+check "superpower answers on 127.0.0.1:30280" healthy "http://$SUPERPOWER_ADDR/health"
+for i in 1 2 3; do check "powersource-$i answers on $(powersource_addr "$i")" healthy "http://$(powersource_addr "$i")/health"; done
+check "status.sh says healthy" deploy/local/status.sh
+before="$(pids)"
+out="$(deploy/local/up.sh 2>&1)"
+check "a second up.sh exits 0" test $? -eq 0
+check "a second up.sh says the fleet runs" grep -q "already running" <<<"$out"
+check "a second up.sh starts nothing" test "$before" = "$(pids)"
+
+check "powersource.sh stop 2 (SIGTERM)" deploy/local/powersource.sh stop 2
+check "powersource-2 is down after stop" fails healthy "http://$(powersource_addr 2)/health"
+check "its pidfile is gone" test ! -e "$FLEET/powersource-2.pid"
+check "status.sh fails with an instance down" fails deploy/local/status.sh
+check "up.sh refuses a partial fleet" fails deploy/local/up.sh
+check "stopping it again succeeds" deploy/local/powersource.sh stop 2
+check "powersource.sh start 2" deploy/local/powersource.sh start 2
+check "powersource-2 is healthy after start" healthy "http://$(powersource_addr 2)/health"
+pid3="$(pid_of powersource-3)"
+check "powersource.sh kill 3 (SIGKILL)" deploy/local/powersource.sh kill 3
+check "the SIGKILLed process is gone" gone "$pid3"
+check "superpower still answers JSON" curl -sf --max-time 2 -H 'Accept: application/json' "http://$SUPERPOWER_ADDR/"
+check "powersource.sh start 3" deploy/local/powersource.sh start 3
+check "powersource.sh refuses an index outside the fleet" fails deploy/local/powersource.sh start 4
+check "powersource.sh refuses an unknown command" fails deploy/local/powersource.sh explode 1
+check "up.sh refuses a bad --powersources" fails deploy/local/up.sh --powersources 12
+
+all="$(pids)"
+check "down.sh stops everything" deploy/local/down.sh
+check "no pidfile is left" test -z "$(pidfile_names)"
+all_gone() { local p; for p in $all; do gone "$p" || return 1; done; }
+check "every process is gone" all_gone
+check "down.sh with nothing running succeeds" deploy/local/down.sh
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

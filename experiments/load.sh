@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Drives load at superpower for the heavy-load experiment, and checks that the load ran clean.
+#
+#   experiments/load.sh run   [--url URL] [--rate R] [--duration D] [--workers W] [--result FILE] [--tool auto|vegeta|oha]
+#   experiments/load.sh check [--result FILE]
+#
+# run: GET URL with `Accept: application/json` at R requests/s for D (vegeta when installed,
+#   otherwise oha), W workers/connections. Writes a one-object JSON result to FILE and exits
+#   non-zero when the load could not start, when any request errored or answered non-2xx, or
+#   when the client-side p99 reached 1 s.
+# check: the steady-state side (chaostoolkit counts only steady-state probes, not the method).
+#   Before the method there is no result yet: it leaves an "armed" marker and succeeds. After
+#   the method it succeeds only if the run left a clean result, then clears the file. A marker
+#   still armed after the method means the load never ran: that fails too. A marker older than
+#   10 minutes is a leftover of an interrupted run and is armed anew.
+#
+# Defaults come from the environment: SUPERPOWER_URL (http://127.0.0.1:30280/), LOAD_RATE (25),
+# LOAD_DURATION (10s), LOAD_WORKERS (8), LOAD_TOOL (auto), and the result file
+# var/experiments/load-result.json — the original demo's 25 req/s, 8 workers, 10 s.
+# Heavy load: LOAD_RATE=500 (or more).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+cmd="$1"
+shift
+URL="${SUPERPOWER_URL:-http://127.0.0.1:30280/}"
+RATE="${LOAD_RATE:-25}"
+DURATION="${LOAD_DURATION:-10s}"
+WORKERS="${LOAD_WORKERS:-8}"
+TOOL="${LOAD_TOOL:-auto}"
+RESULT="$ROOT/var/experiments/load-result.json"
+while [ $# -gt 0 ]; do
+  [ $# -ge 2 ] || { usage >&2; echo "load: $1 needs a value" >&2; exit 2; }
+  case "$1" in
+    --url) URL="$2" ;;
+    --rate) RATE="$2" ;;
+    --duration) DURATION="$2" ;;
+    --workers) WORKERS="$2" ;;
+    --result) RESULT="$2" ;;
+    --tool) TOOL="$2" ;;
+    *) usage >&2; echo "load: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[[ "$RATE" =~ ^[1-9][0-9]*$ ]] || { echo "load: --rate must be a positive integer, got '$RATE'" >&2; exit 2; }
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "load: --workers must be a positive integer, got '$WORKERS'" >&2; exit 2; }
+[[ "$DURATION" =~ ^[1-9][0-9]*(ms|s|m)$ ]] || { echo "load: --duration must look like 10s, 500ms or 1m, got '$DURATION'" >&2; exit 2; }
+mkdir -p "$(dirname "$RESULT")"
+
+now() { date +%s; }
+write_result() { # JSON text -> RESULT, atomically
+  printf '%s\n' "$1" >"$RESULT.tmp" && mv "$RESULT.tmp" "$RESULT"
+}
+
+if [ "$cmd" = check ]; then
+  exec python3 - "$RESULT" "$(now)" <<'PY'
+import json, os, sys
+path, now = sys.argv[1], int(sys.argv[2])
+STALE = 600
+def arm():
+    with open(path + ".tmp", "w") as f:
+        json.dump({"state": "armed", "at": now}, f)
+    os.replace(path + ".tmp", path)
+try:
+    with open(path) as f:
+        r = json.load(f)
+except FileNotFoundError:
+    arm()
+    print("load check: no load result yet (steady state before the method): armed")
+    sys.exit(0)
+except (OSError, ValueError) as e:
+    os.remove(path)
+    print(f"load check: FAILED: unreadable load result {path}: {e}")
+    sys.exit(1)
+state = r.get("state")
+if state == "armed":
+    if now - int(r.get("at", 0)) > STALE:
+        arm()
+        print("load check: a stale marker from an interrupted run was found: armed anew")
+        sys.exit(0)
+    os.remove(path)
+    print("load check: FAILED: no load ran since the steady state was checked before the method "
+          "(the load action did not start); if an earlier run was interrupted, run again")
+    sys.exit(1)
+os.remove(path)
+if state == "running":
+    print("load check: FAILED: the load run did not finish (killed or still running)")
+    sys.exit(1)
+if state != "done":
+    print(f"load check: FAILED: unexpected load result state {state!r}")
+    sys.exit(1)
+print(f"load check: {'OK' if r.get('ok') else 'FAILED'}: {r.get('summary', '')}")
+sys.exit(0 if r.get("ok") else 1)
+PY
+fi
+
+[ "$cmd" = run ] || { usage >&2; exit 2; }
+
+if [ "$TOOL" = auto ]; then
+  if command -v vegeta >/dev/null 2>&1; then TOOL=vegeta
+  elif command -v oha >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/oha" ]; then TOOL=oha
+  else TOOL=none; fi
+fi
+[ -x "$HOME/.cargo/bin/oha" ] && PATH="$PATH:$HOME/.cargo/bin"
+
+started="$(now)"
+write_result "{\"state\": \"running\", \"at\": $started}"
+fail_start() {
+  write_result "{\"state\": \"done\", \"ok\": false, \"summary\": \"the load could not start: $1\"}"
+  echo "load: FAILED: the load could not start: $1" >&2
+  exit 1
+}
+
+raw="$(mktemp)"
+trap 'rm -f "$raw" "$raw.targets"' EXIT
+echo "load: $TOOL, GET $URL (Accept: application/json), $RATE req/s, $WORKERS workers, $DURATION"
+case "$TOOL" in
+  vegeta)
+    targets="$ROOT/experiments/scenario.txt"
+    if [ "$URL" != "http://127.0.0.1:30280/" ]; then
+      printf 'GET %s\nAccept: application/json\n' "$URL" >"$raw.targets"
+      targets="$raw.targets"
+    fi
+    vegeta attack -targets="$targets" -rate="$RATE" -duration="$DURATION" -workers="$WORKERS" \
+      -max-workers="$WORKERS" -timeout=5s | vegeta report -type=json >"$raw" || fail_start "vegeta failed (exit $?)"
+    ;;
+  oha)
+    oha -z "$DURATION" -q "$RATE" -c "$WORKERS" -w --no-tui --output-format json \
+      -H 'Accept: application/json' -t 5s "$URL" >"$raw" || fail_start "oha failed (exit $?)"
+    ;;
+  none) fail_start "neither vegeta nor oha is installed (cargo install --locked oha)" ;;
+  *) fail_start "unknown --tool $TOOL (auto, vegeta or oha)" ;;
+esac
+
+python3 - "$TOOL" "$raw" "$RESULT" "$RATE" "$DURATION" <<'PY'
+import json, os, sys
+tool, raw, path, rate, duration = sys.argv[1:6]
+try:
+    with open(raw) as f:
+        r = json.load(f)
+except (OSError, ValueError) as e:
+    r = None
+    err = f"no readable report from {tool}: {e}"
+res = {"state": "done", "tool": tool, "rate": int(rate), "duration": duration}
+if r is not None:
+    if tool == "oha":
+        codes = {str(k): int(v) for k, v in (r.get("statusCodeDistribution") or {}).items()}
+        errors = {str(k): int(v) for k, v in (r.get("errorDistribution") or {}).items()}
+        pct = r.get("latencyPercentiles") or {}
+        p99 = pct.get("p99")
+        mx = (r.get("summary") or {}).get("slowest")
+        achieved = (r.get("summary") or {}).get("requestsPerSec")
+    else:  # vegeta report -type=json: latencies in ns, errors a list of messages
+        codes = {str(k): int(v) for k, v in (r.get("status_codes") or {}).items()}
+        errors = {}
+        for e in r.get("errors") or []:
+            errors[e] = errors.get(e, 0) + 1
+        lat = r.get("latencies") or {}
+        p99 = lat.get("99th", 0) / 1e9 if "99th" in lat else None
+        mx = lat.get("max", 0) / 1e9 if "max" in lat else None
+        achieved = r.get("rate")
+    total = sum(codes.values()) + sum(errors.values())
+    non2xx = sum(v for k, v in codes.items() if not k.startswith("2"))
+    nerr = sum(errors.values())
+    problems = []
+    if total == 0:
+        problems.append("no request was made")
+    if non2xx:
+        problems.append(f"{non2xx} non-2xx answers {codes}")
+    if nerr:
+        problems.append(f"{nerr} errors {errors}")
+    if p99 is None:
+        problems.append("no latency figures")
+    elif p99 >= 1.0:
+        problems.append(f"client-side p99 {p99 * 1000:.1f} ms is not under 1 s")
+    res.update({
+        "ok": not problems, "requests": total, "non_2xx": non2xx, "errors": nerr,
+        "status_codes": codes, "achieved_rps": round(achieved or 0, 1),
+        "p99_ms": round((p99 or 0) * 1000, 2), "max_ms": round((mx or 0) * 1000, 2),
+    })
+    figures = (f"{total} requests at {res['achieved_rps']} req/s, {non2xx} non-2xx, {nerr} errors, "
+               f"p99 {res['p99_ms']} ms, max {res['max_ms']} ms")
+    res["summary"] = figures if not problems else "; ".join(problems) + f" ({figures})"
+else:
+    res.update({"ok": False, "summary": err})
+with open(path + ".tmp", "w") as f:
+    json.dump(res, f)
+os.replace(path + ".tmp", path)
+print(f"load: {'OK' if res['ok'] else 'FAILED'}: {res['summary']}")
+sys.exit(0 if res["ok"] else 1)
+PY

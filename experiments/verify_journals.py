@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Checks chaostoolkit journals and prints a summary table of what the runs measured.
+
+    var/venv/bin/python experiments/verify_journals.py [--prometheus URL] JOURNAL...
+
+`chaos run` can exit 0 when the steady state already failed before the method, so its exit code
+proves nothing: a journal passes here only if
+- "status" is "completed" and "deviated" is false;
+- the steady state was met both before and after the method;
+- every method activity and every rollback succeeded, and every `process` one exited 0;
+- every rollback the experiment declares was played.
+
+Figures in the table: the identity probe's users and max latency (before / after the method),
+how many answers were degraded (from the fallback) after it, superpower's p99 over the
+experiment's window from Prometheus (when reachable), and the load run's summary. Exit status:
+0 when every journal passes, 1 otherwise. Standard library only.
+"""
+
+import json
+import math
+import re
+import sys
+import urllib.parse
+import urllib.request
+from datetime import datetime
+
+P99_QUERY = (
+    'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket'
+    '{{job="superpower", route!~"/health|/live|/metrics"}}[{window}s])))'
+)
+
+
+def probe_line(run, pattern):
+    out = run.get("output") or {}
+    text = out.get("stdout", "") if isinstance(out, dict) else ""
+    m = re.search(pattern, text)
+    return m
+
+
+def identity_figures(state):
+    """(users, max latency ms, degraded) from the identity probe of a steady state."""
+    for run in (state or {}).get("probes", []):
+        if run["activity"]["name"].startswith("followed-users"):
+            m = probe_line(run, r"(\d+) users, max latency ([0-9.]+) ms \(limit \d+ ms\), (\d+) degraded")
+            if m:
+                return int(m.group(1)), float(m.group(2)), int(m.group(3))
+    return None
+
+
+def p99_from_prometheus(base, journal):
+    """superpower's p99 (ms) over the run's window, evaluated at the run's end; None if unknown."""
+    try:
+        start = datetime.fromisoformat(journal["start"])
+        end = datetime.fromisoformat(journal["end"])
+    except (KeyError, ValueError):
+        return None
+    window = max(10, math.ceil((end - start).total_seconds()) + 4)
+    params = urllib.parse.urlencode({"query": P99_QUERY.format(window=window), "time": end.timestamp() + 4})
+    try:
+        with urllib.request.urlopen(f"{base}/api/v1/query?{params}", timeout=5) as resp:
+            body = json.load(resp)
+        value = float(body["data"]["result"][0]["value"][1])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return None if math.isnan(value) else value * 1000
+
+
+def check(path):
+    """(problems, row) for one journal."""
+    problems = []
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        return [f"unreadable journal: {e}"], None
+    if j.get("status") != "completed":
+        problems.append(f'status is {j.get("status")!r}, not "completed"')
+    if j.get("deviated") is not False:
+        problems.append("the steady state deviated")
+    states = j.get("steady_states") or {}
+    for when in ("before", "after"):
+        state = states.get(when)
+        if not state or state.get("steady_state_met") is not True:
+            failed = [p["activity"]["name"] for p in (state or {}).get("probes", []) if not p.get("tolerance_met")]
+            problems.append(f"steady state not met {when} the method" + (f" ({', '.join(failed)})" if failed else ""))
+            for p in (state or {}).get("probes", []):
+                out = p.get("output")
+                if not p.get("tolerance_met") and isinstance(out, dict) and "stdout" in out:
+                    for line in (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-5:]:
+                        problems.append(f"    {line}")
+    for kind, runs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
+        for run in runs:
+            name = run["activity"].get("name")
+            if run.get("status") != "succeeded":
+                problems.append(f"{kind} activity {name} {run.get('status')}")
+            out = run.get("output")
+            if run["activity"]["provider"]["type"] == "process" and isinstance(out, dict) and out.get("status") != 0:
+                tail = (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-1:]
+                problems.append(f"{kind} activity {name} exited {out.get('status')}: {' '.join(tail)}")
+    declared = len(j.get("experiment", {}).get("rollbacks") or [])
+    played = len(j.get("rollbacks") or [])
+    if played != declared:
+        problems.append(f"{played} of {declared} rollbacks were played")
+
+    before = identity_figures(states.get("before"))
+    after = identity_figures(states.get("after"))
+    load = ""
+    for run in j.get("run") or []:
+        m = probe_line(run, r"load: (?:OK|FAILED): (.*)")
+        if m:
+            load = m.group(1)
+    row = {
+        "experiment": j.get("experiment", {}).get("title", path),
+        "file": path,
+        "ok": not problems,
+        "users": (after or before or (None,))[0],
+        "max_before": before[1] if before else None,
+        "max_after": after[1] if after else None,
+        "degraded_after": after[2] if after else None,
+        "duration": j.get("duration"),
+        "load": load,
+        "journal": j,
+    }
+    return problems, row
+
+
+def fmt(v, unit=""):
+    return "-" if v is None else (f"{v:.1f}{unit}" if isinstance(v, float) else f"{v}{unit}")
+
+
+def main(argv):
+    prometheus = None
+    if len(argv) >= 2 and argv[0] == "--prometheus":
+        prometheus, argv = argv[1].rstrip("/"), argv[2:]
+    if not argv:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    failed = 0
+    rows = []
+    for path in argv:
+        problems, row = check(path)
+        if problems:
+            failed += 1
+            print(f"FAIL {path}")
+            for p in problems:
+                print(f"  - {p}")
+        if row:
+            row["p99"] = p99_from_prometheus(prometheus, row["journal"]) if prometheus else None
+            rows.append(row)
+    print()
+    header = f"{'result':6} {'experiment':52} {'users':>5} {'max latency before/after':>25} {'degraded':>8} {'p99 (Prometheus)':>17} {'took':>6}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        lat = f"{fmt(r['max_before'], ' ms')} / {fmt(r['max_after'], ' ms')}"
+        print(
+            f"{'PASS' if r['ok'] else 'FAIL':6} {r['experiment'][:52]:52} {fmt(r['users']):>5} {lat:>25} "
+            f"{fmt(r['degraded_after']):>8} {fmt(r['p99'], ' ms'):>17} {fmt(r['duration'], ' s'):>6}"
+        )
+        if r["load"]:
+            print(f"{'':6} load: {r['load']}")
+    print()
+    print(f"{len(argv) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,205 @@
+//! `loader ingest`: what lands in the store, re-ingest, several stores, the built-in sample,
+//! missing images.
+
+use common::store::Store;
+use loader::dataset::Dataset;
+
+use crate::support::*;
+
+#[test]
+fn ingest_writes_every_record_and_image_as_the_dataset_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 40, 5);
+    let store_path = tmp.path().join("store");
+    let (stdout, _) = ingest_ok(&data, &store_path);
+    assert!(stdout.contains("ingested 40 characters"), "{stdout}");
+    assert!(stdout.contains("generation 1"), "{stdout}");
+
+    let store = Store::open(&store_path).unwrap();
+    let dataset = Dataset::load(&data).unwrap();
+    assert_holds(&store, &dataset);
+
+    // and the records say what characters.json says
+    let snap = store.current().unwrap().unwrap();
+    assert_eq!(snap.info().characters, 40);
+    assert_eq!(snap.info().source, s(&data));
+    for c in characters(&data) {
+        let id = c["id"].as_u64().unwrap();
+        let r = snap.character(id).unwrap().unwrap();
+        assert_eq!(r.name, c["name"].as_str().unwrap());
+        assert_eq!(r.description, c["description"].as_str().unwrap());
+        assert_eq!(r.modified, c["modified"].as_str().unwrap());
+        let detail = c["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["type"] == "detail")
+            .map(|u| u["url"].as_str().unwrap().to_owned());
+        assert_eq!(r.learn_more_url, detail);
+        assert_eq!(r.eligible, !is_placeholder(&c));
+        match snap.image(id).unwrap() {
+            Some(img) => {
+                let bytes = std::fs::read(image_path(&data, &c)).unwrap();
+                assert_eq!(img.etag, format!("\"{:x}\"", md5::compute(&bytes)));
+                let ext = c["thumbnail"]["extension"].as_str().unwrap();
+                assert_eq!(
+                    img.content_type,
+                    if ext == "png" {
+                        "image/png"
+                    } else {
+                        "image/jpeg"
+                    }
+                );
+                assert!(img.bytes == bytes);
+            }
+            None => assert!(is_placeholder(&c), "{id} has no image"),
+        }
+    }
+}
+
+#[test]
+fn reingesting_the_same_data_changes_nothing_and_new_data_replaces_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 20, 1);
+    let store_path = tmp.path().join("store");
+    ingest_ok(&data, &store_path);
+    let first = {
+        let store = Store::open(&store_path).unwrap();
+        let snap = store.current().unwrap().unwrap();
+        (snap.generation(), snap.info().clone())
+    };
+    // the same data from another folder is the same dataset
+    let copy = tmp.path().join("copy");
+    copy_dataset(&data, &copy);
+    let (stdout, _) = ingest_ok(&copy, &store_path);
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    {
+        let store = Store::open(&store_path).unwrap();
+        let snap = store.current().unwrap().unwrap();
+        assert_eq!((snap.generation(), snap.info().clone()), first);
+        assert_eq!(store.generations(), vec![first.0]);
+    }
+    // a changed description is a new dataset
+    let mut chars = characters(&copy);
+    chars[3]["description"] = "Changed.".into();
+    write_characters(&copy, &chars);
+    let (stdout, _) = ingest_ok(&copy, &store_path);
+    assert!(stdout.contains("generation 2"), "{stdout}");
+    let store = Store::open(&store_path).unwrap();
+    assert_holds(&store, &Dataset::load(&copy).unwrap());
+    assert_eq!(
+        store.generations(),
+        vec![2],
+        "the old generation is dropped"
+    );
+}
+
+#[test]
+fn several_stores_get_the_same_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 15, 2);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    ingest_ok(&data, &a);
+    let out = run(&[
+        "ingest",
+        "--data",
+        s(&data),
+        "--store",
+        s(&a),
+        "--store",
+        s(&b),
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.lines().next().unwrap().contains("unchanged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("ingested 15 characters"),
+        "{stdout}"
+    );
+    let dataset = Dataset::load(&data).unwrap();
+    for p in [&a, &b] {
+        assert_holds(&Store::open(p).unwrap(), &dataset);
+    }
+    let out = run(&[
+        "ingest",
+        "--data",
+        s(&data),
+        "--store",
+        s(&a),
+        "--store",
+        s(&a),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        texts(&out).1.contains("more than once"),
+        "{}",
+        texts(&out).1
+    );
+}
+
+#[test]
+fn without_data_the_builtin_sample_is_ingested() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store_path = tmp.path().join("store");
+    let out = run(&["ingest", "--store", s(&store_path)]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("ingested 250 characters"), "{stdout}");
+    let expected = sample(
+        tmp.path(),
+        "sample",
+        loader::sample::DEFAULT_COUNT,
+        loader::sample::DEFAULT_SEED,
+    );
+    let store = Store::open(&store_path).unwrap();
+    assert_holds(&store, &Dataset::load(&expected).unwrap());
+    assert!(store
+        .current()
+        .unwrap()
+        .unwrap()
+        .info()
+        .source
+        .starts_with("sample"));
+}
+
+#[test]
+fn a_missing_image_is_ingested_as_not_eligible_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 3);
+    let chars = characters(&data);
+    let gone: Vec<_> = chars
+        .iter()
+        .filter(|c| !is_placeholder(c))
+        .take(2)
+        .collect();
+    for c in &gone {
+        std::fs::remove_file(image_path(&data, c)).unwrap();
+    }
+    let store_path = tmp.path().join("store");
+    let (stdout, stderr) = ingest_ok(&data, &store_path);
+    for c in &gone {
+        assert!(stderr.contains(c["name"].as_str().unwrap()), "{stderr}");
+    }
+    assert!(
+        stderr.contains("2 characters have no image file"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("2 missing images"), "{stdout}");
+
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    assert_eq!(snap.info().missing_images, 2);
+    for c in &gone {
+        let id = c["id"].as_u64().unwrap();
+        assert!(!snap.character(id).unwrap().unwrap().eligible);
+        assert!(snap.image(id).unwrap().is_none());
+    }
+    assert_holds(&store, &Dataset::load(&data).unwrap());
+}

@@ -1,0 +1,211 @@
+//! The two promises while powersource instances die: the same superpower, in under a second.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::helpers::{spawn_app, test_settings, TestFleet};
+
+const PROMISE: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_user_gets_the_same_superpower_every_time() {
+    let fleet = TestFleet::start(3);
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(3).await;
+    let first = app.superpower_json(None).await;
+    let cookie = first.new_cookie().unwrap();
+    let name = first.json()["name"].as_str().unwrap().to_owned();
+    for _ in 0..100 {
+        let a = app.superpower_json(Some(&cookie)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.new_cookie().is_none(), "a known user keeps their cookie");
+        assert_eq!(a.json()["name"], name.as_str());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_users_keep_their_superpower_while_the_fleet_dies_and_returns() {
+    let mut fleet = TestFleet::start(3);
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(3).await;
+    let users = app.new_users(1_000).await;
+
+    let check = |answers: Vec<crate::helpers::Answer>, degraded: bool, phase: &str| {
+        let mut worst = Duration::ZERO;
+        for ((_, name), a) in users.iter().zip(&answers) {
+            assert_eq!(a.status, StatusCode::OK, "{phase}: {}", a.text());
+            let j = a.json();
+            assert_eq!(
+                j["name"],
+                name.as_str(),
+                "{phase}: a user changed superpower"
+            );
+            assert_eq!(j["degraded"], degraded, "{phase}");
+            worst = worst.max(a.elapsed);
+        }
+        assert!(worst < PROMISE, "{phase}: slowest answer took {worst:?}");
+        eprintln!("{phase}: 1000 users, slowest answer {worst:?}");
+    };
+
+    fleet.instances[0].kill();
+    check(app.ask_all(&users).await, false, "1 of 3 killed");
+    app.wait_for_ring(2).await;
+
+    fleet.instances[1].kill();
+    check(app.ask_all(&users).await, false, "2 of 3 killed");
+
+    fleet.instances[2].kill();
+    check(app.ask_all(&users).await, true, "3 of 3 killed");
+    // an unknown user gets a clear 503 at once
+    let stranger = app.superpower_json(None).await;
+    assert_eq!(stranger.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(stranger.elapsed < PROMISE);
+    assert!(stranger.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("try again"));
+    let page = app.superpower_html(None).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.text().contains("on its way"));
+
+    for ps in &mut fleet.instances {
+        ps.restart();
+    }
+    app.wait_for_ring(3).await;
+    check(app.ask_all(&users).await, false, "all restarted");
+
+    let metrics = app.get("/metrics", &[]).await.text();
+    assert!(
+        metrics.contains("superpower_fallback_responses_total"),
+        "fallbacks are counted"
+    );
+    assert!(metrics.contains("superpower_ring_members 3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_accepts_but_never_answers_does_not_break_the_promise() {
+    let fleet = TestFleet::start(2);
+    // A peer that passes its first health check, then freezes: it still accepts connections
+    // (the kernel does that for a stopped process) but never answers anything again.
+    let frozen = FrozenPeer::start();
+    let mut urls = fleet.urls();
+    urls.push(frozen.url.clone());
+    let mut settings = test_settings(urls);
+    settings.health_interval_ms = 60_000; // only passive ejection can take it out
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(3).await;
+    frozen.freeze();
+    let users = app.new_users(200).await;
+    for (a, (_, name)) in app.ask_all(&users).await.iter().zip(&users) {
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.json()["name"], name.as_str());
+        assert!(a.elapsed < PROMISE, "took {:?}", a.elapsed);
+    }
+    let m = app.get("/metrics", &[]).await.text();
+    let name = frozen.url.trim_start_matches("http://");
+    assert!(
+        m.lines()
+            .any(|l| l.contains(name) && l.contains("outcome=\"timeout\"")),
+        "the frozen peer was tried and timed out"
+    );
+    app.wait_for_ring(2).await;
+}
+
+/// A raw TCP peer that answers `GET /health` with 200 until frozen, and then holds every
+/// request (new or on a kept-alive connection) without a word.
+struct FrozenPeer {
+    url: String,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl FrozenPeer {
+    fn start() -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+        let f = frozen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(5_000) {
+                let Ok(mut conn) = conn else { break };
+                let (f, released) = (f.clone(), released.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    loop {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            if f.load(Ordering::SeqCst) {
+                                // hold the connection until the test ends
+                                let _ = released.lock().map(|r| r.recv());
+                                return;
+                            }
+                            let _ =
+                                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
+                        }
+                    }
+                });
+            }
+        });
+        FrozenPeer {
+            url,
+            frozen,
+            _release: release,
+        }
+    }
+
+    fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_powersource_whose_health_still_answers_is_routed_around() {
+    // powersource's hang fault: product routes never answer, /health does
+    let fleet = TestFleet::start_with(3, |i| powersource::config::FaultArgs {
+        fault_hang: i == 0,
+        ..Default::default()
+    });
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(3).await;
+    let mut worst = Duration::ZERO;
+    for _ in 0..300 {
+        let a = app.superpower_json(None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        worst = worst.max(a.elapsed);
+    }
+    assert!(worst < PROMISE, "slowest {worst:?}");
+    let m = app.get("/metrics", &[]).await.text();
+    assert!(
+        m.contains("outcome=\"timeout\"") || m.contains("superpower_hedged_requests_total"),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_from_one_instance_reach_no_user() {
+    let fleet = TestFleet::start_with(3, |i| powersource::config::FaultArgs {
+        fault_error_rate: if i == 1 { 1.0 } else { 0.0 },
+        ..Default::default()
+    });
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(3).await;
+    for _ in 0..200 {
+        let a = app.superpower_json(None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    }
+    assert!(app
+        .get("/metrics", &[])
+        .await
+        .text()
+        .contains("superpower_failovers_total"));
+}

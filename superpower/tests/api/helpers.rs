@@ -1,0 +1,354 @@
+//! The test harness: a real superpower in-process on port 0, in front of real powersource
+//! instances (each in its own runtime, over its own sled store ingested from the sample dataset
+//! by the loader library), spoken to over real HTTP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, COOKIE, SET_COOKIE};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use superpower::{App, Application, Settings};
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// The sample dataset, generated once and shared by every test process (nextest runs each
+/// test in its own): written to a temporary folder, then renamed into place.
+fn sample_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "superpower-sample-{}-{}",
+            loader::sample::DEFAULT_COUNT,
+            loader::sample::DEFAULT_SEED
+        ));
+        if !dir.join("characters.json").exists() {
+            let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+            loader::sample::write(
+                tmp.path(),
+                loader::sample::DEFAULT_COUNT,
+                loader::sample::DEFAULT_SEED,
+            )
+            .expect("sample dataset");
+            // another process may have won the race: either way a complete dataset is in place
+            let _ = std::fs::rename(tmp.keep(), &dir);
+        }
+        dir
+    })
+}
+
+/// A store in `dir` holding the sample dataset.
+fn ingest_sample(dir: &Path) {
+    let dataset = loader::dataset::Dataset::load(sample_dir()).expect("sample loads");
+    let store = common::store::Store::open(dir).expect("store opens");
+    loader::ingest::ingest(&dataset, &store, &loader::ingest::Options::default()).expect("ingest");
+}
+
+/// One powersource instance in its own runtime and thread, so that killing it drops every task
+/// and connection at once, like a SIGKILL.
+pub struct TestPowersource {
+    /// Where it listens (kept across restarts).
+    pub addr: SocketAddr,
+    store: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Faults to start with (`--fault-*`).
+    pub faults: powersource::config::FaultArgs,
+}
+
+impl TestPowersource {
+    fn start(addr: SocketAddr, store: PathBuf, faults: powersource::config::FaultArgs) -> Self {
+        let mut ps = TestPowersource {
+            addr,
+            store,
+            runtime: None,
+            faults,
+        };
+        ps.boot();
+        ps
+    }
+
+    fn boot(&mut self) {
+        let (addr, store, faults) = (self.addr, self.store.clone(), self.faults.clone());
+        let (rt, bound) = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            // The port and the store lock of a killed instance are released asynchronously:
+            // retry until they are free (bounded), as a supervisor restarting a process would.
+            let (listener, app) = loop {
+                let attempt = rt.block_on(async {
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut settings = powersource::config::Settings::new(
+                        listener.local_addr().unwrap().to_string(),
+                        store.clone(),
+                    );
+                    settings.admin_token = Some("test-token".into());
+                    settings.faults = faults.clone();
+                    let app = powersource::App::build(&settings)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok::<_, String>((listener, app))
+                });
+                match attempt {
+                    Ok(ok) => break ok,
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::debug!(%e, "powersource restart: retrying");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => panic!("powersource cannot start: {e}"),
+                }
+            };
+            let bound = listener.local_addr().unwrap();
+            rt.spawn(app.run(listener, std::future::pending()));
+            (rt, bound)
+        })
+        .join()
+        .expect("boot thread");
+        self.addr = bound;
+        self.runtime = Some(rt);
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the instance: every task and connection is dropped at once.
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            std::thread::spawn(move || rt.shutdown_timeout(Duration::from_secs(2)))
+                .join()
+                .unwrap();
+        }
+    }
+
+    /// Starts it again on the same address and store.
+    pub fn restart(&mut self) {
+        assert!(self.runtime.is_none(), "kill it first");
+        self.boot();
+    }
+}
+
+impl Drop for TestPowersource {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fleet of powersources over separate stores holding the sample dataset.
+pub struct TestFleet {
+    /// The instances.
+    pub instances: Vec<TestPowersource>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestFleet {
+    /// `n` healthy instances.
+    pub fn start(n: usize) -> Self {
+        Self::start_with(n, |_| powersource::config::FaultArgs::default())
+    }
+
+    /// `n` instances, instance `i` started with `faults(i)`.
+    pub fn start_with(n: usize, faults: impl Fn(usize) -> powersource::config::FaultArgs) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let instances = (0..n)
+            .map(|i| {
+                let store = dir.path().join(format!("store-{i}"));
+                ingest_sample(&store);
+                TestPowersource::start("127.0.0.1:0".parse().unwrap(), store, faults(i))
+            })
+            .collect();
+        TestFleet {
+            instances,
+            _dir: dir,
+        }
+    }
+
+    /// The base URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.instances.iter().map(TestPowersource::url).collect()
+    }
+}
+
+/// A running superpower and a client to talk to it.
+pub struct TestApp {
+    /// Where superpower listens.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub app: Arc<App>,
+    client: HttpClient,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// An answer, read whole.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub elapsed: Duration,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `superpower_id` this answer set, if any.
+    pub fn new_cookie(&self) -> Option<String> {
+        let v = self.headers.get(SET_COOKIE)?.to_str().ok()?;
+        let first = v.split(';').next()?;
+        first.strip_prefix("superpower_id=").map(str::to_owned)
+    }
+}
+
+/// Settings for tests: quick health checks so membership changes are seen fast.
+pub fn test_settings(urls: Vec<String>) -> Settings {
+    let mut s = Settings::for_urls(urls);
+    s.health_interval_ms = 100;
+    s.eject_cooldown_ms = 500;
+    s.admin_token = Some("test-token".into());
+    s
+}
+
+/// Starts superpower with `settings` on port 0.
+pub async fn spawn_app(settings: Settings) -> TestApp {
+    common::telemetry::init(common::telemetry::Format::Pretty);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = Application::build(settings, listener)
+        .await
+        .expect("superpower builds");
+    let addr = app.local_addr().unwrap();
+    let state = app.app();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        app: state,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    /// Any request.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+        let start = Instant::now();
+        let resp = self.client.request(req).await.expect("superpower answers");
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    /// `GET path` with headers.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.request(Method::GET, path, headers, "").await
+    }
+
+    /// `GET /` as JSON, as the user with `cookie` (or a new user).
+    pub async fn superpower_json(&self, cookie: Option<&str>) -> Answer {
+        let c = cookie.map(|c| format!("superpower_id={c}"));
+        let mut h = vec![(ACCEPT.as_str(), "application/json")];
+        if let Some(c) = &c {
+            h.push((COOKIE.as_str(), c));
+        }
+        self.get("/", &h).await
+    }
+
+    /// `GET /` as a browser would ask.
+    pub async fn superpower_html(&self, cookie: Option<&str>) -> Answer {
+        let c = cookie.map(|c| format!("superpower_id={c}"));
+        let mut h = vec![(
+            ACCEPT.as_str(),
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )];
+        if let Some(c) = &c {
+            h.push((COOKIE.as_str(), c));
+        }
+        self.get("/", &h).await
+    }
+
+    /// Admin call with the test token.
+    pub async fn admin(&self, method: Method, path: &str, body: &str) -> Answer {
+        self.request(
+            method,
+            path,
+            &[("authorization", "Bearer test-token")],
+            body,
+        )
+        .await
+    }
+
+    /// Waits (polling, bounded) until the ring has `n` members.
+    pub async fn wait_for_ring(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ring = self.app.router.fleet().ring().len();
+            if ring == n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ring has {ring} members, expected {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `n` new users: each one's cookie and the name of their superpower.
+    pub async fn new_users(&self, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let a = self.superpower_json(None).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+            let cookie = a.new_cookie().expect("a new user gets a cookie");
+            out.push((cookie, a.json()["name"].as_str().unwrap().to_owned()));
+        }
+        out
+    }
+
+    /// Asks for every user's superpower (16 at a time) and returns the answers in order.
+    pub async fn ask_all(&self, users: &[(String, String)]) -> Vec<Answer> {
+        use futures_util::stream::{self, StreamExt};
+        stream::iter(users.iter().map(|(c, _)| self.superpower_json(Some(c))))
+            .buffered(16)
+            .collect()
+            .await
+    }
+}

@@ -1,0 +1,208 @@
+//! What a browser and an API client see: HTML and JSON, cookies, images, headers, errors.
+
+use http::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{Method, StatusCode};
+
+use crate::helpers::{spawn_app, test_settings, TestApp, TestFleet};
+
+async fn app() -> (TestFleet, TestApp) {
+    let fleet = TestFleet::start(2);
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(2).await;
+    (fleet, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_name_description_image_and_link() {
+    let (_fleet, app) = app().await;
+    let json = app.superpower_json(None).await;
+    let cookie = json.new_cookie().unwrap();
+    let j = json.json();
+    let page = app.superpower_html(Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers[CONTENT_TYPE], "text/html; charset=utf-8");
+    let html = page.text();
+    let name = j["name"].as_str().unwrap();
+    let escaped = name
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    assert!(
+        html.contains(&format!("<span class=\"name\">{escaped}</span>")),
+        "{html}"
+    );
+    let image_url = j["image_url"].as_str().unwrap();
+    assert!(html.contains(&format!("src=\"{image_url}\"")));
+    let description = j["description"].as_str().unwrap();
+    if !description.is_empty() {
+        assert!(html.contains(&description.replace('&', "&amp;").replace('"', "&quot;")));
+    }
+    match j["learn_more_url"].as_str() {
+        Some(url) => {
+            assert!(html.contains("Learn more!") && html.contains(&url.replace('&', "&amp;")))
+        }
+        None => assert!(!html.contains("Learn more!")),
+    }
+    assert!(
+        !html.contains("http://") || html.contains(j["learn_more_url"].as_str().unwrap_or("\u{0}")),
+        "no external assets"
+    );
+
+    // and the image itself
+    let img = app.get(image_url, &[]).await;
+    assert_eq!(img.status, StatusCode::OK);
+    let ct = img.headers[CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(ct == "image/png" || ct == "image/jpeg", "{ct}");
+    assert!(img.body.starts_with(b"\x89PNG") || img.body.starts_with(b"\xff\xd8\xff"));
+    let etag = img.headers[ETAG].to_str().unwrap().to_owned();
+    let again = app.get(image_url, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    // the stylesheet the page links
+    let css = app.get("/static/superpower.css", &[]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_is_negotiated_with_q_values() {
+    let (_fleet, app) = app().await;
+    for (accept, json) in [
+        ("application/json", true),
+        ("text/html;q=0.5, application/json", true),
+        ("*/*", false),
+        ("text/html, application/json;q=0.9", false),
+    ] {
+        let a = app.get("/", &[("accept", accept)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{accept}");
+        let ct = a.headers[CONTENT_TYPE].to_str().unwrap();
+        assert_eq!(
+            ct.starts_with("application/json"),
+            json,
+            "{accept} gave {ct}"
+        );
+    }
+    let none = app.get("/", &[]).await;
+    assert!(
+        none.headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "no Accept means HTML"
+    );
+    let png = app.get("/", &[("accept", "image/png")]).await;
+    assert_eq!(png.status, StatusCode::NOT_ACCEPTABLE);
+    let j = app.superpower_json(None).await.json();
+    for key in [
+        "id",
+        "name",
+        "description",
+        "image_url",
+        "learn_more_url",
+        "instance",
+        "degraded",
+    ] {
+        assert!(j.get(key).is_some(), "JSON has {key}: {j}");
+    }
+    assert_eq!(j["degraded"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
+    let (_fleet, app) = app().await;
+    for cookie in [
+        "superpower_id=",
+        "superpower_id=<script>alert(1)</script>",
+        "superpower_id=../../../../etc/passwd",
+        "superpower_id=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ";;;;=;=;",
+        "superpower_id=%00%01",
+    ] {
+        let a = app
+            .get("/", &[("accept", "application/json"), ("cookie", cookie)])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{cookie}: {}", a.text());
+        let set = a.headers[SET_COOKIE].to_str().unwrap();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+            "{set}"
+        );
+        assert_eq!(a.new_cookie().unwrap().len(), 22);
+    }
+    let long = format!("superpower_id={}", "x".repeat(10_000));
+    let a = app.get("/", &[("cookie", &long)]).await;
+    assert!(
+        a.status == StatusCode::OK || a.status == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "{}",
+        a.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_methods_and_ids() {
+    let (_fleet, app) = app().await;
+    for path in [
+        "/nope",
+        "/images/",
+        "/images/abc",
+        "/images/1/2",
+        "/images/99999999999999999999999",
+        "/admin/../etc/passwd",
+    ] {
+        let a = app.get(path, &[]).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        app.get("/images/1", &[]).await.status,
+        StatusCode::NOT_FOUND,
+        "an id the dataset lacks"
+    );
+    let post = app.request(Method::POST, "/", &[], "x").await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers["allow"], "GET");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_on_every_answer() {
+    let (_fleet, app) = app().await;
+    for path in ["/", "/nope", "/health", "/static/superpower.css"] {
+        let a = app.get(path, &[]).await;
+        let csp = a.headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(a.headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(a.headers.contains_key("referrer-policy"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_live_and_metrics() {
+    let (_fleet, app) = app().await;
+    let h = app.get("/health", &[]).await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert_eq!(h.json()["ring_members"], 2);
+    assert_eq!(app.get("/live", &[]).await.status, StatusCode::OK);
+    app.superpower_json(None).await;
+    let m = app.get("/metrics", &[]).await.text();
+    for name in [
+        "http_server_request_duration_seconds_bucket",
+        "superpower_powersource_request_duration_seconds_bucket",
+        "superpower_ring_members",
+        "superpower_resilience_enabled",
+    ] {
+        assert!(m.contains(name), "{name} missing");
+    }
+    assert!(m.contains("route=\"/\""));
+    assert!(
+        !m.contains("route=\"/images/1"),
+        "raw paths never become labels"
+    );
+}

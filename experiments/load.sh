@@ -152,11 +152,11 @@ if r is not None:
         p99 = pct.get("p99")
         mx = (r.get("summary") or {}).get("slowest")
         achieved = (r.get("summary") or {}).get("requestsPerSec")
-    else:  # vegeta report -type=json: latencies in ns, errors a list of messages
+    else:  # vegeta report -type=json: latencies in ns; status code "0" counts transport
+        # errors, and "errors" lists each distinct error message once
         codes = {str(k): int(v) for k, v in (r.get("status_codes") or {}).items()}
-        errors = {}
-        for e in r.get("errors") or []:
-            errors[e] = errors.get(e, 0) + 1
+        failed = codes.pop("0", 0)
+        errors = {"; ".join(r.get("errors") or []) or "transport error": failed} if failed else {}
         lat = r.get("latencies") or {}
         p99 = lat.get("99th", 0) / 1e9 if "99th" in lat else None
         mx = lat.get("max", 0) / 1e9 if "max" in lat else None

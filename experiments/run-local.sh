@@ -70,19 +70,12 @@ cleanup() {
 trap cleanup EXIT
 deploy/local/status.sh >/dev/null || { deploy/local/status.sh || true; die "the fleet is not healthy"; }
 
-# Prometheus must scrape every target before the first steady state asks it anything.
-n=$(($(sed -n 's/^POWERSOURCES=//p' var/fleet/fleet.env) + 1))
+# Prometheus must have scraped every target (after superpower's first request) before the first
+# steady state asks it anything; its `up` series can hold stale samples of an earlier fleet, so
+# this reads the targets API instead.
+n=$(($(fleet_size) + 1))
 say "waiting for Prometheus at $PROMETHEUS_URL to scrape all $n targets"
-deadline=$((SECONDS + 30))
-while :; do
-  up=$(curl -s --max-time 2 "$PROMETHEUS_URL/api/v1/query" --data-urlencode 'query=sum(up{job=~"superpower|powersource"})' |
-    var/venv/bin/python -c 'import json,sys
-try: print(int(float(json.load(sys.stdin)["data"]["result"][0]["value"][1])))
-except Exception: print(0)' 2>/dev/null || echo 0)
-  [ "$up" -ge "$n" ] && break
-  [ "$SECONDS" -ge "$deadline" ] && die "Prometheus scrapes $up of $n targets after 30 s (is it running? deploy/local/status.sh)"
-  sleep 0.5
-done
+wait_scraped "$n" 30 || die "Prometheus does not scrape the fleet (deploy/local/status.sh, var/fleet/prometheus.log)"
 
 # --- the experiments --------------------------------------------------------------------------------
 # A fresh recording of the followed users for this suite; the first steady state records them.

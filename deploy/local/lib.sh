@@ -122,6 +122,40 @@ wait_ready() {
   done
 }
 
+# wait_scraped N [SECONDS]: waits until Prometheus has scraped N targets of the jobs superpower
+# and powersource successfully *after* this call began (so series made just before, like
+# superpower's first request, are in it; stale samples of an earlier fleet do not count), for at
+# most SECONDS (default 20). Reads the targets API, which shows only the current targets.
+wait_scraped() {
+  local want="$1" wait="${2:-20}" since deadline
+  since="$(date +%s.%N)"
+  deadline=$((SECONDS + wait))
+  while :; do
+    local got
+    got="$(curl -s --max-time 2 "http://$PROMETHEUS_ADDR/api/v1/targets?state=active" | python3 -c '
+import json, sys
+from datetime import datetime
+since = float(sys.argv[1])
+def ts(s):  # RFC 3339 with nanoseconds -> epoch seconds
+    s = s.rstrip("Z")
+    base, _, frac = s.partition(".")
+    return datetime.fromisoformat(base + "+00:00").timestamp() + float("0." + (frac or "0"))
+try:
+    targets = json.load(sys.stdin)["data"]["activeTargets"]
+except Exception:
+    print(0); sys.exit()
+print(sum(1 for t in targets if t["labels"].get("job") in ("superpower", "powersource")
+          and t["health"] == "up" and ts(t["lastScrape"]) > since))
+' "$since" 2>/dev/null || echo 0)"
+    [ "${got:-0}" -ge "$want" ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "Prometheus scraped $got of $want targets within ${wait}s (http://$PROMETHEUS_ADDR/targets)"
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
 # fleet_size: the N of the running fleet (from var/fleet/fleet.env), default 3.
 fleet_size() {
   local n=""

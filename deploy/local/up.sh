@@ -166,6 +166,10 @@ printf '[\n  {"targets": ["%s"], "labels": {"instance": "superpower"}}\n]\n' "$S
 mv "$FLEET/targets/superpower.json.tmp" "$FLEET/targets/superpower.json"
 
 ensure_prometheus
+# Experiments and dashboards ask Prometheus right away: return once it has scraped everything.
+if pid_of prometheus >/dev/null; then
+  wait_scraped $((N + 1)) 20 || die "Prometheus does not scrape the fleet (log: var/fleet/prometheus.log)"
+fi
 trap - EXIT
 say "the fleet is up: $N powersource(s) and superpower"
 print_urls

@@ -20,7 +20,12 @@ fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = tmp.path().join("data");
     let t = Instant::now();
-    let options = sample::Options { count: CHARACTERS, seed: 7, image_kib: Some(IMAGE_KIB), placeholders: false };
+    let options = sample::Options {
+        count: CHARACTERS,
+        seed: 7,
+        image_kib: Some(IMAGE_KIB),
+        placeholders: false,
+    };
     let written = sample::write_with(&data, &options).expect("sample");
     println!(
         "setup: {} characters, {} images, {:.1} MiB of images, generated in {:.2}s",
@@ -52,9 +57,16 @@ fn main() {
         );
         // and again: the same dataset is recognised and nothing is written
         let t = Instant::now();
-        let again = ingest::ingest(&dataset, &store, &ingest::Options::default()).expect("re-ingest");
-        assert!(matches!(again.outcomes[0], ingest::Outcome::Unchanged { .. }));
-        println!("run {run}: re-ingest of the same dataset (unchanged) {:.3}s", t.elapsed().as_secs_f64());
+        let again =
+            ingest::ingest(&dataset, &store, &ingest::Options::default()).expect("re-ingest");
+        assert!(matches!(
+            again.outcomes[0],
+            ingest::Outcome::Unchanged { .. }
+        ));
+        println!(
+            "run {run}: re-ingest of the same dataset (unchanged) {:.3}s",
+            t.elapsed().as_secs_f64()
+        );
         totals.push(total);
         drop(store);
         std::fs::remove_dir_all(&store_path).ok();

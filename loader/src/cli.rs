@@ -86,6 +86,7 @@ fn run_sample(args: &SampleArgs) -> Result<(), Error> {
         count: args.count,
         seed: args.seed,
         image_kib: args.image_kib,
+        placeholders: !args.no_placeholders,
     };
     let s = sample::write_with(&args.out, &options)?;
     println!(

@@ -315,7 +315,7 @@ pub enum DatasetError {
         /// `characters.json`, or the image file when the problem is the image.
         file: PathBuf,
         /// Which record.
-        record: RecordRef,
+        record: Box<RecordRef>,
         /// What is wrong.
         problem: Problem,
     },
@@ -418,7 +418,7 @@ impl Entry {
         if found != image.etag {
             return Err(DatasetError::Record {
                 file: image.path.clone(),
-                record: self.record_ref(),
+                record: Box::new(self.record_ref()),
                 problem: Problem::ImageChanged {
                     expected: image.etag.clone(),
                     found,
@@ -488,7 +488,7 @@ impl Dataset {
             };
             let bad = |problem| DatasetError::Record {
                 file: json_path.clone(),
-                record: record_ref(),
+                record: Box::new(record_ref()),
                 problem,
             };
             if c.id == 0 {
@@ -536,7 +536,7 @@ impl Dataset {
             }
             let image_err = |problem| DatasetError::Record {
                 file: path.clone(),
-                record: record_ref(),
+                record: Box::new(record_ref()),
                 problem,
             };
 
@@ -728,7 +728,7 @@ fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
                     .and_then(|v| Some(v.get("name")?.as_str()?.to_owned()));
                 DatasetError::Record {
                     file: path.to_owned(),
-                    record: RecordRef { index, id, name },
+                    record: Box::new(RecordRef { index, id, name }),
                     problem: Problem::Shape {
                         detail: strip_position(&e.to_string()),
                         line,

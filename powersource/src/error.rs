@@ -10,10 +10,10 @@ use http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store could not be opened or read.
-    #[error("store error")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A blocking store read did not finish (it panicked or the runtime is shutting down).
-    #[error("a blocking task failed")]
+    #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
     /// The instance name cannot be an HTTP header value.
     #[error("instance name {0:?} is not a valid header value (use printable ASCII)")]

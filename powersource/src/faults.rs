@@ -151,19 +151,23 @@ impl Faults {
 
     /// Replaces the faults in force (the spec must be valid) and updates the gauge.
     pub fn set(&self, spec: FaultSpec) {
-        let gauge = |kind: &'static str, on: bool| {
-            metrics::gauge!(POWERSOURCE_FAULTS_ACTIVE, "kind" => kind).set(if on {
-                1.0
-            } else {
-                0.0
-            });
-        };
-        gauge("latency", spec.latency_ms > 0 || spec.jitter_ms > 0);
-        gauge("error", spec.error_rate > 0.0);
-        gauge("hang", spec.hang);
+        for (kind, on) in [
+            ("latency", spec.latency_ms > 0 || spec.jitter_ms > 0),
+            ("error", spec.error_rate > 0.0),
+            ("hang", spec.hang),
+        ] {
+            metrics::gauge!(POWERSOURCE_FAULTS_ACTIVE, "kind" => kind).set(f64::from(u8::from(on)));
+        }
         if spec.is_active() {
-            tracing::warn!(?spec, "faults set");
-        } else {
+            tracing::warn!(
+                latency_ms = spec.latency_ms,
+                jitter_ms = spec.jitter_ms,
+                error_rate = spec.error_rate,
+                hang = spec.hang,
+                route = spec.route.as_deref().unwrap_or("all"),
+                "faults set"
+            );
+        } else if self.spec.load().is_active() {
             tracing::info!("faults cleared");
         }
         self.spec.store(Arc::new(spec));

@@ -2,17 +2,16 @@
 
 use anyhow::Context;
 use clap::Parser;
-use powersource::Settings;
+use powersource::{App, Settings};
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
     common::telemetry::init(common::telemetry::Format::from_env());
-    let app = powersource::App::build(&settings)
+    let app = App::build(&settings)
         .await
-        .map_err(|e| anyhow::anyhow!(powersource::error::chain(&e)))
-        .with_context(|| format!("cannot start with the store {}", settings.store.display()))?;
+        .with_context(|| format!("cannot start over the store {}", settings.store.display()))?;
     let listener = TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -6,13 +6,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::http::body::{read_limited, BodyError};
 use common::telemetry::error_chain;
+use http::Method;
 use http::{HeaderMap, Request, StatusCode, Uri};
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-type Inner = Client<HttpConnector, Empty<Bytes>>;
+type Inner = Client<HttpConnector, Full<Bytes>>;
 
 /// What a call can end with, besides an HTTP answer.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,27 @@ pub struct Reply {
     pub body: Bytes,
 }
 
+/// Builds an admin call to `base + path`, forwarding the caller's (already checked)
+/// `Authorization` header and a JSON body.
+///
+/// # Errors
+/// [`CallError::Protocol`] when the URI is invalid.
+pub fn admin_request(
+    method: Method,
+    base: &str,
+    path: &str,
+    authorization: &http::HeaderValue,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, CallError> {
+    Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header(http::header::AUTHORIZATION, authorization.clone())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
+        .map_err(|e| CallError::Protocol(e.to_string()))
+}
+
 /// Two pools: one with a tight connect timeout (deadlines on), one with the original demo's
 /// 2 s connect timeout (deadlines off).
 #[derive(Clone)]
@@ -92,8 +114,23 @@ impl Backend {
             .parse()
             .map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
         let req = Request::get(uri)
-            .body(Empty::new())
+            .body(Full::default())
             .map_err(|e| CallError::Protocol(e.to_string()))?;
+        self.send(req, timeout, tight, limit).await
+    }
+
+    /// Sends `req` (any method, with its body), the whole answer within `timeout`, the body at
+    /// most `limit` bytes.
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn send(
+        &self,
+        req: Request<Full<Bytes>>,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
         let client = if tight { &self.tight } else { &self.loose };
         let call = async {
             let resp = client.request(req).await.map_err(|e| {

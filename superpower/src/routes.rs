@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 
 use crate::admin;
 use crate::app::App;
+use crate::error::AppError;
 use crate::handlers;
 use crate::negotiate::Format;
 
@@ -35,6 +36,29 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response {
             Method::GET => ops::metrics(&app.metrics),
             _ => with_route(method_not_allowed("GET"), "/metrics"),
         },
+        "/admin" => {
+            let resp = match (&app.admin_token, method) {
+                (None, _) => AppError::NotFound.into_response(Format::Html),
+                (Some(_), &Method::GET) => admin::page(),
+                (Some(_), _) => method_not_allowed("GET"),
+            };
+            with_route(resp, "/admin")
+        }
+        "/static/admin.js" => match (&app.admin_token, method) {
+            (None, _) => not_found(),
+            (Some(_), &Method::GET) => with_route(admin::script(), "/static/{file}"),
+            (Some(_), _) => with_route(method_not_allowed("GET"), "/static/{file}"),
+        },
+        "/admin/instances" => {
+            let resp = match admin::authorize(app, &parts.headers) {
+                Err(err) => err.into_response(Format::Json),
+                Ok(()) => match *method {
+                    Method::GET => admin::instances(app, &parts.headers).await,
+                    _ => method_not_allowed("GET"),
+                },
+            };
+            with_route(resp, "/admin/instances")
+        }
         "/admin/switches" => {
             let resp = match admin::authorize(app, &parts.headers) {
                 Err(err) => err.into_response(Format::Json),
@@ -45,6 +69,23 @@ pub async fn route(app: &App, req: Request<Incoming>) -> Response {
                 },
             };
             with_route(resp, "/admin/switches")
+        }
+        _ if path.starts_with("/admin/instances/") => {
+            let name = path
+                .strip_prefix("/admin/instances/")
+                .and_then(|p| p.strip_suffix("/faults"));
+            let resp = match (name, admin::authorize(app, &parts.headers)) {
+                (None, _) => AppError::NotFound.into_response(Format::Json),
+                (Some(_), Err(err)) => err.into_response(Format::Json),
+                (Some(name), Ok(())) => match *method {
+                    Method::PUT | Method::DELETE => {
+                        admin::instance_faults(app, method.clone(), name, &parts.headers, body)
+                            .await
+                    }
+                    _ => method_not_allowed("PUT, DELETE"),
+                },
+            };
+            with_route(resp, "/admin/instances/{name}/faults")
         }
         _ => match path.strip_prefix("/images/") {
             Some(id) if !id.contains('/') => match *method {

@@ -90,6 +90,11 @@ impl Router {
         &self.fleet
     }
 
+    /// The HTTP client (admin calls go through it too).
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// `GET path` from the instances `key` routes to; `limit` caps the body.
     ///
     /// # Errors

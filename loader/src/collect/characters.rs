@@ -131,8 +131,8 @@ impl Gathered {
 /// # Errors
 /// Missing folder permissions, a rejected request (bad keys), retries exhausted, an answer that
 /// is not a character page, or a `total` that paging cannot reach. On error the previous
-/// `characters.json` (if any) is untouched and the pages fetched so far stay in the state file
-/// for the next run.
+/// `characters.json` (if any) is untouched, and the pages fetched so far stay in the state file
+/// for the next run (except when the `total` cannot be reached: then the next run starts over).
 pub async fn collect_characters(
     options: &CharactersOptions,
 ) -> Result<CharactersSummary, CollectError> {

@@ -13,6 +13,9 @@ use super::{
     ImagesOptions, RetryPolicy, DEFAULT_API_URL, MAX_PAGE_SIZE,
 };
 
+/// Failed images listed one by one before the rest are only counted.
+const MAX_FAILURES_SHOWN: usize = 30;
+
 /// `loader collect characters|images`.
 #[derive(Debug, Subcommand)]
 pub enum CollectCommand {
@@ -144,8 +147,11 @@ pub fn run(command: CollectCommand) -> Result<(), CollectError> {
                 return Ok(());
             }
             eprintln!("failed images:");
-            for f in &s.failures {
+            for f in s.failures.iter().take(MAX_FAILURES_SHOWN) {
                 eprintln!("  {} (id {}): {} — {}", f.name, f.id, f.reason, f.url);
+            }
+            if s.failures.len() > MAX_FAILURES_SHOWN {
+                eprintln!("  … and {} more", s.failures.len() - MAX_FAILURES_SHOWN);
             }
             Err(CollectError::ImagesFailed {
                 failed: s.failures.len() as u64,

@@ -158,16 +158,26 @@ impl HttpClient {
             .adjust(|err, next| match (err, next) {
                 // Out of retries: give up whatever the server asked.
                 (_, None) => None,
-                (FetchError::Transient { retry_after: Some(after), .. }, Some(_)) => {
-                    Some((*after).min(MAX_RETRY_AFTER))
-                }
+                (
+                    FetchError::Transient {
+                        retry_after: Some(after),
+                        ..
+                    },
+                    Some(_),
+                ) => Some((*after).min(MAX_RETRY_AFTER)),
                 (_, next) => next,
             })
             .notify(|err, wait| {
                 self.retries.fetch_add(1, Ordering::Relaxed);
                 let url = redact(&make_url());
+                // A command-line tool's notice, above the progress bar: the user sees why it
+                // is slow (rate limit, server trouble).
                 bar.suspend(|| {
-                    tracing::warn!(%url, error = %err.detail(), wait_ms = wait.as_millis() as u64, "retrying");
+                    eprintln!(
+                        "retrying {url} in {:.1}s: {}",
+                        wait.as_secs_f64(),
+                        err.detail()
+                    );
                 });
             })
             .await
@@ -183,9 +193,12 @@ fn transport(e: reqwest::Error) -> FetchError {
         "request failed"
     };
     // reqwest's Display includes the URL, which may carry the signature; keep only the cause.
-    let cause = std::error::Error::source(&e)
-        .map(|s| format!(": {s}"))
-        .unwrap_or_default();
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        cause.push_str(&format!(": {s}"));
+        source = s.source();
+    }
     FetchError::Transient {
         detail: format!("{kind}{cause}"),
         retry_after: None,

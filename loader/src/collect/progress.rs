@@ -9,8 +9,7 @@ pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let template =
-        format!("{{spinner}} {what} [{{bar:32}}] {{pos}}/{{len}} {{per_sec}} eta {{eta}} {{msg}}");
+    let template = format!("{{spinner}} {what} [{{bar:32}}] {{pos}}/{{len}} eta {{eta}} {{msg}}");
     let style = ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");

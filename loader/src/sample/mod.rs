@@ -56,6 +56,7 @@ impl Default for Options {
             count: DEFAULT_COUNT,
             seed: DEFAULT_SEED,
             image_kib: None,
+            placeholders: true,
         }
     }
 }
@@ -94,7 +95,7 @@ pub fn write(dir: &Path, count: usize, seed: u64) -> Result<Summary, SampleError
         &Options {
             count,
             seed,
-            image_kib: None,
+            ..Options::default()
         },
     )
 }

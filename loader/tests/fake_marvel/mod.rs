@@ -511,10 +511,11 @@ fn answer(status: StatusCode, content_type: &str, body: Bytes) -> Response<Full<
         .expect("a valid response")
 }
 
-/// A real PNG or JPEG: a small gradient, or noise of about `kib` KiB (noise does not compress).
+/// A real PNG or JPEG: a small gradient, or noise of about `kib` KiB (noise does not compress;
+/// a JPEG, smaller, is topped up with comment segments, which decoders skip).
 fn picture(seed: u64, ext: &str, kib: Option<usize>) -> Vec<u8> {
     let (width, height) = match kib {
-        // noise costs about 3 bytes per pixel in PNG and a bit less in JPEG at quality 90
+        // noise costs about 3 bytes per pixel in PNG
         Some(kib) => {
             let side = ((kib * 1024 / 3) as f64).sqrt() as u32;
             (side, side)
@@ -541,5 +542,17 @@ fn picture(seed: u64, ext: &str, kib: Option<usize>) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), format)
         .expect("encoding a picture in memory");
+    if let (Some(kib), image::ImageFormat::Jpeg) = (kib, format) {
+        let mut missing = (kib * 1024).saturating_sub(out.len());
+        let mut segments = Vec::new();
+        while missing > 4 {
+            let n = (missing - 4).min(65_533);
+            segments.extend_from_slice(&[0xFF, 0xFE]);
+            segments.extend_from_slice(&((n + 2) as u16).to_be_bytes());
+            segments.extend(std::iter::repeat_n(b'.', n));
+            missing -= n + 4;
+        }
+        out.splice(2..2, segments);
+    }
     out
 }

@@ -24,6 +24,7 @@ fn kill_9_during_ingest_leaves_one_complete_dataset() {
             count: 300,
             seed: 41,
             image_kib: Some(64),
+            placeholders: true,
         },
     )
     .unwrap();

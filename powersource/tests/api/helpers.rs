@@ -76,6 +76,9 @@ pub fn fresh_store(ingest: bool) -> (TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A change to the settings before the app starts.
+pub type Tweak = Box<dyn FnOnce(&mut Settings)>;
+
 /// How to start a test app.
 #[derive(Default)]
 pub struct Options {
@@ -84,7 +87,7 @@ pub struct Options {
     /// Configure the admin token [`TOKEN`].
     pub admin: bool,
     /// Change the settings further.
-    pub tweak: Option<Box<dyn FnOnce(&mut Settings)>>,
+    pub tweak: Option<Tweak>,
 }
 
 /// A running powersource.

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The benchmark suite: end to end (superpower, powersource and bare hyper references), failover,
+# lose all, ingest, memory and micro-benchmarks, with the targets judged. See docs/performance.md.
+#
+#   bench/run.sh [--smoke] [--no-micro]
+#
+# Full run: about 5 minutes on 2 cores (once built). --smoke runs every scenario for a second or
+# two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
+# Prints a markdown table; writes var/bench/results.json and var/bench/results.md, logs in
+# var/bench/logs/. Exits non-zero when a scenario fails (a missed target is only a figure).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=../scripts/tools.sh
+source "$ROOT/scripts/tools.sh"
+
+smoke=()
+micro=1
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=(--smoke) ;;
+    --no-micro) micro=0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $arg (--smoke, --no-micro)" >&2; exit 2 ;;
+  esac
+done
+
+ensure_oha
+ensure_release_build
+log "cargo build --release -p bench"
+cargo build --release --locked -q -p bench >&2
+
+target="${CARGO_TARGET_DIR:-$ROOT/target}"
+criterion=()
+if [ "$micro" = 1 ]; then
+  crit="$target/criterion"
+  # forget earlier estimates, so a benchmark that no longer runs cannot report stale figures
+  rm -rf "$crit/ring" "$crit/assign" "$crit/identity" "$crit/render"
+  if [ ${#smoke[@]} -gt 0 ]; then times=(--warm-up-time 0.1 --measurement-time 0.2)
+  else times=(--warm-up-time 1 --measurement-time 2); fi
+  log "cargo bench --bench micro (superpower, powersource)"
+  cargo bench --locked -q -p superpower -p powersource --bench micro -- "${times[@]}" >&2
+  criterion=(--criterion-dir "$crit")
+fi
+
+mkdir -p var/bench
+"$target/release/bench" "${smoke[@]}" --out var/bench --bin-dir "$target/release" \
+  "${criterion[@]}" --rustc "$(rustc --version)"

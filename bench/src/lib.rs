@@ -1,0 +1,19 @@
+//! The benchmark suite of superpower: one command (`bench/run.sh`) that measures the product
+//! against bare hyper servers on the same machine, in the same run, and judges the targets.
+//!
+//! # Layout
+//! - [`suite`]: the scenarios (ingest, end to end, failover, lose all, memory, micro) and the
+//!   targets.
+//! - [`load`]: the load generator, which rotates cookies or paths per request and checks each
+//!   user's superpower.
+//! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
+//! - [`procs`]: the processes the benchmark starts (ports, readiness, peak memory, kill on drop).
+//! - [`reference`]: the one-tier and two-tier hyper reference servers (`bench-ref`).
+//! - [`report`]: the results' JSON and markdown forms.
+
+pub mod load;
+pub mod oha;
+pub mod procs;
+pub mod reference;
+pub mod report;
+pub mod suite;

@@ -1,0 +1,503 @@
+//! The load generator: HTTP/1.1 keep-alive connections that rotate cookies (or paths) per
+//! request, something oha cannot do.
+//!
+//! Two modes, as oha has:
+//! - closed loop (no rate): every connection sends its next request as soon as the last answer
+//!   is in: the maximum throughput;
+//! - open loop (`rate`): request `i` is due at `start + i / rate`, whichever connection is free
+//!   takes it, and its latency counts from when it was due, not from when it was sent, so a
+//!   stall is charged to every request it delays (no coordinated omission; oha's
+//!   `--latency-correction`).
+//!
+//! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
+//! user, so identity changes are counted request by request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, COOKIE, HOST};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// What varies from one request to the next.
+#[derive(Clone)]
+pub enum Rotation {
+    /// The same request every time, with no cookie (a new identity each time for superpower).
+    None,
+    /// Request `i` carries cookie `i % n` (a `Cookie` header value).
+    Cookies(Arc<Vec<HeaderValue>>),
+    /// Request `i` asks for path `i % n`.
+    Paths(Arc<Vec<String>>),
+}
+
+impl Rotation {
+    fn len(&self) -> usize {
+        match self {
+            Rotation::None => 1,
+            Rotation::Cookies(v) => v.len(),
+            Rotation::Paths(v) => v.len(),
+        }
+    }
+}
+
+/// What to do with the `name` of each JSON answer (cookie rotation only).
+#[derive(Clone)]
+pub enum Names {
+    /// Nothing: the body is read and dropped.
+    Ignore,
+    /// Keep the name each user got (the report's `names`).
+    Record,
+    /// Compare with the name each user is expected to have; count the users that differ.
+    Check(Arc<Vec<String>>),
+}
+
+/// One load run.
+#[derive(Clone)]
+pub struct Plan {
+    /// The server.
+    pub addr: SocketAddr,
+    /// The path asked when the rotation is not [`Rotation::Paths`].
+    pub path: String,
+    /// Headers sent with every request (e.g. `Accept: application/json`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Connections (each one sends one request at a time).
+    pub connections: usize,
+    /// How long requests are started for.
+    pub duration: Duration,
+    /// Requests per second (open loop); `None` for as fast as the answers come (closed loop).
+    pub rate: Option<f64>,
+    /// Stop after this many requests (e.g. exactly one per user).
+    pub max_requests: Option<u64>,
+    /// Cookies or paths to rotate over.
+    pub rotation: Rotation,
+    /// What to do with the answers' names.
+    pub names: Names,
+    /// The status every answer should have.
+    pub expect: StatusCode,
+    /// A request not answered within this is an error (and its connection is dropped).
+    pub timeout: Duration,
+}
+
+impl Plan {
+    /// A closed-loop plan: `GET path` as JSON over `connections` connections for `duration`.
+    pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
+        Plan {
+            addr,
+            path: path.to_owned(),
+            headers: vec![(
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/json"),
+            )],
+            connections,
+            duration,
+            rate: None,
+            max_requests: None,
+            rotation: Rotation::None,
+            names: Names::Ignore,
+            expect: StatusCode::OK,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Latency figures in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+}
+
+impl Latency {
+    /// Figures of `micros` (sorted here).
+    pub fn of(micros: &mut [u32]) -> Self {
+        if micros.is_empty() {
+            return Latency::default();
+        }
+        micros.sort_unstable();
+        let pick = |q: f64| {
+            let rank = ((q * micros.len() as f64).ceil() as usize).clamp(1, micros.len());
+            f64::from(micros[rank - 1]) / 1000.0
+        };
+        let sum: u64 = micros.iter().map(|&m| u64::from(m)).sum();
+        Latency {
+            p50_ms: pick(0.50),
+            p90_ms: pick(0.90),
+            p99_ms: pick(0.99),
+            max_ms: f64::from(micros[micros.len() - 1]) / 1000.0,
+            mean_ms: sum as f64 / micros.len() as f64 / 1000.0,
+        }
+    }
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Requests answered or failed.
+    pub requests: u64,
+    /// Answers with the expected status.
+    pub expected: u64,
+    /// Answers with another status, by status.
+    pub unexpected_status: BTreeMap<u16, u64>,
+    /// Requests without an answer (connect error, reset, timeout), by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// The rate asked for (open loop).
+    pub rate: Option<f64>,
+    /// Answers per second over the run.
+    pub rps: f64,
+    /// Seconds from the first request to the last answer.
+    pub elapsed_s: f64,
+    /// Latency of the answers (all statuses).
+    pub latency: Latency,
+    /// JSON answers marked `degraded: true` (superpower's fallback).
+    pub degraded: u64,
+    /// Users whose name differed from the expected one at least once ([`Names::Check`]).
+    pub changed_users: BTreeSet<u32>,
+    /// Answers whose name was checked.
+    pub checked: u64,
+    /// The name each user got ([`Names::Record`]); empty for users never answered.
+    #[serde(skip)]
+    pub names: Vec<String>,
+}
+
+impl Report {
+    /// Requests that did not end with the expected status.
+    pub fn failures(&self) -> u64 {
+        self.unexpected_status.values().sum::<u64>() + self.errors.values().sum::<u64>()
+    }
+
+    /// A one-line summary of the failures, for messages.
+    pub fn failure_summary(&self) -> String {
+        format!(
+            "{} of {} requests failed: statuses {:?}, errors {:?}",
+            self.failures(),
+            self.requests,
+            self.unexpected_status,
+            self.errors
+        )
+    }
+}
+
+/// `n` fixed identities: `superpower_id` cookies made from a seeded generator, so every run
+/// follows the same users.
+pub fn identities(n: usize, seed: u64) -> Vec<HeaderValue> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let id: [u8; 16] = rng.random();
+            let v = format!("superpower_id={}", URL_SAFE_NO_PAD.encode(id));
+            HeaderValue::from_str(&v).expect("base64 is a valid header value")
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Tally {
+    micros: Vec<u32>,
+    requests: u64,
+    expected: u64,
+    unexpected_status: BTreeMap<u16, u64>,
+    errors: BTreeMap<String, u64>,
+    degraded: u64,
+    checked: u64,
+    changed_users: BTreeSet<u32>,
+    names: BTreeMap<u32, String>,
+    last_done: Option<Instant>,
+}
+
+struct Shared {
+    plan: Plan,
+    host: HeaderValue,
+    next: AtomicU64,
+    start: Instant,
+    end: Instant,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A connection could not be opened before the start.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The server.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP handshake failed.
+    #[error("HTTP handshake with {addr} failed: {source}")]
+    Handshake {
+        /// The server.
+        addr: SocketAddr,
+        /// Why.
+        source: hyper::Error,
+    },
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, LoadError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|source| LoadError::Connect { addr, source })?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|source| LoadError::Handshake { addr, source })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Runs `plan` and reports what it measured. Connections are opened before the clock starts.
+///
+/// # Errors
+/// [`LoadError`] when the connections cannot be opened; failures during the run are counted in
+/// the report instead.
+pub async fn run(plan: Plan) -> Result<Report, LoadError> {
+    let mut conns = Vec::with_capacity(plan.connections);
+    for _ in 0..plan.connections.max(1) {
+        conns.push(connect(plan.addr).await?);
+    }
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        host: HeaderValue::from_str(&plan.addr.to_string()).expect("an address is a valid host"),
+        end: start + plan.duration,
+        next: AtomicU64::new(0),
+        start,
+        plan: plan.clone(),
+    });
+    let workers: Vec<_> = conns
+        .into_iter()
+        .map(|c| tokio::spawn(worker(shared.clone(), c)))
+        .collect();
+    let mut total = Tally::default();
+    for w in workers {
+        let t = w.await.expect("a load worker panicked");
+        total.micros.extend(t.micros);
+        total.requests += t.requests;
+        total.expected += t.expected;
+        for (k, v) in t.unexpected_status {
+            *total.unexpected_status.entry(k).or_default() += v;
+        }
+        for (k, v) in t.errors {
+            *total.errors.entry(k).or_default() += v;
+        }
+        total.degraded += t.degraded;
+        total.checked += t.checked;
+        total.changed_users.extend(t.changed_users);
+        total.names.extend(t.names);
+        total.last_done = total.last_done.max(t.last_done);
+    }
+    let elapsed = total
+        .last_done
+        .map_or(Duration::ZERO, |t| t.duration_since(start));
+    let answered = total.requests - total.errors.values().sum::<u64>();
+    let mut names = vec![String::new(); plan.rotation.len()];
+    for (i, n) in total.names {
+        names[i as usize] = n;
+    }
+    Ok(Report {
+        requests: total.requests,
+        expected: total.expected,
+        unexpected_status: total.unexpected_status,
+        errors: total.errors,
+        rate: plan.rate,
+        rps: if elapsed.is_zero() {
+            0.0
+        } else {
+            answered as f64 / elapsed.as_secs_f64()
+        },
+        elapsed_s: elapsed.as_secs_f64(),
+        latency: Latency::of(&mut total.micros),
+        degraded: total.degraded,
+        changed_users: total.changed_users,
+        checked: total.checked,
+        names,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    name: String,
+    #[serde(default)]
+    degraded: bool,
+}
+
+async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally {
+    let plan = &shared.plan;
+    let mut tally = Tally::default();
+    let mut conn = Some(first);
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        if plan.max_requests.is_some_and(|max| i >= max) {
+            break;
+        }
+        let due = match plan.rate {
+            Some(rate) => {
+                let due = shared.start + Duration::from_secs_f64(i as f64 / rate);
+                if due >= shared.end {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
+                due
+            }
+            None => {
+                let now = Instant::now();
+                if now >= shared.end {
+                    break;
+                }
+                now
+            }
+        };
+        let slot = (i % plan.rotation.len() as u64) as usize;
+        let path = match &plan.rotation {
+            Rotation::Paths(p) => p[slot].as_str(),
+            _ => plan.path.as_str(),
+        };
+        let mut req = Request::get(path)
+            .body(Empty::<Bytes>::new())
+            .expect("a valid request");
+        let h = req.headers_mut();
+        h.insert(HOST, shared.host.clone());
+        for (k, v) in &plan.headers {
+            h.insert(k, v.clone());
+        }
+        if let Rotation::Cookies(c) = &plan.rotation {
+            h.insert(COOKIE, c[slot].clone());
+        }
+        tally.requests += 1;
+        let outcome = tokio::time::timeout(plan.timeout, send(&mut conn, plan.addr, req)).await;
+        let done = Instant::now();
+        tally.last_done = Some(done);
+        let (status, body) = match outcome {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(kind)) => {
+                *tally.errors.entry(kind).or_default() += 1;
+                conn = None;
+                continue;
+            }
+            Err(_) => {
+                *tally.errors.entry("timeout".into()).or_default() += 1;
+                conn = None;
+                continue;
+            }
+        };
+        let micros = done
+            .duration_since(due)
+            .as_micros()
+            .min(u128::from(u32::MAX)) as u32;
+        tally.micros.push(micros);
+        if status == plan.expect {
+            tally.expected += 1;
+        } else {
+            *tally.unexpected_status.entry(status.as_u16()).or_default() += 1;
+        }
+        if status != StatusCode::OK || matches!(plan.names, Names::Ignore) {
+            continue;
+        }
+        let Ok(answer) = serde_json::from_slice::<Answer>(&body) else {
+            *tally
+                .errors
+                .entry("unreadable JSON answer".into())
+                .or_default() += 1;
+            continue;
+        };
+        tally.degraded += u64::from(answer.degraded);
+        match &plan.names {
+            Names::Ignore => {}
+            Names::Record => {
+                tally.names.insert(slot as u32, answer.name);
+            }
+            Names::Check(expected) => {
+                tally.checked += 1;
+                if expected.get(slot).is_none_or(|e| *e != answer.name) {
+                    tally.changed_users.insert(slot as u32);
+                }
+            }
+        }
+    }
+    tally
+}
+
+/// Sends one request on `conn` (reconnecting first when it is gone) and reads the whole answer.
+async fn send(
+    conn: &mut Option<SendRequest<Empty<Bytes>>>,
+    addr: SocketAddr,
+    req: Request<Empty<Bytes>>,
+) -> Result<(StatusCode, Bytes), String> {
+    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+        *conn = Some(connect(addr).await.map_err(|e| match e {
+            LoadError::Connect { .. } => "connect".to_owned(),
+            LoadError::Handshake { .. } => "handshake".to_owned(),
+        })?);
+    }
+    let sender = conn.as_mut().expect("connected above");
+    sender
+        .ready()
+        .await
+        .map_err(|_| "connection closed".to_owned())?;
+    let resp = sender.send_request(req).await.map_err(|e| {
+        if e.is_incomplete_message() {
+            "connection closed"
+        } else {
+            "request failed"
+        }
+        .to_owned()
+    })?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| "body failed".to_owned())?
+        .to_bytes();
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let mut v: Vec<u32> = (1..=100).map(|x| x * 1000).collect();
+        v.reverse();
+        let l = Latency::of(&mut v);
+        assert_eq!(l.p50_ms, 50.0);
+        assert_eq!(l.p99_ms, 99.0);
+        assert_eq!(l.max_ms, 100.0);
+        assert_eq!(l.mean_ms, 50.5);
+    }
+
+    #[test]
+    fn identities_are_fixed_and_valid_cookies() {
+        let a = identities(3, 1);
+        assert_eq!(a, identities(3, 1));
+        assert_ne!(a, identities(3, 2));
+        for c in &a {
+            let v = c.to_str().unwrap();
+            let id = v.strip_prefix("superpower_id=").unwrap();
+            assert_eq!(id.len(), 22);
+            assert_eq!(URL_SAFE_NO_PAD.decode(id).unwrap().len(), 16);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! oha, the reference load tool: runs it with JSON output and reads its figures, to check the
+//! benchmark's own generator against it on the same server in the same run.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::load::{Latency, Report};
+
+/// Why oha gave no figures.
+#[derive(Debug, thiserror::Error)]
+pub enum OhaError {
+    /// It could not be run.
+    #[error("cannot run oha: {0} (install it: cargo install --locked oha)")]
+    Run(std::io::Error),
+    /// It failed.
+    #[error("oha exited with {status}: {stderr}")]
+    Failed {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it said.
+        stderr: String,
+    },
+    /// Its output was not the JSON expected.
+    #[error("unreadable oha output: {0}")]
+    Parse(serde_json::Error),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Output {
+    summary: Summary,
+    latency_percentiles: BTreeMap<String, Option<f64>>,
+    #[serde(default)]
+    status_code_distribution: BTreeMap<String, u64>,
+    #[serde(default)]
+    error_distribution: BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    requests_per_sec: f64,
+    total: f64,
+    slowest: Option<f64>,
+    average: Option<f64>,
+}
+
+/// Runs `oha` against `GET http://addr/path` (JSON `Accept`, `cookie` when given) over
+/// `connections` for `duration`, at `rate` when given (with latency correction, as the
+/// generator measures).
+///
+/// # Errors
+/// [`OhaError`].
+pub async fn run(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    connections: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Result<Report, OhaError> {
+    let mut cmd = tokio::process::Command::new("oha");
+    cmd.args(["--no-tui", "--output-format", "json", "-w", "-t", "5s"])
+        .args(["-c", &connections.to_string()])
+        .args(["-z", &format!("{}ms", duration.as_millis())])
+        .args(["-H", "Accept: application/json"]);
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: {c}")]);
+    }
+    if let Some(r) = rate {
+        cmd.args(["-q", &format!("{r}"), "--latency-correction"]);
+    }
+    cmd.arg(format!("http://{addr}{path}"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = cmd.output().await.map_err(OhaError::Run)?;
+    if !out.status.success() {
+        return Err(OhaError::Failed {
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let o: Output = serde_json::from_slice(&out.stdout).map_err(OhaError::Parse)?;
+    let ms = |k: &str| {
+        o.latency_percentiles
+            .get(k)
+            .copied()
+            .flatten()
+            .unwrap_or(0.0)
+            * 1000.0
+    };
+    let mut unexpected = BTreeMap::new();
+    let mut expected = 0;
+    for (k, v) in &o.status_code_distribution {
+        match k.parse::<u16>() {
+            Ok(200) => expected += v,
+            Ok(s) => {
+                unexpected.insert(s, *v);
+            }
+            Err(_) => {
+                unexpected.insert(0, *v);
+            }
+        }
+    }
+    let requests = o.status_code_distribution.values().sum::<u64>()
+        + o.error_distribution.values().sum::<u64>();
+    Ok(Report {
+        requests,
+        expected,
+        unexpected_status: unexpected,
+        errors: o.error_distribution,
+        rate,
+        rps: o.summary.requests_per_sec,
+        elapsed_s: o.summary.total,
+        latency: Latency {
+            p50_ms: ms("p50"),
+            p90_ms: ms("p90"),
+            p99_ms: ms("p99"),
+            max_ms: o.summary.slowest.unwrap_or(0.0) * 1000.0,
+            mean_ms: o.summary.average.unwrap_or(0.0) * 1000.0,
+        },
+        ..Report::default()
+    })
+}

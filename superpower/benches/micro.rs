@@ -1,0 +1,93 @@
+//! Micro-benchmarks of the per-request work superpower does besides the network: the ring
+//! lookup, the identity cookie, and the HTML and JSON renders.
+//! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use superpower::fleet::Instance;
+use superpower::identity::Identity;
+use superpower::model::{Answer, Character};
+use superpower::render::html;
+use superpower::ring::RouteRing;
+
+fn keys(n: u32) -> Vec<[u8; 16]> {
+    (0..n)
+        .map(|i| {
+            u128::from(i)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834)
+                .to_be_bytes()
+        })
+        .collect()
+}
+
+fn character() -> Character {
+    Character {
+        id: 1_010_281,
+        name: "Dara Ibáñez".into(),
+        description: "Dara Ibáñez survived a flood in a sealed laboratory under Marisól Bay, and can \
+                      now pull the heat out of the air. Believes the world would be quieter \
+                      without heroes, and means to make it so."
+            .into(),
+        learn_more_url: Some(
+            "https://www.superpower-sample.example/characters/1010281/dara-ibanez?utm_source=sample"
+                .into(),
+        ),
+    }
+}
+
+fn ring(c: &mut Criterion) {
+    let members: Vec<Arc<Instance>> = (0..3)
+        .map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7001 + i)).unwrap()))
+        .collect();
+    let ring = RouteRing::build(members);
+    let keys = keys(1024);
+    let mut i = 0;
+    c.bench_function("ring/candidates", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(ring.candidates(black_box(&keys[i])))
+        })
+    });
+}
+
+fn identity(c: &mut Criterion) {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        HeaderValue::from_static("theme=dark; superpower_id=XNwPQkGGHGNbxj3zkk0WGw"),
+    );
+    c.bench_function("identity/from_headers", |b| {
+        b.iter(|| black_box(Identity::from_headers(black_box(&headers))))
+    });
+}
+
+fn render(c: &mut Criterion) {
+    let ch = character();
+    c.bench_function("render/html_character_page", |b| {
+        b.iter(|| black_box(html::character_page(black_box(&ch), false)))
+    });
+    c.bench_function("render/json_answer", |b| {
+        b.iter(|| {
+            let ch = black_box(&ch);
+            black_box(common::http::body::json(
+                StatusCode::OK,
+                &Answer {
+                    id: ch.id,
+                    name: &ch.name,
+                    description: &ch.description,
+                    image_url: ch.image_url(),
+                    learn_more_url: ch.learn_more_url.as_deref(),
+                    instance: Some("127.0.0.1:7001"),
+                    degraded: false,
+                },
+            ))
+        })
+    });
+}
+
+criterion_group!(benches, ring, identity, render);
+criterion_main!(benches);

@@ -1,0 +1,143 @@
+// superpower control room: switches and fault injection. No framework, no external assets.
+// The token is typed by the presenter, kept in sessionStorage for this tab only, and sent as a
+// bearer token with every call; it never goes into a URL.
+"use strict";
+
+const SWITCHES = [
+  ["ring", "consistent-hash routing (off: round robin)"],
+  ["failover", "failover to the next instance (off: one attempt)"],
+  ["fallback", "last-known-good fallback (off: 503 when the fleet is gone)"],
+  ["stable_assignment", "stable assignment (off: a random character per visit)"],
+  ["deadlines", "tight deadlines (off: 2 s connect / 5 s read, no overall deadline)"],
+  ["hedging", "hedged requests to a second instance"],
+];
+
+let token = sessionStorage.getItem("superpower-admin-token") || "";
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "checked" || k === "disabled") e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+async function api(method, path, body) {
+  const resp = await fetch(path, {
+    method,
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: text }; }
+  if (!resp.ok) {
+    const err = new Error((data && data.error) || resp.statusText);
+    err.status = resp.status;
+    throw err;
+  }
+  return data;
+}
+
+function status(msg, isError) {
+  const s = document.getElementById("status");
+  s.textContent = msg;
+  s.className = isError ? "error" : "";
+}
+
+function renderSwitches(state) {
+  const body = document.querySelector("#switches tbody");
+  body.replaceChildren();
+  for (const [name, label] of SWITCHES) {
+    const box = el("input", { type: "checkbox", id: "switch-" + name, "data-switch": name, checked: !!state[name] });
+    box.addEventListener("change", async () => {
+      box.disabled = true;
+      try {
+        const next = await api("PUT", "/admin/switches", { [name]: box.checked });
+        renderSwitches(next);
+        status(name + " is now " + (next[name] ? "on" : "off"));
+      } catch (e) {
+        status("could not change " + name + ": " + e.message, true);
+        box.checked = !box.checked;
+      } finally {
+        box.disabled = false;
+      }
+    });
+    body.append(el("tr", {}, el("td", {}, el("label", { for: "switch-" + name }, label)), el("td", {}, box)));
+  }
+}
+
+function describeFaults(f) {
+  if (!f) return "unknown (no answer)";
+  const parts = [];
+  if (f.latency_ms || f.jitter_ms) parts.push("latency " + f.latency_ms + " ms ± " + f.jitter_ms + " ms");
+  if (f.error_rate) parts.push("errors " + Math.round(f.error_rate * 100) + "%");
+  if (f.hang) parts.push("hang");
+  if (parts.length && f.route) parts.push("on " + f.route);
+  return parts.length ? parts.join(", ") : "none";
+}
+
+function renderInstances(data) {
+  const body = document.querySelector("#instances tbody");
+  body.replaceChildren();
+  for (const inst of data.instances) {
+    const latency = el("input", { type: "number", min: "0", max: "60000", value: "0", "aria-label": "latency ms" });
+    const errors = el("input", { type: "number", min: "0", max: "100", value: "0", "aria-label": "error %" });
+    const hang = el("input", { type: "checkbox", "aria-label": "hang" });
+    const apply = el("button", { type: "button" }, "inject");
+    const clear = el("button", { type: "button" }, "clear");
+    const path = "/admin/instances/" + encodeURIComponent(inst.name) + "/faults";
+    apply.addEventListener("click", async () => {
+      try {
+        await api("PUT", path, {
+          latency_ms: Number(latency.value) || 0, jitter_ms: 0,
+          error_rate: (Number(errors.value) || 0) / 100, hang: hang.checked, route: null,
+        });
+        status("faults set on " + inst.name);
+        refresh();
+      } catch (e) { status("could not set faults on " + inst.name + ": " + e.message, true); }
+    });
+    clear.addEventListener("click", async () => {
+      try { await api("DELETE", path); status("faults cleared on " + inst.name); refresh(); }
+      catch (e) { status("could not clear " + inst.name + ": " + e.message, true); }
+    });
+    body.append(el("tr", { "data-instance": inst.name },
+      el("td", {}, inst.name),
+      el("td", {}, inst.healthy ? (inst.on_ring ? "yes" : "yes (off ring)") : "no"),
+      el("td", { class: "faults" }, describeFaults(inst.faults)),
+      el("td", {}, "ms ", latency, " err% ", errors, " hang ", hang, " ", apply, " ", clear)));
+  }
+}
+
+async function refresh() {
+  try {
+    const [switches, instances] = await Promise.all([api("GET", "/admin/switches"), api("GET", "/admin/instances")]);
+    renderSwitches(switches);
+    renderInstances(instances);
+    document.getElementById("controls").hidden = false;
+    document.getElementById("login-error").textContent = "";
+    return true;
+  } catch (e) {
+    if (e.status === 401) {
+      sessionStorage.removeItem("superpower-admin-token");
+      document.getElementById("controls").hidden = true;
+      document.getElementById("login-error").textContent = "That token was refused.";
+    } else {
+      status("refresh failed: " + e.message, true);
+    }
+    return false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    token = document.getElementById("token").value;
+    if (await refresh()) sessionStorage.setItem("superpower-admin-token", token);
+  });
+  if (token) refresh();
+  setInterval(() => { if (!document.getElementById("controls").hidden) refresh(); }, 3000);
+});

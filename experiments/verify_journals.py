@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks chaostoolkit journals and prints a summary table of what the runs measured.
 
-    var/venv/bin/python experiments/verify_journals.py [--prometheus URL] JOURNAL...
+    var/venv/bin/python experiments/verify_journals.py [--prometheus URL] [--expect-deviation] JOURNAL...
 
 `chaos run` can exit 0 when the steady state already failed before the method, so its exit code
 proves nothing: a journal passes here only if
@@ -9,6 +9,11 @@ proves nothing: a journal passes here only if
 - the steady state was met both before and after the method;
 - every method activity and every rollback succeeded, and every `process` one exited 0;
 - every rollback the experiment declares was played.
+
+With --expect-deviation (the naive fleet, experiments/run-local.sh --naive) a journal passes
+only if the experiment caught the break: "status" "completed", "deviated" true, the steady
+state met before the method and broken after it by the identity probe (promise 1 or 2), and
+every method step and rollback succeeded — so a probe that cannot fail is caught.
 
 Figures in the table: the identity probe's users and max latency (before / after the method),
 how many answers were degraded (from the fallback) after it, superpower's p99 over the
@@ -65,7 +70,7 @@ def p99_from_prometheus(base, journal):
     return None if math.isnan(value) else value * 1000
 
 
-def check(path):
+def check(path, expect_deviation=False):
     """(problems, row) for one journal."""
     problems = []
     try:
@@ -75,12 +80,16 @@ def check(path):
         return [f"unreadable journal: {e}"], None
     if j.get("status") != "completed":
         problems.append(f'status is {j.get("status")!r}, not "completed"')
-    if j.get("deviated") is not False:
-        problems.append("the steady state deviated")
     states = j.get("steady_states") or {}
+    expected = {"before": True, "after": not expect_deviation}
+    if j.get("deviated") is not expect_deviation:
+        problems.append("the steady state deviated" if not expect_deviation else "the steady state did not deviate")
     for when in ("before", "after"):
         state = states.get(when)
-        if not state or state.get("steady_state_met") is not True:
+        met = bool(state) and state.get("steady_state_met") is True
+        if met == expected[when]:
+            continue
+        if expected[when]:
             failed = [p["activity"]["name"] for p in (state or {}).get("probes", []) if not p.get("tolerance_met")]
             problems.append(f"steady state not met {when} the method" + (f" ({', '.join(failed)})" if failed else ""))
             for p in (state or {}).get("probes", []):
@@ -88,6 +97,12 @@ def check(path):
                 if not p.get("tolerance_met") and isinstance(out, dict) and "stdout" in out:
                     for line in (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-5:]:
                         problems.append(f"    {line}")
+        else:
+            problems.append(f"steady state met {when} the method: the break was not caught")
+    if expect_deviation and states.get("after"):
+        broken = [p["activity"]["name"] for p in states["after"].get("probes", []) if not p.get("tolerance_met")]
+        if broken and not broken[0].startswith("followed-users"):
+            problems.append(f"the steady state broke on {broken[0]}, not on the identity probe")
     for kind, runs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for run in runs:
             name = run["activity"].get("name")
@@ -119,6 +134,11 @@ def check(path):
         "degraded_after": after[2] if after else None,
         "duration": j.get("duration"),
         "load": load,
+        "broken": next(
+            (m.group(0) for p in (states.get("after") or {}).get("probes", [])
+             for m in [probe_line(p, r"identity probe: FAILED: .*")] if m),
+            "",
+        ),
         "journal": j,
     }
     return problems, row
@@ -130,15 +150,22 @@ def fmt(v, unit=""):
 
 def main(argv):
     prometheus = None
-    if len(argv) >= 2 and argv[0] == "--prometheus":
-        prometheus, argv = argv[1].rstrip("/"), argv[2:]
+    expect_deviation = False
+    while argv and argv[0].startswith("--"):
+        if argv[0] == "--prometheus" and len(argv) >= 2:
+            prometheus, argv = argv[1].rstrip("/"), argv[2:]
+        elif argv[0] == "--expect-deviation":
+            expect_deviation, argv = True, argv[1:]
+        else:
+            print(f"unknown option {argv[0]}", file=sys.stderr)
+            return 2
     if not argv:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     failed = 0
     rows = []
     for path in argv:
-        problems, row = check(path)
+        problems, row = check(path, expect_deviation)
         if problems:
             failed += 1
             print(f"FAIL {path}")
@@ -154,9 +181,11 @@ def main(argv):
     for r in rows:
         lat = f"{fmt(r['max_before'], ' ms')} / {fmt(r['max_after'], ' ms')}"
         print(
-            f"{'PASS' if r['ok'] else 'FAIL':6} {r['experiment'][:52]:52} {fmt(r['users']):>5} {lat:>25} "
+            f"{('PASS' if r['ok'] else 'FAIL'):6} {r['experiment'][:52]:52} {fmt(r['users']):>5} {lat:>25} "
             f"{fmt(r['degraded_after']):>8} {fmt(r['p99'], ' ms'):>17} {fmt(r['duration'], ' s'):>6}"
         )
+        if expect_deviation and r["broken"]:
+            print(f"{'':6} caught: {r['broken']}")
         if r["load"]:
             print(f"{'':6} load: {r['load']}")
     print()

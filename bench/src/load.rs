@@ -5,9 +5,11 @@
 //! - closed loop (no rate): every connection sends its next request as soon as the last answer
 //!   is in: the maximum throughput;
 //! - open loop (`rate`): request `i` is due at `start + i / rate`, whichever connection is free
-//!   takes it, and its latency counts from when it was due, not from when it was sent, so a
-//!   stall is charged to every request it delays (no coordinated omission; oha's
-//!   `--latency-correction`).
+//!   takes it. When every connection was busy at that time, its latency counts from when it was
+//!   due, not from when it was sent, so a stall is charged to every request it delays (no
+//!   coordinated omission, as oha's `--latency-correction`); when a connection was free and
+//!   waiting, it counts from the wake-up, so the timer's millisecond granularity is not charged
+//!   to the server.
 //!
 //! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
 //! user, so identity changes are counted request by request.
@@ -307,9 +309,13 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         total.names.extend(t.names);
         total.last_done = total.last_done.max(t.last_done);
     }
-    let elapsed = total
+    let mut elapsed = total
         .last_done
         .map_or(Duration::ZERO, |t| t.duration_since(start));
+    if plan.rate.is_some() && plan.max_requests.is_none() {
+        // open loop: the rate is over the planned window, not up to the last answer
+        elapsed = elapsed.max(plan.duration);
+    }
     let answered = total.requests - total.errors.values().sum::<u64>();
     let mut names = vec![String::new(); plan.rotation.len()];
     for (i, n) in total.names {
@@ -357,8 +363,16 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
                 if due >= shared.end {
                     break;
                 }
-                tokio::time::sleep_until(due).await;
-                due
+                if due > Instant::now() {
+                    // A free connection waits for the request's time: the timer's lateness
+                    // (up to a millisecond) is the client's, so the clock starts on waking.
+                    tokio::time::sleep_until(due).await;
+                    Instant::now()
+                } else {
+                    // Every connection was busy when the request fell due: the wait is the
+                    // server's doing and is charged to it.
+                    due
+                }
             }
             None => {
                 let now = Instant::now();

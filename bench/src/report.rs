@@ -49,6 +49,8 @@ pub struct Machine {
     pub kernel: String,
     /// `rustc --version`, when known.
     pub rustc: String,
+    /// `/proc/loadavg` (1, 5, 15 minutes) when the run started: other work skews the figures.
+    pub load_average: String,
 }
 
 /// One load run against one system.
@@ -227,9 +229,18 @@ impl Results {
         let m = &self.machine;
         let _ = writeln!(
             s,
-            "## Benchmark results ({} run, {})\n\nMachine: {} CPUs ({}), {} MiB RAM, Linux {}, {}. \
-             Everything (servers and load generator) shares these CPUs. Run took {:.0} s.\n",
-            self.mode, self.started, m.cpus, m.cpu_model, m.memory_mib, m.kernel, m.rustc, self.duration_s
+            "## Benchmark results ({} run, {})\n\nMachine: {} CPUs ({}), {} MiB RAM, Linux {}, {}; \
+             load average {} at the start. Everything (servers and load generator) shares these \
+             CPUs. Run took {:.0} s.\n",
+            self.mode,
+            self.started,
+            m.cpus,
+            m.cpu_model,
+            m.memory_mib,
+            m.kernel,
+            m.rustc,
+            m.load_average,
+            self.duration_s
         );
         if let Some(e) = &self.e2e {
             let _ = writeln!(

@@ -266,6 +266,11 @@ fn machine(rustc: &str) -> Machine {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kib| kib / 1024),
         kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        load_average: read("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
         rustc: rustc.to_owned(),
     }
 }
@@ -620,22 +625,33 @@ async fn e2e(
             });
         }
     }
-    step("1000 req/s with oha: one-tier reference");
-    let r = oha::run(
-        fleet.one.addr,
-        "/",
-        None,
-        RATE_CONNECTIONS,
-        t.rate,
-        Some(RATES[1]),
-    )
-    .await?;
-    check(failures, "1000 req/s with oha, one-tier reference", &r);
-    e.rates.push(Row {
-        system: ONE.into(),
-        tool: OHA.into(),
-        report: r,
-    });
+    for (system, addr, path, cookie) in [
+        (ONE, fleet.one.addr, "/".to_owned(), None),
+        (
+            SP,
+            fleet.superpower.addr,
+            "/".to_owned(),
+            Some(one_cookie.as_str()),
+        ),
+        (PS, fleet.powersources[0].addr, ps_paths[0].clone(), None),
+    ] {
+        step(&format!("1000 req/s with oha: {system}"));
+        let r = oha::run(
+            addr,
+            &path,
+            cookie,
+            RATE_CONNECTIONS,
+            t.rate,
+            Some(RATES[1]),
+        )
+        .await?;
+        check(failures, &format!("1000 req/s with oha, {system}"), &r);
+        e.rates.push(Row {
+            system: system.into(),
+            tool: OHA.into(),
+            report: r,
+        });
+    }
     Ok(e)
 }
 
@@ -764,7 +780,11 @@ fn micro(dir: &Path) -> anyhow::Result<Vec<Micro>> {
     MICRO
         .iter()
         .map(|id| {
-            let path = dir.join(id).join("new").join("estimates.json");
+            // criterion names the folder after the id with `/` made `_`
+            let path = dir
+                .join(id.replace('/', "_"))
+                .join("new")
+                .join("estimates.json");
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
                     "no criterion estimate at {} (did cargo bench run?)",

@@ -24,6 +24,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: no load test then
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "throughput: skipped (run it with `cargo bench -p powersource --bench throughput`)"
+        );
+        return;
+    }
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -55,21 +62,27 @@ fn main() {
     let bare_addr = start_bare_server();
     // powersource, as deployed
     let port = free_port();
-    let child = PowersourceChild(
-        Command::new(env!("CARGO_BIN_EXE_powersource"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--name", "bench"])
-            .arg("--store")
-            .arg(&store_path)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("powersource.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("powersource starts"),
-    );
     let ps = format!("http://127.0.0.1:{port}");
-    wait_healthy(&format!("{ps}/health"));
+    let log = dir.path().join("powersource.log");
+    let child = (0..5)
+        .find_map(|_| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_powersource"))
+                .args(["--listen", &format!("127.0.0.1:{port}"), "--name", "bench"])
+                .arg("--store")
+                .arg(&store_path)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+                .spawn()
+                .expect("powersource starts");
+            if wait_healthy(&mut c, port) {
+                return Some(PowersourceChild(c));
+            }
+            // it exited: sled threads of this process may hold the store's lock a moment longer
+            std::thread::sleep(Duration::from_millis(200));
+            None
+        })
+        .unwrap_or_else(|| panic!("powersource did not start; see {}", log.display()));
 
     let url = format!("{ps}/characters/{id}");
     oha_run(&oha, &url, 1, &["-c", "32"]); // warm-up
@@ -209,21 +222,19 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn wait_healthy(url: &str) {
-    let addr = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+/// Polls `/health` until 200 (true) or the child exits (false); bounded to 10 s.
+fn wait_healthy(child: &mut Child, port: u16) -> bool {
+    use std::io::{Read, Write};
     for _ in 0..500 {
-        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
-            use std::io::{Read, Write};
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
             let mut buf = String::new();
             let _ = s.read_to_string(&mut buf);
             if buf.starts_with("HTTP/1.1 200") {
-                return;
+                return true;
             }
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -6,8 +6,6 @@
 //! and are read on request (through `spawn_blocking`, by the handler). The assignment ring is
 //! built here, once.
 
-use std::path::Path;
-
 use bytes::Bytes;
 use common::model::{CharacterId, CharacterView, ImageRecord};
 use common::store::{DatasetInfo, Snapshot, Store};
@@ -34,19 +32,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Opens the store at `path` and loads its current dataset. A store nothing was ingested
-    /// into loads as an empty catalog (the service then reports 503 on `/health`).
+    /// Loads the current dataset of an open store. A store nothing was ingested into loads as
+    /// an empty catalog (the service then reports 503 on `/health`).
     ///
     /// Blocking: call it from `spawn_blocking`.
-    ///
-    /// # Errors
-    /// When the store cannot be opened (a bad path, or another process holds it) or a record
-    /// is corrupt.
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        Self::load(Store::open(path)?)
-    }
-
-    /// Loads the current dataset of an open store.
     ///
     /// # Errors
     /// When a record cannot be read or decoded.

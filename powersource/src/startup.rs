@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use common::http::{serve, ServeOptions};
 use common::metrics::POWERSOURCE_ELIGIBLE_CHARACTERS;
+use common::store::Store;
 use http::header::{HeaderName, HeaderValue};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -50,12 +51,23 @@ impl App {
     /// When the store cannot be opened or read, the instance name is not a valid header value,
     /// or a fault flag is invalid.
     pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        let path = settings.store.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&path)).await??;
+        Self::with_store(settings, store).await
+    }
+
+    /// [`App::build`] over a store that is already open (`settings.store` is then only shown in
+    /// logs). Tests use it to serve the store they just ingested into without reopening it:
+    /// sled's background threads may hold its lock for a moment after a drop.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn with_store(settings: &Settings, store: Store) -> Result<Self, Error> {
         let name = settings.instance_name().to_owned();
         let header = HeaderValue::from_str(&name).map_err(|_| Error::BadName(name.clone()))?;
         let spec = settings.fault_spec()?;
         let metrics = common::metrics::install();
-        let path = settings.store.clone();
-        let catalog = tokio::task::spawn_blocking(move || Catalog::open(&path)).await??;
+        let catalog = tokio::task::spawn_blocking(move || Catalog::load(store)).await??;
         metrics::gauge!(POWERSOURCE_ELIGIBLE_CHARACTERS).set(catalog.eligible() as f64);
         match catalog.info() {
             Some((generation, info)) => tracing::info!(

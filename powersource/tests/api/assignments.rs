@@ -56,13 +56,20 @@ async fn two_instances_over_separately_ingested_stores_agree() {
 
 #[tokio::test]
 async fn assignments_survive_a_restart_over_the_same_store() {
-    let (_dir, path) = crate::helpers::fresh_store(true);
+    let (_dir, path, store) = crate::helpers::fresh_store(true);
+    let mut store = Some(store);
     let mut answers = Vec::new();
     for _ in 0..2 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let settings =
             powersource::Settings::new(listener.local_addr().unwrap().to_string(), &path);
-        let app = powersource::App::build(&settings).await.unwrap();
+        let store = match store.take() {
+            Some(s) => s,
+            None => crate::helpers::reopen(&path).await,
+        };
+        let app = powersource::App::with_store(&settings, store)
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run(listener, async {
             let _ = rx.await;

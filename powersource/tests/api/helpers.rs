@@ -60,20 +60,35 @@ pub fn eligible_ids() -> Vec<u64> {
     ids
 }
 
-/// A fresh store in its own temp dir, with the sample dataset ingested (or empty).
-pub fn fresh_store(ingest: bool) -> (TempDir, PathBuf) {
+/// A fresh store in its own temp dir, open, with the sample dataset ingested (or empty).
+pub fn fresh_store(ingest: bool) -> (TempDir, PathBuf, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store");
+    let store = Store::open(&path).expect("store opens");
     if ingest {
-        let store = Store::open(&path).expect("store opens");
-        loader::ingest::ingest(
-            sample_dataset(),
-            &store,
-            &loader::ingest::Options::default(),
-        )
-        .expect("ingest");
+        let options = loader::ingest::Options::default();
+        loader::ingest::ingest(sample_dataset(), &store, &options).expect("ingest");
     }
-    (dir, path)
+    (dir, path, store)
+}
+
+/// Opens a store that was just closed in this process. sled's background threads can hold
+/// its file lock for a moment after the last handle is dropped, so retry (bounded).
+pub async fn reopen(path: &Path) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Ok(store) => return store,
+            Err(err) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "cannot reopen {}: {err}",
+                    path.display()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
 }
 
 /// A change to the settings before the app starts.
@@ -134,10 +149,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// A powersource started with `options`.
 pub async fn spawn_with(options: Options) -> TestApp {
-    let (dir, store) = fresh_store(!options.empty);
+    let (dir, path, store) = fresh_store(!options.empty);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().unwrap();
-    let mut settings = Settings::new(addr.to_string(), store);
+    let mut settings = Settings::new(addr.to_string(), path);
     settings.name = Some(format!("test-{}", addr.port()));
     if options.admin {
         settings.admin_token = Some(TOKEN.into());
@@ -145,7 +160,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     if let Some(tweak) = options.tweak {
         tweak(&mut settings);
     }
-    let app = App::build(&settings).await.expect("app builds");
+    let app = App::with_store(&settings, store).await.expect("app builds");
     let state = app.state();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run(listener, async {

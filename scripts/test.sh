@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The one test command: everything, on a fresh machine.
+#
+#   scripts/test.sh            the whole suite
+#   scripts/test.sh STEP...    only the named steps (see STEPS below)
+#
+# It installs what it needs (Debian packages, a Python venv under var/, oha, npm packages under
+# var/ and the test folders), then runs, in order: formatting and lint, the Rust unit and
+# integration tests (nextest), the headless-Chromium page tests, the dashboard and rule checks,
+# the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
+# the real local fleet (resilient, then naive: they must deviate), the live dashboard check, and
+# a smoke run of the benchmarks. Every step runs even when an earlier one failed; the last line
+# counts them, and the exit code is non-zero if any failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=tools.sh
+source "$ROOT/scripts/tools.sh"
+export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
+
+STEPS=(tools lint rust browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
+
+step_tools() {
+  ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
+  ensure_venv
+  ensure_oha
+  command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+  ensure_release_build
+}
+step_lint() {
+  cargo fmt --all -- --check && cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+step_rust() {
+  cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked
+}
+step_browser() { superpower/tests/browser/run.sh; }
+step_dashboards() { dashboards/check.sh; }
+step_kubernetes() { deploy/kubernetes/check.sh; }
+step_fleet() { deploy/local/test-fleet.sh; }
+step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
+step_naive_experiments() { experiments/run-local.sh --naive; }
+step_dashboards_live() { dashboards/e2e.sh; }
+step_bench_smoke() { bench/run.sh --smoke; }
+
+selected=("$@")
+[ ${#selected[@]} -eq 0 ] && selected=("${STEPS[@]}")
+passed=0; failed=0; report=()
+for s in "${selected[@]}"; do
+  fn="step_${s//-/_}"
+  if ! declare -F "$fn" >/dev/null; then echo "unknown step: $s (steps: ${STEPS[*]})" >&2; exit 2; fi
+  echo "::: $s"
+  t0=$(date +%s)
+  if "$fn"; then
+    passed=$((passed + 1)); report+=("PASS  $s ($(( $(date +%s) - t0 )) s)")
+  else
+    failed=$((failed + 1)); report+=("FAIL  $s ($(( $(date +%s) - t0 )) s)")
+  fi
+done
+echo
+printf '%s\n' "${report[@]}"
+echo "suite: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

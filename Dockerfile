@@ -33,6 +33,7 @@ COPY common ./common
 COPY powersource ./powersource
 COPY superpower ./superpower
 COPY loader ./loader
+COPY bench ./bench
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
@@ -43,6 +44,7 @@ COPY common ./common
 COPY powersource ./powersource
 COPY superpower ./superpower
 COPY loader ./loader
+COPY bench ./bench
 RUN cargo build --release --locked --bin powersource --bin superpower --bin loader \
  && mkdir -p /out \
  && cp target/release/powersource target/release/superpower target/release/loader /out/

@@ -16,6 +16,9 @@
 #    and prints a table query → series count. Fails listing the empty ones.
 # 6. Stops the fleet if this script started it.
 #
+# Holds var/fleet.lock (deploy/local/lib.sh hold_fleet_lock) for the whole run, like the other
+# suites that use the fleet, waiting up to 600 s for another holder.
+#
 # Env: E2E_WAIT (seconds each wait may take, default 60). Traffic is bounded: about 2,200 requests.
 set -euo pipefail
 
@@ -24,6 +27,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/tools.sh"
 # shellcheck source=tools/node-tools.sh
 source "$ROOT/dashboards/tools/node-tools.sh"
+# shellcheck source=../deploy/local/lib.sh
+source "$ROOT/deploy/local/lib.sh"
 cd "$ROOT"
 
 SP="http://127.0.0.1:30280"
@@ -40,6 +45,9 @@ ensure_oha
 ensure_node_tools
 
 # --- the fleet -----------------------------------------------------------------------------------
+# It kills powersource-1: never at the same time as another suite that uses the fleet
+# (experiments/run-local.sh, deploy/local/test-fleet.sh); they all hold var/fleet.lock.
+hold_fleet_lock 600
 started_fleet=0
 killed=0
 finish() {

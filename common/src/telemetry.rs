@@ -37,7 +37,7 @@ pub fn init(format: Format) {
 }
 
 /// An error and its causes on one line (`outer: inner: root`), for a log field.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -560,12 +560,9 @@ impl Dataset {
             if len > MAX_IMAGE_BYTES {
                 return Err(image_err(Problem::ImageTooLarge { bytes: len }));
             }
+            // the file can grow between the metadata and the read: check_image checks the size
+            // of what was read too
             let bytes = read_limited(&path)?;
-            if bytes.len() as u64 > MAX_IMAGE_BYTES {
-                return Err(image_err(Problem::ImageTooLarge {
-                    bytes: bytes.len() as u64,
-                }));
-            }
             check_image(&bytes, format, extension).map_err(image_err)?;
             counts.eligible += 1;
             counts.images += 1;
@@ -659,9 +656,20 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, DatasetError> {
     Ok(bytes)
 }
 
-/// Checks that `bytes` are an image of `format` by their magic bytes and header, without
-/// decoding the pixels.
-fn check_image(bytes: &[u8], format: ImageFormat, extension: &str) -> Result<(), Problem> {
+/// Checks that `bytes` are an image superpower can serve as `format`: at most
+/// [`MAX_IMAGE_BYTES`], and an image of that format by its magic bytes and header (the pixels are
+/// not decoded). `extension` is the one the record claims, for the message. Used when a dataset
+/// is loaded and by `loader collect images` on every download, so both accept the same files.
+///
+/// # Errors
+/// [`Problem::ImageTooLarge`], [`Problem::FormatMismatch`] (another format, or no image at all:
+/// an HTML error page, say) or [`Problem::BadImage`] (the header cannot be decoded).
+pub fn check_image(bytes: &[u8], format: ImageFormat, extension: &str) -> Result<(), Problem> {
+    if bytes.len() as u64 > MAX_IMAGE_BYTES {
+        return Err(Problem::ImageTooLarge {
+            bytes: bytes.len() as u64,
+        });
+    }
     let found = image::guess_format(bytes).map_err(|_| Problem::FormatMismatch {
         extension: extension.to_owned(),
         found: "not a known image format".to_owned(),

@@ -381,7 +381,7 @@ fn bytes_of_the_wrong_type_are_a_failure_not_a_file() {
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("expected a JPEG image, got PNG"),
+        stderr.contains("image bytes are PNG, not the jpg its extension says"),
         "{stderr}"
     );
     assert!(stderr.contains("HTTP 404"), "{stderr}");

@@ -1,18 +1,13 @@
 //! The admin API: `GET|PUT|DELETE /admin/faults`, behind `Authorization: Bearer TOKEN`.
 //!
 //! Off (404, like an unknown route) unless a token is configured. A missing or wrong token gets
-//! 401 with no hint and changes nothing. Tokens are compared in constant time: both sides are
-//! hashed with SipHash-1-3-128 under a key drawn at start-up, and the digests compared with
-//! `subtle`, so neither the token's bytes nor its length leak through timing.
+//! 401 with no hint and changes nothing; the comparison is `common::http::auth::AdminToken`'s
+//! (keyed digests compared in constant time).
 
-use std::hash::Hasher;
-
+use common::http::auth::AdminToken;
 use common::http::body::{json, read_limited, Response};
-use http::header::AUTHORIZATION;
 use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
-use siphasher::sip128::{Hasher128, SipHasher13};
-use subtle::ConstantTimeEq;
 
 use crate::error::Error;
 use crate::faults::{FaultSpec, Faults};
@@ -22,24 +17,21 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// The admin token check.
 pub struct Admin {
-    /// Digest of the configured token; `None` turns the admin API off.
-    digest: Option<[u8; 16]>,
-    key: (u64, u64),
+    /// `None` turns the admin API off.
+    token: Option<AdminToken>,
 }
 
 impl Admin {
-    /// The check for `token`; `None` turns the admin API off.
+    /// The check for `token`; `None` (or a blank token) turns the admin API off.
     pub fn new(token: Option<&str>) -> Self {
-        let key = (rand::random(), rand::random());
         Admin {
-            digest: token.map(|t| digest(key, t.as_bytes())),
-            key,
+            token: AdminToken::new(token),
         }
     }
 
     /// Whether the admin API is on.
     pub fn enabled(&self) -> bool {
-        self.digest.is_some()
+        self.token.is_some()
     }
 
     /// Checks the request's bearer token.
@@ -48,32 +40,13 @@ impl Admin {
     /// [`Error::AdminOff`] when no token is configured, [`Error::Unauthorized`] when the header
     /// is missing, malformed or carries another token.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Error> {
-        let expected = self.digest.as_ref().ok_or(Error::AdminOff)?;
-        let presented = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .ok_or(Error::Unauthorized)?;
-        let got = digest(self.key, presented.as_bytes());
-        if bool::from(got.ct_eq(expected)) {
+        let token = self.token.as_ref().ok_or(Error::AdminOff)?;
+        if token.allows(headers) {
             Ok(())
         } else {
             Err(Error::Unauthorized)
         }
     }
-}
-
-/// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-fn digest(key: (u64, u64), bytes: &[u8]) -> [u8; 16] {
-    let mut h = SipHasher13::new_with_keys(key.0, key.1);
-    h.write(bytes);
-    h.finish128().as_bytes()
 }
 
 /// `GET /admin/faults`: the faults in force.
@@ -101,6 +74,7 @@ pub fn delete_faults(faults: &Faults) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::AUTHORIZATION;
     use http::HeaderValue;
 
     fn headers(auth: &str) -> HeaderMap {

@@ -3,6 +3,7 @@
 
 use common::http::body::{error_json, BodyError, Response};
 use common::store::StoreError;
+use common::telemetry::error_chain;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::StatusCode;
 
@@ -65,7 +66,7 @@ impl Error {
     pub fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(error = %chain(&self), "request failed");
+            tracing::error!(error = %error_chain(&self), "request failed");
             let message = if status == StatusCode::SERVICE_UNAVAILABLE {
                 "no characters available"
             } else {
@@ -87,18 +88,6 @@ impl Error {
     }
 }
 
-/// `error: cause: cause…`, for logs.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +99,7 @@ mod tests {
             what: "secret-tree".into(),
             detail: "x".into(),
         });
-        assert!(chain(&err).contains("secret-tree"));
+        assert!(error_chain(&err).contains("secret-tree"));
         let resp = err.into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = resp.into_body().collect().await.unwrap().to_bytes();

@@ -53,14 +53,9 @@ pub fn spawn_dns(
     health_timeout: Duration,
     cancel: CancellationToken,
 ) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = cancel.cancelled() => return,
-            }
+    spawn_every(interval, cancel, move || {
+        let (fleet, backend, target) = (fleet.clone(), backend.clone(), target.clone());
+        async move {
             let added = refresh_dns(&fleet, &target).await;
             if !added.is_empty() {
                 check_all(&fleet, &backend, &added, health_timeout).await;
@@ -77,6 +72,22 @@ pub fn spawn_health_checks(
     timeout: Duration,
     cancel: CancellationToken,
 ) {
+    spawn_every(interval, cancel, move || {
+        let (fleet, backend) = (fleet.clone(), backend.clone());
+        async move {
+            let all = fleet.instances();
+            check_all(&fleet, &backend, &all, timeout).await;
+        }
+    });
+}
+
+/// Runs `round` at once and then every `interval` (a slow round delays the next one rather than
+/// piling up), until `cancel` fires.
+fn spawn_every<F, Fut>(interval: Duration, cancel: CancellationToken, round: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -85,8 +96,7 @@ pub fn spawn_health_checks(
                 _ = tick.tick() => {}
                 () = cancel.cancelled() => return,
             }
-            let all = fleet.instances();
-            check_all(&fleet, &backend, &all, timeout).await;
+            round().await;
         }
     });
 }

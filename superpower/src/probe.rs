@@ -28,6 +28,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::{Deserialize, Serialize};
 
+use common::telemetry::error_chain;
+
 use crate::identity::{UserId, COOKIE_NAME};
 
 /// Largest answer the probe reads: a character's JSON is well under a kilobyte.
@@ -516,17 +518,6 @@ async fn fetch(client: &HttpClient, uri: &Uri, id: &str) -> Outcome {
         },
         Err(e) => Outcome::Failed(format!("answer is not superpower's JSON ({e})")),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ use super::error::CollectError;
 use super::fsutil::{sweep_temp_files, sync_dir, write_atomic};
 use super::http::{FetchError, HttpClient, HttpOptions};
 use super::progress;
-use crate::dataset::{MarvelCharacter, CHARACTERS_FILE, IMAGES_DIR, MAX_IMAGE_BYTES};
+use crate::dataset::{
+    check_image, MarvelCharacter, Problem, CHARACTERS_FILE, IMAGES_DIR, MAX_IMAGE_BYTES,
+};
 
 /// The Marvel image variant we download: 300×450, the portrait the front end shows.
 pub const IMAGE_VARIANT: &str = "portrait_uncanny";
@@ -250,7 +252,7 @@ async fn fetch_one(http: &HttpClient, job: &Job, bar: &indicatif::ProgressBar) -
         Err(FetchError::Status { status, .. }) => return fail(format!("HTTP {status}")),
         Err(transient) => return fail(format!("{} (after retries)", transient.detail())),
     };
-    if let Err(problem) = check_image(&bytes, job.format) {
+    if let Some(problem) = rejection(&bytes, job.format) {
         return fail(problem);
     }
     let len = bytes.len() as u64;
@@ -283,44 +285,30 @@ fn image_url(character: &MarvelCharacter, base: Option<&Url>) -> Result<Url, Str
     Ok(url)
 }
 
-/// Checks downloaded bytes: not too large, and an image of the claimed format with a readable
-/// header.
-fn check_image(bytes: &[u8], claimed: ImageFormat) -> Result<(), String> {
-    if bytes.len() as u64 > MAX_IMAGE_BYTES {
-        return Err(format!(
-            "{} bytes, over the {MAX_IMAGE_BYTES}-byte limit",
-            bytes.len()
-        ));
-    }
-    let claimed_name = format!("{claimed:?}").to_uppercase();
-    let found = image::guess_format(bytes).map_err(|_| {
-        let start =
-            String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\n', '\r'], " ");
-        format!(
-            "expected a {claimed_name} image, got something else ({} bytes starting {start:?})",
-            bytes.len()
-        )
-    })?;
-    if found != claimed {
-        return Err(format!(
-            "expected a {claimed_name} image, got {}",
-            format!("{found:?}").to_uppercase()
-        ));
-    }
-    image::ImageReader::with_format(Cursor::new(bytes), claimed)
-        .into_dimensions()
-        .map_err(|e| format!("not a readable {claimed_name} image: {e}"))?;
-    Ok(())
+/// Why downloaded bytes are not an image the dataset will accept as `claimed` — the dataset's
+/// own [`check_image`], so `collect` never writes a file that `ingest` would refuse — with the
+/// start of the bytes when they are something else (an HTML error page, say).
+fn rejection(bytes: &[u8], claimed: ImageFormat) -> Option<String> {
+    let extension = claimed.extensions_str().first().copied().unwrap_or("?");
+    let problem = check_image(bytes, claimed, extension).err()?;
+    Some(match problem {
+        Problem::FormatMismatch { .. } => {
+            let start =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\n', '\r'], " ");
+            format!("{problem} ({} bytes starting {start:?})", bytes.len())
+        }
+        other => other.to_string(),
+    })
 }
 
 /// Whether the file at `path` is a complete image of `format` (so a re-run can skip it): it
-/// passes [`check_image`] and ends the way that format ends, which catches a file cut short by
+/// passes the dataset's [`check_image`] and ends the way that format ends, which catches a file cut short by
 /// something other than us (we never leave partial files).
 fn existing_is_valid(path: &Path, format: ImageFormat) -> bool {
     let Ok(bytes) = fs::read(path) else {
         return false;
     };
-    if check_image(&bytes, format).is_err() {
+    if rejection(&bytes, format).is_some() {
         return false;
     }
     match format {
@@ -393,13 +381,16 @@ mod tests {
     }
 
     #[test]
-    fn check_image_wants_the_claimed_type() {
+    fn a_download_must_be_an_image_of_the_claimed_type() {
         let png = png();
-        assert_eq!(check_image(&png, ImageFormat::Png), Ok(()));
-        let err = check_image(&png, ImageFormat::Jpeg).unwrap_err();
-        assert!(err.contains("expected a JPEG image, got PNG"), "{err}");
-        let err = check_image(b"<html>Not found</html>", ImageFormat::Png).unwrap_err();
-        assert!(err.contains("<html>"), "{err}");
+        assert_eq!(rejection(&png, ImageFormat::Png), None);
+        let err = rejection(&png, ImageFormat::Jpeg).unwrap();
+        assert!(err.contains("image bytes are PNG, not the jpg"), "{err}");
+        let err = rejection(b"<html>Not found</html>", ImageFormat::Png).unwrap();
+        assert!(err.contains("not a known image format") && err.contains("<html>"), "{err}");
+        let huge = vec![0u8; MAX_IMAGE_BYTES as usize + 1];
+        let err = rejection(&huge, ImageFormat::Png).unwrap();
+        assert!(err.contains("over the limit"), "{err}");
     }
 
     #[test]

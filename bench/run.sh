@@ -2,10 +2,11 @@
 # The benchmark suite: end to end (superpower, powersource and bare hyper references), failover,
 # lose all, ingest, memory and micro-benchmarks, with the targets judged. See docs/performance.md.
 #
-#   bench/run.sh [--smoke] [--no-micro]
+#   bench/run.sh [--smoke] [--no-micro] [-- BENCH-ARGS...]
 #
 # Full run: about 5 minutes on 2 cores (once built). --smoke runs every scenario for a second or
 # two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
+# Arguments after -- go to the bench binary, e.g. -- --product-env RUST_LOG=info,access=off.
 # Prints a markdown table; writes var/bench/results.json and var/bench/results.md, logs in
 # var/bench/logs/. Exits non-zero when a scenario fails (a missed target is only a figure).
 set -euo pipefail
@@ -16,13 +17,15 @@ source "$ROOT/scripts/tools.sh"
 
 smoke=()
 micro=1
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     --smoke) smoke=(--smoke) ;;
     --no-micro) micro=0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench: unknown argument $arg (--smoke, --no-micro)" >&2; exit 2 ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $1 (--smoke, --no-micro, -- BENCH-ARGS)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 ensure_oha
@@ -46,4 +49,4 @@ fi
 
 mkdir -p var/bench
 "$target/release/bench" "${smoke[@]}" --out var/bench --bin-dir "$target/release" \
-  "${criterion[@]}" --rustc "$(rustc --version)"
+  "${criterion[@]}" --rustc "$(rustc --version)" "$@"

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
 # Runs every local chaos experiment against the local fleet and fails unless each one held.
 #
-#   experiments/run-local.sh [EXPERIMENT...]           (default: the three local experiments)
-#   experiments/run-local.sh --naive [EXPERIMENT...]   (default: lose-half and lose-all)
+#   experiments/run-local.sh [EXPERIMENT...]           (default: the five local experiments)
+#   experiments/run-local.sh --naive [EXPERIMENT...]   (default: slow-powersource,
+#                                                       failing-powersource, lose-half, lose-all)
 #
 # 1. installs what it needs: the venv with chaostoolkit (var/venv), Prometheus (Debian), oha;
-# 2. brings the fleet up (deploy/local/up.sh) unless it already runs, and waits until Prometheus
-#    scrapes every target;
+# 2. brings the fleet up (deploy/local/up.sh, which gives it an admin token) unless it already
+#    runs, checks that every resilience switch is on, and waits until Prometheus scrapes every
+#    target;
 # 3. runs each experiment with `chaos run`, journal in var/experiments/journal-NAME.json, log in
 #    var/experiments/NAME.log;
 # 4. verifies every journal (experiments/verify_journals.py: completed, not deviated, steady state
-#    met before and after, every method step and rollback succeeded) and prints the figures;
+#    met before and after, every method step and rollback succeeded, a fault still in force
+#    while the steady state was checked after the method) and prints the figures;
 # 5. writes an HTML report (chaos report) to var/experiments/report.html when it can
 #    (var/experiments/naive/report.html with --naive);
 # 6. brings the fleet down again if it started it.
 #
-# --naive proves that the experiments can fail: it starts its own fleet with superpower's
-# resilience switched off (`--naive`: no ring, failover, fallback, hedging or tight deadlines;
-# active health checks only every NAIVE_HEALTH_INTERVAL_MS, default 60000, as the original
-# demo had none), switches stable assignment back on through the admin API (without it every
-# visit gets a random superpower and the steady state fails before any fault), and succeeds only
+# --naive proves that the experiments can fail. It starts a fleet of its own with
+# `deploy/local/up.sh --naive`: superpower with every resilience switch off (ring: round robin;
+# failover: one attempt; fallback: none; deadlines: the original's 2 s connect / 5 s read
+# timeouts; hedging: none) and active health checks only every NAIVE_HEALTH_INTERVAL_MS (default
+# 60000; the original demo had none, and a 1 s checker would take a dead instance out of the
+# round robin before the probe asks). Then it switches ONE mechanism back on through the admin
+# API: stable assignment — without it every visit gets a random superpower, so the steady state
+# would fail before any fault and the run would prove nothing about the fault. It succeeds only
 # if every experiment *deviates*: steady state met before the method, broken after it by the
-# identity probe. Journals go to var/experiments/naive/. It refuses to run while a fleet runs.
+# identity probe, with the complaint the missing mechanism causes (verify_journals.py
+# EXPECTATIONS). The fault experiments run first: after lose-half and lose-all the killed
+# instances stay passively ejected until the next (slow) health check. Journals go to
+# var/experiments/naive/. It refuses to run while another fleet runs.
 #
-# Env: LOAD_RATE (default here 500 req/s: the heavy setting; the experiment file alone defaults to
-# the original's 25), LOAD_DURATION (10s), LOAD_WORKERS (8), KEEP_FLEET=1 (leave the fleet up),
+# Env: LOAD_RATE (default here 500 req/s: the heavy setting; the experiment files alone default
+# to the original's 25), LOAD_DURATION (10s), LOAD_WORKERS (8), KEEP_FLEET=1 (leave the fleet up),
 # NO_REPORT=1 (skip the HTML report).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,11 +50,22 @@ naive=0
 if [ "${1:-}" = --naive ]; then naive=1; shift; fi
 experiments=("$@")
 if [ ${#experiments[@]} -eq 0 ]; then
-  experiments=(
-    experiments/local/lose-half-of-powersources.json
-    experiments/local/lose-all-of-powersources.json
-  )
-  [ "$naive" = 1 ] || experiments+=(experiments/local/latency-should-remain-sane-under-heavy-load.json)
+  if [ "$naive" = 1 ]; then
+    experiments=(
+      experiments/local/slow-powersource.json
+      experiments/local/failing-powersource.json
+      experiments/local/lose-half-of-powersources.json
+      experiments/local/lose-all-of-powersources.json
+    )
+  else
+    experiments=(
+      experiments/local/lose-half-of-powersources.json
+      experiments/local/lose-all-of-powersources.json
+      experiments/local/latency-should-remain-sane-under-heavy-load.json
+      experiments/local/slow-powersource.json
+      experiments/local/failing-powersource.json
+    )
+  fi
 fi
 for e in "${experiments[@]}"; do [ -f "$e" ] || die "no such experiment: $e"; done
 
@@ -67,20 +87,20 @@ hold_fleet_lock 600
 
 # --- the fleet ------------------------------------------------------------------------------------
 started_fleet=0
+up_flags=()
 if [ "$naive" = 1 ]; then
   for name in $(pidfile_names); do
     pid_of "$name" >/dev/null && die "--naive needs a fleet of its own, and $name runs: deploy/local/down.sh first"
   done
-  export SUPERPOWER_NAIVE=true
-  export SUPERPOWER_HEALTH_INTERVAL_MS="${NAIVE_HEALTH_INTERVAL_MS:-60000}"
-  SUPERPOWER_ADMIN_TOKEN="${SUPERPOWER_ADMIN_TOKEN:-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')}"
-  export SUPERPOWER_ADMIN_TOKEN
+  up_flags=(--naive)
 fi
 if deploy/local/status.sh >/dev/null 2>&1; then
   say "the local fleet is already running: using it (and leaving it up)"
+  [ "$(sed -n 's/^NAIVE=//p' var/fleet/fleet.env 2>/dev/null)" != 1 ] ||
+    die "the running fleet is a naive one (up.sh --naive): deploy/local/down.sh first"
 else
   started_fleet=1
-  deploy/local/up.sh
+  deploy/local/up.sh "${up_flags[@]}"
 fi
 cleanup() {
   local code=$?
@@ -91,13 +111,28 @@ cleanup() {
 }
 trap cleanup EXIT
 deploy/local/status.sh >/dev/null || { deploy/local/status.sh || true; die "the fleet is not healthy"; }
+
+# The admin token: the fault experiments inject through it, and the switches are read with it.
+token="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' var/fleet/fleet.env 2>/dev/null)"
+[ -n "$token" ] || die "the running fleet has no admin token (started by an older up.sh?): deploy/local/down.sh, then run this again"
+switches() { # [PATCH]: GET, or PUT the patch; prints the switches
+  local args=(-s --max-time 5 -H "Authorization: Bearer $token")
+  [ $# -eq 1 ] && args+=(-X PUT -H 'Content-Type: application/json' -d "$1")
+  curl "${args[@]}" "${SUPERPOWER_URL%/}/admin/switches"
+}
 if [ "$naive" = 1 ]; then
-  switches=$(curl -s --max-time 5 -X PUT -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN" \
-    -H 'Content-Type: application/json' -d '{"stable_assignment": true}' "${SUPERPOWER_URL%/}/admin/switches")
-  say "naive superpower, switches: $switches"
-  [[ "$switches" == *'"failover":false'* && "$switches" == *'"fallback":false'* && "$switches" == *'"stable_assignment":true'* ]] ||
-    die "could not set the naive switches through the admin API"
+  state=$(switches '{"stable_assignment": true}')
+  say "naive superpower, switches: $state"
+  want='{"ring":false,"failover":false,"fallback":false,"stable_assignment":true,"deadlines":false,"hedging":false}'
+else
+  state=$(switches)
+  say "superpower's switches: $state"
+  want='{"ring":true,"failover":true,"fallback":true,"stable_assignment":true,"deadlines":true,"hedging":true}'
 fi
+python3 -c 'import json, sys
+got, want = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(any(got.get(k) != v for k, v in want.items()))' "$state" "$want" 2>/dev/null ||
+  die "the switches are not as this run needs ($want): turn them on at ${SUPERPOWER_URL%/}/admin, or deploy/local/down.sh and run this again"
 
 # Prometheus must have scraped every target (after superpower's first request) before the first
 # steady state asks it anything; its `up` series can hold stale samples of an earlier fleet, so

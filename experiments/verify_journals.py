@@ -12,8 +12,15 @@ proves nothing: a journal passes here only if
 
 With --expect-deviation (the naive fleet, experiments/run-local.sh --naive) a journal passes
 only if the experiment caught the break: "status" "completed", "deviated" true, the steady
-state met before the method and broken after it by the identity probe (promise 1 or 2), and
-every method step and rollback succeeded — so a probe that cannot fail is caught.
+state met before the method and broken after it by the identity probe, every method step and
+rollback succeeded — so a probe that cannot fail is caught — and, for the experiments in
+EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (an HTTP 503
+without failover or fallback, no answer within 1 s without deadlines and hedging).
+
+Fault experiments (slow-powersource, failing-powersource) must also show that the fault was in
+force while the steady state was checked after the method: the method's own probe of the
+instance (experiments/faults.sh expect) succeeded, and the rollback that clears the fault began
+only after that steady-state check had ended.
 
 Figures in the table: the identity probe's users and max latency (before / after the method),
 how many answers were degraded (from the fallback) after it, superpower's p99 over the
@@ -33,6 +40,50 @@ P99_QUERY = (
     'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket'
     '{{job="superpower", route!~"/health|/live|/metrics"}}[{window}s])))'
 )
+
+
+# What each experiment must show, by its file name (journal-NAME.json or NAME.json):
+# "naive_break" is what the identity probe must say on the naive fleet (and which switch removes
+# the mechanism that prevents it); "fault" marks an experiment whose fault must still be in force
+# during the steady-state check after the method.
+EXPECTATIONS = {
+    "lose-half-of-powersources": {
+        "naive_break": r"HTTP 503",
+        "why": "failover off: a request that lands on a dead instance is not retried",
+    },
+    "lose-all-of-powersources": {
+        "naive_break": r"HTTP 503",
+        "why": "fallback off: nothing answers when every instance is gone",
+    },
+    "slow-powersource": {
+        "naive_break": r"no answer within \d+ ms|over the limit",
+        "why": "deadlines and hedging off: a request that lands on the slow instance waits 2 s",
+        "fault": True,
+    },
+    "failing-powersource": {
+        "naive_break": r"HTTP 50\d",
+        "why": "failover off: an injected 500 is not retried on another instance",
+        "fault": True,
+    },
+}
+
+
+# The method step that drives load (experiments/load.sh run); its exit code is its verdict.
+LOAD_ACTION = "drive-load-at-superpower"
+
+
+def experiment_name(path):
+    """The experiment's file name without .json, from the journal's name (journal-NAME.json)."""
+    base = re.sub(r"\.json$", "", path.rsplit("/", 1)[-1])
+    return re.sub(r"^journal-", "", base)
+
+
+def parse_ts(ts):
+    """A journal timestamp as a datetime (None when missing or unreadable)."""
+    try:
+        return datetime.fromisoformat(ts)
+    except (TypeError, ValueError):
+        return None
 
 
 def probe_line(run, pattern):
@@ -109,9 +160,38 @@ def check(path, expect_deviation=False):
             if run.get("status") != "succeeded":
                 problems.append(f"{kind} activity {name} {run.get('status')}")
             out = run.get("output")
+            # On the naive fleet the load is expected to see errors: its verdict is the steady
+            # state's load check after the method, which the deviation checks above cover.
+            if expect_deviation and kind == "method" and name == LOAD_ACTION:
+                continue
             if run["activity"]["provider"]["type"] == "process" and isinstance(out, dict) and out.get("status") != 0:
                 tail = (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-1:]
                 problems.append(f"{kind} activity {name} exited {out.get('status')}: {' '.join(tail)}")
+    expectation = EXPECTATIONS.get(experiment_name(path), {})
+    after_state = states.get("after") or {}
+    if expect_deviation and expectation.get("naive_break"):
+        complaints = " ".join(
+            (p.get("output") or {}).get("stdout", "") for p in after_state.get("probes", [])
+            if p["activity"]["name"].startswith("followed-users") and isinstance(p.get("output"), dict)
+        )
+        if not re.search(expectation["naive_break"], complaints):
+            problems.append(
+                f"the identity probe did not break as expected ({expectation['why']}: "
+                f"looked for /{expectation['naive_break']}/)"
+            )
+    if expectation.get("fault"):
+        checked = [parse_ts(p.get("end")) for p in after_state.get("probes", [])]
+        cleared = [parse_ts(r.get("start")) for r in j.get("rollbacks") or []]
+        if not after_state or None in checked or not cleared or None in cleared:
+            problems.append("cannot tell whether the fault was in force during the steady-state check after the method")
+        elif min(cleared) < max(checked):
+            problems.append("the fault was cleared before the steady-state check after the method ended")
+        if not any(
+            r["activity"].get("type") == "probe" and r.get("status") == "succeeded"
+            and isinstance(r.get("output"), dict) and r["output"].get("status") == 0
+            for r in j.get("run") or []
+        ):
+            problems.append("no method probe showed the fault in force")
     declared = len(j.get("experiment", {}).get("rollbacks") or [])
     played = len(j.get("rollbacks") or [])
     if played != declared:
@@ -120,10 +200,14 @@ def check(path, expect_deviation=False):
     before = identity_figures(states.get("before"))
     after = identity_figures(states.get("after"))
     load = ""
+    fault = ""
     for run in j.get("run") or []:
         m = probe_line(run, r"load: (?:OK|FAILED): (.*)")
         if m:
             load = m.group(1)
+        m = probe_line(run, r"faults: (.* is in force)")
+        if m:
+            fault = m.group(1)
     row = {
         "experiment": j.get("experiment", {}).get("title", path),
         "file": path,
@@ -134,6 +218,7 @@ def check(path, expect_deviation=False):
         "degraded_after": after[2] if after else None,
         "duration": j.get("duration"),
         "load": load,
+        "fault": fault,
         "broken": next(
             (m.group(0) for p in (states.get("after") or {}).get("probes", [])
              for m in [probe_line(p, r"identity probe: FAILED: .*")] if m),
@@ -186,6 +271,8 @@ def main(argv):
         )
         if expect_deviation and r["broken"]:
             print(f"{'':6} caught: {r['broken']}")
+        if r["fault"]:
+            print(f"{'':6} fault: {r['fault']}")
         if r["load"]:
             print(f"{'':6} load: {r['load']}")
     print()

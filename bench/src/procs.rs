@@ -19,6 +19,9 @@ pub const RESERVED_PORTS: &[u16] = &[
     6061, 6062, 6063, 6064, 6065, 6066, 6067, 6068, 6069, 30280, 9090,
 ];
 
+/// Microseconds per clock tick of `/proc/PID/stat` (`USER_HZ`, 100 on Linux).
+pub const MICROS_PER_TICK: f64 = 10_000.0;
+
 /// What went wrong with a process.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcError {
@@ -67,6 +70,7 @@ pub struct Proc {
     args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
+    env: Vec<(String, String)>,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Peak RSS (KiB) of earlier lives of this process (before a kill and restart).
@@ -74,8 +78,8 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `program args` listening on `addr`, its stdout and stderr appended to
-    /// `log_dir/NAME.log`.
+    /// Starts `program args` (with `env` added to its environment) listening on `addr`, its
+    /// stdout and stderr appended to `log_dir/NAME.log`.
     ///
     /// # Errors
     /// [`ProcError::Spawn`] when the program cannot be run.
@@ -83,6 +87,7 @@ impl Proc {
         name: &str,
         program: &Path,
         args: &[String],
+        env: &[(String, String)],
         addr: SocketAddr,
         log_dir: &Path,
     ) -> Result<Self, ProcError> {
@@ -92,6 +97,7 @@ impl Proc {
             args: args.to_vec(),
             log: log_dir.join(format!("{name}.log")),
             child: None,
+            env: env.to_vec(),
             addr,
             earlier_hwm_kib: 0,
         };
@@ -112,6 +118,7 @@ impl Proc {
             .map_err(spawn_err)?;
         let child = Command::new(&self.program)
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(spawn_err)?)
             .stderr(log)
@@ -164,6 +171,19 @@ impl Proc {
             (None, 0) => None,
             (None, e) => Some(e),
         }
+    }
+
+    /// CPU time (user + system) it has used, in clock ticks (see [`MICROS_PER_TICK`]), while
+    /// it runs.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // fields after the command name, which is in parentheses and may hold spaces
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(utime + stime)
     }
 
     /// The last lines of its log.

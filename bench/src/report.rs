@@ -18,6 +18,8 @@ pub struct Results {
     pub duration_s: f64,
     /// What it ran on.
     pub machine: Machine,
+    /// Extra environment of powersource and superpower (`--product-env`); empty: as shipped.
+    pub product_env: Vec<String>,
     /// Throughput and latency of superpower, powersource and the references.
     pub e2e: Option<E2e>,
     /// One of three powersources killed and restarted under load.
@@ -62,6 +64,10 @@ pub struct Row {
     pub tool: String,
     /// What it measured.
     pub report: Report,
+    /// CPU time (user + system) the serving processes used per request, microseconds, summed.
+    pub server_cpu_us_per_request: f64,
+    /// The same per process.
+    pub cpu_us_per_request: std::collections::BTreeMap<String, f64>,
 }
 
 /// The end-to-end scenario.
@@ -222,6 +228,16 @@ fn failures_cell(r: &Report) -> String {
     }
 }
 
+/// CPU per request, shown only when the run was long enough for the clock ticks (10 ms) and
+/// the background work (health checks) to be small next to it.
+fn cpu_cell(r: &Row) -> String {
+    if r.report.requests >= 10_000 {
+        format!("{:.1}", r.server_cpu_us_per_request)
+    } else {
+        "—".into()
+    }
+}
+
 impl Results {
     /// The markdown form.
     pub fn markdown(&self) -> String {
@@ -242,6 +258,13 @@ impl Results {
             m.load_average,
             self.duration_s
         );
+        if !self.product_env.is_empty() {
+            let _ = writeln!(
+                s,
+                "**powersource and superpower ran with `{}`** (not as shipped).\n",
+                self.product_env.join(" ")
+            );
+        }
         if let Some(e) = &self.e2e {
             let _ = writeln!(
                 s,
@@ -250,28 +273,60 @@ impl Results {
             );
             let _ = writeln!(
                 s,
-                "| system | tool | req/s | p50 ms | p99 ms | max ms | errors |"
+                "| system | tool | req/s | p50 ms | p99 ms | max ms | errors | server CPU µs/req |"
             );
-            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
             for r in &e.max {
                 let l = &r.report.latency;
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     r.system,
                     r.tool,
                     thousands(r.report.rps),
                     ms(l.p50_ms),
                     ms(l.p99_ms),
                     ms(l.max_ms),
-                    failures_cell(&r.report)
+                    failures_cell(&r.report),
+                    cpu_cell(r)
                 );
             }
             let _ = writeln!(
                 s,
-                "\nsuperpower = **{:.2}×** the two-tier reference and **{:.2}×** the one-tier one; \
-                 powersource = **{:.2}×** the one-tier reference.\n",
+                "\nsuperpower = **{:.3}×** the two-tier reference and **{:.3}×** the one-tier one; \
+                 powersource = **{:.3}×** the one-tier reference (maximum throughput, generator).\n",
                 e.superpower_vs_two_tier, e.superpower_vs_one_tier, e.powersource_vs_one_tier
+            );
+            let cpu = |prefix: &str| {
+                e.rates
+                    .iter()
+                    .find(|r| {
+                        r.system.starts_with(prefix)
+                            && r.tool == "generator"
+                            && r.report.rate == Some(e.high_rate)
+                    })
+                    .map(|r| {
+                        let parts: Vec<String> = r
+                            .cpu_us_per_request
+                            .iter()
+                            .map(|(k, v)| format!("{k} {v:.1}"))
+                            .collect();
+                        format!(
+                            "**{:.1} µs** ({})",
+                            r.server_cpu_us_per_request,
+                            parts.join(", ")
+                        )
+                    })
+                    .unwrap_or_else(|| "not measured".into())
+            };
+            let _ = writeln!(
+                s,
+                "CPU per request at {} req/s (what the throughput ratio comes from): superpower \
+                 and its powersources {}; the two-tier reference {}; the one-tier reference {}.\n",
+                thousands(e.high_rate),
+                cpu("superpower"),
+                cpu("two-tier"),
+                cpu("one-tier")
             );
             let _ = writeln!(
                 s,
@@ -279,14 +334,14 @@ impl Results {
             );
             let _ = writeln!(
                 s,
-                "| system | tool | asked req/s | got req/s | p50 ms | p99 ms | max ms | errors |"
+                "| system | tool | asked req/s | got req/s | p50 ms | p99 ms | max ms | errors | server CPU µs/req |"
             );
-            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
             for r in &e.rates {
                 let l = &r.report.latency;
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     r.system,
                     r.tool,
                     thousands(r.report.rate.unwrap_or(0.0)),
@@ -294,7 +349,8 @@ impl Results {
                     ms(l.p50_ms),
                     ms(l.p99_ms),
                     ms(l.max_ms),
-                    failures_cell(&r.report)
+                    failures_cell(&r.report),
+                    cpu_cell(r)
                 );
             }
             s.push('\n');
@@ -405,6 +461,20 @@ impl Results {
     }
 }
 
+/// Prints the markdown and writes `results.json` and `results.md` into `out`.
+///
+/// # Errors
+/// When the files cannot be written.
+pub fn write(results: &Results, out: &std::path::Path) -> std::io::Result<()> {
+    let md = results.markdown();
+    println!("{md}");
+    std::fs::create_dir_all(out)?;
+    let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
+    std::fs::write(out.join("results.json"), json + "\n")?;
+    std::fs::write(out.join("results.md"), md)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,18 +505,4 @@ mod tests {
         assert!(md.contains("| x | < 1 | 2 | MISS |"));
         assert!(md.contains("- scenario y failed"));
     }
-}
-
-/// Prints the markdown and writes `results.json` and `results.md` into `out`.
-///
-/// # Errors
-/// When the files cannot be written.
-pub fn write(results: &Results, out: &std::path::Path) -> std::io::Result<()> {
-    let md = results.markdown();
-    println!("{md}");
-    std::fs::create_dir_all(out)?;
-    let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
-    std::fs::write(out.join("results.json"), json + "\n")?;
-    std::fs::write(out.join("results.md"), md)?;
-    Ok(())
 }

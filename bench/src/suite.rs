@@ -32,6 +32,9 @@ pub struct Options {
     pub criterion_dir: Option<PathBuf>,
     /// `rustc --version`, for the machine line.
     pub rustc: String,
+    /// Environment variables added to powersource's and superpower's (e.g. `RUST_LOG`), to
+    /// measure a setting's cost; recorded in the results.
+    pub product_env: Vec<(String, String)>,
 }
 
 /// Durations and sizes of one mode.
@@ -119,6 +122,11 @@ pub async fn run(opts: &Options) -> Results {
         mode: if opts.smoke { "smoke" } else { "full" }.into(),
         started: httpdate::fmt_http_date(SystemTime::now()),
         machine: machine(&opts.rustc),
+        product_env: opts
+            .product_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         ..Results::default()
     };
     let logs = opts.out.join("logs");
@@ -408,7 +416,14 @@ async fn start_fleet(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
             "--name".into(),
             name.clone(),
         ];
-        powersources.push(Proc::spawn(&name, &ps_bin, &args, addr, logs)?);
+        powersources.push(Proc::spawn(
+            &name,
+            &ps_bin,
+            &args,
+            &opts.product_env,
+            addr,
+            logs,
+        )?);
     }
     for p in &mut powersources {
         p.wait_ready("/health", |_| true, Duration::from_secs(30))
@@ -420,7 +435,14 @@ async fn start_fleet(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
         args.push("--powersource".into());
         args.push(format!("http://{}", p.addr));
     }
-    let mut superpower = Proc::spawn("superpower", &bin(opts, "superpower")?, &args, addr, logs)?;
+    let mut superpower = Proc::spawn(
+        "superpower",
+        &bin(opts, "superpower")?,
+        &args,
+        &opts.product_env,
+        addr,
+        logs,
+    )?;
     superpower
         .wait_ready("/health", ring_is(3), Duration::from_secs(30))
         .await?;
@@ -431,6 +453,7 @@ async fn start_fleet(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
         "one-tier-reference",
         &refs,
         &["one".into(), "--listen".into(), a1.to_string()],
+        &[],
         a1,
         logs,
     )?;
@@ -447,6 +470,7 @@ async fn start_fleet(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
             "--back".into(),
             format!("http://{a1}/"),
         ],
+        &[],
         a2,
         logs,
     )?;
@@ -530,6 +554,50 @@ fn check(failures: &mut Vec<String>, what: &str, r: &Report) {
     }
 }
 
+/// The processes that serve `system`'s requests (whose CPU time a run is charged).
+fn processes<'a>(fleet: &'a Fleet, system: &str) -> Vec<&'a Proc> {
+    match system {
+        ONE => vec![&fleet.one],
+        TWO => vec![&fleet.two, &fleet.one],
+        SP => std::iter::once(&fleet.superpower)
+            .chain(&fleet.powersources)
+            .collect(),
+        _ => vec![&fleet.powersources[0]],
+    }
+}
+
+/// Runs one load (`run`) against `system`, charging it the CPU time its processes used.
+async fn measure(
+    fleet: &Fleet,
+    system: &str,
+    tool: &str,
+    failures: &mut Vec<String>,
+    run: impl std::future::Future<Output = anyhow::Result<Report>>,
+) -> anyhow::Result<Row> {
+    let procs = processes(fleet, system);
+    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
+    let report = run.await?;
+    let what = match report.rate {
+        Some(rate) => format!("{rate} req/s with the {tool}, {system}"),
+        None => format!("max throughput with the {tool}, {system}"),
+    };
+    check(failures, &what, &report);
+    let mut cpu = std::collections::BTreeMap::new();
+    for (p, b) in procs.iter().zip(before) {
+        if let (Some(b), Some(a)) = (b, p.cpu_ticks()) {
+            let us = (a - b) as f64 * crate::procs::MICROS_PER_TICK / report.requests.max(1) as f64;
+            cpu.insert(p.name().to_owned(), us);
+        }
+    }
+    Ok(Row {
+        system: system.into(),
+        tool: tool.into(),
+        server_cpu_us_per_request: cpu.values().sum(),
+        cpu_us_per_request: cpu,
+        report,
+    })
+}
+
 async fn e2e(
     fleet: &Fleet,
     t: &Timing,
@@ -548,13 +616,25 @@ async fn e2e(
         (SP, fleet.superpower.addr),
         (PS, fleet.powersources[0].addr),
     ];
-    let plan_for = |system: &str, addr, conns, dur| {
+    // oha sends one fixed request: one cookie, one character id
+    let oha_targets = [
+        (ONE, fleet.one.addr, "/".to_owned(), None),
+        (
+            SP,
+            fleet.superpower.addr,
+            "/".to_owned(),
+            Some(one_cookie.as_str()),
+        ),
+        (PS, fleet.powersources[0].addr, ps_paths[0].clone(), None),
+    ];
+    let plan_for = |system: &str, addr, conns, dur, rate| {
         let mut p = Plan::new(addr, "/", conns, dur);
         p.rotation = if system == PS {
             Rotation::Paths(ps_paths.clone())
         } else {
             cookies(users)
         };
+        p.rate = rate;
         p
     };
     let mut e = E2e {
@@ -564,33 +644,16 @@ async fn e2e(
     };
     for (system, addr) in systems {
         step(&format!("max throughput: {system}"));
-        let r = load::run(plan_for(system, addr, MAX_CONNECTIONS, t.max)).await?;
-        check(failures, &format!("max throughput, {system}"), &r);
-        e.max.push(Row {
-            system: system.into(),
-            tool: GEN.into(),
-            report: r,
-        });
+        let plan = plan_for(system, addr, MAX_CONNECTIONS, t.max, None);
+        let run = async { Ok(load::run(plan).await?) };
+        e.max
+            .push(measure(fleet, system, GEN, failures, run).await?);
     }
-    // the same with oha: one fixed request (one cookie, one id)
-    for (system, addr, path, cookie) in [
-        (ONE, fleet.one.addr, "/".to_owned(), None),
-        (
-            SP,
-            fleet.superpower.addr,
-            "/".to_owned(),
-            Some(one_cookie.as_str()),
-        ),
-        (PS, fleet.powersources[0].addr, ps_paths[0].clone(), None),
-    ] {
+    for (system, addr, path, cookie) in &oha_targets {
         step(&format!("max throughput with oha: {system}"));
-        let r = oha::run(addr, &path, cookie, MAX_CONNECTIONS, t.max, None).await?;
-        check(failures, &format!("max throughput with oha, {system}"), &r);
-        e.max.push(Row {
-            system: system.into(),
-            tool: OHA.into(),
-            report: r,
-        });
+        let run = async { Ok(oha::run(*addr, path, *cookie, MAX_CONNECTIONS, t.max, None).await?) };
+        e.max
+            .push(measure(fleet, system, OHA, failures, run).await?);
     }
     let rps = |s: &str| e.find(s, GEN, None).map_or(0.0, |r| r.rps);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
@@ -602,8 +665,7 @@ async fn e2e(
         .min((sp * 0.8 / 100.0).floor() * 100.0)
         .max(RATES[1]);
 
-    let rates = [RATES[0], RATES[1], e.high_rate];
-    for rate in rates {
+    for rate in [RATES[0], RATES[1], e.high_rate] {
         for (system, addr) in systems {
             if system == PS && rate != RATES[1] {
                 continue;
@@ -614,43 +676,27 @@ async fn e2e(
             } else {
                 RATE_CONNECTIONS
             };
-            let mut p = plan_for(system, addr, conns, t.rate);
-            p.rate = Some(rate);
-            let r = load::run(p).await?;
-            check(failures, &format!("{rate} req/s, {system}"), &r);
-            e.rates.push(Row {
-                system: system.into(),
-                tool: GEN.into(),
-                report: r,
-            });
+            let plan = plan_for(system, addr, conns, t.rate, Some(rate));
+            let run = async { Ok(load::run(plan).await?) };
+            e.rates
+                .push(measure(fleet, system, GEN, failures, run).await?);
         }
     }
-    for (system, addr, path, cookie) in [
-        (ONE, fleet.one.addr, "/".to_owned(), None),
-        (
-            SP,
-            fleet.superpower.addr,
-            "/".to_owned(),
-            Some(one_cookie.as_str()),
-        ),
-        (PS, fleet.powersources[0].addr, ps_paths[0].clone(), None),
-    ] {
-        step(&format!("1000 req/s with oha: {system}"));
-        let r = oha::run(
-            addr,
-            &path,
-            cookie,
-            RATE_CONNECTIONS,
-            t.rate,
-            Some(RATES[1]),
-        )
-        .await?;
-        check(failures, &format!("1000 req/s with oha, {system}"), &r);
-        e.rates.push(Row {
-            system: system.into(),
-            tool: OHA.into(),
-            report: r,
-        });
+    for (system, addr, path, cookie) in &oha_targets {
+        step(&format!("{} req/s with oha: {system}", RATES[1]));
+        let run = async {
+            Ok(oha::run(
+                *addr,
+                path,
+                *cookie,
+                RATE_CONNECTIONS,
+                t.rate,
+                Some(RATES[1]),
+            )
+            .await?)
+        };
+        e.rates
+            .push(measure(fleet, system, OHA, failures, run).await?);
     }
     Ok(e)
 }
@@ -821,7 +867,7 @@ fn targets(res: &Results, smoke: bool) -> Vec<Target> {
     push(
         "powersource max throughput vs one-tier reference",
         "≥ 0.6×",
-        r.map(|v| format!("{v:.2}×")),
+        r.map(|v| format!("{v:.3}×")),
         r.map(|v| v >= 0.6),
     );
     let p = p99(PS);
@@ -835,7 +881,7 @@ fn targets(res: &Results, smoke: bool) -> Vec<Target> {
     push(
         "superpower max throughput vs two-tier reference",
         "≥ 0.6×",
-        r.map(|v| format!("{v:.2}×")),
+        r.map(|v| format!("{v:.3}×")),
         r.map(|v| v >= 0.6),
     );
     let p = p99(SP);

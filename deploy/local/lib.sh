@@ -51,6 +51,14 @@ pid_of() {
   echo "$pid"
 }
 
+# pid_alive PID: true when PID is a live process (not a zombie).
+pid_alive() {
+  local state
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && [ -r "/proc/$1/stat" ] || return 1
+  state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)"
+  case "$state" in Z | X | "") return 1 ;; esac
+}
+
 # Names of every process we have a pidfile for.
 pidfile_names() {
   local f
@@ -106,8 +114,12 @@ hold_fleet_lock() {
 # at once, with the log tail, if the process dies.
 wait_ready() {
   local name="$1" url="$2" deadline=$((SECONDS + START_TIMEOUT))
+  local pid
+  pid="$(cat "$FLEET/$name.pid" 2>/dev/null)"
   while :; do
-    if ! pid_of "$name" >/dev/null; then
+    # Right after launch the pid still runs bash or nohup (they exec the binary in place), so
+    # pid_of's binary check would fail: only whether the process lives matters here.
+    if ! pid_alive "$pid"; then
       log_tail "$name"
       die "$name exited before it became healthy (log: var/fleet/$name.log)"
     fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tests the local fleet scripts for real: up.sh twice, powersource.sh stop/kill/start, a partial
-# fleet, status.sh, down.sh. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
+# Tests the local fleet scripts for real: up.sh twice, the admin token (token.sh) and
+# experiments/faults.sh against a live instance, powersource.sh stop/kill/start, a partial fleet,
+# status.sh, down.sh, then up.sh --naive (every switch off) and down.sh again. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
 # the fleet's ports free: it refuses to run while a fleet runs (it would stop it). Holds
 # var/fleet.lock like the other suites that use the fleet. Ends with "N passed, N failed".
 set -uo pipefail
@@ -38,6 +39,23 @@ check "up.sh starts the fleet" deploy/local/up.sh
 check "superpower answers on 127.0.0.1:30280" healthy "http://$SUPERPOWER_ADDR/health"
 for i in 1 2 3; do check "powersource-$i answers on $(powersource_addr "$i")" healthy "http://$(powersource_addr "$i")/health"; done
 check "status.sh says healthy" deploy/local/status.sh
+
+token="$(deploy/local/token.sh 2>/dev/null)"
+check "up.sh makes an admin token (token.sh prints it)" test -n "$token"
+check "fleet.env, which holds it, is mode 600" test "$(stat -c %a "$FLEET/fleet.env")" = 600
+switches() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Authorization: Bearer $1" "http://$SUPERPOWER_ADDR/admin/switches"; }
+check "superpower's admin API takes the fleet's token" test "$(switches "$token")" = 200
+check "superpower's admin API refuses another token" test "$(switches "not-$token")" = 401
+check "faults.sh set 1: 300 ms of latency" experiments/faults.sh set 1 '{"latency_ms": 300}'
+check "faults.sh expect 1 latency:300 sees it" experiments/faults.sh expect 1 latency:300
+check "faults.sh clear 1" experiments/faults.sh clear 1
+check "faults.sh expect 1 latency:300 fails once cleared" fails experiments/faults.sh expect 1 latency:300
+check "faults.sh expect 1 errors fails without an error rate" fails experiments/faults.sh expect 1 errors
+check "faults.sh set 2: a 50 % error rate" experiments/faults.sh set 2 '{"error_rate": 0.5}'
+check "faults.sh expect 2 errors sees it" experiments/faults.sh expect 2 errors
+check "faults.sh clear 2" experiments/faults.sh clear 2
+check "faults.sh refuses a bad fault spec" fails experiments/faults.sh set 2 '{"error_rate": 7}'
+check "faults.sh refuses a wrong token" fails env SUPERPOWER_ADMIN_TOKEN="not-$token" experiments/faults.sh get 2
 before="$(pids)"
 out="$(deploy/local/up.sh 2>&1)"
 check "a second up.sh exits 0" test $? -eq 0
@@ -67,6 +85,14 @@ check "no pidfile is left" test -z "$(pidfile_names)"
 all_gone() { local p; for p in $all; do gone "$p" || return 1; done; }
 check "every process is gone" all_gone
 check "down.sh with nothing running succeeds" deploy/local/down.sh
+
+check "up.sh --naive starts the teaching fleet" deploy/local/up.sh --naive
+all_off() {
+  curl -s --max-time 2 -H "Authorization: Bearer $(deploy/local/token.sh)" "http://$SUPERPOWER_ADDR/admin/switches" |
+    python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(not (s and not any(s.values())))'
+}
+check "every resilience switch is off in the naive fleet" all_off
+check "down.sh stops the naive fleet" deploy/local/down.sh
 
 echo
 echo "$passed passed, $failed failed"

@@ -2,23 +2,30 @@
 # Starts the local fleet: N powersources, superpower in front of them, and Prometheus when its
 # binary is installed. Running it again while the fleet runs starts nothing.
 #
-#   deploy/local/up.sh [--powersources N] [--data DIR]
+#   deploy/local/up.sh [--powersources N] [--data DIR] [--naive]
 #
 #   --powersources N   how many powersource instances (1-9, default 3): 127.0.0.1:6061..606N
 #   --data DIR         dataset folder to ingest (default: the loader's built-in sample dataset)
+#   --naive            superpower starts with every resilience switch off (`superpower --naive`)
+#                      and checks /health only every NAIVE_HEALTH_INTERVAL_MS (default 60000;
+#                      the original demo had no health checks): the teaching fleet
 #
-# Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: enables the admin API),
+# Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: the admin API and the control page at
+#      /admin; without one up.sh makes a random one), kept in var/fleet/fleet.env (mode 600) and
+#      printed by deploy/local/token.sh;
 #      SKIP_BUILD=1 (use the binaries already in target/release),
 #      FLEET_START_TIMEOUT (seconds each process gets to become healthy, default 30).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 N=3
 DATA=""
+NAIVE=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --naive) NAIVE=1; shift ;;
     --powersources) [ $# -ge 2 ] || die "--powersources needs a number"; N="$2"; shift 2 ;;
     --powersources=*) N="${1#*=}"; shift ;;
     --data) [ $# -ge 2 ] || die "--data needs a folder"; DATA="$2"; shift 2 ;;
@@ -53,6 +60,10 @@ print_urls() {
   if pid_of prometheus >/dev/null; then
     say "prometheus:  http://$PROMETHEUS_ADDR/"
   fi
+  if [ "$(sed -n 's/^NAIVE=//p' "$FLEET/fleet.env" 2>/dev/null)" = 1 ]; then
+    say "superpower runs NAIVE: every resilience switch off (the control page turns them on)"
+  fi
+  say "control page: http://$SUPERPOWER_ADDR/admin   admin token: deploy/local/token.sh"
   say "logs and pidfiles: var/fleet/   stop: deploy/local/down.sh"
 }
 
@@ -89,6 +100,8 @@ if [ ${#running[@]} -gt 0 ]; then
   if [ ${#running[@]} -eq "$want" ]; then
     say "the fleet is already running (${running[*]}): not starting another"
     [ "$N" = "$(fleet_size)" ] || say "(it has $(fleet_size) powersources, not $N: deploy/local/down.sh first to change that)"
+    [ "$NAIVE" = "$(sed -n 's/^NAIVE=//p' "$FLEET/fleet.env" 2>/dev/null || echo 0)" ] ||
+      say "(it was started $([ "$NAIVE" = 1 ] && echo without || echo with) --naive: deploy/local/down.sh first to change that)"
     ensure_prometheus
     print_urls
     exit 0
@@ -120,13 +133,21 @@ say "ingesting ${DATA:-the built-in sample dataset} into $N store(s)"
   die "loader ingest failed (log: var/fleet/loader.log)"
 }
 
+# The admin API is always on in the local fleet (it listens on loopback only): the experiments
+# inject faults through it and the presenter flips switches. A made-up token unless one is given.
+if [ -z "${SUPERPOWER_ADMIN_TOKEN:-}" ]; then
+  SUPERPOWER_ADMIN_TOKEN="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
+fi
+export SUPERPOWER_ADMIN_TOKEN
+[[ "$SUPERPOWER_ADMIN_TOKEN" =~ ^[A-Za-z0-9._~+/=-]+$ ]] || die "SUPERPOWER_ADMIN_TOKEN must be one word of URL-safe characters"
+rm -f "$FLEET/fleet.env"
 (
   umask 077
   {
     echo "POWERSOURCES=$N"
     echo "DATA=$DATA"
-    [ -n "${SUPERPOWER_ADMIN_TOKEN:-}" ] && echo "SUPERPOWER_ADMIN_TOKEN=$SUPERPOWER_ADMIN_TOKEN"
-    true
+    echo "NAIVE=$NAIVE"
+    echo "SUPERPOWER_ADMIN_TOKEN=$SUPERPOWER_ADMIN_TOKEN"
   } >"$FLEET/fleet.env"
 )
 
@@ -143,10 +164,14 @@ for i in $(seq 1 "$N"); do
 done
 
 port_answers "$SUPERPOWER_ADDR" && die "something else already listens on $SUPERPOWER_ADDR; superpower not started"
-POWERSOURCE_URLS="$(IFS=,; echo "${urls[*]}")" launch superpower "$BIN/superpower" --listen "$SUPERPOWER_ADDR"
+naive_flags=()
+if [ "$NAIVE" = 1 ]; then
+  naive_flags=(--naive --health-interval-ms "${NAIVE_HEALTH_INTERVAL_MS:-60000}")
+fi
+POWERSOURCE_URLS="$(IFS=,; echo "${urls[*]}")" launch superpower "$BIN/superpower" --listen "$SUPERPOWER_ADDR" "${naive_flags[@]}"
 started+=(superpower)
 wait_ready superpower "http://$SUPERPOWER_ADDR/health"
-say "superpower is healthy on $SUPERPOWER_ADDR (pid $(pid_of superpower))"
+say "superpower is healthy on $SUPERPOWER_ADDR (pid $(pid_of superpower))$([ "$NAIVE" = 1 ] && echo ", naive")"
 
 # One request to / creates superpower's request-duration series for the route, so the first
 # experiment's rate() over them has a starting point in Prometheus.

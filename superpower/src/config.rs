@@ -63,6 +63,11 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_HEDGE_MIN_MS", default_value_t = 20)]
     pub hedge_min_ms: u64,
 
+    /// A fixed hedge delay; without it the delay follows the recent p95 latency (at least
+    /// `--hedge-min-ms`, at most half the attempt timeout).
+    #[arg(long, env = "SUPERPOWER_HEDGE_DELAY_MS")]
+    pub hedge_delay_ms: Option<u64>,
+
     /// Users whose last known superpower is kept for fallback.
     #[arg(long, env = "SUPERPOWER_FALLBACK_USERS", default_value_t = 100_000)]
     pub fallback_users: usize,
@@ -99,6 +104,7 @@ impl Settings {
             connect_timeout_ms: 100,
             deadline_ms: 800,
             hedge_min_ms: 20,
+            hedge_delay_ms: None,
             fallback_users: 100_000,
             image_cache_bytes: 8 * 1024 * 1024,
             naive: false,

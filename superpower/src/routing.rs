@@ -61,6 +61,7 @@ pub struct Router {
     attempt_timeout: Duration,
     deadline: Duration,
     hedge_min: Duration,
+    hedge_fixed: Option<Duration>,
 }
 
 type Attempt =
@@ -82,6 +83,7 @@ impl Router {
             attempt_timeout: Settings::ms(settings.attempt_timeout_ms),
             deadline: Settings::ms(settings.deadline_ms),
             hedge_min: Settings::ms(settings.hedge_min_ms),
+            hedge_fixed: settings.hedge_delay_ms.map(Settings::ms),
         }
     }
 
@@ -145,10 +147,8 @@ impl Router {
         launched += 1;
 
         loop {
-            let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts).then(|| {
-                self.latency
-                    .hedge_delay(self.hedge_min, self.attempt_timeout / 2)
-            });
+            let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts)
+                .then(|| self.hedge_delay());
             let hedge = async {
                 match hedge_at {
                     Some(d) => tokio::time::sleep(d).await,
@@ -194,6 +194,14 @@ impl Router {
             }
         }
         Err(RouteError::Exhausted { attempts: launched })
+    }
+
+    /// The fixed hedge delay when configured, else the recent p95 within its bounds.
+    fn hedge_delay(&self) -> Duration {
+        self.hedge_fixed.unwrap_or_else(|| {
+            self.latency
+                .hedge_delay(self.hedge_min, self.attempt_timeout / 2)
+        })
     }
 
     /// Lets the attempts a hedge beat run to their end in the background, so that a hung

@@ -21,6 +21,10 @@ struct Cli {
     /// Where criterion wrote its estimates; without it the micro-benchmarks are not reported.
     #[arg(long)]
     criterion_dir: Option<PathBuf>,
+    /// An environment variable for powersource and superpower, `KEY=VALUE` (repeatable), e.g.
+    /// `RUST_LOG=info,access=off` to measure the access log's cost.
+    #[arg(long, value_parser = parse_env)]
+    product_env: Vec<(String, String)>,
     /// `rustc --version`, for the machine line.
     #[arg(long, default_value = "")]
     rustc: String,
@@ -35,6 +39,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         bin_dir: cli.bin_dir,
         criterion_dir: cli.criterion_dir,
         rustc: cli.rustc,
+        product_env: cli.product_env,
     };
     let results = bench::suite::run(&opts).await;
     bench::report::write(&results, &opts.out)?;
@@ -43,4 +48,11 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }

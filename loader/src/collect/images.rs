@@ -3,12 +3,13 @@
 //!
 //! Up to `concurrency` downloads run at once. A file already present and valid is skipped, so a
 //! re-run only fetches what is missing. Each download is checked (status 200, at most
-//! [`MAX_IMAGE_BYTES`], bytes of the image type the extension claims) and written atomically.
+//! [`MAX_IMAGE_BYTES`](crate::dataset::MAX_IMAGE_BYTES), bytes of the image type the extension
+//! claims: the dataset's own [`check_image`]) and written atomically.
 //! A failed image is recorded and the run goes on.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{Cursor, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,9 +23,7 @@ use super::error::CollectError;
 use super::fsutil::{sweep_temp_files, sync_dir, write_atomic};
 use super::http::{FetchError, HttpClient, HttpOptions};
 use super::progress;
-use crate::dataset::{
-    check_image, MarvelCharacter, Problem, CHARACTERS_FILE, IMAGES_DIR, MAX_IMAGE_BYTES,
-};
+use crate::dataset::{check_image, MarvelCharacter, Problem, CHARACTERS_FILE, IMAGES_DIR};
 
 /// The Marvel image variant we download: 300×450, the portrait the front end shows.
 pub const IMAGE_VARIANT: &str = "portrait_uncanny";
@@ -344,7 +343,10 @@ fn read_characters(path: &Path) -> Result<Vec<MarvelCharacter>, CollectError> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
     use super::*;
+    use crate::dataset::MAX_IMAGE_BYTES;
 
     fn character(path: &str, ext: &str) -> MarvelCharacter {
         serde_json::from_value(serde_json::json!({
@@ -387,7 +389,10 @@ mod tests {
         let err = rejection(&png, ImageFormat::Jpeg).unwrap();
         assert!(err.contains("image bytes are PNG, not the jpg"), "{err}");
         let err = rejection(b"<html>Not found</html>", ImageFormat::Png).unwrap();
-        assert!(err.contains("not a known image format") && err.contains("<html>"), "{err}");
+        assert!(
+            err.contains("not a known image format") && err.contains("<html>"),
+            "{err}"
+        );
         let huge = vec![0u8; MAX_IMAGE_BYTES as usize + 1];
         let err = rejection(&huge, ImageFormat::Png).unwrap();
         assert!(err.contains("over the limit"), "{err}");

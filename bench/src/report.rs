@@ -77,6 +77,8 @@ pub struct E2e {
     pub users: usize,
     /// Connections of the maximum-throughput runs.
     pub connections: usize,
+    /// Interleaved rounds of the generator's maximum-throughput runs (the best is kept).
+    pub rounds: usize,
     /// Maximum throughput (closed loop).
     pub max: Vec<Row>,
     /// Constant rates (open loop, latency from the due time).
@@ -268,8 +270,8 @@ impl Results {
         if let Some(e) = &self.e2e {
             let _ = writeln!(
                 s,
-                "### Maximum throughput (closed loop, {} connections; `GET /` as JSON, {} rotating users)\n",
-                e.connections, e.users
+                "### Maximum throughput (closed loop, {} connections; `GET /` as JSON, {} rotating users; generator: best of {} interleaved rounds)\n",
+                e.connections, e.users, e.rounds
             );
             let _ = writeln!(
                 s,

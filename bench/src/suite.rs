@@ -40,6 +40,7 @@ pub struct Options {
 /// Durations and sizes of one mode.
 struct Timing {
     max: Duration,
+    max_rounds: usize,
     rate: Duration,
     users: usize,
     failover: Duration,
@@ -55,6 +56,7 @@ impl Timing {
         if smoke {
             Timing {
                 max: Duration::from_secs(1),
+                max_rounds: 1,
                 rate: Duration::from_secs(1),
                 users: 1000,
                 failover: Duration::from_secs(3),
@@ -66,7 +68,8 @@ impl Timing {
             }
         } else {
             Timing {
-                max: Duration::from_secs(5),
+                max: Duration::from_secs(4),
+                max_rounds: 2,
                 rate: Duration::from_secs(5),
                 users: 1000,
                 failover: Duration::from_secs(10),
@@ -640,15 +643,27 @@ async fn e2e(
     let mut e = E2e {
         users: users.len(),
         connections: MAX_CONNECTIONS,
+        rounds: t.max_rounds,
         ..E2e::default()
     };
-    for (system, addr) in systems {
-        step(&format!("max throughput: {system}"));
-        let plan = plan_for(system, addr, MAX_CONNECTIONS, t.max, None);
-        let run = async { Ok(load::run(plan).await?) };
-        e.max
-            .push(measure(fleet, system, GEN, failures, run).await?);
+    // Interleaved rounds, best of each: a burst of other work on the machine then hurts one
+    // round of one system, not the comparison.
+    let mut best: Vec<Option<Row>> = systems.iter().map(|_| None).collect();
+    for round in 1..=t.max_rounds {
+        for (i, (system, addr)) in systems.iter().enumerate() {
+            step(&format!("max throughput, round {round}: {system}"));
+            let plan = plan_for(system, *addr, MAX_CONNECTIONS, t.max, None);
+            let run = async { Ok(load::run(plan).await?) };
+            let row = measure(fleet, system, GEN, failures, run).await?;
+            if best[i]
+                .as_ref()
+                .is_none_or(|b| row.report.rps > b.report.rps)
+            {
+                best[i] = Some(row);
+            }
+        }
     }
+    e.max.extend(best.into_iter().flatten());
     for (system, addr, path, cookie) in &oha_targets {
         step(&format!("max throughput with oha: {system}"));
         let run = async { Ok(oha::run(*addr, path, *cookie, MAX_CONNECTIONS, t.max, None).await?) };

@@ -21,11 +21,33 @@ impl Format {
     }
 }
 
-/// Installs the global subscriber, filtered by `RUST_LOG` (default `info`), writing to stderr.
-/// Calling it again (tests do) is harmless: only the first call installs anything.
-pub fn init(format: Format) {
+/// Keeps the log writer's thread alive; drop it last (at the end of `main`) so that buffered
+/// lines are flushed.
+pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+
+/// Installs the global subscriber for a service, filtered by `RUST_LOG` (default `info`),
+/// writing to stderr from a background thread: a request never waits on a `write` system call
+/// for its access-log line (about 4 µs of CPU per request each in superpower and powersource,
+/// measured by `bench/`). When the writer falls 128k lines behind, lines are dropped rather
+/// than slowing requests. Only the first call installs anything.
+pub fn init(format: Format) -> LogGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    install(format, writer);
+    guard
+}
+
+/// Installs a synchronous subscriber (tests: nothing to keep alive, nothing lost). Calling it
+/// again is harmless.
+pub fn init_for_tests() {
+    install(Format::Pretty, std::io::stderr);
+}
+
+fn install<W>(format: Format, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
         Format::Json => builder
             .json()

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
-    common::telemetry::init(common::telemetry::Format::from_env());
+    let _log = common::telemetry::init(common::telemetry::Format::from_env());
     let app = App::build(&settings)
         .await
         .with_context(|| format!("cannot start over the store {}", settings.store.display()))?;

@@ -6,7 +6,7 @@ use superpower::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::telemetry::init(common::telemetry::Format::from_env());
+    let _log = common::telemetry::init(common::telemetry::Format::from_env());
     if let Some(Command::Probe(args)) = cli.command {
         return superpower::probe::run(args).await;
     }

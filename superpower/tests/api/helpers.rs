@@ -229,7 +229,7 @@ pub fn test_settings(urls: Vec<String>) -> Settings {
 
 /// Starts superpower with `settings` on port 0.
 pub async fn spawn_app(settings: Settings) -> TestApp {
-    common::telemetry::init(common::telemetry::Format::Pretty);
+    common::telemetry::init_for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::build(settings, listener)
         .await

@@ -72,6 +72,12 @@ impl<'a> Route<'a> {
     }
 }
 
+/// The route template of `path` (`unmatched` for none): labels a request the client abandoned
+/// before it was answered.
+pub fn template_of(path: &str) -> &'static str {
+    Route::parse(path).map_or("unmatched", Route::template)
+}
+
 /// Answers one request.
 pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();

@@ -92,6 +92,7 @@ impl App {
         };
         let options = ServeOptions {
             headers: vec![(INSTANCE_HEADER.clone(), header)],
+            route_of: routes::template_of,
             ..Default::default()
         };
         Ok(App {

@@ -173,6 +173,7 @@ impl Application {
         let options = ServeOptions {
             headers: security_headers(),
             drain_timeout: self.drain,
+            route_of: crate::routes::template_of,
             ..ServeOptions::default()
         };
         let app = self.app;

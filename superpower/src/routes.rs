@@ -11,6 +11,23 @@ use crate::error::AppError;
 use crate::handlers;
 use crate::negotiate::Format;
 
+/// The route template of `path`, for requests the client abandons before the answer.
+pub fn template_of(path: &str) -> &'static str {
+    match path {
+        "/" => "/",
+        "/health" => "/health",
+        "/live" => "/live",
+        "/metrics" => "/metrics",
+        "/admin" => "/admin",
+        "/admin/switches" => "/admin/switches",
+        "/admin/instances" => "/admin/instances",
+        p if p.starts_with("/images/") => "/images/{id}",
+        p if p.starts_with("/admin/instances/") => "/admin/instances/{name}/faults",
+        p if p.starts_with("/static/") => "/static/{file}",
+        _ => "unmatched",
+    }
+}
+
 /// Answers one request.
 pub async fn route(app: &App, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();

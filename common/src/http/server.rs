@@ -32,6 +32,10 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Largest request head accepted (hyper answers 431 past it).
     pub max_header_bytes: usize,
+    /// The route template of a path, used only for requests the client abandons before the
+    /// handler answers (so no response carries a [`RouteLabel`]): they are still counted, with
+    /// status `499`, so that the latency histogram does not hide the slowest requests.
+    pub route_of: fn(&str) -> &'static str,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +46,7 @@ impl Default for ServeOptions {
             drain_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_header_bytes: 16 * 1024,
+            route_of: |_| "unmatched",
         }
     }
 }
@@ -61,7 +66,7 @@ pub async fn serve<H, Fut>(
     Fut: Future<Output = Response> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    let headers: Arc<[(HeaderName, HeaderValue)]> = options.headers.clone().into();
+    let options = Arc::new(options);
     let permits = Arc::new(Semaphore::new(options.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -91,11 +96,11 @@ pub async fn serve<H, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let headers = headers.clone();
+        let options = options.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let handler = handler.clone();
-            let headers = headers.clone();
-            async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &headers).await) }
+            let options = options.clone();
+            async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &options).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -121,44 +126,72 @@ pub async fn serve<H, Fut>(
 }
 
 /// Runs one request through the handler, then records the latency histogram and the access log.
-async fn observe<H, Fut>(
-    req: Request<Incoming>,
-    handler: &H,
-    headers: &[(HeaderName, HeaderValue)],
-) -> Response
+/// A request the client abandons (hyper drops this future) is recorded when it is dropped.
+async fn observe<H, Fut>(req: Request<Incoming>, handler: &H, options: &ServeOptions) -> Response
 where
     H: Fn(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    let path = req.uri().path().to_owned();
+    let path = req.uri().path();
+    let mut pending = Pending {
+        start: Instant::now(),
+        method: method_label(req.method()),
+        route_hint: (options.route_of)(path),
+        path: truncate(path, 200).to_owned(),
+        done: false,
+    };
     let mut resp = handler(req).await;
-    for (name, value) in headers {
+    for (name, value) in &options.headers {
         resp.headers_mut().insert(name.clone(), value.clone());
     }
     let route = resp
         .extensions()
         .get::<RouteLabel>()
         .map_or("unmatched", |r| r.0);
-    let status = resp.status().as_u16();
-    let elapsed = start.elapsed();
-    metrics::histogram!(
-        HTTP_REQUEST_DURATION,
-        "method" => method,
-        "route" => route,
-        "status" => status_label(status),
-    )
-    .record(elapsed.as_secs_f64());
-    tracing::info!(
-        target: "access",
-        method,
-        path = %truncate(&path, 200),
-        route,
-        status,
-        duration_us = elapsed.as_micros() as u64,
-    );
+    pending.finish(route, resp.status().as_u16());
     resp
+}
+
+/// One request being answered; records itself once, when finished or dropped.
+struct Pending {
+    start: Instant,
+    method: &'static str,
+    route_hint: &'static str,
+    path: String,
+    done: bool,
+}
+
+/// nginx's status for "the client closed the connection before the answer".
+const CLIENT_CLOSED: u16 = 499;
+
+impl Pending {
+    fn finish(&mut self, route: &'static str, status: u16) {
+        self.done = true;
+        let elapsed = self.start.elapsed();
+        metrics::histogram!(
+            HTTP_REQUEST_DURATION,
+            "method" => self.method,
+            "route" => route,
+            "status" => status_label(status),
+        )
+        .record(elapsed.as_secs_f64());
+        tracing::info!(
+            target: "access",
+            method = self.method,
+            path = %self.path,
+            route,
+            status,
+            duration_us = elapsed.as_micros() as u64,
+        );
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(self.route_hint, CLIENT_CLOSED);
+        }
+    }
 }
 
 /// Label values must stay a small set: unknown methods become `OTHER`.
@@ -184,6 +217,7 @@ fn status_label(status: u16) -> &'static str {
         401 => "401",
         404 => "404",
         405 => "405",
+        499 => "499",
         500 => "500",
         502 => "502",
         503 => "503",
@@ -206,6 +240,56 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_abandoned_request_is_still_counted_as_499() {
+        use tokio::io::AsyncWriteExt;
+        let handle = crate::metrics::install();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<()>();
+        let seen_tx = std::sync::Mutex::new(Some(seen_tx));
+        let options = ServeOptions {
+            route_of: |_| "/abandoned-test",
+            ..ServeOptions::default()
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            move |_req| {
+                if let Some(tx) = seen_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                std::future::pending::<Response>()
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        seen_rx.await.unwrap();
+        drop(client);
+        let line = "route=\"/abandoned-test\",status=\"499\"";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !handle
+            .render()
+            .lines()
+            .any(|l| l.contains(line) && l.contains("_count"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the abandoned request was not recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+    }
 
     #[test]
     fn labels_stay_bounded() {

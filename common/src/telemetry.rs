@@ -31,7 +31,10 @@ pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 /// measured by `bench/`). When the writer falls 128k lines behind, lines are dropped rather
 /// than slowing requests. Only the first call installs anything.
 pub fn init(format: Format) -> LogGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // The writer thread flushes whenever it has drained its queue, so under load many lines go
+    // out in one `write` instead of one each.
+    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(buffered);
     install(format, writer);
     guard
 }

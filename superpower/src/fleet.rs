@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Guard};
-use common::metrics::{SUPERPOWER_KNOWN_INSTANCES, SUPERPOWER_RING_MEMBERS};
+use common::metrics::{
+    SUPERPOWER_KNOWN_INSTANCES, SUPERPOWER_POWERSOURCE_REQUEST_DURATION, SUPERPOWER_RING_MEMBERS,
+};
 use http::Uri;
 
 use crate::ring::RouteRing;
@@ -34,7 +36,20 @@ pub struct Instance {
     healthy: AtomicBool,
     /// Milliseconds since the fleet's epoch until which a passive ejection holds.
     ejected_until_ms: AtomicU64,
+    /// This instance's call histograms, one per outcome, registered once (not looked up and
+    /// labelled again on every call).
+    calls: [metrics::Histogram; OUTCOMES.len()],
 }
+
+/// The `outcome` label values of `superpower_powersource_request_duration_seconds`.
+pub const OUTCOMES: [&str; 6] = [
+    "ok",
+    "not_found",
+    "error",
+    "timeout",
+    "connect_error",
+    "hedge_lost",
+];
 
 impl Instance {
     /// Parses a base URL (`http://host:port`, optionally with a trailing slash).
@@ -71,11 +86,15 @@ impl Instance {
         } else {
             format!("{}:80", authority.host())
         };
+        let calls = OUTCOMES.map(|outcome| {
+            metrics::histogram!(SUPERPOWER_POWERSOURCE_REQUEST_DURATION, "instance" => name.clone(), "outcome" => outcome)
+        });
         Ok(Instance {
             base: format!("http://{name}"),
             name,
             healthy: AtomicBool::new(false),
             ejected_until_ms: AtomicU64::new(0),
+            calls,
         })
     }
 
@@ -87,6 +106,12 @@ impl Instance {
     /// `http://host:port`.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Records one call's latency under `outcome` (one of [`OUTCOMES`]).
+    pub fn record_call(&self, outcome: &str, elapsed: std::time::Duration) {
+        let i = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(2);
+        self.calls[i].record(elapsed.as_secs_f64());
     }
 
     /// Whether the instance is on the ring.

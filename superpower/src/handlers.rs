@@ -30,7 +30,7 @@ const CHARACTER_LIMIT: usize = 64 * 1024;
 const IMAGE_LIMIT: usize = 6 * 1024 * 1024;
 
 /// `GET /`: the user's superpower, as HTML or JSON.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn index(app: &App, headers: &HeaderMap) -> Response {
     let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
     let Some(format) = negotiate::choose(accept) else {
@@ -149,7 +149,7 @@ fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
 }
 
 /// `GET /images/{id}`: the image, from the cache or through the ring.
-#[tracing::instrument(skip(app, headers))]
+#[tracing::instrument(level = "debug", skip(app, headers))]
 pub async fn image(app: &App, id: &str, headers: &HeaderMap) -> Response {
     let Some(id) = parse_id(id) else {
         return AppError::NotFound.into_response(Format::Json);

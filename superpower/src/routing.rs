@@ -13,10 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::metrics::{
-    SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL,
-    SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
-};
+use common::metrics::{SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::StatusCode;
 
@@ -166,7 +163,7 @@ impl Router {
                     let elapsed = t0.elapsed();
                     match result {
                         Ok(reply) if is_final(reply.status) => {
-                            observe(&inst, outcome_of(reply.status), elapsed);
+                            inst.record_call(outcome_of(reply.status), elapsed);
                             self.latency.record(elapsed);
                             if !inflight.is_empty() {
                                 self.finish_in_background(inflight);
@@ -213,22 +210,13 @@ impl Router {
             while let Some((inst, t0, result)) = inflight.next().await {
                 let elapsed = t0.elapsed();
                 match result {
-                    Ok(reply) if is_final(reply.status) => observe(&inst, "hedge_lost", elapsed),
+                    Ok(reply) if is_final(reply.status) => inst.record_call("hedge_lost", elapsed),
                     Ok(reply) => record_failure(&fleet, &inst, elapsed, Err(reply.status)),
                     Err(err) => record_failure(&fleet, &inst, elapsed, Ok(&err)),
                 }
             }
         });
     }
-}
-
-fn observe(inst: &Instance, outcome: &'static str, elapsed: Duration) {
-    metrics::histogram!(
-        SUPERPOWER_POWERSOURCE_REQUEST_DURATION,
-        "instance" => inst.name().to_owned(),
-        "outcome" => outcome,
-    )
-    .record(elapsed.as_secs_f64());
 }
 
 /// Counts a failed attempt (an error status, or a call error) and ejects the instance when the
@@ -241,7 +229,7 @@ fn record_failure(
 ) {
     match failure {
         Err(status) => {
-            observe(inst, "error", elapsed);
+            inst.record_call("error", elapsed);
             tracing::debug!(
                 instance = inst.name(),
                 status = status.as_u16(),
@@ -249,7 +237,7 @@ fn record_failure(
             );
         }
         Ok(err) => {
-            observe(inst, err.outcome(), elapsed);
+            inst.record_call(err.outcome(), elapsed);
             tracing::debug!(instance = inst.name(), %err, "powersource call failed");
             if err.ejects() {
                 fleet.eject(inst);

@@ -6,6 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::http::body::{read_limited, BodyError};
 use common::telemetry::error_chain;
+
+use crate::fleet::Outcome;
 use http::Method;
 use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::Full;
@@ -40,11 +42,11 @@ impl CallError {
     }
 
     /// The `outcome` label of the call metric.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            CallError::Connect(_) => "connect_error",
-            CallError::Timeout => "timeout",
-            CallError::Protocol(_) | CallError::TooLarge(_) => "error",
+            CallError::Connect(_) => Outcome::ConnectError,
+            CallError::Timeout => Outcome::Timeout,
+            CallError::Protocol(_) | CallError::TooLarge(_) => Outcome::Error,
         }
     }
 }

@@ -38,18 +38,54 @@ pub struct Instance {
     ejected_until_ms: AtomicU64,
     /// This instance's call histograms, one per outcome, registered once (not looked up and
     /// labelled again on every call).
-    calls: [metrics::Histogram; OUTCOMES.len()],
+    calls: [metrics::Histogram; Outcome::ALL.len()],
 }
 
-/// The `outcome` label values of `superpower_powersource_request_duration_seconds`.
-pub const OUTCOMES: [&str; 6] = [
-    "ok",
-    "not_found",
-    "error",
-    "timeout",
-    "connect_error",
-    "hedge_lost",
-];
+/// How a call to an instance ended: the `outcome` label of
+/// `superpower_powersource_request_duration_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx or 304 answer.
+    Ok,
+    /// A 404 answer (final: the instance is fine).
+    NotFound,
+    /// Another status, or a broken answer.
+    Error,
+    /// No complete answer in time.
+    Timeout,
+    /// No connection.
+    ConnectError,
+    /// A good answer that came after a hedge had already won.
+    HedgeLost,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of [`Outcome::index`].
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Ok,
+        Outcome::NotFound,
+        Outcome::Error,
+        Outcome::Timeout,
+        Outcome::ConnectError,
+        Outcome::HedgeLost,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotFound => "not_found",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::ConnectError => "connect_error",
+            Outcome::HedgeLost => "hedge_lost",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 impl Instance {
     /// Parses a base URL (`http://host:port`, optionally with a trailing slash).
@@ -86,8 +122,8 @@ impl Instance {
         } else {
             format!("{}:80", authority.host())
         };
-        let calls = OUTCOMES.map(|outcome| {
-            metrics::histogram!(SUPERPOWER_POWERSOURCE_REQUEST_DURATION, "instance" => name.clone(), "outcome" => outcome)
+        let calls = Outcome::ALL.map(|outcome| {
+            metrics::histogram!(SUPERPOWER_POWERSOURCE_REQUEST_DURATION, "instance" => name.clone(), "outcome" => outcome.as_str())
         });
         Ok(Instance {
             base: format!("http://{name}"),
@@ -108,10 +144,9 @@ impl Instance {
         &self.base
     }
 
-    /// Records one call's latency under `outcome` (one of [`OUTCOMES`]).
-    pub fn record_call(&self, outcome: &str, elapsed: std::time::Duration) {
-        let i = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(2);
-        self.calls[i].record(elapsed.as_secs_f64());
+    /// Records one call's latency under `outcome`.
+    pub fn record_call(&self, outcome: Outcome, elapsed: std::time::Duration) {
+        self.calls[outcome.index()].record(elapsed.as_secs_f64());
     }
 
     /// Whether the instance is on the ring.
@@ -251,6 +286,13 @@ mod tests {
             "ftp://x",
         ] {
             assert!(Instance::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outcomes_index_their_own_histogram() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(o.index(), i, "{}", o.as_str());
         }
     }
 

@@ -19,7 +19,7 @@ use http::StatusCode;
 
 use crate::client::{Backend, CallError, Reply};
 use crate::config::Settings;
-use crate::fleet::{Fleet, Instance};
+use crate::fleet::{Fleet, Instance, Outcome};
 use crate::latency::LatencyTracker;
 use crate::switches::Switches;
 
@@ -210,7 +210,9 @@ impl Router {
             while let Some((inst, t0, result)) = inflight.next().await {
                 let elapsed = t0.elapsed();
                 match result {
-                    Ok(reply) if is_final(reply.status) => inst.record_call("hedge_lost", elapsed),
+                    Ok(reply) if is_final(reply.status) => {
+                        inst.record_call(Outcome::HedgeLost, elapsed)
+                    }
                     Ok(reply) => record_failure(&fleet, &inst, elapsed, Err(reply.status)),
                     Err(err) => record_failure(&fleet, &inst, elapsed, Ok(&err)),
                 }
@@ -229,7 +231,7 @@ fn record_failure(
 ) {
     match failure {
         Err(status) => {
-            inst.record_call("error", elapsed);
+            inst.record_call(Outcome::Error, elapsed);
             tracing::debug!(
                 instance = inst.name(),
                 status = status.as_u16(),
@@ -251,10 +253,10 @@ fn is_final(status: StatusCode) -> bool {
     status.is_success() || status == StatusCode::NOT_MODIFIED || status == StatusCode::NOT_FOUND
 }
 
-fn outcome_of(status: StatusCode) -> &'static str {
+fn outcome_of(status: StatusCode) -> Outcome {
     if status == StatusCode::NOT_FOUND {
-        "not_found"
+        Outcome::NotFound
     } else {
-        "ok"
+        Outcome::Ok
     }
 }

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use common::http::body::if_none_match;
 use common::http::body::{full, json, Body, Response};
 use common::http::ops;
 use common::model::CharacterId;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
@@ -116,23 +117,6 @@ fn parse_id(id: &str) -> Result<CharacterId, Error> {
     id.parse().map_err(|_| Error::BadId)
 }
 
-/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header):
-/// `*`, or any tag of the comma-separated lists equal to ours once `W/` is stripped.
-fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let ours = strip_weak(etag.to_str().unwrap_or_default());
-    headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || (!ours.is_empty() && strip_weak(tag) == ours))
-}
-
-fn strip_weak(tag: &str) -> &str {
-    tag.strip_prefix("W/").unwrap_or(tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,25 +136,5 @@ mod tests {
         ] {
             assert!(matches!(parse_id(bad), Err(Error::BadId)), "{bad}");
         }
-    }
-
-    #[test]
-    fn if_none_match_handles_lists_weak_tags_and_star() {
-        let etag = HeaderValue::from_static("\"abc\"");
-        let check = |values: &[&str]| {
-            let mut h = HeaderMap::new();
-            for v in values {
-                h.append(IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
-            }
-            if_none_match(&h, &etag)
-        };
-        assert!(check(&["\"abc\""]));
-        assert!(check(&["W/\"abc\""]));
-        assert!(check(&["\"x\", \"abc\""]));
-        assert!(check(&["\"x\"", "\"abc\""]));
-        assert!(check(&["*"]));
-        assert!(!check(&["\"abcd\""]));
-        assert!(!check(&["abc"]));
-        assert!(!check(&[]));
     }
 }

@@ -3,12 +3,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::http::body::{full, json, Response};
+use common::http::body::{full, if_none_match, json, Response};
 use common::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 use common::model::CharacterView;
-use http::header::{
-    HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, SET_COOKIE, VARY,
-};
+use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, SET_COOKIE, VARY};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -205,18 +203,10 @@ async fn fetch_image(app: &App, id: u64) -> Result<Option<Arc<CachedImage>>, App
 }
 
 fn serve_image(img: &CachedImage, headers: &HeaderMap) -> Response {
-    let not_modified = match (
-        &img.etag,
-        headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()),
-    ) {
-        (Some(etag), Some(inm)) => {
-            let etag = etag.to_str().unwrap_or("");
-            inm.split(',')
-                .map(str::trim)
-                .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
-        }
-        _ => false,
-    };
+    let not_modified = img
+        .etag
+        .as_ref()
+        .is_some_and(|etag| if_none_match(headers, etag));
     let mut resp = if not_modified {
         let mut r = full(
             StatusCode::NOT_MODIFIED,

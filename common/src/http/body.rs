@@ -1,10 +1,11 @@
-//! Response builders. Every response is a complete body (`Full<Bytes>`): nothing superpower
-//! serves is streamed.
+//! Response builders, and the `If-None-Match` check both services answer 304 with. Every
+//! response is a complete body (`Full<Bytes>`): nothing superpower serves is streamed.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_NONE_MATCH};
+use http::HeaderMap;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
 use serde::Serialize;
@@ -101,5 +102,47 @@ where
     }
 }
 
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header):
+/// `*`, or any tag of the comma-separated lists equal to ours once `W/` is stripped.
+pub fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = strip_weak(etag.to_str().unwrap_or_default());
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || (!ours.is_empty() && strip_weak(tag) == ours))
+}
+
+fn strip_weak(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
 /// Never fails; named so that `service_fn` closures read clearly.
 pub type NoError = Infallible;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_handles_lists_weak_tags_and_star() {
+        let etag = HeaderValue::from_static("\"abc\"");
+        let check = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            }
+            if_none_match(&h, &etag)
+        };
+        assert!(check(&["\"abc\""]));
+        assert!(check(&["W/\"abc\""]));
+        assert!(check(&["\"x\", \"abc\""]));
+        assert!(check(&["\"x\"", "\"abc\""]));
+        assert!(check(&["*"]));
+        assert!(!check(&["\"abcd\""]));
+        assert!(!check(&["abc"]));
+        assert!(!check(&[]));
+    }
+}

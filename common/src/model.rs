@@ -66,6 +66,15 @@ impl CharacterView {
     }
 }
 
+/// Parses a character id from a path segment: ASCII digits only (no sign, no spaces), and it
+/// must fit a [`CharacterId`]; `None` otherwise.
+pub fn parse_id(s: &str) -> Option<CharacterId> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// Where powersource serves a character's image.
 pub fn image_path(id: CharacterId) -> String {
     format!("/characters/{id}/image")

@@ -111,10 +111,7 @@ fn character_json(entry: &Entry) -> Response {
 
 /// Ids are plain decimal digits (no sign, no spaces) that fit a u64.
 fn parse_id(id: &str) -> Result<CharacterId, Error> {
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::BadId);
-    }
-    id.parse().map_err(|_| Error::BadId)
+    common::model::parse_id(id).ok_or(Error::BadId)
 }
 
 #[cfg(test)]

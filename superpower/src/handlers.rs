@@ -149,7 +149,7 @@ fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
 /// `GET /images/{id}`: the image, from the cache or through the ring.
 #[tracing::instrument(level = "debug", skip(app, headers))]
 pub async fn image(app: &App, id: &str, headers: &HeaderMap) -> Response {
-    let Some(id) = parse_id(id) else {
+    let Some(id) = common::model::parse_id(id) else {
         return AppError::NotFound.into_response(Format::Json);
     };
     let cached = match app.images.get(id) {
@@ -258,10 +258,4 @@ pub fn health(app: &App) -> Response {
             "fallback_users": app.fallback.len(),
         }),
     )
-}
-
-fn parse_id(s: &str) -> Option<u64> {
-    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
 }

@@ -1,4 +1,4 @@
-//! The character as superpower knows it: the stored record and the JSON view.
+//! The character as superpower knows it: the stored records, and the id format.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,34 +38,6 @@ pub struct ImageRecord {
     pub bytes: Vec<u8>,
 }
 
-/// The JSON powersource answers for a character (`/characters/{id}`, `/assignments/{key}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CharacterView {
-    /// The character's id.
-    pub id: CharacterId,
-    /// Display name.
-    pub name: String,
-    /// May be empty.
-    pub description: String,
-    /// Path of the image on the powersource that answered: `/characters/{id}/image`.
-    pub image_url: String,
-    /// The "detail" url, or null.
-    pub learn_more_url: Option<String>,
-}
-
-impl CharacterView {
-    /// The view of a stored record.
-    pub fn of(record: &CharacterRecord) -> Self {
-        CharacterView {
-            id: record.id,
-            name: record.name.clone(),
-            description: record.description.clone(),
-            image_url: image_path(record.id),
-            learn_more_url: record.learn_more_url.clone(),
-        }
-    }
-}
-
 /// Parses a character id from a path segment: ASCII digits only (no sign, no spaces), and it
 /// must fit a [`CharacterId`]; `None` otherwise.
 pub fn parse_id(s: &str) -> Option<CharacterId> {
@@ -73,11 +45,6 @@ pub fn parse_id(s: &str) -> Option<CharacterId> {
         return None;
     }
     s.parse().ok()
-}
-
-/// Where powersource serves a character's image.
-pub fn image_path(id: CharacterId) -> String {
-    format!("/characters/{id}/image")
 }
 
 /// The content type for an image file extension, or `None` when superpower does not serve it.

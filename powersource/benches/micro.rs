@@ -5,7 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use powersource::assign::{valid_user_key, Assigner};
+use powersource::assign::Assigner;
+use service::api::valid_user_key;
 
 fn assign(c: &mut Criterion) {
     let assigner = Assigner::new(1_000_000..1_001_500);

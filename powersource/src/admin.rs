@@ -1,16 +1,17 @@
 //! The admin API: `GET|PUT|DELETE /admin/faults`, behind `Authorization: Bearer TOKEN`.
 //!
 //! Off (404, like an unknown route) unless a token is configured. A missing or wrong token gets
-//! 401 with no hint and changes nothing; the comparison is `common::http::auth::AdminToken`'s
+//! 401 with no hint and changes nothing; the comparison is `service::http::auth::AdminToken`'s
 //! (keyed digests compared in constant time).
 
-use common::http::auth::AdminToken;
-use common::http::body::{json, read_limited, Response};
 use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
+use service::api::FaultSpec;
+use service::http::auth::AdminToken;
+use service::http::body::{json, read_limited, Response};
 
-use crate::error::Error;
-use crate::faults::{FaultSpec, Faults};
+use crate::error::ApiError;
+use crate::faults::Faults;
 
 /// Largest admin request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -37,14 +38,14 @@ impl Admin {
     /// Checks the request's bearer token.
     ///
     /// # Errors
-    /// [`Error::AdminOff`] when no token is configured, [`Error::Unauthorized`] when the header
+    /// [`ApiError::AdminOff`] when no token is configured, [`ApiError::Unauthorized`] when the header
     /// is missing, malformed or carries another token.
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), Error> {
-        let token = self.token.as_ref().ok_or(Error::AdminOff)?;
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let token = self.token.as_ref().ok_or(ApiError::AdminOff)?;
         if token.allows(headers) {
             Ok(())
         } else {
-            Err(Error::Unauthorized)
+            Err(ApiError::Unauthorized)
         }
     }
 }
@@ -58,7 +59,7 @@ pub fn get_faults(faults: &Faults) -> Response {
 ///
 /// # Errors
 /// When the body is too large, unreadable, or not a valid [`FaultSpec`]; nothing changes then.
-pub async fn put_faults(faults: &Faults, body: Incoming) -> Result<Response, Error> {
+pub async fn put_faults(faults: &Faults, body: Incoming) -> Result<Response, ApiError> {
     let bytes = read_limited(body, MAX_BODY_BYTES).await?;
     let spec = FaultSpec::parse(&bytes)?;
     faults.set(spec);
@@ -96,13 +97,13 @@ mod tests {
             "s3cret",
         ] {
             assert!(
-                matches!(admin.authorize(&headers(bad)), Err(Error::Unauthorized)),
+                matches!(admin.authorize(&headers(bad)), Err(ApiError::Unauthorized)),
                 "{bad}"
             );
         }
         assert!(matches!(
             admin.authorize(&HeaderMap::new()),
-            Err(Error::Unauthorized)
+            Err(ApiError::Unauthorized)
         ));
     }
 
@@ -112,7 +113,7 @@ mod tests {
         assert!(!admin.enabled());
         assert!(matches!(
             admin.authorize(&headers("Bearer x")),
-            Err(Error::AdminOff)
+            Err(ApiError::AdminOff)
         ));
     }
 }

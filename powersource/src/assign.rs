@@ -78,15 +78,6 @@ impl Assigner {
     }
 }
 
-/// Whether `key` is a valid user key: 1 to 128 bytes of URL-safe characters
-/// (`A-Z a-z 0-9 . _ ~ -`, RFC 3986 "unreserved"), so it can sit in a path unescaped.
-pub fn valid_user_key(key: &str) -> bool {
-    (1..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,18 +204,5 @@ mod tests {
         let a = Assigner::new([]);
         assert!(a.is_empty());
         assert_eq!(a.assign("alice"), None);
-    }
-
-    #[test]
-    fn user_keys() {
-        assert!(valid_user_key("a"));
-        assert!(valid_user_key("3f2a-9c_b.x~Z"));
-        assert!(valid_user_key(&"k".repeat(128)));
-        assert!(!valid_user_key(""));
-        assert!(!valid_user_key(&"k".repeat(129)));
-        assert!(!valid_user_key("a b"));
-        assert!(!valid_user_key("a%20b"));
-        assert!(!valid_user_key("a/b"));
-        assert!(!valid_user_key("zoë"));
     }
 }

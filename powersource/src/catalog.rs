@@ -7,11 +7,11 @@
 //! built here, once.
 
 use bytes::Bytes;
-use common::model::{CharacterId, CharacterView, ImageRecord};
-use common::store::{DatasetInfo, Snapshot, Store};
+use common::model::{CharacterId, ImageRecord};
+use common::store::{DatasetInfo, Snapshot, Store, StoreError};
+use service::api::CharacterView;
 
 use crate::assign::Assigner;
-use crate::error::Error;
 
 /// An eligible character, ready to serve.
 pub struct Entry {
@@ -39,7 +39,7 @@ impl Catalog {
     ///
     /// # Errors
     /// When a record cannot be read or decoded.
-    pub fn load(store: Store) -> Result<Self, Error> {
+    pub fn load(store: Store) -> Result<Self, StoreError> {
         let snapshot = store.current()?;
         let mut entries = Vec::new();
         if let Some(snap) = &snapshot {
@@ -97,7 +97,7 @@ impl Catalog {
     ///
     /// # Errors
     /// On store I/O errors or a corrupt record.
-    pub fn image(&self, id: CharacterId) -> Result<Option<ImageRecord>, Error> {
+    pub fn image(&self, id: CharacterId) -> Result<Option<ImageRecord>, StoreError> {
         match (&self.snapshot, self.character(id)) {
             (Some(snap), Some(_)) => Ok(snap.image(id)?),
             _ => Ok(None),

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser};
 
-use crate::error::Error;
-use crate::faults::FaultSpec;
+use service::api::{FaultSpec, FaultSpecError};
 
 /// How a powersource runs.
 #[derive(Clone, Debug, Parser)]
@@ -45,7 +44,7 @@ pub struct Settings {
 }
 
 /// Start-up fault flags; the same fields as the admin API's body.
-#[derive(Clone, Debug, Default, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct FaultArgs {
     /// Added latency on product routes, in milliseconds.
     #[arg(long, default_value_t = 0)]
@@ -69,16 +68,21 @@ pub struct FaultArgs {
     pub fault_route: Option<String>,
 }
 
+impl Default for FaultArgs {
+    /// No fault: the flags' defaults.
+    fn default() -> Self {
+        service::config::defaults()
+    }
+}
+
 impl Settings {
-    /// Settings for `store`, listening on `listen`, with no admin token and no faults; what
-    /// tests start from.
+    /// Settings for `store`, listening on `listen`, every other setting at its default (no
+    /// admin token, no faults); what tests start from.
     pub fn new(listen: impl Into<String>, store: impl Into<PathBuf>) -> Self {
         Settings {
             listen: listen.into(),
             store: store.into(),
-            name: None,
-            admin_token: None,
-            faults: FaultArgs::default(),
+            ..service::config::defaults()
         }
     }
 
@@ -98,8 +102,8 @@ impl Settings {
     /// The start-up faults, validated like an admin `PUT`.
     ///
     /// # Errors
-    /// [`Error::BadFaults`] when a flag is out of range or names an unknown route.
-    pub fn fault_spec(&self) -> Result<FaultSpec, Error> {
+    /// [`FaultSpecError`] when a flag is out of range or names an unknown route.
+    pub fn fault_spec(&self) -> Result<FaultSpec, FaultSpecError> {
         let f = &self.faults;
         let spec = FaultSpec {
             latency_ms: f.fault_latency_ms,

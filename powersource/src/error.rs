@@ -1,15 +1,17 @@
-//! Everything that can go wrong in powersource, and the one place that turns an error into an
-//! HTTP answer ([`Error::into_response`]).
+//! powersource's two error types: [`StartError`] (why it cannot start; no HTTP status) and
+//! [`ApiError`] (why a request is refused), with the one place an `ApiError` becomes an HTTP
+//! answer ([`ApiError::into_response`], called by the route layer only).
 
-use common::http::body::{error_json, BodyError, Response};
 use common::store::StoreError;
-use common::telemetry::error_chain;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::StatusCode;
+use service::api::FaultSpecError;
+use service::http::body::{error_json, BodyError, Response};
+use service::telemetry::error_chain;
 
-/// powersource's errors: start-up failures and the reasons a request is refused.
+/// Why a powersource cannot start.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum StartError {
     /// The store could not be opened or read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -19,6 +21,14 @@ pub enum Error {
     /// The instance name cannot be an HTTP header value.
     #[error("instance name {0:?} is not a valid header value (use printable ASCII)")]
     BadName(String),
+    /// A start-up fault flag is out of range or names an unknown route.
+    #[error("invalid fault flags: {0}")]
+    BadFaults(#[from] FaultSpecError),
+}
+
+/// Why a request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
     /// `/characters/{id}` with an id that is not a non-negative integer.
     #[error("character id must be a non-negative integer")]
     BadId,
@@ -38,26 +48,32 @@ pub enum Error {
     #[error("unauthorized")]
     Unauthorized,
     /// An admin body that is not a valid fault spec.
-    #[error("{0}")]
-    BadFaults(String),
+    #[error(transparent)]
+    BadFaults(#[from] FaultSpecError),
     /// An admin body that could not be read.
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// An image could not be read from the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking store read did not finish.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
 }
 
-impl Error {
+impl ApiError {
     /// The HTTP status for this error: chosen here and nowhere else.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Store(_) | Error::Task(_) | Error::BadName(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+            ApiError::Store(_) | ApiError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadId | ApiError::BadUserKey | ApiError::BadFaults(_) => {
+                StatusCode::BAD_REQUEST
             }
-            Error::BadId | Error::BadUserKey | Error::BadFaults(_) => StatusCode::BAD_REQUEST,
-            Error::NotFound | Error::AdminOff => StatusCode::NOT_FOUND,
-            Error::NoCharacters => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Body(BodyError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Body(BodyError::Read(_)) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound | ApiError::AdminOff => StatusCode::NOT_FOUND,
+            ApiError::NoCharacters => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Body(BodyError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Body(BodyError::Read(_)) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -76,7 +92,7 @@ impl Error {
         }
         tracing::debug!(error = %self, %status, "request refused");
         let message = match &self {
-            Error::AdminOff => "not found".to_owned(),
+            ApiError::AdminOff => "not found".to_owned(),
             other => other.to_string(),
         };
         let mut resp = error_json(status, &message);
@@ -95,7 +111,7 @@ mod tests {
 
     #[tokio::test]
     async fn server_errors_hide_their_cause() {
-        let err = Error::Store(StoreError::Corrupt {
+        let err = ApiError::Store(StoreError::Corrupt {
             what: "secret-tree".into(),
             detail: "x".into(),
         });
@@ -108,15 +124,15 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(Error::BadId.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(Error::AdminOff.status(), StatusCode::NOT_FOUND);
-        assert_eq!(Error::Unauthorized.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ApiError::BadId.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ApiError::AdminOff.status(), StatusCode::NOT_FOUND);
+        assert_eq!(ApiError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
-            Error::NoCharacters.status(),
+            ApiError::NoCharacters.status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
-            Error::Body(BodyError::TooLarge(4)).status(),
+            ApiError::Body(BodyError::TooLarge(4)).status(),
             StatusCode::PAYLOAD_TOO_LARGE
         );
     }

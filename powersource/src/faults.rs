@@ -1,7 +1,7 @@
 //! Fault injection: added latency (fixed + jitter), an error rate (HTTP 500) and hangs, on all
 //! product routes or one, set from flags at start-up and through `/admin/faults` at run time.
 //!
-//! Faults apply to the product routes only ([`PRODUCT_ROUTES`]): never to `/health`, `/live`,
+//! Faults apply to the product routes only ([`service::api::PRODUCT_ROUTES`]): never to `/health`, `/live`,
 //! `/metrics` or the admin API. A hung or slow instance therefore still looks healthy to an
 //! active health checker, which is exactly the failure a client's deadlines and hedging must
 //! handle (and what makes the experiments interesting).
@@ -14,108 +14,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use common::http::body::{error_json, Response};
-use common::metrics::POWERSOURCE_FAULTS_ACTIVE;
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::StatusCode;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use service::http::body::{error_json, Response};
+use service::metrics::POWERSOURCE_FAULTS_ACTIVE;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Error;
+use service::api::{FaultSpec, FAULT_HEADER};
 
-/// The route templates faults can apply to.
-pub const PRODUCT_ROUTES: [&str; 4] = [
-    "/characters/{id}",
-    "/characters/{id}/image",
-    "/assignments/{user_key}",
-    "/random",
-];
-
-/// The largest latency or jitter accepted, in milliseconds (5 minutes).
-pub const MAX_DELAY_MS: u64 = 300_000;
-
-/// Header on an injected error, so nobody mistakes it for a real failure.
-pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fault");
-
-/// The faults in force. JSON body of `GET|PUT /admin/faults`; a `PUT` sets the whole spec
-/// (absent fields are zero/false/null).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FaultSpec {
-    /// Added latency, in milliseconds.
-    pub latency_ms: u64,
-    /// Random extra latency, uniform in `0..=jitter_ms`.
-    pub jitter_ms: u64,
-    /// Fraction of requests answered with HTTP 500, `0.0..=1.0`.
-    pub error_rate: f64,
-    /// Accept requests and never answer them (until shutdown).
-    pub hang: bool,
-    /// One route template from [`PRODUCT_ROUTES`], or `None` for all of them.
-    pub route: Option<String>,
-}
-
-impl FaultSpec {
-    /// Parses and validates an admin request body.
-    ///
-    /// # Errors
-    /// [`Error::BadFaults`] with a message saying what is wrong.
-    pub fn parse(body: &[u8]) -> Result<Self, Error> {
-        let spec: FaultSpec = serde_json::from_slice(body)
-            .map_err(|e| Error::BadFaults(format!("invalid fault spec: {e}")))?;
-        spec.validate()?;
-        Ok(spec)
-    }
-
-    /// Checks ranges and the route.
-    ///
-    /// # Errors
-    /// [`Error::BadFaults`] naming the first bad field.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.latency_ms > MAX_DELAY_MS {
-            return Err(Error::BadFaults(format!(
-                "latency_ms must be at most {MAX_DELAY_MS}"
-            )));
-        }
-        if self.jitter_ms > MAX_DELAY_MS {
-            return Err(Error::BadFaults(format!(
-                "jitter_ms must be at most {MAX_DELAY_MS}"
-            )));
-        }
-        if !(0.0..=1.0).contains(&self.error_rate) {
-            return Err(Error::BadFaults(
-                "error_rate must be between 0.0 and 1.0".into(),
-            ));
-        }
-        if let Some(route) = &self.route {
-            if !PRODUCT_ROUTES.contains(&route.as_str()) {
-                return Err(Error::BadFaults(format!(
-                    "route must be null or one of {}",
-                    PRODUCT_ROUTES.join(", ")
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether any fault is set.
-    pub fn is_active(&self) -> bool {
-        self.latency_ms > 0 || self.jitter_ms > 0 || self.error_rate > 0.0 || self.hang
-    }
-
-    fn applies_to(&self, route: &str) -> bool {
-        self.is_active() && self.route.as_deref().is_none_or(|r| r == route)
-    }
-
-    fn delay(&self) -> Duration {
-        let jitter = if self.jitter_ms > 0 {
-            rand::rng().random_range(0..=self.jitter_ms)
-        } else {
-            0
-        };
-        Duration::from_millis(self.latency_ms + jitter)
-    }
+/// A spec's delay for one request: the latency plus a uniform jitter.
+fn delay(spec: &FaultSpec) -> Duration {
+    let jitter = if spec.jitter_ms > 0 {
+        rand::rng().random_range(0..=spec.jitter_ms)
+    } else {
+        0
+    };
+    Duration::from_millis(spec.latency_ms + jitter)
 }
 
 /// The fault state of one powersource.
@@ -190,7 +106,7 @@ impl Faults {
         if spec.hang {
             return self.hang(route).await;
         }
-        let delay = spec.delay();
+        let delay = delay(&spec);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -248,27 +164,6 @@ impl Drop for Held<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn specs_parse_and_validate() {
-        let s = FaultSpec::parse(br#"{"latency_ms": 20, "route": "/random"}"#).unwrap();
-        assert_eq!(s.latency_ms, 20);
-        assert!(s.applies_to("/random"));
-        assert!(!s.applies_to("/characters/{id}"));
-        assert!(FaultSpec::parse(b"{}").unwrap() == FaultSpec::default());
-        for bad in [
-            &br#"{"error_rate": 1.5}"#[..],
-            br#"{"error_rate": -0.1}"#,
-            br#"{"latency_ms": -1}"#,
-            br#"{"latency_ms": 300001}"#,
-            br#"{"route": "/health"}"#,
-            br#"{"latncy_ms": 5}"#,
-            b"not json",
-        ] {
-            let err = FaultSpec::parse(bad).unwrap_err();
-            assert!(matches!(err, Error::BadFaults(_)), "{err:?}");
-        }
-    }
 
     #[tokio::test]
     async fn no_fault_means_no_effect_and_error_rate_one_always_fails() {

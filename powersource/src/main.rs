@@ -1,20 +1,30 @@
 //! The `powersource` binary: settings, telemetry, bind, serve until SIGTERM or Ctrl-C.
 
-use anyhow::Context;
+use std::process::ExitCode;
+
 use clap::Parser;
-use powersource::{App, Settings};
-use tokio::net::TcpListener;
+use powersource::{Application, Settings};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let settings = Settings::parse();
-    let _log = common::telemetry::init(common::telemetry::Format::from_env());
-    let app = App::build(&settings)
-        .await
-        .with_context(|| format!("cannot start over the store {}", settings.store.display()))?;
-    let listener = TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    app.run(listener, common::shutdown::signal()).await;
-    Ok(())
+    let _log = service::telemetry::init(service::telemetry::Format::from_env());
+    let listener = match tokio::net::TcpListener::bind(&settings.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            tracing::error!(addr = %settings.listen, %err, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match Application::build(&settings, listener).await {
+        Ok(app) => {
+            app.run_until(service::shutdown::signal()).await;
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let error = service::telemetry::error_chain(&err);
+            tracing::error!(store = %settings.store.display(), %error, "cannot start");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,76 +1,18 @@
-//! Every route on one screen: a path parser and one `match (method, route)` that only calls
-//! handlers. Unknown paths answer 404; known paths with another method answer 405 with `Allow`.
+//! Every route on one screen: the contract's [`Route`] parser and one `match (method, route)`
+//! that only calls handlers. Unknown paths answer 404; known paths with another method answer
+//! 405 with `Allow`. A handler's [`ApiError`](crate::error::ApiError) becomes an answer here,
+//! and nowhere else.
 
 use std::sync::Arc;
 
-use common::http::body::{method_not_allowed, not_found, with_route, Response};
-use common::http::ops;
 use http::{Method, Request};
 use hyper::body::Incoming;
+use service::api::Route;
+use service::http::body::{method_not_allowed, not_found, with_route, Response};
+use service::http::ops;
 
-use crate::startup::State;
+use crate::state::State;
 use crate::{admin, handlers};
-
-/// A parsed path. Segments borrow from the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route<'a> {
-    Character(&'a str),
-    Image(&'a str),
-    Assignment(&'a str),
-    Random,
-    Health,
-    Live,
-    Metrics,
-    AdminFaults,
-}
-
-impl<'a> Route<'a> {
-    fn parse(path: &'a str) -> Option<Self> {
-        let rest = path.strip_prefix('/')?;
-        let mut segments = rest.split('/');
-        let route = match (segments.next()?, segments.next(), segments.next()) {
-            ("characters", Some(id), None) => Route::Character(id),
-            ("characters", Some(id), Some("image")) => Route::Image(id),
-            ("assignments", Some(key), None) => Route::Assignment(key),
-            ("random", None, None) => Route::Random,
-            ("health", None, None) => Route::Health,
-            ("live", None, None) => Route::Live,
-            ("metrics", None, None) => Route::Metrics,
-            ("admin", Some("faults"), None) => Route::AdminFaults,
-            _ => return None,
-        };
-        segments.next().is_none().then_some(route)
-    }
-
-    /// The template: the `route` label of metrics and logs.
-    fn template(self) -> &'static str {
-        match self {
-            Route::Character(_) => "/characters/{id}",
-            Route::Image(_) => "/characters/{id}/image",
-            Route::Assignment(_) => "/assignments/{user_key}",
-            Route::Random => "/random",
-            Route::Health => "/health",
-            Route::Live => "/live",
-            Route::Metrics => "/metrics",
-            Route::AdminFaults => "/admin/faults",
-        }
-    }
-
-    /// Product routes get faults injected; operational and admin routes never do.
-    fn is_product(self) -> bool {
-        matches!(
-            self,
-            Route::Character(_) | Route::Image(_) | Route::Assignment(_) | Route::Random
-        )
-    }
-
-    fn allow(self) -> &'static str {
-        match self {
-            Route::AdminFaults => "GET, PUT, DELETE",
-            _ => "GET",
-        }
-    }
-}
 
 /// The route template of `path` (`unmatched` for none): labels a request the client abandoned
 /// before it was answered.
@@ -112,37 +54,4 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
         (_, route) => Ok(method_not_allowed(route.allow())),
     };
     with_route(result.unwrap_or_else(|err| err.into_response()), template)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_parse() {
-        assert_eq!(Route::parse("/characters/12"), Some(Route::Character("12")));
-        assert_eq!(
-            Route::parse("/characters/12/image"),
-            Some(Route::Image("12"))
-        );
-        assert_eq!(Route::parse("/characters/x"), Some(Route::Character("x")));
-        assert_eq!(
-            Route::parse("/assignments/u-1"),
-            Some(Route::Assignment("u-1"))
-        );
-        assert_eq!(Route::parse("/admin/faults"), Some(Route::AdminFaults));
-        for unknown in [
-            "",
-            "/",
-            "/characters",
-            "/characters/1/image/x",
-            "/characters/1/img",
-            "/random/",
-            "/admin",
-            "/nope",
-            "//random",
-        ] {
-            assert_eq!(Route::parse(unknown), None, "{unknown}");
-        }
-    }
 }

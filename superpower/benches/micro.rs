@@ -8,7 +8,6 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use superpower::fleet::Instance;
 use superpower::identity::Identity;
 use superpower::model::{Answer, Character};
 use superpower::render::html;
@@ -40,8 +39,8 @@ fn character() -> Character {
 }
 
 fn ring(c: &mut Criterion) {
-    let members: Vec<Arc<Instance>> = (0..3)
-        .map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7001 + i)).unwrap()))
+    let members: Vec<Arc<String>> = (0..3)
+        .map(|i| Arc::new(format!("127.0.0.1:{}", 7001 + i)))
         .collect();
     let ring = RouteRing::build(members);
     let keys = keys(1024);
@@ -73,7 +72,7 @@ fn render(c: &mut Criterion) {
     c.bench_function("render/json_answer", |b| {
         b.iter(|| {
             let ch = black_box(&ch);
-            black_box(common::http::body::json(
+            black_box(service::http::body::json(
                 StatusCode::OK,
                 &Answer {
                     id: ch.id,

@@ -4,154 +4,140 @@
 //!
 //! - `GET|PUT /admin/switches`: the resilience switches (a PUT may carry a subset).
 //! - `GET /admin/instances`: every known powersource instance, its health and its faults.
-//! - `PUT|DELETE /admin/instances/{name}/faults`: set or clear an instance's faults (forwarded
-//!   to that instance's `/admin/faults`; only known instances can be named).
+//! - `PUT|DELETE /admin/instances/{name}/faults`: set or clear an instance's faults (sent to
+//!   that instance's admin API with superpower's powersource admin token; only known instances
+//!   can be named).
 //! - `GET /admin`: the control page; `GET /static/admin.js` its script.
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use common::http::body::{full, json, read_limited, BodyError, Response};
-use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL};
+use http::header::{HeaderValue, CACHE_CONTROL};
 use http::{HeaderMap, Method, StatusCode};
 use hyper::body::Incoming;
 use maud::html;
-use serde_json::{json as j, Value};
+use serde::Serialize;
+use service::api::FaultSpec;
+use service::http::body::{full, json, read_limited, BodyError, Response};
 
-use crate::app::App;
-use crate::client::admin_request;
-use crate::error::AppError;
-use crate::negotiate::Format;
+use crate::error::ApiError;
+use crate::state::State;
 use crate::switches::SwitchPatch;
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 16 * 1024;
-/// How long an admin call to a powersource may take.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
 /// The control page's script.
 const ADMIN_JS: &str = include_str!("assets/admin.js");
 
-/// Checks the token: [`AppError::NotFound`] when admin is off, [`AppError::Unauthorized`] on a
+/// Checks the token: [`ApiError::NotFound`] when admin is off, [`ApiError::Unauthorized`] on a
 /// missing or wrong token.
 ///
 /// # Errors
 /// As above; nothing has changed when it fails.
-pub fn authorize(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
-    match &app.admin_token {
-        None => Err(AppError::NotFound),
+pub fn authorize(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
+    match &state.admin_token {
+        None => Err(ApiError::NotFound),
         Some(token) if token.allows(headers) => Ok(()),
-        Some(_) => Err(AppError::Unauthorized),
+        Some(_) => Err(ApiError::Unauthorized),
     }
 }
 
 /// `GET /admin/switches`.
-pub fn get_switches(app: &App) -> Response {
-    json(StatusCode::OK, &app.switches.state())
+pub fn get_switches(state: &State) -> Response {
+    json(StatusCode::OK, &state.switches.state())
 }
 
-async fn body(body: Incoming) -> Result<Bytes, AppError> {
+async fn body(body: Incoming) -> Result<Bytes, ApiError> {
     read_limited(body, BODY_LIMIT).await.map_err(|e| match e {
-        BodyError::TooLarge(_) => AppError::TooLarge,
-        BodyError::Read(m) => AppError::BadRequest(m),
+        BodyError::TooLarge(_) => ApiError::TooLarge,
+        BodyError::Read(m) => ApiError::BadRequest(m),
     })
 }
 
 /// `PUT /admin/switches` with a subset of the switches.
-pub async fn put_switches(app: &App, req_body: Incoming) -> Response {
-    let bytes = match body(req_body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Format::Json),
-    };
-    match serde_json::from_slice::<SwitchPatch>(&bytes) {
-        Ok(patch) => json(StatusCode::OK, &app.switches.apply(patch)),
-        Err(e) => AppError::BadRequest(format!(
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for a body that is not such a subset; nothing changes then.
+pub async fn put_switches(state: &State, req_body: Incoming) -> Result<Response, ApiError> {
+    let bytes = body(req_body).await?;
+    let patch = serde_json::from_slice::<SwitchPatch>(&bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
             "expected a JSON object with some of ring, failover, fallback, stable_assignment, deadlines, hedging (booleans): {e}"
         ))
-        .into_response(Format::Json),
-    }
+    })?;
+    Ok(json(StatusCode::OK, &state.switches.apply(patch)))
 }
 
-/// `GET /admin/instances`: each known instance with its health and faults (asked of the
-/// instance itself; `null` faults when it does not answer).
-pub async fn instances(app: &App, headers: &HeaderMap) -> Response {
-    let Some(auth) = headers.get(AUTHORIZATION) else {
-        return AppError::Unauthorized.into_response(Format::Json);
-    };
-    let fleet = app.router.fleet().clone();
+/// One instance as `GET /admin/instances` lists it.
+#[derive(Serialize)]
+struct InstanceView<'a> {
+    name: &'a str,
+    url: &'a str,
+    healthy: bool,
+    on_ring: bool,
+    /// Asked of the instance itself; `null` when it does not answer.
+    faults: Option<FaultSpec>,
+}
+
+/// `GET /admin/instances`: each known instance with its health and faults.
+pub async fn instances(state: &State) -> Response {
+    let fleet = state.powersource.fleet();
     let ring = fleet.ring();
     let known = fleet.instances();
-    let calls = known.iter().cloned().map(|inst| {
+    let calls = known.iter().map(|inst| {
         let on_ring = ring.members().iter().any(|m| m.name() == inst.name());
         async move {
-            let faults = match admin_request(Method::GET, inst.base(), "/admin/faults", auth, Bytes::new()) {
-                Ok(req) => match app.router.backend().send(req, FORWARD_TIMEOUT, true, BODY_LIMIT).await {
-                    Ok(reply) if reply.status == StatusCode::OK => serde_json::from_slice::<Value>(&reply.body).ok(),
-                    _ => None,
-                },
-                Err(_) => None,
-            };
-            j!({ "name": inst.name(), "url": inst.base(), "healthy": inst.is_healthy(), "on_ring": on_ring, "faults": faults })
+            InstanceView {
+                name: inst.name(),
+                url: inst.base(),
+                healthy: inst.is_healthy(),
+                on_ring,
+                faults: state.powersource.faults(inst).await,
+            }
         }
     });
-    let list: Vec<Value> = futures_util::future::join_all(calls).await;
-    json(StatusCode::OK, &j!({ "instances": list }))
+    let list = futures_util::future::join_all(calls).await;
+    json(StatusCode::OK, &serde_json::json!({ "instances": list }))
 }
 
-/// `PUT|DELETE /admin/instances/{name}/faults`: forwarded to that instance's `/admin/faults`,
-/// with its answer (status and body) passed back.
+/// `PUT|DELETE /admin/instances/{name}/faults`: sent to that instance's `/admin/faults`, with
+/// its answer (status and body) passed back.
+///
+/// # Errors
+/// [`ApiError::NotFound`] for an instance superpower does not know, a body error, or
+/// [`ApiError::BadUpstream`] when the instance cannot be reached.
 pub async fn instance_faults(
-    app: &App,
+    state: &State,
     method: Method,
     name: &str,
-    headers: &HeaderMap,
     req_body: Incoming,
-) -> Response {
-    let Some(auth) = headers.get(AUTHORIZATION) else {
-        return AppError::Unauthorized.into_response(Format::Json);
-    };
+) -> Result<Response, ApiError> {
     // the page encodes the name (`127.0.0.1%3A6061`); only known instances can be named
     let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-    let Some(inst) = app
-        .router
+    let inst = state
+        .powersource
         .fleet()
         .instances()
         .iter()
         .find(|i| i.name() == name)
         .cloned()
-    else {
-        return AppError::NotFound.into_response(Format::Json);
-    };
-    let bytes = match body(req_body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(Format::Json),
-    };
-    let forwarded = match admin_request(method, inst.base(), "/admin/faults", auth, bytes) {
-        Ok(req) => {
-            app.router
-                .backend()
-                .send(req, FORWARD_TIMEOUT, true, BODY_LIMIT)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match forwarded {
-        Ok(reply) => {
-            tracing::info!(
-                instance = inst.name(),
-                status = reply.status.as_u16(),
-                "faults changed through the admin API"
-            );
-            let mut resp = full(reply.status, "application/json", reply.body);
-            resp.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(err) => AppError::BadUpstream {
+        .ok_or(ApiError::NotFound)?;
+    let bytes = body(req_body).await?;
+    let reply = state
+        .powersource
+        .set_faults(&inst, method, bytes)
+        .await
+        .map_err(|err| ApiError::BadUpstream {
             instance: inst.name().to_owned(),
             detail: err.to_string(),
-        }
-        .into_response(Format::Json),
-    }
+        })?;
+    tracing::info!(
+        instance = inst.name(),
+        status = reply.status.as_u16(),
+        "faults changed through the admin API"
+    );
+    let mut resp = full(reply.status, "application/json", reply.body);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 /// `GET /admin`: the control page. Everything it shows is fetched by `/static/admin.js` with

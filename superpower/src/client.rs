@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::http::body::{read_limited, BodyError};
-use common::telemetry::error_chain;
+use service::http::body::{read_limited, BodyError};
+use service::telemetry::error_chain;
 
 use crate::fleet::Outcome;
-use http::Method;
 use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -60,27 +59,6 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// Its body.
     pub body: Bytes,
-}
-
-/// Builds an admin call to `base + path`, forwarding the caller's (already checked)
-/// `Authorization` header and a JSON body.
-///
-/// # Errors
-/// [`CallError::Protocol`] when the URI is invalid.
-pub fn admin_request(
-    method: Method,
-    base: &str,
-    path: &str,
-    authorization: &http::HeaderValue,
-    body: Bytes,
-) -> Result<Request<Full<Bytes>>, CallError> {
-    Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"))
-        .header(http::header::AUTHORIZATION, authorization.clone())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-        .map_err(|e| CallError::Protocol(e.to_string()))
 }
 
 /// Two pools: one with a tight connect timeout (deadlines on), one with the original demo's

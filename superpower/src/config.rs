@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
+use service::config::{millis, positive_millis};
 
 /// How superpower runs. Every flag has an environment variable; tests build it in code with
 /// [`Settings::for_urls`].
@@ -30,43 +31,43 @@ pub struct Settings {
     pub powersource_dns: Option<String>,
 
     /// How often the DNS name is resolved again.
-    #[arg(long, env = "SUPERPOWER_DNS_INTERVAL_MS", default_value_t = 3000)]
-    pub dns_interval_ms: u64,
+    #[arg(long = "dns-interval-ms", env = "SUPERPOWER_DNS_INTERVAL_MS", value_parser = positive_millis, default_value = "3000")]
+    pub dns_interval: Duration,
 
     /// How often each instance's `/health` is checked.
-    #[arg(long, env = "SUPERPOWER_HEALTH_INTERVAL_MS", default_value_t = 1000)]
-    pub health_interval_ms: u64,
+    #[arg(long = "health-interval-ms", env = "SUPERPOWER_HEALTH_INTERVAL_MS", value_parser = positive_millis, default_value = "1000")]
+    pub health_interval: Duration,
 
     /// Timeout of one health check.
-    #[arg(long, env = "SUPERPOWER_HEALTH_TIMEOUT_MS", default_value_t = 400)]
-    pub health_timeout_ms: u64,
+    #[arg(long = "health-timeout-ms", env = "SUPERPOWER_HEALTH_TIMEOUT_MS", value_parser = positive_millis, default_value = "400")]
+    pub health_timeout: Duration,
 
     /// After a passive ejection (a connection error or a timeout), an instance stays out at
     /// least this long, even if its `/health` answers: a hung instance often still does.
-    #[arg(long, env = "SUPERPOWER_EJECT_COOLDOWN_MS", default_value_t = 5000)]
-    pub eject_cooldown_ms: u64,
+    #[arg(long = "eject-cooldown-ms", env = "SUPERPOWER_EJECT_COOLDOWN_MS", value_parser = millis, default_value = "5000")]
+    pub eject_cooldown: Duration,
 
     /// Timeout of one attempt at one instance (tight deadlines on).
-    #[arg(long, env = "SUPERPOWER_ATTEMPT_TIMEOUT_MS", default_value_t = 300)]
-    pub attempt_timeout_ms: u64,
+    #[arg(long = "attempt-timeout-ms", env = "SUPERPOWER_ATTEMPT_TIMEOUT_MS", value_parser = positive_millis, default_value = "300")]
+    pub attempt_timeout: Duration,
 
     /// Connect timeout (tight deadlines on).
-    #[arg(long, env = "SUPERPOWER_CONNECT_TIMEOUT_MS", default_value_t = 100)]
-    pub connect_timeout_ms: u64,
+    #[arg(long = "connect-timeout-ms", env = "SUPERPOWER_CONNECT_TIMEOUT_MS", value_parser = positive_millis, default_value = "100")]
+    pub connect_timeout: Duration,
 
     /// Deadline of a whole answer, all attempts included (tight deadlines on). Below the 1 s
     /// promise, with room for rendering and the network.
-    #[arg(long, env = "SUPERPOWER_DEADLINE_MS", default_value_t = 800)]
-    pub deadline_ms: u64,
+    #[arg(long = "deadline-ms", env = "SUPERPOWER_DEADLINE_MS", value_parser = positive_millis, default_value = "800")]
+    pub deadline: Duration,
 
     /// Smallest hedge delay; the delay used is the recent p95 latency, but never below this.
-    #[arg(long, env = "SUPERPOWER_HEDGE_MIN_MS", default_value_t = 20)]
-    pub hedge_min_ms: u64,
+    #[arg(long = "hedge-min-ms", env = "SUPERPOWER_HEDGE_MIN_MS", value_parser = millis, default_value = "20")]
+    pub hedge_min: Duration,
 
     /// A fixed hedge delay; without it the delay follows the recent p95 latency (at least
     /// `--hedge-min-ms`, at most half the attempt timeout).
-    #[arg(long, env = "SUPERPOWER_HEDGE_DELAY_MS")]
-    pub hedge_delay_ms: Option<u64>,
+    #[arg(long = "hedge-delay-ms", env = "SUPERPOWER_HEDGE_DELAY_MS", value_parser = millis)]
+    pub hedge_delay: Option<Duration>,
 
     /// Users whose last known superpower is kept for fallback.
     #[arg(long, env = "SUPERPOWER_FALLBACK_USERS", default_value_t = 100_000)]
@@ -84,36 +85,60 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Seconds in-flight requests get to finish on shutdown.
-    #[arg(long, env = "SUPERPOWER_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
-    pub drain_timeout_ms: u64,
+    /// Bearer token superpower sends to each powersource's admin API (`/admin/faults`) when the
+    /// control room reads or sets faults; without one, the admin token above.
+    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
+    pub powersource_admin_token: Option<String>,
+
+    /// Milliseconds in-flight requests get to finish on shutdown.
+    #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
+    pub drain_timeout: Duration,
 }
 
 impl Settings {
-    /// Settings with defaults and the given powersource URLs (for tests and benchmarks).
+    /// Settings with defaults (as the flags state them) and the given powersource URLs,
+    /// listening on port 0: for tests and benchmarks.
     pub fn for_urls(urls: impl IntoIterator<Item = String>) -> Self {
         Settings {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             powersources: urls.into_iter().collect(),
-            powersource_dns: None,
-            dns_interval_ms: 3000,
-            health_interval_ms: 1000,
-            health_timeout_ms: 400,
-            eject_cooldown_ms: 5000,
-            attempt_timeout_ms: 300,
-            connect_timeout_ms: 100,
-            deadline_ms: 800,
-            hedge_min_ms: 20,
-            hedge_delay_ms: None,
-            fallback_users: 100_000,
-            image_cache_bytes: 8 * 1024 * 1024,
-            naive: false,
-            admin_token: None,
-            drain_timeout_ms: 10_000,
+            ..service::config::defaults()
         }
     }
 
-    pub(crate) fn ms(v: u64) -> Duration {
-        Duration::from_millis(v)
+    /// The token superpower sends to powersource's admin API: `--powersource-admin-token`,
+    /// else its own admin token.
+    pub fn powersource_admin_token(&self) -> Option<&str> {
+        self.powersource_admin_token
+            .as_deref()
+            .or(self.admin_token.as_deref())
+            .filter(|t| !t.trim().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let s = Settings::for_urls(["http://127.0.0.1:1".to_owned()]);
+        assert_eq!(s.attempt_timeout, Duration::from_millis(300));
+        assert_eq!(s.deadline, Duration::from_millis(800));
+        assert_eq!(s.drain_timeout, Duration::from_secs(10));
+        assert_eq!(s.hedge_delay, None);
+        assert_eq!(s.fallback_users, 100_000);
+        assert_eq!(s.listen.port(), 0);
+        assert_eq!(s.powersources, ["http://127.0.0.1:1"]);
+    }
+
+    #[test]
+    fn the_powersource_token_falls_back_to_the_admin_token() {
+        let mut s = Settings::for_urls([]);
+        assert_eq!(s.powersource_admin_token(), None);
+        s.admin_token = Some("a".into());
+        assert_eq!(s.powersource_admin_token(), Some("a"));
+        s.powersource_admin_token = Some("p".into());
+        assert_eq!(s.powersource_admin_token(), Some("p"));
     }
 }

@@ -1,17 +1,36 @@
-//! Errors of superpower's handlers, and the one place that turns them into HTTP answers.
+//! superpower's two error types: [`StartError`] (why it cannot start; no HTTP status) and
+//! [`ApiError`] (why a request gets no superpower), with the one place an `ApiError` becomes an
+//! HTTP answer in the negotiated format ([`ApiError::into_response`], called by the route layer
+//! only).
 
-use common::http::body::{error_json, full, Response};
-use common::telemetry::error_chain;
 use http::header::{HeaderValue, CACHE_CONTROL, RETRY_AFTER};
 use http::StatusCode;
+use service::http::body::{error_json, full, Response};
+use service::telemetry::error_chain;
 
+use crate::fleet::BadUrl;
 use crate::negotiate::Format;
+use crate::powersource::UpstreamError;
 use crate::render::html;
 use crate::routing::RouteError;
 
+/// Why superpower cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configured URL is not usable.
+    #[error(transparent)]
+    BadUrl(#[from] BadUrl),
+    /// Neither URLs nor a DNS name.
+    #[error("no powersource configured: give --powersource URL or --powersource-dns HOST:PORT")]
+    NoPowersource,
+    /// The DNS target is not `host:port`.
+    #[error("--powersource-dns must be HOST:PORT, got {0:?}")]
+    BadDnsTarget(String),
+}
+
 /// What can go wrong while answering.
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub enum ApiError {
     /// The path names nothing.
     #[error("not found")]
     NotFound,
@@ -40,35 +59,46 @@ pub enum AppError {
     },
 }
 
-impl AppError {
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        match err {
+            UpstreamError::Unavailable(err) => ApiError::Unavailable(err),
+            UpstreamError::BadAnswer { instance, detail } => {
+                ApiError::BadUpstream { instance, detail }
+            }
+        }
+    }
+}
+
+impl ApiError {
     /// The answer for this error, in the format the client wants. Logs the cause once; never
     /// puts internal details in the body.
     pub fn into_response(self, format: Format) -> Response {
         let status = match &self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::BadUpstream { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadUpstream { .. } => StatusCode::BAD_GATEWAY,
         };
         if status.is_server_error() {
             tracing::warn!(error = %error_chain(&self), "answering {status}");
         }
         let message = match &self {
-            AppError::BadRequest(m) => m.clone(),
-            AppError::Unavailable(_) => {
+            ApiError::BadRequest(m) => m.clone(),
+            ApiError::Unavailable(_) => {
                 "no power source can answer right now; try again in a few seconds".into()
             }
-            AppError::BadUpstream { .. } => "a power source gave a bad answer".into(),
+            ApiError::BadUpstream { .. } => "a power source gave a bad answer".into(),
             other => other.to_string(),
         };
         let mut resp = match format {
             Format::Json => error_json(status, &message),
             Format::Html => {
                 let page = match self {
-                    AppError::Unavailable(_) => html::unavailable_page(),
+                    ApiError::Unavailable(_) => html::unavailable_page(),
                     _ => html::message_page(status.canonical_reason().unwrap_or("Error"), &message),
                 };
                 full(status, "text/html; charset=utf-8", page)

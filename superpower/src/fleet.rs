@@ -11,12 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Guard};
-use common::metrics::{
+use http::Uri;
+use service::metrics::{
     SUPERPOWER_KNOWN_INSTANCES, SUPERPOWER_POWERSOURCE_REQUEST_DURATION, SUPERPOWER_RING_MEMBERS,
 };
-use http::Uri;
 
-use crate::ring::RouteRing;
+use crate::ring::{Member, RouteRing};
+
+/// The ring of healthy instances requests are routed over.
+pub type InstanceRing = RouteRing<Instance>;
 
 /// A bad powersource URL in the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -155,10 +158,16 @@ impl Instance {
     }
 }
 
+impl Member for Instance {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// All known instances and the ring of the healthy ones.
 pub struct Fleet {
     instances: ArcSwap<Vec<Arc<Instance>>>,
-    ring: ArcSwap<RouteRing>,
+    ring: ArcSwap<InstanceRing>,
     /// Serializes rebuilds, so the last one always sees the latest health.
     rebuild: Mutex<()>,
     epoch: Instant,
@@ -180,7 +189,7 @@ impl Fleet {
     }
 
     /// The ring as it is now.
-    pub fn ring(&self) -> Guard<Arc<RouteRing>> {
+    pub fn ring(&self) -> Guard<Arc<InstanceRing>> {
         self.ring.load()
     }
 

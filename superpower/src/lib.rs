@@ -3,23 +3,27 @@
 //! powersource instances fail.
 //!
 //! # Layout
-//! - [`config`]: the settings (flags and environment).
-//! - [`app`]: building the state and running the server ([`app::Application`]).
-//! - [`routes`]: every route on one screen; [`handlers`] and [`admin`] do the work.
+//! - [`config`]: [`Settings`], the flags with their environment fallbacks.
+//! - [`startup`]: [`Application`]: membership, health checks, the state, serving.
+//! - [`state`]: [`State`], what every handler shares.
+//! - [`routes`]: every route on one screen; errors become answers here. [`handlers`] and
+//!   [`admin`] do the work.
 //! - [`identity`]: the `superpower_id` cookie; [`negotiate`]: HTML or JSON by `Accept`.
-//! - [`fleet`]: known instances and their health; [`membership`]: DNS and health-check tasks.
-//! - [`ring`]: the consistent-hash ring of healthy instances, with failover order.
+//! - [`powersource`]: the typed client of the powersource API (`service::api`).
 //! - [`routing`]: one answer from the fleet: failover, hedging, deadlines.
-//! - [`client`]: the pooled HTTP client to powersource.
+//! - [`fleet`]: known instances and their health; [`membership`]: DNS and health-check tasks.
+//! - [`ring`]: the consistent-hash ring (a pure data structure over named members), with
+//!   failover order.
+//! - [`client`]: the pooled HTTP client.
 //! - [`cache`]: the last-known-good fallback and the image cache.
 //! - [`switches`]: the resilience switches; [`latency`]: the hedge delay estimate.
 //! - [`model`], [`render`]: what is shown, as JSON and as the maud page.
-//! - [`error`]: handler errors and their one mapping to HTTP.
+//! - [`error`]: [`StartError`] (start-up) and [`ApiError`] (requests, with their one mapping to
+//!   HTTP).
 //! - [`probe`]: `superpower probe`, the experiments' steady-state probe.
 //! - [`cli`]: the command line (serve, probe).
 
 pub mod admin;
-pub mod app;
 pub mod cache;
 pub mod cli;
 pub mod client;
@@ -32,12 +36,17 @@ pub mod latency;
 pub mod membership;
 pub mod model;
 pub mod negotiate;
+pub mod powersource;
 pub mod probe;
 pub mod render;
 pub mod ring;
 pub mod routes;
 pub mod routing;
+pub mod startup;
+pub mod state;
 pub mod switches;
 
-pub use app::{App, Application};
 pub use config::Settings;
+pub use error::{ApiError, StartError};
+pub use startup::Application;
+pub use state::State;

@@ -1,29 +1,35 @@
+//! The `superpower` binary: settings, telemetry, bind, serve until SIGTERM or Ctrl-C (or run
+//! the experiments' probe).
+
 use std::process::ExitCode;
 
 use clap::Parser;
 use superpower::cli::{Cli, Command};
+use superpower::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log = common::telemetry::init(common::telemetry::Format::from_env());
+    let _log = service::telemetry::init(service::telemetry::Format::from_env());
     if let Some(Command::Probe(args)) = cli.command {
         return superpower::probe::run(args).await;
     }
-    let listener = match tokio::net::TcpListener::bind(cli.settings.listen).await {
+    let settings = cli.settings;
+    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
         Ok(l) => l,
         Err(err) => {
-            tracing::error!(addr = %cli.settings.listen, %err, "cannot listen");
+            tracing::error!(addr = %settings.listen, %err, "cannot listen");
             return ExitCode::FAILURE;
         }
     };
-    match superpower::Application::build(cli.settings, listener).await {
+    match Application::build(settings, listener).await {
         Ok(app) => {
-            app.run_until(common::shutdown::signal()).await;
+            app.run_until(service::shutdown::signal()).await;
             ExitCode::SUCCESS
         }
         Err(err) => {
-            tracing::error!(%err, "cannot start");
+            let error = service::telemetry::error_chain(&err);
+            tracing::error!(%error, "cannot start");
             ExitCode::FAILURE
         }
     }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Backend;
 use crate::fleet::{Fleet, Instance};
+use crate::powersource;
 
 /// Resolves `host:port` to the sorted, de-duplicated `ip:port` names of its addresses.
 ///
@@ -110,10 +111,7 @@ pub async fn check_all(
     timeout: Duration,
 ) {
     let checks = instances.iter().map(|inst| async move {
-        let ok = matches!(
-            backend.get(inst.base(), "/health", timeout, true, 64 * 1024).await,
-            Ok(reply) if reply.status.is_success()
-        );
+        let ok = powersource::health(backend, inst, timeout).await;
         fleet.record_check(inst, ok)
     });
     let changed = futures_util::future::join_all(checks)

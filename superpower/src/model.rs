@@ -1,7 +1,8 @@
 //! What superpower shows: a character, and the JSON answer of `GET /`.
 
-use common::model::{CharacterId, CharacterView};
+use common::model::CharacterId;
 use serde::Serialize;
+use service::api::CharacterView;
 
 /// A character as superpower keeps it (fallback cache, rendering).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::{Deserialize, Serialize};
 
-use common::telemetry::error_chain;
+use service::telemetry::error_chain;
 
 use crate::identity::{UserId, COOKIE_NAME};
 
@@ -488,7 +488,7 @@ async fn fetch(client: &HttpClient, uri: &Uri, id: &str) -> Outcome {
         Err(e) => return Outcome::Failed(format!("request failed: {}", error_chain(&e))),
     };
     let (parts, body) = resp.into_parts();
-    let body = match common::http::body::read_limited(body, BODY_LIMIT).await {
+    let body = match service::http::body::read_limited(body, BODY_LIMIT).await {
         Ok(body) => body,
         Err(e) => return Outcome::Failed(format!("answer cut short: {e}")),
     };
@@ -692,7 +692,7 @@ mod tests {
 
     /// A real HTTP server on port 0 that answers like superpower's JSON `/`.
     async fn fake_superpower() -> (String, std::sync::Arc<std::sync::Mutex<Mode>>) {
-        use common::http::body::json;
+        use service::http::body::json;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let mode = std::sync::Arc::new(std::sync::Mutex::new(Mode::Stable));
@@ -719,9 +719,9 @@ mod tests {
                 json(http::StatusCode::OK, &body)
             }
         };
-        tokio::spawn(common::http::serve(
+        tokio::spawn(service::http::serve(
             listener,
-            common::http::server::ServeOptions::default(),
+            service::http::server::ServeOptions::default(),
             handler,
             std::future::pending(),
         ));

@@ -6,6 +6,10 @@
 //! a key lands on the first point after its own that belongs to another instance, which is the
 //! failover target consistent hashing prescribes. (`hashring::get_with_replicas` would answer the
 //! same, but clones the whole ring on every call.)
+//!
+//! The ring is a pure data structure over any [`Member`] (something with a stable name): it
+//! knows nothing of health, HTTP or metrics, so its tests and benchmarks build it over plain
+//! names.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +17,18 @@ use std::sync::Arc;
 
 use common::hashing::{ring, stable_hash, Ring, RingKey};
 
-use crate::fleet::Instance;
+/// What the ring places: anything with a stable, unique name (`host:port` for an instance).
+/// The name alone decides where its points go.
+pub trait Member {
+    /// The member's identity on the ring.
+    fn name(&self) -> &str;
+}
+
+impl Member for String {
+    fn name(&self) -> &str {
+        self
+    }
+}
 
 /// Virtual nodes per instance: enough that 3 instances each get 33% ± a few points of users.
 pub const VNODES_PER_INSTANCE: u32 = 160;
@@ -21,13 +36,21 @@ pub const VNODES_PER_INSTANCE: u32 = 160;
 /// Most instances one answer tries (first choice, failover, one more).
 pub const MAX_CANDIDATES: usize = 3;
 
-#[derive(Clone)]
-struct VNode {
-    instance: Arc<Instance>,
+struct VNode<M> {
+    instance: Arc<M>,
     replica: u32,
 }
 
-impl Hash for VNode {
+impl<M> Clone for VNode<M> {
+    fn clone(&self) -> Self {
+        VNode {
+            instance: self.instance.clone(),
+            replica: self.replica,
+        }
+    }
+}
+
+impl<M: Member> Hash for VNode<M> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let mut key = Vec::with_capacity(self.instance.name().len() + 5);
         key.extend_from_slice(self.instance.name().as_bytes());
@@ -37,15 +60,30 @@ impl Hash for VNode {
     }
 }
 
-/// The instances to try for one key, in order, without allocating.
-#[derive(Clone, Default)]
-pub struct Candidates {
-    list: [Option<Arc<Instance>>; MAX_CANDIDATES],
+/// The members to try for one key, in order, without allocating.
+pub struct Candidates<M> {
+    list: [Option<Arc<M>>; MAX_CANDIDATES],
 }
 
-impl Candidates {
+impl<M> Default for Candidates<M> {
+    fn default() -> Self {
+        Candidates {
+            list: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+impl<M> Clone for Candidates<M> {
+    fn clone(&self) -> Self {
+        Candidates {
+            list: self.list.clone(),
+        }
+    }
+}
+
+impl<M> Candidates<M> {
     /// The candidates in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Instance>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<M>> {
         self.list.iter().map_while(Option::as_ref)
     }
 
@@ -60,22 +98,22 @@ impl Candidates {
     }
 
     /// The candidate at position `i`.
-    pub fn get(&self, i: usize) -> Option<&Arc<Instance>> {
+    pub fn get(&self, i: usize) -> Option<&Arc<M>> {
         self.list.get(i).and_then(Option::as_ref)
     }
 }
 
 /// A snapshot of the ring; swapped whole when membership or health changes.
-pub struct RouteRing {
-    members: Vec<Arc<Instance>>,
-    primary: Ring<VNode>,
-    without: Vec<Ring<VNode>>,
+pub struct RouteRing<M> {
+    members: Vec<Arc<M>>,
+    primary: Ring<VNode<M>>,
+    without: Vec<Ring<VNode<M>>>,
     round_robin: AtomicUsize,
 }
 
-impl RouteRing {
+impl<M: Member> RouteRing<M> {
     /// Builds the rings over `members` (the healthy instances).
-    pub fn build(mut members: Vec<Arc<Instance>>) -> Self {
+    pub fn build(mut members: Vec<Arc<M>>) -> Self {
         members.sort_by(|a, b| a.name().cmp(b.name()));
         members.dedup_by(|a, b| a.name() == b.name());
         let ring_of = |skip: Option<usize>| {
@@ -125,18 +163,18 @@ impl RouteRing {
     }
 
     /// The instances on the ring, sorted by name.
-    pub fn members(&self) -> &[Arc<Instance>] {
+    pub fn members(&self) -> &[Arc<M>] {
         &self.members
     }
 
     /// The instance that owns `key`.
-    pub fn owner(&self, key: &[u8]) -> Option<&Arc<Instance>> {
+    pub fn owner(&self, key: &[u8]) -> Option<&Arc<M>> {
         self.primary.get(&RingKey(key)).map(|v| &v.instance)
     }
 
     /// The instances to try for `key`: its owner, the next distinct instance clockwise, then one
     /// more chosen deterministically from the key.
-    pub fn candidates(&self, key: &[u8]) -> Candidates {
+    pub fn candidates(&self, key: &[u8]) -> Candidates<M> {
         let mut c = Candidates::default();
         let Some(first) = self.owner(key) else {
             return c;
@@ -163,7 +201,7 @@ impl RouteRing {
     }
 
     /// Candidates that ignore the key: the next instances in turn (the "ring off" switch).
-    pub fn round_robin(&self) -> Candidates {
+    pub fn round_robin(&self) -> Candidates<M> {
         let mut c = Candidates::default();
         let n = self.members.len();
         if n == 0 {
@@ -176,7 +214,7 @@ impl RouteRing {
         c
     }
 
-    fn position(&self, inst: &Arc<Instance>) -> usize {
+    fn position(&self, inst: &Arc<M>) -> usize {
         self.members
             .binary_search_by(|m| m.name().cmp(inst.name()))
             .unwrap_or(0)
@@ -188,9 +226,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn instances(n: usize) -> Vec<Arc<Instance>> {
+    fn instances(n: usize) -> Vec<Arc<String>> {
         (0..n)
-            .map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7000 + i)).unwrap()))
+            .map(|i| Arc::new(format!("127.0.0.1:{}", 7000 + i)))
             .collect()
     }
 
@@ -204,7 +242,7 @@ mod tests {
             .collect()
     }
 
-    fn owners(ring: &RouteRing, users: &[[u8; 16]]) -> Vec<String> {
+    fn owners(ring: &RouteRing<String>, users: &[[u8; 16]]) -> Vec<String> {
         users
             .iter()
             .map(|u| ring.owner(u).unwrap().name().to_owned())
@@ -276,7 +314,7 @@ mod tests {
 
     #[test]
     fn empty_and_single_rings() {
-        let e = RouteRing::empty();
+        let e = RouteRing::<String>::empty();
         assert!(e.candidates(b"x").is_empty());
         assert!(e.round_robin().is_empty());
         let one = RouteRing::build(instances(1));

@@ -1,17 +1,20 @@
 //! Every route of superpower, on one screen: a path parser and one `match` that only calls
 //! handlers. The parser also names the route template of a path (the `route` label), so the
-//! answered route and the label of an abandoned request cannot disagree.
+//! answered route and the label of an abandoned request cannot disagree. A handler's
+//! [`ApiError`] becomes an answer here, in the format the client negotiated, and nowhere else.
 
-use common::http::body::{method_not_allowed, not_found, with_route, Response};
-use common::http::ops;
-use http::{Method, Request};
+use http::header::ACCEPT;
+use http::{HeaderMap, Method, Request};
 use hyper::body::Incoming;
+use service::http::body::{method_not_allowed, not_found, with_route, Response};
+use service::http::ops;
 
 use crate::admin;
-use crate::app::App;
-use crate::error::AppError;
+use crate::error::ApiError;
 use crate::handlers;
-use crate::negotiate::Format;
+use crate::identity::Identity;
+use crate::negotiate::{self, Format};
+use crate::state::State;
 
 /// A parsed path. Segments borrow from the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +72,12 @@ impl<'a> Route<'a> {
         }
     }
 
-    /// Routes that exist only while the admin API is on.
-    fn is_admin(self) -> bool {
-        matches!(self, Route::Admin | Route::AdminScript)
+    /// The admin API's routes: they need the token.
+    fn is_admin_api(self) -> bool {
+        matches!(
+            self,
+            Route::Switches | Route::Instances | Route::InstanceFaults(_)
+        )
     }
 }
 
@@ -82,50 +88,80 @@ pub fn template_of(path: &str) -> &'static str {
 }
 
 /// Answers one request.
-pub async fn route(app: &App, req: Request<Incoming>) -> Response {
+pub async fn route(state: &State, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
     let Some(route) = Route::parse(parts.uri.path()) else {
         return not_found();
     };
-    let (method, headers) = (&parts.method, &parts.headers);
-    if route.is_admin() && app.admin_token.is_none() {
-        return match route {
-            Route::Admin => with_route(
-                AppError::NotFound.into_response(Format::Html),
-                route.template(),
-            ),
-            _ => not_found(),
+    if route == Route::AdminScript && state.admin_token.is_none() {
+        return not_found();
+    }
+    let resp = if route == Route::Index && parts.method == Method::GET {
+        index(state, &parts.headers).await
+    } else {
+        // errors of the control page are pages; the rest are JSON
+        let format = if route == Route::Admin {
+            Format::Html
+        } else {
+            Format::Json
         };
+        answer(state, route, &parts.method, &parts.headers, body)
+            .await
+            .unwrap_or_else(|err| err.into_response(format))
+    };
+    with_route(resp, route.template())
+}
+
+/// `GET /`, in the negotiated format, with the user's identity on every answer.
+async fn index(state: &State, headers: &HeaderMap) -> Response {
+    let Some(format) = negotiated(headers) else {
+        return ApiError::NotAcceptable.into_response(Format::Html);
+    };
+    let identity = Identity::from_headers(headers);
+    let resp = handlers::index(state, &identity, format)
+        .await
+        .unwrap_or_else(|err| err.into_response(format));
+    handlers::personalize(resp, &identity)
+}
+
+/// Every other route: the admin checks, then the handler.
+async fn answer(
+    state: &State,
+    route: Route<'_>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Response, ApiError> {
+    if route == Route::Admin && state.admin_token.is_none() {
+        return Err(ApiError::NotFound);
     }
     // the admin API answers 404 (off) or 401 before anything else, whatever the method
-    if matches!(
-        route,
-        Route::Switches | Route::Instances | Route::InstanceFaults(_)
-    ) {
-        if let Err(err) = admin::authorize(app, headers) {
-            return with_route(err.into_response(Format::Json), route.template());
-        }
+    if route.is_admin_api() {
+        admin::authorize(state, headers)?;
     }
-    let resp = match (route, method) {
-        (Route::Index, &Method::GET) => handlers::index(app, headers).await,
-        (Route::Image(id), &Method::GET) => handlers::image(app, id, headers).await,
+    Ok(match (route, method) {
+        (Route::Image(id), &Method::GET) => handlers::image(state, id, headers).await?,
         (Route::Stylesheet, &Method::GET) => handlers::stylesheet(),
         (Route::AdminScript, &Method::GET) => admin::script(),
-        (Route::Health, &Method::GET) => handlers::health(app),
+        (Route::Health, &Method::GET) => handlers::health(state),
         (Route::Live, &Method::GET) => ops::live(),
-        (Route::Metrics, &Method::GET) => ops::metrics(&app.metrics),
+        (Route::Metrics, &Method::GET) => ops::metrics(&state.metrics),
         (Route::Admin, &Method::GET) => admin::page(),
-        (Route::Switches, &Method::GET) => admin::get_switches(app),
-        (Route::Switches, &Method::PUT) => admin::put_switches(app, body).await,
-        (Route::Instances, &Method::GET) => admin::instances(app, headers).await,
+        (Route::Switches, &Method::GET) => admin::get_switches(state),
+        (Route::Switches, &Method::PUT) => admin::put_switches(state, body).await?,
+        (Route::Instances, &Method::GET) => admin::instances(state).await,
         (Route::InstanceFaults(name), &Method::PUT | &Method::DELETE) => {
-            admin::instance_faults(app, method.clone(), name, headers, body).await
+            admin::instance_faults(state, method.clone(), name, body).await?
         }
         (Route::Switches, _) => method_not_allowed("GET, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
         _ => method_not_allowed("GET"),
-    };
-    with_route(resp, route.template())
+    })
+}
+
+/// The format `GET /` answers in, by `Accept`; `None` when neither is acceptable.
+fn negotiated(headers: &HeaderMap) -> Option<Format> {
+    negotiate::choose(headers.get(ACCEPT).and_then(|v| v.to_str().ok()))
 }
 
 #[cfg(test)]

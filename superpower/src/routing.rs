@@ -13,9 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::metrics::{SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::StatusCode;
+use service::metrics::{SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL};
 
 use crate::client::{Backend, CallError, Reply};
 use crate::config::Settings;
@@ -77,10 +77,10 @@ impl Router {
             backend,
             switches,
             latency: LatencyTracker::default(),
-            attempt_timeout: Settings::ms(settings.attempt_timeout_ms),
-            deadline: Settings::ms(settings.deadline_ms),
-            hedge_min: Settings::ms(settings.hedge_min_ms),
-            hedge_fixed: settings.hedge_delay_ms.map(Settings::ms),
+            attempt_timeout: settings.attempt_timeout,
+            deadline: settings.deadline,
+            hedge_min: settings.hedge_min,
+            hedge_fixed: settings.hedge_delay,
         }
     }
 

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::metrics::SUPERPOWER_RESILIENCE_ENABLED;
 use serde::{Deserialize, Serialize};
+use service::metrics::SUPERPOWER_RESILIENCE_ENABLED;
 
 /// The state of every switch (the body of `GET /admin/switches`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

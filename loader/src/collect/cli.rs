@@ -43,6 +43,7 @@ pub struct CharactersArgs {
     /// Characters per request (the API allows at most 100).
     #[arg(long, default_value_t = MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub page_size: u32,
+    /// Timeouts, retries and concurrency of the HTTP calls.
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -59,6 +60,7 @@ pub struct ImagesArgs {
     /// Replace the scheme, host and port of every thumbnail url with this one (for mirrors and tests).
     #[arg(long, value_name = "URL")]
     pub image_base_url: Option<String>,
+    /// Timeouts, retries and concurrency of the HTTP calls.
     #[command(flatten)]
     pub http: HttpArgs,
 }

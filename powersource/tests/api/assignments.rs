@@ -10,7 +10,7 @@ async fn an_assignment_is_an_eligible_character_as_json() {
     let ids = eligible_ids();
     let r = app.assignment("3f2a9c1e-7b4d-4e55-9a0b-1c2d3e4f5a6b").await;
     assert_eq!(r.status, StatusCode::OK);
-    let view: common::model::CharacterView = serde_json::from_slice(&r.body).unwrap();
+    let view: service::api::CharacterView = serde_json::from_slice(&r.body).unwrap();
     assert!(ids.binary_search(&view.id).is_ok());
     // the same JSON as the character route
     assert_eq!(app.character(view.id).await.body, r.body);
@@ -67,29 +67,20 @@ async fn assignments_survive_a_restart_over_the_same_store() {
             Some(s) => s,
             None => crate::helpers::reopen(&path).await,
         };
-        let app = powersource::App::with_store(&settings, store)
+        let app = powersource::Application::with_store(&settings, store, listener)
             .await
             .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run(listener, async {
+        let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let client = testkit::http::Client::default();
         let mut these = Vec::new();
         for i in 0..50 {
-            let uri = format!("http://{}/assignments/u{i}", settings.listen)
-                .parse()
-                .unwrap();
-            let resp = client.get(uri).await.unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
-            these.push(
-                http_body_util::BodyExt::collect(resp.into_body())
-                    .await
-                    .unwrap()
-                    .to_bytes(),
-            );
+            let uri = format!("http://{}/assignments/u{i}", settings.listen);
+            let resp = client.get(&uri).await.unwrap();
+            assert_eq!(resp.status, StatusCode::OK);
+            these.push(resp.body);
         }
         answers.push(these);
         drop(client);

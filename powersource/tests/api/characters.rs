@@ -13,8 +13,8 @@ async fn every_eligible_character_is_served_as_the_view_json() {
         let r = app.character(e.record.id).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.header("content-type"), Some("application/json"));
-        let view: common::model::CharacterView = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(view, common::model::CharacterView::of(&e.record));
+        let view: service::api::CharacterView = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(view, service::api::CharacterView::of(&e.record));
         assert_eq!(view.image_url, format!("/characters/{}/image", e.record.id));
     }
     // the exact JSON keys of the contract, with null for a missing "detail" url
@@ -35,7 +35,7 @@ async fn every_eligible_character_is_served_as_the_view_json() {
 #[tokio::test]
 async fn unknown_and_ineligible_ids_are_404_json() {
     let app = spawn_app().await;
-    let ineligible = sample_entries().into_iter().find(|e| !e.record.eligible);
+    let ineligible = sample_entries().iter().find(|e| !e.record.eligible);
     let ineligible = ineligible
         .expect("the sample has ineligible characters")
         .record

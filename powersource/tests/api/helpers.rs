@@ -1,95 +1,22 @@
 //! `spawn_app()`: a real powersource on 127.0.0.1:0 over a fresh store in a temp dir, filled
-//! from the sample dataset through the loader library; `TestApp` has one method per endpoint.
+//! from the sample dataset (`testkit::sample`); `TestApp` has one method per endpoint.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::store::Store;
-use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use powersource::startup::State;
-use powersource::{App, Settings};
+use http::{Method, StatusCode};
+use powersource::{Application, Settings, State};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use testkit::http::Reply;
+pub use testkit::sample::{eligible_ids, entries as sample_entries, fresh_store, reopen};
+
 /// The admin token test apps get when they ask for one.
 pub const TOKEN: &str = "test-token-0123456789";
-
-/// Characters in the sample dataset the tests use.
-pub const SAMPLE_COUNT: usize = loader::sample::DEFAULT_COUNT;
-
-/// The sample dataset, written once per test process.
-pub fn sample_dir() -> &'static Path {
-    static DIR: OnceLock<TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        loader::sample::write(dir.path(), SAMPLE_COUNT, loader::sample::DEFAULT_SEED)
-            .expect("sample dataset");
-        dir
-    })
-    .path()
-}
-
-/// The sample dataset as loaded (validated) by the loader, once per test process.
-pub fn sample_dataset() -> &'static loader::dataset::Dataset {
-    static DATASET: OnceLock<loader::dataset::Dataset> = OnceLock::new();
-    DATASET.get_or_init(|| {
-        loader::dataset::Dataset::load(sample_dir()).expect("the sample dataset loads")
-    })
-}
-
-/// The sample dataset's entries (record + image file), eligible or not.
-pub fn sample_entries() -> Vec<loader::dataset::Entry> {
-    sample_dataset().entries().to_vec()
-}
-
-/// The eligible ids of the sample dataset, in id order.
-pub fn eligible_ids() -> Vec<u64> {
-    let mut ids: Vec<u64> = sample_entries()
-        .iter()
-        .filter(|e| e.record.eligible)
-        .map(|e| e.record.id)
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// A fresh store in its own temp dir, open, with the sample dataset ingested (or empty).
-pub fn fresh_store(ingest: bool) -> (TempDir, PathBuf, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("store");
-    let store = Store::open(&path).expect("store opens");
-    if ingest {
-        let options = loader::ingest::Options::default();
-        loader::ingest::ingest(sample_dataset(), &store, &options).expect("ingest");
-    }
-    (dir, path, store)
-}
-
-/// Opens a store that was just closed in this process. sled's background threads can hold
-/// its file lock for a moment after the last handle is dropped, so retry (bounded).
-pub async fn reopen(path: &Path) -> Store {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(path) {
-            Ok(store) => return store,
-            Err(err) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "cannot reopen {}: {err}",
-                    path.display()
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
 
 /// A change to the settings before the app starts.
 pub type Tweak = Box<dyn FnOnce(&mut Settings)>;
@@ -114,32 +41,10 @@ pub struct TestApp {
     /// Its shared state (fault state).
     pub state: Arc<State>,
     /// HTTP client (keep-alive pool).
-    pub client: Client<HttpConnector, Full<Bytes>>,
+    pub client: testkit::http::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: TempDir,
-}
-
-/// A response, read whole.
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
 }
 
 /// A powersource over the sample dataset, no admin token.
@@ -160,17 +65,19 @@ pub async fn spawn_with(options: Options) -> TestApp {
     if let Some(tweak) = options.tweak {
         tweak(&mut settings);
     }
-    let app = App::with_store(&settings, store).await.expect("app builds");
+    let app = Application::with_store(&settings, store, listener)
+        .await
+        .expect("app builds");
     let state = app.state();
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(listener, async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     TestApp {
         address: format!("http://{addr}"),
         name: settings.instance_name().to_owned(),
         state,
-        client: Client::builder(TokioExecutor::new()).build_http(),
+        client: testkit::http::Client::default(),
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
@@ -186,24 +93,9 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.address));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = req.body(Full::new(body.into())).expect("valid request");
-        let resp = tokio::time::timeout(Duration::from_secs(20), self.client.request(req))
+        self.client
+            .request(method, &format!("{}{path}", self.address), headers, body)
             .await
-            .expect("an answer within 20 s")
-            .expect("the request succeeds");
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.expect("body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -29,11 +29,8 @@ async fn images_are_served_with_type_etag_and_cache_control() {
 #[tokio::test]
 async fn if_none_match_answers_304() {
     let app = spawn_app().await;
-    let e = sample_entries()
-        .into_iter()
-        .find(|e| e.record.eligible)
-        .unwrap();
-    let etag = e.image.unwrap().etag;
+    let e = sample_entries().iter().find(|e| e.record.eligible).unwrap();
+    let etag = e.image.clone().unwrap().etag;
     let id = e.record.id;
 
     let weak = format!("W/{etag}");

@@ -2,6 +2,8 @@
 
 use http::{Method, StatusCode};
 
+use superpower::identity::COOKIE_NAME;
+
 use crate::helpers::{spawn_app, test_settings, TestFleet};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +34,7 @@ async fn admin_is_off_without_a_token_and_refuses_wrong_ones() {
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{auth}");
         assert!(!a.text().contains("token"), "no hint about the token");
     }
-    assert!(on.app.switches.ring(), "nothing changed");
+    assert!(on.state.switches.ring(), "nothing changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +90,11 @@ async fn without_stable_assignment_a_user_gets_random_characters() {
     let fleet = TestFleet::start(2);
     let app = spawn_app(test_settings(fleet.urls())).await;
     app.wait_for_ring(2).await;
-    let cookie = app.superpower_json(None).await.new_cookie().unwrap();
+    let cookie = app
+        .superpower_json(None)
+        .await
+        .set_cookie(COOKIE_NAME)
+        .unwrap();
     app.admin(
         Method::PUT,
         "/admin/switches",

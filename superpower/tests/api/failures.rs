@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use superpower::identity::COOKIE_NAME;
+
 use crate::helpers::{spawn_app, test_settings, TestFleet};
 
 const PROMISE: Duration = Duration::from_secs(1);
@@ -14,12 +16,15 @@ async fn the_same_user_gets_the_same_superpower_every_time() {
     let app = spawn_app(test_settings(fleet.urls())).await;
     app.wait_for_ring(3).await;
     let first = app.superpower_json(None).await;
-    let cookie = first.new_cookie().unwrap();
+    let cookie = first.set_cookie(COOKIE_NAME).unwrap();
     let name = first.json()["name"].as_str().unwrap().to_owned();
     for _ in 0..100 {
         let a = app.superpower_json(Some(&cookie)).await;
         assert_eq!(a.status, StatusCode::OK);
-        assert!(a.new_cookie().is_none(), "a known user keeps their cookie");
+        assert!(
+            a.set_cookie(COOKIE_NAME).is_none(),
+            "a known user keeps their cookie"
+        );
         assert_eq!(a.json()["name"], name.as_str());
     }
 }
@@ -92,7 +97,7 @@ async fn an_instance_that_accepts_but_never_answers_does_not_break_the_promise()
     let mut urls = fleet.urls();
     urls.push(frozen.url.clone());
     let mut settings = test_settings(urls);
-    settings.health_interval_ms = 60_000; // only passive ejection can take it out
+    settings.health_interval = Duration::from_millis(60_000); // only passive ejection can take it out
     let app = spawn_app(settings).await;
     app.wait_for_ring(3).await;
     frozen.freeze();

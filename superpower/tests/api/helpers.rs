@@ -1,53 +1,16 @@
 //! The test harness: a real superpower in-process on port 0, in front of real powersource
-//! instances (each in its own runtime, over its own sled store ingested from the sample dataset
-//! by the loader library), spoken to over real HTTP.
+//! instances (each in its own runtime, over its own sled store filled from the sample dataset
+//! by `testkit::sample`), spoken to over real HTTP (`testkit::http`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::header::{ACCEPT, COOKIE, SET_COOKIE};
-use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use superpower::{App, Application, Settings};
-
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
-/// The sample dataset, generated once and shared by every test process (nextest runs each
-/// test in its own): written to a temporary folder, then renamed into place.
-fn sample_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "superpower-sample-{}-{}",
-            loader::sample::DEFAULT_COUNT,
-            loader::sample::DEFAULT_SEED
-        ));
-        if !dir.join("characters.json").exists() {
-            let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-            loader::sample::write(
-                tmp.path(),
-                loader::sample::DEFAULT_COUNT,
-                loader::sample::DEFAULT_SEED,
-            )
-            .expect("sample dataset");
-            // another process may have won the race: either way a complete dataset is in place
-            let _ = std::fs::rename(tmp.keep(), &dir);
-        }
-        dir
-    })
-}
-
-/// A store in `dir` holding the sample dataset.
-fn ingest_sample(dir: &Path) {
-    let dataset = loader::dataset::Dataset::load(sample_dir()).expect("sample loads");
-    let store = common::store::Store::open(dir).expect("store opens");
-    loader::ingest::ingest(&dataset, &store, &loader::ingest::Options::default()).expect("ingest");
-}
+use http::header::{ACCEPT, COOKIE};
+use http::{Method, StatusCode};
+use superpower::identity::COOKIE_NAME;
+use superpower::{Application, Settings, State};
 
 /// One powersource instance in its own runtime and thread, so that killing it drops every task
 /// and connection at once, like a SIGKILL.
@@ -83,7 +46,7 @@ impl TestPowersource {
             let deadline = Instant::now() + Duration::from_secs(10);
             // The port and the store lock of a killed instance are released asynchronously:
             // retry until they are free (bounded), as a supervisor restarting a process would.
-            let (listener, app) = loop {
+            let app = loop {
                 let attempt = rt.block_on(async {
                     let listener = tokio::net::TcpListener::bind(addr)
                         .await
@@ -94,10 +57,9 @@ impl TestPowersource {
                     );
                     settings.admin_token = Some("test-token".into());
                     settings.faults = faults.clone();
-                    let app = powersource::App::build(&settings)
+                    powersource::Application::build(&settings, listener)
                         .await
-                        .map_err(|e| e.to_string())?;
-                    Ok::<_, String>((listener, app))
+                        .map_err(|e| e.to_string())
                 });
                 match attempt {
                     Ok(ok) => break ok,
@@ -108,8 +70,8 @@ impl TestPowersource {
                     Err(e) => panic!("powersource cannot start: {e}"),
                 }
             };
-            let bound = listener.local_addr().unwrap();
-            rt.spawn(app.run(listener, std::future::pending()));
+            let bound = app.local_addr().unwrap();
+            rt.spawn(app.run_until(std::future::pending()));
             (rt, bound)
         })
         .join()
@@ -164,7 +126,7 @@ impl TestFleet {
         let instances = (0..n)
             .map(|i| {
                 let store = dir.path().join(format!("store-{i}"));
-                ingest_sample(&store);
+                drop(testkit::sample::ingest_into(&store));
                 TestPowersource::start("127.0.0.1:0".parse().unwrap(), store, faults(i))
             })
             .collect();
@@ -185,65 +147,40 @@ pub struct TestApp {
     /// Where superpower listens.
     pub addr: SocketAddr,
     /// Its state.
-    pub app: Arc<App>,
-    client: HttpClient,
+    pub state: Arc<State>,
+    client: testkit::http::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 /// An answer, read whole.
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub elapsed: Duration,
-}
-
-impl Answer {
-    /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
-    }
-
-    /// The body as text.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The `superpower_id` this answer set, if any.
-    pub fn new_cookie(&self) -> Option<String> {
-        let v = self.headers.get(SET_COOKIE)?.to_str().ok()?;
-        let first = v.split(';').next()?;
-        first.strip_prefix("superpower_id=").map(str::to_owned)
-    }
-}
+pub use testkit::http::Reply as Answer;
 
 /// Settings for tests: quick health checks so membership changes are seen fast.
 pub fn test_settings(urls: Vec<String>) -> Settings {
     let mut s = Settings::for_urls(urls);
-    s.health_interval_ms = 100;
-    s.eject_cooldown_ms = 500;
+    s.health_interval = Duration::from_millis(100);
+    s.eject_cooldown = Duration::from_millis(500);
     s.admin_token = Some("test-token".into());
     s
 }
 
 /// Starts superpower with `settings` on port 0.
 pub async fn spawn_app(settings: Settings) -> TestApp {
-    common::telemetry::init_for_tests();
+    service::telemetry::init_for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::build(settings, listener)
         .await
         .expect("superpower builds");
     let addr = app.local_addr().unwrap();
-    let state = app.app();
+    let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
-        app: state,
-        client: Client::builder(TokioExecutor::new()).build_http(),
+        state,
+        client: testkit::http::Client::default(),
         _shutdown: tx,
     }
 }
@@ -257,23 +194,10 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("http://{}{}", self.addr, path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
-        let start = Instant::now();
-        let resp = self.client.request(req).await.expect("superpower answers");
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-            elapsed: start.elapsed(),
-        }
+        let url = format!("http://{}{}", self.addr, path);
+        self.client
+            .request(method, &url, headers, body.to_owned())
+            .await
     }
 
     /// `GET path` with headers.
@@ -319,7 +243,7 @@ impl TestApp {
     pub async fn wait_for_ring(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let ring = self.app.router.fleet().ring().len();
+            let ring = self.state.powersource.fleet().ring().len();
             if ring == n {
                 return;
             }
@@ -337,7 +261,7 @@ impl TestApp {
         for _ in 0..n {
             let a = self.superpower_json(None).await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.text());
-            let cookie = a.new_cookie().expect("a new user gets a cookie");
+            let cookie = a.set_cookie(COOKIE_NAME).expect("a new user gets a cookie");
             out.push((cookie, a.json()["name"].as_str().unwrap().to_owned()));
         }
         out

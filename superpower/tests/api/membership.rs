@@ -11,13 +11,13 @@ async fn a_dns_name_is_resolved_to_members() {
     let port = fleet.instances[0].addr.port();
     let mut settings: Settings = test_settings(Vec::new());
     settings.powersource_dns = Some(format!("localhost:{port}"));
-    settings.dns_interval_ms = 100;
+    settings.dns_interval = std::time::Duration::from_millis(100);
     let app = spawn_app(settings).await;
     // localhost may resolve to 127.0.0.1 and ::1; the instance listens on 127.0.0.1 only
     app.wait_for_ring(1).await;
     assert!(app
-        .app
-        .router
+        .state
+        .powersource
         .fleet()
         .instances()
         .iter()

@@ -5,6 +5,8 @@ use http::header::{
 };
 use http::{Method, StatusCode};
 
+use superpower::identity::COOKIE_NAME;
+
 use crate::helpers::{spawn_app, test_settings, TestApp, TestFleet};
 
 async fn app() -> (TestFleet, TestApp) {
@@ -18,7 +20,7 @@ async fn app() -> (TestFleet, TestApp) {
 async fn the_page_shows_name_description_image_and_link() {
     let (_fleet, app) = app().await;
     let json = app.superpower_json(None).await;
-    let cookie = json.new_cookie().unwrap();
+    let cookie = json.set_cookie(COOKIE_NAME).unwrap();
     let j = json.json();
     let page = app.superpower_html(Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -133,7 +135,7 @@ async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
             set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
             "{set}"
         );
-        assert_eq!(a.new_cookie().unwrap().len(), 22);
+        assert_eq!(a.set_cookie(COOKIE_NAME).unwrap().len(), 22);
     }
     let long = format!("superpower_id={}", "x".repeat(10_000));
     let a = app.get("/", &[("cookie", &long)]).await;

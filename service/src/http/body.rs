@@ -47,11 +47,24 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-/// A JSON error: `{"error": message, "status": code}`. The message is for users: never put an
-/// internal error's text in it.
+/// The JSON body of every error answer of both services: `{"error": message, "status": code}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for users: never an internal error's text.
+    pub error: String,
+    /// The HTTP status, repeated for clients that only see the body.
+    pub status: u16,
+}
+
+/// A JSON error ([`ErrorBody`]). The message is for users: never put an internal error's text
+/// in it.
 pub fn error_json(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "error": message, "status": status.as_u16() });
-    let mut resp = full(status, "application/json", body.to_string());
+    let body = ErrorBody {
+        error: message.to_owned(),
+        status: status.as_u16(),
+    };
+    let bytes = serde_json::to_vec(&body).expect("an ErrorBody always serializes");
+    let mut resp = full(status, "application/json", bytes);
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

@@ -3,62 +3,34 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use common::http::auth::AdminToken;
-use common::http::ServeOptions;
-use common::metrics::{
+use std::time::Duration;
+
+use service::http::auth::AdminToken;
+use service::http::ServeOptions;
+use service::metrics::{
     SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
     SUPERPOWER_HEDGED_REQUESTS_TOTAL,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Fallback, ImageCache};
 use crate::client::Backend;
 use crate::config::Settings;
-use crate::fleet::{BadUrl, Fleet, Instance};
+use crate::error::StartError;
+use crate::fleet::{Fleet, Instance};
 use crate::membership;
+use crate::powersource::Powersource;
 use crate::render::security_headers;
 use crate::routing::Router;
+use crate::state::State;
 use crate::switches::{SwitchState, Switches};
-
-/// Everything a request handler needs.
-pub struct App {
-    /// Sends requests to the fleet.
-    pub router: Router,
-    /// The resilience switches.
-    pub switches: Arc<Switches>,
-    /// Each user's last known character.
-    pub fallback: Fallback,
-    /// Recently served images.
-    pub images: ImageCache,
-    /// The Prometheus recorder's handle, for `/metrics`.
-    pub metrics: PrometheusHandle,
-    /// The admin token; admin routes are off without one.
-    pub admin_token: Option<AdminToken>,
-    /// Stops the background tasks when the app is dropped.
-    _tasks: DropGuard,
-}
-
-/// Why superpower cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A configured URL is not usable.
-    #[error(transparent)]
-    BadUrl(#[from] BadUrl),
-    /// Neither URLs nor a DNS name.
-    #[error("no powersource configured: give --powersource URL or --powersource-dns HOST:PORT")]
-    NoPowersource,
-    /// The DNS target is not `host:port`.
-    #[error("--powersource-dns must be HOST:PORT, got {0:?}")]
-    BadDnsTarget(String),
-}
 
 /// A built service, ready to run on its listener.
 pub struct Application {
     listener: TcpListener,
-    app: Arc<App>,
-    drain: std::time::Duration,
+    state: Arc<State>,
+    drain: Duration,
 }
 
 impl Application {
@@ -68,7 +40,7 @@ impl Application {
     /// # Errors
     /// [`StartError`] for unusable configuration.
     pub async fn build(settings: Settings, listener: TcpListener) -> Result<Self, StartError> {
-        let metrics = common::metrics::install();
+        let metrics = service::metrics::install();
         // Counters exist from the start at 0, so dashboards and rate() see them before the first
         // failover, fallback or hedge.
         for counter in [
@@ -78,10 +50,10 @@ impl Application {
         ] {
             metrics::counter!(counter).increment(0);
         }
-        let backend = Backend::new(Settings::ms(settings.connect_timeout_ms));
+        let backend = Backend::new(settings.connect_timeout);
         let cancel = CancellationToken::new();
-        let cooldown = Settings::ms(settings.eject_cooldown_ms);
-        let health_timeout = Settings::ms(settings.health_timeout_ms);
+        let cooldown = settings.eject_cooldown;
+        let health_timeout = settings.health_timeout;
 
         let fleet = match &settings.powersource_dns {
             Some(target) => {
@@ -97,7 +69,7 @@ impl Application {
                     fleet.clone(),
                     backend.clone(),
                     target.clone(),
-                    Settings::ms(settings.dns_interval_ms),
+                    settings.dns_interval,
                     health_timeout,
                     cancel.clone(),
                 );
@@ -123,7 +95,7 @@ impl Application {
         membership::spawn_health_checks(
             fleet.clone(),
             backend.clone(),
-            Settings::ms(settings.health_interval_ms),
+            settings.health_interval,
             health_timeout,
             cancel.clone(),
         );
@@ -139,8 +111,9 @@ impl Application {
         } else {
             SwitchState::RESILIENT
         }));
-        let app = App {
-            router: Router::new(fleet, backend, switches.clone(), &settings),
+        let router = Router::new(fleet, backend, switches.clone(), &settings);
+        let state = State {
+            powersource: Powersource::new(router, settings.powersource_admin_token()),
             switches,
             fallback: Fallback::new(settings.fallback_users),
             images: ImageCache::new(settings.image_cache_bytes),
@@ -150,8 +123,8 @@ impl Application {
         };
         Ok(Application {
             listener,
-            app: Arc::new(app),
-            drain: Settings::ms(settings.drain_timeout_ms),
+            state: Arc::new(state),
+            drain: settings.drain_timeout,
         })
     }
 
@@ -164,8 +137,8 @@ impl Application {
     }
 
     /// The shared state (tests inspect it).
-    pub fn app(&self) -> Arc<App> {
-        self.app.clone()
+    pub fn state(&self) -> Arc<State> {
+        self.state.clone()
     }
 
     /// Serves until `shutdown` resolves, then drains.
@@ -176,17 +149,20 @@ impl Application {
             route_of: crate::routes::template_of,
             ..ServeOptions::default()
         };
-        let app = self.app;
-        tracing::info!(addr = %self.listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "superpower listening");
-        common::http::serve(
+        let state = self.state;
+        if let Ok(addr) = self.listener.local_addr() {
+            tracing::info!(%addr, "superpower listening");
+        }
+        service::http::serve(
             self.listener,
             options,
             move |req| {
-                let app = app.clone();
-                async move { crate::routes::route(&app, req).await }
+                let state = state.clone();
+                async move { crate::routes::route(&state, req).await }
             },
             shutdown,
         )
         .await;
+        tracing::info!("superpower stopped");
     }
 }

@@ -1,0 +1,76 @@
+//! What both services' settings share: defaults stated once (in the clap attributes), and
+//! durations given in milliseconds on the command line but held as [`Duration`]s.
+
+use std::time::Duration;
+
+use clap::{Args, FromArgMatches};
+
+/// The settings `T` with no flag and no environment variable: every field at the default its
+/// clap attribute states, so a default is written once. Tests and benchmarks start from it.
+///
+/// # Panics
+/// If `T` has a required argument (a bug: settings built in code need defaults for all).
+pub fn defaults<T: Args + FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults"))
+        .mut_args(|arg| arg.env(None::<&'static str>));
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every setting has a default");
+    T::from_arg_matches(&matches).expect("the defaults parse")
+}
+
+/// Parses a duration given in whole milliseconds (`300` → 300 ms), for `value_parser`.
+///
+/// # Errors
+/// When `s` is not a non-negative integer.
+pub fn millis(s: &str) -> Result<Duration, String> {
+    s.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{s:?} is not a whole number of milliseconds"))
+}
+
+/// Like [`millis`], but refuses zero: for intervals and timeouts, where zero would spin or
+/// fail every call.
+///
+/// # Errors
+/// When `s` is not a positive integer.
+pub fn positive_millis(s: &str) -> Result<Duration, String> {
+    let d = millis(s)?;
+    if d.is_zero() {
+        return Err("must be at least 1 millisecond".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Args)]
+    struct Example {
+        #[arg(long, env = "SERVICE_CONFIG_TEST_EXAMPLE", default_value_t = 7)]
+        n: u32,
+        #[arg(long, value_parser = millis, default_value = "250")]
+        wait_ms: Duration,
+    }
+
+    #[test]
+    fn defaults_come_from_the_attributes_and_ignore_the_environment() {
+        std::env::set_var("SERVICE_CONFIG_TEST_EXAMPLE", "9");
+        let d: Example = defaults();
+        assert_eq!(d.n, 7);
+        assert_eq!(d.wait_ms, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn milliseconds() {
+        assert_eq!(millis("0"), Ok(Duration::ZERO));
+        assert_eq!(millis("1500"), Ok(Duration::from_millis(1500)));
+        assert!(millis("-1").is_err());
+        assert!(millis("1.5").is_err());
+        assert!(millis("").is_err());
+        assert!(positive_millis("0").is_err());
+        assert_eq!(positive_millis("1"), Ok(Duration::from_millis(1)));
+    }
+}

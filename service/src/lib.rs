@@ -1,0 +1,21 @@
+//! The service kit powersource and superpower are both built on, and the wire contract between
+//! them.
+//!
+//! # Layout
+//! - [`api`]: the superpower ↔ powersource contract: route paths and templates, header names,
+//!   the JSON of every powersource answer, the fault spec, and the image answer.
+//! - [`config`]: settings helpers: defaults stated once, durations in milliseconds.
+//! - [`http`]: the hyper 1.x scaffolding both services share: accept loop with graceful drain,
+//!   access log and request metrics, body helpers, the admin token, and the `/health`, `/live`,
+//!   `/metrics` answers.
+//! - [`metrics`]: metric names (the dashboards and rules use the same strings), buckets, and the
+//!   once-per-process Prometheus recorder.
+//! - [`telemetry`]: the once-per-process tracing subscriber.
+//! - [`shutdown`]: the future that resolves on Ctrl-C or SIGTERM.
+
+pub mod api;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;

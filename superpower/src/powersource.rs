@@ -1,0 +1,230 @@
+//! The typed client of the powersource API (the contract in [`service::api`]): one method per
+//! call superpower makes, so no path, header name or answer shape of powersource appears
+//! anywhere else in superpower.
+//!
+//! Product calls (`assignment`, `random`, `character`, `image`) go through the [`Router`]:
+//! the ring, failover, hedging and deadlines. Calls to one named instance ([`health`], the
+//! faults of the admin API) go straight to it through the pooled [`Backend`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::model::CharacterId;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG};
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+use serde::de::DeserializeOwned;
+use service::api::{self, CharacterView, FaultSpec, RandomAnswer, INSTANCE_HEADER};
+
+use crate::cache::CachedImage;
+use crate::client::{Backend, CallError, Reply};
+use crate::fleet::{Fleet, Instance};
+use crate::identity::UserId;
+use crate::routing::{RouteError, Routed, Router};
+
+/// How long an admin call to one instance may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a product call gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No instance answered in time (or none is healthy).
+    #[error(transparent)]
+    Unavailable(#[from] RouteError),
+    /// An instance answered something the contract does not allow.
+    #[error("bad answer from powersource {instance}: {detail}")]
+    BadAnswer {
+        /// Who answered.
+        instance: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// A character and the name of the instance that served it (its `X-Powersource-Instance`).
+#[derive(Debug)]
+pub struct Served {
+    /// The character.
+    pub character: CharacterView,
+    /// The instance's own name for itself, else its `host:port`.
+    pub instance: String,
+}
+
+/// The powersource API as superpower calls it.
+pub struct Powersource {
+    router: Router,
+    /// The `Authorization` value of admin calls; `None` when no token is configured.
+    admin_authorization: Option<HeaderValue>,
+}
+
+impl Powersource {
+    /// A client over `router`, sending `admin_token` (when set) to the admin API.
+    pub fn new(router: Router, admin_token: Option<&str>) -> Self {
+        let admin_authorization =
+            admin_token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok());
+        Powersource {
+            router,
+            admin_authorization,
+        }
+    }
+
+    /// The fleet the calls go to.
+    pub fn fleet(&self) -> &Arc<Fleet> {
+        self.router.fleet()
+    }
+
+    /// `GET /assignments/{user}`: the user's superpower.
+    ///
+    /// # Errors
+    /// [`UpstreamError`] when no instance answers in time or the answer is not a character.
+    pub async fn assignment(&self, user: UserId) -> Result<Served, UpstreamError> {
+        self.character_at(user.as_bytes(), &api::assignment_path(user))
+            .await
+    }
+
+    /// `GET /random`: a random character's id (the original demo's route), routed by `user`.
+    ///
+    /// # Errors
+    /// As [`Powersource::assignment`].
+    pub async fn random(&self, user: UserId) -> Result<CharacterId, UpstreamError> {
+        let routed = self
+            .router
+            .get(user.as_bytes(), api::RANDOM_PATH, api::MAX_SMALL_BYTES)
+            .await?;
+        let answer: RandomAnswer = decode_ok(&routed, api::RANDOM_PATH)?;
+        Ok(answer.character_id)
+    }
+
+    /// `GET /characters/{id}`, routed by `user`.
+    ///
+    /// # Errors
+    /// As [`Powersource::assignment`].
+    pub async fn character(&self, user: UserId, id: CharacterId) -> Result<Served, UpstreamError> {
+        self.character_at(user.as_bytes(), &api::character_path(id))
+            .await
+    }
+
+    async fn character_at(&self, key: &[u8], path: &str) -> Result<Served, UpstreamError> {
+        let routed = self.router.get(key, path, api::MAX_CHARACTER_BYTES).await?;
+        let character: CharacterView = decode_ok(&routed, path)?;
+        let instance = routed
+            .reply
+            .headers
+            .get(&INSTANCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(routed.instance.name())
+            .to_owned();
+        Ok(Served {
+            character,
+            instance,
+        })
+    }
+
+    /// `GET /characters/{id}/image`, routed by the id (so an image is cached by one instance's
+    /// pool); `None` when the character has no image.
+    ///
+    /// # Errors
+    /// [`UpstreamError`] when no instance answers in time, or the answer is neither an image
+    /// nor a 404.
+    pub async fn image(&self, id: CharacterId) -> Result<Option<CachedImage>, UpstreamError> {
+        let path = api::image_path(id);
+        let routed = self
+            .router
+            .get(&id.to_be_bytes(), &path, api::MAX_IMAGE_BYTES)
+            .await?;
+        match routed.reply.status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            other => return Err(bad_answer(&routed, format!("{path} answered {other}"))),
+        }
+        let Some(content_type) = routed
+            .reply
+            .headers
+            .get(CONTENT_TYPE)
+            .filter(|v| v.as_bytes().starts_with(b"image/"))
+            .cloned()
+        else {
+            return Err(bad_answer(
+                &routed,
+                "image without an image content type".into(),
+            ));
+        };
+        Ok(Some(CachedImage {
+            content_type,
+            etag: routed.reply.headers.get(ETAG).cloned(),
+            bytes: routed.reply.body,
+        }))
+    }
+
+    /// `GET /admin/faults` of one instance: the faults in force, `None` when it does not
+    /// answer with a fault spec.
+    pub async fn faults(&self, inst: &Instance) -> Option<FaultSpec> {
+        let reply = self.admin(inst, Method::GET, Bytes::new()).await.ok()?;
+        (reply.status == StatusCode::OK)
+            .then(|| serde_json::from_slice(&reply.body).ok())
+            .flatten()
+    }
+
+    /// `PUT /admin/faults` (with `body`) or `DELETE /admin/faults` on one instance; its answer
+    /// as it gave it.
+    ///
+    /// # Errors
+    /// [`CallError`] when the instance cannot be reached in time.
+    pub async fn set_faults(
+        &self,
+        inst: &Instance,
+        method: Method,
+        body: Bytes,
+    ) -> Result<Reply, CallError> {
+        self.admin(inst, method, body).await
+    }
+
+    async fn admin(
+        &self,
+        inst: &Instance,
+        method: Method,
+        body: Bytes,
+    ) -> Result<Reply, CallError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", inst.base(), api::ADMIN_FAULTS_PATH))
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(auth) = &self.admin_authorization {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+        self.router
+            .backend()
+            .send(req, ADMIN_TIMEOUT, true, api::MAX_SMALL_BYTES)
+            .await
+    }
+}
+
+/// `GET /health` of one instance within `timeout`: whether it says it can serve.
+pub async fn health(backend: &Backend, inst: &Instance, timeout: Duration) -> bool {
+    matches!(
+        backend.get(inst.base(), api::HEALTH_PATH, timeout, true, api::MAX_SMALL_BYTES).await,
+        Ok(reply) if reply.status.is_success()
+    )
+}
+
+/// The body of a 200 answer as `T`.
+fn decode_ok<T: DeserializeOwned>(routed: &Routed, path: &str) -> Result<T, UpstreamError> {
+    if routed.reply.status != StatusCode::OK {
+        return Err(bad_answer(
+            routed,
+            format!("{path} answered {}", routed.reply.status),
+        ));
+    }
+    serde_json::from_slice(&routed.reply.body).map_err(|e| bad_answer(routed, e.to_string()))
+}
+
+fn bad_answer(routed: &Routed, detail: String) -> UpstreamError {
+    UpstreamError::BadAnswer {
+        instance: routed.instance.name().to_owned(),
+        detail,
+    }
+}

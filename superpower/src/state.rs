@@ -1,0 +1,30 @@
+//! What every request handler of superpower shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use service::http::auth::AdminToken;
+use tokio_util::sync::DropGuard;
+
+use crate::cache::{Fallback, ImageCache};
+use crate::powersource::Powersource;
+use crate::switches::Switches;
+
+/// The shared state of superpower, built by [`Application`](crate::Application) and read by
+/// every handler.
+pub struct State {
+    /// The powersource API, through the fleet's ring.
+    pub powersource: Powersource,
+    /// The resilience switches.
+    pub switches: Arc<Switches>,
+    /// Each user's last known character.
+    pub fallback: Fallback,
+    /// Recently served images.
+    pub images: ImageCache,
+    /// The Prometheus recorder's handle, for `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// The admin token; admin routes are off without one.
+    pub admin_token: Option<AdminToken>,
+    /// Stops the background tasks when the state is dropped.
+    pub(crate) _tasks: DropGuard,
+}

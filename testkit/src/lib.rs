@@ -1,0 +1,10 @@
+//! Test fixtures shared by the tests of powersource and superpower (dev-only; it depends on
+//! the loader and on neither service, so no crate depends on itself through its tests).
+//!
+//! # Layout
+//! - [`sample`]: the sample dataset, written once per test run and shared by every test
+//!   process, and stores filled from it through the loader library.
+//! - [`http`]: a keep-alive HTTP client that reads each answer whole into a [`http::Reply`].
+
+pub mod http;
+pub mod sample;

@@ -69,10 +69,10 @@ pub struct ImagesArgs {
 #[derive(Debug, Args)]
 pub struct HttpArgs {
     /// Seconds before one request times out.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECONDS")]
+    #[arg(long, default_value_t = HttpOptions::default().timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECONDS")]
     pub timeout: u64,
     /// Retries of one request on 429, 5xx, timeouts and connection errors.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(0..=20).map(usize::from))]
+    #[arg(long, default_value_t = RetryPolicy::default().max_retries, value_parser = clap::value_parser!(u16).range(0..=20).map(usize::from))]
     pub retries: usize,
 }
 
@@ -160,5 +160,31 @@ pub fn run(command: CollectCommand) -> Result<(), CollectError> {
                 wanted: s.wanted,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: CollectCommand,
+    }
+
+    #[test]
+    fn the_flags_default_to_the_http_options_defaults() {
+        let cli = Cli::try_parse_from(["collect", "images", "--data", "d"]).unwrap();
+        let CollectCommand::Images(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        let (got, want) = (args.http.options(), HttpOptions::default());
+        assert_eq!(got.timeout, want.timeout);
+        assert_eq!(got.retry.max_retries, want.retry.max_retries);
+        assert_eq!(args.http.timeout, 30);
+        assert_eq!(args.http.retries, 6);
     }
 }

@@ -100,7 +100,7 @@ pub fn write(dir: &Path, count: usize, seed: u64) -> Result<Summary, SampleError
     )
 }
 
-/// [`write`] with every option.
+/// [`write()`] with every option.
 ///
 /// # Errors
 /// When a file cannot be written.

@@ -1,0 +1,181 @@
+//! What can be wrong with a dataset: [`DatasetError`] stops loading and names the file, the record
+//! ([`RecordRef`]) and the [`Problem`]; a [`Warning`] does not stop it.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use common::model::CharacterId;
+use thiserror::Error;
+
+use super::format::MAX_IMAGE_BYTES;
+
+/// Which record of `characters.json` a message is about. `id` and `name` are shown when they
+/// could be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRef {
+    /// 0-based position in the JSON array.
+    pub index: usize,
+    /// The record's id, when readable.
+    pub id: Option<CharacterId>,
+    /// The record's name, when readable.
+    pub name: Option<String>,
+}
+
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record [{}]", self.index)?;
+        match (&self.id, &self.name) {
+            (Some(id), Some(name)) => write!(f, " (id {id}, {name:?})"),
+            (Some(id), None) => write!(f, " (id {id})"),
+            (None, Some(name)) => write!(f, " ({name:?})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// What is wrong with one record or its image.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum Problem {
+    /// The record does not have the Marvel shape (a missing field, a wrong type…).
+    #[error("wrong shape: {detail} (at line {line} column {column})")]
+    Shape {
+        /// What serde said.
+        detail: String,
+        /// Line in `characters.json`, 1-based.
+        line: usize,
+        /// Column in that line, 1-based.
+        column: usize,
+    },
+    /// The id is 0.
+    #[error("id must be a positive integer")]
+    ZeroId,
+    /// The name is empty or has nothing a file name can be made from.
+    #[error("name {0:?} has no letters or digits to make the image file name from")]
+    UnusableName(String),
+    /// Another record has the same id.
+    #[error("duplicate id {id} (first used by record [{first_index}])")]
+    DuplicateId {
+        /// The id.
+        id: CharacterId,
+        /// The earlier record with it.
+        first_index: usize,
+    },
+    /// `thumbnail.extension` is not one superpower serves.
+    #[error("unsupported image extension {0:?} (expected jpg, jpeg, png or gif)")]
+    UnsupportedExtension(String),
+    /// The image file is larger than [`MAX_IMAGE_BYTES`].
+    #[error("image is {bytes} bytes, over the limit of {MAX_IMAGE_BYTES} bytes (5 MiB)")]
+    ImageTooLarge {
+        /// Its size.
+        bytes: u64,
+    },
+    /// The bytes are an image of another format than the extension says, or no image at all.
+    #[error("image bytes are {found}, not the {extension} its extension says")]
+    FormatMismatch {
+        /// The file's extension.
+        extension: String,
+        /// What the bytes look like.
+        found: String,
+    },
+    /// The header of the image cannot be decoded.
+    #[error("image header cannot be decoded: {0}")]
+    BadImage(String),
+    /// The image file changed after the dataset was loaded.
+    #[error(
+        "image changed on disk after the dataset was checked (ETag was {expected}, now {found})"
+    )]
+    ImageChanged {
+        /// The ETag computed when loading.
+        expected: String,
+        /// The ETag of the bytes read now.
+        found: String,
+    },
+}
+
+/// Why a dataset cannot be loaded.
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    /// A file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// `characters.json` is not valid JSON.
+    #[error("{}: malformed JSON at line {line} column {column}: {detail}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        detail: String,
+    },
+    /// `characters.json` is valid JSON but not an array.
+    #[error("{}: expected a JSON array of characters (the API's data.results), found {found}", path.display())]
+    NotAnArray {
+        /// The file.
+        path: PathBuf,
+        /// What it holds instead.
+        found: &'static str,
+    },
+    /// One record, or its image, is wrong.
+    #[error("{}: {record}: {problem}", file.display())]
+    Record {
+        /// `characters.json`, or the image file when the problem is the image.
+        file: PathBuf,
+        /// Which record.
+        record: Box<RecordRef>,
+        /// What is wrong.
+        problem: Problem,
+    },
+}
+
+/// Something worth telling the user that does not stop the dataset from loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// The image file of a character is missing: the character is stored as not eligible.
+    MissingImage {
+        /// Which record.
+        record: RecordRef,
+        /// The file that was expected.
+        path: PathBuf,
+    },
+    /// Two characters' names make the same slug, so they share one image file.
+    SharedImage {
+        /// The later record.
+        record: RecordRef,
+        /// The earlier record with the same slug.
+        first_index: usize,
+        /// The shared file.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::MissingImage { record, path } => {
+                write!(
+                    f,
+                    "{}: {record}: image file missing; stored as not eligible",
+                    path.display()
+                )
+            }
+            Warning::SharedImage {
+                record,
+                first_index,
+                path,
+            } => write!(
+                f,
+                "{}: {record}: shares its image file with record [{first_index}] (same slug)",
+                path.display()
+            ),
+        }
+    }
+}

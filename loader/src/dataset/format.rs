@@ -1,0 +1,172 @@
+//! The on-disk format: the folder layout, and the Marvel JSON types of `characters.json` with
+//! what a record says about its image file and its stored record.
+
+use std::path::{Path, PathBuf};
+
+use common::model::{CharacterId, CharacterRecord};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The characters file inside a dataset folder.
+pub const CHARACTERS_FILE: &str = "characters.json";
+/// The images folder inside a dataset folder.
+pub const IMAGES_DIR: &str = "images";
+/// The largest image file accepted: 5 MiB.
+pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// How Marvel's placeholder thumbnail path ends; such characters are not eligible.
+pub const PLACEHOLDER: &str = "image_not_available";
+/// The `urls[].type` whose url becomes the character's "learn more" link.
+pub const DETAIL_URL_TYPE: &str = "detail";
+/// One character as the Marvel API returns it in `data.results` of `/v1/public/characters`.
+///
+/// `id`, `name` and `thumbnail` are required; the other fields default when absent (a hand-written
+/// dataset need not spell out empty summaries) but must have the right shape when present.
+/// Unknown fields are ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarvelCharacter {
+    /// Marvel's numeric id (for example 1009610); positive.
+    pub id: CharacterId,
+    /// Display name, any Unicode.
+    pub name: String,
+    /// Often empty in Marvel's data; `null` reads as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub description: String,
+    /// Last change, as Marvel writes it (`2014-04-29T14:18:17-0400`); kept verbatim.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub modified: String,
+    /// Where the picture lives; also says the image file's extension.
+    pub thumbnail: Thumbnail,
+    /// The API url of this character.
+    #[serde(rename = "resourceURI", default, deserialize_with = "null_as_empty")]
+    pub resource_uri: String,
+    /// Comics the character appears in.
+    #[serde(default)]
+    pub comics: ResourceList,
+    /// Series the character appears in.
+    #[serde(default)]
+    pub series: ResourceList,
+    /// Stories the character appears in.
+    #[serde(default)]
+    pub stories: ResourceList,
+    /// Events the character appears in.
+    #[serde(default)]
+    pub events: ResourceList,
+    /// Public web pages: `detail`, `wiki`, `comiclink`.
+    #[serde(default)]
+    pub urls: Vec<Url>,
+}
+
+/// Marvel's image reference: the url is `{path}.{extension}` (or with a size variant in between).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    /// Url without the extension; ends in [`PLACEHOLDER`] for characters without a picture.
+    pub path: String,
+    /// `jpg`, `png` or `gif`; the image file in the dataset has this extension.
+    pub extension: String,
+}
+
+/// A typed public url of a character.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Url {
+    /// `detail`, `wiki` or `comiclink`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The address.
+    pub url: String,
+}
+
+/// A Marvel "resource list": how many related items exist and the first few of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceList {
+    /// How many items exist in total.
+    pub available: u32,
+    /// The API url of the full list.
+    #[serde(rename = "collectionURI", default)]
+    pub collection_uri: String,
+    /// The first items (Marvel returns at most 20).
+    #[serde(default)]
+    pub items: Vec<ResourceSummary>,
+    /// How many items are in `items`.
+    pub returned: u32,
+}
+
+/// One item of a [`ResourceList`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceSummary {
+    /// The API url of the item.
+    #[serde(rename = "resourceURI")]
+    pub resource_uri: String,
+    /// Its title.
+    pub name: String,
+    /// Stories only: `cover`, `interiorStory`…
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+impl MarvelCharacter {
+    /// The slug naming the character's image file: `slug::slugify(name)`.
+    pub fn slug(&self) -> String {
+        slug::slugify(&self.name)
+    }
+
+    /// Whether the thumbnail is Marvel's "image not available" placeholder.
+    pub fn has_placeholder_thumbnail(&self) -> bool {
+        self.thumbnail
+            .path
+            .trim_end_matches('/')
+            .ends_with(PLACEHOLDER)
+    }
+
+    /// The first url of type `detail`, which becomes the "learn more" link.
+    pub fn detail_url(&self) -> Option<&str> {
+        self.urls
+            .iter()
+            .find(|u| u.kind == DETAIL_URL_TYPE)
+            .map(|u| u.url.as_str())
+    }
+
+    /// Where this character's image file is expected, relative to the dataset folder.
+    pub fn image_file(&self) -> PathBuf {
+        Path::new(IMAGES_DIR).join(format!("{}.{}", self.slug(), self.thumbnail.extension))
+    }
+
+    /// The stored record of this character.
+    pub fn to_record(&self, eligible: bool) -> CharacterRecord {
+        CharacterRecord {
+            id: self.id,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            slug: self.slug(),
+            learn_more_url: self.detail_url().map(str::to_owned),
+            eligible,
+            modified: self.modified.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marvel_json_reads_with_defaults_and_unknown_fields() {
+        let c: MarvelCharacter = serde_json::from_str(
+            r#"{"id": 1011334, "name": "3-D Man", "description": null, "extra": [1],
+                "thumbnail": {"path": "http://x/i/mg/c/e0/535fecbbb9784", "extension": "jpg"},
+                "urls": [{"type": "wiki", "url": "w"}, {"type": "detail", "url": "d"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.description, "");
+        assert_eq!(c.detail_url(), Some("d"));
+        assert_eq!(c.slug(), "3-d-man");
+        assert_eq!(c.image_file(), Path::new("images/3-d-man.jpg"));
+        assert!(!c.has_placeholder_thumbnail());
+        let r = c.to_record(true);
+        assert_eq!(r.learn_more_url.as_deref(), Some("d"));
+    }
+}

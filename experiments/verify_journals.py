@@ -14,13 +14,19 @@ With --expect-deviation (the naive fleet, experiments/run-local.sh --naive) a jo
 only if the experiment caught the break: "status" "completed", "deviated" true, the steady
 state met before the method and broken after it by the identity probe, every method step and
 rollback succeeded — so a probe that cannot fail is caught — and, for the experiments in
-EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (an HTTP 503
-without failover or fallback, no answer within 1 s without deadlines and hedging).
+EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (a user failed
+with HTTP status 503 without failover or fallback, a user timed out or answered over the limit
+without deadlines and hedging).
 
 Fault experiments (slow-powersource, failing-powersource) must also show that the fault was in
 force while the steady state was checked after the method: the method's own probe of the
 instance (experiments/faults.sh expect) succeeded, and the rollback that clears the fault began
 only after that steady-state check had ended.
+
+The identity probe runs with --json: every check and figure about it reads the one JSON object
+it prints (the journal's probe `output.stdout`; schema in superpower/src/probe/mod.rs), and an
+identity probe run that printed no such object fails the journal. The load and fault scripts'
+lines (experiments/load.sh, experiments/faults.sh) are matched as text.
 
 Figures in the table: the identity probe's users and max latency (before / after the method),
 how many answers were degraded (from the fallback) after it, superpower's p99 over the
@@ -43,29 +49,33 @@ P99_QUERY = (
 
 
 # What each experiment must show, by its file name (journal-NAME.json or NAME.json):
-# "naive_break" is what the identity probe must say on the naive fleet (and which switch removes
-# the mechanism that prevents it); "fault" marks an experiment whose fault must still be in force
-# during the steady-state check after the method.
+# "naive_break" is what the identity probe must report on the naive fleet — at least one of its
+# problems must have every field of one of these patterns (a range matches any number in it) —
+# and "why" says which switch removes the mechanism that prevents it; "fault" marks an experiment
+# whose fault must still be in force during the steady-state check after the method.
 EXPECTATIONS = {
     "lose-half-of-powersources": {
-        "naive_break": r"HTTP 503",
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
         "why": "failover off: a request that lands on a dead instance is not retried",
     },
     "lose-all-of-powersources": {
-        "naive_break": r"HTTP 503",
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
         "why": "fallback off: nothing answers when every instance is gone",
     },
     "slow-powersource": {
-        "naive_break": r"no answer within \d+ ms|over the limit",
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}],
         "why": "deadlines and hedging off: a request that lands on the slow instance waits 2 s",
         "fault": True,
     },
     "failing-powersource": {
-        "naive_break": r"HTTP 50\d",
+        "naive_break": [{"kind": "failed", "reason": "status", "status": range(500, 510)}],
         "why": "failover off: an injected 500 is not retried on another instance",
         "fault": True,
     },
 }
+
+# The steady-state probe that runs `superpower probe identity --json`, by its name's start.
+IDENTITY_PROBE = "followed-users"
 
 
 # The method step that drives load (experiments/load.sh run); its exit code is its verdict.
@@ -87,20 +97,68 @@ def parse_ts(ts):
 
 
 def probe_line(run, pattern):
+    """The first match of pattern in a run's stdout (the load and fault scripts' lines)."""
     out = run.get("output") or {}
     text = out.get("stdout", "") if isinstance(out, dict) else ""
     m = re.search(pattern, text)
     return m
 
 
+def identity_runs(state):
+    """The identity probe's runs in a steady state."""
+    return [run for run in (state or {}).get("probes", []) if run["activity"]["name"].startswith(IDENTITY_PROBE)]
+
+
+def probe_report(run):
+    """The identity probe's --json object from a run's stdout; None when it printed none."""
+    out = run.get("output")
+    if not isinstance(out, dict):
+        return None
+    try:
+        report = json.loads(out.get("stdout") or "")
+    except (TypeError, ValueError):
+        return None
+    return report if isinstance(report, dict) and report.get("probe") == "identity" else None
+
+
+def output_lines(run):
+    """A process run's output as lines: the identity probe's human lines (from its JSON), or the
+    stdout of anything else, then stderr."""
+    out = run.get("output")
+    if not isinstance(out, dict):
+        return []
+    report = probe_report(run)
+    if report:
+        lines = [f"identity probe: {p.get('message')}" for p in report.get("problems") or []]
+        lines.append(str(report.get("summary", "")))
+    else:
+        lines = (out.get("stdout") or "").strip().splitlines()
+    return lines + (out.get("stderr") or "").strip().splitlines()
+
+
 def identity_figures(state):
     """(users, max latency ms, degraded) from the identity probe of a steady state."""
-    for run in (state or {}).get("probes", []):
-        if run["activity"]["name"].startswith("followed-users"):
-            m = probe_line(run, r"(\d+) users, max latency ([0-9.]+) ms \(limit \d+ ms\), (\d+) degraded")
-            if m:
-                return int(m.group(1)), float(m.group(2)), int(m.group(3))
+    for run in identity_runs(state):
+        report = probe_report(run)
+        if report and report.get("users") is not None:
+            return int(report["users"]), float(report["max_latency_ms"]), int(report["degraded"])
     return None
+
+
+def matches(problem, pattern):
+    """Whether an identity probe problem has every field of a naive_break pattern."""
+    return all(
+        problem.get(k) in want if isinstance(want, range) else problem.get(k) == want for k, want in pattern.items()
+    )
+
+
+def describe(patterns):
+    """A naive_break's patterns as text: kind=failed, reason=status, status=503 or ..."""
+
+    def value(v):
+        return f"{v.start}..{v.stop - 1}" if isinstance(v, range) else str(v)
+
+    return " or ".join(", ".join(f"{k}={value(v)}" for k, v in p.items()) for p in patterns)
 
 
 def p99_from_prometheus(base, journal):
@@ -146,13 +204,17 @@ def check(path, expect_deviation=False):
             for p in (state or {}).get("probes", []):
                 out = p.get("output")
                 if not p.get("tolerance_met") and isinstance(out, dict) and "stdout" in out:
-                    for line in (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-5:]:
+                    for line in output_lines(p)[-5:]:
                         problems.append(f"    {line}")
         else:
             problems.append(f"steady state met {when} the method: the break was not caught")
+    for when in ("before", "after"):
+        for run in identity_runs(states.get(when)):
+            if isinstance(run.get("output"), dict) and probe_report(run) is None:
+                problems.append(f"the identity probe {when} the method printed no --json report")
     if expect_deviation and states.get("after"):
         broken = [p["activity"]["name"] for p in states["after"].get("probes", []) if not p.get("tolerance_met")]
-        if broken and not broken[0].startswith("followed-users"):
+        if broken and not broken[0].startswith(IDENTITY_PROBE):
             problems.append(f"the steady state broke on {broken[0]}, not on the identity probe")
     for kind, runs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for run in runs:
@@ -165,19 +227,18 @@ def check(path, expect_deviation=False):
             if expect_deviation and kind == "method" and name == LOAD_ACTION:
                 continue
             if run["activity"]["provider"]["type"] == "process" and isinstance(out, dict) and out.get("status") != 0:
-                tail = (out.get("stdout", "") + out.get("stderr", "")).strip().splitlines()[-1:]
+                tail = output_lines(run)[-1:]
                 problems.append(f"{kind} activity {name} exited {out.get('status')}: {' '.join(tail)}")
     expectation = EXPECTATIONS.get(experiment_name(path), {})
     after_state = states.get("after") or {}
     if expect_deviation and expectation.get("naive_break"):
-        complaints = " ".join(
-            (p.get("output") or {}).get("stdout", "") for p in after_state.get("probes", [])
-            if p["activity"]["name"].startswith("followed-users") and isinstance(p.get("output"), dict)
-        )
-        if not re.search(expectation["naive_break"], complaints):
+        complaints = [
+            p for run in identity_runs(after_state) for p in (probe_report(run) or {}).get("problems") or []
+        ]
+        if not any(matches(p, pattern) for p in complaints for pattern in expectation["naive_break"]):
             problems.append(
                 f"the identity probe did not break as expected ({expectation['why']}: "
-                f"looked for /{expectation['naive_break']}/)"
+                f"looked for a problem with {describe(expectation['naive_break'])})"
             )
     if expectation.get("fault"):
         checked = [parse_ts(p.get("end")) for p in after_state.get("probes", [])]
@@ -220,8 +281,8 @@ def check(path, expect_deviation=False):
         "load": load,
         "fault": fault,
         "broken": next(
-            (m.group(0) for p in (states.get("after") or {}).get("probes", [])
-             for m in [probe_line(p, r"identity probe: FAILED: .*")] if m),
+            (r["summary"] for r in map(probe_report, identity_runs(states.get("after")))
+             if r and r.get("verdict") in ("broken", "unreachable")),
             "",
         ),
         "journal": j,

@@ -30,6 +30,8 @@ WORKDIR /src
 FROM chef AS planner
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY common ./common
+COPY service ./service
+COPY testkit ./testkit
 COPY powersource ./powersource
 COPY superpower ./superpower
 COPY loader ./loader
@@ -41,6 +43,8 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY common ./common
+COPY service ./service
+COPY testkit ./testkit
 COPY powersource ./powersource
 COPY superpower ./superpower
 COPY loader ./loader

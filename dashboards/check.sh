@@ -6,7 +6,7 @@
 #   3. promtool test rules     dashboards/prometheus/tests/*.yml: each alert fires and does not fire
 #   4. generate.mjs --check    the dashboard JSON is what dashboards/tools/generate.mjs writes
 #   5. lint.mjs                datasource variable everywhere, PromQL parses, metric names exist in
-#                              common/src/metrics.rs (or are `up` or recording rules), and the JSON
+#                              service/src/metrics.rs (or are `up` or recording rules), and the JSON
 #                              type-checks against @grafana/schema with TypeScript
 #
 #   dashboards/check.sh

@@ -5,7 +5,7 @@
 #   scripts/test.sh STEP...    only the named steps (see STEPS below)
 #
 # It installs what it needs (Debian packages, a Python venv under var/, oha, npm packages under
-# var/ and the test folders), then runs, in order: formatting and lint, the Rust unit and
+# var/ and the test folders), then runs, in order: formatting, lint and unused dependencies (cargo machete), the Rust unit and
 # integration tests (nextest), the headless-Chromium page tests, the dashboard and rule checks,
 # the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, and
@@ -24,11 +24,16 @@ step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
   ensure_venv
   ensure_oha
-  command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+  ensure_cargo_tool cargo-nextest cargo-nextest
+  ensure_cargo_tool cargo-machete cargo-machete
   ensure_release_build
 }
 step_lint() {
-  cargo fmt --all -- --check && cargo clippy --workspace --all-targets --locked -- -D warnings
+  # fmt, clippy with every warning an error (missing docs and unsafe code are workspace lints),
+  # and no dependency a crate declares but does not use
+  cargo fmt --all -- --check \
+    && cargo clippy --workspace --all-targets --locked -- -D warnings \
+    && cargo machete
 }
 step_rust() {
   cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked

@@ -3,6 +3,7 @@
 #   ensure_apt PKG...        Debian packages (apt-get update runs once per machine boot of this script)
 #   ensure_venv              Python venv at var/venv with chaostoolkit + extensions + validators
 #   ensure_oha               the oha load tool (cargo install --locked)
+#   ensure_cargo_tool CRATE BIN   a cargo subcommand (cargo install --locked), e.g. cargo-machete
 #   ensure_release_build     cargo build --release of the three binaries
 # Every function prints what it does to stderr and fails loudly.
 
@@ -44,6 +45,14 @@ ensure_oha() {
   log "cargo install --locked oha (takes several minutes on 2 cores)"
   cargo install --locked oha >&2
   export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+ensure_cargo_tool() {
+  local crate="$1" bin="$2"
+  command -v "$bin" >/dev/null 2>&1 && return 0
+  [ -x "$HOME/.cargo/bin/$bin" ] && return 0
+  log "cargo install --locked $crate"
+  cargo install --locked "$crate" >&2
 }
 
 ensure_release_build() {

@@ -38,12 +38,12 @@ export function rules() {
 }
 
 /**
- * Metric names the code emits: the string consts of common/src/metrics.rs. Names ending in
+ * Metric names the code emits: the string consts of service/src/metrics.rs. Names ending in
  * `_seconds` are histograms (the recorder gives them buckets), so they also expose `_bucket`,
  * `_count` and `_sum`.
  */
 export function codeMetrics() {
-  const src = readFileSync(join(ROOT, 'common', 'src', 'metrics.rs'), 'utf8');
+  const src = readFileSync(join(ROOT, 'service', 'src', 'metrics.rs'), 'utf8');
   const names = new Set();
   for (const m of src.matchAll(/pub const [A-Z0-9_]+: &str\s*=\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"/g)) {
     const name = m[1];

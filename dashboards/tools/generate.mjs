@@ -6,7 +6,7 @@
 //
 // The JSON files are what Grafana loads (provisioning) and what the checks read; this file is where
 // panels are edited, so the three dashboards share one style, one datasource variable and one
-// set of PromQL fragments. Metric names come from common/src/metrics.rs (checked by lint.mjs).
+// set of PromQL fragments. Metric names come from service/src/metrics.rs (checked by lint.mjs).
 // No dependencies: plain Node.
 
 import { readFileSync, writeFileSync } from 'node:fs';

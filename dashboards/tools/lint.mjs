@@ -5,7 +5,7 @@
 //     target and annotation uses `${datasource}`; no datasource uid anywhere else in the JSON.
 //  2. PromQL: every expression of every panel, annotation and rule parses (Prometheus's grammar,
 //     template variables substituted), and every metric it reads is a const of
-//     common/src/metrics.rs, a Prometheus builtin (`up`) or a recording rule of rules/*.yml.
+//     service/src/metrics.rs, a Prometheus builtin (`up`) or a recording rule of rules/*.yml.
 //  3. alert tests: every alert of rules/*.yml has a promtool test (tests/*.yml) where it fires
 //     and one where it does not.
 //  4. schema: each dashboard is type-checked with TypeScript against @grafana/schema: the
@@ -75,7 +75,7 @@ const checkExpr = (where, expr) => {
   for (const e of errors) fail(`${where}: PromQL syntax error ${e}`);
   for (const m of metrics) {
     used.add(m);
-    if (!known.has(m)) fail(`${where}: metric "${m}" is not in common/src/metrics.rs, not a Prometheus builtin, not a recording rule`);
+    if (!known.has(m)) fail(`${where}: metric "${m}" is not in service/src/metrics.rs, not a Prometheus builtin, not a recording rule`);
   }
 };
 for (const board of boards) {

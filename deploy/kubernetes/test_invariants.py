@@ -293,7 +293,7 @@ def test_probes_hit_health_and_live_on_the_listen_port(docs, kind, name):
 
 
 def test_termination_fits_prestop_and_drain(docs):
-    src = (ROOT / "common" / "src" / "http" / "server.rs").read_text()
+    src = (ROOT / "service" / "src" / "http" / "server.rs").read_text()
     drain = int(re.search(r"drain_timeout: Duration::from_secs\((\d+)\)", src).group(1))
     for kind, name in (("StatefulSet", "powersource"), ("Deployment", "superpower")):
         w = one(docs, kind, name)

@@ -33,7 +33,8 @@ step_lint() {
   # and no dependency a crate declares but does not use
   cargo fmt --all -- --check \
     && cargo clippy --workspace --all-targets --locked -- -D warnings \
-    && cargo machete
+    && cargo machete \
+    && python3 scripts/module_cycles.py
 }
 step_rust() {
   cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked

@@ -126,3 +126,37 @@ impl Client {
         }
     }
 }
+
+/// One server under test: its base URL and a client, so a test names only the path.
+#[derive(Clone)]
+pub struct Site {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    /// The keep-alive client the requests go through.
+    pub client: Client,
+}
+
+impl Site {
+    /// The server at `base` (`http://host:port`).
+    pub fn new(base: impl Into<String>) -> Self {
+        Site {
+            base: base.into(),
+            client: Client::default(),
+        }
+    }
+
+    /// Sends `method path` with `headers` and `body`, and reads the whole answer; panics when
+    /// there is none within [`ANSWER_TIMEOUT`].
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl AsRef<[u8]>,
+    ) -> Reply {
+        let body = Bytes::copy_from_slice(body.as_ref());
+        self.client
+            .request(method, &format!("{}{path}", self.base), headers, body)
+            .await
+    }
+}

@@ -36,7 +36,7 @@ async fn invalid_user_keys_are_400() {
 async fn two_instances_over_separately_ingested_stores_agree() {
     let a = spawn_app().await;
     let b = spawn_app().await;
-    assert_ne!(a.address, b.address);
+    assert_ne!(a.base, b.base);
     let mut distinct = std::collections::HashSet::new();
     for i in 0..300 {
         let key = format!("user-{i}");

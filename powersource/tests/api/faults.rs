@@ -103,7 +103,7 @@ async fn a_hang_never_answers_while_health_stays_200() {
 
     // clearing the hang releases the requests it holds
     let pending = tokio::spawn({
-        let (client, address) = (app.client.clone(), app.address.clone());
+        let (client, address) = (app.client.clone(), app.base.clone());
         async move {
             let uri = format!("{address}/random");
             client.get(&uri).await.map(|r| r.status)

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Method, StatusCode};
 use powersource::{Application, Settings, State};
 use tempfile::TempDir;
@@ -34,14 +33,12 @@ pub struct Options {
 
 /// A running powersource.
 pub struct TestApp {
-    /// `http://127.0.0.1:PORT`.
-    pub address: String,
     /// The instance name it was given.
     pub name: String,
     /// Its shared state (fault state).
     pub state: Arc<State>,
-    /// HTTP client (keep-alive pool).
-    pub client: testkit::http::Client,
+    /// The server's base URL and a keep-alive client (requests: `app.request(…)`).
+    pub site: testkit::http::Site,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: TempDir,
@@ -74,32 +71,26 @@ pub async fn spawn_with(options: Options) -> TestApp {
         let _ = rx.await;
     }));
     TestApp {
-        address: format!("http://{addr}"),
         name: settings.instance_name().to_owned(),
         state,
-        client: testkit::http::Client::default(),
+        site: testkit::http::Site::new(format!("http://{addr}")),
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
     }
 }
 
-impl TestApp {
-    /// Sends a request and reads the whole answer.
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: impl Into<Bytes>,
-    ) -> Reply {
-        self.client
-            .request(method, &format!("{}{path}", self.address), headers, body)
-            .await
-    }
+impl std::ops::Deref for TestApp {
+    type Target = testkit::http::Site;
 
+    fn deref(&self) -> &testkit::http::Site {
+        &self.site
+    }
+}
+
+impl TestApp {
     pub async fn get(&self, path: &str) -> Reply {
-        self.request(Method::GET, path, &[], Bytes::new()).await
+        self.request(Method::GET, path, &[], []).await
     }
 
     pub async fn character(&self, id: impl std::fmt::Display) -> Reply {
@@ -115,7 +106,7 @@ impl TestApp {
             Method::GET,
             &format!("/characters/{id}/image"),
             &headers,
-            Bytes::new(),
+            [],
         )
         .await
     }
@@ -148,8 +139,7 @@ impl TestApp {
             .map(|a| ("authorization", a))
             .into_iter()
             .collect();
-        self.request(method, "/admin/faults", &headers, body.to_owned())
-            .await
+        self.request(method, "/admin/faults", &headers, body).await
     }
 
     /// Sets faults with the right token; panics unless accepted.

@@ -18,7 +18,7 @@ async fn shutdown_finishes_an_in_flight_request_then_stops() {
     app.set_faults(json!({"latency_ms": 300})).await;
     let start = Instant::now();
     let in_flight = tokio::spawn({
-        let (client, address) = (app.client.clone(), app.address.clone());
+        let (client, address) = (app.client.clone(), app.base.clone());
         async move {
             let uri = format!("{address}/characters/{id}");
             client.get(&uri).await.map(|r| r.status)
@@ -39,7 +39,7 @@ async fn shutdown_finishes_an_in_flight_request_then_stops() {
         .unwrap();
 
     let fresh = testkit::http::Client::default();
-    let refused = fresh.get(&format!("{}/health", app.address)).await;
+    let refused = fresh.get(&format!("{}/health", app.base)).await;
     assert!(refused.is_err(), "still serving after shutdown");
 }
 
@@ -52,7 +52,7 @@ async fn shutdown_answers_hung_requests_instead_of_waiting_for_them() {
     .await;
     app.set_faults(json!({"hang": true})).await;
     let hung = tokio::spawn({
-        let (client, address) = (app.client.clone(), app.address.clone());
+        let (client, address) = (app.client.clone(), app.base.clone());
         async move {
             client
                 .get(&format!("{address}/random"))

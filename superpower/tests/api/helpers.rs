@@ -144,11 +144,10 @@ impl TestFleet {
 
 /// A running superpower and a client to talk to it.
 pub struct TestApp {
-    /// Where superpower listens.
-    pub addr: SocketAddr,
     /// Its state.
     pub state: Arc<State>,
-    client: testkit::http::Client,
+    /// superpower's base URL and a keep-alive client (requests: `app.request(…)`).
+    pub site: testkit::http::Site,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -178,28 +177,21 @@ pub async fn spawn_app(settings: Settings) -> TestApp {
         let _ = rx.await;
     }));
     TestApp {
-        addr,
         state,
-        client: testkit::http::Client::default(),
+        site: testkit::http::Site::new(format!("http://{addr}")),
         _shutdown: tx,
     }
 }
 
-impl TestApp {
-    /// Any request.
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Answer {
-        let url = format!("http://{}{}", self.addr, path);
-        self.client
-            .request(method, &url, headers, body.to_owned())
-            .await
-    }
+impl std::ops::Deref for TestApp {
+    type Target = testkit::http::Site;
 
+    fn deref(&self) -> &testkit::http::Site {
+        &self.site
+    }
+}
+
+impl TestApp {
     /// `GET path` with headers.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.request(Method::GET, path, headers, "").await

@@ -9,7 +9,8 @@
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, peak memory, kill on drop).
 //! - [`reference`]: the one-tier and two-tier hyper reference servers (`bench-ref`).
-//! - [`report`]: the results' JSON and markdown forms.
+//! - [`report`]: the results and their JSON form; `report::markdown`, their markdown form, one
+//!   function per section.
 
 pub mod load;
 pub mod oha;

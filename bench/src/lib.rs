@@ -2,8 +2,10 @@
 //! against bare hyper servers on the same machine, in the same run, and judges the targets.
 //!
 //! # Layout
-//! - [`suite`]: the scenarios (ingest, end to end, failover, lose all, memory, micro) and the
-//!   targets.
+//! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `failover`,
+//!   `lose_all`, `memory`, `micro`), then judges the `targets`; with what they share: `options`,
+//!   `timing` (each mode's durations and rates), `fleet` (the processes loaded), `users`,
+//!   `programs` (the release binaries), `machine` and `progress`.
 //! - [`load`]: the load generator, which rotates cookies or paths per request and checks each
 //!   user's superpower.
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.

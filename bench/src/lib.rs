@@ -10,9 +10,10 @@
 //!   user's superpower.
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, peak memory, kill on drop).
-//! - [`reference`]: the one-tier and two-tier hyper reference servers (`bench-ref`).
-//! - [`report`]: the results and their JSON form; `report::markdown`, their markdown form, one
-//!   function per section.
+//! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
+//! - [`report`]: the results and their JSON form; `report::names`, the names of what was
+//!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]);
+//!   `report::markdown`, the markdown form, one function per section.
 
 pub mod load;
 pub mod oha;

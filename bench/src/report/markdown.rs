@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, Target};
+use super::{E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, System, Target, Tool};
 use crate::load::Report;
 
 impl Results {
@@ -100,14 +100,8 @@ fn max_throughput(s: &mut String, e: &E2e) {
 
 /// The CPU time per request of superpower and the references at the high rate.
 fn cpu_per_request(s: &mut String, e: &E2e) {
-    let cpu = |prefix: &str| {
-        e.rates
-            .iter()
-            .find(|r| {
-                r.system.starts_with(prefix)
-                    && r.tool == "generator"
-                    && r.report.rate == Some(e.high_rate)
-            })
+    let cpu = |system| {
+        e.row(system, Tool::Generator, Some(e.high_rate))
             .map(|r| {
                 let parts: Vec<String> = r
                     .cpu_us_per_request
@@ -127,9 +121,9 @@ fn cpu_per_request(s: &mut String, e: &E2e) {
         "CPU per request at {} req/s (what the throughput ratio comes from): superpower \
          and its powersources {}; the two-tier reference {}; the one-tier reference {}.\n",
         thousands(e.high_rate),
-        cpu("superpower"),
-        cpu("two-tier"),
-        cpu("one-tier")
+        cpu(System::Superpower),
+        cpu(System::TwoTier),
+        cpu(System::OneTier)
     );
 }
 
@@ -241,7 +235,7 @@ fn memory(s: &mut String, memory: &[Memory]) {
     let _ = writeln!(s, "### Peak memory (VmHWM, after all the load)\n");
     let _ = writeln!(s, "| process | peak RSS MiB |\n|---|---:|");
     for m in memory {
-        let _ = writeln!(s, "| {} | {:.1} |", m.name, m.peak_rss_mib);
+        let _ = writeln!(s, "| {} | {:.1} |", m.process, m.peak_rss_mib);
     }
     s.push('\n');
 }
@@ -365,7 +359,7 @@ mod tests {
     #[test]
     fn a_miss_and_an_error_show_in_the_markdown() {
         let r = Results {
-            mode: "smoke".into(),
+            mode: crate::report::Mode::Smoke,
             targets: vec![Target {
                 what: "x".into(),
                 target: "< 1".into(),

@@ -1,22 +1,25 @@
 //! The results of a benchmark run: the JSON written to `var/bench/results.json`, the targets
 //! judged against them, and the markdown table printed and written to `var/bench/results.md`.
 //!
-//! The types and the JSON (their `Serialize` form) are here; `markdown` writes the markdown,
-//! one function per section. Both forms are pinned by tests against `bench/testdata/`.
+//! The types and the JSON (their `Serialize` form) are here; `names` has the names of what was
+//! measured (mode, systems, tools, processes), `markdown` writes the markdown, one function per
+//! section. Both forms are pinned by tests against `bench/testdata/`.
 
 use serde::Serialize;
 
 use crate::load::Report;
 
 mod markdown;
+mod names;
 
 pub use markdown::thousands;
+pub use names::{Mode, Process, System, Tool};
 
 /// Everything one run measured.
 #[derive(Debug, Default, Serialize)]
 pub struct Results {
     /// `full` or `smoke` (every scenario for a second or two: the figures mean little).
-    pub mode: String,
+    pub mode: Mode,
     /// When the run started (HTTP date).
     pub started: String,
     /// How long the run took, in seconds.
@@ -64,9 +67,9 @@ pub struct Machine {
 #[derive(Debug, Serialize)]
 pub struct Row {
     /// What was loaded.
-    pub system: String,
+    pub system: System,
     /// `generator` (rotating cookies or ids) or `oha` (one fixed request).
-    pub tool: String,
+    pub tool: Tool,
     /// What it measured.
     pub report: Report,
     /// CPU time (user + system) the serving processes used per request, microseconds, summed.
@@ -100,7 +103,7 @@ pub struct E2e {
 
 impl E2e {
     /// The row of `system` measured by `tool` at `rate` (`None`: maximum throughput).
-    pub fn find(&self, system: &str, tool: &str, rate: Option<f64>) -> Option<&Report> {
+    pub fn row(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Row> {
         let rows = if rate.is_some() {
             &self.rates
         } else {
@@ -108,7 +111,11 @@ impl E2e {
         };
         rows.iter()
             .find(|r| r.system == system && r.tool == tool && r.report.rate == rate)
-            .map(|r| &r.report)
+    }
+
+    /// The report of [`E2e::row`].
+    pub fn find(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Report> {
+        self.row(system, tool, rate).map(|r| &r.report)
     }
 }
 
@@ -165,7 +172,8 @@ pub struct Ingest {
 #[derive(Debug, Serialize)]
 pub struct Memory {
     /// The process.
-    pub name: String,
+    #[serde(rename = "name")]
+    pub process: Process,
     /// `VmHWM`, MiB (the largest over its lives, for a restarted process).
     pub peak_rss_mib: f64,
 }

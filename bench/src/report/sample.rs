@@ -2,7 +2,10 @@
 //! cells taken, for the tests that pin the JSON and markdown forms byte for byte
 //! (`bench/testdata/results.{json,md}`).
 
-use super::{E2e, Failover, Ingest, LoseAll, Machine, Memory, Micro, Report, Results, Row, Target};
+use super::{
+    E2e, Failover, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process, Report, Results, Row,
+    System, Target, Tool,
+};
 
 /// A run with every section filled in and every branch of the cells taken.
 pub(super) fn results() -> Results {
@@ -24,27 +27,25 @@ pub(super) fn results() -> Results {
         },
         ..Report::default()
     };
-    let row = |system: &str, tool: &str, report: Report, cpu: &[(&str, f64)]| {
+    let row = |system: System, tool: Tool, report: Report, cpu: &[(&str, f64)]| {
         let cpu: BTreeMap<String, f64> = cpu.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         Row {
-            system: system.into(),
-            tool: tool.into(),
+            system,
+            tool,
             server_cpu_us_per_request: cpu.values().sum(),
             cpu_us_per_request: cpu,
             report,
         }
     };
-    const ONE: &str = "one-tier reference";
-    const TWO: &str = "two-tier reference";
-    const SP: &str = "superpower (3 powersources)";
-    const PS: &str = "powersource GET /characters/{id}";
+    use System::{OneTier as ONE, Powersource as PS, Superpower as SP, TwoTier as TWO};
+    use Tool::{Generator, Oha};
     let mut failing = report(40_000, None, 10_012.4, 2.345);
     failing.expected = 39_990;
     failing.unexpected_status = BTreeMap::from([(502, 7), (503, 1)]);
     failing.errors = BTreeMap::from([("timeout".to_owned(), 2)]);
     let sp_max = row(
         SP,
-        "generator",
+        Generator,
         failing,
         &[
             ("powersource-1", 20.25),
@@ -59,35 +60,35 @@ pub(super) fn results() -> Results {
         max: vec![
             row(
                 ONE,
-                "generator",
+                Generator,
                 report(90_000, None, 22_500.0, 0.9),
                 &[("one-tier-reference", 30.0)],
             ),
-            row(TWO, "generator", report(60_000, None, 15_000.0, 1.5), &[]),
+            row(TWO, Generator, report(60_000, None, 15_000.0, 1.5), &[]),
             sp_max,
             row(
                 PS,
-                "generator",
+                Generator,
                 report(9_999, None, 2_499.75, 12.5),
                 &[("powersource-1", 40.0)],
             ),
-            row(ONE, "oha", report(100_000, None, 25_000.0, 0.8), &[]),
+            row(ONE, Oha, report(100_000, None, 25_000.0, 0.8), &[]),
         ],
         rates: vec![
-            row(ONE, "generator", report(125, Some(25.0), 25.0, 0.25), &[]),
+            row(ONE, Generator, report(125, Some(25.0), 25.0, 0.25), &[]),
             row(
                 SP,
-                "generator",
+                Generator,
                 report(25_000, Some(5000.0), 4_999.6, 0.456),
                 &[("powersource-1", 11.0), ("superpower", 33.3)],
             ),
             row(
                 TWO,
-                "generator",
+                Generator,
                 report(25_000, Some(5000.0), 5_000.0, 0.321),
                 &[("one-tier-reference", 9.95), ("two-tier-reference", 20.0)],
             ),
-            row(PS, "oha", report(5_000, Some(1000.0), 1_000.0, 123.4), &[]),
+            row(PS, Oha, report(5_000, Some(1000.0), 1_000.0, 123.4), &[]),
         ],
         high_rate: 5000.0,
         superpower_vs_two_tier: 0.66749,
@@ -108,7 +109,7 @@ pub(super) fn results() -> Results {
     unknown.expected = 590;
     unknown.unexpected_status = BTreeMap::from([(200, 10)]);
     Results {
-        mode: "full".into(),
+        mode: Mode::Full,
         started: "Wed, 25 Nov 2026 01:00:00 GMT".into(),
         duration_s: 301.6,
         machine: Machine {
@@ -146,11 +147,11 @@ pub(super) fn results() -> Results {
         }),
         memory: vec![
             Memory {
-                name: "powersource-1".into(),
+                process: Process::Powersource(1),
                 peak_rss_mib: 13.14,
             },
             Memory {
-                name: "superpower".into(),
+                process: Process::Superpower,
                 peak_rss_mib: 9.96,
             },
         ],

@@ -15,16 +15,7 @@ use super::users::cookies;
 use crate::load::{self, Plan, Report, Rotation};
 use crate::oha;
 use crate::procs::Proc;
-use crate::report::{E2e, Row};
-
-/// The systems loaded, as the results name them.
-pub(super) const ONE: &str = "one-tier reference";
-pub(super) const TWO: &str = "two-tier reference";
-pub(super) const SP: &str = "superpower (3 powersources)";
-pub(super) const PS: &str = "powersource GET /characters/{id}";
-/// The load tools.
-pub(super) const GEN: &str = "generator";
-const OHA: &str = "oha";
+use crate::report::{E2e, Row, System, Tool};
 
 /// Powersource paths of real characters, found through `/assignments/{key}`.
 async fn character_paths(ps: &Proc) -> anyhow::Result<Vec<String>> {
@@ -65,22 +56,22 @@ fn check(failures: &mut Vec<String>, what: &str, r: &Report) {
 }
 
 /// The processes that serve `system`'s requests (whose CPU time a run is charged).
-fn processes<'a>(fleet: &'a Fleet, system: &str) -> Vec<&'a Proc> {
+fn processes(fleet: &Fleet, system: System) -> Vec<&Proc> {
     match system {
-        ONE => vec![&fleet.one],
-        TWO => vec![&fleet.two, &fleet.one],
-        SP => std::iter::once(&fleet.superpower)
+        System::OneTier => vec![&fleet.one],
+        System::TwoTier => vec![&fleet.two, &fleet.one],
+        System::Superpower => std::iter::once(&fleet.superpower)
             .chain(&fleet.powersources)
             .collect(),
-        _ => vec![&fleet.powersources[0]],
+        System::Powersource => vec![&fleet.powersources[0]],
     }
 }
 
 /// Runs one load (`run`) against `system`, charging it the CPU time its processes used.
 async fn measure(
     fleet: &Fleet,
-    system: &str,
-    tool: &str,
+    system: System,
+    tool: Tool,
     failures: &mut Vec<String>,
     run: impl std::future::Future<Output = anyhow::Result<Report>>,
 ) -> anyhow::Result<Row> {
@@ -100,8 +91,8 @@ async fn measure(
         }
     }
     Ok(Row {
-        system: system.into(),
-        tool: tool.into(),
+        system,
+        tool,
         server_cpu_us_per_request: cpu.values().sum(),
         cpu_us_per_request: cpu,
         report,
@@ -122,26 +113,31 @@ pub(super) async fn e2e(
             .context("finding character ids")?,
     );
     let one_cookie = users[0].to_str()?.to_owned();
-    let systems: [(&str, std::net::SocketAddr); 4] = [
-        (ONE, fleet.one.addr),
-        (TWO, fleet.two.addr),
-        (SP, fleet.superpower.addr),
-        (PS, fleet.powersources[0].addr),
+    let systems: [(System, std::net::SocketAddr); 4] = [
+        (System::OneTier, fleet.one.addr),
+        (System::TwoTier, fleet.two.addr),
+        (System::Superpower, fleet.superpower.addr),
+        (System::Powersource, fleet.powersources[0].addr),
     ];
     // oha sends one fixed request: one cookie, one character id
     let oha_targets = [
-        (ONE, fleet.one.addr, "/".to_owned(), None),
+        (System::OneTier, fleet.one.addr, "/".to_owned(), None),
         (
-            SP,
+            System::Superpower,
             fleet.superpower.addr,
             "/".to_owned(),
             Some(one_cookie.as_str()),
         ),
-        (PS, fleet.powersources[0].addr, ps_paths[0].clone(), None),
+        (
+            System::Powersource,
+            fleet.powersources[0].addr,
+            ps_paths[0].clone(),
+            None,
+        ),
     ];
-    let plan_for = |system: &str, addr, conns, dur, rate| {
+    let plan_for = |system, addr, conns, dur, rate| {
         let mut p = Plan::new(addr, "/", conns, dur);
-        p.rotation = if system == PS {
+        p.rotation = if system == System::Powersource {
             Rotation::Paths(ps_paths.clone())
         } else {
             cookies(users)
@@ -159,11 +155,11 @@ pub(super) async fn e2e(
     // round of one system, not the comparison.
     let mut best: Vec<Option<Row>> = systems.iter().map(|_| None).collect();
     for round in 1..=t.max_rounds {
-        for (i, (system, addr)) in systems.iter().enumerate() {
+        for (i, &(system, addr)) in systems.iter().enumerate() {
             step(&format!("max throughput, round {round}: {system}"));
-            let plan = plan_for(system, *addr, MAX_CONNECTIONS, t.max, None);
+            let plan = plan_for(system, addr, MAX_CONNECTIONS, t.max, None);
             let run = async { Ok(load::run(plan).await?) };
-            let row = measure(fleet, system, GEN, failures, run).await?;
+            let row = measure(fleet, system, Tool::Generator, failures, run).await?;
             if best[i]
                 .as_ref()
                 .is_none_or(|b| row.report.rps > b.report.rps)
@@ -177,11 +173,16 @@ pub(super) async fn e2e(
         step(&format!("max throughput with oha: {system}"));
         let run = async { Ok(oha::run(*addr, path, *cookie, MAX_CONNECTIONS, t.max, None).await?) };
         e.max
-            .push(measure(fleet, system, OHA, failures, run).await?);
+            .push(measure(fleet, *system, Tool::Oha, failures, run).await?);
     }
-    let rps = |s: &str| e.find(s, GEN, None).map_or(0.0, |r| r.rps);
+    let rps = |s| e.find(s, Tool::Generator, None).map_or(0.0, |r| r.rps);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let (one, two, sp, ps) = (rps(ONE), rps(TWO), rps(SP), rps(PS));
+    let (one, two, sp, ps) = (
+        rps(System::OneTier),
+        rps(System::TwoTier),
+        rps(System::Superpower),
+        rps(System::Powersource),
+    );
     e.superpower_vs_two_tier = ratio(sp, two);
     e.superpower_vs_one_tier = ratio(sp, one);
     e.powersource_vs_one_tier = ratio(ps, one);
@@ -191,7 +192,7 @@ pub(super) async fn e2e(
 
     for rate in [RATES[0], RATES[1], e.high_rate] {
         for (system, addr) in systems {
-            if system == PS && rate != RATES[1] {
+            if system == System::Powersource && rate != RATES[1] {
                 continue;
             }
             step(&format!("{rate} req/s: {system}"));
@@ -203,7 +204,7 @@ pub(super) async fn e2e(
             let plan = plan_for(system, addr, conns, t.rate, Some(rate));
             let run = async { Ok(load::run(plan).await?) };
             e.rates
-                .push(measure(fleet, system, GEN, failures, run).await?);
+                .push(measure(fleet, system, Tool::Generator, failures, run).await?);
         }
     }
     for (system, addr, path, cookie) in &oha_targets {
@@ -220,7 +221,7 @@ pub(super) async fn e2e(
             .await?)
         };
         e.rates
-            .push(measure(fleet, system, OHA, failures, run).await?);
+            .push(measure(fleet, *system, Tool::Oha, failures, run).await?);
     }
     Ok(e)
 }

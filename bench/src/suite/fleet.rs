@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::options::Options;
 use super::programs::{bin, run_logged};
 use crate::procs::{free_addr, Proc};
+use crate::report::Process;
 
 /// The processes of the end-to-end scenarios.
 pub(super) struct Fleet {
@@ -23,11 +24,14 @@ pub(super) struct Fleet {
 }
 
 impl Fleet {
-    /// Every process of the fleet.
-    pub(super) fn all(&self) -> impl Iterator<Item = &Proc> {
-        self.powersources
-            .iter()
-            .chain([&self.superpower, &self.one, &self.two])
+    /// Every process of the fleet, with its part in it.
+    pub(super) fn all(&self) -> impl Iterator<Item = (Process, &Proc)> {
+        let powersources = (1..).map(Process::Powersource).zip(&self.powersources);
+        powersources.chain([
+            (Process::Superpower, &self.superpower),
+            (Process::OneTierReference, &self.one),
+            (Process::TwoTierReference, &self.two),
+        ])
     }
 }
 
@@ -38,7 +42,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
     let _ = std::fs::remove_dir_all(&stores);
     std::fs::create_dir_all(&stores)?;
     let store_paths: Vec<PathBuf> = (1..=3)
-        .map(|i| stores.join(format!("powersource-{i}")))
+        .map(|i| stores.join(Process::Powersource(i).to_string()))
         .collect();
     let mut args = vec!["ingest".to_owned()];
     for s in &store_paths {
@@ -53,7 +57,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
     let mut powersources = Vec::new();
     for (i, store) in store_paths.iter().enumerate() {
         let addr = free_addr()?;
-        let name = format!("powersource-{}", i + 1);
+        let name = Process::Powersource(i + 1).to_string();
         let args = vec![
             "--listen".into(),
             addr.to_string(),
@@ -82,7 +86,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         args.push(format!("http://{}", p.addr));
     }
     let mut superpower = Proc::spawn(
-        "superpower",
+        &Process::Superpower.to_string(),
         &bin(opts, "superpower")?,
         &args,
         &opts.product_env,
@@ -96,7 +100,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
     let refs = bin(opts, "bench-ref")?;
     let a1 = free_addr()?;
     let mut one = Proc::spawn(
-        "one-tier-reference",
+        &Process::OneTierReference.to_string(),
         &refs,
         &["one".into(), "--listen".into(), a1.to_string()],
         &[],
@@ -107,7 +111,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         .await?;
     let a2 = free_addr()?;
     let mut two = Proc::spawn(
-        "two-tier-reference",
+        &Process::TwoTierReference.to_string(),
         &refs,
         &[
             "two".into(),

@@ -8,9 +8,9 @@ use crate::report::Memory;
 pub(super) fn peak(fleet: &Fleet) -> Vec<Memory> {
     fleet
         .all()
-        .filter_map(|p| {
+        .filter_map(|(process, p)| {
             p.peak_rss_kib().map(|kib| Memory {
-                name: p.name().to_owned(),
+                process,
                 peak_rss_mib: kib as f64 / 1024.0,
             })
         })

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::load;
-use crate::report::Results;
+use crate::report::{Mode, Results};
 
 mod e2e;
 mod failover;
@@ -47,7 +47,7 @@ pub async fn run(opts: &Options) -> Results {
     let t0 = Instant::now();
     let t = Timing::of(opts.smoke);
     let mut res = Results {
-        mode: if opts.smoke { "smoke" } else { "full" }.into(),
+        mode: Mode::of(opts.smoke),
         started: httpdate::fmt_http_date(SystemTime::now()),
         machine: machine::machine(&opts.rustc),
         product_env: opts

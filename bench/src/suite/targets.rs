@@ -1,8 +1,7 @@
 //! The targets, judged against the results.
 
-use super::e2e::{GEN, PS, SP};
 use super::timing::RATES;
-use crate::report::{E2e, Results, Target};
+use crate::report::{E2e, Process, Results, System, Target, Tool};
 
 /// Judges every target against `res` (ingest is not judged in smoke mode: the dataset is
 /// smaller than the target's).
@@ -18,8 +17,8 @@ pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
     };
     let e2e = res.e2e.as_ref();
     let ratio = |f: fn(&E2e) -> f64| e2e.map(f);
-    let p99 = |system: &str| {
-        e2e.and_then(|e| e.find(system, GEN, Some(RATES[1])))
+    let p99 = |system| {
+        e2e.and_then(|e| e.find(system, Tool::Generator, Some(RATES[1])))
             .map(|r| r.latency.p99_ms)
     };
     let r = ratio(|e| e.powersource_vs_one_tier);
@@ -29,7 +28,7 @@ pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
         r.map(|v| format!("{v:.3}×")),
         r.map(|v| v >= 0.6),
     );
-    let p = p99(PS);
+    let p = p99(System::Powersource);
     push(
         "powersource p99 at 1,000 req/s",
         "< 2 ms",
@@ -43,7 +42,7 @@ pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
         r.map(|v| format!("{v:.3}×")),
         r.map(|v| v >= 0.6),
     );
-    let p = p99(SP);
+    let p = p99(System::Superpower);
     push(
         "superpower p99 at 1,000 req/s",
         "< 2 ms",
@@ -81,15 +80,13 @@ pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
         i.filter(|_| !smoke).map(|i| i.median_s < 3.0),
     );
     for m in &res.memory {
-        let limit = if m.name == "superpower" {
-            30.0
-        } else if m.name.starts_with("powersource") {
-            50.0
-        } else {
-            continue;
+        let limit = match m.process {
+            Process::Superpower => 30.0,
+            Process::Powersource(_) => 50.0,
+            Process::OneTierReference | Process::TwoTierReference => continue,
         };
         push(
-            &format!("peak RSS of {}", m.name),
+            &format!("peak RSS of {}", m.process),
             &format!("< {limit:.0} MiB"),
             Some(format!("{:.1} MiB", m.peak_rss_mib)),
             Some(m.peak_rss_mib < limit),

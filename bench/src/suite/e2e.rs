@@ -10,7 +10,7 @@ use http::StatusCode;
 
 use super::fleet::Fleet;
 use super::progress::step;
-use super::timing::{Timing, MAX_CONNECTIONS, RATES, RATE_CONNECTIONS};
+use super::timing::{Timing, LOW_RATE_CONNECTIONS, MAX_CONNECTIONS, RATES, RATE_CONNECTIONS};
 use super::users::cookies;
 use crate::load::{self, Plan, Report, Rotation};
 use crate::oha;
@@ -197,7 +197,7 @@ pub(super) async fn e2e(
             }
             step(&format!("{rate} req/s: {system}"));
             let conns = if rate <= RATES[0] {
-                8
+                LOW_RATE_CONNECTIONS
             } else {
                 RATE_CONNECTIONS
             };

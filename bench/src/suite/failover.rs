@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use http::header::HeaderValue;
@@ -11,8 +11,11 @@ use http::header::HeaderValue;
 use super::fleet::{ring_is, Fleet};
 use super::options::Options;
 use super::programs::{bin, run_logged};
-use super::timing::{Timing, FAILOVER_RATE, RATE_CONNECTIONS};
-use super::users::cookies;
+use super::timing::{
+    Timing, AFTER_FAILOVER_LIMIT, FAILOVER_RATE, PROBE_TIMEOUT, PROBE_USERS, PRODUCT_READY,
+    RATE_CONNECTIONS,
+};
+use super::users::{cookies, every_user_once};
 use crate::load::{self, Names, Plan};
 use crate::report::Failover;
 
@@ -25,11 +28,11 @@ async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyh
         "--url".into(),
         format!("http://{addr}/"),
         "--users".into(),
-        "50".into(),
+        PROBE_USERS.to_string(),
         "--state".into(),
         state.display().to_string(),
         "--timeout-ms".into(),
-        "1000".into(),
+        PROBE_TIMEOUT.as_millis().to_string(),
     ];
     let log = opts.out.join("logs").join("probe.log");
     Ok(run_logged(&bin(opts, "superpower")?, &args, &log)
@@ -66,15 +69,12 @@ pub(super) async fn failover(
     let window = load.await.context("the load task")??;
     fleet
         .superpower
-        .wait_ready("/health", ring_is(3), Duration::from_secs(30))
+        .wait_ready("/health", ring_is(3), PRODUCT_READY)
         .await
         .context("superpower did not take the restarted powersource back")?;
     let back_on_ring = start.elapsed() - restart_at;
 
-    let mut plan = Plan::new(sp, "/", 8, Duration::from_secs(60));
-    plan.max_requests = Some(users.len() as u64);
-    plan.rotation = cookies(users);
-    plan.names = Names::Check(names.clone());
+    let plan = every_user_once(sp, users, Names::Check(names.clone()), AFTER_FAILOVER_LIMIT);
     let after = load::run(plan).await?;
     let probe_after = probe(opts, sp, &state).await?;
     let mut changed = window.changed_users.clone();

@@ -2,12 +2,12 @@
 //! front, and the one-tier and two-tier references.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 
 use super::options::Options;
 use super::programs::{bin, run_logged};
+use super::timing::{PRODUCT_READY, REFERENCE_READY};
 use crate::procs::{free_addr, Proc};
 use crate::report::Process;
 
@@ -76,8 +76,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         )?);
     }
     for p in &mut powersources {
-        p.wait_ready("/health", |_| true, Duration::from_secs(30))
-            .await?;
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
     }
     let addr = free_addr()?;
     let mut args = vec!["--listen".into(), addr.to_string()];
@@ -94,7 +93,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         logs,
     )?;
     superpower
-        .wait_ready("/health", ring_is(3), Duration::from_secs(30))
+        .wait_ready("/health", ring_is(3), PRODUCT_READY)
         .await?;
 
     let refs = bin(opts, "bench-ref")?;
@@ -107,8 +106,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         a1,
         logs,
     )?;
-    one.wait_ready("/", |_| true, Duration::from_secs(10))
-        .await?;
+    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
     let a2 = free_addr()?;
     let mut two = Proc::spawn(
         &Process::TwoTierReference.to_string(),
@@ -124,8 +122,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         a2,
         logs,
     )?;
-    two.wait_ready("/", |_| true, Duration::from_secs(10))
-        .await?;
+    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
     Ok(Fleet {
         powersources,
         superpower,

@@ -62,8 +62,10 @@ impl Timing {
 
 /// Connections of the maximum-throughput runs.
 pub const MAX_CONNECTIONS: usize = 32;
-/// Connections of the constant-rate runs (25 req/s uses 8, as the original demo's load did).
+/// Connections of the constant-rate runs (25 req/s uses [`LOW_RATE_CONNECTIONS`]).
 pub(super) const RATE_CONNECTIONS: usize = 32;
+/// Connections of the 25 req/s runs, as the original demo's load had.
+pub(super) const LOW_RATE_CONNECTIONS: usize = 8;
 /// The three constant rates asked; the last is lowered to 80% of superpower's maximum when the
 /// machine cannot hold it.
 pub(super) const RATES: [f64; 3] = [25.0, 1000.0, 5000.0];
@@ -71,3 +73,22 @@ pub(super) const RATES: [f64; 3] = [25.0, 1000.0, 5000.0];
 pub(super) const FAILOVER_RATE: f64 = 500.0;
 /// The constant rate of lose all's unknown users (each one a new identity).
 pub(super) const UNKNOWN_RATE: f64 = 200.0;
+
+/// Connections of the passes that ask for every user once.
+pub(super) const ONCE_CONNECTIONS: usize = 8;
+/// The most the pass recording every user's superpower may take (it ends after one request
+/// per user).
+pub(super) const RECORD_LIMIT: Duration = Duration::from_secs(120);
+/// The most the pass over every user after the failover window may take.
+pub(super) const AFTER_FAILOVER_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long superpower and each powersource get to be ready (superpower: all 3 powersources on
+/// its ring), at the start and after the failover restart.
+pub(super) const PRODUCT_READY: Duration = Duration::from_secs(30);
+/// How long each reference server gets to be ready.
+pub(super) const REFERENCE_READY: Duration = Duration::from_secs(10);
+
+/// Users `superpower probe identity` follows.
+pub(super) const PROBE_USERS: usize = 50;
+/// Its timeout per request.
+pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -2,14 +2,18 @@
 //! against bare hyper servers on the same machine, in the same run, and judges the targets.
 //!
 //! # Layout
-//! - [`suite`]: the scenarios (ingest, end to end, failover, lose all, memory, micro) and the
-//!   targets.
+//! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `failover`,
+//!   `lose_all`, `memory`, `micro`), then judges the `targets`; with what they share: `options`,
+//!   `timing` (each mode's durations and rates), `fleet` (the processes loaded), `users`,
+//!   `programs` (the release binaries), `machine` and `progress`.
 //! - [`load`]: the load generator, which rotates cookies or paths per request and checks each
 //!   user's superpower.
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, peak memory, kill on drop).
-//! - [`reference`]: the one-tier and two-tier hyper reference servers (`bench-ref`).
-//! - [`report`]: the results' JSON and markdown forms.
+//! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
+//! - [`report`]: the results and their JSON form; `report::names`, the names of what was
+//!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]);
+//!   `report::markdown`, the markdown form, one function per section.
 
 pub mod load;
 pub mod oha;

@@ -33,6 +33,9 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+/// A request not answered within this is an error: [`Plan::new`]'s timeout, and oha's.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What varies from one request to the next.
 #[derive(Clone)]
 pub enum Rotation {
@@ -109,7 +112,7 @@ impl Plan {
             rotation: Rotation::None,
             names: Names::Ignore,
             expect: StatusCode::OK,
-            timeout: Duration::from_secs(5),
+            timeout: REQUEST_TIMEOUT,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::load::{Latency, Report};
+use crate::load::{Latency, Report, REQUEST_TIMEOUT};
 
 /// Why oha gave no figures.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,8 @@ pub async fn run(
     rate: Option<f64>,
 ) -> Result<Report, OhaError> {
     let mut cmd = tokio::process::Command::new("oha");
-    cmd.args(["--no-tui", "--output-format", "json", "-w", "-t", "5s"])
+    cmd.args(["--no-tui", "--output-format", "json", "-w"])
+        .args(["-t", &format!("{}ms", REQUEST_TIMEOUT.as_millis())])
         .args(["-c", &connections.to_string()])
         .args(["-z", &format!("{}ms", duration.as_millis())])
         .args(["-H", "Accept: application/json"]);

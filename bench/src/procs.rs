@@ -22,6 +22,11 @@ pub const RESERVED_PORTS: &[u16] = &[
 /// Microseconds per clock tick of `/proc/PID/stat` (`USER_HZ`, 100 on Linux).
 pub const MICROS_PER_TICK: f64 = 10_000.0;
 
+/// How long one readiness request may take.
+const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
+/// The pause between readiness requests.
+const READY_POLL: Duration = Duration::from_millis(20);
+
 /// What went wrong with a process.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcError {
@@ -219,7 +224,7 @@ impl Proc {
             } else {
                 return Err(self.not_ready("it is not running".into()));
             }
-            let attempt = tokio::time::timeout(Duration::from_millis(500), async {
+            let attempt = tokio::time::timeout(READY_ATTEMPT_TIMEOUT, async {
                 let resp = client.get(uri.clone()).await.ok()?;
                 let status = resp.status();
                 let body = resp.into_body().collect().await.ok()?.to_bytes();
@@ -237,7 +242,7 @@ impl Proc {
                     "GET {path} not ready after {timeout:?} (last answer: {last})"
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(READY_POLL).await;
         }
     }
 

@@ -1,0 +1,376 @@
+//! The markdown form of [`Results`]: one function per section, in the order they are printed
+//! (run and machine, maximum throughput, CPU per request, constant rate, failover, lose all,
+//! ingest, memory, micro-benchmarks, targets, errors).
+
+use std::fmt::Write as _;
+
+use super::{E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, System, Target, Tool};
+use crate::load::Report;
+
+impl Results {
+    /// The markdown form.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        run(&mut s, self);
+        if let Some(e) = &self.e2e {
+            max_throughput(&mut s, e);
+            cpu_per_request(&mut s, e);
+            constant_rate(&mut s, e);
+        }
+        if let Some(f) = &self.failover {
+            failover(&mut s, f);
+        }
+        if let Some(l) = &self.lose_all {
+            lose_all(&mut s, l);
+        }
+        if let Some(i) = &self.ingest {
+            ingest(&mut s, i);
+        }
+        memory(&mut s, &self.memory);
+        micro(&mut s, &self.micro);
+        targets(&mut s, &self.targets);
+        errors(&mut s, &self.failures);
+        s
+    }
+}
+
+// Writing to a `String` cannot fail: the `fmt::Result`s below are dropped.
+
+/// The title, the machine line and the product's extra environment.
+fn run(s: &mut String, r: &Results) {
+    let m = &r.machine;
+    let _ = writeln!(
+        s,
+        "## Benchmark results ({} run, {})\n\nMachine: {} CPUs ({}), {} MiB RAM, Linux {}, {}; \
+         load average {} at the start. Everything (servers and load generator) shares these \
+         CPUs. Run took {:.0} s.\n",
+        r.mode,
+        r.started,
+        m.cpus,
+        m.cpu_model,
+        m.memory_mib,
+        m.kernel,
+        m.rustc,
+        m.load_average,
+        r.duration_s
+    );
+    if !r.product_env.is_empty() {
+        let _ = writeln!(
+            s,
+            "**powersource and superpower ran with `{}`** (not as shipped).\n",
+            r.product_env.join(" ")
+        );
+    }
+}
+
+/// The maximum-throughput table and the ratios to the references.
+fn max_throughput(s: &mut String, e: &E2e) {
+    let _ = writeln!(
+        s,
+        "### Maximum throughput (closed loop, {} connections; `GET /` as JSON, {} rotating users; generator: best of {} interleaved rounds)\n",
+        e.connections, e.users, e.rounds
+    );
+    let _ = writeln!(
+        s,
+        "| system | tool | req/s | p50 ms | p99 ms | max ms | errors | server CPU µs/req |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in &e.max {
+        let l = &r.report.latency;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.system,
+            r.tool,
+            thousands(r.report.rps),
+            ms(l.p50_ms),
+            ms(l.p99_ms),
+            ms(l.max_ms),
+            failures_cell(&r.report),
+            cpu_cell(r)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nsuperpower = **{:.3}×** the two-tier reference and **{:.3}×** the one-tier one; \
+         powersource = **{:.3}×** the one-tier reference (maximum throughput, generator).\n",
+        e.superpower_vs_two_tier, e.superpower_vs_one_tier, e.powersource_vs_one_tier
+    );
+}
+
+/// The CPU time per request of superpower and the references at the high rate.
+fn cpu_per_request(s: &mut String, e: &E2e) {
+    let cpu = |system| {
+        e.row(system, Tool::Generator, Some(e.high_rate))
+            .map(|r| {
+                let parts: Vec<String> = r
+                    .cpu_us_per_request
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.1}"))
+                    .collect();
+                format!(
+                    "**{:.1} µs** ({})",
+                    r.server_cpu_us_per_request,
+                    parts.join(", ")
+                )
+            })
+            .unwrap_or_else(|| "not measured".into())
+    };
+    let _ = writeln!(
+        s,
+        "CPU per request at {} req/s (what the throughput ratio comes from): superpower \
+         and its powersources {}; the two-tier reference {}; the one-tier reference {}.\n",
+        thousands(e.high_rate),
+        cpu(System::Superpower),
+        cpu(System::TwoTier),
+        cpu(System::OneTier)
+    );
+}
+
+/// The constant-rate table.
+fn constant_rate(s: &mut String, e: &E2e) {
+    let _ = writeln!(
+        s,
+        "### Constant rate (open loop; latency counted from when each request was due)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| system | tool | asked req/s | got req/s | p50 ms | p99 ms | max ms | errors | server CPU µs/req |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &e.rates {
+        let l = &r.report.latency;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.system,
+            r.tool,
+            thousands(r.report.rate.unwrap_or(0.0)),
+            thousands(r.report.rps),
+            ms(l.p50_ms),
+            ms(l.p99_ms),
+            ms(l.max_ms),
+            failures_cell(&r.report),
+            cpu_cell(r)
+        );
+    }
+    s.push('\n');
+}
+
+/// The failover table.
+fn failover(s: &mut String, f: &Failover) {
+    let w = &f.window;
+    let _ = writeln!(
+        s,
+        "### Failover ({} req/s for {:.0} s; one of 3 powersources SIGKILLed at {:.1} s, restarted at {:.1} s)\n",
+        thousands(f.rate), w.elapsed_s, f.kill_at_s, f.restart_at_s
+    );
+    let _ = writeln!(s, "| requests | errors | degraded | p50 ms | p99 ms | max ms | identity changes | back on ring after restart | probe identity |");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} |\n",
+        thousands(w.requests as f64),
+        failures_cell(w),
+        w.degraded,
+        ms(w.latency.p50_ms),
+        ms(w.latency.p99_ms),
+        ms(w.latency.max_ms),
+        f.changed_users,
+        f.back_on_ring_s,
+        if f.probe_ok { "OK" } else { "FAILED" }
+    );
+}
+
+/// The lose-all table (known and unknown users) and the fallback's identity changes.
+fn lose_all(s: &mut String, l: &LoseAll) {
+    let _ = writeln!(s, "### Lose all (every powersource SIGKILLed)\n");
+    let _ = writeln!(
+        s,
+        "| users | req/s | expected answer | got it | p50 ms | p99 ms | max ms | other |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|");
+    for (who, want, r) in [
+        ("known (fallback)", "200, degraded", &l.known),
+        ("unknown", "503", &l.unknown),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {who} | {} | {want} | {} | {} | {} | {} | {} |",
+            thousands(r.rate.unwrap_or(0.0)),
+            thousands(r.expected as f64),
+            ms(r.latency.p50_ms),
+            ms(r.latency.p99_ms),
+            ms(r.latency.max_ms),
+            failures_cell(r)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nKnown users answered degraded: {} of {}; whose fallback superpower differed: {}.\n",
+        l.known.degraded, l.known.requests, l.changed_users
+    );
+}
+
+/// The ingest table.
+fn ingest(s: &mut String, i: &Ingest) {
+    let _ = writeln!(
+        s,
+        "### Ingest (`loader ingest`, {} characters, {:.1} MB of images)\n\n\
+         | runs (s) | median s | characters/s | MB/s |\n|---|---:|---:|---:|\n| {} | {:.2} | {} | {:.0} |\n",
+        thousands(i.characters as f64),
+        i.image_bytes as f64 / 1e6,
+        i.runs_s.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+        i.median_s,
+        thousands(i.characters_per_s),
+        i.mb_per_s
+    );
+}
+
+/// The peak-memory table (nothing when no process was measured).
+fn memory(s: &mut String, memory: &[Memory]) {
+    if memory.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Peak memory (VmHWM, after all the load)\n");
+    let _ = writeln!(s, "| process | peak RSS MiB |\n|---|---:|");
+    for m in memory {
+        let _ = writeln!(s, "| {} | {:.1} |", m.process, m.peak_rss_mib);
+    }
+    s.push('\n');
+}
+
+/// The micro-benchmark table (nothing when none was read).
+fn micro(s: &mut String, micro: &[Micro]) {
+    if micro.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Micro-benchmarks (criterion, mean per call)\n");
+    let _ = writeln!(s, "| benchmark | ns |\n|---|---:|");
+    for m in micro {
+        let _ = writeln!(s, "| {} | {:.0} |", m.id, m.mean_ns);
+    }
+    s.push('\n');
+}
+
+/// The targets table, always printed.
+fn targets(s: &mut String, targets: &[Target]) {
+    let _ = writeln!(
+        s,
+        "### Targets\n\n| what | target | figure | verdict |\n|---|---|---|---|"
+    );
+    for t in targets {
+        let verdict = match t.pass {
+            Some(true) => "PASS",
+            Some(false) => "MISS",
+            None => "—",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {verdict} |",
+            t.what, t.target, t.figure
+        );
+    }
+}
+
+/// What went wrong, one line each (nothing when all went well).
+fn errors(s: &mut String, failures: &[String]) {
+    if failures.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### Errors\n");
+    for f in failures {
+        let _ = writeln!(s, "- {}", f.replace('\n', " "));
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// `12345.6` → `12,346`.
+pub fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn failures_cell(r: &Report) -> String {
+    let f = r.failures();
+    if f == 0 {
+        "0".into()
+    } else {
+        let mut parts: Vec<String> = r
+            .unexpected_status
+            .iter()
+            .map(|(s, n)| format!("{n}×{s}"))
+            .collect();
+        parts.extend(r.errors.iter().map(|(e, n)| format!("{n}× {e}")));
+        format!("{f} ({})", parts.join(", "))
+    }
+}
+
+/// CPU per request, shown only when the run was long enough for the clock ticks (10 ms) and
+/// the background work (health checks) to be small next to it.
+fn cpu_cell(r: &Row) -> String {
+    if r.report.requests >= 10_000 {
+        format!("{:.1}", r.server_cpu_us_per_request)
+    } else {
+        "—".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_markdown_of_a_full_run_is_unchanged() {
+        let md = crate::report::sample::results().markdown();
+        assert_eq!(md, include_str!("../../testdata/results.md"));
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(-4500.0), "-4,500");
+    }
+
+    #[test]
+    fn a_miss_and_an_error_show_in_the_markdown() {
+        let r = Results {
+            mode: crate::report::Mode::Smoke,
+            targets: vec![Target {
+                what: "x".into(),
+                target: "< 1".into(),
+                figure: "2".into(),
+                pass: Some(false),
+            }],
+            failures: vec!["scenario y failed".into()],
+            ..Results::default()
+        };
+        let md = r.markdown();
+        assert!(md.contains("| x | < 1 | 2 | MISS |"));
+        assert!(md.contains("- scenario y failed"));
+    }
+}

@@ -1,0 +1,193 @@
+//! A representative [`Results`]: every section filled in and every branch of the markdown's
+//! cells taken, for the tests that pin the JSON and markdown forms byte for byte
+//! (`bench/testdata/results.{json,md}`).
+
+use super::{
+    E2e, Failover, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process, Report, Results, Row,
+    System, Target, Tool,
+};
+
+/// A run with every section filled in and every branch of the cells taken.
+pub(super) fn results() -> Results {
+    use crate::load::Latency;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let report = |requests: u64, rate: Option<f64>, rps: f64, p50: f64| Report {
+        requests,
+        expected: requests,
+        rate,
+        rps,
+        elapsed_s: 4.0,
+        latency: Latency {
+            p50_ms: p50,
+            p90_ms: p50 * 2.0,
+            p99_ms: p50 * 4.0,
+            max_ms: p50 * 40.0,
+            mean_ms: p50 * 1.2,
+        },
+        ..Report::default()
+    };
+    let row = |system: System, tool: Tool, report: Report, cpu: &[(&str, f64)]| {
+        let cpu: BTreeMap<String, f64> = cpu.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        Row {
+            system,
+            tool,
+            server_cpu_us_per_request: cpu.values().sum(),
+            cpu_us_per_request: cpu,
+            report,
+        }
+    };
+    use System::{OneTier as ONE, Powersource as PS, Superpower as SP, TwoTier as TWO};
+    use Tool::{Generator, Oha};
+    let mut failing = report(40_000, None, 10_012.4, 2.345);
+    failing.expected = 39_990;
+    failing.unexpected_status = BTreeMap::from([(502, 7), (503, 1)]);
+    failing.errors = BTreeMap::from([("timeout".to_owned(), 2)]);
+    let sp_max = row(
+        SP,
+        Generator,
+        failing,
+        &[
+            ("powersource-1", 20.25),
+            ("powersource-2", 20.0),
+            ("superpower", 60.5),
+        ],
+    );
+    let e2e = E2e {
+        users: 1000,
+        connections: 32,
+        rounds: 2,
+        max: vec![
+            row(
+                ONE,
+                Generator,
+                report(90_000, None, 22_500.0, 0.9),
+                &[("one-tier-reference", 30.0)],
+            ),
+            row(TWO, Generator, report(60_000, None, 15_000.0, 1.5), &[]),
+            sp_max,
+            row(
+                PS,
+                Generator,
+                report(9_999, None, 2_499.75, 12.5),
+                &[("powersource-1", 40.0)],
+            ),
+            row(ONE, Oha, report(100_000, None, 25_000.0, 0.8), &[]),
+        ],
+        rates: vec![
+            row(ONE, Generator, report(125, Some(25.0), 25.0, 0.25), &[]),
+            row(
+                SP,
+                Generator,
+                report(25_000, Some(5000.0), 4_999.6, 0.456),
+                &[("powersource-1", 11.0), ("superpower", 33.3)],
+            ),
+            row(
+                TWO,
+                Generator,
+                report(25_000, Some(5000.0), 5_000.0, 0.321),
+                &[("one-tier-reference", 9.95), ("two-tier-reference", 20.0)],
+            ),
+            row(PS, Oha, report(5_000, Some(1000.0), 1_000.0, 123.4), &[]),
+        ],
+        high_rate: 5000.0,
+        superpower_vs_two_tier: 0.66749,
+        superpower_vs_one_tier: 0.4449,
+        powersource_vs_one_tier: 0.111,
+    };
+    let mut window = report(5_000, Some(500.0), 500.0, 0.7);
+    window.elapsed_s = 10.0;
+    window.degraded = 42;
+    window.errors = BTreeMap::from([("connect".to_owned(), 3)]);
+    let mut after = report(1000, None, 900.0, 0.5);
+    after.changed_users = BTreeSet::from([4]);
+    let mut known = report(1_500, Some(500.0), 500.0, 0.4);
+    known.degraded = 1_500;
+    known.changed_users = BTreeSet::from([1, 2]);
+    known.checked = 1_500;
+    let mut unknown = report(600, Some(200.0), 200.0, 0.3);
+    unknown.expected = 590;
+    unknown.unexpected_status = BTreeMap::from([(200, 10)]);
+    Results {
+        mode: Mode::Full,
+        started: "Wed, 25 Nov 2026 01:00:00 GMT".into(),
+        duration_s: 301.6,
+        machine: Machine {
+            cpus: 2,
+            cpu_model: "Some CPU @ 2.00GHz".into(),
+            memory_mib: 7_950,
+            kernel: "6.1.0".into(),
+            rustc: "rustc 1.85.0".into(),
+            load_average: "1.50 1.20 0.90".into(),
+        },
+        product_env: vec!["RUST_LOG=info,access=off".into(), "A=b".into()],
+        e2e: Some(e2e),
+        failover: Some(Failover {
+            rate: 500.0,
+            kill_at_s: 3.0004,
+            restart_at_s: 6.05,
+            back_on_ring_s: 0.26,
+            window,
+            after,
+            changed_users: 1,
+            probe_ok: false,
+        }),
+        lose_all: Some(LoseAll {
+            changed_users: 2,
+            known,
+            unknown,
+        }),
+        ingest: Some(Ingest {
+            characters: 1500,
+            image_bytes: 76_800_000,
+            runs_s: vec![1.234, 1.1, 1.3],
+            median_s: 1.234,
+            characters_per_s: 1215.6,
+            mb_per_s: 62.2,
+        }),
+        memory: vec![
+            Memory {
+                process: Process::Powersource(1),
+                peak_rss_mib: 13.14,
+            },
+            Memory {
+                process: Process::Superpower,
+                peak_rss_mib: 9.96,
+            },
+        ],
+        micro: vec![
+            Micro {
+                id: "ring/candidates".into(),
+                mean_ns: 61.4,
+            },
+            Micro {
+                id: "render/json_answer".into(),
+                mean_ns: 1_234.5,
+            },
+        ],
+        targets: vec![
+            Target {
+                what: "a".into(),
+                target: "≥ 0.6×".into(),
+                figure: "0.667×".into(),
+                pass: Some(true),
+            },
+            Target {
+                what: "b".into(),
+                target: "< 2 ms".into(),
+                figure: "2.50 ms".into(),
+                pass: Some(false),
+            },
+            Target {
+                what: "c".into(),
+                target: "0".into(),
+                figure: "not measured".into(),
+                pass: None,
+            },
+        ],
+        failures: vec![
+            "failover: 3 of 5000\nrequests failed".into(),
+            "lose all: x".into(),
+        ],
+    }
+}

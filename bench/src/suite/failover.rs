@@ -1,0 +1,117 @@
+//! The failover scenario: one of the 3 powersources SIGKILLed and restarted under a constant
+//! rate, then every user once, with `superpower probe identity` before and after.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use http::header::HeaderValue;
+
+use super::fleet::{ring_is, Fleet};
+use super::options::Options;
+use super::programs::{bin, run_logged};
+use super::timing::{
+    Timing, AFTER_FAILOVER_LIMIT, FAILOVER_RATE, PROBE_TIMEOUT, PROBE_USERS, PRODUCT_READY,
+    RATE_CONNECTIONS,
+};
+use super::users::{cookies, every_user_once};
+use crate::load::{self, Names, Plan};
+use crate::report::Failover;
+
+/// `superpower probe identity` against `addr` (records `state` the first time, checks it
+/// after): whether it exited 0.
+async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyhow::Result<bool> {
+    let args = vec![
+        "probe".into(),
+        "identity".into(),
+        "--url".into(),
+        format!("http://{addr}/"),
+        "--users".into(),
+        PROBE_USERS.to_string(),
+        "--state".into(),
+        state.display().to_string(),
+        "--timeout-ms".into(),
+        PROBE_TIMEOUT.as_millis().to_string(),
+    ];
+    let log = opts.out.join("logs").join("probe.log");
+    Ok(run_logged(&bin(opts, "superpower")?, &args, &log)
+        .await
+        .is_ok())
+}
+
+/// Runs the failover scenario (powersource 2 is the one killed).
+pub(super) async fn failover(
+    opts: &Options,
+    fleet: &mut Fleet,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    names: &Arc<Vec<String>>,
+) -> anyhow::Result<Failover> {
+    let sp = fleet.superpower.addr;
+    let state = opts.out.join("probe-identity.json");
+    let _ = std::fs::remove_file(&state);
+    let probe_before = probe(opts, sp, &state).await?;
+
+    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.failover);
+    plan.rate = Some(FAILOVER_RATE);
+    plan.rotation = cookies(users);
+    plan.names = Names::Check(names.clone());
+    let start = Instant::now();
+    let load = tokio::spawn(load::run(plan));
+    tokio::time::sleep_until((start + t.kill_at).into()).await;
+    let victim = &mut fleet.powersources[1];
+    victim.kill();
+    let kill_at = start.elapsed();
+    tokio::time::sleep_until((start + t.restart_at).into()).await;
+    victim.restart()?;
+    let restart_at = start.elapsed();
+    let window = load.await.context("the load task")??;
+    fleet
+        .superpower
+        .wait_ready("/health", ring_is(3), PRODUCT_READY)
+        .await
+        .context("superpower did not take the restarted powersource back")?;
+    let back_on_ring = start.elapsed() - restart_at;
+
+    let plan = every_user_once(sp, users, Names::Check(names.clone()), AFTER_FAILOVER_LIMIT);
+    let after = load::run(plan).await?;
+    let probe_after = probe(opts, sp, &state).await?;
+    let mut changed = window.changed_users.clone();
+    changed.extend(&after.changed_users);
+    Ok(Failover {
+        rate: FAILOVER_RATE,
+        kill_at_s: kill_at.as_secs_f64(),
+        restart_at_s: restart_at.as_secs_f64(),
+        back_on_ring_s: back_on_ring.as_secs_f64(),
+        changed_users: changed.len(),
+        window,
+        after,
+        probe_ok: probe_before && probe_after,
+    })
+}
+
+/// What went wrong in a failover run: failures in or after the window, identity changes, a
+/// failed probe.
+pub(super) fn failures(f: &Failover) -> Vec<String> {
+    let mut out = Vec::new();
+    let w = &f.window;
+    if w.failures() > 0 {
+        out.push(format!("failover: {}", w.failure_summary()));
+    }
+    if f.after.failures() > 0 {
+        out.push(format!("failover, after: {}", f.after.failure_summary()));
+    }
+    if f.changed_users > 0 {
+        out.push(format!(
+            "failover: {} users got another superpower",
+            f.changed_users
+        ));
+    }
+    if !f.probe_ok {
+        out.push(
+            "failover: `superpower probe identity` failed (see var/bench/logs/probe.log)".into(),
+        );
+    }
+    out
+}

@@ -1,0 +1,142 @@
+//! The fleet the end-to-end scenarios load: 3 powersources over their own stores, superpower in
+//! front, and the one-tier and two-tier references.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::options::Options;
+use super::programs::{bin, run_logged};
+use super::timing::{PRODUCT_READY, REFERENCE_READY};
+use crate::procs::{free_addr, Proc};
+use crate::report::Process;
+
+/// The processes of the end-to-end scenarios.
+pub(super) struct Fleet {
+    /// `powersource-1` to `-3`, each over its own store.
+    pub(super) powersources: Vec<Proc>,
+    /// superpower, in front of the three.
+    pub(super) superpower: Proc,
+    /// The one-tier reference (`bench-ref one`).
+    pub(super) one: Proc,
+    /// The two-tier reference (`bench-ref two`), in front of the one-tier one.
+    pub(super) two: Proc,
+}
+
+impl Fleet {
+    /// Every process of the fleet, with its part in it.
+    pub(super) fn all(&self) -> impl Iterator<Item = (Process, &Proc)> {
+        let powersources = (1..).map(Process::Powersource).zip(&self.powersources);
+        powersources.chain([
+            (Process::Superpower, &self.superpower),
+            (Process::OneTierReference, &self.one),
+            (Process::TwoTierReference, &self.two),
+        ])
+    }
+}
+
+/// Ingests the sample into 3 stores, then starts the fleet and waits until each process is
+/// ready (superpower: all 3 powersources on its ring).
+pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
+    let stores = opts.out.join("stores");
+    let _ = std::fs::remove_dir_all(&stores);
+    std::fs::create_dir_all(&stores)?;
+    let store_paths: Vec<PathBuf> = (1..=3)
+        .map(|i| stores.join(Process::Powersource(i).to_string()))
+        .collect();
+    let mut args = vec!["ingest".to_owned()];
+    for s in &store_paths {
+        args.push("--store".into());
+        args.push(s.display().to_string());
+    }
+    run_logged(&bin(opts, "loader")?, &args, &logs.join("ingest.log"))
+        .await
+        .context("ingesting the sample into the 3 stores")?;
+
+    let ps_bin = bin(opts, "powersource")?;
+    let mut powersources = Vec::new();
+    for (i, store) in store_paths.iter().enumerate() {
+        let addr = free_addr()?;
+        let name = Process::Powersource(i + 1).to_string();
+        let args = vec![
+            "--listen".into(),
+            addr.to_string(),
+            "--store".into(),
+            store.display().to_string(),
+            "--name".into(),
+            name.clone(),
+        ];
+        powersources.push(Proc::spawn(
+            &name,
+            &ps_bin,
+            &args,
+            &opts.product_env,
+            addr,
+            logs,
+        )?);
+    }
+    for p in &mut powersources {
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    let addr = free_addr()?;
+    let mut args = vec!["--listen".into(), addr.to_string()];
+    for p in &powersources {
+        args.push("--powersource".into());
+        args.push(format!("http://{}", p.addr));
+    }
+    let mut superpower = Proc::spawn(
+        &Process::Superpower.to_string(),
+        &bin(opts, "superpower")?,
+        &args,
+        &opts.product_env,
+        addr,
+        logs,
+    )?;
+    superpower
+        .wait_ready("/health", ring_is(3), PRODUCT_READY)
+        .await?;
+
+    let refs = bin(opts, "bench-ref")?;
+    let a1 = free_addr()?;
+    let mut one = Proc::spawn(
+        &Process::OneTierReference.to_string(),
+        &refs,
+        &["one".into(), "--listen".into(), a1.to_string()],
+        &[],
+        a1,
+        logs,
+    )?;
+    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    let a2 = free_addr()?;
+    let mut two = Proc::spawn(
+        &Process::TwoTierReference.to_string(),
+        &refs,
+        &[
+            "two".into(),
+            "--listen".into(),
+            a2.to_string(),
+            "--back".into(),
+            format!("http://{a1}/"),
+        ],
+        &[],
+        a2,
+        logs,
+    )?;
+    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    Ok(Fleet {
+        powersources,
+        superpower,
+        one,
+        two,
+    })
+}
+
+/// A `/health` body check: superpower has `n` instances on its ring.
+pub(super) fn ring_is(n: u64) -> impl Fn(&str) -> bool {
+    move |body| {
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("ring_members").and_then(serde_json::Value::as_u64))
+            == Some(n)
+    }
+}

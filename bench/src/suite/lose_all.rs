@@ -1,0 +1,69 @@
+//! The lose-all scenario: every powersource SIGKILLed; known users should get their superpower
+//! from the fallback cache (degraded), unknown ones a 503.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use http::header::HeaderValue;
+use http::StatusCode;
+
+use super::fleet::Fleet;
+use super::timing::{Timing, FAILOVER_RATE, RATE_CONNECTIONS, UNKNOWN_RATE};
+use super::users::cookies;
+use crate::load::{self, Names, Plan};
+use crate::report::LoseAll;
+
+/// Runs the lose-all scenario (the powersources stay down).
+pub(super) async fn lose_all(
+    fleet: &mut Fleet,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    names: &Arc<Vec<String>>,
+) -> anyhow::Result<LoseAll> {
+    for p in &mut fleet.powersources {
+        p.kill();
+    }
+    let sp = fleet.superpower.addr;
+    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);
+    plan.rate = Some(FAILOVER_RATE);
+    plan.rotation = cookies(users);
+    plan.names = Names::Check(names.clone());
+    let known = load::run(plan).await?;
+    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);
+    plan.rate = Some(UNKNOWN_RATE);
+    plan.expect = StatusCode::SERVICE_UNAVAILABLE;
+    let unknown = load::run(plan).await?;
+    if known.requests == 0 || unknown.requests == 0 {
+        bail!("no request was made");
+    }
+    Ok(LoseAll {
+        changed_users: known.changed_users.len(),
+        known,
+        unknown,
+    })
+}
+
+/// What went wrong in a lose-all run: known users not answered from the fallback, or with
+/// another superpower; unknown users not answered 503.
+pub(super) fn failures(l: &LoseAll) -> Vec<String> {
+    let mut out = Vec::new();
+    if l.known.failures() > 0 {
+        out.push(format!(
+            "lose all, known users: {}",
+            l.known.failure_summary()
+        ));
+    }
+    if l.changed_users > 0 {
+        out.push(format!(
+            "lose all: {} known users got another superpower from the fallback",
+            l.changed_users
+        ));
+    }
+    if l.unknown.failures() > 0 {
+        out.push(format!(
+            "lose all, unknown users (503 expected): {}",
+            l.unknown.failure_summary()
+        ));
+    }
+    out
+}

@@ -1,0 +1,56 @@
+//! The micro-benchmarks: criterion's estimates of the benchmarks the suite reports (criterion
+//! itself runs before, from `bench/run.sh`).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::report::Micro;
+
+#[derive(serde::Deserialize)]
+/// The part of criterion's `estimates.json` read.
+struct Estimates {
+    mean: Estimate,
+}
+
+/// One estimate of criterion's.
+#[derive(serde::Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+}
+
+/// The criterion benchmarks the suite reports (`cargo bench -p superpower --bench micro`,
+/// `cargo bench -p powersource --bench micro`).
+pub const MICRO: &[&str] = &[
+    "ring/candidates",
+    "assign/assign_1500",
+    "identity/from_headers",
+    "render/json_answer",
+    "render/html_character_page",
+];
+
+/// Reads criterion's mean of each of [`MICRO`] under `dir`.
+pub(super) fn micro(dir: &Path) -> anyhow::Result<Vec<Micro>> {
+    MICRO
+        .iter()
+        .map(|id| {
+            // criterion names the folder after the id with `/` made `_`
+            let path = dir
+                .join(id.replace('/', "_"))
+                .join("new")
+                .join("estimates.json");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "no criterion estimate at {} (did cargo bench run?)",
+                    path.display()
+                )
+            })?;
+            let e: Estimates = serde_json::from_str(&text)
+                .with_context(|| format!("unreadable {}", path.display()))?;
+            Ok(Micro {
+                id: (*id).to_owned(),
+                mean_ns: e.mean.point_estimate,
+            })
+        })
+        .collect()
+}

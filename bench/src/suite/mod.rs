@@ -1,0 +1,138 @@
+//! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
+//! failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
+//! targets.
+//!
+//! A scenario that cannot run, a load run with failures where none are expected, or an identity
+//! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
+//! a figure.
+//!
+//! # Layout
+//! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
+//! module: `ingest`, `e2e` (maximum throughput and constant rates), `failover`, `lose_all`,
+//! `memory`, `micro`; `targets` judges the results. What they share: `options` (how the suite
+//! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
+//! `users` (the fixed users and their superpowers), `programs` (the release binaries),
+//! `machine` (what it ran on) and `progress` (the progress lines).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use crate::load;
+use crate::report::{Mode, Results};
+
+mod e2e;
+mod failover;
+mod fleet;
+mod ingest;
+mod lose_all;
+mod machine;
+mod memory;
+mod micro;
+mod options;
+mod programs;
+mod progress;
+mod targets;
+mod timing;
+mod users;
+
+pub use micro::MICRO;
+pub use options::Options;
+pub use timing::MAX_CONNECTIONS;
+
+use progress::step;
+use timing::Timing;
+
+/// Runs every scenario and judges the targets.
+pub async fn run(opts: &Options) -> Results {
+    let t0 = Instant::now();
+    let t = Timing::of(opts.smoke);
+    let mut res = Results {
+        mode: Mode::of(opts.smoke),
+        started: httpdate::fmt_http_date(SystemTime::now()),
+        machine: machine::machine(&opts.rustc),
+        product_env: opts
+            .product_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        ..Results::default()
+    };
+    let logs = opts.out.join("logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    if let Err(e) = std::fs::create_dir_all(&logs) {
+        res.failures
+            .push(format!("cannot create {}: {e}", logs.display()));
+        return res;
+    }
+
+    step("ingest");
+    match ingest::ingest(opts, &t).await {
+        Ok(i) => res.ingest = Some(i),
+        Err(e) => res.failures.push(format!("ingest: {e:#}")),
+    }
+
+    step("starting 3 powersources, superpower and the two references");
+    let mut fleet = match fleet::start(opts, &logs).await {
+        Ok(f) => f,
+        Err(e) => {
+            res.failures.push(format!("cannot start the fleet: {e:#}"));
+            finish(&mut res, opts, t0);
+            return res;
+        }
+    };
+
+    let users = Arc::new(load::identities(t.users, 2024));
+    step(&format!(
+        "recording the superpower of {} users",
+        users.len()
+    ));
+    let names = match users::record_names(&fleet, &users).await {
+        Ok(n) => Arc::new(n),
+        Err(e) => {
+            res.failures.push(format!("cannot record the users: {e:#}"));
+            finish(&mut res, opts, t0);
+            return res;
+        }
+    };
+
+    match e2e::e2e(&fleet, &t, &users, &mut res.failures).await {
+        Ok(e) => res.e2e = Some(e),
+        Err(e) => res.failures.push(format!("end to end: {e:#}")),
+    }
+
+    step("failover");
+    match failover::failover(opts, &mut fleet, &t, &users, &names).await {
+        Ok(f) => {
+            res.failures.extend(failover::failures(&f));
+            res.failover = Some(f);
+        }
+        Err(e) => res.failures.push(format!("failover: {e:#}")),
+    }
+
+    step("lose all");
+    match lose_all::lose_all(&mut fleet, &t, &users, &names).await {
+        Ok(l) => {
+            res.failures.extend(lose_all::failures(&l));
+            res.lose_all = Some(l);
+        }
+        Err(e) => res.failures.push(format!("lose all: {e:#}")),
+    }
+
+    res.memory = memory::peak(&fleet);
+    drop(fleet);
+
+    if let Some(dir) = &opts.criterion_dir {
+        match micro::micro(dir) {
+            Ok(m) => res.micro = m,
+            Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
+        }
+    }
+    finish(&mut res, opts, t0);
+    res
+}
+
+/// Judges the targets and records how long the run took.
+fn finish(res: &mut Results, opts: &Options, t0: Instant) {
+    res.targets = targets::targets(res, opts.smoke);
+    res.duration_s = t0.elapsed().as_secs_f64();
+}

@@ -1,0 +1,21 @@
+//! How the suite runs: the options the `bench` command passes.
+
+use std::path::PathBuf;
+
+/// How the suite runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Every scenario for a second or two (CI): catches rot, the figures mean little.
+    pub smoke: bool,
+    /// Where results, logs, stores and the generated dataset go (`var/bench`).
+    pub out: PathBuf,
+    /// Where the release binaries are (`target/release`).
+    pub bin_dir: PathBuf,
+    /// Where criterion wrote its estimates (`target/criterion`); `None` skips the micro table.
+    pub criterion_dir: Option<PathBuf>,
+    /// `rustc --version`, for the machine line.
+    pub rustc: String,
+    /// Environment variables added to powersource's and superpower's (e.g. `RUST_LOG`), to
+    /// measure a setting's cost; recorded in the results.
+    pub product_env: Vec<(String, String)>,
+}

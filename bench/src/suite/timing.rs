@@ -1,0 +1,94 @@
+//! Durations, sizes, rates and connections of the scenarios: the full run's and the smoke
+//! run's, stated once here.
+
+use std::time::Duration;
+
+/// Durations and sizes of one mode.
+pub(super) struct Timing {
+    /// Each maximum-throughput run.
+    pub(super) max: Duration,
+    /// Interleaved rounds of the generator's maximum-throughput runs.
+    pub(super) max_rounds: usize,
+    /// Each constant-rate run.
+    pub(super) rate: Duration,
+    /// Users (cookies) the load rotates over.
+    pub(super) users: usize,
+    /// The failover window.
+    pub(super) failover: Duration,
+    /// When, into the window, the powersource is killed.
+    pub(super) kill_at: Duration,
+    /// When, into the window, it is started again.
+    pub(super) restart_at: Duration,
+    /// Each of lose all's two runs (known users, unknown users).
+    pub(super) lose_all: Duration,
+    /// Characters of the generated dataset.
+    pub(super) ingest_characters: usize,
+    /// `loader ingest` runs (the median is kept).
+    pub(super) ingest_runs: usize,
+}
+
+impl Timing {
+    /// The smoke run's (`smoke`) or the full run's.
+    pub(super) fn of(smoke: bool) -> Self {
+        if smoke {
+            Timing {
+                max: Duration::from_secs(1),
+                max_rounds: 1,
+                rate: Duration::from_secs(1),
+                users: 1000,
+                failover: Duration::from_secs(3),
+                kill_at: Duration::from_secs(1),
+                restart_at: Duration::from_secs(2),
+                lose_all: Duration::from_secs(1),
+                ingest_characters: 100,
+                ingest_runs: 1,
+            }
+        } else {
+            Timing {
+                max: Duration::from_secs(4),
+                max_rounds: 2,
+                rate: Duration::from_secs(5),
+                users: 1000,
+                failover: Duration::from_secs(10),
+                kill_at: Duration::from_secs(3),
+                restart_at: Duration::from_secs(6),
+                lose_all: Duration::from_secs(3),
+                ingest_characters: 1500,
+                ingest_runs: 3,
+            }
+        }
+    }
+}
+
+/// Connections of the maximum-throughput runs.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Connections of the constant-rate runs (25 req/s uses [`LOW_RATE_CONNECTIONS`]).
+pub(super) const RATE_CONNECTIONS: usize = 32;
+/// Connections of the 25 req/s runs, as the original demo's load had.
+pub(super) const LOW_RATE_CONNECTIONS: usize = 8;
+/// The three constant rates asked; the last is lowered to 80% of superpower's maximum when the
+/// machine cannot hold it.
+pub(super) const RATES: [f64; 3] = [25.0, 1000.0, 5000.0];
+/// The constant rate of the failover window and of lose all's known users.
+pub(super) const FAILOVER_RATE: f64 = 500.0;
+/// The constant rate of lose all's unknown users (each one a new identity).
+pub(super) const UNKNOWN_RATE: f64 = 200.0;
+
+/// Connections of the passes that ask for every user once.
+pub(super) const ONCE_CONNECTIONS: usize = 8;
+/// The most the pass recording every user's superpower may take (it ends after one request
+/// per user).
+pub(super) const RECORD_LIMIT: Duration = Duration::from_secs(120);
+/// The most the pass over every user after the failover window may take.
+pub(super) const AFTER_FAILOVER_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long superpower and each powersource get to be ready (superpower: all 3 powersources on
+/// its ring), at the start and after the failover restart.
+pub(super) const PRODUCT_READY: Duration = Duration::from_secs(30);
+/// How long each reference server gets to be ready.
+pub(super) const REFERENCE_READY: Duration = Duration::from_secs(10);
+
+/// Users `superpower probe identity` follows.
+pub(super) const PROBE_USERS: usize = 50;
+/// Its timeout per request.
+pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(1);

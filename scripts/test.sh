@@ -6,7 +6,8 @@
 #
 # It installs what it needs (Debian packages, a Python venv under var/, oha, npm packages under
 # var/ and the test folders), then runs, in order: formatting, lint and unused dependencies (cargo machete), the Rust unit and
-# integration tests (nextest), the headless-Chromium page tests, the dashboard and rule checks,
+# integration tests (nextest), the OpenAPI specs (route drift, schemathesis against the real
+# services), the headless-Chromium page tests, the dashboard and rule checks,
 # the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, and
 # a smoke run of the benchmarks. Every step runs even when an earlier one failed; the last line
@@ -18,7 +19,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
+STEPS=(tools lint rust api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -39,6 +40,7 @@ step_lint() {
 step_rust() {
   cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked
 }
+step_api_spec() { docs/openapi/check.sh; }
 step_browser() { superpower/tests/browser/run.sh; }
 step_dashboards() { dashboards/check.sh; }
 step_kubernetes() { deploy/kubernetes/check.sh; }

@@ -477,3 +477,23 @@ fn collected_data_ingests_into_the_store_powersource_serves() {
         "a character without its image is not served"
     );
 }
+
+#[test]
+fn collect_images_refuses_a_characters_json_over_the_datasets_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fs::File::create(dir.path().join("characters.json")).unwrap();
+    file.set_len(loader::dataset::MAX_CHARACTERS_FILE_BYTES + 1)
+        .unwrap(); // sparse
+    drop(file);
+    let out = loader(
+        &["collect", "images", "--data", dir.path().to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("over the limit of 67108864 bytes (64 MiB)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

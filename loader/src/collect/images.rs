@@ -23,7 +23,10 @@ use super::error::CollectError;
 use super::fsutil::{sweep_temp_files, sync_dir, write_atomic};
 use super::http::{FetchError, HttpClient, HttpOptions};
 use super::progress;
-use crate::dataset::{check_image, MarvelCharacter, Problem, CHARACTERS_FILE, IMAGES_DIR};
+use crate::dataset::{
+    check_image, read_characters_file, DatasetError, MarvelCharacter, Problem, CHARACTERS_FILE,
+    IMAGES_DIR,
+};
 
 /// The Marvel image variant we download: 300×450, the portrait the front end shows.
 pub const IMAGE_VARIANT: &str = "portrait_uncanny";
@@ -324,14 +327,17 @@ fn existing_is_valid(path: &Path, format: ImageFormat) -> bool {
     }
 }
 
-/// The characters of `characters.json`, read with the dataset's own type.
+/// The characters of `characters.json`, read within the dataset's size limit and with the
+/// dataset's own type.
 fn read_characters(path: &Path) -> Result<Vec<MarvelCharacter>, CollectError> {
-    let raw = fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CollectError::BadFile {
-            path: path.to_owned(),
-            detail: "not found: run `loader collect characters --out DIR` first".into(),
-        },
-        _ => CollectError::io(path, e),
+    let raw = read_characters_file(path).map_err(|e| match e {
+        DatasetError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CollectError::BadFile {
+                path: path.to_owned(),
+                detail: "not found: run `loader collect characters --out DIR` first".into(),
+            }
+        }
+        other => CollectError::Dataset(Box::new(other)),
     })?;
     Vec::<MarvelCharacter>::deserialize(&mut serde_json::Deserializer::from_slice(&raw)).map_err(
         |e| CollectError::BadFile {

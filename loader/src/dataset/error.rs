@@ -5,10 +5,14 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use common::model::CharacterId;
+use common::model::{CharacterId, MAX_CHARACTER_JSON_BYTES};
 use thiserror::Error;
 
-use super::format::MAX_IMAGE_BYTES;
+use super::format::{MAX_CHARACTERS_FILE_BYTES, MAX_IMAGE_BYTES};
+
+/// Names longer than this many characters are cut in messages (a name can be huge; the message
+/// only needs to recognise it).
+const NAME_SHOWN_CHARS: usize = 80;
 
 /// Which record of `characters.json` a message is about. `id` and `name` are shown when they
 /// could be read.
@@ -25,10 +29,18 @@ pub struct RecordRef {
 impl fmt::Display for RecordRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "record [{}]", self.index)?;
-        match (&self.id, &self.name) {
-            (Some(id), Some(name)) => write!(f, " (id {id}, {name:?})"),
+        let name = self.name.as_deref().map(|name| {
+            if name.chars().count() > NAME_SHOWN_CHARS {
+                let cut: String = name.chars().take(NAME_SHOWN_CHARS).collect();
+                format!("{cut:?}…")
+            } else {
+                format!("{name:?}")
+            }
+        });
+        match (&self.id, name) {
+            (Some(id), Some(name)) => write!(f, " (id {id}, {name})"),
             (Some(id), None) => write!(f, " (id {id})"),
-            (None, Some(name)) => write!(f, " ({name:?})"),
+            (None, Some(name)) => write!(f, " ({name})"),
             (None, None) => Ok(()),
         }
     }
@@ -64,6 +76,16 @@ pub enum Problem {
     /// `thumbnail.extension` is not one superpower serves.
     #[error("unsupported image extension {0:?} (expected jpg, jpeg, png or gif)")]
     UnsupportedExtension(String),
+    /// powersource's JSON answer for the character would be larger than superpower reads
+    /// ([`MAX_CHARACTER_JSON_BYTES`]), so users given it would get 503 forever.
+    #[error(
+        "its JSON answer would be {bytes} bytes, over the limit of {MAX_CHARACTER_JSON_BYTES} \
+         bytes (64 KiB) superpower reads for one character; shorten its description or name"
+    )]
+    AnswerTooLarge {
+        /// The answer's size.
+        bytes: usize,
+    },
     /// The image file is larger than [`MAX_IMAGE_BYTES`].
     #[error("image is {bytes} bytes, over the limit of {MAX_IMAGE_BYTES} bytes (5 MiB)")]
     ImageTooLarge {
@@ -103,6 +125,17 @@ pub enum DatasetError {
         path: PathBuf,
         /// What the system said.
         source: io::Error,
+    },
+    /// `characters.json` is larger than [`MAX_CHARACTERS_FILE_BYTES`] (it is not read).
+    #[error(
+        "{}: file is {bytes} bytes, over the limit of {MAX_CHARACTERS_FILE_BYTES} bytes (64 MiB)",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least; reading stops one byte over the limit).
+        bytes: u64,
     },
     /// `characters.json` is not valid JSON.
     #[error("{}: malformed JSON at line {line} column {column}: {detail}", path.display())]

@@ -1,6 +1,7 @@
 //! The on-disk format: the folder layout, and the Marvel JSON types of `characters.json` with
 //! what a record says about its image file and its stored record.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use common::model::{CharacterId, CharacterRecord};
@@ -12,6 +13,10 @@ pub const CHARACTERS_FILE: &str = "characters.json";
 pub const IMAGES_DIR: &str = "images";
 /// The largest image file accepted: 5 MiB.
 pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// The largest `characters.json` accepted: 64 MiB, far more than Marvel's ~1,560 characters with
+/// their comics, series, stories and events need. The file is read whole, so the limit is what
+/// keeps a huge file (or a huge field in it) from ballooning the loader's memory.
+pub const MAX_CHARACTERS_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// How Marvel's placeholder thumbnail path ends; such characters are not eligible.
 pub const PLACEHOLDER: &str = "image_not_available";
 /// The `urls[].type` whose url becomes the character's "learn more" link.
@@ -104,6 +109,46 @@ pub struct ResourceSummary {
     pub kind: Option<String>,
 }
 
+/// The JSON answer powersource gives for `record` (its `CharacterView`, in
+/// `service/src/api.rs`), field for field: what superpower reads within
+/// [`MAX_CHARACTER_JSON_BYTES`](common::model::MAX_CHARACTER_JSON_BYTES). The loader depends on
+/// `common` only, so the view is mirrored here; the test below pins its exact bytes.
+#[derive(Serialize)]
+struct ServedView<'a> {
+    id: CharacterId,
+    name: &'a str,
+    description: &'a str,
+    /// `/characters/{id}/image` (`service::api::image_path`).
+    image_url: String,
+    learn_more_url: Option<&'a str>,
+}
+
+/// How many bytes powersource's JSON answer for `record` takes (serde_json, compact, as
+/// powersource renders it), counted without building it.
+pub fn served_json_len(record: &CharacterRecord) -> usize {
+    /// A writer that only counts.
+    struct Count(usize);
+    impl io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let view = ServedView {
+        id: record.id,
+        name: &record.name,
+        description: &record.description,
+        image_url: format!("/characters/{}/image", record.id),
+        learn_more_url: record.learn_more_url.as_deref(),
+    };
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, &view).expect("a view of strings always serializes");
+    count.0
+}
+
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
@@ -168,5 +213,23 @@ mod tests {
         assert!(!c.has_placeholder_thumbnail());
         let r = c.to_record(true);
         assert_eq!(r.learn_more_url.as_deref(), Some("d"));
+    }
+
+    #[test]
+    fn the_served_length_is_that_of_powersources_answer() {
+        let mut r = CharacterRecord {
+            id: 7,
+            name: "Zoë".into(),
+            description: "say \"hi\"\n".into(),
+            slug: "zoe".into(),
+            learn_more_url: Some("http://x/7".into()),
+            eligible: true,
+            modified: String::new(),
+        };
+        let answer = r#"{"id":7,"name":"Zoë","description":"say \"hi\"\n","image_url":"/characters/7/image","learn_more_url":"http://x/7"}"#;
+        assert_eq!(served_json_len(&r), answer.len());
+        r.learn_more_url = None;
+        let answer = r#"{"id":7,"name":"Zoë","description":"say \"hi\"\n","image_url":"/characters/7/image","learn_more_url":null}"#;
+        assert_eq!(served_json_len(&r), answer.len());
     }
 }

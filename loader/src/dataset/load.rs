@@ -6,13 +6,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use common::model::{content_type_for_extension, CharacterId};
+use common::model::{content_type_for_extension, CharacterId, MAX_CHARACTER_JSON_BYTES};
 use image::ImageFormat;
 
 use super::entry::{Entry, ImageFile};
 use super::error::{DatasetError, Problem, RecordRef, Warning};
 use super::fingerprint::fingerprint;
-use super::format::{CHARACTERS_FILE, MAX_IMAGE_BYTES};
+use super::format::{served_json_len, CHARACTERS_FILE, MAX_IMAGE_BYTES};
 use super::images::{check_image, etag_of, read_limited};
 use super::parse::parse_characters;
 
@@ -46,8 +46,9 @@ pub struct Dataset {
 impl Dataset {
     /// Reads and validates the dataset in folder `dir`.
     ///
-    /// Checks, in this order: `characters.json` is readable JSON and an array; each record has
-    /// the Marvel shape, a positive id and a usable name; ids are unique; each non-placeholder
+    /// Checks, in this order: `characters.json` is at most 64 MiB, readable JSON and an array; each record has
+    /// the Marvel shape, a positive id and a usable name; ids are unique; the JSON answer
+    /// powersource would give for it fits what superpower reads; each non-placeholder
     /// character's extension is jpg, jpeg, png or gif, and its image file (when present) is at
     /// most 5 MiB and really is an image of that format with a decodable header.
     ///
@@ -88,6 +89,11 @@ impl Dataset {
                 }));
             }
             first_by_id.insert(c.id, index);
+            let mut record = c.to_record(false);
+            let answer = served_json_len(&record);
+            if answer > MAX_CHARACTER_JSON_BYTES {
+                return Err(bad(Problem::AnswerTooLarge { bytes: answer }));
+            }
             counts.characters += 1;
 
             let image = if c.has_placeholder_thumbnail() {
@@ -129,9 +135,10 @@ impl Dataset {
                     }
                 }
             };
+            record.eligible = image.is_some();
             entries.push(Entry {
                 index,
-                record: c.to_record(image.is_some()),
+                record,
                 image,
             });
         }

@@ -2,19 +2,44 @@
 //! position in the whole file.
 
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::value::RawValue;
 
 use super::error::{DatasetError, Problem, RecordRef};
-use super::format::MarvelCharacter;
+use super::format::{MarvelCharacter, MAX_CHARACTERS_FILE_BYTES};
+
+/// Reads `characters.json` whole, but refuses it without reading when it is over
+/// [`MAX_CHARACTERS_FILE_BYTES`] (and stops one byte over, should it grow meanwhile).
+/// `loader collect images` reads it through here too.
+pub(crate) fn read_characters_file(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    let io_err = |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let too_large = |bytes| DatasetError::FileTooLarge {
+        path: path.to_owned(),
+        bytes,
+    };
+    let file = fs::File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > MAX_CHARACTERS_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    let mut raw = Vec::with_capacity(len as usize);
+    file.take(MAX_CHARACTERS_FILE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(io_err)?;
+    if raw.len() as u64 > MAX_CHARACTERS_FILE_BYTES {
+        return Err(too_large(raw.len() as u64));
+    }
+    Ok(raw)
+}
 
 /// Parses `characters.json` record by record, so that a shape error names its record.
 pub(super) fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
-    let raw = fs::read(path).map_err(|source| DatasetError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let raw = read_characters_file(path)?;
     let text = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw);
 
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();

@@ -203,3 +203,62 @@ fn a_missing_image_is_ingested_as_not_eligible_with_a_warning() {
     }
     assert_holds(&store, &Dataset::load(&data).unwrap());
 }
+
+#[test]
+fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 12, 4);
+    std::fs::remove_dir_all(data.join("images")).unwrap();
+    let store_path = tmp.path().join("store");
+    let out = run(&["ingest", "--data", s(&data), "--store", s(&store_path)]);
+    let (stdout, stderr) = texts(&out);
+    assert!(!out.status.success(), "ingested: {stdout}");
+    assert!(
+        stderr.contains("has no eligible character")
+            && stderr.contains("every powersource serving it would be unhealthy")
+            && stderr.contains("--allow-empty"),
+        "{stderr}"
+    );
+    assert!(!store_path.exists(), "a store was opened");
+
+    // an empty array too
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("characters.json"), "[]").unwrap();
+    let out = run(&["ingest", "--data", s(&empty), "--store", s(&store_path)]);
+    assert!(!out.status.success());
+    assert!(texts(&out).1.contains("--allow-empty"), "{}", texts(&out).1);
+
+    // asked explicitly: ingested, with nothing to serve
+    let out = run(&[
+        "ingest",
+        "--data",
+        s(&data),
+        "--store",
+        s(&store_path),
+        "--allow-empty",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("ingested 12 characters (0 eligible"),
+        "{stdout}"
+    );
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.current().unwrap().unwrap().info().eligible, 0);
+    assert_holds(&store, &Dataset::load(&data).unwrap());
+
+    // the library refuses it too, unless told
+    let dataset = Dataset::load(&empty).unwrap();
+    let other = Store::open(&tmp.path().join("other")).unwrap();
+    let err =
+        loader::ingest::ingest(&dataset, &other, &loader::ingest::Options::default()).unwrap_err();
+    assert!(err.to_string().contains("no eligible character"), "{err}");
+    assert!(other.current().unwrap().is_none());
+    let options = loader::ingest::Options {
+        allow_empty: true,
+        ..Default::default()
+    };
+    loader::ingest::ingest(&dataset, &other, &options).unwrap();
+    assert!(other.current().unwrap().is_some());
+}

@@ -307,6 +307,10 @@ fn rejection(bytes: &[u8], claimed: ImageFormat) -> Option<String> {
 /// passes the dataset's [`check_image`] and ends the way that format ends, which catches a file cut short by
 /// something other than us (we never leave partial files).
 fn existing_is_valid(path: &Path, format: ImageFormat) -> bool {
+    // only a regular file is read (a FIFO would block forever); anything else is replaced
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(bytes) = fs::read(path) else {
         return false;
     };

@@ -179,6 +179,16 @@ pub enum Warning {
         /// The file that was expected.
         path: PathBuf,
     },
+    /// The image "file" of a character is not a regular file (a FIFO, a directory, a device):
+    /// it is not read, and the character is stored as not eligible, as if it were missing.
+    NotAFile {
+        /// Which record.
+        record: RecordRef,
+        /// The path that was expected to be the image.
+        path: PathBuf,
+        /// What it is instead ("a FIFO", "a directory"…).
+        kind: &'static str,
+    },
     /// Two characters' names make the same slug, so they share one image file.
     SharedImage {
         /// The later record.
@@ -200,6 +210,12 @@ impl fmt::Display for Warning {
                     path.display()
                 )
             }
+            Warning::NotAFile { record, path, kind } => write!(
+                f,
+                "{}: {record}: image is not a regular file ({kind}); not read, stored as not \
+                 eligible",
+                path.display()
+            ),
             Warning::SharedImage {
                 record,
                 first_index,

@@ -13,7 +13,7 @@ use super::entry::{Entry, ImageFile};
 use super::error::{DatasetError, Problem, RecordRef, Warning};
 use super::fingerprint::fingerprint;
 use super::format::{served_json_len, CHARACTERS_FILE, MAX_IMAGE_BYTES};
-use super::images::{check_image, etag_of, read_limited};
+use super::images::{check_image, etag_of, not_a_file, read_limited};
 use super::parse::parse_characters;
 
 /// Counts over a dataset; they go into the store's dataset info.
@@ -27,7 +27,7 @@ pub struct Counts {
     pub images: u64,
     /// Characters whose thumbnail is the placeholder.
     pub placeholders: u64,
-    /// Characters whose image file is missing.
+    /// Characters whose image file is missing or unusable (not a regular file).
     pub missing_images: u64,
     /// Total bytes of the images.
     pub image_bytes: u64,
@@ -119,17 +119,18 @@ impl Dataset {
                     }
                 }
                 match load_image(&path, content_type, format, extension, record_ref)? {
-                    Some(image) => {
+                    Ok(image) => {
                         counts.eligible += 1;
                         counts.images += 1;
                         counts.image_bytes += image.len;
                         Some(image)
                     }
-                    None => {
+                    Err(unusable) => {
                         counts.missing_images += 1;
-                        warnings.push(Warning::MissingImage {
-                            record: record_ref(),
-                            path,
+                        let record = record_ref();
+                        warnings.push(match unusable {
+                            Unusable::Missing => Warning::MissingImage { record, path },
+                            Unusable::NotAFile(kind) => Warning::NotAFile { record, path, kind },
                         });
                         None
                     }
@@ -181,24 +182,34 @@ impl Dataset {
     }
 }
 
+/// Why a character's image file cannot be used, making it not eligible (with a [`Warning`]).
+enum Unusable {
+    /// There is no such file.
+    Missing,
+    /// It is not a regular file: what it is (a FIFO, a directory…). Reading a FIFO would wait
+    /// for a writer forever; a device may never end.
+    NotAFile(&'static str),
+}
+
 /// Checks the image file at `path` that a record claims is a `format` image (`extension` is the
-/// one it names, `content_type` what that maps to): `None` when the file is missing, an error
-/// naming the file and `record_ref()` when it is too large or not the image it claims to be.
+/// one it names, `content_type` what that maps to): [`Unusable`] when the file is missing or
+/// not a regular file (it is then never opened), an error naming the file and `record_ref()`
+/// when it is too large or not the image it claims to be.
 fn load_image(
     path: &Path,
     content_type: &'static str,
     format: ImageFormat,
     extension: &str,
     record_ref: impl Fn() -> RecordRef,
-) -> Result<Option<ImageFile>, DatasetError> {
+) -> Result<Result<ImageFile, Unusable>, DatasetError> {
     let image_err = |problem| DatasetError::Record {
         file: path.to_owned(),
         record: Box::new(record_ref()),
         problem,
     };
-    let len = match fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err(Unusable::Missing)),
         Err(source) => {
             return Err(DatasetError::Io {
                 path: path.to_owned(),
@@ -206,6 +217,10 @@ fn load_image(
             })
         }
     };
+    if let Some(kind) = not_a_file(&meta.file_type()) {
+        return Ok(Err(Unusable::NotAFile(kind)));
+    }
+    let len = meta.len();
     if len > MAX_IMAGE_BYTES {
         return Err(image_err(Problem::ImageTooLarge { bytes: len }));
     }
@@ -213,7 +228,7 @@ fn load_image(
     // of what was read too
     let bytes = read_limited(path)?;
     check_image(&bytes, format, extension).map_err(image_err)?;
-    Ok(Some(ImageFile {
+    Ok(Ok(ImageFile {
         path: path.to_owned(),
         content_type,
         etag: etag_of(&bytes),

@@ -32,8 +32,9 @@
 //! - `fingerprint`: the content digest behind [`Dataset::fingerprint`].
 //! - `load`: [`Dataset::load`], which runs the checks in order, and [`Counts`].
 //!
-//! Dependencies run one way: `error` uses `format`; `images` and `parse` use both; `entry` uses
-//! `images` and `error`; `fingerprint` uses `entry`; `load` uses them all. This module only re-exports.
+//! Dependencies run one way: `error` uses `format`; `images` uses both; `parse` uses all three;
+//! `entry` uses `images` and `error`; `fingerprint` uses `entry`; `load` uses them all. This
+//! module only re-exports.
 
 mod entry;
 mod error;

@@ -2,22 +2,31 @@
 //! position in the whole file.
 
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde_json::value::RawValue;
 
 use super::error::{DatasetError, Problem, RecordRef};
 use super::format::{MarvelCharacter, MAX_CHARACTERS_FILE_BYTES};
+use super::images::not_a_file;
 
 /// Reads `characters.json` whole, but refuses it without reading when it is over
-/// [`MAX_CHARACTERS_FILE_BYTES`] (and stops one byte over, should it grow meanwhile).
-/// `loader collect images` reads it through here too.
+/// [`MAX_CHARACTERS_FILE_BYTES`] (and stops one byte over, should it grow meanwhile) or not a
+/// regular file (a FIFO would block the open forever). `loader collect images` reads it through
+/// here too.
 pub(crate) fn read_characters_file(path: &Path) -> Result<Vec<u8>, DatasetError> {
     let io_err = |source| DatasetError::Io {
         path: path.to_owned(),
         source,
     };
+    let kind = fs::metadata(path).map_err(io_err)?.file_type();
+    if let Some(what) = not_a_file(&kind) {
+        return Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({what})"),
+        )));
+    }
     let too_large = |bytes| DatasetError::FileTooLarge {
         path: path.to_owned(),
         bytes,

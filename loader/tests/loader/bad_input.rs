@@ -290,3 +290,25 @@ fn a_characters_json_over_its_size_limit_is_refused_without_reading_it() {
         "is 67108865 bytes, over the limit of 67108864 bytes (64 MiB)",
     ]);
 }
+
+#[test]
+fn a_characters_json_that_is_a_fifo_is_refused_not_waited_on() {
+    let c = case();
+    let json = c.bad.join("characters.json");
+    std::fs::remove_file(&json).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&json)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let out = run_bounded(
+        &["ingest", "--data", s(&c.bad), "--store", s(&c.store)],
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!out.status.success());
+    let stderr = texts(&out).1;
+    assert!(
+        stderr.contains(&json_file(&c.bad)) && stderr.contains("not a regular file (a FIFO)"),
+        "{stderr}"
+    );
+}

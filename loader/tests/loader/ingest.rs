@@ -1,6 +1,9 @@
 //! `loader ingest`: what lands in the store, re-ingest, several stores, the built-in sample,
 //! missing images.
 
+use std::process::Command;
+use std::time::Duration;
+
 use common::store::Store;
 use loader::dataset::Dataset;
 
@@ -261,4 +264,48 @@ fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
     };
     loader::ingest::ingest(&dataset, &other, &options).unwrap();
     assert!(other.current().unwrap().is_some());
+}
+
+#[test]
+fn an_image_that_is_not_a_regular_file_makes_its_character_not_eligible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 6);
+    let chars = characters(&data);
+    let with_image: Vec<_> = chars.iter().filter(|c| !is_placeholder(c)).collect();
+    let (fifo, dir) = (with_image[0], with_image[1]);
+    let fifo_path = image_path(&data, fifo);
+    std::fs::remove_file(&fifo_path).unwrap();
+    let made = Command::new("mkfifo").arg(&fifo_path).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let dir_path = image_path(&data, dir);
+    std::fs::remove_file(&dir_path).unwrap();
+    std::fs::create_dir(&dir_path).unwrap();
+
+    let store_path = tmp.path().join("store");
+    let out = run_bounded(
+        &["ingest", "--data", s(&data), "--store", s(&store_path)],
+        Duration::from_secs(30),
+    );
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    for (c, path) in [(fifo, &fifo_path), (dir, &dir_path)] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(c["name"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("no warning for {}: {stderr}", c["name"]));
+        assert!(
+            line.contains(&path.display().to_string())
+                && line.contains("not a regular file")
+                && line.contains("stored as not eligible"),
+            "{line}"
+        );
+    }
+    assert!(stdout.contains("2 missing images"), "{stdout}");
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    for c in [fifo, dir] {
+        let id = c["id"].as_u64().unwrap();
+        assert!(!snap.character(id).unwrap().unwrap().eligible);
+        assert!(snap.image(id).unwrap().is_none());
+    }
 }

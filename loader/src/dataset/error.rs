@@ -189,6 +189,18 @@ pub enum Warning {
         /// What it is instead ("a FIFO", "a directory"…).
         kind: &'static str,
     },
+    /// The image path of a character resolves (through a symlink) to a file outside the dataset
+    /// folder: it is not read, and the character is stored as not eligible.
+    OutsideDataset {
+        /// Which record.
+        record: RecordRef,
+        /// The path that was expected to be the image.
+        path: PathBuf,
+        /// Where it leads, canonical.
+        target: PathBuf,
+        /// The dataset folder, canonical.
+        dir: PathBuf,
+    },
     /// Two characters' names make the same slug, so they share one image file.
     SharedImage {
         /// The later record.
@@ -215,6 +227,19 @@ impl fmt::Display for Warning {
                 "{}: {record}: image is not a regular file ({kind}); not read, stored as not \
                  eligible",
                 path.display()
+            ),
+            Warning::OutsideDataset {
+                record,
+                path,
+                target,
+                dir,
+            } => write!(
+                f,
+                "{}: {record}: image leads to {}, outside the dataset folder {}; not read, \
+                 stored as not eligible",
+                path.display(),
+                target.display(),
+                dir.display()
             ),
             Warning::SharedImage {
                 record,

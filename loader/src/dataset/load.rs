@@ -57,6 +57,11 @@ impl Dataset {
     pub fn load(dir: &Path) -> Result<Dataset, DatasetError> {
         let json_path = dir.join(CHARACTERS_FILE);
         let characters = parse_characters(&json_path)?;
+        // images must resolve (symlinks followed) to files inside this folder
+        let canonical_dir = fs::canonicalize(dir).map_err(|source| DatasetError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
 
         let mut warnings = Vec::new();
         let mut first_by_id: HashMap<CharacterId, usize> = HashMap::new();
@@ -118,7 +123,12 @@ impl Dataset {
                         first_by_slug.insert(slug, index);
                     }
                 }
-                match load_image(&path, content_type, format, extension, record_ref)? {
+                let claim = Claim {
+                    content_type,
+                    format,
+                    extension,
+                };
+                match load_image(&path, &canonical_dir, &claim, record_ref)? {
                     Ok(image) => {
                         counts.eligible += 1;
                         counts.images += 1;
@@ -131,6 +141,12 @@ impl Dataset {
                         warnings.push(match unusable {
                             Unusable::Missing => Warning::MissingImage { record, path },
                             Unusable::NotAFile(kind) => Warning::NotAFile { record, path, kind },
+                            Unusable::Outside(target) => Warning::OutsideDataset {
+                                record,
+                                path,
+                                target,
+                                dir: canonical_dir.clone(),
+                            },
                         });
                         None
                     }
@@ -189,17 +205,29 @@ enum Unusable {
     /// It is not a regular file: what it is (a FIFO, a directory…). Reading a FIFO would wait
     /// for a writer forever; a device may never end.
     NotAFile(&'static str),
+    /// It is a symlink (or under one) that resolves to this path, outside the dataset folder: a
+    /// dataset must not make the loader read, and powersource serve, any file on the machine.
+    Outside(PathBuf),
 }
 
-/// Checks the image file at `path` that a record claims is a `format` image (`extension` is the
-/// one it names, `content_type` what that maps to): [`Unusable`] when the file is missing or
-/// not a regular file (it is then never opened), an error naming the file and `record_ref()`
-/// when it is too large or not the image it claims to be.
+/// What a record says its image is.
+struct Claim<'a> {
+    /// What the extension maps to.
+    content_type: &'static str,
+    /// The format the bytes must have.
+    format: ImageFormat,
+    /// The extension the record names, for messages.
+    extension: &'a str,
+}
+
+/// Checks the image file at `path` that a record claims is the image `claim` says:
+/// [`Unusable`] when the file is missing, resolves outside `canonical_dir` (the dataset folder,
+/// canonical) or is not a regular file (it is then never opened), an error naming the file and
+/// `record_ref()` when it is too large or not the image it claims to be.
 fn load_image(
     path: &Path,
-    content_type: &'static str,
-    format: ImageFormat,
-    extension: &str,
+    canonical_dir: &Path,
+    claim: &Claim<'_>,
     record_ref: impl Fn() -> RecordRef,
 ) -> Result<Result<ImageFile, Unusable>, DatasetError> {
     let image_err = |problem| DatasetError::Record {
@@ -217,6 +245,13 @@ fn load_image(
             })
         }
     };
+    let canonical = fs::canonicalize(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !canonical.starts_with(canonical_dir) {
+        return Ok(Err(Unusable::Outside(canonical)));
+    }
     if let Some(kind) = not_a_file(&meta.file_type()) {
         return Ok(Err(Unusable::NotAFile(kind)));
     }
@@ -227,10 +262,12 @@ fn load_image(
     // the file can grow between the metadata and the read: check_image checks the size
     // of what was read too
     let bytes = read_limited(path)?;
-    check_image(&bytes, format, extension).map_err(image_err)?;
+    check_image(&bytes, claim.format, claim.extension).map_err(image_err)?;
+    // The ingest reads `path` again and refuses bytes whose ETag differs, so a link switched
+    // to another file afterwards cannot smuggle that file in.
     Ok(Ok(ImageFile {
         path: path.to_owned(),
-        content_type,
+        content_type: claim.content_type,
         etag: etag_of(&bytes),
         len: bytes.len() as u64,
     }))

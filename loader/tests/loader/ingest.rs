@@ -309,3 +309,63 @@ fn an_image_that_is_not_a_regular_file_makes_its_character_not_eligible() {
         assert!(snap.image(id).unwrap().is_none());
     }
 }
+
+#[test]
+fn an_image_linked_from_outside_the_dataset_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 8);
+    let chars = characters(&data);
+    let with_image: Vec<_> = chars.iter().filter(|c| !is_placeholder(c)).collect();
+    let (outside, inside) = (with_image[0], with_image[1]);
+
+    // a valid image, but outside the dataset folder, reached through a symlink
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let outside_path = image_path(&data, outside);
+    let target = elsewhere.join(outside_path.file_name().unwrap());
+    std::fs::rename(&outside_path, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &outside_path).unwrap();
+    // a symlink to a file inside the dataset folder is fine
+    let inside_path = image_path(&data, inside);
+    let moved = data.join(format!(
+        "kept-{}",
+        inside_path.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::rename(&inside_path, &moved).unwrap();
+    std::os::unix::fs::symlink(
+        std::path::Path::new("..").join(moved.file_name().unwrap()),
+        &inside_path,
+    )
+    .unwrap();
+
+    let store_path = tmp.path().join("store");
+    let (stdout, stderr) = ingest_ok(&data, &store_path);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(outside["name"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no warning for {}: {stderr}", outside["name"]));
+    let canonical = std::fs::canonicalize(&target).unwrap();
+    assert!(
+        line.contains(&outside_path.display().to_string())
+            && line.contains(&canonical.display().to_string())
+            && line.contains("outside the dataset folder")
+            && line.contains("stored as not eligible"),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains(inside["name"].as_str().unwrap()),
+        "{stderr}"
+    );
+    assert!(stdout.contains("1 missing images"), "{stdout}");
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    let id = outside["id"].as_u64().unwrap();
+    assert!(!snap.character(id).unwrap().unwrap().eligible);
+    assert!(snap.image(id).unwrap().is_none());
+    let id = inside["id"].as_u64().unwrap();
+    assert!(snap.character(id).unwrap().unwrap().eligible);
+    assert_eq!(
+        snap.image(id).unwrap().unwrap().bytes,
+        std::fs::read(&moved).unwrap()
+    );
+}

@@ -10,9 +10,19 @@ use thiserror::Error;
 
 use super::format::{MAX_CHARACTERS_FILE_BYTES, MAX_IMAGE_BYTES};
 
-/// Names longer than this many characters are cut in messages (a name can be huge; the message
-/// only needs to recognise it).
-const NAME_SHOWN_CHARS: usize = 80;
+/// Names and urls longer than this many characters are cut in messages (they can be huge; the
+/// message only needs to recognise them).
+const SHOWN_CHARS: usize = 80;
+
+/// `text` quoted for a message, cut after [`SHOWN_CHARS`] characters.
+fn shown(text: &str) -> String {
+    if text.chars().count() > SHOWN_CHARS {
+        let cut: String = text.chars().take(SHOWN_CHARS).collect();
+        format!("{cut:?}…")
+    } else {
+        format!("{text:?}")
+    }
+}
 
 /// Which record of `characters.json` a message is about. `id` and `name` are shown when they
 /// could be read.
@@ -29,14 +39,7 @@ pub struct RecordRef {
 impl fmt::Display for RecordRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "record [{}]", self.index)?;
-        let name = self.name.as_deref().map(|name| {
-            if name.chars().count() > NAME_SHOWN_CHARS {
-                let cut: String = name.chars().take(NAME_SHOWN_CHARS).collect();
-                format!("{cut:?}…")
-            } else {
-                format!("{name:?}")
-            }
-        });
+        let name = self.name.as_deref().map(shown);
         match (&self.id, name) {
             (Some(id), Some(name)) => write!(f, " (id {id}, {name})"),
             (Some(id), None) => write!(f, " (id {id})"),
@@ -201,6 +204,16 @@ pub enum Warning {
         /// The dataset folder, canonical.
         dir: PathBuf,
     },
+    /// The `detail` url of a character is not an `http` or `https` url (`javascript:`,
+    /// `data:`…): the character is stored without a learn-more link.
+    NotAWebLink {
+        /// Which record.
+        record: RecordRef,
+        /// `characters.json`.
+        path: PathBuf,
+        /// The url.
+        url: String,
+    },
     /// Two characters' names make the same slug, so they share one image file.
     SharedImage {
         /// The later record.
@@ -240,6 +253,13 @@ impl fmt::Display for Warning {
                 path.display(),
                 target.display(),
                 dir.display()
+            ),
+            Warning::NotAWebLink { record, path, url } => write!(
+                f,
+                "{}: {record}: detail url {} is not an http or https url; stored without a \
+                 learn-more link",
+                path.display(),
+                shown(url)
             ),
             Warning::SharedImage {
                 record,

@@ -109,6 +109,18 @@ pub struct ResourceSummary {
     pub kind: Option<String>,
 }
 
+/// Whether `url` may be a character's learn-more link: an absolute `http` or `https` url (the
+/// scheme in any case, nothing before it, `//` after it) with a host. Browsers follow the link from
+/// superpower's page, so `javascript:`, `data:`, `ftp:` and anything else is not stored.
+pub fn is_web_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && rest.starts_with("//")
+        && reqwest::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// The JSON answer powersource gives for `record` (its `CharacterView`, in
 /// `service/src/api.rs`), field for field: what superpower reads within
 /// [`MAX_CHARACTER_JSON_BYTES`](common::model::MAX_CHARACTER_JSON_BYTES). The loader depends on
@@ -167,7 +179,8 @@ impl MarvelCharacter {
             .ends_with(PLACEHOLDER)
     }
 
-    /// The first url of type `detail`, which becomes the "learn more" link.
+    /// The first url of type `detail`, which becomes the "learn more" link when it is a web
+    /// url ([`is_web_url`]).
     pub fn detail_url(&self) -> Option<&str> {
         self.urls
             .iter()
@@ -187,7 +200,10 @@ impl MarvelCharacter {
             name: self.name.clone(),
             description: self.description.clone(),
             slug: self.slug(),
-            learn_more_url: self.detail_url().map(str::to_owned),
+            learn_more_url: self
+                .detail_url()
+                .filter(|url| is_web_url(url))
+                .map(str::to_owned),
             eligible,
             modified: self.modified.clone(),
         }
@@ -203,16 +219,43 @@ mod tests {
         let c: MarvelCharacter = serde_json::from_str(
             r#"{"id": 1011334, "name": "3-D Man", "description": null, "extra": [1],
                 "thumbnail": {"path": "http://x/i/mg/c/e0/535fecbbb9784", "extension": "jpg"},
-                "urls": [{"type": "wiki", "url": "w"}, {"type": "detail", "url": "d"}]}"#,
+                "urls": [{"type": "wiki", "url": "w"}, {"type": "detail", "url": "http://d.example/"}]}"#,
         )
         .unwrap();
         assert_eq!(c.description, "");
-        assert_eq!(c.detail_url(), Some("d"));
+        assert_eq!(c.detail_url(), Some("http://d.example/"));
         assert_eq!(c.slug(), "3-d-man");
         assert_eq!(c.image_file(), Path::new("images/3-d-man.jpg"));
         assert!(!c.has_placeholder_thumbnail());
         let r = c.to_record(true);
-        assert_eq!(r.learn_more_url.as_deref(), Some("d"));
+        assert_eq!(r.learn_more_url.as_deref(), Some("http://d.example/"));
+        let mut c = c;
+        c.urls[1].url = "javascript:alert(1)".into();
+        assert_eq!(c.to_record(true).learn_more_url, None);
+    }
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_are_web_urls() {
+        for good in [
+            "http://marvel.com/x",
+            "https://a.example",
+            "HTTPS://A.example/?q=1",
+        ] {
+            assert!(is_web_url(good), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript://x.example/%0aalert(1)",
+            "data:text/html,hi",
+            "ftp://marvel.com",
+            " http://marvel.com",
+            "http://",
+            "http:marvel.com",
+            "marvel.com",
+            "",
+        ] {
+            assert!(!is_web_url(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -95,6 +95,15 @@ impl Dataset {
             }
             first_by_id.insert(c.id, index);
             let mut record = c.to_record(false);
+            if let Some(url) = c.detail_url() {
+                if record.learn_more_url.is_none() {
+                    warnings.push(Warning::NotAWebLink {
+                        record: record_ref(),
+                        path: json_path.clone(),
+                        url: url.to_owned(),
+                    });
+                }
+            }
             let answer = served_json_len(&record);
             if answer > MAX_CHARACTER_JSON_BYTES {
                 return Err(bad(Problem::AnswerTooLarge { bytes: answer }));

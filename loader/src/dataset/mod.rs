@@ -47,7 +47,7 @@ mod parse;
 pub use entry::{Entry, ImageFile};
 pub use error::{DatasetError, Problem, RecordRef, Warning};
 pub use format::{
-    served_json_len, MarvelCharacter, ResourceList, ResourceSummary, Thumbnail, Url,
+    is_web_url, served_json_len, MarvelCharacter, ResourceList, ResourceSummary, Thumbnail, Url,
     CHARACTERS_FILE, DETAIL_URL_TYPE, IMAGES_DIR, MAX_CHARACTERS_FILE_BYTES, MAX_IMAGE_BYTES,
     PLACEHOLDER,
 };

@@ -369,3 +369,54 @@ fn an_image_linked_from_outside_the_dataset_is_not_read() {
         std::fs::read(&moved).unwrap()
     );
 }
+
+#[test]
+fn only_http_and_https_learn_more_links_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 9);
+    let mut chars = characters(&data);
+    let links = [
+        ("javascript:alert(document.cookie)", None),
+        ("data:text/html,<script>alert(1)</script>", None),
+        ("ftp://marvel.com/characters/1", None),
+        (" javascript:alert(1)", None),
+        ("http://", None),
+        (
+            "HTTPS://Marvel.com/characters/2",
+            Some("HTTPS://Marvel.com/characters/2"),
+        ),
+        (
+            "http://marvel.com/characters/3",
+            Some("http://marvel.com/characters/3"),
+        ),
+    ];
+    for (c, (url, _)) in chars.iter_mut().zip(links) {
+        c["urls"] = serde_json::json!([{"type": "detail", "url": url}]);
+    }
+    write_characters(&data, &chars);
+    let store_path = tmp.path().join("store");
+    let (_, stderr) = ingest_ok(&data, &store_path);
+
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    for (c, (url, stored)) in chars.iter().zip(links) {
+        let id = c["id"].as_u64().unwrap();
+        let record = snap.character(id).unwrap().unwrap();
+        assert_eq!(record.learn_more_url.as_deref(), stored, "{url}");
+        let warned = stderr
+            .lines()
+            .find(|l| l.contains(c["name"].as_str().unwrap()));
+        match stored {
+            None => {
+                let line = warned.unwrap_or_else(|| panic!("no warning for {url:?}: {stderr}"));
+                assert!(
+                    line.contains(&format!("{url:?}"))
+                        && line.contains("not an http or https url")
+                        && line.contains("stored without a learn-more link"),
+                    "{line}"
+                );
+            }
+            Some(_) => assert!(warned.is_none(), "{stderr}"),
+        }
+    }
+}

@@ -1,6 +1,13 @@
-//! The character as superpower knows it: the stored records, and the id format.
+//! The character as superpower knows it: the stored records, the id format, and the size limit
+//! on one character's JSON answer that both the loader and superpower read.
 
 use serde::{Deserialize, Serialize};
+
+/// The largest JSON answer for one character (powersource's `CharacterView`: id, name,
+/// description, image url and learn-more url) that superpower reads: 64 KiB. A larger answer is
+/// refused, so the user would get 503 forever; the loader therefore refuses a character whose
+/// answer would be larger. `service::api::MAX_CHARACTER_BYTES` is this constant.
+pub const MAX_CHARACTER_JSON_BYTES: usize = 64 * 1024;
 
 /// Marvel character ids are positive integers (for example 1009610); the sample dataset uses the
 /// same range.

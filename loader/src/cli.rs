@@ -67,6 +67,10 @@ pub struct IngestArgs {
     /// Store folder to write (repeat for several stores).
     #[arg(long = "store", required = true, env = "LOADER_STORE")]
     pub stores: Vec<PathBuf>,
+    /// Ingest even a dataset with no eligible character (every powersource serving it is then
+    /// unhealthy); without it such a dataset is refused.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// Runs a parsed command line.
@@ -127,6 +131,7 @@ fn run_ingest(args: &IngestArgs) -> Result<(), Error> {
         }
     };
     print_warnings(dataset.warnings());
+    ingest::check_not_empty(&dataset, args.allow_empty)?;
 
     // open every store before writing any, so a bad path fails early with all stores untouched
     let stores = args
@@ -150,6 +155,7 @@ fn run_ingest(args: &IngestArgs) -> Result<(), Error> {
     let options = ingest::Options {
         source: Some(source),
         progress,
+        allow_empty: args.allow_empty,
     };
     let refs: Vec<&Store> = stores.iter().collect();
     let report = ingest::ingest_all(&dataset, &refs, &options)?;

@@ -28,6 +28,9 @@ pub struct Options {
     pub source: Option<String>,
     /// Advanced once per character; hidden by default.
     pub progress: ProgressBar,
+    /// Ingest a dataset with no eligible character. Off by default: every powersource serving
+    /// such a store answers 503 on `/health`, which is only ever wanted on purpose (a test).
+    pub allow_empty: bool,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
         Options {
             source: None,
             progress: ProgressBar::hidden(),
+            allow_empty: false,
         }
     }
 }
@@ -70,12 +74,41 @@ pub struct Report {
 /// Why an ingest failed. No store's current dataset changed.
 #[derive(Debug, Error)]
 pub enum IngestError {
+    /// The dataset has no eligible character and [`Options::allow_empty`] is off.
+    #[error(
+        "{}: the dataset has no eligible character ({characters} characters, none with an \
+         image), so every powersource serving it would be unhealthy; nothing was ingested \
+         (pass --allow-empty to ingest it anyway)",
+        dir.display()
+    )]
+    NoEligible {
+        /// The dataset's folder.
+        dir: std::path::PathBuf,
+        /// How many characters it has.
+        characters: u64,
+    },
     /// An image could not be read again, or changed after the dataset was loaded.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Checks that `dataset` has an eligible character, unless `allow_empty`. [`ingest_all`] does
+/// it first; the command line calls it before it opens any store.
+///
+/// # Errors
+/// [`IngestError::NoEligible`].
+pub fn check_not_empty(dataset: &Dataset, allow_empty: bool) -> Result<(), IngestError> {
+    let counts = dataset.counts();
+    if counts.eligible == 0 && !allow_empty {
+        return Err(IngestError::NoEligible {
+            dir: dataset.dir().to_owned(),
+            characters: counts.characters,
+        });
+    }
+    Ok(())
 }
 
 /// Ingests `dataset` into the already-open `store`.
@@ -94,13 +127,16 @@ pub fn ingest(dataset: &Dataset, store: &Store, options: &Options) -> Result<Rep
 /// the next ingest).
 ///
 /// # Errors
-/// [`IngestError::Store`] when a store cannot be read or written; [`IngestError::Dataset`] when
-/// an image cannot be read again or changed since the dataset was loaded.
+/// [`IngestError::NoEligible`] when the dataset has no eligible character (unless
+/// [`Options::allow_empty`]), before any store is touched; [`IngestError::Store`] when a store
+/// cannot be read or written; [`IngestError::Dataset`] when an image cannot be read again or
+/// changed since the dataset was loaded.
 pub fn ingest_all(
     dataset: &Dataset,
     stores: &[&Store],
     options: &Options,
 ) -> Result<Report, IngestError> {
+    check_not_empty(dataset, options.allow_empty)?;
     let started = Instant::now();
     let counts = dataset.counts();
     let info = DatasetInfo {

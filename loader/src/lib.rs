@@ -5,9 +5,12 @@
 //! - [`dataset`]: the dataset format, and [`dataset::Dataset::load`], which reads and validates a
 //!   dataset folder (`characters.json` + `images/`) with errors that name the file, the record
 //!   and the problem. Its private modules, one concern each:
-//!   - `dataset::format`: the folder layout, the limits and the Marvel character JSON types;
-//!   - `dataset::parse`: `characters.json` read record by record, with file positions;
-//!   - `dataset::images`: the image checks (shared with `collect`), the bounded read, the ETag;
+//!   - `dataset::format`: the folder layout, the limits, the Marvel character JSON types, the
+//!     size of a character's JSON answer and the learn-more url rule;
+//!   - `dataset::parse`: `characters.json` read within its size limit, record by record, with
+//!     file positions;
+//!   - `dataset::images`: the image checks (shared with `collect`), the bounded read of regular
+//!     files only, the ETag;
 //!   - `dataset::error`: [`dataset::DatasetError`], [`dataset::Problem`], [`dataset::Warning`];
 //!   - `dataset::entry`: one validated character and its image file;
 //!   - `dataset::fingerprint`: the content digest of a dataset;

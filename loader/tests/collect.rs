@@ -477,3 +477,82 @@ fn collected_data_ingests_into_the_store_powersource_serves() {
         "a character without its image is not served"
     );
 }
+
+#[test]
+fn collect_images_refuses_a_characters_json_over_the_datasets_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fs::File::create(dir.path().join("characters.json")).unwrap();
+    file.set_len(loader::dataset::MAX_CHARACTERS_FILE_BYTES + 1)
+        .unwrap(); // sparse
+    drop(file);
+    let out = loader(
+        &["collect", "images", "--data", dir.path().to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("over the limit of 67108864 bytes (64 MiB)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_jpeg_without_its_end_marker_is_retried_and_reported_not_written() {
+    // index 1 is a .jpg whose server always leaves out the final FF D9
+    let fake = FakeMarvel::start(Options {
+        count: 12,
+        truncated_image: Some(1),
+        missing_image: None,
+        flaky_image: None,
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("characters.json"),
+        serde_json::to_vec(fake.characters()).unwrap(),
+    )
+    .unwrap();
+    let cut: MarvelCharacter = serde_json::from_value(fake.characters()[1].clone()).unwrap();
+    let cut_path = dir.path().join(cut.image_file());
+    let url = fake.url();
+    let data = dir.path().to_str().unwrap();
+    let args = [
+        "collect",
+        "images",
+        "--data",
+        data,
+        "--image-base-url",
+        &url,
+        "--retries",
+        "1",
+    ];
+    let pictures = fake.with_picture().len();
+    assert_eq!(pictures, 11);
+
+    for run in 1..=2 {
+        let out = loader(&args, None);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "run {run}: {stdout}");
+        assert!(
+            stderr.contains(&format!("(id {})", cut.id))
+                && stderr.contains("incomplete JPEG: no end-of-image marker (FF D9)")
+                && stderr.contains("1 of 11 images could not be collected"),
+            "run {run}: {stderr}"
+        );
+        assert!(
+            stderr.contains("retrying") && stderr.contains("incomplete JPEG"),
+            "run {run}: the cut download was not retried: {stderr}"
+        );
+        assert!(!cut_path.exists(), "run {run}: the cut JPEG was written");
+        // run 1: every picture, the cut one twice; run 2: only the cut one, twice again
+        let expected = if run == 1 { pictures + 1 } else { pictures + 3 };
+        assert_eq!(fake.image_requests(), expected, "run {run}");
+    }
+    assert_eq!(
+        fs::read_dir(dir.path().join("images")).unwrap().count(),
+        10,
+        "the 10 whole pictures, nothing else"
+    );
+}

@@ -33,8 +33,9 @@ pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fau
 /// browsers and superpower keep them a day and then revalidate with the ETag (a cheap 304).
 pub const IMAGE_CACHE_CONTROL: &str = "public, max-age=86400";
 
-/// Largest character answer superpower reads (a character's JSON is well under a kilobyte).
-pub const MAX_CHARACTER_BYTES: usize = 64 * 1024;
+/// Largest character answer superpower reads (a character's JSON is well under a kilobyte); the
+/// loader refuses characters whose answer would be larger, so it is defined once, in `common`.
+pub use common::model::MAX_CHARACTER_JSON_BYTES as MAX_CHARACTER_BYTES;
 /// Largest image superpower reads (the loader refuses images over 5 MiB).
 pub const MAX_IMAGE_BYTES: usize = 6 * 1024 * 1024;
 /// Largest health, random or admin answer superpower reads.

@@ -84,6 +84,9 @@ pub enum CollectError {
         /// What is wrong with it.
         detail: String,
     },
+    /// `characters.json` could not be read within the dataset's limits.
+    #[error(transparent)]
+    Dataset(Box<crate::dataset::DatasetError>),
     /// Some images could not be collected (the others were; each failure was listed).
     #[error(
         "{failed} of {wanted} images could not be collected; run the command again to retry them"

@@ -126,6 +126,18 @@ impl HttpClient {
         make_url: impl Fn() -> Url,
         bar: &ProgressBar,
     ) -> Result<Vec<u8>, FetchError> {
+        self.get_checked(make_url, bar, |_| Ok(())).await
+    }
+
+    /// [`get`](Self::get), where a 2xx body that `whole` refuses (a download cut short, say)
+    /// counts as a failure that may go away: it is retried like a 503, and after the last retry
+    /// it is a [`FetchError::Transient`] with `whole`'s reason.
+    pub(crate) async fn get_checked(
+        &self,
+        make_url: impl Fn() -> Url,
+        bar: &ProgressBar,
+        whole: impl Fn(&[u8]) -> Result<(), String>,
+    ) -> Result<Vec<u8>, FetchError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
@@ -138,6 +150,10 @@ impl HttpClient {
             let retry_after = retry_after(answer.headers());
             let body = answer.bytes().await.map_err(transport)?;
             if status.is_success() {
+                whole(&body).map_err(|detail| FetchError::Transient {
+                    detail,
+                    retry_after: None,
+                })?;
                 Ok(body.to_vec())
             } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                 Err(FetchError::Transient {

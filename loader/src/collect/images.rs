@@ -4,7 +4,9 @@
 //! Up to `concurrency` downloads run at once. A file already present and valid is skipped, so a
 //! re-run only fetches what is missing. Each download is checked (status 200, at most
 //! [`MAX_IMAGE_BYTES`](crate::dataset::MAX_IMAGE_BYTES), bytes of the image type the extension
-//! claims: the dataset's own [`check_image`]) and written atomically.
+//! claims: the dataset's own [`check_image`]; and whole, ending as its format ends: one rule,
+//! `incomplete`, for a download and for a file a re-run finds) and written atomically. A
+//! download cut short is retried like a 503.
 //! A failed image is recorded and the run goes on.
 
 use std::collections::{HashMap, HashSet};
@@ -23,7 +25,10 @@ use super::error::CollectError;
 use super::fsutil::{sweep_temp_files, sync_dir, write_atomic};
 use super::http::{FetchError, HttpClient, HttpOptions};
 use super::progress;
-use crate::dataset::{check_image, MarvelCharacter, Problem, CHARACTERS_FILE, IMAGES_DIR};
+use crate::dataset::{
+    check_image, read_characters_file, DatasetError, MarvelCharacter, Problem, CHARACTERS_FILE,
+    IMAGES_DIR,
+};
 
 /// The Marvel image variant we download: 300×450, the portrait the front end shows.
 pub const IMAGE_VARIANT: &str = "portrait_uncanny";
@@ -246,7 +251,14 @@ async fn fetch_one(http: &HttpClient, job: &Job, bar: &indicatif::ProgressBar) -
     if present {
         return Outcome::Skipped;
     }
-    let bytes = match http.get(|| job.url.clone(), bar).await {
+    // A download cut short is retried: the same rule a re-run uses to skip a file
+    // (`existing_is_valid`), so no file is accepted now and judged incomplete later. Bytes
+    // that are not the claimed image at all are refused below, without retries.
+    let whole = |bytes: &[u8]| match rejection(bytes, format) {
+        Some(_) => Ok(()),
+        None => incomplete(bytes, format).map_or(Ok(()), Err),
+    };
+    let bytes = match http.get_checked(|| job.url.clone(), bar, whole).await {
         Ok(bytes) => bytes,
         Err(FetchError::Status { status, .. }) => return fail(format!("HTTP {status}")),
         Err(transient) => return fail(format!("{} (after retries)", transient.detail())),
@@ -300,38 +312,53 @@ fn rejection(bytes: &[u8], claimed: ImageFormat) -> Option<String> {
     })
 }
 
-/// Whether the file at `path` is a complete image of `format` (so a re-run can skip it): it
-/// passes the dataset's [`check_image`] and ends the way that format ends, which catches a file cut short by
-/// something other than us (we never leave partial files).
+/// Whether the file at `path` is a complete image of `format` (so a re-run can skip it): a
+/// regular file that passes the dataset's [`check_image`] and is not [`incomplete`] — the rule
+/// every download passes too, so a file written once is skipped ever after.
 fn existing_is_valid(path: &Path, format: ImageFormat) -> bool {
+    // only a regular file is read (a FIFO would block forever); anything else is replaced
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(bytes) = fs::read(path) else {
         return false;
     };
-    if rejection(&bytes, format).is_some() {
-        return false;
-    }
+    rejection(&bytes, format).is_none() && incomplete(&bytes, format).is_none()
+}
+
+/// Why `bytes`, an image of `format` by its header, are cut short: they do not end the way that
+/// format ends (PNG's `IEND` chunk, JPEG's end-of-image marker `FF D9` — zero padding after it
+/// is allowed —, GIF's trailer `3B`). `None` when they do. [`check_image`] reads only the
+/// header, so this is what tells a whole download from one cut short.
+fn incomplete(bytes: &[u8], format: ImageFormat) -> Option<String> {
     match format {
-        ImageFormat::Png => bytes.ends_with(&[0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]),
+        ImageFormat::Png => (!bytes.ends_with(&[0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]))
+            .then(|| "incomplete PNG: no IEND chunk at the end".to_owned()),
         ImageFormat::Jpeg => {
             let trimmed = bytes
                 .iter()
                 .rposition(|&b| b != 0)
                 .map_or(&bytes[..0], |end| &bytes[..=end]);
-            trimmed.ends_with(&[0xFF, 0xD9])
+            (!trimmed.ends_with(&[0xFF, 0xD9]))
+                .then(|| "incomplete JPEG: no end-of-image marker (FF D9)".to_owned())
         }
-        ImageFormat::Gif => bytes.last() == Some(&0x3B),
-        _ => false,
+        ImageFormat::Gif => (bytes.last() != Some(&0x3B))
+            .then(|| "incomplete GIF: no trailer (3B) at the end".to_owned()),
+        other => Some(format!("{other:?} is not a format superpower serves")),
     }
 }
 
-/// The characters of `characters.json`, read with the dataset's own type.
+/// The characters of `characters.json`, read within the dataset's size limit and with the
+/// dataset's own type.
 fn read_characters(path: &Path) -> Result<Vec<MarvelCharacter>, CollectError> {
-    let raw = fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CollectError::BadFile {
-            path: path.to_owned(),
-            detail: "not found: run `loader collect characters --out DIR` first".into(),
-        },
-        _ => CollectError::io(path, e),
+    let raw = read_characters_file(path).map_err(|e| match e {
+        DatasetError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CollectError::BadFile {
+                path: path.to_owned(),
+                detail: "not found: run `loader collect characters --out DIR` first".into(),
+            }
+        }
+        other => CollectError::Dataset(Box::new(other)),
     })?;
     Vec::<MarvelCharacter>::deserialize(&mut serde_json::Deserializer::from_slice(&raw)).map_err(
         |e| CollectError::BadFile {
@@ -411,5 +438,27 @@ mod tests {
             &dir.path().join("missing.png"),
             ImageFormat::Png
         ));
+    }
+
+    #[test]
+    fn a_jpeg_is_whole_when_it_ends_with_its_marker_padding_allowed() {
+        let mut jpeg = Vec::new();
+        image::RgbImage::new(3, 2)
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        assert_eq!(incomplete(&jpeg, ImageFormat::Jpeg), None);
+        let mut padded = jpeg.clone();
+        padded.extend([0, 0, 0]);
+        assert_eq!(incomplete(&padded, ImageFormat::Jpeg), None);
+        let cut = &jpeg[..jpeg.len() - 2];
+        assert_eq!(
+            rejection(cut, ImageFormat::Jpeg),
+            None,
+            "its header is fine"
+        );
+        let why = incomplete(cut, ImageFormat::Jpeg).unwrap();
+        assert!(why.contains("no end-of-image marker"), "{why}");
+        assert!(incomplete(&png()[..20], ImageFormat::Png).is_some());
+        assert!(incomplete(b"GIF89a", ImageFormat::Gif).is_some());
     }
 }

@@ -5,10 +5,24 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use common::model::CharacterId;
+use common::model::{CharacterId, MAX_CHARACTER_JSON_BYTES};
 use thiserror::Error;
 
-use super::format::MAX_IMAGE_BYTES;
+use super::format::{MAX_CHARACTERS_FILE_BYTES, MAX_IMAGE_BYTES};
+
+/// Names and urls longer than this many characters are cut in messages (they can be huge; the
+/// message only needs to recognise them).
+const SHOWN_CHARS: usize = 80;
+
+/// `text` quoted for a message, cut after [`SHOWN_CHARS`] characters.
+fn shown(text: &str) -> String {
+    if text.chars().count() > SHOWN_CHARS {
+        let cut: String = text.chars().take(SHOWN_CHARS).collect();
+        format!("{cut:?}…")
+    } else {
+        format!("{text:?}")
+    }
+}
 
 /// Which record of `characters.json` a message is about. `id` and `name` are shown when they
 /// could be read.
@@ -25,10 +39,11 @@ pub struct RecordRef {
 impl fmt::Display for RecordRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "record [{}]", self.index)?;
-        match (&self.id, &self.name) {
-            (Some(id), Some(name)) => write!(f, " (id {id}, {name:?})"),
+        let name = self.name.as_deref().map(shown);
+        match (&self.id, name) {
+            (Some(id), Some(name)) => write!(f, " (id {id}, {name})"),
             (Some(id), None) => write!(f, " (id {id})"),
-            (None, Some(name)) => write!(f, " ({name:?})"),
+            (None, Some(name)) => write!(f, " ({name})"),
             (None, None) => Ok(()),
         }
     }
@@ -64,6 +79,16 @@ pub enum Problem {
     /// `thumbnail.extension` is not one superpower serves.
     #[error("unsupported image extension {0:?} (expected jpg, jpeg, png or gif)")]
     UnsupportedExtension(String),
+    /// powersource's JSON answer for the character would be larger than superpower reads
+    /// ([`MAX_CHARACTER_JSON_BYTES`]), so users given it would get 503 forever.
+    #[error(
+        "its JSON answer would be {bytes} bytes, over the limit of {MAX_CHARACTER_JSON_BYTES} \
+         bytes (64 KiB) superpower reads for one character; shorten its description or name"
+    )]
+    AnswerTooLarge {
+        /// The answer's size.
+        bytes: usize,
+    },
     /// The image file is larger than [`MAX_IMAGE_BYTES`].
     #[error("image is {bytes} bytes, over the limit of {MAX_IMAGE_BYTES} bytes (5 MiB)")]
     ImageTooLarge {
@@ -103,6 +128,17 @@ pub enum DatasetError {
         path: PathBuf,
         /// What the system said.
         source: io::Error,
+    },
+    /// `characters.json` is larger than [`MAX_CHARACTERS_FILE_BYTES`] (it is not read).
+    #[error(
+        "{}: file is {bytes} bytes, over the limit of {MAX_CHARACTERS_FILE_BYTES} bytes (64 MiB)",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least; reading stops one byte over the limit).
+        bytes: u64,
     },
     /// `characters.json` is not valid JSON.
     #[error("{}: malformed JSON at line {line} column {column}: {detail}", path.display())]
@@ -146,6 +182,38 @@ pub enum Warning {
         /// The file that was expected.
         path: PathBuf,
     },
+    /// The image "file" of a character is not a regular file (a FIFO, a directory, a device):
+    /// it is not read, and the character is stored as not eligible, as if it were missing.
+    NotAFile {
+        /// Which record.
+        record: RecordRef,
+        /// The path that was expected to be the image.
+        path: PathBuf,
+        /// What it is instead ("a FIFO", "a directory"…).
+        kind: &'static str,
+    },
+    /// The image path of a character resolves (through a symlink) to a file outside the dataset
+    /// folder: it is not read, and the character is stored as not eligible.
+    OutsideDataset {
+        /// Which record.
+        record: RecordRef,
+        /// The path that was expected to be the image.
+        path: PathBuf,
+        /// Where it leads, canonical.
+        target: PathBuf,
+        /// The dataset folder, canonical.
+        dir: PathBuf,
+    },
+    /// The `detail` url of a character is not an `http` or `https` url (`javascript:`,
+    /// `data:`…): the character is stored without a learn-more link.
+    NotAWebLink {
+        /// Which record.
+        record: RecordRef,
+        /// `characters.json`.
+        path: PathBuf,
+        /// The url.
+        url: String,
+    },
     /// Two characters' names make the same slug, so they share one image file.
     SharedImage {
         /// The later record.
@@ -167,6 +235,32 @@ impl fmt::Display for Warning {
                     path.display()
                 )
             }
+            Warning::NotAFile { record, path, kind } => write!(
+                f,
+                "{}: {record}: image is not a regular file ({kind}); not read, stored as not \
+                 eligible",
+                path.display()
+            ),
+            Warning::OutsideDataset {
+                record,
+                path,
+                target,
+                dir,
+            } => write!(
+                f,
+                "{}: {record}: image leads to {}, outside the dataset folder {}; not read, \
+                 stored as not eligible",
+                path.display(),
+                target.display(),
+                dir.display()
+            ),
+            Warning::NotAWebLink { record, path, url } => write!(
+                f,
+                "{}: {record}: detail url {} is not an http or https url; stored without a \
+                 learn-more link",
+                path.display(),
+                shown(url)
+            ),
             Warning::SharedImage {
                 record,
                 first_index,

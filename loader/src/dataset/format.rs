@@ -1,6 +1,7 @@
 //! The on-disk format: the folder layout, and the Marvel JSON types of `characters.json` with
 //! what a record says about its image file and its stored record.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use common::model::{CharacterId, CharacterRecord};
@@ -12,6 +13,10 @@ pub const CHARACTERS_FILE: &str = "characters.json";
 pub const IMAGES_DIR: &str = "images";
 /// The largest image file accepted: 5 MiB.
 pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
+/// The largest `characters.json` accepted: 64 MiB, far more than Marvel's ~1,560 characters with
+/// their comics, series, stories and events need. The file is read whole, so the limit is what
+/// keeps a huge file (or a huge field in it) from ballooning the loader's memory.
+pub const MAX_CHARACTERS_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// How Marvel's placeholder thumbnail path ends; such characters are not eligible.
 pub const PLACEHOLDER: &str = "image_not_available";
 /// The `urls[].type` whose url becomes the character's "learn more" link.
@@ -104,6 +109,58 @@ pub struct ResourceSummary {
     pub kind: Option<String>,
 }
 
+/// Whether `url` may be a character's learn-more link: an absolute `http` or `https` url (the
+/// scheme in any case, nothing before it, `//` after it) with a host. Browsers follow the link from
+/// superpower's page, so `javascript:`, `data:`, `ftp:` and anything else is not stored.
+pub fn is_web_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && rest.starts_with("//")
+        && reqwest::Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
+/// The JSON answer powersource gives for `record` (its `CharacterView`, in
+/// `service/src/api.rs`), field for field: what superpower reads within
+/// [`MAX_CHARACTER_JSON_BYTES`](common::model::MAX_CHARACTER_JSON_BYTES). The loader depends on
+/// `common` only, so the view is mirrored here; the test below pins its exact bytes.
+#[derive(Serialize)]
+struct ServedView<'a> {
+    id: CharacterId,
+    name: &'a str,
+    description: &'a str,
+    /// `/characters/{id}/image` (`service::api::image_path`).
+    image_url: String,
+    learn_more_url: Option<&'a str>,
+}
+
+/// How many bytes powersource's JSON answer for `record` takes (serde_json, compact, as
+/// powersource renders it), counted without building it.
+pub fn served_json_len(record: &CharacterRecord) -> usize {
+    /// A writer that only counts.
+    struct Count(usize);
+    impl io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let view = ServedView {
+        id: record.id,
+        name: &record.name,
+        description: &record.description,
+        image_url: format!("/characters/{}/image", record.id),
+        learn_more_url: record.learn_more_url.as_deref(),
+    };
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, &view).expect("a view of strings always serializes");
+    count.0
+}
+
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
@@ -122,7 +179,8 @@ impl MarvelCharacter {
             .ends_with(PLACEHOLDER)
     }
 
-    /// The first url of type `detail`, which becomes the "learn more" link.
+    /// The first url of type `detail`, which becomes the "learn more" link when it is a web
+    /// url ([`is_web_url`]).
     pub fn detail_url(&self) -> Option<&str> {
         self.urls
             .iter()
@@ -142,7 +200,10 @@ impl MarvelCharacter {
             name: self.name.clone(),
             description: self.description.clone(),
             slug: self.slug(),
-            learn_more_url: self.detail_url().map(str::to_owned),
+            learn_more_url: self
+                .detail_url()
+                .filter(|url| is_web_url(url))
+                .map(str::to_owned),
             eligible,
             modified: self.modified.clone(),
         }
@@ -158,15 +219,60 @@ mod tests {
         let c: MarvelCharacter = serde_json::from_str(
             r#"{"id": 1011334, "name": "3-D Man", "description": null, "extra": [1],
                 "thumbnail": {"path": "http://x/i/mg/c/e0/535fecbbb9784", "extension": "jpg"},
-                "urls": [{"type": "wiki", "url": "w"}, {"type": "detail", "url": "d"}]}"#,
+                "urls": [{"type": "wiki", "url": "w"}, {"type": "detail", "url": "http://d.example/"}]}"#,
         )
         .unwrap();
         assert_eq!(c.description, "");
-        assert_eq!(c.detail_url(), Some("d"));
+        assert_eq!(c.detail_url(), Some("http://d.example/"));
         assert_eq!(c.slug(), "3-d-man");
         assert_eq!(c.image_file(), Path::new("images/3-d-man.jpg"));
         assert!(!c.has_placeholder_thumbnail());
         let r = c.to_record(true);
-        assert_eq!(r.learn_more_url.as_deref(), Some("d"));
+        assert_eq!(r.learn_more_url.as_deref(), Some("http://d.example/"));
+        let mut c = c;
+        c.urls[1].url = "javascript:alert(1)".into();
+        assert_eq!(c.to_record(true).learn_more_url, None);
+    }
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_are_web_urls() {
+        for good in [
+            "http://marvel.com/x",
+            "https://a.example",
+            "HTTPS://A.example/?q=1",
+        ] {
+            assert!(is_web_url(good), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript://x.example/%0aalert(1)",
+            "data:text/html,hi",
+            "ftp://marvel.com",
+            " http://marvel.com",
+            "http://",
+            "http:marvel.com",
+            "marvel.com",
+            "",
+        ] {
+            assert!(!is_web_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_served_length_is_that_of_powersources_answer() {
+        let mut r = CharacterRecord {
+            id: 7,
+            name: "Zoë".into(),
+            description: "say \"hi\"\n".into(),
+            slug: "zoe".into(),
+            learn_more_url: Some("http://x/7".into()),
+            eligible: true,
+            modified: String::new(),
+        };
+        let answer = r#"{"id":7,"name":"Zoë","description":"say \"hi\"\n","image_url":"/characters/7/image","learn_more_url":"http://x/7"}"#;
+        assert_eq!(served_json_len(&r), answer.len());
+        r.learn_more_url = None;
+        let answer = r#"{"id":7,"name":"Zoë","description":"say \"hi\"\n","image_url":"/characters/7/image","learn_more_url":null}"#;
+        assert_eq!(served_json_len(&r), answer.len());
     }
 }

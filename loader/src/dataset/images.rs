@@ -1,8 +1,8 @@
 //! Image files: the checks every image passes ([`check_image`], shared with `loader collect`),
 //! reading one within the size limit, and its strong ETag.
 
-use std::fs;
-use std::io::{Cursor, Read};
+use std::fs::{self, FileType};
+use std::io::{self, Cursor, Read};
 use std::path::Path;
 
 use common::model::ImageRecord;
@@ -25,13 +25,52 @@ pub fn image_record(bytes: Vec<u8>, content_type: &str) -> ImageRecord {
     }
 }
 
-/// Reads a file, but never more than one byte over [`MAX_IMAGE_BYTES`].
+/// What a file that is not a regular file is, for messages; `None` for a regular file. Only
+/// regular files are read as images: opening a FIFO waits for a writer forever, and a device
+/// may never end.
+pub(super) fn not_a_file(kind: &FileType) -> Option<&'static str> {
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a file")
+}
+
+/// Reads a regular file, but never more than one byte over [`MAX_IMAGE_BYTES`].
+///
+/// # Errors
+/// [`DatasetError::Io`] when it cannot be read or is not a regular file. The type is checked
+/// before opening (so a FIFO is never opened, which would block) and again on the open file.
 pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, DatasetError> {
     let io_err = |source| DatasetError::Io {
         path: path.to_owned(),
         source,
     };
+    let check = |kind: FileType| match not_a_file(&kind) {
+        Some(what) => Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({what})"),
+        ))),
+        None => Ok(()),
+    };
+    check(fs::metadata(path).map_err(io_err)?.file_type())?;
     let file = fs::File::open(path).map_err(io_err)?;
+    check(file.metadata().map_err(io_err)?.file_type())?;
     let mut bytes = Vec::new();
     file.take(MAX_IMAGE_BYTES + 1)
         .read_to_end(&mut bytes)

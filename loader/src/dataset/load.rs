@@ -6,14 +6,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use common::model::{content_type_for_extension, CharacterId};
+use common::model::{content_type_for_extension, CharacterId, MAX_CHARACTER_JSON_BYTES};
 use image::ImageFormat;
 
 use super::entry::{Entry, ImageFile};
 use super::error::{DatasetError, Problem, RecordRef, Warning};
 use super::fingerprint::fingerprint;
-use super::format::{CHARACTERS_FILE, MAX_IMAGE_BYTES};
-use super::images::{check_image, etag_of, read_limited};
+use super::format::{served_json_len, CHARACTERS_FILE, MAX_IMAGE_BYTES};
+use super::images::{check_image, etag_of, not_a_file, read_limited};
 use super::parse::parse_characters;
 
 /// Counts over a dataset; they go into the store's dataset info.
@@ -27,7 +27,7 @@ pub struct Counts {
     pub images: u64,
     /// Characters whose thumbnail is the placeholder.
     pub placeholders: u64,
-    /// Characters whose image file is missing.
+    /// Characters whose image file is missing or unusable (not a regular file).
     pub missing_images: u64,
     /// Total bytes of the images.
     pub image_bytes: u64,
@@ -46,8 +46,9 @@ pub struct Dataset {
 impl Dataset {
     /// Reads and validates the dataset in folder `dir`.
     ///
-    /// Checks, in this order: `characters.json` is readable JSON and an array; each record has
-    /// the Marvel shape, a positive id and a usable name; ids are unique; each non-placeholder
+    /// Checks, in this order: `characters.json` is at most 64 MiB, readable JSON and an array; each record has
+    /// the Marvel shape, a positive id and a usable name; ids are unique; the JSON answer
+    /// powersource would give for it fits what superpower reads; each non-placeholder
     /// character's extension is jpg, jpeg, png or gif, and its image file (when present) is at
     /// most 5 MiB and really is an image of that format with a decodable header.
     ///
@@ -56,6 +57,11 @@ impl Dataset {
     pub fn load(dir: &Path) -> Result<Dataset, DatasetError> {
         let json_path = dir.join(CHARACTERS_FILE);
         let characters = parse_characters(&json_path)?;
+        // images must resolve (symlinks followed) to files inside this folder
+        let canonical_dir = fs::canonicalize(dir).map_err(|source| DatasetError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
 
         let mut warnings = Vec::new();
         let mut first_by_id: HashMap<CharacterId, usize> = HashMap::new();
@@ -88,6 +94,20 @@ impl Dataset {
                 }));
             }
             first_by_id.insert(c.id, index);
+            let mut record = c.to_record(false);
+            if let Some(url) = c.detail_url() {
+                if record.learn_more_url.is_none() {
+                    warnings.push(Warning::NotAWebLink {
+                        record: record_ref(),
+                        path: json_path.clone(),
+                        url: url.to_owned(),
+                    });
+                }
+            }
+            let answer = served_json_len(&record);
+            if answer > MAX_CHARACTER_JSON_BYTES {
+                return Err(bad(Problem::AnswerTooLarge { bytes: answer }));
+            }
             counts.characters += 1;
 
             let image = if c.has_placeholder_thumbnail() {
@@ -112,26 +132,39 @@ impl Dataset {
                         first_by_slug.insert(slug, index);
                     }
                 }
-                match load_image(&path, content_type, format, extension, record_ref)? {
-                    Some(image) => {
+                let claim = Claim {
+                    content_type,
+                    format,
+                    extension,
+                };
+                match load_image(&path, &canonical_dir, &claim, record_ref)? {
+                    Ok(image) => {
                         counts.eligible += 1;
                         counts.images += 1;
                         counts.image_bytes += image.len;
                         Some(image)
                     }
-                    None => {
+                    Err(unusable) => {
                         counts.missing_images += 1;
-                        warnings.push(Warning::MissingImage {
-                            record: record_ref(),
-                            path,
+                        let record = record_ref();
+                        warnings.push(match unusable {
+                            Unusable::Missing => Warning::MissingImage { record, path },
+                            Unusable::NotAFile(kind) => Warning::NotAFile { record, path, kind },
+                            Unusable::Outside(target) => Warning::OutsideDataset {
+                                record,
+                                path,
+                                target,
+                                dir: canonical_dir.clone(),
+                            },
                         });
                         None
                     }
                 }
             };
+            record.eligible = image.is_some();
             entries.push(Entry {
                 index,
-                record: c.to_record(image.is_some()),
+                record,
                 image,
             });
         }
@@ -174,24 +207,46 @@ impl Dataset {
     }
 }
 
-/// Checks the image file at `path` that a record claims is a `format` image (`extension` is the
-/// one it names, `content_type` what that maps to): `None` when the file is missing, an error
-/// naming the file and `record_ref()` when it is too large or not the image it claims to be.
+/// Why a character's image file cannot be used, making it not eligible (with a [`Warning`]).
+enum Unusable {
+    /// There is no such file.
+    Missing,
+    /// It is not a regular file: what it is (a FIFO, a directory…). Reading a FIFO would wait
+    /// for a writer forever; a device may never end.
+    NotAFile(&'static str),
+    /// It is a symlink (or under one) that resolves to this path, outside the dataset folder: a
+    /// dataset must not make the loader read, and powersource serve, any file on the machine.
+    Outside(PathBuf),
+}
+
+/// What a record says its image is.
+struct Claim<'a> {
+    /// What the extension maps to.
+    content_type: &'static str,
+    /// The format the bytes must have.
+    format: ImageFormat,
+    /// The extension the record names, for messages.
+    extension: &'a str,
+}
+
+/// Checks the image file at `path` that a record claims is the image `claim` says:
+/// [`Unusable`] when the file is missing, resolves outside `canonical_dir` (the dataset folder,
+/// canonical) or is not a regular file (it is then never opened), an error naming the file and
+/// `record_ref()` when it is too large or not the image it claims to be.
 fn load_image(
     path: &Path,
-    content_type: &'static str,
-    format: ImageFormat,
-    extension: &str,
+    canonical_dir: &Path,
+    claim: &Claim<'_>,
     record_ref: impl Fn() -> RecordRef,
-) -> Result<Option<ImageFile>, DatasetError> {
+) -> Result<Result<ImageFile, Unusable>, DatasetError> {
     let image_err = |problem| DatasetError::Record {
         file: path.to_owned(),
         record: Box::new(record_ref()),
         problem,
     };
-    let len = match fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err(Unusable::Missing)),
         Err(source) => {
             return Err(DatasetError::Io {
                 path: path.to_owned(),
@@ -199,16 +254,29 @@ fn load_image(
             })
         }
     };
+    let canonical = fs::canonicalize(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !canonical.starts_with(canonical_dir) {
+        return Ok(Err(Unusable::Outside(canonical)));
+    }
+    if let Some(kind) = not_a_file(&meta.file_type()) {
+        return Ok(Err(Unusable::NotAFile(kind)));
+    }
+    let len = meta.len();
     if len > MAX_IMAGE_BYTES {
         return Err(image_err(Problem::ImageTooLarge { bytes: len }));
     }
     // the file can grow between the metadata and the read: check_image checks the size
     // of what was read too
     let bytes = read_limited(path)?;
-    check_image(&bytes, format, extension).map_err(image_err)?;
-    Ok(Some(ImageFile {
+    check_image(&bytes, claim.format, claim.extension).map_err(image_err)?;
+    // The ingest reads `path` again and refuses bytes whose ETag differs, so a link switched
+    // to another file afterwards cannot smuggle that file in.
+    Ok(Ok(ImageFile {
         path: path.to_owned(),
-        content_type,
+        content_type: claim.content_type,
         etag: etag_of(&bytes),
         len: bytes.len() as u64,
     }))

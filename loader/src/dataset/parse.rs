@@ -2,19 +2,53 @@
 //! position in the whole file.
 
 use std::fs;
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde_json::value::RawValue;
 
 use super::error::{DatasetError, Problem, RecordRef};
-use super::format::MarvelCharacter;
+use super::format::{MarvelCharacter, MAX_CHARACTERS_FILE_BYTES};
+use super::images::not_a_file;
+
+/// Reads `characters.json` whole, but refuses it without reading when it is over
+/// [`MAX_CHARACTERS_FILE_BYTES`] (and stops one byte over, should it grow meanwhile) or not a
+/// regular file (a FIFO would block the open forever). `loader collect images` reads it through
+/// here too.
+pub(crate) fn read_characters_file(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    let io_err = |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let kind = fs::metadata(path).map_err(io_err)?.file_type();
+    if let Some(what) = not_a_file(&kind) {
+        return Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({what})"),
+        )));
+    }
+    let too_large = |bytes| DatasetError::FileTooLarge {
+        path: path.to_owned(),
+        bytes,
+    };
+    let file = fs::File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > MAX_CHARACTERS_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    let mut raw = Vec::with_capacity(len as usize);
+    file.take(MAX_CHARACTERS_FILE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(io_err)?;
+    if raw.len() as u64 > MAX_CHARACTERS_FILE_BYTES {
+        return Err(too_large(raw.len() as u64));
+    }
+    Ok(raw)
+}
 
 /// Parses `characters.json` record by record, so that a shape error names its record.
 pub(super) fn parse_characters(path: &Path) -> Result<Vec<MarvelCharacter>, DatasetError> {
-    let raw = fs::read(path).map_err(|source| DatasetError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let raw = read_characters_file(path)?;
     let text = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw);
 
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();

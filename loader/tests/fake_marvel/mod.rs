@@ -8,7 +8,7 @@
 //! - `GET /u/prod/marvel/i/mg/…/portrait_uncanny.{jpg,png}`: real PNG/JPEG bytes; 404 for the
 //!   one character whose picture is "lost".
 //! - Scripted trouble: a 429 (with `Retry-After`) once at one offset, a 503 once at another, a
-//!   503 once for one image.
+//!   503 once for one image; optionally a mislabeled picture and a JPEG without its end marker.
 //!
 //! It counts what it served, so tests can assert a second run downloads nothing.
 #![allow(dead_code)] // shared by the tests and the benchmark, which use different parts
@@ -60,6 +60,9 @@ pub struct Options {
     /// Index of a character whose picture is served with the wrong format (PNG bytes for a
     /// `.jpg`, or the reverse).
     pub mislabeled_image: Option<usize>,
+    /// Index of a character (with a `.jpg`) whose picture is a JPEG cut short: every byte but
+    /// its end-of-image marker (`FF D9`), every time.
+    pub truncated_image: Option<usize>,
     /// Pictures of about this many KiB (noise, so they do not compress); tiny when `None`.
     pub image_kib: Option<usize>,
 }
@@ -80,6 +83,7 @@ impl Default for Options {
             missing_image: Some(3),
             flaky_image: Some(4),
             mislabeled_image: None,
+            truncated_image: None,
             image_kib: None,
         }
     }
@@ -320,7 +324,12 @@ impl State {
                     (_, true) => "png",
                     (ext, false) => ext,
                 };
-                let bytes = picture(i as u64, encoded_as, options.image_kib);
+                let mut bytes = picture(i as u64, encoded_as, options.image_kib);
+                if options.truncated_image == Some(i) {
+                    assert_eq!(ext, "jpg", "only a JPEG is cut short");
+                    assert!(bytes.ends_with(&[0xFF, 0xD9]));
+                    bytes.truncate(bytes.len() - 2);
+                }
                 let content_type = if ext == "png" {
                     "image/png"
                 } else {

@@ -217,3 +217,98 @@ fn a_missing_dataset_folder_is_refused() {
     std::fs::remove_file(c.bad.join("characters.json")).unwrap();
     c.fails_with(&[&json_file(&c.bad), "cannot read"]);
 }
+
+/// The JSON powersource answers for a character (its `CharacterView`), as serde_json writes it.
+fn answer_len(c: &Value) -> usize {
+    let id = c["id"].as_u64().unwrap();
+    let detail = c["urls"]
+        .as_array()
+        .and_then(|urls| urls.iter().find(|u| u["type"] == "detail"))
+        .map(|u| u["url"].clone())
+        .unwrap_or(Value::Null);
+    serde_json::json!({
+        "id": id,
+        "name": c["name"],
+        "description": c["description"],
+        "image_url": format!("/characters/{id}/image"),
+        "learn_more_url": detail,
+    })
+    .to_string()
+    .len()
+}
+
+#[test]
+fn a_character_whose_answer_superpower_would_refuse_is_refused() {
+    let limit = common::model::MAX_CHARACTER_JSON_BYTES;
+    assert_eq!(limit, 64 * 1024);
+    let c = case();
+    let mut chars = c.chars();
+    chars[4]["description"] = "x".repeat(66_000).into();
+    write_characters(&c.bad, &chars);
+    let bytes = answer_len(&chars[4]);
+    c.fails_with(&[
+        &json_file(&c.bad),
+        &record_label(4, &chars[4]),
+        &format!(
+            "its JSON answer would be {bytes} bytes, over the limit of {limit} bytes (64 KiB)"
+        ),
+    ]);
+
+    // escapes count: 33,000 quotes are 66,000 bytes of JSON
+    copy_dataset(&c.good, &c.bad);
+    let mut chars = c.chars();
+    chars[5]["description"] = "\"".repeat(33_000).into();
+    write_characters(&c.bad, &chars);
+    c.fails_with(&[&record_label(5, &chars[5]), "over the limit of 65536 bytes"]);
+
+    // an answer of exactly the limit is served, so it is accepted
+    copy_dataset(&c.good, &c.bad);
+    let mut chars = c.chars();
+    chars[4]["description"] = "".into();
+    let room = limit - answer_len(&chars[4]);
+    chars[4]["description"] = "é".repeat(room / 2).into();
+    if room % 2 == 1 {
+        chars[4]["description"] = format!("{}x", chars[4]["description"].as_str().unwrap()).into();
+    }
+    assert_eq!(answer_len(&chars[4]), limit);
+    write_characters(&c.bad, &chars);
+    ingest_ok(&c.bad, &c._tmp.path().join("other-store"));
+}
+
+#[test]
+fn a_characters_json_over_its_size_limit_is_refused_without_reading_it() {
+    let c = case();
+    // sparse: 64 MiB + 1 bytes of nothing on disk
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(c.bad.join("characters.json"))
+        .unwrap();
+    file.set_len(64 * 1024 * 1024 + 1).unwrap();
+    drop(file);
+    c.fails_with(&[
+        &json_file(&c.bad),
+        "is 67108865 bytes, over the limit of 67108864 bytes (64 MiB)",
+    ]);
+}
+
+#[test]
+fn a_characters_json_that_is_a_fifo_is_refused_not_waited_on() {
+    let c = case();
+    let json = c.bad.join("characters.json");
+    std::fs::remove_file(&json).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&json)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let out = run_bounded(
+        &["ingest", "--data", s(&c.bad), "--store", s(&c.store)],
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!out.status.success());
+    let stderr = texts(&out).1;
+    assert!(
+        stderr.contains(&json_file(&c.bad)) && stderr.contains("not a regular file (a FIFO)"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,9 @@
 //! `loader ingest`: what lands in the store, re-ingest, several stores, the built-in sample,
 //! missing images.
 
+use std::process::Command;
+use std::time::Duration;
+
 use common::store::Store;
 use loader::dataset::Dataset;
 
@@ -202,4 +205,218 @@ fn a_missing_image_is_ingested_as_not_eligible_with_a_warning() {
         assert!(snap.image(id).unwrap().is_none());
     }
     assert_holds(&store, &Dataset::load(&data).unwrap());
+}
+
+#[test]
+fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 12, 4);
+    std::fs::remove_dir_all(data.join("images")).unwrap();
+    let store_path = tmp.path().join("store");
+    let out = run(&["ingest", "--data", s(&data), "--store", s(&store_path)]);
+    let (stdout, stderr) = texts(&out);
+    assert!(!out.status.success(), "ingested: {stdout}");
+    assert!(
+        stderr.contains("has no eligible character")
+            && stderr.contains("every powersource serving it would be unhealthy")
+            && stderr.contains("--allow-empty"),
+        "{stderr}"
+    );
+    assert!(!store_path.exists(), "a store was opened");
+
+    // an empty array too
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("characters.json"), "[]").unwrap();
+    let out = run(&["ingest", "--data", s(&empty), "--store", s(&store_path)]);
+    assert!(!out.status.success());
+    assert!(texts(&out).1.contains("--allow-empty"), "{}", texts(&out).1);
+
+    // asked explicitly: ingested, with nothing to serve
+    let out = run(&[
+        "ingest",
+        "--data",
+        s(&data),
+        "--store",
+        s(&store_path),
+        "--allow-empty",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("ingested 12 characters (0 eligible"),
+        "{stdout}"
+    );
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.current().unwrap().unwrap().info().eligible, 0);
+    assert_holds(&store, &Dataset::load(&data).unwrap());
+
+    // the library refuses it too, unless told
+    let dataset = Dataset::load(&empty).unwrap();
+    let other = Store::open(&tmp.path().join("other")).unwrap();
+    let err =
+        loader::ingest::ingest(&dataset, &other, &loader::ingest::Options::default()).unwrap_err();
+    assert!(err.to_string().contains("no eligible character"), "{err}");
+    assert!(other.current().unwrap().is_none());
+    let options = loader::ingest::Options {
+        allow_empty: true,
+        ..Default::default()
+    };
+    loader::ingest::ingest(&dataset, &other, &options).unwrap();
+    assert!(other.current().unwrap().is_some());
+}
+
+#[test]
+fn an_image_that_is_not_a_regular_file_makes_its_character_not_eligible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 6);
+    let chars = characters(&data);
+    let with_image: Vec<_> = chars.iter().filter(|c| !is_placeholder(c)).collect();
+    let (fifo, dir) = (with_image[0], with_image[1]);
+    let fifo_path = image_path(&data, fifo);
+    std::fs::remove_file(&fifo_path).unwrap();
+    let made = Command::new("mkfifo").arg(&fifo_path).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let dir_path = image_path(&data, dir);
+    std::fs::remove_file(&dir_path).unwrap();
+    std::fs::create_dir(&dir_path).unwrap();
+
+    let store_path = tmp.path().join("store");
+    let out = run_bounded(
+        &["ingest", "--data", s(&data), "--store", s(&store_path)],
+        Duration::from_secs(30),
+    );
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    for (c, path) in [(fifo, &fifo_path), (dir, &dir_path)] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(c["name"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("no warning for {}: {stderr}", c["name"]));
+        assert!(
+            line.contains(&path.display().to_string())
+                && line.contains("not a regular file")
+                && line.contains("stored as not eligible"),
+            "{line}"
+        );
+    }
+    assert!(stdout.contains("2 missing images"), "{stdout}");
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    for c in [fifo, dir] {
+        let id = c["id"].as_u64().unwrap();
+        assert!(!snap.character(id).unwrap().unwrap().eligible);
+        assert!(snap.image(id).unwrap().is_none());
+    }
+}
+
+#[test]
+fn an_image_linked_from_outside_the_dataset_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 8);
+    let chars = characters(&data);
+    let with_image: Vec<_> = chars.iter().filter(|c| !is_placeholder(c)).collect();
+    let (outside, inside) = (with_image[0], with_image[1]);
+
+    // a valid image, but outside the dataset folder, reached through a symlink
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let outside_path = image_path(&data, outside);
+    let target = elsewhere.join(outside_path.file_name().unwrap());
+    std::fs::rename(&outside_path, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &outside_path).unwrap();
+    // a symlink to a file inside the dataset folder is fine
+    let inside_path = image_path(&data, inside);
+    let moved = data.join(format!(
+        "kept-{}",
+        inside_path.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::rename(&inside_path, &moved).unwrap();
+    std::os::unix::fs::symlink(
+        std::path::Path::new("..").join(moved.file_name().unwrap()),
+        &inside_path,
+    )
+    .unwrap();
+
+    let store_path = tmp.path().join("store");
+    let (stdout, stderr) = ingest_ok(&data, &store_path);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(outside["name"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no warning for {}: {stderr}", outside["name"]));
+    let canonical = std::fs::canonicalize(&target).unwrap();
+    assert!(
+        line.contains(&outside_path.display().to_string())
+            && line.contains(&canonical.display().to_string())
+            && line.contains("outside the dataset folder")
+            && line.contains("stored as not eligible"),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains(inside["name"].as_str().unwrap()),
+        "{stderr}"
+    );
+    assert!(stdout.contains("1 missing images"), "{stdout}");
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    let id = outside["id"].as_u64().unwrap();
+    assert!(!snap.character(id).unwrap().unwrap().eligible);
+    assert!(snap.image(id).unwrap().is_none());
+    let id = inside["id"].as_u64().unwrap();
+    assert!(snap.character(id).unwrap().unwrap().eligible);
+    assert_eq!(
+        snap.image(id).unwrap().unwrap().bytes,
+        std::fs::read(&moved).unwrap()
+    );
+}
+
+#[test]
+fn only_http_and_https_learn_more_links_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 30, 9);
+    let mut chars = characters(&data);
+    let links = [
+        ("javascript:alert(document.cookie)", None),
+        ("data:text/html,<script>alert(1)</script>", None),
+        ("ftp://marvel.com/characters/1", None),
+        (" javascript:alert(1)", None),
+        ("http://", None),
+        (
+            "HTTPS://Marvel.com/characters/2",
+            Some("HTTPS://Marvel.com/characters/2"),
+        ),
+        (
+            "http://marvel.com/characters/3",
+            Some("http://marvel.com/characters/3"),
+        ),
+    ];
+    for (c, (url, _)) in chars.iter_mut().zip(links) {
+        c["urls"] = serde_json::json!([{"type": "detail", "url": url}]);
+    }
+    write_characters(&data, &chars);
+    let store_path = tmp.path().join("store");
+    let (_, stderr) = ingest_ok(&data, &store_path);
+
+    let store = Store::open(&store_path).unwrap();
+    let snap = store.current().unwrap().unwrap();
+    for (c, (url, stored)) in chars.iter().zip(links) {
+        let id = c["id"].as_u64().unwrap();
+        let record = snap.character(id).unwrap().unwrap();
+        assert_eq!(record.learn_more_url.as_deref(), stored, "{url}");
+        let warned = stderr
+            .lines()
+            .find(|l| l.contains(c["name"].as_str().unwrap()));
+        match stored {
+            None => {
+                let line = warned.unwrap_or_else(|| panic!("no warning for {url:?}: {stderr}"));
+                assert!(
+                    line.contains(&format!("{url:?}"))
+                        && line.contains("not an http or https url")
+                        && line.contains("stored without a learn-more link"),
+                    "{line}"
+                );
+            }
+            Some(_) => assert!(warned.is_none(), "{stderr}"),
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Helpers shared by the loader tests: run the real binary, make datasets, check stores.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use common::store::Store;
 use loader::dataset::Dataset;
@@ -20,6 +22,33 @@ pub fn run(args: &[&str]) -> Output {
         .env_remove("LOADER_STORE")
         .output()
         .expect("loader runs")
+}
+
+/// Runs the binary with `args` like [`run`], but gives up after `limit`: the process is killed
+/// and the test fails (for input that could make the loader hang).
+pub fn run_bounded(args: &[&str], limit: Duration) -> Output {
+    let child = loader()
+        .args(args)
+        .env_remove("LOADER_DATA")
+        .env_remove("LOADER_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loader runs");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("loader runs"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("loader {args:?} still running after {limit:?}: it hangs");
+        }
+    }
 }
 
 /// Text of stdout and stderr.

@@ -151,3 +151,20 @@ async fn oversized_request_heads_are_refused_without_harm() {
     assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_eq!(app.health().await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_loader_sizes_a_character_answer_as_powersource_writes_it() {
+    // The loader refuses a character whose answer would exceed the contract's limit: its size
+    // of an answer must be the size powersource really answers, byte for byte.
+    let app = spawn_app().await;
+    for e in sample_entries().iter().filter(|e| e.record.eligible) {
+        let r = app.character(e.record.id).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.body.len(),
+            loader::dataset::served_json_len(&e.record),
+            "{}",
+            e.record.name
+        );
+    }
+}

@@ -147,6 +147,29 @@ async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_ascii_byte_elsewhere_in_cookie_keeps_the_identity() {
+    let (_fleet, app) = app().await;
+    let first = app.superpower_json(None).await;
+    let id = first.set_cookie(COOKIE_NAME).unwrap();
+    let name = first.json()["name"].as_str().unwrap().to_owned();
+    for cookie in [
+        format!("{COOKIE_NAME}={id}; lang=français"),
+        format!("lang=français; {COOKIE_NAME}={id}"),
+        format!("theme=\u{1F600}; {COOKIE_NAME}={id}; x=\u{e9}t\u{e9}"),
+    ] {
+        let a = app
+            .get("/", &[("accept", "application/json"), ("cookie", &cookie)])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{cookie}: {}", a.text());
+        assert!(
+            a.headers.get(SET_COOKIE).is_none(),
+            "{cookie}: the known user's cookie was overwritten"
+        );
+        assert_eq!(a.json()["name"], name.as_str(), "{cookie}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_methods_and_ids() {
     let (_fleet, app) = app().await;
     for path in [

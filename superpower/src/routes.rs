@@ -159,9 +159,19 @@ async fn answer(
     })
 }
 
-/// The format `GET /` answers in, by `Accept`; `None` when neither is acceptable.
+/// The format `GET /` answers in, by `Accept`; `None` when neither is acceptable. A client may
+/// split its list over several `Accept` headers (RFC 9110 §5.3): they are joined with commas
+/// into one list first. A value that is not text is skipped.
 fn negotiated(headers: &HeaderMap) -> Option<Format> {
-    negotiate::choose(headers.get(ACCEPT).and_then(|v| v.to_str().ok()))
+    let values: Vec<&str> = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.is_empty() {
+        return negotiate::choose(None);
+    }
+    negotiate::choose(Some(&values.join(", ")))
 }
 
 #[cfg(test)]

@@ -100,6 +100,31 @@ async fn json_is_negotiated_with_q_values() {
     );
     let png = app.get("/", &[("accept", "image/png")]).await;
     assert_eq!(png.status, StatusCode::NOT_ACCEPTABLE);
+    // every Accept header counts, not only the first (RFC 9110 §5.3: a list may be split)
+    let two = app
+        .get(
+            "/",
+            &[("accept", "image/png"), ("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(two.status, StatusCode::OK, "{}", two.text());
+    assert!(two.headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let weighed = app
+        .get(
+            "/",
+            &[
+                ("accept", "application/json;q=0.5"),
+                ("accept", "text/html"),
+            ],
+        )
+        .await;
+    assert!(weighed.headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let j = app.superpower_json(None).await.json();
     for key in [
         "id",

@@ -133,6 +133,28 @@ mod tests {
     }
 
     #[test]
+    fn zero_intervals_and_timeouts_are_refused_clearly() {
+        use clap::Parser;
+        for flag in [
+            "--health-interval-ms",
+            "--dns-interval-ms",
+            "--health-timeout-ms",
+            "--attempt-timeout-ms",
+            "--connect-timeout-ms",
+            "--deadline-ms",
+        ] {
+            let err = crate::cli::Cli::try_parse_from(["superpower", flag, "0"])
+                .expect_err(flag)
+                .to_string();
+            assert!(
+                err.contains(flag) && err.contains("at least 1 millisecond"),
+                "{flag}: {err}"
+            );
+            assert!(crate::cli::Cli::try_parse_from(["superpower", flag, "1"]).is_ok());
+        }
+    }
+
+    #[test]
     fn the_powersource_token_falls_back_to_the_admin_token() {
         let mut s = Settings::for_urls([]);
         assert_eq!(s.powersource_admin_token(), None);

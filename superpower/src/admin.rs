@@ -58,7 +58,7 @@ async fn body(body: Incoming) -> Result<Bytes, ApiError> {
 /// [`ApiError::BadRequest`] for a body that is not such a subset; nothing changes then.
 pub async fn put_switches(state: &State, req_body: Incoming) -> Result<Response, ApiError> {
     let bytes = body(req_body).await?;
-    let patch = serde_json::from_slice::<SwitchPatch>(&bytes).map_err(|e| {
+    let patch = SwitchPatch::parse(&bytes).map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a JSON object with some of ring, failover, fallback, stable_assignment, deadlines, hedging (booleans): {e}"
         ))

@@ -118,6 +118,8 @@ async fn bad_specs_are_400_with_a_clear_message_and_change_nothing() {
         (r#"{"hang": "yes"}"#, "invalid fault spec"),
         (r#"{"route": "/health"}"#, "route"),
         (r#"{"latency": 5}"#, "unknown field"),
+        ("[100, 0, 0.5, false, null]", "object"),
+        ("[]", "object"),
     ] {
         let r = app.faults(Method::PUT, Some(TOKEN), body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");

@@ -8,6 +8,7 @@ use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_NONE_MATC
 use http::HeaderMap;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The body type of every response.
@@ -113,6 +114,24 @@ where
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
         Err(err) => Err(BodyError::Read(err.to_string())),
     }
+}
+
+/// Parses a JSON request body that must be an object into `T`.
+///
+/// serde's derives accept a JSON array for a struct (its fields in order), so
+/// `[100, 0, 0.5, false, null]` would pass for `{"latency_ms": 100, …}`: a body whose first
+/// token is not `{` is refused before serde sees it.
+///
+/// # Errors
+/// "expected a JSON object" for anything else, or serde's error for a bad object.
+pub fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(serde::de::Error::custom("expected a JSON object"));
+    }
+    serde_json::from_slice(body)
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header):

@@ -69,7 +69,14 @@ async fn switches_are_read_and_set_by_subset() {
         ),
         (Some(false), Some(false), Some(true))
     );
-    for bad in ["", "nope", r#"{"rings": true}"#, r#"{"ring": 1}"#, "[]"] {
+    for bad in [
+        "",
+        "nope",
+        r#"{"rings": true}"#,
+        r#"{"ring": 1}"#,
+        "[]",
+        "[false, true, true, true, true, true]",
+    ] {
         let a = app.admin(Method::PUT, "/admin/switches", bad).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
     }

@@ -23,7 +23,7 @@ pub const DEGRADED_HEADER: &str = "x-superpower-degraded";
 pub const INSTANCE_HEADER: &str = "x-superpower-instance";
 
 /// `GET /`: the superpower of `identity`, as `format`; from the fallback cache when no
-/// instance answers and the user is known.
+/// instance answers and the user is known (has come back at least once with the cookie).
 ///
 /// # Errors
 /// [`ApiError::Unavailable`] (or a bad upstream answer) when no instance answers and the user
@@ -40,7 +40,10 @@ pub async fn index(
             instance,
         }) => {
             let character = Arc::new(Character::from(character));
-            if state.switches.fallback() {
+            // Only a returning user (one who sent the cookie back) is remembered: one-visit
+            // traffic (crawlers, clients that keep no cookie) would otherwise evict the users
+            // the fallback is for. A user who has been back once is in it.
+            if state.switches.fallback() && !identity.is_new {
                 state.fallback.remember(identity.user.as_u128(), &character);
             }
             Ok(render(format, &character, Some(&instance)))

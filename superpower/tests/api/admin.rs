@@ -123,6 +123,10 @@ async fn without_fallback_a_dead_fleet_breaks_identity_for_everyone() {
     let app = spawn_app(test_settings(fleet.urls())).await;
     app.wait_for_ring(1).await;
     let users = app.new_users(5).await;
+    // a second visit: the fallback remembers returning users only
+    for a in app.ask_all(&users).await {
+        assert_eq!(a.status, StatusCode::OK);
+    }
     app.admin(Method::PUT, "/admin/switches", r#"{"fallback": false}"#)
         .await;
     fleet.instances[0].kill();

@@ -34,8 +34,9 @@ pub struct Settings {
     pub name: Option<String>,
 
     /// Bearer token of the admin API (`/admin/faults`). Without one (or with an empty one) the
-    /// admin API is off and answers 404.
-    #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true)]
+    /// admin API is off and answers 404. Its variable is the one superpower's
+    /// `--powersource-admin-token` reads, so one setting gives both sides the same token.
+    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
     /// Faults injected from start-up (the admin API can change them later).
@@ -138,6 +139,22 @@ mod tests {
         assert_eq!(s.instance_name(), "127.0.0.1:0");
         assert_eq!(s.fault_spec().unwrap().latency_ms, 20);
         assert_eq!(s.admin_token(), None);
+    }
+
+    #[test]
+    fn the_admin_token_has_powersources_own_variable() {
+        use clap::CommandFactory;
+        let command = Settings::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "admin_token")
+            .unwrap();
+        assert_eq!(
+            arg.get_env().and_then(|e| e.to_str()),
+            Some("POWERSOURCE_ADMIN_TOKEN"),
+            "what superpower's --powersource-admin-token reads too"
+        );
+        assert!(arg.is_hide_env_values_set());
     }
 
     #[test]

@@ -111,11 +111,12 @@ impl<'a> Route<'a> {
         )
     }
 
-    /// The methods the route allows (the `Allow` header of a 405).
+    /// The methods the route allows (the `Allow` header of a 405). `HEAD` is answered wherever
+    /// `GET` is (by the shared server).
     pub fn allow(self) -> &'static str {
         match self {
-            Route::AdminFaults => "GET, PUT, DELETE",
-            _ => "GET",
+            Route::AdminFaults => "GET, HEAD, PUT, DELETE",
+            _ => "GET, HEAD",
         }
     }
 }

@@ -153,9 +153,10 @@ async fn answer(
         (Route::InstanceFaults(name), &Method::PUT | &Method::DELETE) => {
             admin::instance_faults(state, method.clone(), name, body).await?
         }
-        (Route::Switches, _) => method_not_allowed("GET, PUT"),
+        // HEAD is answered as GET by the shared server, so it is allowed wherever GET is
+        (Route::Switches, _) => method_not_allowed("GET, HEAD, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
-        _ => method_not_allowed("GET"),
+        _ => method_not_allowed("GET, HEAD"),
     })
 }
 

@@ -101,7 +101,7 @@ async fn faults_round_trip_and_clear() {
     assert!(!app.state.faults.get().is_active());
     let r = app.faults(Method::POST, Some(TOKEN), "").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, DELETE"));
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,7 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::body::{Response, RouteLabel};
+use super::body::{Body, Response, RouteLabel};
 use crate::metrics::HTTP_REQUEST_DURATION;
 
 /// How a service is served.
@@ -127,11 +127,20 @@ pub async fn serve<H, Fut>(
 
 /// Runs one request through the handler, then records the latency histogram and the access log.
 /// A request the client abandons (hyper drops this future) is recorded when it is dropped.
-async fn observe<H, Fut>(req: Request<Incoming>, handler: &H, options: &ServeOptions) -> Response
+///
+/// `HEAD` is answered here, once for both services (RFC 9110 §9.3.2: wherever `GET` is): the
+/// handler sees a `GET`, and the answer keeps its status and headers, `Content-Length` included,
+/// without the body. The access log and the metrics still say `HEAD`.
+async fn observe<H, Fut>(
+    mut req: Request<Incoming>,
+    handler: &H,
+    options: &ServeOptions,
+) -> Response
 where
     H: Fn(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response>,
 {
+    let head = req.method() == Method::HEAD;
     let path = req.uri().path();
     let mut pending = Pending {
         start: Instant::now(),
@@ -140,7 +149,13 @@ where
         path: truncate(path, 200).to_owned(),
         done: false,
     };
+    if head {
+        *req.method_mut() = Method::GET;
+    }
     let mut resp = handler(req).await;
+    if head {
+        resp = without_body(resp);
+    }
     for (name, value) in &options.headers {
         resp.headers_mut().insert(name.clone(), value.clone());
     }
@@ -150,6 +165,21 @@ where
         .map_or("unmatched", |r| r.0);
     pending.finish(route, resp.status().as_u16());
     resp
+}
+
+/// The answer to a `HEAD`: the `GET` answer's status and headers, with the `Content-Length` of
+/// its body (when the answer has one: a 304 has none) and no body.
+fn without_body(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let length = http_body::Body::size_hint(&body).exact();
+    if let Some(length) = length {
+        if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NOT_MODIFIED {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+    Response::from_parts(parts, Body::default())
 }
 
 /// One request being answered; records itself once, when finished or dropped.

@@ -215,7 +215,53 @@ async fn unknown_paths_methods_and_ids() {
     );
     let post = app.request(Method::POST, "/", &[], "x").await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(post.headers["allow"], "GET");
+    assert_eq!(post.headers["allow"], "GET, HEAD");
+    let post = app.admin(Method::POST, "/admin/switches", "").await;
+    assert_eq!(post.headers["allow"], "GET, HEAD, PUT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_like_get_without_a_body_on_every_get_route() {
+    let (_fleet, app) = app().await;
+    let first = app.superpower_json(None).await;
+    let cookie = format!("{COOKIE_NAME}={}", first.set_cookie(COOKIE_NAME).unwrap());
+    let image = first.json()["image_url"].as_str().unwrap().to_owned();
+    let json = [("accept", "application/json"), ("cookie", cookie.as_str())];
+    for (path, headers) in [
+        ("/", &json[..]),
+        ("/", &json[1..]),
+        (image.as_str(), &[][..]),
+        ("/static/superpower.css", &[]),
+        ("/health", &[]),
+        ("/live", &[]),
+        ("/nope", &[]),
+        ("/admin", &[]),
+    ] {
+        let get = app.get(path, headers).await;
+        let head = app.request(Method::HEAD, path, headers, "").await;
+        assert_eq!(head.status, get.status, "{path}");
+        assert!(head.body.is_empty(), "{path}: HEAD has no body");
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{path}"
+        );
+        for name in [
+            "content-type",
+            "etag",
+            "cache-control",
+            "vary",
+            "content-security-policy",
+        ] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+    }
+    let head = app.request(Method::HEAD, "/metrics", &[], "").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty() && head.header("content-length").is_some());
+    let switches = app.admin(Method::HEAD, "/admin/switches", "").await;
+    assert_eq!(switches.status, StatusCode::OK);
+    assert!(switches.body.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

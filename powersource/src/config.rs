@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser};
+use service::config::{
+    positive_count, positive_millis, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+};
 
 use service::api::{FaultSpec, FaultSpecError};
 
@@ -38,6 +43,14 @@ pub struct Settings {
     /// `--powersource-admin-token` reads, so one setting gives both sides the same token.
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "POWERSOURCE_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// A client that reads no byte of an answer for this long has its connection closed.
+    #[arg(long = "client-timeout-ms", env = "POWERSOURCE_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
+    pub client_timeout: Duration,
 
     /// Faults injected from start-up (the admin API can change them later).
     #[command(flatten)]

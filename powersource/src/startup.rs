@@ -82,6 +82,8 @@ impl Application {
         let options = ServeOptions {
             headers: vec![(INSTANCE_HEADER.clone(), header)],
             route_of: routes::template_of,
+            max_connections: settings.max_connections,
+            client_timeout: settings.client_timeout,
             ..Default::default()
         };
         Ok(Application {

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use service::config::{millis, positive_millis};
+use service::config::{
+    millis, positive_count, positive_millis, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// How superpower runs. Every flag has an environment variable; tests build it in code with
 /// [`Settings::for_urls`].
@@ -90,6 +92,14 @@ pub struct Settings {
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
     pub powersource_admin_token: Option<String>,
 
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "SUPERPOWER_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// A client that reads no byte of an answer for this long has its connection closed.
+    #[arg(long = "client-timeout-ms", env = "SUPERPOWER_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
+    pub client_timeout: Duration,
+
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
     pub drain_timeout: Duration,
@@ -128,6 +138,8 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.fallback_users, 100_000);
+        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.powersources, ["http://127.0.0.1:1"]);
     }

@@ -31,6 +31,8 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<State>,
     drain: Duration,
+    max_connections: usize,
+    client_timeout: Duration,
 }
 
 impl Application {
@@ -125,6 +127,8 @@ impl Application {
             listener,
             state: Arc::new(state),
             drain: settings.drain_timeout,
+            max_connections: settings.max_connections,
+            client_timeout: settings.client_timeout,
         })
     }
 
@@ -146,6 +150,8 @@ impl Application {
         let options = ServeOptions {
             headers: security_headers(),
             drain_timeout: self.drain,
+            max_connections: self.max_connections,
+            client_timeout: self.client_timeout,
             route_of: crate::routes::template_of,
             ..ServeOptions::default()
         };

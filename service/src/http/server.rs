@@ -1,6 +1,7 @@
 //! The accept loop both services run: one task per connection, HTTP/1.1 keep-alive, a bound on
-//! header size and header read time, an access-log line and a latency sample per request, and a
-//! graceful drain on shutdown.
+//! header size and header read time, a bound on how long a client may stop reading its answer
+//! (`client_timeout`: then the connection closes and its slot of `max_connections` is free), an
+//! access-log line and a latency sample per request, and a graceful drain on shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::body::{Body, Response, RouteLabel};
+use super::stall::StallTimeout;
 use crate::metrics::HTTP_REQUEST_DURATION;
 
 /// How a service is served.
@@ -30,6 +32,9 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// A client that accepts no byte of an answer for this long (it stopped reading) has its
+    /// connection closed, so it cannot hold one of the `max_connections` forever.
+    pub client_timeout: Duration,
     /// Largest request head accepted (hyper answers 431 past it).
     pub max_header_bytes: usize,
     /// The route template of a path, used only for requests the client abandons before the
@@ -44,7 +49,8 @@ impl Default for ServeOptions {
             headers: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
+            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            client_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             route_of: |_| "unmatched",
         }
@@ -95,6 +101,7 @@ pub async fn serve<H, Fut>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let io = StallTimeout::new(stream, options.client_timeout);
         let handler = handler.clone();
         let options = options.clone();
         let service = service_fn(move |req: Request<Incoming>| {
@@ -102,7 +109,7 @@ pub async fn serve<H, Fut>(
             let options = options.clone();
             async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &options).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(err) = conn.await {

@@ -48,7 +48,8 @@ pub struct Settings {
     #[arg(long, env = "POWERSOURCE_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
-    /// A client that reads no byte of an answer for this long has its connection closed.
+    /// A client that reads no byte of an answer for this long has its connection closed, and
+    /// one that takes longer to send a request body (the admin API's) is answered 408.
     #[arg(long = "client-timeout-ms", env = "POWERSOURCE_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
     pub client_timeout: Duration,
 

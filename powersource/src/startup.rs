@@ -78,6 +78,7 @@ impl Application {
             faults: Faults::new(spec, shutdown.clone()),
             admin: Admin::new(settings.admin_token()),
             metrics,
+            client_timeout: settings.client_timeout,
         };
         let options = ServeOptions {
             headers: vec![(INSTANCE_HEADER.clone(), header)],

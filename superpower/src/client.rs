@@ -124,6 +124,7 @@ impl Backend {
             let body = read_limited(body, limit).await.map_err(|e| match e {
                 BodyError::TooLarge(n) => CallError::TooLarge(n),
                 BodyError::Read(m) => CallError::Protocol(m),
+                BodyError::Timeout(_) => CallError::Timeout,
             })?;
             Ok(Reply {
                 status: parts.status,

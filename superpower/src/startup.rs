@@ -121,6 +121,7 @@ impl Application {
             images: ImageCache::new(settings.image_cache_bytes),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
+            client_timeout: settings.client_timeout,
             _tasks: cancel.drop_guard(),
         };
         Ok(Application {

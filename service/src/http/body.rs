@@ -2,6 +2,7 @@
 //! response is a complete body (`Full<Bytes>`): nothing superpower serves is streamed.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_NONE_MATCH};
@@ -98,6 +99,9 @@ pub enum BodyError {
     /// The connection failed while the body was read.
     #[error("cannot read the request body: {0}")]
     Read(String),
+    /// The whole body did not arrive in time ([`read_limited_within`]).
+    #[error("the request body did not arrive within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 /// Reads a request body of at most `limit` bytes.
@@ -132,6 +136,25 @@ pub fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Er
         return Err(serde::de::Error::custom("expected a JSON object"));
     }
     serde_json::from_slice(body)
+}
+
+/// [`read_limited`], the whole body within `timeout`: a client that sends the head of a request
+/// and then dribbles or never sends its body cannot hold a handler (and its connection) longer.
+///
+/// # Errors
+/// As [`read_limited`], and [`BodyError::Timeout`] past the deadline.
+pub async fn read_limited_within<B>(
+    body: B,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    tokio::time::timeout(timeout, read_limited(body, limit))
+        .await
+        .unwrap_or(Err(BodyError::Timeout(timeout)))
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header):

@@ -30,7 +30,8 @@ pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-
 pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fault");
 
 /// Images are addressed by character id, not by content: a re-ingest may change one. So
-/// browsers and superpower keep them a day and then revalidate with the ETag (a cheap 304).
+/// browsers keep them a day and then revalidate with the ETag (a cheap 304); superpower's own
+/// cache revalidates after a few seconds (`--image-ttl-ms`), so a new image shows at once.
 pub const IMAGE_CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// Largest character answer superpower reads (a character's JSON is well under a kilobyte).

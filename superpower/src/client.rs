@@ -90,12 +90,30 @@ impl Backend {
         tight: bool,
         limit: usize,
     ) -> Result<Reply, CallError> {
+        self.get_with(base, path, &HeaderMap::new(), timeout, tight, limit)
+            .await
+    }
+
+    /// [`Backend::get`] with request `headers` (an `If-None-Match`, say).
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get_with(
+        &self,
+        base: &str,
+        path: &str,
+        headers: &HeaderMap,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
         let uri: Uri = format!("{base}{path}")
             .parse()
             .map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
-        let req = Request::get(uri)
+        let mut req = Request::get(uri)
             .body(Full::default())
             .map_err(|e| CallError::Protocol(e.to_string()))?;
+        req.headers_mut().extend(headers.clone());
         self.send(req, timeout, tight, limit).await
     }
 

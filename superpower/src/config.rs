@@ -79,6 +79,11 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_IMAGE_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub image_cache_bytes: usize,
 
+    /// How long a cached image is served without asking powersource again; after that it is
+    /// revalidated with its ETag (a 304 keeps it), so a re-ingested image shows within this.
+    #[arg(long = "image-ttl-ms", env = "SUPERPOWER_IMAGE_TTL_MS", value_parser = millis, default_value = "5000")]
+    pub image_ttl: Duration,
+
     /// Start with every resilience mechanism off (for teaching: see the promises break).
     #[arg(long, env = "SUPERPOWER_NAIVE")]
     pub naive: bool,

@@ -118,7 +118,7 @@ impl Application {
             powersource: Powersource::new(router, settings.powersource_admin_token()),
             switches,
             fallback: Fallback::new(settings.fallback_users),
-            images: ImageCache::new(settings.image_cache_bytes),
+            images: ImageCache::new(settings.image_cache_bytes, settings.image_ttl),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
             client_timeout: settings.client_timeout,

@@ -302,3 +302,68 @@ async fn health_live_and_metrics() {
         "raw paths never become labels"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_image_is_served_within_seconds_of_a_powersource_serving_it() {
+    let mut fleet = TestFleet::start(1);
+    let mut settings = test_settings(fleet.urls());
+    settings.image_ttl = std::time::Duration::from_millis(300);
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(1).await;
+    // two eligible characters with PNG images of different bytes: A's image becomes B's
+    let pngs: Vec<_> = testkit::sample::entries()
+        .iter()
+        .filter(|e| e.record.eligible)
+        .filter_map(|e| Some((e.record.id, e.image.clone()?)))
+        .filter(|(_, img)| img.content_type == "image/png")
+        .take(2)
+        .collect();
+    let [(a, a_img), (_, b_img)] = &pngs[..] else {
+        panic!("the sample has PNG images")
+    };
+    assert_ne!(a_img.etag, b_img.etag);
+    let path = format!("/images/{a}");
+    let old = app.get(&path, &[]).await;
+    assert_eq!(
+        old.body.as_ref(),
+        std::fs::read(&a_img.path).unwrap().as_slice()
+    );
+    let old_etag = old.header("etag").unwrap().to_owned();
+
+    // re-ingest: a new store whose dataset has the new image, and the instance restarted on it
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store-v2");
+    testkit::sample::ingest_variant(&store, |copy| {
+        std::fs::copy(
+            &b_img.path,
+            testkit::sample::variant_path(copy, &a_img.path),
+        )
+        .unwrap();
+    });
+    fleet.instances[0].kill();
+    fleet.instances[0].restart_on(store);
+    let served_at = std::time::Instant::now();
+
+    let new = std::fs::read(&b_img.path).unwrap();
+    let bound = std::time::Duration::from_secs(10);
+    loop {
+        let a = app.get(&path, &[("if-none-match", &old_etag)]).await;
+        if a.status == StatusCode::OK && a.body.as_ref() == new.as_slice() {
+            assert_eq!(a.header("etag"), Some(b_img.etag.as_str()));
+            break;
+        }
+        assert!(
+            served_at.elapsed() < bound,
+            "still the old image {:?} after {bound:?}",
+            a.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "new image served {:?} after the restart",
+        served_at.elapsed()
+    );
+    // and the new ETag revalidates to 304
+    let again = app.get(&path, &[("if-none-match", &b_img.etag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+}

@@ -48,7 +48,7 @@ admin() {
   case "$code" in
     200) cat "$TMP/answer"; echo ;;
     401) die "$method $base/admin/faults: 401, the token was refused" ;;
-    404) die "$method $base/admin/faults: 404, the admin API is off (the instance was started without SUPERPOWER_ADMIN_TOKEN)" ;;
+    404) die "$method $base/admin/faults: 404, the admin API is off (the instance was started without POWERSOURCE_ADMIN_TOKEN)" ;;
     *) die "$method $base/admin/faults: HTTP $code: $(head -c 300 "$TMP/answer")" ;;
   esac
 }

@@ -419,10 +419,18 @@ def test_app_pods_run_as_the_image_user(docs):
 
 
 def test_admin_token_comes_from_an_optional_secret(docs):
-    for kind, name in (("StatefulSet", "powersource"), ("Deployment", "superpower")):
-        (e,) = [e for e in container(one(docs, kind, name), name)["env"] if e["name"] == "SUPERPOWER_ADMIN_TOKEN"]
+    # superpower's own token, and the powersources' token (which superpower sends them): one
+    # Secret key for all, so the control room can set faults.
+    for kind, name, var in (
+        ("StatefulSet", "powersource", "POWERSOURCE_ADMIN_TOKEN"),
+        ("Deployment", "superpower", "SUPERPOWER_ADMIN_TOKEN"),
+        ("Deployment", "superpower", "POWERSOURCE_ADMIN_TOKEN"),
+    ):
+        (e,) = [e for e in container(one(docs, kind, name), name)["env"] if e["name"] == var]
         ref = e["valueFrom"]["secretKeyRef"]
-        assert ref["optional"] is True and ref["name"] == "superpower-admin"
+        assert ref["optional"] is True and ref["name"] == "superpower-admin" and ref["key"] == "token"
+    env = container(one(docs, "StatefulSet", "powersource"), "powersource")["env"]
+    assert not [e for e in env if e["name"] == "SUPERPOWER_ADMIN_TOKEN"], "powersource reads POWERSOURCE_ADMIN_TOKEN"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ start_powersource() {
   # instance restarted later (by an experiment's rollback) keeps the admin API.
   local token=""
   [ -f "$FLEET/fleet.env" ] && token="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' "$FLEET/fleet.env")"
-  [ -n "$token" ] && export SUPERPOWER_ADMIN_TOKEN="$token"
+  [ -n "$token" ] && export POWERSOURCE_ADMIN_TOKEN="$token"
   launch "$name" "$BIN/powersource" \
     --listen "$(powersource_addr "$i")" --store "$ROOT/var/stores/$name" --name "$name"
 }

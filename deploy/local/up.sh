@@ -10,9 +10,10 @@
 #                      and checks /health only every NAIVE_HEALTH_INTERVAL_MS (default 60000;
 #                      the original demo had no health checks): the teaching fleet
 #
-# Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: the admin API and the control page at
-#      /admin; without one up.sh makes a random one), kept in var/fleet/fleet.env (mode 600) and
-#      printed by deploy/local/token.sh;
+# Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: superpower's admin API and control page
+#      at /admin, and, as POWERSOURCE_ADMIN_TOKEN, each powersource's admin API and what
+#      superpower sends to it; without one up.sh makes a random one), kept in var/fleet/fleet.env
+#      (mode 600) and printed by deploy/local/token.sh;
 #      SKIP_BUILD=1 (use the binaries already in target/release),
 #      FLEET_START_TIMEOUT (seconds each process gets to become healthy, default 30).
 set -euo pipefail
@@ -139,6 +140,8 @@ if [ -z "${SUPERPOWER_ADMIN_TOKEN:-}" ]; then
   SUPERPOWER_ADMIN_TOKEN="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
 fi
 export SUPERPOWER_ADMIN_TOKEN
+# One token for the whole local fleet: the powersources' admin API and what superpower sends it.
+export POWERSOURCE_ADMIN_TOKEN="$SUPERPOWER_ADMIN_TOKEN"
 [[ "$SUPERPOWER_ADMIN_TOKEN" =~ ^[A-Za-z0-9._~+/=-]+$ ]] || die "SUPERPOWER_ADMIN_TOKEN must be one word of URL-safe characters"
 rm -f "$FLEET/fleet.env"
 (

@@ -4,11 +4,13 @@
 //! 401 with no hint and changes nothing; the comparison is `service::http::auth::AdminToken`'s
 //! (keyed digests compared in constant time).
 
+use std::time::Duration;
+
 use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use service::api::FaultSpec;
 use service::http::auth::AdminToken;
-use service::http::body::{json, read_limited, Response};
+use service::http::body::{json, read_limited_within, Response};
 
 use crate::error::ApiError;
 use crate::faults::Faults;
@@ -56,11 +58,17 @@ pub fn get_faults(faults: &Faults) -> Response {
 }
 
 /// `PUT /admin/faults`: replaces the faults in force with the body's spec; answers the new spec.
+/// The whole body must arrive within `timeout`.
 ///
 /// # Errors
-/// When the body is too large, unreadable, or not a valid [`FaultSpec`]; nothing changes then.
-pub async fn put_faults(faults: &Faults, body: Incoming) -> Result<Response, ApiError> {
-    let bytes = read_limited(body, MAX_BODY_BYTES).await?;
+/// When the body is too large, late, unreadable, or not a valid [`FaultSpec`]; nothing changes
+/// then.
+pub async fn put_faults(
+    faults: &Faults,
+    body: Incoming,
+    timeout: Duration,
+) -> Result<Response, ApiError> {
+    let bytes = read_limited_within(body, MAX_BODY_BYTES, timeout).await?;
     let spec = FaultSpec::parse(&bytes)?;
     faults.set(spec);
     Ok(get_faults(faults))

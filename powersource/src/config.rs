@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser};
+use service::config::{
+    positive_count, positive_millis, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+};
 
 use service::api::{FaultSpec, FaultSpecError};
 
@@ -34,9 +39,19 @@ pub struct Settings {
     pub name: Option<String>,
 
     /// Bearer token of the admin API (`/admin/faults`). Without one (or with an empty one) the
-    /// admin API is off and answers 404.
-    #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true)]
+    /// admin API is off and answers 404. Its variable is the one superpower's
+    /// `--powersource-admin-token` reads, so one setting gives both sides the same token.
+    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "POWERSOURCE_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// A client that reads no byte of an answer for this long has its connection closed, and
+    /// one that takes longer to send a request body (the admin API's) is answered 408.
+    #[arg(long = "client-timeout-ms", env = "POWERSOURCE_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
+    pub client_timeout: Duration,
 
     /// Faults injected from start-up (the admin API can change them later).
     #[command(flatten)]
@@ -138,6 +153,22 @@ mod tests {
         assert_eq!(s.instance_name(), "127.0.0.1:0");
         assert_eq!(s.fault_spec().unwrap().latency_ms, 20);
         assert_eq!(s.admin_token(), None);
+    }
+
+    #[test]
+    fn the_admin_token_has_powersources_own_variable() {
+        use clap::CommandFactory;
+        let command = Settings::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "admin_token")
+            .unwrap();
+        assert_eq!(
+            arg.get_env().and_then(|e| e.to_str()),
+            Some("POWERSOURCE_ADMIN_TOKEN"),
+            "what superpower's --powersource-admin-token reads too"
+        );
+        assert!(arg.is_hide_env_values_set());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! answer ([`ApiError::into_response`], called by the route layer only).
 
 use common::store::StoreError;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CONNECTION, WWW_AUTHENTICATE};
 use http::StatusCode;
 use service::api::FaultSpecError;
 use service::http::body::{error_json, BodyError, Response};
@@ -74,6 +74,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Body(BodyError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Body(BodyError::Read(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Body(BodyError::Timeout(_)) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -99,6 +100,11 @@ impl ApiError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // the rest of the body may still come: this connection cannot carry another request
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }

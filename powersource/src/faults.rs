@@ -97,8 +97,13 @@ impl Faults {
 
     /// Applies the faults in force to a request on `route`: waits out the latency, hangs, or
     /// answers an injected error. `None` means "go on and answer normally".
+    ///
+    /// Faults end when shutdown starts: a request arriving during the drain gets none, a
+    /// latency being waited out ends at once and the request is answered normally (no injected
+    /// error either), so the drain finishes real work instead of cutting a delayed request at
+    /// its deadline without an answer. A hang ends with 503 ([`Faults::hang`]).
     pub async fn apply(&self, route: &'static str) -> Option<Response> {
-        if !self.spec.load().applies_to(route) {
+        if !self.spec.load().applies_to(route) || self.shutdown.is_cancelled() {
             return None;
         }
         let spec = self.spec.load_full();
@@ -108,7 +113,10 @@ impl Faults {
         }
         let delay = delay(&spec);
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.shutdown.cancelled() => return None,
+            }
         }
         if spec.error_rate > 0.0 && rand::rng().random_bool(spec.error_rate) {
             let mut resp = error_json(StatusCode::INTERNAL_SERVER_ERROR, "injected fault");
@@ -164,6 +172,7 @@ impl Drop for Held<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use service::api::MAX_DELAY_MS;
 
     #[tokio::test]
     async fn no_fault_means_no_effect_and_error_rate_one_always_fails() {
@@ -218,6 +227,37 @@ mod tests {
             (value("latency"), value("error"), value("hang")),
             (0.0, 0.0, 0.0)
         );
+    }
+
+    #[tokio::test]
+    async fn latency_ends_at_shutdown_and_no_fault_applies_after() {
+        let token = CancellationToken::new();
+        let f = Arc::new(Faults::new(
+            FaultSpec {
+                latency_ms: MAX_DELAY_MS,
+                error_rate: 1.0,
+                ..Default::default()
+            },
+            token.clone(),
+        ));
+        let task = tokio::spawn({
+            let f = f.clone();
+            async move { f.apply("/random").await }
+        });
+        while f.held() == 0 {
+            tokio::task::yield_now().await;
+        }
+        token.cancel();
+        let answer = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the latency ended with the shutdown")
+            .unwrap();
+        assert!(answer.is_none(), "answered normally");
+        assert!(
+            f.apply("/random").await.is_none(),
+            "no fault during the drain"
+        );
+        assert_eq!(f.held(), 0);
     }
 
     #[tokio::test]

@@ -46,7 +46,7 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
             Err(err) => Err(err),
             Ok(()) => match *method {
                 Method::GET => Ok(admin::get_faults(&state.faults)),
-                Method::PUT => admin::put_faults(&state.faults, body).await,
+                Method::PUT => admin::put_faults(&state.faults, body, state.client_timeout).await,
                 Method::DELETE => Ok(admin::delete_faults(&state.faults)),
                 _ => Ok(method_not_allowed(route.allow())),
             },

@@ -78,10 +78,13 @@ impl Application {
             faults: Faults::new(spec, shutdown.clone()),
             admin: Admin::new(settings.admin_token()),
             metrics,
+            client_timeout: settings.client_timeout,
         };
         let options = ServeOptions {
             headers: vec![(INSTANCE_HEADER.clone(), header)],
             route_of: routes::template_of,
+            max_connections: settings.max_connections,
+            client_timeout: settings.client_timeout,
             ..Default::default()
         };
         Ok(Application {

@@ -1,5 +1,7 @@
 //! What every request handler of a powersource shares.
 
+use std::time::Duration;
+
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::admin::Admin;
@@ -19,4 +21,6 @@ pub struct State {
     pub admin: Admin,
     /// The Prometheus recorder, for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// How long a client gets to send a request body (`--client-timeout-ms`).
+    pub client_timeout: Duration,
 }

@@ -21,7 +21,7 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 pub use crate::http::body::ErrorBody;
-use crate::http::body::{full, if_none_match, Body, Response};
+use crate::http::body::{full, if_none_match, json_object, Body, Response};
 
 /// The header naming the powersource instance on every one of its responses.
 pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-instance");
@@ -30,7 +30,8 @@ pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-
 pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fault");
 
 /// Images are addressed by character id, not by content: a re-ingest may change one. So
-/// browsers and superpower keep them a day and then revalidate with the ETag (a cheap 304).
+/// browsers keep them a day and then revalidate with the ETag (a cheap 304); superpower's own
+/// cache revalidates after a few seconds (`--image-ttl-ms`), so a new image shows at once.
 pub const IMAGE_CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// Largest character answer superpower reads (a character's JSON is well under a kilobyte); the
@@ -112,11 +113,12 @@ impl<'a> Route<'a> {
         )
     }
 
-    /// The methods the route allows (the `Allow` header of a 405).
+    /// The methods the route allows (the `Allow` header of a 405). `HEAD` is answered wherever
+    /// `GET` is (by the shared server).
     pub fn allow(self) -> &'static str {
         match self {
-            Route::AdminFaults => "GET, PUT, DELETE",
-            _ => "GET",
+            Route::AdminFaults => "GET, HEAD, PUT, DELETE",
+            _ => "GET, HEAD",
         }
     }
 }
@@ -232,9 +234,10 @@ impl FaultSpec {
     ///
     /// # Errors
     /// [`FaultSpecError`] saying what is wrong.
+    /// The body must be a JSON object: serde alone would also take an array of the fields.
     pub fn parse(body: &[u8]) -> Result<Self, FaultSpecError> {
-        let spec: FaultSpec = serde_json::from_slice(body)
-            .map_err(|e| FaultSpecError(format!("invalid fault spec: {e}")))?;
+        let spec: FaultSpec =
+            json_object(body).map_err(|e| FaultSpecError(format!("invalid fault spec: {e}")))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -404,6 +407,23 @@ mod tests {
         ] {
             assert!(FaultSpec::parse(bad).is_err(), "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn a_spec_is_an_object_never_an_array() {
+        // serde's derives accept a sequence for a struct: the contract says an object
+        for bad in [
+            &b"[100, 0, 0.5, false, null]"[..],
+            b"[]",
+            b" \n [0]",
+            b"null",
+            b"5",
+            b"\"x\"",
+        ] {
+            let err = FaultSpec::parse(bad).expect_err(&String::from_utf8_lossy(bad));
+            assert!(err.0.contains("object"), "{err}");
+        }
+        assert!(FaultSpec::parse(b" \n {}").is_ok());
     }
 
     #[test]

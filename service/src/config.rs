@@ -5,6 +5,15 @@ use std::time::Duration;
 
 use clap::{Args, FromArgMatches};
 
+/// Connections a service serves at once, unless `--max-connections` says otherwise: the one
+/// statement of this default (both services' flags and [`ServeOptions`](crate::http::ServeOptions)
+/// use it).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// How long a slow client may stall before it is cut off, in milliseconds, unless
+/// `--client-timeout-ms` says otherwise (both services' flags use it).
+pub const DEFAULT_CLIENT_TIMEOUT_MS: &str = "10000";
+
 /// The settings `T` with no flag and no environment variable: every field at the default its
 /// clap attribute states, so a default is written once. Tests and benchmarks start from it.
 ///
@@ -43,6 +52,19 @@ pub fn positive_millis(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses a count that must be at least 1 (a connection limit of 0 would serve nobody), for
+/// `value_parser`.
+///
+/// # Errors
+/// When `s` is not a positive integer.
+pub fn positive_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +93,12 @@ mod tests {
         assert!(millis("1.5").is_err());
         assert!(millis("").is_err());
         assert!(positive_millis("0").is_err());
+        assert!(positive_count("0").is_err() && positive_count("x").is_err());
+        assert_eq!(positive_count("1"), Ok(1));
+        assert_eq!(
+            millis(DEFAULT_CLIENT_TIMEOUT_MS),
+            Ok(crate::http::ServeOptions::default().client_timeout)
+        );
         assert_eq!(positive_millis("1"), Ok(Duration::from_millis(1)));
     }
 }

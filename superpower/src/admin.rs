@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use maud::html;
 use serde::Serialize;
 use service::api::FaultSpec;
-use service::http::body::{full, json, read_limited, BodyError, Response};
+use service::http::body::{full, json, read_limited_within, BodyError, Response};
 
 use crate::error::ApiError;
 use crate::state::State;
@@ -45,11 +45,15 @@ pub fn get_switches(state: &State) -> Response {
     json(StatusCode::OK, &state.switches.state())
 }
 
-async fn body(body: Incoming) -> Result<Bytes, ApiError> {
-    read_limited(body, BODY_LIMIT).await.map_err(|e| match e {
-        BodyError::TooLarge(_) => ApiError::TooLarge,
-        BodyError::Read(m) => ApiError::BadRequest(m),
-    })
+/// An admin request body, whole, within the client timeout.
+async fn body(state: &State, body: Incoming) -> Result<Bytes, ApiError> {
+    read_limited_within(body, BODY_LIMIT, state.client_timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => ApiError::TooLarge,
+            BodyError::Read(m) => ApiError::BadRequest(m),
+            BodyError::Timeout(_) => ApiError::BodyTimeout,
+        })
 }
 
 /// `PUT /admin/switches` with a subset of the switches.
@@ -57,8 +61,8 @@ async fn body(body: Incoming) -> Result<Bytes, ApiError> {
 /// # Errors
 /// [`ApiError::BadRequest`] for a body that is not such a subset; nothing changes then.
 pub async fn put_switches(state: &State, req_body: Incoming) -> Result<Response, ApiError> {
-    let bytes = body(req_body).await?;
-    let patch = serde_json::from_slice::<SwitchPatch>(&bytes).map_err(|e| {
+    let bytes = body(state, req_body).await?;
+    let patch = SwitchPatch::parse(&bytes).map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a JSON object with some of ring, failover, fallback, stable_assignment, deadlines, hedging (booleans): {e}"
         ))
@@ -120,7 +124,7 @@ pub async fn instance_faults(
         .find(|i| i.name() == name)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    let bytes = body(req_body).await?;
+    let bytes = body(state, req_body).await?;
     let reply = state
         .powersource
         .set_faults(&inst, method, bytes)

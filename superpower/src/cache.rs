@@ -1,9 +1,11 @@
 //! The two bounded in-memory caches: each user's last known character (the fallback that keeps
-//! promise 1 when no instance answers) and recently served images.
+//! promise 1 when no instance answers) and recently served images (fresh for a TTL, then
+//! revalidated).
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lru::LruCache;
@@ -79,32 +81,51 @@ pub struct CachedImage {
     pub bytes: Bytes,
 }
 
-/// Recently served images, at most `capacity` bytes in all.
+/// A cached image and whether it may still be served without asking powersource.
+#[derive(Debug)]
+pub struct Lookup {
+    /// The image as last fetched (or revalidated).
+    pub image: Arc<CachedImage>,
+    /// Fetched or revalidated within the TTL; when false, revalidate before serving it (a
+    /// re-ingest may have changed the image: images are addressed by character, not content).
+    pub fresh: bool,
+}
+
+struct Entry {
+    image: Arc<CachedImage>,
+    stored: Instant,
+}
+
+/// Recently served images, at most `capacity` bytes in all, each fresh for `ttl` after it was
+/// fetched or revalidated.
 pub struct ImageCache {
-    inner: Mutex<(LruCache<u64, Arc<CachedImage>>, usize)>,
+    inner: Mutex<(LruCache<u64, Entry>, usize)>,
     capacity: usize,
+    ttl: Duration,
 }
 
 impl ImageCache {
-    /// A cache of at most `capacity` bytes.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` bytes whose entries are fresh for `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
         ImageCache {
             inner: Mutex::new((LruCache::unbounded(), 0)),
             capacity,
+            ttl,
         }
     }
 
-    /// The image of character `id`, if cached.
-    pub fn get(&self, id: u64) -> Option<Arc<CachedImage>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .get(&id)
-            .cloned()
+    /// The image of character `id`, if cached, and whether it is still fresh.
+    pub fn get(&self, id: u64) -> Option<Lookup> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = guard.0.get(&id)?;
+        Some(Lookup {
+            image: entry.image.clone(),
+            fresh: entry.stored.elapsed() < self.ttl,
+        })
     }
 
-    /// Caches an image; images larger than the whole cache are not kept.
+    /// Caches an image, fresh from now (also after a 304 revalidated it); images larger than
+    /// the whole cache are not kept.
     pub fn put(&self, id: u64, image: Arc<CachedImage>) {
         let size = image.bytes.len();
         if size > self.capacity {
@@ -112,15 +133,28 @@ impl ImageCache {
         }
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (lru, used) = &mut *guard;
-        if let Some(old) = lru.put(id, image) {
-            *used -= old.bytes.len();
+        let entry = Entry {
+            image,
+            stored: Instant::now(),
+        };
+        if let Some(old) = lru.put(id, entry) {
+            *used -= old.image.bytes.len();
         }
         *used += size;
         while *used > self.capacity {
             match lru.pop_lru() {
-                Some((_, old)) => *used -= old.bytes.len(),
+                Some((_, old)) => *used -= old.image.bytes.len(),
                 None => break,
             }
+        }
+    }
+
+    /// Forgets the image of `id` (powersource says it has none now).
+    pub fn remove(&self, id: u64) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (lru, used) = &mut *guard;
+        if let Some(old) = lru.pop(&id) {
+            *used -= old.image.bytes.len();
         }
     }
 
@@ -160,7 +194,7 @@ mod tests {
 
     #[test]
     fn image_cache_is_bounded_by_bytes() {
-        let c = ImageCache::new(10);
+        let c = ImageCache::new(10, Duration::from_secs(60));
         let img = |n: usize| {
             Arc::new(CachedImage {
                 content_type: http::HeaderValue::from_static("image/png"),
@@ -176,5 +210,24 @@ mod tests {
         assert!(c.bytes() <= 10);
         c.put(4, img(11));
         assert!(c.get(4).is_none(), "larger than the cache: not kept");
+        assert!(c.get(3).unwrap().fresh);
+        c.remove(3);
+        assert!(c.get(3).is_none());
+    }
+
+    #[test]
+    fn images_go_stale_after_the_ttl_and_a_put_freshens_them() {
+        let c = ImageCache::new(100, Duration::ZERO);
+        let img = Arc::new(CachedImage {
+            content_type: http::HeaderValue::from_static("image/png"),
+            etag: None,
+            bytes: Bytes::from_static(b"png"),
+        });
+        c.put(1, img.clone());
+        assert!(!c.get(1).unwrap().fresh, "a zero TTL: always revalidate");
+        let c = ImageCache::new(100, Duration::from_secs(60));
+        c.put(1, img);
+        assert!(c.get(1).unwrap().fresh);
+        assert_eq!(c.bytes(), 3);
     }
 }

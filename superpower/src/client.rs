@@ -90,12 +90,30 @@ impl Backend {
         tight: bool,
         limit: usize,
     ) -> Result<Reply, CallError> {
+        self.get_with(base, path, &HeaderMap::new(), timeout, tight, limit)
+            .await
+    }
+
+    /// [`Backend::get`] with request `headers` (an `If-None-Match`, say).
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get_with(
+        &self,
+        base: &str,
+        path: &str,
+        headers: &HeaderMap,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
         let uri: Uri = format!("{base}{path}")
             .parse()
             .map_err(|e| CallError::Protocol(format!("bad uri: {e}")))?;
-        let req = Request::get(uri)
+        let mut req = Request::get(uri)
             .body(Full::default())
             .map_err(|e| CallError::Protocol(e.to_string()))?;
+        req.headers_mut().extend(headers.clone());
         self.send(req, timeout, tight, limit).await
     }
 
@@ -124,6 +142,7 @@ impl Backend {
             let body = read_limited(body, limit).await.map_err(|e| match e {
                 BodyError::TooLarge(n) => CallError::TooLarge(n),
                 BodyError::Read(m) => CallError::Protocol(m),
+                BodyError::Timeout(_) => CallError::Timeout,
             })?;
             Ok(Reply {
                 status: parts.status,

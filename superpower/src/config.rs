@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use service::config::{millis, positive_millis};
+use service::config::{
+    millis, positive_count, positive_millis, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// How superpower runs. Every flag has an environment variable; tests build it in code with
 /// [`Settings::for_urls`].
@@ -77,6 +79,11 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_IMAGE_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub image_cache_bytes: usize,
 
+    /// How long a cached image is served without asking powersource again; after that it is
+    /// revalidated with its ETag (a 304 keeps it), so a re-ingested image shows within this.
+    #[arg(long = "image-ttl-ms", env = "SUPERPOWER_IMAGE_TTL_MS", value_parser = millis, default_value = "5000")]
+    pub image_ttl: Duration,
+
     /// Start with every resilience mechanism off (for teaching: see the promises break).
     #[arg(long, env = "SUPERPOWER_NAIVE")]
     pub naive: bool,
@@ -89,6 +96,15 @@ pub struct Settings {
     /// control room reads or sets faults; without one, the admin token above.
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
     pub powersource_admin_token: Option<String>,
+
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "SUPERPOWER_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// A client that reads no byte of an answer for this long has its connection closed, and
+    /// one that takes longer to send a request body (the admin API's) is answered 408.
+    #[arg(long = "client-timeout-ms", env = "SUPERPOWER_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
+    pub client_timeout: Duration,
 
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
@@ -128,8 +144,32 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.fallback_users, 100_000);
+        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.powersources, ["http://127.0.0.1:1"]);
+    }
+
+    #[test]
+    fn zero_intervals_and_timeouts_are_refused_clearly() {
+        use clap::Parser;
+        for flag in [
+            "--health-interval-ms",
+            "--dns-interval-ms",
+            "--health-timeout-ms",
+            "--attempt-timeout-ms",
+            "--connect-timeout-ms",
+            "--deadline-ms",
+        ] {
+            let err = crate::cli::Cli::try_parse_from(["superpower", flag, "0"])
+                .expect_err(flag)
+                .to_string();
+            assert!(
+                err.contains(flag) && err.contains("at least 1 millisecond"),
+                "{flag}: {err}"
+            );
+            assert!(crate::cli::Cli::try_parse_from(["superpower", flag, "1"]).is_ok());
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum ApiError {
     /// The request body is over the limit.
     #[error("payload too large")]
     TooLarge,
+    /// The request body did not arrive within the client timeout.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     /// No powersource answered and there is nothing to fall back on.
     #[error("no powersource answered")]
     Unavailable(#[source] RouteError),
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadUpstream { .. } => StatusCode::BAD_GATEWAY,
         };
@@ -109,6 +113,11 @@ impl ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // the rest of the body may still come: this connection cannot carry another request
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

@@ -21,12 +21,24 @@ use crate::ring::{Member, RouteRing};
 /// The ring of healthy instances requests are routed over.
 pub type InstanceRing = RouteRing<Instance>;
 
-/// A bad powersource URL in the configuration.
+/// A bad powersource URL in the configuration. The URL it shows has any credentials replaced
+/// by `***` ([`redact`]), since the error is logged.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid powersource URL {url:?}: {why}")]
 pub struct BadUrl {
     url: String,
     why: &'static str,
+}
+
+/// `url` with the user-info of its authority (`user:password@`), if any, replaced by `***`.
+fn redact(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// One powersource instance.
@@ -94,9 +106,17 @@ impl Instance {
     /// Parses a base URL (`http://host:port`, optionally with a trailing slash).
     ///
     /// # Errors
-    /// When the URL is not plain `http://host[:port]`.
+    /// When the URL is not plain `http://host[:port]`; credentials (`http://user:pw@host`) are
+    /// refused, as the instance's name is a public `/metrics` label and is logged.
     pub fn new(url: impl Into<String>) -> Result<Self, BadUrl> {
-        let url = url.into();
+        let raw = url.into();
+        let url = redact(&raw);
+        if url != raw {
+            return Err(BadUrl {
+                url,
+                why: "credentials in the URL are not supported (they would show in /metrics and the logs)",
+            });
+        }
         let trimmed = url.trim().trim_end_matches('/');
         let uri: Uri = trimmed.parse().map_err(|_| BadUrl {
             url: url.clone(),
@@ -296,6 +316,27 @@ mod tests {
         ] {
             assert!(Instance::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_shown() {
+        for url in [
+            "http://user:s3cret@127.0.0.1:6061",
+            "http://user@127.0.0.1:6061/",
+            "http://:s3cret@powersource",
+        ] {
+            let err = Instance::new(url).expect_err(url).to_string();
+            assert!(err.contains("credentials"), "{url}: {err}");
+            assert!(!err.contains("s3cret") && !err.contains("user"), "{err}");
+        }
+    }
+
+    #[test]
+    fn redaction_hides_only_the_user_info() {
+        assert_eq!(redact("http://u:p@h:1/x@y"), "http://***@h:1/x@y");
+        assert_eq!(redact("http://h:1/x@y"), "http://h:1/x@y");
+        assert_eq!(redact("u:p@h"), "***@h");
+        assert_eq!(redact(""), "");
     }
 
     #[test]

@@ -9,11 +9,12 @@ use service::api::image_answer;
 use service::http::body::{full, json, Response};
 use service::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 
+use crate::cache::{CachedImage, Lookup};
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::model::{Answer, Character};
 use crate::negotiate::Format;
-use crate::powersource::{Served, UpstreamError};
+use crate::powersource::{ImageFetch, Served, UpstreamError};
 use crate::render::{html, STYLESHEET};
 use crate::state::State;
 
@@ -23,7 +24,7 @@ pub const DEGRADED_HEADER: &str = "x-superpower-degraded";
 pub const INSTANCE_HEADER: &str = "x-superpower-instance";
 
 /// `GET /`: the superpower of `identity`, as `format`; from the fallback cache when no
-/// instance answers and the user is known.
+/// instance answers and the user is known (has come back at least once with the cookie).
 ///
 /// # Errors
 /// [`ApiError::Unavailable`] (or a bad upstream answer) when no instance answers and the user
@@ -40,7 +41,10 @@ pub async fn index(
             instance,
         }) => {
             let character = Arc::new(Character::from(character));
-            if state.switches.fallback() {
+            // Only a returning user (one who sent the cookie back) is remembered: one-visit
+            // traffic (crawlers, clients that keep no cookie) would otherwise evict the users
+            // the fallback is for. A user who has been back once is in it.
+            if state.switches.fallback() && !identity.is_new {
                 state.fallback.remember(identity.user.as_u128(), &character);
             }
             Ok(render(format, &character, Some(&instance)))
@@ -118,32 +122,59 @@ fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
 /// `GET /images/{id}`: the image, from the cache or through the ring; 304 when the client has
 /// it.
 ///
+/// A cached image is served as is while fresh (`--image-ttl-ms`); after that it is revalidated
+/// with its ETag: a 304 keeps it (fresh again), a 200 replaces it, a 404 drops it. When no
+/// instance answers, the stale copy is served rather than nothing.
+///
 /// # Errors
 /// [`ApiError::NotFound`] for a bad or unknown id; [`ApiError::Unavailable`] when no instance
-/// answers.
+/// answers and nothing is cached.
 #[tracing::instrument(level = "debug", skip(state, headers))]
 pub async fn image(state: &State, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     let id = common::model::parse_id(id).ok_or(ApiError::NotFound)?;
-    let cached = match state.images.get(id) {
-        Some(img) => img,
-        None => {
-            let img = Arc::new(
-                state
-                    .powersource
-                    .image(id)
-                    .await?
-                    .ok_or(ApiError::NotFound)?,
-            );
+    let stale = match state.images.get(id) {
+        Some(Lookup { image, fresh: true }) => return Ok(answer_image(&image, headers)),
+        Some(Lookup { image, .. }) => Some(image),
+        None => None,
+    };
+    let etag = stale.as_ref().and_then(|img| img.etag.as_ref());
+    let cached = match (state.powersource.image(id, etag).await, stale) {
+        (Ok(ImageFetch::Image(img)), _) => {
+            let img = Arc::new(img);
             state.images.put(id, img.clone());
             img
         }
+        (Ok(ImageFetch::NotModified), Some(img)) => {
+            state.images.put(id, img.clone());
+            img
+        }
+        // (powersource::image reports a 304 only to a conditional call, which needs a copy)
+        (Ok(ImageFetch::NotModified), None) => {
+            return Err(ApiError::BadUpstream {
+                instance: "any".into(),
+                detail: "304 to an unconditional image request".into(),
+            })
+        }
+        (Ok(ImageFetch::Missing), _) => {
+            state.images.remove(id);
+            return Err(ApiError::NotFound);
+        }
+        (Err(err), Some(img)) => {
+            tracing::debug!(id, error = %err, "image not revalidated; serving the cached copy");
+            img
+        }
+        (Err(err), None) => return Err(err.into()),
     };
-    Ok(image_answer(
+    Ok(answer_image(&cached, headers))
+}
+
+fn answer_image(cached: &CachedImage, headers: &HeaderMap) -> Response {
+    image_answer(
         cached.content_type.clone(),
         cached.etag.clone(),
         cached.bytes.clone(),
         headers,
-    ))
+    )
 }
 
 /// `GET /static/superpower.css`.

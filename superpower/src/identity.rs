@@ -70,15 +70,16 @@ pub struct Identity {
 impl Identity {
     /// Reads the identity from the request's `Cookie` headers. Any malformed header or value is
     /// ignored; the first valid `superpower_id` wins.
+    ///
+    /// The headers are read as bytes ([`cookie_values`]), not as text: another site's cookie
+    /// on the same host may hold any byte (`lang=français` in UTF-8), and one such byte must
+    /// not throw away a valid identity beside it.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let found = headers
             .get_all(COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .filter(|c| c.name() == COOKIE_NAME)
-            .find_map(|c| UserId::parse(c.value()));
+            .flat_map(|v| cookie_values(v.as_bytes(), COOKIE_NAME.as_bytes()))
+            .find_map(|value| std::str::from_utf8(value).ok().and_then(UserId::parse));
         match found {
             Some(user) => Identity {
                 user,
@@ -101,6 +102,35 @@ impl Identity {
             .build()
             .to_string()
     }
+}
+
+/// The values of the cookies called `name` in one `Cookie` header value, in order: the header
+/// split on `;`, each pair on its first `=`, names and values trimmed of spaces and tabs (and a
+/// value of its double quotes, RFC 6265 §4.1.1). Pairs without `=` are skipped; no byte is an
+/// error.
+fn cookie_values<'a>(header: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    header.split(|&b| b == b';').filter_map(move |pair| {
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (n, v) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));
+        let v = v
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(v);
+        (n == name).then_some(v)
+    })
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
+    &bytes[start..end]
 }
 
 #[cfg(test)]
@@ -177,6 +207,34 @@ mod tests {
             format!("superpower_id={id}").as_bytes(),
         ]);
         assert_eq!(Identity::from_headers(&h).user, id);
+    }
+
+    #[test]
+    fn other_cookies_may_hold_any_byte() {
+        let id = UserId::random();
+        for raw in [
+            format!("{COOKIE_NAME}={id}; lang=fran\u{e7}ais").into_bytes(),
+            [
+                &b"lang=\xff\xfe; "[..],
+                format!("{COOKIE_NAME}={id}").as_bytes(),
+            ]
+            .concat(),
+            [format!(" {COOKIE_NAME} =\t{id} ;").as_bytes(), b"x=\x80"].concat(),
+            format!("flag; {COOKIE_NAME}=\"{id}\"").into_bytes(),
+        ] {
+            let ident = Identity::from_headers(&headers(&[raw.as_slice()]));
+            assert_eq!(
+                ident,
+                Identity {
+                    user: id,
+                    is_new: false
+                },
+                "{raw:?}"
+            );
+        }
+        // a name only starting like ours is another cookie
+        let h = headers(&[format!("x{COOKIE_NAME}={id}").as_bytes()]);
+        assert!(Identity::from_headers(&h).is_new);
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub fn spawn_dns(
     health_timeout: Duration,
     cancel: CancellationToken,
 ) {
-    spawn_every(interval, cancel, move || {
+    drop(spawn_every(interval, cancel, move || {
         let (fleet, backend, target) = (fleet.clone(), backend.clone(), target.clone());
         async move {
             let added = refresh_dns(&fleet, &target).await;
@@ -62,7 +62,7 @@ pub fn spawn_dns(
                 check_all(&fleet, &backend, &added, health_timeout).await;
             }
         }
-    });
+    }));
 }
 
 /// Checks every instance every `interval` until cancelled.
@@ -73,24 +73,33 @@ pub fn spawn_health_checks(
     timeout: Duration,
     cancel: CancellationToken,
 ) {
-    spawn_every(interval, cancel, move || {
+    drop(spawn_every(interval, cancel, move || {
         let (fleet, backend) = (fleet.clone(), backend.clone());
         async move {
             let all = fleet.instances();
             check_all(&fleet, &backend, &all, timeout).await;
         }
-    });
+    }));
 }
 
-/// Runs `round` at once and then every `interval` (a slow round delays the next one rather than
-/// piling up), until `cancel` fires.
-fn spawn_every<F, Fut>(interval: Duration, cancel: CancellationToken, round: F)
+/// The shortest period [`spawn_every`] runs at: the settings refuse 0, and a zero built in code
+/// (where `tokio::time::interval` would panic the task, silently stopping the checks) is
+/// raised to it.
+const MIN_PERIOD: Duration = Duration::from_millis(1);
+
+/// Runs `round` at once and then every `interval` (at least [`MIN_PERIOD`]; a slow round delays
+/// the next one rather than piling up), until `cancel` fires.
+fn spawn_every<F, Fut>(
+    interval: Duration,
+    cancel: CancellationToken,
+    round: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval(interval.max(MIN_PERIOD));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -99,7 +108,7 @@ where
             }
             round().await;
         }
-    });
+    })
 }
 
 /// One round of `/health` checks on `instances`, concurrently; rebuilds the ring once if
@@ -120,5 +129,33 @@ pub async fn check_all(
         .any(|c| c);
     if changed {
         fleet.rebuild();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_zero_interval_runs_rounds_instead_of_panicking() {
+        let cancel = CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = spawn_every(Duration::ZERO, cancel.clone(), move || {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(());
+            }
+        });
+        for _ in 0..3 {
+            tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("a round within 5 s")
+                .expect("the task is alive");
+        }
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the task stops when cancelled")
+            .expect("the task did not panic");
     }
 }

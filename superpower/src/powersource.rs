@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::model::CharacterId;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use serde::de::DeserializeOwned;
@@ -49,6 +49,17 @@ pub struct Served {
     pub character: CharacterView,
     /// The instance's own name for itself, else its `host:port`.
     pub instance: String,
+}
+
+/// What [`Powersource::image`] got.
+#[derive(Debug)]
+pub enum ImageFetch {
+    /// The image (200).
+    Image(CachedImage),
+    /// The copy whose ETag was sent is still the image (304).
+    NotModified,
+    /// The character has no image (404).
+    Missing,
 }
 
 /// The powersource API as superpower calls it.
@@ -122,20 +133,30 @@ impl Powersource {
     }
 
     /// `GET /characters/{id}/image`, routed by the id (so an image is cached by one instance's
-    /// pool); `None` when the character has no image.
+    /// pool). With `etag` (of the copy superpower holds) the call is conditional
+    /// (`If-None-Match`), and a 304 means that copy is still the image.
     ///
     /// # Errors
-    /// [`UpstreamError`] when no instance answers in time, or the answer is neither an image
-    /// nor a 404.
-    pub async fn image(&self, id: CharacterId) -> Result<Option<CachedImage>, UpstreamError> {
+    /// [`UpstreamError`] when no instance answers in time, or the answer is neither an image,
+    /// a 404, nor (for a conditional call) a 304.
+    pub async fn image(
+        &self,
+        id: CharacterId,
+        etag: Option<&HeaderValue>,
+    ) -> Result<ImageFetch, UpstreamError> {
         let path = api::image_path(id);
+        let mut headers = http::HeaderMap::new();
+        if let Some(etag) = etag {
+            headers.insert(IF_NONE_MATCH, etag.clone());
+        }
         let routed = self
             .router
-            .get(&id.to_be_bytes(), &path, api::MAX_IMAGE_BYTES)
+            .get_with(&id.to_be_bytes(), &path, &headers, api::MAX_IMAGE_BYTES)
             .await?;
         match routed.reply.status {
             StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
+            StatusCode::NOT_FOUND => return Ok(ImageFetch::Missing),
+            StatusCode::NOT_MODIFIED if etag.is_some() => return Ok(ImageFetch::NotModified),
             other => return Err(bad_answer(&routed, format!("{path} answered {other}"))),
         }
         let Some(content_type) = routed
@@ -150,7 +171,7 @@ impl Powersource {
                 "image without an image content type".into(),
             ));
         };
-        Ok(Some(CachedImage {
+        Ok(ImageFetch::Image(CachedImage {
             content_type,
             etag: routed.reply.headers.get(ETAG).cloned(),
             bytes: routed.reply.body,

@@ -153,15 +153,26 @@ async fn answer(
         (Route::InstanceFaults(name), &Method::PUT | &Method::DELETE) => {
             admin::instance_faults(state, method.clone(), name, body).await?
         }
-        (Route::Switches, _) => method_not_allowed("GET, PUT"),
+        // HEAD is answered as GET by the shared server, so it is allowed wherever GET is
+        (Route::Switches, _) => method_not_allowed("GET, HEAD, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
-        _ => method_not_allowed("GET"),
+        _ => method_not_allowed("GET, HEAD"),
     })
 }
 
-/// The format `GET /` answers in, by `Accept`; `None` when neither is acceptable.
+/// The format `GET /` answers in, by `Accept`; `None` when neither is acceptable. A client may
+/// split its list over several `Accept` headers (RFC 9110 §5.3): they are joined with commas
+/// into one list first. A value that is not text is skipped.
 fn negotiated(headers: &HeaderMap) -> Option<Format> {
-    negotiate::choose(headers.get(ACCEPT).and_then(|v| v.to_str().ok()))
+    let values: Vec<&str> = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.is_empty() {
+        return negotiate::choose(None);
+    }
+    negotiate::choose(Some(&values.join(", ")))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use service::metrics::{SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL};
 
 use crate::client::{Backend, CallError, Reply};
@@ -99,6 +99,20 @@ impl Router {
     /// # Errors
     /// [`RouteError`] when no instance gave a final answer in time.
     pub async fn get(&self, key: &[u8], path: &str, limit: usize) -> Result<Routed, RouteError> {
+        self.get_with(key, path, &HeaderMap::new(), limit).await
+    }
+
+    /// [`Router::get`] with request `headers` on every attempt (an `If-None-Match`, say).
+    ///
+    /// # Errors
+    /// As [`Router::get`].
+    pub async fn get_with(
+        &self,
+        key: &[u8],
+        path: &str,
+        headers: &HeaderMap,
+        limit: usize,
+    ) -> Result<Routed, RouteError> {
         let ring = self.fleet.ring();
         let candidates = if self.switches.ring() {
             ring.candidates(key)
@@ -134,9 +148,12 @@ impl Router {
             };
             let backend = self.backend.clone();
             let path = path.to_owned();
+            let headers = headers.clone();
             inflight.push(Box::pin(async move {
                 let t0 = Instant::now();
-                let r = backend.get(inst.base(), &path, timeout, tight, limit).await;
+                let r = backend
+                    .get_with(inst.base(), &path, &headers, timeout, tight, limit)
+                    .await;
                 (inst, t0, r)
             }));
         };

@@ -31,6 +31,8 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<State>,
     drain: Duration,
+    max_connections: usize,
+    client_timeout: Duration,
 }
 
 impl Application {
@@ -116,15 +118,18 @@ impl Application {
             powersource: Powersource::new(router, settings.powersource_admin_token()),
             switches,
             fallback: Fallback::new(settings.fallback_users),
-            images: ImageCache::new(settings.image_cache_bytes),
+            images: ImageCache::new(settings.image_cache_bytes, settings.image_ttl),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
+            client_timeout: settings.client_timeout,
             _tasks: cancel.drop_guard(),
         };
         Ok(Application {
             listener,
             state: Arc::new(state),
             drain: settings.drain_timeout,
+            max_connections: settings.max_connections,
+            client_timeout: settings.client_timeout,
         })
     }
 
@@ -146,6 +151,8 @@ impl Application {
         let options = ServeOptions {
             headers: security_headers(),
             drain_timeout: self.drain,
+            max_connections: self.max_connections,
+            client_timeout: self.client_timeout,
             route_of: crate::routes::template_of,
             ..ServeOptions::default()
         };

@@ -1,6 +1,7 @@
 //! What every request handler of superpower shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use service::http::auth::AdminToken;
@@ -25,6 +26,8 @@ pub struct State {
     pub metrics: PrometheusHandle,
     /// The admin token; admin routes are off without one.
     pub admin_token: Option<AdminToken>,
+    /// How long a client gets to send a request body (`--client-timeout-ms`).
+    pub client_timeout: Duration,
     /// Stops the background tasks when the state is dropped.
     pub(crate) _tasks: DropGuard,
 }

@@ -63,6 +63,17 @@ pub struct SwitchPatch {
     pub hedging: Option<bool>,
 }
 
+impl SwitchPatch {
+    /// Parses the body of `PUT /admin/switches`.
+    ///
+    /// # Errors
+    /// When the body is not a JSON object of known switches with boolean values (an array of
+    /// booleans, which serde alone would take field by field, is refused).
+    pub fn parse(body: &[u8]) -> Result<Self, serde_json::Error> {
+        service::http::body::json_object(body)
+    }
+}
+
 /// The live switches, read on every request without locking.
 #[derive(Debug)]
 pub struct Switches {
@@ -173,6 +184,24 @@ mod tests {
             SwitchState {
                 failover: false,
                 ..SwitchState::RESILIENT
+            }
+        );
+    }
+
+    #[test]
+    fn a_patch_is_an_object_never_an_array() {
+        for bad in [
+            &b"[true, true, true, true, true, false]"[..],
+            b"[]",
+            b"null",
+        ] {
+            assert!(SwitchPatch::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            SwitchPatch::parse(br#" {"ring": false}"#).unwrap(),
+            SwitchPatch {
+                ring: Some(false),
+                ..SwitchPatch::default()
             }
         );
     }

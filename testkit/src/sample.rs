@@ -66,6 +66,46 @@ pub fn ingest_into(path: &Path) -> Store {
     store
 }
 
+/// Ingests a variant of the sample dataset into a new store at `path` (closed again before
+/// returning): the dataset is copied to a temp dir, `change` edits the copy (for example
+/// replaces an image file), and the copy is loaded and ingested. `change` gets the copy's
+/// folder; [`variant_path`] maps a sample file's path into it.
+///
+/// # Panics
+/// When the copy, the load or the ingest fails (a test fixture).
+pub fn ingest_variant(path: &Path, change: impl FnOnce(&Path)) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    copy_dir(dir(), tmp.path());
+    change(tmp.path());
+    let dataset = Dataset::load(tmp.path()).expect("the variant loads");
+    let store = Store::open(path).expect("store opens");
+    loader::ingest::ingest(&dataset, &store, &loader::ingest::Options::default()).expect("ingest");
+}
+
+/// Where the sample file `file` is in a copy of the dataset at `copy` ([`ingest_variant`]).
+///
+/// # Panics
+/// When `file` is not in the sample dataset's folder.
+pub fn variant_path(copy: &Path, file: &Path) -> PathBuf {
+    copy.join(
+        file.strip_prefix(dir())
+            .expect("a file of the sample dataset"),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 /// A fresh store in its own temp dir, open, with the sample dataset ingested (or empty).
 pub fn fresh_store(ingest: bool) -> (tempfile::TempDir, PathBuf, Store) {
     let dir = tempfile::tempdir().expect("temp dir");

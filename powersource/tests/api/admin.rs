@@ -101,7 +101,7 @@ async fn faults_round_trip_and_clear() {
     assert!(!app.state.faults.get().is_active());
     let r = app.faults(Method::POST, Some(TOKEN), "").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, DELETE"));
 }
 
 #[tokio::test]
@@ -118,6 +118,8 @@ async fn bad_specs_are_400_with_a_clear_message_and_change_nothing() {
         (r#"{"hang": "yes"}"#, "invalid fault spec"),
         (r#"{"route": "/health"}"#, "route"),
         (r#"{"latency": 5}"#, "unknown field"),
+        ("[100, 0, 0.5, false, null]", "object"),
+        ("[]", "object"),
     ] {
         let r = app.faults(Method::PUT, Some(TOKEN), body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
@@ -128,4 +130,40 @@ async fn bad_specs_are_400_with_a_clear_message_and_change_nothing() {
     let r = app.faults(Method::PUT, Some(TOKEN), &big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.state.faults.get().latency_ms, 3, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_answered_408_within_the_bound() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(Options {
+        admin: true,
+        tweak: Some(Box::new(|s| {
+            s.client_timeout = Duration::from_millis(300);
+        })),
+        ..Default::default()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT /admin/faults HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"latency"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "no answer within 10 s to a body that never came"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!app.state.faults.get().is_active(), "nothing changed");
 }

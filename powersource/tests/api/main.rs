@@ -10,3 +10,4 @@ mod helpers;
 mod images;
 mod ops;
 mod shutdown;
+mod slow_clients;

@@ -83,3 +83,45 @@ async fn metrics_use_route_templates_never_raw_ids() {
         );
     }
 }
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body_on_every_get_route() {
+    use http::Method;
+    let app = spawn_app().await;
+    let id = eligible_ids()[0];
+    for path in [
+        format!("/characters/{id}"),
+        format!("/characters/{id}/image"),
+        "/assignments/head-user".into(),
+        "/health".into(),
+        "/live".into(),
+        "/characters/abc".into(),
+        "/characters/1".into(),
+    ] {
+        let get = app.get(&path).await;
+        let head = app.request(Method::HEAD, &path, &[], []).await;
+        assert_eq!(head.status, get.status, "{path}");
+        assert!(head.body.is_empty(), "{path}: HEAD has no body");
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{path}"
+        );
+        for name in [
+            "content-type",
+            "etag",
+            "cache-control",
+            "x-powersource-instance",
+        ] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+    }
+    for path in ["/random", "/metrics"] {
+        let head = app.request(Method::HEAD, path, &[], []).await;
+        assert_eq!(head.status, StatusCode::OK, "{path}");
+        assert!(head.body.is_empty() && head.header("content-length").is_some());
+    }
+    let post = app.request(Method::POST, "/random", &[], []).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+}

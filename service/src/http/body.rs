@@ -2,12 +2,14 @@
 //! response is a complete body (`Full<Bytes>`): nothing superpower serves is streamed.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, IF_NONE_MATCH};
 use http::HeaderMap;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The body type of every response.
@@ -97,6 +99,9 @@ pub enum BodyError {
     /// The connection failed while the body was read.
     #[error("cannot read the request body: {0}")]
     Read(String),
+    /// The whole body did not arrive in time ([`read_limited_within`]).
+    #[error("the request body did not arrive within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 /// Reads a request body of at most `limit` bytes.
@@ -113,6 +118,43 @@ where
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
         Err(err) => Err(BodyError::Read(err.to_string())),
     }
+}
+
+/// Parses a JSON request body that must be an object into `T`.
+///
+/// serde's derives accept a JSON array for a struct (its fields in order), so
+/// `[100, 0, 0.5, false, null]` would pass for `{"latency_ms": 100, …}`: a body whose first
+/// token is not `{` is refused before serde sees it.
+///
+/// # Errors
+/// "expected a JSON object" for anything else, or serde's error for a bad object.
+pub fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(serde::de::Error::custom("expected a JSON object"));
+    }
+    serde_json::from_slice(body)
+}
+
+/// [`read_limited`], the whole body within `timeout`: a client that sends the head of a request
+/// and then dribbles or never sends its body cannot hold a handler (and its connection) longer.
+///
+/// # Errors
+/// As [`read_limited`], and [`BodyError::Timeout`] past the deadline.
+pub async fn read_limited_within<B>(
+    body: B,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    tokio::time::timeout(timeout, read_limited(body, limit))
+        .await
+        .unwrap_or(Err(BodyError::Timeout(timeout)))
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header):

@@ -5,11 +5,13 @@
 //! - [`body`]: response builders and the route label a handler attaches to its answer.
 //! - [`auth`]: the admin bearer token, compared in constant time.
 //! - [`ops`]: the `/health`, `/live` and `/metrics` answers.
+//! - `stall` (private): the connection IO's bound on writes a client stopped reading.
 
 pub mod auth;
 pub mod body;
 pub mod ops;
 pub mod server;
+mod stall;
 
 pub use body::{Response, RouteLabel};
 pub use server::{serve, ServeOptions};

@@ -1,13 +1,14 @@
 //! The accept loop both services run: one task per connection, HTTP/1.1 keep-alive, a bound on
-//! header size and header read time, an access-log line and a latency sample per request, and a
-//! graceful drain on shutdown.
+//! header size and header read time, a bound on how long a client may stop reading its answer
+//! (`client_timeout`: then the connection closes and its slot of `max_connections` is free), an
+//! access-log line and a latency sample per request, and a graceful drain on shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,7 +17,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::body::{Response, RouteLabel};
+use super::body::{Body, Response, RouteLabel};
+use super::stall::StallTimeout;
 use crate::metrics::HTTP_REQUEST_DURATION;
 
 /// How a service is served.
@@ -30,6 +32,9 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// A client that accepts no byte of an answer for this long (it stopped reading) has its
+    /// connection closed, so it cannot hold one of the `max_connections` forever.
+    pub client_timeout: Duration,
     /// Largest request head accepted (hyper answers 431 past it).
     pub max_header_bytes: usize,
     /// The route template of a path, used only for requests the client abandons before the
@@ -44,7 +49,8 @@ impl Default for ServeOptions {
             headers: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
+            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            client_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             route_of: |_| "unmatched",
         }
@@ -95,6 +101,7 @@ pub async fn serve<H, Fut>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let io = StallTimeout::new(stream, options.client_timeout);
         let handler = handler.clone();
         let options = options.clone();
         let service = service_fn(move |req: Request<Incoming>| {
@@ -102,7 +109,7 @@ pub async fn serve<H, Fut>(
             let options = options.clone();
             async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &options).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(err) = conn.await {
@@ -127,11 +134,20 @@ pub async fn serve<H, Fut>(
 
 /// Runs one request through the handler, then records the latency histogram and the access log.
 /// A request the client abandons (hyper drops this future) is recorded when it is dropped.
-async fn observe<H, Fut>(req: Request<Incoming>, handler: &H, options: &ServeOptions) -> Response
+///
+/// `HEAD` is answered here, once for both services (RFC 9110 §9.3.2: wherever `GET` is): the
+/// handler sees a `GET`, and the answer keeps its status and headers, `Content-Length` included,
+/// without the body. The access log and the metrics still say `HEAD`.
+async fn observe<H, Fut>(
+    mut req: Request<Incoming>,
+    handler: &H,
+    options: &ServeOptions,
+) -> Response
 where
     H: Fn(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response>,
 {
+    let head = req.method() == Method::HEAD;
     let path = req.uri().path();
     let mut pending = Pending {
         start: Instant::now(),
@@ -140,7 +156,13 @@ where
         path: truncate(path, 200).to_owned(),
         done: false,
     };
+    if head {
+        *req.method_mut() = Method::GET;
+    }
     let mut resp = handler(req).await;
+    if head {
+        resp = without_body(resp);
+    }
     for (name, value) in &options.headers {
         resp.headers_mut().insert(name.clone(), value.clone());
     }
@@ -150,6 +172,21 @@ where
         .map_or("unmatched", |r| r.0);
     pending.finish(route, resp.status().as_u16());
     resp
+}
+
+/// The answer to a `HEAD`: the `GET` answer's status and headers, with the `Content-Length` of
+/// its body (when the answer has one: a 304 has none) and no body.
+fn without_body(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let length = http_body::Body::size_hint(&body).exact();
+    if let Some(length) = length {
+        if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NOT_MODIFIED {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+    Response::from_parts(parts, Body::default())
 }
 
 /// One request being answered; records itself once, when finished or dropped.

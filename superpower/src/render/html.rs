@@ -21,8 +21,8 @@ fn layout(title: &str, body: Markup) -> Markup {
 }
 
 /// "You are NAME!": the character's image as the page background, the description, and a
-/// "Learn more!" link when there is one. `degraded` adds a notice that the answer came from the
-/// last-known-good cache.
+/// "Learn more!" link when there is one and it is a web link (`http`/`https`). `degraded` adds
+/// a notice that the answer came from the last-known-good cache.
 pub fn character_page(c: &Character, degraded: bool) -> String {
     let body = html! {
         img.background src=(c.image_url()) alt="";
@@ -37,12 +37,21 @@ pub fn character_page(c: &Character, degraded: bool) -> String {
                 p.description { (c.description) }
             }
             img.portrait src=(c.image_url()) alt=(c.name);
-            @if let Some(url) = &c.learn_more_url {
+            @if let Some(url) = c.learn_more_url.as_deref().and_then(web_link) {
                 p { a.learn-more href=(url) rel="noopener noreferrer external" target="_blank" { "Learn more!" } }
             }
         }
     };
     layout(&format!("You are {}!", c.name), body).into_string()
+}
+
+/// `url` when it is an absolute `http://` or `https://` link (scheme in any case), else `None`:
+/// the dataset's "learn more" URL comes from outside, and another scheme (`javascript:`,
+/// `data:`) in an `href` would run or show content of the dataset's choosing on a click.
+fn web_link(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    (web && !rest.is_empty() && !rest.starts_with('/')).then_some(url)
 }
 
 /// The 503 page for a user superpower has never seen while no instance can answer.
@@ -82,6 +91,42 @@ mod tests {
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("&quot;quoted&quot; &amp; &lt;b&gt;"));
         assert!(!page.contains("\" onclick=\"x"));
+    }
+
+    #[test]
+    fn only_web_links_are_rendered() {
+        let page = |url: &str| {
+            character_page(
+                &Character {
+                    id: 7,
+                    name: "N".into(),
+                    description: String::new(),
+                    learn_more_url: Some(url.into()),
+                },
+                false,
+            )
+        };
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "//evil.example/x",
+            "http:/x",
+            "ftp://x/y",
+            "",
+        ] {
+            let html = page(bad);
+            assert!(!html.contains("Learn more"), "{bad:?} gave a link");
+        }
+        for good in [
+            "https://example.com/a?b=1&c=2",
+            "http://example.com",
+            "HTTPS://x.y/z",
+        ] {
+            assert!(page(good).contains("Learn more!"), "{good}");
+        }
     }
 
     #[test]

@@ -69,7 +69,14 @@ async fn switches_are_read_and_set_by_subset() {
         ),
         (Some(false), Some(false), Some(true))
     );
-    for bad in ["", "nope", r#"{"rings": true}"#, r#"{"ring": 1}"#, "[]"] {
+    for bad in [
+        "",
+        "nope",
+        r#"{"rings": true}"#,
+        r#"{"ring": 1}"#,
+        "[]",
+        "[false, true, true, true, true, true]",
+    ] {
         let a = app.admin(Method::PUT, "/admin/switches", bad).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -116,6 +123,10 @@ async fn without_fallback_a_dead_fleet_breaks_identity_for_everyone() {
     let app = spawn_app(test_settings(fleet.urls())).await;
     app.wait_for_ring(1).await;
     let users = app.new_users(5).await;
+    // a second visit: the fallback remembers returning users only
+    for a in app.ask_all(&users).await {
+        assert_eq!(a.status, StatusCode::OK);
+    }
     app.admin(Method::PUT, "/admin/switches", r#"{"fallback": false}"#)
         .await;
     fleet.instances[0].kill();
@@ -130,4 +141,37 @@ async fn without_fallback_a_dead_fleet_breaks_identity_for_everyone() {
         assert_eq!(a.json()["name"], name.as_str());
         assert_eq!(a.json()["degraded"], true);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_is_answered_408_within_the_bound() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fleet = TestFleet::start(1);
+    let mut settings = test_settings(fleet.urls());
+    settings.client_timeout = Duration::from_millis(300);
+    let app = spawn_app(settings).await;
+    let addr = app.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        b"PUT /admin/switches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer test-token\r\n\
+          content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"ring\": fa",
+    )
+    .await
+    .unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "no answer within 10 s to a body that never came"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(app.state.switches.ring(), "nothing changed");
 }

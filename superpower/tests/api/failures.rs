@@ -214,3 +214,36 @@ async fn errors_from_one_instance_reach_no_user() {
         .text()
         .contains("superpower_failovers_total"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_visit_traffic_does_not_evict_returning_users_from_the_fallback() {
+    let mut fleet = TestFleet::start(1);
+    let mut settings = test_settings(fleet.urls());
+    settings.fallback_users = 20;
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(1).await;
+    // a user who has come back once
+    let regulars = app.new_users(5).await;
+    for a in app.ask_all(&regulars).await {
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    // then more one-visit users (no cookie, never back) than the cache holds
+    let passers_by = app.new_users(50).await;
+    fleet.instances[0].kill();
+    for (a, (_, name)) in app.ask_all(&regulars).await.iter().zip(&regulars) {
+        assert_eq!(
+            a.status,
+            StatusCode::OK,
+            "a returning user lost their superpower"
+        );
+        assert_eq!(a.json()["name"], name.as_str());
+        assert_eq!(a.json()["degraded"], true);
+        assert!(a.elapsed < PROMISE, "took {:?}", a.elapsed);
+    }
+    // the one-visit users were never remembered: they come back to a clear 503
+    let (cookie, _) = &passers_by[0];
+    assert_eq!(
+        app.superpower_json(Some(cookie)).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

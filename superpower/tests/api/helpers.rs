@@ -99,6 +99,13 @@ impl TestPowersource {
         assert!(self.runtime.is_none(), "kill it first");
         self.boot();
     }
+
+    /// Starts it again on the same address, over another store (a new dataset).
+    pub fn restart_on(&mut self, store: PathBuf) {
+        assert!(self.runtime.is_none(), "kill it first");
+        self.store = store;
+        self.boot();
+    }
 }
 
 impl Drop for TestPowersource {

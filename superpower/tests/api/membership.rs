@@ -44,6 +44,18 @@ async fn bad_configuration_is_refused_clearly() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("ftp://x"));
+    // credentials would end up in the public /metrics label and the logs: refused, not shown
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = superpower::Application::build(
+        test_settings(vec!["http://admin:hunter2@127.0.0.1:6061".into()]),
+        l,
+    )
+    .await
+    .err()
+    .expect("refused");
+    let err = service::telemetry::error_chain(&err);
+    assert!(err.contains("credentials"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,6 +100,31 @@ async fn json_is_negotiated_with_q_values() {
     );
     let png = app.get("/", &[("accept", "image/png")]).await;
     assert_eq!(png.status, StatusCode::NOT_ACCEPTABLE);
+    // every Accept header counts, not only the first (RFC 9110 §5.3: a list may be split)
+    let two = app
+        .get(
+            "/",
+            &[("accept", "image/png"), ("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(two.status, StatusCode::OK, "{}", two.text());
+    assert!(two.headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let weighed = app
+        .get(
+            "/",
+            &[
+                ("accept", "application/json;q=0.5"),
+                ("accept", "text/html"),
+            ],
+        )
+        .await;
+    assert!(weighed.headers[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let j = app.superpower_json(None).await.json();
     for key in [
         "id",
@@ -147,6 +172,29 @@ async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_ascii_byte_elsewhere_in_cookie_keeps_the_identity() {
+    let (_fleet, app) = app().await;
+    let first = app.superpower_json(None).await;
+    let id = first.set_cookie(COOKIE_NAME).unwrap();
+    let name = first.json()["name"].as_str().unwrap().to_owned();
+    for cookie in [
+        format!("{COOKIE_NAME}={id}; lang=français"),
+        format!("lang=français; {COOKIE_NAME}={id}"),
+        format!("theme=\u{1F600}; {COOKIE_NAME}={id}; x=\u{e9}t\u{e9}"),
+    ] {
+        let a = app
+            .get("/", &[("accept", "application/json"), ("cookie", &cookie)])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{cookie}: {}", a.text());
+        assert!(
+            a.headers.get(SET_COOKIE).is_none(),
+            "{cookie}: the known user's cookie was overwritten"
+        );
+        assert_eq!(a.json()["name"], name.as_str(), "{cookie}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_methods_and_ids() {
     let (_fleet, app) = app().await;
     for path in [
@@ -167,7 +215,53 @@ async fn unknown_paths_methods_and_ids() {
     );
     let post = app.request(Method::POST, "/", &[], "x").await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(post.headers["allow"], "GET");
+    assert_eq!(post.headers["allow"], "GET, HEAD");
+    let post = app.admin(Method::POST, "/admin/switches", "").await;
+    assert_eq!(post.headers["allow"], "GET, HEAD, PUT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_like_get_without_a_body_on_every_get_route() {
+    let (_fleet, app) = app().await;
+    let first = app.superpower_json(None).await;
+    let cookie = format!("{COOKIE_NAME}={}", first.set_cookie(COOKIE_NAME).unwrap());
+    let image = first.json()["image_url"].as_str().unwrap().to_owned();
+    let json = [("accept", "application/json"), ("cookie", cookie.as_str())];
+    for (path, headers) in [
+        ("/", &json[..]),
+        ("/", &json[1..]),
+        (image.as_str(), &[][..]),
+        ("/static/superpower.css", &[]),
+        ("/health", &[]),
+        ("/live", &[]),
+        ("/nope", &[]),
+        ("/admin", &[]),
+    ] {
+        let get = app.get(path, headers).await;
+        let head = app.request(Method::HEAD, path, headers, "").await;
+        assert_eq!(head.status, get.status, "{path}");
+        assert!(head.body.is_empty(), "{path}: HEAD has no body");
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{path}"
+        );
+        for name in [
+            "content-type",
+            "etag",
+            "cache-control",
+            "vary",
+            "content-security-policy",
+        ] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+    }
+    let head = app.request(Method::HEAD, "/metrics", &[], "").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty() && head.header("content-length").is_some());
+    let switches = app.admin(Method::HEAD, "/admin/switches", "").await;
+    assert_eq!(switches.status, StatusCode::OK);
+    assert!(switches.body.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,4 +301,69 @@ async fn health_live_and_metrics() {
         !m.contains("route=\"/images/1"),
         "raw paths never become labels"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_image_is_served_within_seconds_of_a_powersource_serving_it() {
+    let mut fleet = TestFleet::start(1);
+    let mut settings = test_settings(fleet.urls());
+    settings.image_ttl = std::time::Duration::from_millis(300);
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(1).await;
+    // two eligible characters with PNG images of different bytes: A's image becomes B's
+    let pngs: Vec<_> = testkit::sample::entries()
+        .iter()
+        .filter(|e| e.record.eligible)
+        .filter_map(|e| Some((e.record.id, e.image.clone()?)))
+        .filter(|(_, img)| img.content_type == "image/png")
+        .take(2)
+        .collect();
+    let [(a, a_img), (_, b_img)] = &pngs[..] else {
+        panic!("the sample has PNG images")
+    };
+    assert_ne!(a_img.etag, b_img.etag);
+    let path = format!("/images/{a}");
+    let old = app.get(&path, &[]).await;
+    assert_eq!(
+        old.body.as_ref(),
+        std::fs::read(&a_img.path).unwrap().as_slice()
+    );
+    let old_etag = old.header("etag").unwrap().to_owned();
+
+    // re-ingest: a new store whose dataset has the new image, and the instance restarted on it
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store-v2");
+    testkit::sample::ingest_variant(&store, |copy| {
+        std::fs::copy(
+            &b_img.path,
+            testkit::sample::variant_path(copy, &a_img.path),
+        )
+        .unwrap();
+    });
+    fleet.instances[0].kill();
+    fleet.instances[0].restart_on(store);
+    let served_at = std::time::Instant::now();
+
+    let new = std::fs::read(&b_img.path).unwrap();
+    let bound = std::time::Duration::from_secs(10);
+    loop {
+        let a = app.get(&path, &[("if-none-match", &old_etag)]).await;
+        if a.status == StatusCode::OK && a.body.as_ref() == new.as_slice() {
+            assert_eq!(a.header("etag"), Some(b_img.etag.as_str()));
+            break;
+        }
+        assert!(
+            served_at.elapsed() < bound,
+            "still the old image {:?} after {bound:?}",
+            a.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "new image served {:?} after the restart",
+        served_at.elapsed()
+    );
+    // and the new ETag revalidates to 304
+    let again = app.get(&path, &[("if-none-match", &b_img.etag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
 }

@@ -34,7 +34,7 @@ wait_health() {
 TOKEN="browser-test-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
 PS_PORT=$(free_port); SP_PORT=$(free_port)
 "$ROOT/target/release/loader" ingest --store "$WORK/store" >"$WORK/ingest.log" 2>&1
-SUPERPOWER_ADMIN_TOKEN="$TOKEN" "$ROOT/target/release/powersource" --listen "127.0.0.1:$PS_PORT" \
+POWERSOURCE_ADMIN_TOKEN="$TOKEN" "$ROOT/target/release/powersource" --listen "127.0.0.1:$PS_PORT" \
   --store "$WORK/store" --name powersource-browser >"$WORK/powersource.log" 2>&1 &
 PIDS+=($!)
 wait_health "http://127.0.0.1:$PS_PORT" "$WORK/powersource.log"

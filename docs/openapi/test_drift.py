@@ -46,10 +46,26 @@ def methods_of(allow: str) -> set[str]:
     return {m.strip().lower() for m in allow.split(",") if m.strip()}
 
 
+def with_head(methods: set[str]) -> set[str]:
+    """HEAD is answered wherever GET is, once for both services, by the shared server
+    (service/src/http/server.rs, RFC 9110 §9.3.2): the dispatch and the specs name GET only."""
+    return methods | {"head"} if "get" in methods else methods
+
+
+def test_the_shared_server_answers_head_as_get() -> None:
+    server = (ROOT / "service/src/http/server.rs").read_text()
+    assert "Method::HEAD" in server and "head" in fn_body(server, "observe"), (
+        "the shared server no longer answers HEAD as GET: the specs must list HEAD operations"
+    )
+    for name in ("powersource", "superpower"):
+        spec = yaml.safe_load((HERE / f"{name}.yaml").read_text())
+        assert "HEAD" in spec["info"]["description"], f"{name}.yaml does not say HEAD is answered as GET"
+
+
 def spec_table(name: str) -> Table:
     spec = yaml.safe_load((HERE / f"{name}.yaml").read_text())
     assert spec["openapi"].startswith("3.1"), "the specs are OpenAPI 3.1"
-    return {path: {m for m in item if m in METHODS} for path, item in spec["paths"].items()}
+    return {path: with_head({m for m in item if m in METHODS}) for path, item in spec["paths"].items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,6 +89,7 @@ def powersource_table(api: str, routes: str) -> Table:
         dispatch[variant].add(method.lower())
     for variant, inner in re.findall(r"\(method,\s*Route::(\w+)\)\s*=>(.*?)\n        \(", body, re.S):
         dispatch[variant] |= {m.lower() for m in re.findall(r"Method::(\w+)\s*=>", inner)}
+    dispatch = {v: with_head(ms) for v, ms in dispatch.items()}
     for variant in templates:
         assert dispatch[variant] == allowed[variant], (
             f"powersource {variant}: routes.rs answers {sorted(dispatch[variant])} "
@@ -106,6 +123,7 @@ def superpower_table(routes: str) -> Table:
     allow = {v: methods_of(a) for v, a in re.findall(r"\(Route::(\w+)(?:\(_\))?,\s*_\)\s*=>\s*method_not_allowed\(\"([^\"]+)\"\)", answer)}
     default = re.search(r"\n\s*_\s*=>\s*method_not_allowed\(\"([^\"]+)\"\)", answer)
     assert default, "fn answer has a default 405 arm"
+    methods = {v: with_head(ms) for v, ms in methods.items()}
     for v in paths:
         assert methods[v], f"superpower Route::{v} answers no method"
         expected = allow.get(v, methods_of(default.group(1)))
@@ -155,7 +173,8 @@ def test_a_route_on_one_side_only_is_caught() -> None:
         "(&Method::GET, Route::Random)", "(&Method::GET, Route::Extra) => x,\n        (&Method::GET, Route::Random)"
     )
     assert diff(powersource_table(grown, grown_routes), spec_table("powersource")) == [
-        "GET /extra: in the code, not in the spec"
+        "GET /extra: in the code, not in the spec",
+        "HEAD /extra: in the code, not in the spec",
     ]
     sp = (ROOT / "superpower/src/routes.rs").read_text()
     grown_sp = sp.replace('"/live" => Route::Live,', '"/live" => Route::Live,\n            "/ready" => Route::Ready,')
@@ -163,7 +182,10 @@ def test_a_route_on_one_side_only_is_caught() -> None:
         "(Route::Live, &Method::GET)", "(Route::Ready, &Method::GET) => x,\n        (Route::Live, &Method::GET)"
     )
     assert grown_sp != sp
-    assert diff(superpower_table(grown_sp), spec_table("superpower")) == ["GET /ready: in the code, not in the spec"]
+    assert diff(superpower_table(grown_sp), spec_table("superpower")) == [
+        "GET /ready: in the code, not in the spec",
+        "HEAD /ready: in the code, not in the spec",
+    ]
     spec = spec_table("superpower")
     spec["/admin/switches"].add("delete")
     assert diff(code_table("superpower"), spec) == ["DELETE /admin/switches: in the spec, not in the code"]

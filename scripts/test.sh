@@ -6,8 +6,9 @@
 #
 # It installs what it needs (Debian packages, a Python venv under var/, oha, npm packages under
 # var/ and the test folders), then runs, in order: formatting, lint and unused dependencies (cargo machete), the Rust unit and
-# integration tests (nextest), the OpenAPI specs (route drift, schemathesis against the real
-# services), the headless-Chromium page tests, the dashboard and rule checks,
+# integration tests (nextest), a bounded run of every fuzz target (cargo fuzz), the OpenAPI
+# specs (route drift, schemathesis against the real services), the headless-Chromium page tests,
+# the dashboard and rule checks,
 # the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, and
 # a smoke run of the benchmarks. Every step runs even when an earlier one failed; the last line
@@ -19,7 +20,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -27,18 +28,51 @@ step_tools() {
   ensure_oha
   ensure_cargo_tool cargo-nextest cargo-nextest
   ensure_cargo_tool cargo-machete cargo-machete
+  ensure_nightly
+  ensure_cargo_tool cargo-fuzz cargo-fuzz
   ensure_release_build
 }
 step_lint() {
   # fmt, clippy with every warning an error (missing docs and unsafe code are workspace lints),
   # and no dependency a crate declares but does not use
   cargo fmt --all -- --check \
+    && cargo fmt --manifest-path fuzz/Cargo.toml -- --check \
     && cargo clippy --workspace --all-targets --locked -- -D warnings \
     && cargo machete \
     && python3 scripts/module_cycles.py
 }
 step_rust() {
   cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked
+}
+step_fuzz() {
+  # every fuzz target (fuzz/, cargo-fuzz and libFuzzer) for FUZZ_SECONDS each, on a copy of its
+  # seed corpus in var/fuzz/ (the committed one stays as it is); any crash fails the step and
+  # leaves its input in var/fuzz/artifacts/. Built without AddressSanitizer: the product is safe
+  # Rust, and the build and the runs are faster; docs/fuzzing.md has the ASan build for long runs.
+  local seconds="${FUZZ_SECONDS:-20}" out="$ROOT/var/fuzz" bin failed=0 t
+  bin="$ROOT/fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+  (cd fuzz && CARGO_TARGET_DIR="$ROOT/fuzz/target" cargo +nightly fuzz build --sanitizer none) \
+    || return 1
+  rm -rf "$out" && mkdir -p "$out"
+  # two targets at a time (the machine has two cores); each leaves its log and exit code
+  for t in $(cd fuzz && cargo +nightly fuzz list); do
+    mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
+    cp fuzz/corpus/"$t"/* "$out/corpus/$t/"
+    { "$bin/$t" -max_total_time="$seconds" -timeout=10 -artifact_prefix="$out/artifacts/$t/" \
+        "$out/corpus/$t" >"$out/$t.log" 2>&1; echo $? >"$out/$t.rc"; } &
+    [ "$(jobs -rp | wc -l)" -ge 2 ] && wait -n
+  done
+  wait
+  for t in $(cd fuzz && cargo +nightly fuzz list); do
+    if [ "$(cat "$out/$t.rc")" = 0 ]; then
+      echo "fuzz: $t: $(grep -o 'Done [0-9]* runs' "$out/$t.log") in ${seconds} s"
+    else
+      echo "fuzz: $t FAILED, input in $out/artifacts/$t/ (log: $out/$t.log):"
+      grep -v '^#' "$out/$t.log" | tail -25
+      failed=1
+    fi
+  done
+  return "$failed"
 }
 step_api_spec() { docs/openapi/check.sh; }
 step_browser() { superpower/tests/browser/run.sh; }

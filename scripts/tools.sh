@@ -4,6 +4,7 @@
 #   ensure_venv              Python venv at var/venv with chaostoolkit + extensions + validators
 #   ensure_oha               the oha load tool (cargo install --locked)
 #   ensure_cargo_tool CRATE BIN   a cargo subcommand (cargo install --locked), e.g. cargo-machete
+#   ensure_nightly           the nightly toolchain (cargo fuzz needs it)
 #   ensure_release_build     cargo build --release of the three binaries
 # Every function prints what it does to stderr and fails loudly.
 
@@ -53,6 +54,15 @@ ensure_cargo_tool() {
   [ -x "$HOME/.cargo/bin/$bin" ] && return 0
   log "cargo install --locked $crate"
   cargo install --locked "$crate" >&2
+}
+
+ensure_nightly() {
+  rustup toolchain list 2>/dev/null | grep -q '^nightly' && return 0
+  log "rustup toolchain install nightly (cargo fuzz builds with nightly)"
+  rustup toolchain install nightly --profile minimal >&2 || {
+    log "cannot install the nightly toolchain: the fuzz step needs it (rustup toolchain install nightly)"
+    return 1
+  }
 }
 
 ensure_release_build() {

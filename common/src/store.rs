@@ -28,6 +28,12 @@ use crate::model::{CharacterId, CharacterRecord, ImageRecord};
 /// The version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
 
+/// The most bytes one stored value may hold: well above the largest record (an image, which the
+/// loader keeps under 5 MiB). bincode allocates a string of the length it reads before reading
+/// it, so without this limit one corrupt length prefix asks for gigabytes and aborts the reader
+/// instead of being [`StoreError::Corrupt`] (found by the `store_decode` fuzz target).
+pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
 const META_TREE: &[u8] = b"meta";
 const CURRENT_KEY: &[u8] = b"current";
 const CHARACTERS_PREFIX: &str = "characters.g";
@@ -359,6 +365,12 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = vec![FORMAT_VERSION];
     let body = bincode::serde::encode_to_vec(value, bincode::config::standard())
         .map_err(|e| StoreError::Encode(e.to_string()))?;
+    if body.len() > MAX_VALUE_BYTES {
+        return Err(StoreError::Encode(format!(
+            "a record of {} bytes is over the {MAX_VALUE_BYTES}-byte limit",
+            body.len()
+        )));
+    }
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -378,8 +390,9 @@ pub fn decode<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
             found: version,
         });
     }
-    let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-        .map_err(|e| StoreError::Corrupt {
+    let config = bincode::config::standard().with_limit::<MAX_VALUE_BYTES>();
+    let (value, used) =
+        bincode::serde::decode_from_slice(body, config).map_err(|e| StoreError::Corrupt {
             what: what.into(),
             detail: e.to_string(),
         })?;
@@ -454,6 +467,37 @@ mod tests {
             decode::<CharacterRecord>(&[FORMAT_VERSION, 0xff], "r"),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_corrupt_length_is_an_error_not_a_huge_allocation() {
+        // an image record whose etag claims 4 GiB (the input that made the fuzzer abort)
+        let raw = [FORMAT_VERSION, 1, b'3', 0xfc, 0x01, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            decode::<ImageRecord>(&raw, "i"),
+            Err(StoreError::Corrupt { .. })
+        ));
+        let mut name_of_u64_max = vec![FORMAT_VERSION, 7, 0xfd];
+        name_of_u64_max.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(
+            decode::<CharacterRecord>(&name_of_u64_max, "r"),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // the largest image the loader accepts still round-trips
+        let big = ImageRecord {
+            content_type: "image/png".into(),
+            etag: "\"x\"".into(),
+            bytes: vec![7; 6 * 1024 * 1024],
+        };
+        assert_eq!(
+            decode::<ImageRecord>(&encode(&big).unwrap(), "i").unwrap(),
+            big
+        );
+        let too_big = ImageRecord {
+            bytes: vec![0; MAX_VALUE_BYTES + 1],
+            ..big
+        };
+        assert!(matches!(encode(&too_big), Err(StoreError::Encode(_))));
     }
 
     #[test]

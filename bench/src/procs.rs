@@ -419,6 +419,19 @@ mod tests {
         stat[stat.rfind(')')? + 1..].trim_start().chars().next()
     }
 
+    /// Waits (2 s at most) until `pid`'s state is `want`: a signal is delivered when the
+    /// target next runs, not when kill(1) returns.
+    fn wait_state(pid: u32, want: Option<char>) -> Option<char> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let now = state(pid);
+            if now == want || std::time::Instant::now() >= deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn sleeper(dir: &Path) -> Proc {
         let args = ["60".to_owned()];
         let addr = free_addr().unwrap();
@@ -432,13 +445,13 @@ mod tests {
         let pid = p.pid().unwrap();
         p.freeze().unwrap();
         assert!(p.is_frozen());
-        assert_eq!(state(pid), Some('T'));
+        assert_eq!(wait_state(pid, Some('T')), Some('T'));
         assert!(
             p.rss_kib().is_some_and(|k| k > 0),
             "RSS is readable while frozen"
         );
         p.thaw().unwrap();
-        assert_ne!(state(pid), Some('T'));
+        assert_eq!(wait_state(pid, Some('S')), Some('S'));
         p.freeze().unwrap();
         drop(p);
         assert_eq!(state(pid), None, "killed and reaped, though frozen");

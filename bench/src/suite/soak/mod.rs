@@ -78,7 +78,7 @@ pub(super) async fn soak(
     plan.names = Names::Check(names.clone());
     plan.incidents_over = Some(SOAK_SLOW);
     let load = tokio::spawn(load::run(plan));
-    let driven = match drive(&mut product, &schedule, length, &logs.join("chaos.log")).await {
+    let driven = match drive(&mut product, &schedule, length, logs).await {
         Ok(d) => d,
         Err(e) => {
             load.abort();
@@ -155,19 +155,27 @@ struct Driven {
 }
 
 /// Applies `schedule` to the powersources and samples every process's RSS each
-/// [`RSS_SAMPLE_EVERY`], until `length`; every step is appended to `log`. A process found
-/// exited by itself is recorded (and a powersource started again).
+/// [`RSS_SAMPLE_EVERY`], until `length`; every step is appended to `logs/chaos.log`, every
+/// sample to `logs/rss.csv` (KiB, empty while a process is down). A process found exited by
+/// itself is recorded (and a powersource started again).
 async fn drive(
     product: &mut Product,
     schedule: &[Event],
     length: Duration,
-    log: &Path,
+    logs: &Path,
 ) -> anyhow::Result<Driven> {
-    let mut log = std::fs::File::options()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("cannot open {}", log.display()))?;
+    let open_log = |name: &str| {
+        let path = logs.join(name);
+        std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))
+    };
+    let mut log = open_log("chaos.log")?;
+    let mut csv = open_log("rss.csv")?;
+    let header: Vec<String> = processes(product).map(|(p, _)| p.to_string()).collect();
+    let _ = writeln!(csv, "t_s,{}", header.join(","));
     let mut out = Driven {
         faults: Vec::new(),
         slow_stops: 0,
@@ -227,9 +235,14 @@ async fn drive(
         }
         let now = start.elapsed();
         if next_sample <= now {
+            let mut row = format!("{:.3}", now.as_secs_f64());
             for ((_, p), s) in processes(product).zip(&mut out.samples) {
-                s.push(now, p.rss_kib());
+                let kib = p.rss_kib();
+                s.push(now, kib);
+                row.push(',');
+                row.push_str(&kib.map(|k| k.to_string()).unwrap_or_default());
             }
+            let _ = writeln!(csv, "{row}");
             note_exits(product, now, &mut out.exits, &mut log)?;
             while next_sample <= now {
                 next_sample += RSS_SAMPLE_EVERY;

@@ -264,16 +264,15 @@ fn soak(s: &mut String, k: &Soak) {
         s,
         "RSS (`VmRSS` every {:.0} s; start and end: medians of {} samples right after the {:.0} s \
          warm-up and at the end; peak: the largest `VmHWM` of its lives; flat: end ≤ start + \
-         max({:.0} % of start, {:.0} MiB), and no monotonic growth: the medians of {} equal \
-         windows after the warm-up not each above the one before with the last more than {} % of \
-         start above the first):\n",
+         max({:.0} % of start, {:.0} MiB), and the medians of {} equal windows after the warm-up \
+         not rising by more than {} % of start every time):\n",
         r.sample_every_s,
         r.edge_samples,
         r.warm_up_s,
         r.tolerance_pct,
         r.tolerance_mib,
         r.windows,
-        r.rise_pct
+        r.step_pct
     );
     let _ = writeln!(
         s,

@@ -220,13 +220,12 @@ pub struct RssRule {
     pub tolerance_pct: f64,
     /// ... (the absolute floor of the tolerance, MiB) ...
     pub tolerance_mib: f64,
-    /// ... the samples after the warm-up, cut into this many equal windows, do not grow
-    /// monotonically: every window's median above the one before, the last more than
-    /// `rise_pct` % of `start` above the first (a slow leak inside the tolerance).
+    /// ... the samples after the warm-up, cut into this many equal windows, do not have
+    /// medians that rise from each window to the next by more than `step_pct` % of `start`
+    /// each time (steady growth, however small the total).
     pub windows: usize,
-    /// The rise from the first window to the last that makes monotonic growth count, % of
-    /// `start` (below it, five rising medians are the page-sized noise of a flat process).
-    pub rise_pct: f64,
+    /// The rise per window that counts as growth, % of `start`.
+    pub step_pct: f64,
 }
 
 /// The RSS of one process over the soak.

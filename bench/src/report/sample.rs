@@ -154,7 +154,7 @@ pub(super) fn results() -> Results {
             tolerance_pct: 10.0,
             tolerance_mib: 2.0,
             windows: 5,
-            rise_pct: 1.0,
+            step_pct: 0.5,
         },
         rss: vec![
             Rss {

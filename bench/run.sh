@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The benchmark suite: end to end (superpower, powersource and bare hyper references), failover,
-# lose all, ingest, memory and micro-benchmarks, with the targets judged. See docs/performance.md.
+# lose all, ingest, memory and micro-benchmarks, with the targets judged; or the soak alone.
+# See docs/performance.md.
 #
 #   bench/run.sh [--smoke] [--no-micro] [-- BENCH-ARGS...]
+#   bench/run.sh --soak | --soak-seconds N [-- BENCH-ARGS...]
 #
 # Full run: about 5 minutes on 2 cores (once built). --smoke runs every scenario for a second or
 # two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
-# Arguments after -- go to the bench binary, e.g. -- --product-env RUST_LOG=info,access=off.
+# --soak runs only the soak for 10 minutes (--soak-seconds N: N seconds, at least 30): returning
+# users at 500 req/s while powersources are killed, frozen and restarted on a seeded schedule
+# (-- --soak-seed S for another); it fails unless there were no errors, no identity changes, no
+# answer over 1 s and flat RSS. Arguments after -- go to the bench binary, e.g.
+# -- --product-env RUST_LOG=info,access=off.
 # Prints a markdown table; writes var/bench/results.json and var/bench/results.md, logs in
-# var/bench/logs/. Exits non-zero when a scenario fails (a missed target is only a figure).
+# var/bench/logs/ (the soak's faults in chaos.log). Exits non-zero when a scenario fails (a
+# missed target is only a figure; the soak's verdict is not).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,19 +23,30 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 
 smoke=()
+soak=()
 micro=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=(--smoke) ;;
     --no-micro) micro=0 ;;
+    --soak) soak=(--soak) ;;
+    --soak-seconds)
+      [ $# -ge 2 ] || { echo "bench: --soak-seconds needs a number" >&2; exit 2; }
+      soak=(--soak-seconds "$2"); shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench: unknown argument $1 (--smoke, --no-micro, -- BENCH-ARGS)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $1 (--smoke, --no-micro, --soak, --soak-seconds N, -- BENCH-ARGS)" >&2; exit 2 ;;
   esac
   shift
 done
+if [ ${#soak[@]} -gt 0 ]; then
+  # the soak measures neither criterion nor oha
+  [ ${#smoke[@]} -eq 0 ] || { echo "bench: --smoke and the soak do not go together" >&2; exit 2; }
+  micro=0
+else
+  ensure_oha
+fi
 
-ensure_oha
 ensure_release_build
 log "cargo build --release -p bench"
 cargo build --release --locked -q -p bench >&2
@@ -48,5 +66,5 @@ if [ "$micro" = 1 ]; then
 fi
 
 mkdir -p var/bench
-"$target/release/bench" "${smoke[@]}" --out var/bench --bin-dir "$target/release" \
+"$target/release/bench" "${smoke[@]}" "${soak[@]}" --out var/bench --bin-dir "$target/release" \
   "${criterion[@]}" --rustc "$(rustc --version)" "$@"

@@ -10,8 +10,10 @@
 # specs (route drift, schemathesis against the real services), the headless-Chromium page tests,
 # the dashboard and rule checks,
 # the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
-# the real local fleet (resilient, then naive: they must deviate), the live dashboard check, and
-# a smoke run of the benchmarks. Every step runs even when an earlier one failed; the last line
+# the real local fleet (resilient, then naive: they must deviate), the live dashboard check, a
+# smoke run of the benchmarks, and a one-minute soak (bench/run.sh --soak-seconds 60: returning
+# users while powersources are killed, frozen and restarted; no error, no identity change, no
+# answer over 1 s, flat RSS). Every step runs even when an earlier one failed; the last line
 # counts them, and the exit code is non-zero if any failed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,7 +22,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke soak-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -83,6 +85,7 @@ step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
 step_naive_experiments() { experiments/run-local.sh --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }
 step_bench_smoke() { bench/run.sh --smoke; }
+step_soak_smoke() { bench/run.sh --soak-seconds 60; }
 
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=("${STEPS[@]}")

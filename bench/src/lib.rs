@@ -3,13 +3,15 @@
 //!
 //! # Layout
 //! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `failover`,
-//!   `lose_all`, `memory`, `micro`), then judges the `targets`; with what they share: `options`,
+//!   `lose_all`, `memory`, `micro`; or `soak` alone, with its fault schedule `soak::chaos` and
+//!   RSS verdict `soak::rss`), then judges the `targets`; with what they share: `options`,
 //!   `timing` (each mode's durations and rates), `fleet` (the processes loaded), `users`,
 //!   `programs` (the release binaries), `machine` and `progress`.
-//! - [`load`]: the load generator, which rotates cookies or paths per request and checks each
-//!   user's superpower.
+//! - [`load`]: the load generator, which rotates cookies or paths per request, checks each
+//!   user's superpower and can keep the incidents (failed, slow, wrongly named answers).
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
-//! - [`procs`]: the processes the benchmark starts (ports, readiness, peak memory, kill on drop).
+//! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
+//!   freeze, thaw and graceful stop, kill on drop).
 //! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
 //! - [`report`]: the results and their JSON form; `report::names`, the names of what was
 //!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]);

@@ -12,7 +12,9 @@
 //!   to the server.
 //!
 //! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
-//! user, so identity changes are counted request by request.
+//! user, so identity changes are counted request by request. With
+//! [`Plan::incidents_over`] the first failed, slow or wrongly named answers are kept with their
+//! time, to set beside the logs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -35,6 +37,9 @@ use tokio::time::Instant;
 
 /// A request not answered within this is an error: [`Plan::new`]'s timeout, and oha's.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most incidents a run keeps (the earliest).
+pub const MAX_INCIDENTS: usize = 100;
 
 /// What varies from one request to the next.
 #[derive(Clone)]
@@ -93,6 +98,9 @@ pub struct Plan {
     pub expect: StatusCode,
     /// A request not answered within this is an error (and its connection is dropped).
     pub timeout: Duration,
+    /// Keep [`Incident`]s: failures, identity changes, and answers slower than this. `None`
+    /// keeps none.
+    pub incidents_over: Option<Duration>,
 }
 
 impl Plan {
@@ -113,6 +121,7 @@ impl Plan {
             names: Names::Ignore,
             expect: StatusCode::OK,
             timeout: REQUEST_TIMEOUT,
+            incidents_over: None,
         }
     }
 }
@@ -154,6 +163,19 @@ impl Latency {
     }
 }
 
+/// One request worth a look: it failed, was slow, or got another name than expected.
+#[derive(Clone, Debug, Serialize)]
+pub struct Incident {
+    /// Seconds from the start of the run to when the request was due.
+    pub at_s: f64,
+    /// The user (its index in the rotation).
+    pub user: u32,
+    /// Its latency, when it was answered (milliseconds).
+    pub latency_ms: Option<f64>,
+    /// What happened: an error kind, `status N`, `slow`, or `name "X", expected "Y"`.
+    pub what: String,
+}
+
 /// What a run measured.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -182,6 +204,13 @@ pub struct Report {
     /// The name each user got ([`Names::Record`]); empty for users never answered.
     #[serde(skip)]
     pub names: Vec<String>,
+    /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<Incident>,
+    /// Degraded answers by the second of the run their request was due in (with
+    /// [`Plan::incidents_over`]): when the fallback answered, to set beside the logs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub degraded_by_second: BTreeMap<u32, u64>,
 }
 
 impl Report {
@@ -227,6 +256,30 @@ struct Tally {
     changed_users: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
     last_done: Option<Instant>,
+    incidents: Vec<Incident>,
+    degraded_by_second: BTreeMap<u32, u64>,
+}
+
+impl Tally {
+    /// Keeps an incident when the plan asks for them and there is room (`what` is only
+    /// formatted then).
+    fn incident(
+        &mut self,
+        plan: &Plan,
+        due: Duration,
+        user: usize,
+        latency: Option<Duration>,
+        what: impl FnOnce() -> String,
+    ) {
+        if plan.incidents_over.is_some() && self.incidents.len() < MAX_INCIDENTS {
+            self.incidents.push(Incident {
+                at_s: due.as_secs_f64(),
+                user: user as u32,
+                latency_ms: latency.map(|l| l.as_secs_f64() * 1000.0),
+                what: what(),
+            });
+        }
+    }
 }
 
 struct Shared {
@@ -311,7 +364,13 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         total.changed_users.extend(t.changed_users);
         total.names.extend(t.names);
         total.last_done = total.last_done.max(t.last_done);
+        total.incidents.extend(t.incidents);
+        for (k, v) in t.degraded_by_second {
+            *total.degraded_by_second.entry(k).or_default() += v;
+        }
     }
+    total.incidents.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    total.incidents.truncate(MAX_INCIDENTS);
     let mut elapsed = total
         .last_done
         .map_or(Duration::ZERO, |t| t.duration_since(start));
@@ -341,6 +400,8 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         changed_users: total.changed_users,
         checked: total.checked,
         names,
+        incidents: total.incidents,
+        degraded_by_second: total.degraded_by_second,
     })
 }
 
@@ -405,28 +466,33 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
         let outcome = tokio::time::timeout(plan.timeout, send(&mut conn, plan.addr, req)).await;
         let done = Instant::now();
         tally.last_done = Some(done);
+        let at = due.duration_since(shared.start);
         let (status, body) = match outcome {
             Ok(Ok(answer)) => answer,
             Ok(Err(kind)) => {
+                tally.incident(plan, at, slot, None, || kind.clone());
                 *tally.errors.entry(kind).or_default() += 1;
                 conn = None;
                 continue;
             }
             Err(_) => {
+                tally.incident(plan, at, slot, None, || "timeout".into());
                 *tally.errors.entry("timeout".into()).or_default() += 1;
                 conn = None;
                 continue;
             }
         };
-        let micros = done
-            .duration_since(due)
-            .as_micros()
-            .min(u128::from(u32::MAX)) as u32;
+        let latency = done.duration_since(due);
+        let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         tally.micros.push(micros);
         if status == plan.expect {
             tally.expected += 1;
         } else {
+            tally.incident(plan, at, slot, Some(latency), || format!("status {status}"));
             *tally.unexpected_status.entry(status.as_u16()).or_default() += 1;
+        }
+        if status == plan.expect && plan.incidents_over.is_some_and(|slow| latency > slow) {
+            tally.incident(plan, at, slot, Some(latency), || "slow".into());
         }
         if status != StatusCode::OK || matches!(plan.names, Names::Ignore) {
             continue;
@@ -439,6 +505,12 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
             continue;
         };
         tally.degraded += u64::from(answer.degraded);
+        if answer.degraded && plan.incidents_over.is_some() {
+            *tally
+                .degraded_by_second
+                .entry(at.as_secs() as u32)
+                .or_default() += 1;
+        }
         match &plan.names {
             Names::Ignore => {}
             Names::Record => {
@@ -446,8 +518,12 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
             }
             Names::Check(expected) => {
                 tally.checked += 1;
-                if expected.get(slot).is_none_or(|e| *e != answer.name) {
+                let want = expected.get(slot).map_or("", String::as_str);
+                if want != answer.name {
                     tally.changed_users.insert(slot as u32);
+                    tally.incident(plan, at, slot, Some(latency), || {
+                        format!("name {:?}, expected {want:?}", answer.name)
+                    });
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! The processes the benchmark starts: loopback ports it picks itself, logs under its output
-//! folder, readiness by polling `/health`, peak memory from `/proc`, and a kill on drop so that
-//! an error never leaves one behind. Only processes started here are ever signalled.
+//! folder, readiness by polling `/health`, memory from `/proc` (peak and current), the signals
+//! the soak sends (SIGSTOP/SIGCONT to freeze and thaw, SIGTERM for a graceful stop), and a kill
+//! on drop so that an error never leaves one behind. Only processes started here are ever
+//! signalled, by the pid of a child not yet reaped (so the pid cannot have been reused).
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
@@ -26,6 +28,8 @@ pub const MICROS_PER_TICK: f64 = 10_000.0;
 const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The pause between readiness requests.
 const READY_POLL: Duration = Duration::from_millis(20);
+/// The pause between checks that a process sent SIGTERM has exited.
+const EXIT_POLL: Duration = Duration::from_millis(10);
 
 /// What went wrong with a process.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,16 @@ pub enum ProcError {
         why: String,
         /// The end of its log.
         log: String,
+    },
+    /// A signal could not be sent.
+    #[error("cannot send SIG{signal} to {name}: {why}")]
+    Signal {
+        /// Its name in the benchmark.
+        name: String,
+        /// The signal, without `SIG`.
+        signal: &'static str,
+        /// Why.
+        why: String,
     },
     /// Any other I/O error.
     #[error("{0}")]
@@ -80,6 +94,11 @@ pub struct Proc {
     pub addr: SocketAddr,
     /// Peak RSS (KiB) of earlier lives of this process (before a kill and restart).
     earlier_hwm_kib: u64,
+    /// Sent SIGSTOP and not SIGCONT yet: it must be thawed before SIGTERM can do anything, and
+    /// is thawed before SIGKILL too (see [`Proc::kill`]).
+    frozen: bool,
+    /// Times it was started.
+    lives: usize,
 }
 
 impl Proc {
@@ -105,6 +124,8 @@ impl Proc {
             env: env.to_vec(),
             addr,
             earlier_hwm_kib: 0,
+            frozen: false,
+            lives: 0,
         };
         p.start()?;
         Ok(p)
@@ -130,6 +151,7 @@ impl Proc {
             .spawn()
             .map_err(spawn_err)?;
         self.child = Some(child);
+        self.lives += 1;
         Ok(())
     }
 
@@ -143,12 +165,122 @@ impl Proc {
         self.child.as_ref().map(Child::id)
     }
 
-    /// Sends SIGKILL and reaps it (a no-op when it is not running).
+    /// Whether it exited on its own since the last look: its exit status, once (it is then
+    /// no longer running, and [`Proc::restart`] starts it again).
+    pub fn try_exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        self.frozen = false;
+        Some(status)
+    }
+
+    /// How many times it was started (1 until a restart).
+    pub fn lives(&self) -> usize {
+        self.lives
+    }
+
+    /// Whether it was frozen ([`Proc::freeze`]) and not thawed since.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Sends SIGKILL and reaps it (a no-op when it is not running). A frozen process is sent
+    /// SIGCONT first: Linux kills a stopped process anyway, but nothing is left stopped should
+    /// the kill fail, and the order is the one `podman` uses for a paused container.
     pub fn kill(&mut self) {
         self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
+        let _ = self.thaw();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Freezes it with SIGSTOP: it accepts nothing (the kernel still completes TCP handshakes
+    /// into its backlog) and answers nothing, as a paused container. A no-op when it is not
+    /// running or already frozen.
+    ///
+    /// # Errors
+    /// [`ProcError::Signal`].
+    pub fn freeze(&mut self) -> Result<(), ProcError> {
+        if self.frozen || self.child.is_none() {
+            return Ok(());
+        }
+        self.signal("STOP")?;
+        self.frozen = true;
+        Ok(())
+    }
+
+    /// Thaws it with SIGCONT (a no-op unless it is frozen).
+    ///
+    /// # Errors
+    /// [`ProcError::Signal`].
+    pub fn thaw(&mut self) -> Result<(), ProcError> {
+        if !self.frozen {
+            return Ok(());
+        }
+        if self.child.is_some() {
+            self.signal("CONT")?;
+        }
+        self.frozen = false;
+        Ok(())
+    }
+
+    /// Stops it gracefully: SIGCONT when frozen, SIGTERM, then waits up to `grace` for it to
+    /// exit, and sends SIGKILL if it has not. Returns whether it exited within `grace` (`true`
+    /// when it was not running).
+    ///
+    /// # Errors
+    /// [`ProcError::Signal`] when SIGTERM cannot be sent (it is then killed).
+    pub async fn terminate(&mut self, grace: Duration) -> Result<bool, ProcError> {
+        if self.child.is_none() {
+            return Ok(true);
+        }
+        self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
+        if let Err(e) = self.thaw().and_then(|()| self.signal("TERM")) {
+            self.kill();
+            return Err(e);
+        }
+        let deadline = Instant::now() + grace;
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
+            if exited {
+                self.child = None;
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Ok(false);
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
+    }
+
+    /// Sends `SIG<signal>` with `kill(1)`: the workspace forbids `unsafe` (so no `libc::kill`),
+    /// and a signal every few seconds does not need a dependency to avoid one process start.
+    fn signal(&self, signal: &'static str) -> Result<(), ProcError> {
+        let err = |why: String| ProcError::Signal {
+            name: self.name.clone(),
+            signal,
+            why,
+        };
+        let pid = self.pid().ok_or_else(|| err("it is not running".into()))?;
+        let out = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| err(format!("cannot run kill(1): {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(err(format!(
+                "kill(1) exited with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
         }
     }
 
@@ -161,16 +293,24 @@ impl Proc {
         self.start()
     }
 
+    /// A `kB` field of `/proc/PID/status` (`VmHWM`, `VmRSS`) of the running process.
+    fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    }
+
+    /// Resident memory now (`VmRSS`, KiB), while it runs (frozen included).
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS")
+    }
+
     /// Peak resident memory (`VmHWM`, KiB) of the running process, or of earlier lives when it
     /// is not running.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let now = self.pid().and_then(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
+        let now = self.status_kib("VmHWM");
         match (now, self.earlier_hwm_kib) {
             (Some(n), e) => Some(n.max(e)),
             (None, 0) => None,
@@ -272,6 +412,65 @@ pub fn free_addr() -> std::io::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state letter of `/proc/PID/stat` (`S` sleeping, `T` stopped), `None` once reaped.
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+    }
+
+    /// Waits (2 s at most) until `pid`'s state is `want`: a signal is delivered when the
+    /// target next runs, not when kill(1) returns.
+    fn wait_state(pid: u32, want: Option<char>) -> Option<char> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let now = state(pid);
+            if now == want || std::time::Instant::now() >= deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn sleeper(dir: &Path) -> Proc {
+        let args = ["60".to_owned()];
+        let addr = free_addr().unwrap();
+        Proc::spawn("sleeper", Path::new("sleep"), &args, &[], addr, dir).unwrap()
+    }
+
+    #[test]
+    fn a_frozen_process_is_stopped_thawed_and_reaped_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = sleeper(dir.path());
+        let pid = p.pid().unwrap();
+        p.freeze().unwrap();
+        assert!(p.is_frozen());
+        assert_eq!(wait_state(pid, Some('T')), Some('T'));
+        assert!(
+            p.rss_kib().is_some_and(|k| k > 0),
+            "RSS is readable while frozen"
+        );
+        p.thaw().unwrap();
+        assert_eq!(wait_state(pid, Some('S')), Some('S'));
+        p.freeze().unwrap();
+        drop(p);
+        assert_eq!(state(pid), None, "killed and reaped, though frozen");
+    }
+
+    #[tokio::test]
+    async fn terminate_thaws_first_and_a_restart_is_a_new_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = sleeper(dir.path());
+        let first = p.pid().unwrap();
+        p.freeze().unwrap();
+        // sleep(1) dies on SIGTERM, which a stopped process only gets once continued
+        assert!(p.terminate(Duration::from_secs(5)).await.unwrap());
+        assert_eq!(state(first), None);
+        assert!(!p.is_frozen());
+        p.restart().unwrap();
+        assert_eq!(p.lives(), 2);
+        assert_ne!(p.pid(), Some(first));
+    }
 
     #[test]
     fn free_ports_avoid_the_fleet() {

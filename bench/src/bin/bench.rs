@@ -1,8 +1,10 @@
-//! `bench [--smoke]`: runs the benchmark suite, prints the markdown table and writes
-//! `results.json` and `results.md`. Exits 1 when a scenario failed (not when a target is missed).
+//! `bench [--smoke | --soak | --soak-seconds N]`: runs the benchmark suite (or the soak alone),
+//! prints the markdown table and writes `results.json` and `results.md`. Exits 1 when a scenario
+//! failed or the soak's verdict is not met (not when another target is missed).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -10,8 +12,18 @@ use clap::Parser;
 #[command(about = "superpower's benchmark suite (use bench/run.sh, which builds what it needs)")]
 struct Cli {
     /// Every scenario for a second or two: catches rot, the figures mean little.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["soak", "soak_seconds"])]
     smoke: bool,
+    /// The soak alone, for 10 minutes: returning users at 500 req/s while powersources are
+    /// killed, frozen and restarted.
+    #[arg(long, conflicts_with = "soak_seconds")]
+    soak: bool,
+    /// The soak alone, for this many seconds (at least 30).
+    #[arg(long, value_parser = soak_seconds)]
+    soak_seconds: Option<Duration>,
+    /// The seed of the soak's fault schedule: the same seed, the same faults at the same times.
+    #[arg(long, default_value_t = bench::suite::SOAK_SEED)]
+    soak_seed: u64,
     /// Where results, logs, stores and the generated dataset go.
     #[arg(long, default_value = "var/bench")]
     out: PathBuf,
@@ -35,6 +47,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let opts = bench::suite::Options {
         smoke: cli.smoke,
+        soak: cli
+            .soak_seconds
+            .or(cli.soak.then_some(bench::suite::SOAK_FULL)),
+        soak_seed: cli.soak_seed,
         out: cli.out,
         bin_dir: cli.bin_dir,
         criterion_dir: cli.criterion_dir,
@@ -48,6 +64,18 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn soak_seconds(s: &str) -> Result<Duration, String> {
+    let n: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    let d = Duration::from_secs(n);
+    if d < bench::suite::SOAK_MIN {
+        return Err(format!(
+            "at least {} s: the RSS verdict needs samples after the warm-up",
+            bench::suite::SOAK_MIN.as_secs()
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

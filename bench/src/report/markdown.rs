@@ -1,10 +1,12 @@
 //! The markdown form of [`Results`]: one function per section, in the order they are printed
 //! (run and machine, maximum throughput, CPU per request, constant rate, failover, lose all,
-//! ingest, memory, micro-benchmarks, targets, errors).
+//! soak, ingest, memory, micro-benchmarks, targets, errors).
 
 use std::fmt::Write as _;
 
-use super::{E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, System, Target, Tool};
+use super::{
+    E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, Soak, System, Target, Tool,
+};
 use crate::load::Report;
 
 impl Results {
@@ -22,6 +24,9 @@ impl Results {
         }
         if let Some(l) = &self.lose_all {
             lose_all(&mut s, l);
+        }
+        if let Some(k) = &self.soak {
+            soak(&mut s, k);
         }
         if let Some(i) = &self.ingest {
             ingest(&mut s, i);
@@ -212,6 +217,133 @@ fn lose_all(s: &mut String, l: &LoseAll) {
     );
 }
 
+/// Incidents the soak's markdown lists (the JSON has them all).
+const INCIDENTS_SHOWN: usize = 10;
+
+/// The soak's table, its RSS table with the rule it is judged by, and its first incidents.
+fn soak(s: &mut String, k: &Soak) {
+    let faults: Vec<String> = k.faults.iter().map(|(f, n)| format!("{n} {f}")).collect();
+    let _ = writeln!(
+        s,
+        "### Soak ({} req/s for {:.0} s, {} returning users; faults from seed {}: {}; at most {} of 3 powersources impaired at once)\n",
+        thousands(k.rate),
+        k.seconds,
+        thousands(k.users as f64),
+        k.seed,
+        faults.join(", "),
+        k.max_impaired
+    );
+    let l = &k.load;
+    let a = &k.after;
+    let _ = writeln!(s, "| requests | errors | degraded | p50 ms | p99 ms | max ms | identity changes | after: every user once | SIGTERM needed SIGKILL | exited by themselves |");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {} | {} | {} users, {} errors | {} | {} |\n",
+        thousands(l.requests as f64),
+        failures_cell(l),
+        l.degraded,
+        ms(l.latency.p50_ms),
+        ms(l.latency.p99_ms),
+        ms(l.latency.max_ms),
+        k.changed_users,
+        thousands(a.requests as f64),
+        failures_cell(a),
+        k.slow_stops,
+        k.unexpected_exits.len()
+    );
+    if !l.degraded_by_second.is_empty() {
+        let _ = writeln!(
+            s,
+            "Degraded answers (the fallback's) were due in these seconds of the run: {}.\n",
+            ranges(l.degraded_by_second.keys().copied())
+        );
+    }
+    let r = &k.rss_rule;
+    let _ = writeln!(
+        s,
+        "RSS (`VmRSS` every {:.0} s; start and end: medians of {} samples right after the {:.0} s \
+         warm-up and at the end; peak: the largest `VmHWM` of its lives; flat: end ≤ start + \
+         max({:.0} % of start, {:.0} MiB), and the medians of {} equal windows after the warm-up \
+         not rising by more than {} % of start every time):\n",
+        r.sample_every_s,
+        r.edge_samples,
+        r.warm_up_s,
+        r.tolerance_pct,
+        r.tolerance_mib,
+        r.windows,
+        r.step_pct
+    );
+    let _ = writeln!(
+        s,
+        "| process | lives | start MiB | peak MiB | end MiB | window medians MiB | flat |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---|---|");
+    for m in &k.rss {
+        let windows: Vec<String> = m.window_mib.iter().map(|w| format!("{w:.1}")).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            m.process,
+            m.lives,
+            m.start_mib,
+            m.peak_mib,
+            m.end_mib,
+            windows.join(", "),
+            match &m.why {
+                None => "yes".to_owned(),
+                Some(why) => format!("**no**: {why}"),
+            }
+        );
+    }
+    s.push('\n');
+    for e in &k.unexpected_exits {
+        let _ = writeln!(s, "- **{e}**");
+    }
+    if !k.unexpected_exits.is_empty() {
+        s.push('\n');
+    }
+    if !l.incidents.is_empty() {
+        let _ = writeln!(
+            s,
+            "Incidents (failed, slower than {:.0} ms, or another name; the first {} of {} kept, seconds into the run):\n",
+            k.slow_ms,
+            l.incidents.len().min(INCIDENTS_SHOWN),
+            l.incidents.len()
+        );
+        for i in l.incidents.iter().take(INCIDENTS_SHOWN) {
+            let latency = i
+                .latency_ms
+                .map(|m| format!(" after {} ms", ms(m)))
+                .unwrap_or_default();
+            let _ = writeln!(s, "- {:.3} s, user {}: {}{latency}", i.at_s, i.user, i.what);
+        }
+        s.push('\n');
+    }
+}
+
+/// Seconds as ranges: `1, 2, 3, 7` → `1–3, 7`.
+fn ranges(seconds: impl IntoIterator<Item = u32>) -> String {
+    let mut spans: Vec<(u32, u32)> = Vec::new();
+    for s in seconds {
+        match spans.last_mut() {
+            Some((_, hi)) if *hi + 1 == s => *hi = s,
+            _ => spans.push((s, s)),
+        }
+    }
+    spans
+        .iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The ingest table.
 fn ingest(s: &mut String, i: &Ingest) {
     let _ = writeln!(
@@ -345,6 +477,12 @@ mod tests {
     fn the_markdown_of_a_full_run_is_unchanged() {
         let md = crate::report::sample::results().markdown();
         assert_eq!(md, include_str!("../../testdata/results.md"));
+    }
+
+    #[test]
+    fn seconds_are_shown_as_ranges() {
+        assert_eq!(ranges([1, 2, 3, 7, 9, 10]), "1–3, 7, 9–10");
+        assert_eq!(ranges([]), "");
     }
 
     #[test]

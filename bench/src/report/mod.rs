@@ -13,7 +13,7 @@ mod markdown;
 mod names;
 
 pub use markdown::thousands;
-pub use names::{Mode, Process, System, Tool};
+pub use names::{FaultKind, Mode, Process, System, Tool};
 
 /// Everything one run measured.
 #[derive(Debug, Default, Serialize)]
@@ -34,6 +34,9 @@ pub struct Results {
     pub failover: Option<Failover>,
     /// The whole fleet down.
     pub lose_all: Option<LoseAll>,
+    /// Returning users for minutes while powersources are killed, frozen and restarted
+    /// (`bench --soak`; the other modes do not run it).
+    pub soak: Option<Soak>,
     /// `loader ingest` speed.
     pub ingest: Option<Ingest>,
     /// Peak resident memory of each process the benchmark started.
@@ -149,6 +152,103 @@ pub struct LoseAll {
     pub changed_users: usize,
     /// Unknown users (no cookie): should all be 503.
     pub unknown: Report,
+}
+
+/// The soak: returning users at a constant rate for minutes, while the powersources are
+/// killed, frozen and restarted at random on a seeded schedule.
+#[derive(Debug, Default, Serialize)]
+pub struct Soak {
+    /// Seconds of load asked.
+    pub seconds: f64,
+    /// The constant rate.
+    pub rate: f64,
+    /// Returning users: fixed cookies, each one back every `users / rate` seconds.
+    pub users: usize,
+    /// The seed of the fault schedule: the same seed gives the same faults at the same times.
+    pub seed: u64,
+    /// Answers slower than this (ms) are listed among the load's incidents, with the failed
+    /// and wrongly named ones.
+    pub slow_ms: f64,
+    /// At most this many of the 3 powersources are impaired at once (from a fault until it is
+    /// recovered and superpower has had time to take the instance back): never all three.
+    pub max_impaired: usize,
+    /// Faults injected, by kind.
+    pub faults: std::collections::BTreeMap<FaultKind, u64>,
+    /// Restarts whose SIGTERM did not stop the powersource within the grace (then SIGKILLed).
+    pub slow_stops: usize,
+    /// The load over the whole run.
+    pub load: Report,
+    /// Every user once after the run, the fleet whole again.
+    pub after: Report,
+    /// Users whose superpower differed from the one recorded at the start, during or after.
+    pub changed_users: usize,
+    /// Processes that exited without being told to (a crash), with when and how; each
+    /// powersource among them was started again so the run could go on.
+    pub unexpected_exits: Vec<String>,
+    /// How the RSS figures are taken and judged.
+    pub rss_rule: RssRule,
+    /// RSS of superpower and of each powersource.
+    pub rss: Vec<Rss>,
+    /// Every fault, in order.
+    pub fault_log: Vec<Fault>,
+}
+
+/// One fault the soak injected.
+#[derive(Debug, Serialize)]
+pub struct Fault {
+    /// Seconds into the run when it was injected.
+    pub at_s: f64,
+    /// The powersource.
+    pub process: Process,
+    /// What was done to it.
+    pub kind: FaultKind,
+    /// Seconds into the run when it was running again (started again, or sent SIGCONT).
+    pub recovered_at_s: f64,
+}
+
+/// How RSS is sampled and when it counts as flat.
+#[derive(Debug, Default, Serialize)]
+pub struct RssRule {
+    /// `VmRSS` of every process is read this often (seconds).
+    pub sample_every_s: f64,
+    /// Samples in the first seconds (caches and pools filling) are not judged.
+    pub warm_up_s: f64,
+    /// `start` is the median of this many samples right after the warm-up, `end` of the last
+    /// this many.
+    pub edge_samples: usize,
+    /// Flat: `end ≤ start + max(tolerance_pct % of start, tolerance_mib)`, and ...
+    pub tolerance_pct: f64,
+    /// ... (the absolute floor of the tolerance, MiB) ...
+    pub tolerance_mib: f64,
+    /// ... the samples after the warm-up, cut into this many equal windows, do not have
+    /// medians that rise from each window to the next by more than `step_pct` % of `start`
+    /// each time (steady growth, however small the total).
+    pub windows: usize,
+    /// The rise per window that counts as growth, % of `start`.
+    pub step_pct: f64,
+}
+
+/// The RSS of one process over the soak.
+#[derive(Debug, Serialize)]
+pub struct Rss {
+    /// The process.
+    pub process: Process,
+    /// Times it was started (a powersource killed or restarted has several lives).
+    pub lives: usize,
+    /// Samples taken while it ran.
+    pub samples: usize,
+    /// MiB right after the warm-up (median of [`RssRule::edge_samples`]).
+    pub start_mib: f64,
+    /// The largest `VmHWM` of its lives, or the largest sample if higher, MiB.
+    pub peak_mib: f64,
+    /// MiB at the end (median of the last samples).
+    pub end_mib: f64,
+    /// The median of each window after the warm-up, MiB.
+    pub window_mib: Vec<f64>,
+    /// Judged flat by [`RssRule`].
+    pub flat: bool,
+    /// Why not, when not.
+    pub why: Option<String>,
 }
 
 /// The ingest scenario.

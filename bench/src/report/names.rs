@@ -1,4 +1,5 @@
-//! What the results name: the mode, the systems loaded, the load tools and the processes.
+//! What the results name: the mode, the systems loaded, the load tools, the processes and the
+//! soak's kinds of fault.
 //! Each name's text is stated once, in its `as_str` (or `Display`); the JSON and the markdown
 //! both print it, and the code compares the enums, never the text.
 
@@ -15,23 +16,27 @@ pub enum Mode {
     Full,
     /// Every scenario for a second or two (CI): catches rot, the figures mean little.
     Smoke,
+    /// The soak alone: returning users for minutes while powersources are killed, frozen and
+    /// restarted.
+    Soak,
 }
 
 impl Mode {
-    /// [`Mode::Smoke`] when `smoke`, else [`Mode::Full`].
-    pub fn of(smoke: bool) -> Self {
-        if smoke {
-            Mode::Smoke
-        } else {
-            Mode::Full
+    /// [`Mode::Soak`] when `soak`, else [`Mode::Smoke`] when `smoke`, else [`Mode::Full`].
+    pub fn of(smoke: bool, soak: bool) -> Self {
+        match (soak, smoke) {
+            (true, _) => Mode::Soak,
+            (false, true) => Mode::Smoke,
+            (false, false) => Mode::Full,
         }
     }
 
-    /// Its name in the results: `full` or `smoke`.
+    /// Its name in the results: `full`, `smoke` or `soak`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Full => "full",
             Mode::Smoke => "smoke",
+            Mode::Soak => "soak",
         }
     }
 }
@@ -108,6 +113,33 @@ impl fmt::Display for Process {
     }
 }
 
+/// A fault the soak injects into one powersource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
+pub enum FaultKind {
+    /// SIGKILL, then started again after a while down.
+    Kill,
+    /// SIGSTOP, then SIGCONT after a while: it accepts nothing and answers nothing meanwhile.
+    Freeze,
+    /// SIGTERM (a graceful stop, as an orchestrator's rolling restart), then started again at
+    /// once.
+    Restart,
+}
+
+impl FaultKind {
+    /// Every kind, in the order the report lists them.
+    pub const ALL: [FaultKind; 3] = [FaultKind::Kill, FaultKind::Freeze, FaultKind::Restart];
+
+    /// Its name in the results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Freeze => "freeze",
+            FaultKind::Restart => "restart",
+        }
+    }
+}
+
 macro_rules! str_forms {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
@@ -124,7 +156,7 @@ macro_rules! str_forms {
     )*};
 }
 
-str_forms!(Mode, System, Tool);
+str_forms!(Mode, System, Tool, FaultKind);
 
 impl From<Process> for String {
     fn from(p: Process) -> Self {
@@ -142,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_json_names_are_the_display_names() {
-        for m in [Mode::Full, Mode::Smoke] {
+        for m in [Mode::Full, Mode::Smoke, Mode::Soak] {
             assert_eq!(json(m), format!("\"{m}\""));
         }
         for s in [
@@ -155,6 +187,9 @@ mod tests {
         }
         for t in [Tool::Generator, Tool::Oha] {
             assert_eq!(json(t), format!("\"{t}\""));
+        }
+        for k in FaultKind::ALL {
+            assert_eq!(json(k), format!("\"{k}\""));
         }
         assert_eq!(json(Process::Powersource(2)), "\"powersource-2\"");
         assert_eq!(json(Process::TwoTierReference), "\"two-tier-reference\"");

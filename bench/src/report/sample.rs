@@ -3,8 +3,8 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    E2e, Failover, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process, Report, Results, Row,
-    System, Target, Tool,
+    E2e, Failover, Fault, FaultKind, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process,
+    Report, Results, Row, Rss, RssRule, Soak, System, Target, Tool,
 };
 
 /// A run with every section filled in and every branch of the cells taken.
@@ -108,6 +108,93 @@ pub(super) fn results() -> Results {
     let mut unknown = report(600, Some(200.0), 200.0, 0.3);
     unknown.expected = 590;
     unknown.unexpected_status = BTreeMap::from([(200, 10)]);
+    let mut soaked = report(300_000, Some(500.0), 500.0, 0.3);
+    soaked.elapsed_s = 600.0;
+    soaked.expected = 299_999;
+    soaked.degraded = 7;
+    soaked.checked = 299_999;
+    soaked.errors = BTreeMap::from([("timeout".to_owned(), 1)]);
+    soaked.changed_users = BTreeSet::from([9]);
+    soaked.degraded_by_second = BTreeMap::from([(7, 400), (8, 3), (9, 2), (120, 2)]);
+    soaked.incidents = vec![
+        crate::load::Incident {
+            at_s: 12.3456,
+            user: 9,
+            latency_ms: Some(3.5),
+            what: "name \"Ada\", expected \"Bo\"".into(),
+        },
+        crate::load::Incident {
+            at_s: 99.0,
+            user: 10,
+            latency_ms: None,
+            what: "timeout".into(),
+        },
+    ];
+    let soak = Soak {
+        seconds: 600.0,
+        rate: 500.0,
+        users: 1000,
+        seed: 17,
+        slow_ms: 500.0,
+        max_impaired: 2,
+        faults: BTreeMap::from([
+            (FaultKind::Kill, 41),
+            (FaultKind::Freeze, 40),
+            (FaultKind::Restart, 39),
+        ]),
+        slow_stops: 1,
+        load: soaked,
+        after: report(1000, None, 900.0, 0.5),
+        changed_users: 1,
+        unexpected_exits: vec!["powersource-3 exited by itself (signal: 11) at 77.0 s".into()],
+        rss_rule: RssRule {
+            sample_every_s: 1.0,
+            warm_up_s: 60.0,
+            edge_samples: 5,
+            tolerance_pct: 10.0,
+            tolerance_mib: 2.0,
+            windows: 5,
+            step_pct: 0.5,
+        },
+        rss: vec![
+            Rss {
+                process: Process::Superpower,
+                lives: 1,
+                samples: 600,
+                start_mib: 18.25,
+                peak_mib: 21.6,
+                end_mib: 18.4,
+                window_mib: vec![18.2, 18.3, 18.2, 18.4, 18.4],
+                flat: true,
+                why: None,
+            },
+            Rss {
+                process: Process::Powersource(1),
+                lives: 14,
+                samples: 560,
+                start_mib: 12.0,
+                peak_mib: 16.5,
+                end_mib: 15.0,
+                window_mib: vec![12.0, 12.5, 13.0, 14.0, 15.0],
+                flat: false,
+                why: Some("end 15.0 MiB is more than 2.0 MiB above start 12.0 MiB".into()),
+            },
+        ],
+        fault_log: vec![
+            Fault {
+                at_s: 3.0012,
+                process: Process::Powersource(2),
+                kind: FaultKind::Freeze,
+                recovered_at_s: 5.5,
+            },
+            Fault {
+                at_s: 4.25,
+                process: Process::Powersource(1),
+                kind: FaultKind::Restart,
+                recovered_at_s: 4.4,
+            },
+        ],
+    };
     Results {
         mode: Mode::Full,
         started: "Wed, 25 Nov 2026 01:00:00 GMT".into(),
@@ -137,6 +224,7 @@ pub(super) fn results() -> Results {
             known,
             unknown,
         }),
+        soak: Some(soak),
         ingest: Some(Ingest {
             characters: 1500,
             image_bytes: 76_800_000,

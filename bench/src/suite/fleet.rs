@@ -1,5 +1,6 @@
 //! The fleet the end-to-end scenarios load: 3 powersources over their own stores, superpower in
-//! front, and the one-tier and two-tier references.
+//! front (the [`Product`], which the soak loads alone), and the one-tier and two-tier
+//! references.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,14 @@ pub(super) struct Fleet {
     pub(super) two: Proc,
 }
 
+/// superpower in front of 3 powersources, each over its own store.
+pub(super) struct Product {
+    /// `powersource-1` to `-3`.
+    pub(super) powersources: Vec<Proc>,
+    /// superpower, in front of the three.
+    pub(super) superpower: Proc,
+}
+
 impl Fleet {
     /// Every process of the fleet, with its part in it.
     pub(super) fn all(&self) -> impl Iterator<Item = (Process, &Proc)> {
@@ -35,9 +44,50 @@ impl Fleet {
     }
 }
 
-/// Ingests the sample into 3 stores, then starts the fleet and waits until each process is
-/// ready (superpower: all 3 powersources on its ring).
+/// Starts the [`Product`], then the references, and waits until each process is ready.
 pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> {
+    let Product {
+        powersources,
+        superpower,
+    } = start_product(opts, logs).await?;
+    let refs = bin(opts, "bench-ref")?;
+    let a1 = free_addr()?;
+    let mut one = Proc::spawn(
+        &Process::OneTierReference.to_string(),
+        &refs,
+        &["one".into(), "--listen".into(), a1.to_string()],
+        &[],
+        a1,
+        logs,
+    )?;
+    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    let a2 = free_addr()?;
+    let mut two = Proc::spawn(
+        &Process::TwoTierReference.to_string(),
+        &refs,
+        &[
+            "two".into(),
+            "--listen".into(),
+            a2.to_string(),
+            "--back".into(),
+            format!("http://{a1}/"),
+        ],
+        &[],
+        a2,
+        logs,
+    )?;
+    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    Ok(Fleet {
+        powersources,
+        superpower,
+        one,
+        two,
+    })
+}
+
+/// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
+/// until each is ready (superpower: all 3 powersources on its ring).
+pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
     let stores = opts.out.join("stores");
     let _ = std::fs::remove_dir_all(&stores);
     std::fs::create_dir_all(&stores)?;
@@ -95,39 +145,9 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
     superpower
         .wait_ready("/health", ring_is(3), PRODUCT_READY)
         .await?;
-
-    let refs = bin(opts, "bench-ref")?;
-    let a1 = free_addr()?;
-    let mut one = Proc::spawn(
-        &Process::OneTierReference.to_string(),
-        &refs,
-        &["one".into(), "--listen".into(), a1.to_string()],
-        &[],
-        a1,
-        logs,
-    )?;
-    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
-    let a2 = free_addr()?;
-    let mut two = Proc::spawn(
-        &Process::TwoTierReference.to_string(),
-        &refs,
-        &[
-            "two".into(),
-            "--listen".into(),
-            a2.to_string(),
-            "--back".into(),
-            format!("http://{a1}/"),
-        ],
-        &[],
-        a2,
-        logs,
-    )?;
-    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
-    Ok(Fleet {
+    Ok(Product {
         powersources,
         superpower,
-        one,
-        two,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
 //! failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
-//! targets.
+//! targets. With [`Options::soak`] the soak runs instead, alone.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
 //! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
@@ -9,7 +9,8 @@
 //! # Layout
 //! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
 //! module: `ingest`, `e2e` (maximum throughput and constant rates), `failover`, `lose_all`,
-//! `memory`, `micro`; `targets` judges the results. What they share: `options` (how the suite
+//! `memory`, `micro`, `soak` (with its fault schedule and RSS verdict); `targets` judges the
+//! results. What they share: `options` (how the suite
 //! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
 //! `users` (the fixed users and their superpowers), `programs` (the release binaries),
 //! `machine` (what it ran on) and `progress` (the progress lines).
@@ -31,23 +32,24 @@ mod micro;
 mod options;
 mod programs;
 mod progress;
+mod soak;
 mod targets;
 mod timing;
 mod users;
 
 pub use micro::MICRO;
 pub use options::Options;
-pub use timing::MAX_CONNECTIONS;
+pub use timing::{MAX_CONNECTIONS, SOAK_FULL, SOAK_MIN, SOAK_SEED};
 
 use progress::step;
 use timing::Timing;
 
-/// Runs every scenario and judges the targets.
+/// Runs every scenario (or the soak alone) and judges the targets.
 pub async fn run(opts: &Options) -> Results {
     let t0 = Instant::now();
     let t = Timing::of(opts.smoke);
     let mut res = Results {
-        mode: Mode::of(opts.smoke),
+        mode: Mode::of(opts.smoke, opts.soak.is_some()),
         started: httpdate::fmt_http_date(SystemTime::now()),
         machine: machine::machine(&opts.rustc),
         product_env: opts
@@ -65,6 +67,18 @@ pub async fn run(opts: &Options) -> Results {
         return res;
     }
 
+    if let Some(length) = opts.soak {
+        match soak::soak(opts, &logs, length, opts.soak_seed).await {
+            Ok(s) => {
+                res.failures.extend(soak::failures(&s));
+                res.soak = Some(s);
+            }
+            Err(e) => res.failures.push(format!("soak: {e:#}")),
+        }
+        finish(&mut res, t0);
+        return res;
+    }
+
     step("ingest");
     match ingest::ingest(opts, &t).await {
         Ok(i) => res.ingest = Some(i),
@@ -76,7 +90,7 @@ pub async fn run(opts: &Options) -> Results {
         Ok(f) => f,
         Err(e) => {
             res.failures.push(format!("cannot start the fleet: {e:#}"));
-            finish(&mut res, opts, t0);
+            finish(&mut res, t0);
             return res;
         }
     };
@@ -86,11 +100,11 @@ pub async fn run(opts: &Options) -> Results {
         "recording the superpower of {} users",
         users.len()
     ));
-    let names = match users::record_names(&fleet, &users).await {
+    let names = match users::record_names(fleet.superpower.addr, &users).await {
         Ok(n) => Arc::new(n),
         Err(e) => {
             res.failures.push(format!("cannot record the users: {e:#}"));
-            finish(&mut res, opts, t0);
+            finish(&mut res, t0);
             return res;
         }
     };
@@ -127,12 +141,12 @@ pub async fn run(opts: &Options) -> Results {
             Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
         }
     }
-    finish(&mut res, opts, t0);
+    finish(&mut res, t0);
     res
 }
 
 /// Judges the targets and records how long the run took.
-fn finish(res: &mut Results, opts: &Options, t0: Instant) {
-    res.targets = targets::targets(res, opts.smoke);
+fn finish(res: &mut Results, t0: Instant) {
+    res.targets = targets::targets(res);
     res.duration_s = t0.elapsed().as_secs_f64();
 }

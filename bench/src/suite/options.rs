@@ -1,12 +1,17 @@
 //! How the suite runs: the options the `bench` command passes.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How the suite runs.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Every scenario for a second or two (CI): catches rot, the figures mean little.
     pub smoke: bool,
+    /// Run the soak alone, this long, instead of the scenarios.
+    pub soak: Option<Duration>,
+    /// The seed of the soak's fault schedule (the same seed, the same faults).
+    pub soak_seed: u64,
     /// Where results, logs, stores and the generated dataset go (`var/bench`).
     pub out: PathBuf,
     /// Where the release binaries are (`target/release`).

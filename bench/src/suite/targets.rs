@@ -1,19 +1,36 @@
 //! The targets, judged against the results.
 
+use super::soak;
 use super::timing::RATES;
-use crate::report::{E2e, Process, Results, System, Target, Tool};
+use crate::report::{E2e, Mode, Process, Results, System, Target, Tool};
 
-/// Judges every target against `res` (ingest is not judged in smoke mode: the dataset is
-/// smaller than the target's).
-pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
+/// A target row: `figure` is "not measured" when absent.
+fn push(
+    out: &mut Vec<Target>,
+    what: &str,
+    target: &str,
+    figure: Option<String>,
+    pass: Option<bool>,
+) {
+    out.push(Target {
+        what: what.into(),
+        target: target.into(),
+        figure: figure.unwrap_or_else(|| "not measured".into()),
+        pass,
+    });
+}
+
+/// Judges every target of the run's mode against `res`: the soak's alone in soak mode, the
+/// others' otherwise (ingest is not judged in smoke mode: the dataset is smaller than the
+/// target's).
+pub(super) fn targets(res: &Results) -> Vec<Target> {
+    if res.mode == Mode::Soak {
+        return soak_targets(res);
+    }
+    let smoke = res.mode == Mode::Smoke;
     let mut out = Vec::new();
     let mut push = |what: &str, target: &str, figure: Option<String>, pass: Option<bool>| {
-        out.push(Target {
-            what: what.into(),
-            target: target.into(),
-            figure: figure.unwrap_or_else(|| "not measured".into()),
-            pass,
-        });
+        push(&mut out, what, target, figure, pass);
     };
     let e2e = res.e2e.as_ref();
     let ratio = |f: fn(&E2e) -> f64| e2e.map(f);
@@ -93,4 +110,116 @@ pub(super) fn targets(res: &Results, smoke: bool) -> Vec<Target> {
         );
     }
     out
+}
+
+/// The soak's verdict, one row per clause (RSS: one per process).
+fn soak_targets(res: &Results) -> Vec<Target> {
+    let mut out = Vec::new();
+    let s = res.soak.as_ref();
+    let errors = s.map(|s| s.load.failures() + s.after.failures());
+    push(
+        &mut out,
+        "soak: errors",
+        "0",
+        errors.map(|e| e.to_string()),
+        errors.map(|e| e == 0),
+    );
+    push(
+        &mut out,
+        "soak: identity changes",
+        "0",
+        s.map(|s| s.changed_users.to_string()),
+        s.map(|s| s.changed_users == 0),
+    );
+    push(
+        &mut out,
+        "soak: max latency",
+        "< 1 s",
+        s.map(|s| format!("{:.1} ms", s.load.latency.max_ms)),
+        s.map(soak::fast_enough),
+    );
+    push(
+        &mut out,
+        "soak: processes that exited by themselves",
+        "0",
+        s.map(|s| s.unexpected_exits.len().to_string()),
+        s.map(|s| s.unexpected_exits.is_empty()),
+    );
+    for r in s.map_or(&[][..], |s| &s.rss) {
+        let rule = &s.expect("rows come from a soak").rss_rule;
+        push(
+            &mut out,
+            &format!("soak: RSS of {} flat", r.process),
+            &format!(
+                "end ≤ start + max({:.0} %, {:.0} MiB); no steady growth",
+                rule.tolerance_pct, rule.tolerance_mib
+            ),
+            Some(format!(
+                "{:.1} → {:.1} MiB (peak {:.1})",
+                r.start_mib, r.end_mib, r.peak_mib
+            )),
+            Some(r.flat),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Rss, Soak};
+
+    #[test]
+    fn a_soak_run_is_judged_on_the_soak_alone() {
+        let rss = |process, flat| Rss {
+            process,
+            lives: 1,
+            samples: 60,
+            start_mib: 10.0,
+            peak_mib: 12.0,
+            end_mib: 10.5,
+            window_mib: vec![10.0; 5],
+            flat,
+            why: None,
+        };
+        let res = Results {
+            mode: Mode::Soak,
+            soak: Some(Soak {
+                rss: vec![
+                    rss(Process::Superpower, true),
+                    rss(Process::Powersource(1), false),
+                ],
+                ..Soak::default()
+            }),
+            ..Results::default()
+        };
+        let t = targets(&res);
+        let verdicts: Vec<(&str, Option<bool>)> =
+            t.iter().map(|t| (t.what.as_str(), t.pass)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("soak: errors", Some(true)),
+                ("soak: identity changes", Some(true)),
+                ("soak: max latency", Some(true)),
+                ("soak: processes that exited by themselves", Some(true)),
+                ("soak: RSS of superpower flat", Some(true)),
+                ("soak: RSS of powersource-1 flat", Some(false)),
+            ]
+        );
+        assert_eq!(t[4].figure, "10.0 → 10.5 MiB (peak 12.0)");
+    }
+
+    #[test]
+    fn a_failed_soak_is_not_measured() {
+        let res = Results {
+            mode: Mode::Soak,
+            ..Results::default()
+        };
+        let t = targets(&res);
+        assert_eq!(t.len(), 4);
+        assert!(t
+            .iter()
+            .all(|t| t.pass.is_none() && t.figure == "not measured"));
+    }
 }

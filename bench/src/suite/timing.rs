@@ -92,3 +92,29 @@ pub(super) const REFERENCE_READY: Duration = Duration::from_secs(10);
 pub(super) const PROBE_USERS: usize = 50;
 /// Its timeout per request.
 pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The soak's length with `--soak`.
+pub const SOAK_FULL: Duration = Duration::from_secs(600);
+/// The shortest soak (`--soak-seconds`): the RSS verdict needs samples after the warm-up.
+pub const SOAK_MIN: Duration = Duration::from_secs(30);
+/// The seed of the soak's fault schedule unless `--soak-seed` is given.
+pub const SOAK_SEED: u64 = 17;
+/// The soak's constant rate.
+pub(super) const SOAK_RATE: f64 = 500.0;
+/// The soak's returning users: at 500 req/s each one is back every 2 s.
+pub(super) const SOAK_USERS: usize = 1000;
+/// The soak's connections: enough that a request stuck on a frozen powersource for a hedge
+/// delay does not hold up the ones due after it.
+pub(super) const SOAK_CONNECTIONS: usize = 32;
+/// Any slower answer is listed as an incident (the verdict's limit is 1 s).
+pub(super) const SOAK_SLOW: Duration = Duration::from_millis(500);
+/// The most a soak answer may take.
+pub(super) const SOAK_MAX_LATENCY: Duration = Duration::from_secs(1);
+/// How long a powersource sent SIGTERM gets to exit before SIGKILL.
+pub(super) const SOAK_TERM_GRACE: Duration = Duration::from_secs(5);
+/// How often the soak reads every process's `VmRSS`.
+pub(super) const RSS_SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// The progress line's period during the soak.
+pub(super) const SOAK_PROGRESS_EVERY: Duration = Duration::from_secs(30);
+/// The most the pass over every user after the soak may take.
+pub(super) const AFTER_SOAK_LIMIT: Duration = Duration::from_secs(60);

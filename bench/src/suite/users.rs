@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::ensure;
 use http::header::HeaderValue;
 
-use super::fleet::Fleet;
 use super::timing::{ONCE_CONNECTIONS, RECORD_LIMIT};
 use crate::load::{self, Names, Plan, Rotation};
 
@@ -31,12 +30,12 @@ pub(super) fn every_user_once(
     plan
 }
 
-/// Every user once: their superpower, which later checks compare with.
+/// Every user once at superpower (`addr`): their superpower, which later checks compare with.
 pub(super) async fn record_names(
-    fleet: &Fleet,
+    addr: SocketAddr,
     users: &Arc<Vec<HeaderValue>>,
 ) -> anyhow::Result<Vec<String>> {
-    let plan = every_user_once(fleet.superpower.addr, users, Names::Record, RECORD_LIMIT);
+    let plan = every_user_once(addr, users, Names::Record, RECORD_LIMIT);
     let r = load::run(plan).await?;
     ensure!(r.failures() == 0, "{}", r.failure_summary());
     ensure!(

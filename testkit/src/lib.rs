@@ -5,6 +5,9 @@
 //! - [`sample`]: the sample dataset, written once per test run and shared by every test
 //!   process, and stores filled from it through the loader library.
 //! - [`http`]: a keep-alive HTTP client that reads each answer whole into a [`http::Reply`].
+//! - [`checks`]: assertions both services' tests make alike (HEAD answered as GET, a body
+//!   that never arrives).
 
+pub mod checks;
 pub mod http;
 pub mod sample;

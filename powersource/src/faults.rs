@@ -229,17 +229,16 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn latency_ends_at_shutdown_and_no_fault_applies_after() {
+    /// Faults `spec`, and a request on `/random` they hold (returned once it is held).
+    async fn held_request(
+        spec: FaultSpec,
+    ) -> (
+        Arc<Faults>,
+        CancellationToken,
+        tokio::task::JoinHandle<Option<Response>>,
+    ) {
         let token = CancellationToken::new();
-        let f = Arc::new(Faults::new(
-            FaultSpec {
-                latency_ms: MAX_DELAY_MS,
-                error_rate: 1.0,
-                ..Default::default()
-            },
-            token.clone(),
-        ));
+        let f = Arc::new(Faults::new(spec, token.clone()));
         let task = tokio::spawn({
             let f = f.clone();
             async move { f.apply("/random").await }
@@ -247,6 +246,17 @@ mod tests {
         while f.held() == 0 {
             tokio::task::yield_now().await;
         }
+        (f, token, task)
+    }
+
+    #[tokio::test]
+    async fn latency_ends_at_shutdown_and_no_fault_applies_after() {
+        let (f, token, task) = held_request(FaultSpec {
+            latency_ms: MAX_DELAY_MS,
+            error_rate: 1.0,
+            ..Default::default()
+        })
+        .await;
         token.cancel();
         let answer = tokio::time::timeout(Duration::from_secs(5), task)
             .await
@@ -262,21 +272,11 @@ mod tests {
 
     #[tokio::test]
     async fn hangs_end_at_shutdown() {
-        let token = CancellationToken::new();
-        let f = Arc::new(Faults::new(
-            FaultSpec {
-                hang: true,
-                ..Default::default()
-            },
-            token.clone(),
-        ));
-        let task = tokio::spawn({
-            let f = f.clone();
-            async move { f.apply("/random").await }
-        });
-        while f.held() == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (f, token, task) = held_request(FaultSpec {
+            hang: true,
+            ..Default::default()
+        })
+        .await;
         token.cancel();
         let resp = task.await.unwrap().unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -41,7 +41,7 @@ pub struct Settings {
     /// Bearer token of the admin API (`/admin/faults`). Without one (or with an empty one) the
     /// admin API is off and answers 404. Its variable is the one superpower's
     /// `--powersource-admin-token` reads, so one setting gives both sides the same token.
-    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub admin_token: Option<String>,
 
     /// Connections served at once; more wait in the listen backlog.
@@ -169,6 +169,14 @@ mod tests {
             "what superpower's --powersource-admin-token reads too"
         );
         assert!(arg.is_hide_env_values_set());
+    }
+
+    #[test]
+    fn a_token_no_client_can_send_is_refused_at_start() {
+        let err = Settings::try_parse_from(["powersource", "--admin-token", "café"])
+            .expect_err("a non-ASCII token")
+            .to_string();
+        assert!(err.contains("printable ASCII"), "{err}");
     }
 
     #[test]

@@ -65,6 +65,21 @@ pub fn positive_count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses an admin token (for `value_parser`): printable ASCII only, since a client can send
+/// nothing else in an `Authorization` header; a token with other bytes would lock the admin API
+/// for good. An empty token is allowed (it turns the admin API off).
+///
+/// # Errors
+/// When `s` has a character outside printable ASCII.
+pub fn admin_token(s: &str) -> Result<String, String> {
+    match s.chars().find(|c| !(' '..='~').contains(c)) {
+        Some(c) => Err(format!(
+            "{c:?} cannot be sent in an Authorization header: use printable ASCII"
+        )),
+        None => Ok(s.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +98,15 @@ mod tests {
         let d: Example = defaults();
         assert_eq!(d.n, 7);
         assert_eq!(d.wait_ms, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn admin_tokens_are_printable_ascii() {
+        assert_eq!(admin_token("s3cret-_.~+/="), Ok("s3cret-_.~+/=".into()));
+        assert_eq!(admin_token(""), Ok(String::new()));
+        for bad in ["café", "tab\there", "nul\0", "emoji🦀"] {
+            assert!(admin_token(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

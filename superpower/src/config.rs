@@ -89,12 +89,12 @@ pub struct Settings {
     pub naive: bool,
 
     /// Bearer token of the admin API and page; without one they are off.
-    #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub admin_token: Option<String>,
 
     /// Bearer token superpower sends to each powersource's admin API (`/admin/faults`) when the
     /// control room reads or sets faults; without one, the admin token above.
-    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub powersource_admin_token: Option<String>,
 
     /// Connections served at once; more wait in the listen backlog.
@@ -148,6 +148,18 @@ mod tests {
         assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.powersources, ["http://127.0.0.1:1"]);
+    }
+
+    #[test]
+    fn a_token_no_client_can_send_is_refused_at_start() {
+        use clap::Parser;
+        for flag in ["--admin-token", "--powersource-admin-token"] {
+            let err = crate::cli::Cli::try_parse_from(["superpower", flag, "café"])
+                .expect_err(flag)
+                .to_string();
+            assert!(err.contains("printable ASCII"), "{flag}: {err}");
+            assert!(crate::cli::Cli::try_parse_from(["superpower", flag, "cafe"]).is_ok());
+        }
     }
 
     #[test]

@@ -239,8 +239,8 @@ def main() -> int:
                 str(args.bin / "superpower"),
                 "--powersource",
                 f"http://{ps.addr}",
-                "--admin-token",
-                token,
+                # `=`: a URL-safe token may start with `-`, which clap would take for a flag
+                f"--admin-token={token}",
                 "--listen",
                 "127.0.0.1:0",
                 "--attempt-timeout-ms",

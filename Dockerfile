@@ -10,6 +10,10 @@
 #
 # Build:  docker build -t superpower:latest .
 #
+# The suite builds this file unchanged with podman and local stand-ins for the two base images
+# (no registry is reachable there): deploy/containers/image.sh passes RUST_IMAGE and
+# RUNTIME_IMAGE (deploy/containers/standins.sh makes them).
+#
 # Stages:
 #   chef     Rust toolchain + cargo-chef (LukeMathWalker's dependency-caching helper).
 #   planner  reduces the workspace manifests to a recipe; it changes only when a Cargo.toml or
@@ -50,13 +54,17 @@ COPY superpower ./superpower
 COPY loader ./loader
 COPY bench ./bench
 RUN cargo build --release --locked --bin powersource --bin superpower --bin loader \
- && mkdir -p /out \
+ && mkdir -p /out/data \
  && cp target/release/powersource target/release/superpower target/release/loader /out/
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # distroless "nonroot" is uid/gid 65532; the manifests run with the same ids (runAsUser 65532).
 USER 65532:65532
 COPY --from=builder /out/powersource /out/superpower /out/loader /usr/local/bin/
+# An empty /data owned by the image user: a named volume mounted there (docker/podman, compose)
+# starts with that owner, as fsGroup gives the pods' store volume, so `loader ingest --store
+# /data/store` can write to it. Kubernetes mounts its own volume over it.
+COPY --from=builder --chown=65532:65532 /out/data /data
 # powersource listens on 6061, superpower on 30280 (docs/CONTRACTS.md).
 EXPOSE 6061 30280
 CMD ["superpower", "--help"]

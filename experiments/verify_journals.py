@@ -72,6 +72,26 @@ EXPECTATIONS = {
         "why": "failover off: an injected 500 is not retried on another instance",
         "fault": True,
     },
+    # the container experiments (experiments/containers/, experiments/run-containers.sh)
+    "frozen-powersource": {
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}],
+        "why": "deadlines and hedging off: a request that lands on the frozen instance waits for the 5 s read timeout",
+        "fault": True,
+    },
+    "partitioned-powersource": {
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}, {"kind": "failed", "reason": "status", "status": 503}],
+        "why": "deadlines, hedging and failover off: a request to the vanished address hangs until the 2 s connect timeout",
+        "fault": True,
+    },
+    "dropped-powersource": {
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}],
+        "why": "deadlines and hedging off: a connect to the dropping instance hangs until the 2 s connect timeout",
+        "fault": True,
+    },
+    "flapping-powersource": {
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "why": "failover off: a request that lands on the instance while it is down is not retried",
+    },
 }
 
 # The steady-state probe that runs `superpower probe identity --json`, by its name's start.

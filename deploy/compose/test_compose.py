@@ -1,0 +1,128 @@
+"""compose.yaml runs every container as the rendered Kubernetes manifests do.
+
+The container fleet (deploy/containers/fleet.py) derives its engine arguments from the rendered
+manifests; this test holds compose.yaml to the same derivation, so that the two cannot drift:
+command lines, user, read-only root, capabilities, privilege escalation, the tmpfs /tmp and its
+size, memory and CPU limits, the stop grace period, the env each container gets, the
+Prometheus config (the file compose mounts is the one fleet.py makes) and Grafana's image and
+settings. Run by deploy/compose/test.sh, or:
+
+    var/venv/bin/python -m pytest deploy/compose/test_compose.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+_spec = importlib.util.spec_from_file_location("fleet", ROOT / "deploy/containers/fleet.py")
+fleet = importlib.util.module_from_spec(_spec)
+sys.modules["fleet"] = fleet
+_spec.loader.exec_module(fleet)
+
+@pytest.fixture(scope="module")
+def fl():
+    return fleet.Fleet(naive=False)
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((HERE / "compose.yaml").read_text())["services"]
+
+
+def tmpfs_size(service: dict) -> int:
+    (entry,) = [t for t in service["tmpfs"] if t.startswith("/tmp")]
+    m = re.search(r"size=(\d+)", entry)
+    assert m, f"the tmpfs /tmp has no size: {entry}"
+    return int(m.group(1))
+
+
+def mem_bytes(v: str) -> int:
+    m = re.fullmatch(r"(\d+)([kmg])", str(v))
+    assert m, v
+    return int(m.group(1)) << {"k": 10, "m": 20, "g": 30}[m.group(2)]
+
+
+def same_security(service: dict, spec) -> None:
+    assert service["user"] == spec.user
+    assert service.get("read_only") is spec.read_only
+    assert service.get("cap_drop") == spec.cap_drop
+    assert ("no-new-privileges" in service.get("security_opt", [])) is spec.no_new_privileges
+    assert mem_bytes(service["mem_limit"]) == spec.memory
+    assert float(service["cpus"]) == float(spec.cpus)
+
+
+def test_the_powersources_and_their_init_containers(fl, compose):
+    assert len(fl.powersource) == 3
+    for i, (ingest, ps) in enumerate(zip(fl.ingest, fl.powersource)):
+        c = compose[f"powersource-{i}"]
+        assert c["command"] == ps.command + ps.args, "the command line of the StatefulSet, with $(POD_NAME) expanded"
+        same_security(c, ps)
+        assert tmpfs_size(c) == int(re.search(r"size=(\d+)", " ".join(ps.mounts)).group(1))
+        assert c["stop_grace_period"] == f"{ps.stop_timeout}s"
+        assert set(c["environment"]) == set(ps.env) - {"POD_NAME"}, "POD_NAME is only used to expand --name"
+        assert c["hostname"] == ps.pod_name
+        assert "powersource" in c["networks"]["default"]["aliases"]
+        assert c["volumes"] == [f"store-{i}:/data"] and "/data" in " ".join(ps.mounts)
+        ic = compose[f"ingest-{i}"]
+        assert ic["command"] == ingest.command + ingest.args
+        same_security(ic, ingest)
+        assert ic["volumes"] == c["volumes"]
+        assert c["depends_on"] == {f"ingest-{i}": {"condition": "service_completed_successfully"}}
+
+
+def test_superpower(fl, compose):
+    c = compose["superpower"]
+    sp = fl.superpower
+    assert c["command"] == sp.command + sp.args
+    same_security(c, sp)
+    assert tmpfs_size(c) == int(re.search(r"size=(\d+)", " ".join(sp.mounts)).group(1))
+    assert c["stop_grace_period"] == f"{sp.stop_timeout}s"
+    assert set(c["environment"]) == set(sp.env)
+    host, port = c["environment"]["POWERSOURCE_DNS"].rsplit(":", 1)
+    assert port == sp.env["POWERSOURCE_DNS"].rsplit(":", 1)[1] == str(fl.powersource[0].ports["http"])
+    assert host in fl.aliases, "the alias every powersource has, as the headless Service's name"
+    assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-30280}}:{sp.ports['http']}"]
+
+
+def test_prometheus(fl, compose):
+    c = compose["prometheus"]
+    pr = fl.prometheus
+    assert c["command"] == pr.args, "the Deployment's args (the image's entrypoint is /bin/prometheus)"
+    assert c["user"] == pr.user and c["read_only"] is pr.read_only and c["cap_drop"] == pr.cap_drop
+    deploy = fleet.find(fl.docs, "Deployment", "prometheus")
+    image = deploy["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert c["image"] == f"${{PROMETHEUS_IMAGE:-{image}}}"
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in c["volumes"]
+    assert any(v.endswith(":/etc/prometheus-rules:ro") for v in c["volumes"])
+    made = yaml.safe_load(fleet.PROMETHEUS_HEADER + yaml.safe_dump(fleet.prometheus_config(fl.docs, fl.n)))
+    assert yaml.safe_load((HERE / "prometheus.yml").read_text()) == made, (
+        "deploy/compose/prometheus.yml is stale: deploy/containers/fleet.sh prometheus-config > deploy/compose/prometheus.yml"
+    )
+
+
+def test_grafana(fl, compose):
+    c = compose["grafana"]
+    g = fleet.find(fl.docs, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"] == g["image"]
+    literal = {e["name"]: e["value"] for e in g["env"] if "value" in e}
+    assert {k: v for k, v in c["environment"].items() if k in literal} == literal
+    assert set(literal) <= set(c["environment"])
+
+
+def test_the_local_override_uses_the_stand_ins():
+    lib = (ROOT / "deploy/containers/lib.sh").read_text()
+    names = dict(re.findall(r'^(\w+_STANDIN|PROMETHEUS_IMAGE)="\$STANDIN/([^"]+)"', lib, re.M))
+    local = yaml.safe_load((HERE / "compose.local.yaml").read_text())["services"]
+    args = local["superpower"]["build"]["args"]
+    assert args["RUST_IMAGE"] == f"localhost/superpower-standin/{names['RUST_STANDIN']}"
+    assert args["RUNTIME_IMAGE"] == f"localhost/superpower-standin/{names['RUNTIME_STANDIN']}"
+    assert local["prometheus"]["image"] == f"localhost/superpower-standin/{names['PROMETHEUS_IMAGE']}"
+    assert "grafana" not in local

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the images the container fleet and the compose test run, here, without a registry:
+#
+#   1. the base-image stand-ins (standins.sh; cached, rebuilt when their recipe changes);
+#   2. superpower:latest from the repository's Dockerfile, unchanged, with
+#        --build-arg RUST_IMAGE=localhost/superpower-standin/rust:1-bookworm
+#        --build-arg RUNTIME_IMAGE=localhost/superpower-standin/distroless-cc-debian12:nonroot
+#      tagged localhost/superpower:latest (the manifests' superpower:latest); cargo's registry
+#      is a cache folder mounted into the build's RUN steps (var/containers/cargo-registry), and
+#      the engine's layer cache keeps the cargo-chef and dependency layers between runs;
+#   3. the Prometheus image from Debian's package in the prom/prometheus layout
+#      (prometheus/Containerfile), tagged localhost/superpower-standin/prometheus:debian.
+# Then it checks the image: the three binaries run as uid 65532, and there is no shell.
+# Build times and the image size go to var/containers/image.env.
+#
+#   deploy/containers/image.sh [--no-cache]    --no-cache: a cold build of the two images
+#                                              (stand-ins and cargo registry stay cached)
+#
+# With Docker and the upstream images, the same Dockerfile builds with `docker build -t
+# superpower:latest .` (docs/kubernetes.md).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+cache=()
+[ "${1:-}" = --no-cache ] && cache=(--no-cache)
+ensure_engine
+"$HERE/standins.sh"
+
+mkdir -p "$CT_VAR/cargo-registry"
+volume=()
+# podman mounts the cache into RUN steps; docker build has no such flag (BuildKit cache mounts
+# would need a Dockerfile change), so there the layer cache alone applies.
+[ "$ENGINE" = podman ] && volume=(--volume "$CT_VAR/cargo-registry:/usr/local/cargo/registry")
+
+ct_say "building $IMAGE from the Dockerfile (log: var/containers/image-build.log)"
+t0=$(date +%s.%N)
+if ! ct build "${cache[@]}" "${volume[@]}" --layers \
+  --build-arg RUST_IMAGE="$RUST_STANDIN" --build-arg RUNTIME_IMAGE="$RUNTIME_STANDIN" \
+  -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$CT_VAR/image-build.log" 2>&1; then
+  tail -n 30 "$CT_VAR/image-build.log" >&2
+  ct_die "the image build failed (log: var/containers/image-build.log)"
+fi
+t1=$(date +%s.%N)
+ct_say "building $PROMETHEUS_IMAGE (log: var/containers/prometheus-build.log)"
+if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
+  -t "$PROMETHEUS_IMAGE" "$HERE/prometheus" >"$CT_VAR/prometheus-build.log" 2>&1; then
+  tail -n 30 "$CT_VAR/prometheus-build.log" >&2
+  ct_die "the Prometheus image build failed (log: var/containers/prometheus-build.log)"
+fi
+t2=$(date +%s.%N)
+
+# --- what the image must be ---------------------------------------------------------------------
+for b in powersource superpower loader; do
+  ct run --rm --read-only "$IMAGE" "$b" --version >/dev/null 2>&1 ||
+    ct run --rm --read-only "$IMAGE" "$b" --help >/dev/null || ct_die "$b does not run in $IMAGE"
+done
+user="$(ct image inspect --format '{{ .Config.User }}' "$IMAGE")"
+[ "$user" = 65532:65532 ] || ct_die "$IMAGE runs as '$user', not 65532:65532 (the manifests' runAsUser)"
+if ct run --rm --entrypoint /bin/sh "$IMAGE" -c true >/dev/null 2>&1; then
+  ct_die "$IMAGE has a shell: the runtime stage is not the distroless one"
+fi
+ct run --rm "$PROMETHEUS_IMAGE" --version >/dev/null || ct_die "prometheus does not run in $PROMETHEUS_IMAGE"
+[ "$(ct image inspect --format '{{ .Config.User }}' "$PROMETHEUS_IMAGE")" = nobody ] || ct_die "$PROMETHEUS_IMAGE does not run as nobody"
+
+size="$(ct image inspect --format '{{ .Size }}' "$IMAGE")"
+psize="$(ct image inspect --format '{{ .Size }}' "$PROMETHEUS_IMAGE")"
+{
+  echo "IMAGE_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t1 - $t0}")"
+  echo "PROMETHEUS_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t2 - $t1}")"
+  echo "IMAGE_BYTES=$size"
+  echo "PROMETHEUS_IMAGE_BYTES=$psize"
+  echo "CACHE=$([ ${#cache[@]} -eq 0 ] && echo layers || echo none)"
+} >"$CT_VAR/image.env"
+ct_say "$IMAGE: $((size / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t1 - $t0}") s ($([ ${#cache[@]} -eq 0 ] && echo "layer cache on" || echo "--no-cache"))"
+ct_say "$PROMETHEUS_IMAGE: $((psize / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t2 - $t1}") s"
+ct_say "binaries run as 65532:65532, no shell in the image"

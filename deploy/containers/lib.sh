@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Shared by the container scripts (standins.sh, image.sh, fleet.sh, ...; deploy/compose/test.sh,
+# experiments/run-containers.sh). Source it.
+#
+# The container engine is ENGINE (env CONTAINER_ENGINE): podman (the default, and what the suite
+# uses here) or docker. ensure_engine installs and configures podman on a fresh Debian machine:
+#   - the packages: podman, runc, netavark + aardvark-dns (bridge networks with DNS), uidmap,
+#     slirp4netns, fuse-overlayfs, nftables (the packet-drop fault);
+#   - /etc/containers/containers.conf: `[containers] default_ulimits = []` (the default ulimits
+#     fail setrlimit here) and `[engine] runtime = "runc"` (crun fails on this kernel's hybrid
+#     cgroups). Written idempotently: other settings of an existing file are kept.
+#
+# Everything this project creates carries the prefix spc- (containers, networks, volumes) or the
+# repository localhost/superpower-standin/ (the local base-image stand-ins); the scripts remove
+# only those, by name.
+
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+ENGINE="${CONTAINER_ENGINE:-podman}"
+CT_VAR="$ROOT/var/containers"
+STANDIN=localhost/superpower-standin
+RUST_STANDIN="$STANDIN/rust:1-bookworm"
+RUNTIME_STANDIN="$STANDIN/distroless-cc-debian12:nonroot"
+DEBIAN_STANDIN="$STANDIN/debian:bookworm"
+PROMETHEUS_IMAGE="$STANDIN/prometheus:debian"
+IMAGE="${SUPERPOWER_IMAGE:-localhost/superpower:latest}"
+
+ct_say() { printf '[containers] %s\n' "$*" >&2; }
+ct_die() { printf '[containers] error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_engine: the engine is installed and usable (podman is installed and configured here;
+# docker must already run).
+ensure_engine() {
+  case "$ENGINE" in
+    podman)
+      # shellcheck source=../../scripts/tools.sh
+      source "$ROOT/scripts/tools.sh"
+      ensure_apt podman runc netavark aardvark-dns uidmap slirp4netns fuse-overlayfs nftables mmdebstrap curl jq
+      configure_podman
+      ;;
+    docker)
+      command -v docker >/dev/null || ct_die "CONTAINER_ENGINE=docker, but docker is not installed"
+      docker info >/dev/null 2>&1 || ct_die "CONTAINER_ENGINE=docker, but the docker daemon does not answer (docker info)"
+      ;;
+    *) ct_die "CONTAINER_ENGINE must be podman or docker, not '$ENGINE'" ;;
+  esac
+}
+
+# configure_podman: sets the two settings podman needs here in containers.conf, keeping the rest.
+configure_podman() {
+  local conf="${CONTAINERS_CONF_FILE:-/etc/containers/containers.conf}" sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo mkdir -p "$(dirname "$conf")"
+  $sudo python3 - "$conf" <<'PY'
+import os, re, sys
+path = sys.argv[1]
+want = {"containers": {"default_ulimits": "[]"}, "engine": {"runtime": '"runc"'}}
+lines = open(path).read().splitlines() if os.path.exists(path) else []
+section, seen = None, set()
+out = []
+for line in lines:
+    m = re.match(r"\s*\[([^\]]+)\]\s*$", line)
+    if m:
+        # before leaving a wanted section, add its missing keys
+        if section in want:
+            out += [f"{k} = {v}" for k, v in want[section].items() if (section, k) not in seen]
+            seen |= {(section, k) for k in want[section]}
+        section = m.group(1).strip()
+        out.append(line)
+        continue
+    k = re.match(r"\s*([A-Za-z_]+)\s*=", line)
+    if section in want and k and k.group(1) in want[section]:
+        if (section, k.group(1)) not in seen:
+            out.append(f"{k.group(1)} = {want[section][k.group(1)]}")
+            seen.add((section, k.group(1)))
+        continue
+    out.append(line)
+if section in want:
+    out += [f"{k} = {v}" for k, v in want[section].items() if (section, k) not in seen]
+    seen |= {(section, k) for k in want[section]}
+for s, kv in want.items():
+    missing = [(k, v) for k, v in kv.items() if (s, k) not in seen]
+    if missing:
+        out += ["", f"[{s}]"] + [f"{k} = {v}" for k, v in missing]
+text = "\n".join(out).strip("\n") + "\n"
+if not os.path.exists(path) or open(path).read() != text:
+    open(path, "w").write(text)
+    print(f"[containers] wrote {path}", file=sys.stderr)
+PY
+}
+
+ct() { "$ENGINE" "$@"; }
+
+# image_label IMAGE KEY: the value of a label of a local image ('' when there is no such image).
+image_label() {
+  ct image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null | grep -v '^<no value>$' || true
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Runs the container chaos experiments (experiments/containers/) against the container fleet
+# (deploy/containers/fleet.sh: the real image, run the way the Kubernetes manifests run it) and
+# fails unless each one held — or, with --naive, unless each one deviated.
+#
+#   experiments/run-containers.sh [EXPERIMENT...]
+#   experiments/run-containers.sh --naive [EXPERIMENT...]
+#
+# 1. installs what it needs (the container engine and its configuration, the venv, oha), builds
+#    the images when they are missing or stale (deploy/containers/image.sh: cached layers);
+# 2. brings up a container fleet of its own (`fleet.sh up`, `--naive` with --naive), removed
+#    again on exit (KEEP_FLEET=1 keeps it);
+# 3. runs each experiment with `chaos run` (journals and logs in var/experiments/containers/,
+#    .../containers/naive/ with --naive) and checks every journal with
+#    experiments/verify_journals.py, which prints the figures.
+#
+# The faults are a cluster's, not a process list's: containers killed (lose half, lose all), a
+# container frozen by the kernel (pause), one cut off the network (disconnect) and one whose
+# packets are dropped so that connects hang (nftables in its network namespace), one flapping
+# (killed and started again every few seconds for a minute, under load).
+#
+# --naive: superpower starts with every resilience switch off, health checks and DNS
+# re-resolution every 60 s (the original demo had a fixed list and no health checks), and
+# stable assignment switched back on through the admin API, as experiments/run-local.sh --naive
+# does; the partition runs last there (the naive superpower keeps a reconnected instance's old
+# address until it resolves the name again).
+#
+# Env: CONTAINER_ENGINE (podman | docker), KEEP_FLEET=1, NO_REPORT=1 (no HTML report).
+# The fleet publishes 127.0.0.1:31280 (superpower) and 127.0.0.1:19090 (Prometheus): it runs
+# beside the native fleet, and holds no fleet lock.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=../scripts/tools.sh
+source scripts/tools.sh
+# shellcheck source=../deploy/containers/lib.sh
+source deploy/containers/lib.sh
+
+say() { printf '[experiments] %s\n' "$*"; }
+die() { printf '[experiments] error: %s\n' "$*" >&2; exit 1; }
+
+naive=0
+if [ "${1:-}" = --naive ]; then naive=1; shift; fi
+experiments=("$@")
+if [ ${#experiments[@]} -eq 0 ]; then
+  if [ "$naive" = 1 ]; then
+    names=(frozen-powersource dropped-powersource flapping-powersource lose-half-of-powersources lose-all-of-powersources partitioned-powersource)
+  else
+    names=(lose-half-of-powersources lose-all-of-powersources frozen-powersource partitioned-powersource dropped-powersource flapping-powersource)
+  fi
+  for n in "${names[@]}"; do experiments+=("experiments/containers/$n.json"); done
+fi
+for e in "${experiments[@]}"; do [ -f "$e" ] || die "no such experiment: $e"; done
+
+ensure_engine
+ensure_venv
+ensure_oha
+ensure_release_build # the identity probe runs on the host (target/release/superpower probe)
+[ "${NO_REPORT:-0}" = 1 ] || ensure_apt pandoc
+export PATH="$PATH:$HOME/.cargo/bin"
+deploy/containers/image.sh
+
+OUT="$ROOT/var/experiments/containers"
+[ "$naive" = 1 ] && OUT="$OUT/naive"
+mkdir -p "$OUT"
+
+up_flags=()
+[ "$naive" = 1 ] && up_flags=(--naive)
+deploy/containers/fleet.sh down >/dev/null 2>&1 || true
+cleanup() {
+  local code=$?
+  [ "${KEEP_FLEET:-0}" = 1 ] || deploy/containers/fleet.sh down || true
+  exit "$code"
+}
+trap cleanup EXIT
+deploy/containers/fleet.sh up "${up_flags[@]}"
+eval "$(deploy/containers/fleet.sh env)"
+export SUPERPOWER_URL PROMETHEUS_URL
+
+switches() { # [PATCH]: GET, or PUT the patch; prints the switches
+  local args=(-s --max-time 5 -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN")
+  [ $# -eq 1 ] && args+=(-X PUT -H 'Content-Type: application/json' -d "$1")
+  curl "${args[@]}" "${SUPERPOWER_URL%/}/admin/switches"
+}
+if [ "$naive" = 1 ]; then
+  state=$(switches '{"stable_assignment": true}')
+  want='{"ring":false,"failover":false,"fallback":false,"stable_assignment":true,"deadlines":false,"hedging":false}'
+else
+  state=$(switches)
+  want='{"ring":true,"failover":true,"fallback":true,"stable_assignment":true,"deadlines":true,"hedging":true}'
+fi
+say "superpower's switches (through the published port and the admin API): $state"
+python3 -c 'import json, sys
+got, want = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(any(got.get(k) != v for k, v in want.items()))' "$state" "$want" || die "the switches are not $want"
+
+rm -f "$OUT/identity-state.json" "$OUT/load-result.json"
+export PROBE_STATE="$OUT/identity-state.json" LOAD_RESULT="$OUT/load-result.json"
+journals=()
+for e in "${experiments[@]}"; do
+  name="$(basename "$e" .json)"
+  journal="$OUT/journal-$name.json"
+  rm -f "$journal"
+  say "chaos run $e (log: ${OUT#"$ROOT"/}/$name.log)"
+  started_at=$SECONDS
+  code=0
+  var/venv/bin/chaos --no-version-check --no-log-file run --journal-path "$journal" "$e" >"$OUT/$name.log" 2>&1 || code=$?
+  say "  exit $code after $((SECONDS - started_at)) s"
+  [ -f "$journal" ] || { tail -n 20 "$OUT/$name.log" >&2; die "chaos wrote no journal for $e"; }
+  journals+=("$journal")
+done
+say "resident memory per container after the run ($ENGINE stats):"
+deploy/containers/fleet.sh rss | sed 's/^/  /'
+
+verdict=0
+expect=()
+[ "$naive" = 1 ] && expect=(--expect-deviation)
+var/venv/bin/python experiments/verify_journals.py --prometheus "$PROMETHEUS_URL" "${expect[@]}" "${journals[@]}" || verdict=$?
+if [ "${NO_REPORT:-0}" != 1 ]; then
+  if var/venv/bin/chaos --no-version-check --no-log-file report --export-format=html5 "${journals[@]}" "$OUT/report.html" \
+    >"$OUT/report.log" 2>&1; then
+    say "report: ${OUT#"$ROOT"/}/report.html"
+  else
+    say "no HTML report (chaos report failed: ${OUT#"$ROOT"/}/report.log)"
+  fi
+fi
+exit "$verdict"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks, without running anything: every experiment (local and Kubernetes) passes
+# Checks, without running anything: every experiment (local, Kubernetes, containers) passes
 # `chaos validate`, and the Prometheus configuration passes `promtool check config`.
 # Needs the venv (scripts/tools.sh ensure_venv) and promtool (Debian's prometheus package).
 # Ends with "N passed, N failed"; exit 1 on any failure.
@@ -21,7 +21,7 @@ run() { # DESCRIPTION COMMAND...
     failed=$((failed + 1)); printf 'FAIL %s\n%s\n' "$what" "$(tail -n 5 <<<"$out")"
   fi
 }
-for e in experiments/local/*.json experiments/kubernetes/*.json; do
+for e in experiments/local/*.json experiments/kubernetes/*.json experiments/containers/*.json; do
   run "chaos validate $e" var/venv/bin/chaos --no-version-check --no-log-file validate "$e"
 done
 run "promtool check config dashboards/prometheus/prometheus.yml" promtool check config dashboards/prometheus/prometheus.yml

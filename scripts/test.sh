@@ -9,7 +9,10 @@
 # integration tests (nextest), a bounded run of every fuzz target (cargo fuzz), the OpenAPI
 # specs (route drift, schemathesis against the real services), the headless-Chromium page tests,
 # the dashboard and rule checks,
-# the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
+# the Kubernetes manifest checks with a real DNS-membership test, the real container image built
+# with podman from local base-image stand-ins, the container fleet run as the manifests run it,
+# the compose deployment, chaos experiments against containers (resilient, then naive), the
+# chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, a
 # smoke run of the benchmarks, and a one-minute soak (bench/run.sh --soak-seconds 60: returning
 # users while powersources are killed, frozen and restarted; no error, no identity change, no
@@ -22,7 +25,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke soak-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes image containers compose container-experiments naive-container-experiments fleet experiments naive-experiments dashboards-live bench-smoke soak-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -80,6 +83,15 @@ step_api_spec() { docs/openapi/check.sh; }
 step_browser() { superpower/tests/browser/run.sh; }
 step_dashboards() { dashboards/check.sh; }
 step_kubernetes() { deploy/kubernetes/check.sh; }
+# The containers (deploy/containers, deploy/compose): podman installed and configured here,
+# base-image stand-ins made from Debian's packages, the real Dockerfile built, the fleet run as
+# the manifests run it, compose brought up, chaos against containers. They publish on
+# 127.0.0.1:31xxx/19xxx, beside the native fleet, and need no fleet lock.
+step_image() { deploy/containers/image.sh; }
+step_containers() { deploy/containers/test-fleet.sh; }
+step_compose() { deploy/compose/test.sh; }
+step_container_experiments() { experiments/run-containers.sh; }
+step_naive_container_experiments() { experiments/run-containers.sh --naive; }
 step_fleet() { deploy/local/test-fleet.sh; }
 step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
 step_naive_experiments() { experiments/run-local.sh --naive; }

@@ -551,7 +551,7 @@ class Fleet:
     def drop(self, index: str) -> None:
         _, name = self.container(index)
         nft = self.netns(name)
-        rules = f"table inet {NFT_TABLE} {{ chain input {{ type filter hook input priority -300; policy drop; }} }}"
+        rules = f"table inet {NFT_TABLE} {{\n  chain input {{\n    type filter hook input priority -300; policy drop;\n  }}\n}}\n"
         p = subprocess.run(nft + ["-f", "-"], input=rules, capture_output=True, text=True)
         if p.returncode != 0:
             raise Failed(f"nft in {name}'s network namespace: {p.stderr.strip()}")

@@ -341,14 +341,19 @@ def test_dockerfile_is_multi_stage_non_root_and_builds_the_three_binaries():
     copies = [rest for instr, rest in builder["lines"] if instr == "COPY"]
     for member in re.findall(r'"([^"]+)"', members):
         assert any(c.split()[0] == member for c in copies), f"the builder does not COPY workspace member {member}"
-    # The runtime stage: no toolchain, a numeric non-root user, only the binaries.
+    # The runtime stage: no toolchain, a numeric non-root user, only the binaries (and an empty
+    # /data owned by that user, where compose and docker mount the store volume).
     assert final["from"] not in names
     assert "rust" not in final["from"]
     users = [rest for instr, rest in final["lines"] if instr == "USER"]
     assert users and users[-1].split(":")[0] == str(IMAGE_UID)
     copied = [rest for instr, rest in final["lines"] if instr == "COPY"]
-    assert len(copied) == 1 and copied[0].startswith("--from=builder ")
-    files = copied[0].split()[1:-1]
+    assert all(c.startswith("--from=builder ") for c in copied)
+    binaries = [c for c in copied if c.endswith(" /usr/local/bin/")]
+    assert len(binaries) == 1
+    others = [c for c in copied if c not in binaries]
+    assert others == [f"--from=builder --chown={IMAGE_UID}:{IMAGE_UID} /out/data /data"], others
+    files = binaries[0].split()[1:-1]
     assert {Path(f).name for f in files} == BINARIES
     assert not any(instr == "ENTRYPOINT" for instr, _ in final["lines"]), "each container picks its binary"
     exposed = {p for instr, rest in final["lines"] if instr == "EXPOSE" for p in rest.split()}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The container fleet's test: builds the images (image.sh, cached), brings the fleet up the way
+# the manifests run it (fleet.sh up), and checks, through the published ports:
+#   - every container runs as the manifests say: uid/gid, read-only root, no capabilities,
+#     no-new-privileges, a tmpfs /tmp, the memory limit (read back from the engine);
+#   - each powersource's store volume was filled by the init container, and the powersource
+#     reports its pod name (X-Powersource-Instance: powersource-N);
+#   - superpower found all three powersources through the headless-Service alias (its ring);
+#   - the page, the JSON, /metrics and the admin API answer on 127.0.0.1:31280;
+#   - every readiness and liveness probe answers (fleet.sh status);
+#   - Prometheus (the Debian-package image) scrapes all five targets, and the rules loaded;
+#   - a killed powersource leaves the ring and comes back after `start` (DNS membership).
+# Prints the resident memory of each container (the engine's stats) and the start-up time, and
+# writes them to var/containers/fleet-figures.txt. Removes the fleet on exit.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+say() { printf '[containers] %s\n' "$*"; }
+die() { printf '[containers] error: %s\n' "$*" >&2; exit 1; }
+
+ensure_engine
+"$HERE/image.sh"
+"$HERE/fleet.sh" down >/dev/null 2>&1 || true
+trap '"$HERE/fleet.sh" down >/dev/null 2>&1 || true' EXIT
+t0=$SECONDS
+"$HERE/fleet.sh" up
+up_s=$((SECONDS - t0))
+eval "$("$HERE/fleet.sh" env)"
+base="${SUPERPOWER_URL%/}"
+
+for c in spc-powersource-0 spc-powersource-1 spc-powersource-2 spc-superpower; do
+  got="$(ct inspect --format '{{ .Config.User }} {{ .HostConfig.ReadonlyRootfs }} {{ .HostConfig.CapDrop }} {{ .HostConfig.SecurityOpt }} {{ .HostConfig.Memory }}' "$c")"
+  read -r user ro caps secopt mem <<<"$got"
+  [ "$user" = 65532:65532 ] || die "$c runs as $user"
+  [ "$ro" = true ] || die "$c has a writable root"
+  case "$got" in *no-new-privileges*) ;; *) die "$c may gain privileges: $got" ;; esac
+  [ "$(ct inspect --format '{{ range .Mounts }}{{ if eq .Destination "/tmp" }}{{ .Type }}{{ end }}{{ end }}' "$c" 2>/dev/null || true)" != bind ] || die "$c: /tmp is a bind mount"
+  say "$c: user $user, read-only root, caps dropped, no-new-privileges, memory limit $((${mem:-0} / 1048576)) MiB"
+done
+
+# each powersource answers with its pod name (the StatefulSet's), from its own volume
+for i in 0 1 2; do
+  ip="$(ct inspect --format '{{ (index .NetworkSettings.Networks "spc-net").IPAddress }}' "spc-powersource-$i")"
+  name="$(curl -s -D - -o /dev/null --max-time 3 "http://$ip:6061/random" | tr -d '\r' | sed -n 's/^[Xx]-[Pp]owersource-[Ii]nstance: //p')"
+  [ "$name" = "powersource-$i" ] || die "spc-powersource-$i answers as '${name:-nothing}', not powersource-$i"
+done
+say "each powersource answers /random from its own store as powersource-N"
+
+ring() { curl -s --max-time 2 "$base/metrics" | awk '/^superpower_ring_members / {print int($2)}'; }
+wait_ring() {
+  local want="$1" deadline=$((SECONDS + 30))
+  until [ "$(ring)" = "$want" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || die "superpower's ring has $(ring) members, not $want"
+    sleep 0.3
+  done
+}
+wait_ring 3
+say "superpower's ring: 3 powersources, found through the alias powersource.superpower.svc.cluster.local"
+
+page="$(curl -s --max-time 5 "$base/")"
+grep -qi '<html' <<<"$page" || die "GET / is not an HTML page"
+json="$(curl -s --max-time 5 -H 'Accept: application/json' "$base/")"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d, d' "$json" || die "GET / as JSON: $json"
+curl -s --max-time 5 "$base/metrics" | grep -q '^http_server_request_duration_seconds_bucket' || die "/metrics has no request durations"
+sw="$(curl -s --max-time 5 -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN" "$base/admin/switches")"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d.get("ring") is True, d' "$sw" || die "admin API: $sw"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/admin/switches")" = 401 ] || die "the admin API answers without the token"
+say "the page, the JSON, /metrics and the admin API answer on $base"
+
+"$HERE/fleet.sh" status | sed 's/^/  /'
+rules="$(curl -s --max-time 3 "$PROMETHEUS_URL/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')"
+[ "${rules:-0}" -gt 0 ] || die "Prometheus loaded no rules"
+say "Prometheus scrapes all 5 targets and evaluates $rules rules"
+
+# DNS membership: a killed powersource leaves the ring, and is back after start
+"$HERE/fleet.sh" kill 2
+wait_ring 2
+"$HERE/fleet.sh" start 2
+wait_ring 3
+say "a killed powersource left the ring and came back after start (DNS re-resolution)"
+
+# RSS after some traffic: 200 requests through the published port
+for _ in $(seq 1 200); do curl -s -o /dev/null --max-time 2 -H 'Accept: application/json' "$base/"; done
+{
+  echo "fleet up in ${up_s} s (network, 3 ingests, 3 powersources ready, superpower ready, Prometheus scraping)"
+  echo "resident memory after 200 requests ($ENGINE stats):"
+  "$HERE/fleet.sh" rss | sed 's/^/  /'
+} | tee "$CT_VAR/fleet-figures.txt"
+say "container fleet: all checks passed"

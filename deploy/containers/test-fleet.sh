@@ -30,13 +30,22 @@ eval "$("$HERE/fleet.sh" env)"
 base="${SUPERPOWER_URL%/}"
 
 for c in spc-powersource-0 spc-powersource-1 spc-powersource-2 spc-superpower; do
-  got="$(ct inspect --format '{{ .Config.User }} {{ .HostConfig.ReadonlyRootfs }} {{ .HostConfig.CapDrop }} {{ .HostConfig.SecurityOpt }} {{ .HostConfig.Memory }}' "$c")"
-  read -r user ro caps secopt mem <<<"$got"
-  [ "$user" = 65532:65532 ] || die "$c runs as $user"
-  [ "$ro" = true ] || die "$c has a writable root"
-  case "$got" in *no-new-privileges*) ;; *) die "$c may gain privileges: $got" ;; esac
-  [ "$(ct inspect --format '{{ range .Mounts }}{{ if eq .Destination "/tmp" }}{{ .Type }}{{ end }}{{ end }}' "$c" 2>/dev/null || true)" != bind ] || die "$c: /tmp is a bind mount"
-  say "$c: user $user, read-only root, caps dropped, no-new-privileges, memory limit $((${mem:-0} / 1048576)) MiB"
+  ct inspect "$c" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)[0]
+name, hc = sys.argv[1], d["HostConfig"]
+problems = []
+if d["Config"]["User"] != "65532:65532": problems.append("user " + d["Config"]["User"])
+if hc["ReadonlyRootfs"] is not True: problems.append("a writable root")
+if "CAP_NET_RAW" not in hc["CapDrop"] or "CAP_CHOWN" not in hc["CapDrop"]: problems.append("capabilities kept: %s" % hc["CapDrop"])
+if "no-new-privileges" not in (hc.get("SecurityOpt") or []): problems.append("privileges may be gained")
+if not hc.get("Memory"): problems.append("no memory limit")
+tmp = (hc.get("Tmpfs") or {}).get("/tmp", "")
+if "size=" not in tmp: problems.append("no sized tmpfs /tmp")
+if problems: sys.exit(name + ": " + ", ".join(problems))
+print("[containers] %s: user 65532:65532, read-only root, capabilities dropped, no-new-privileges, memory limit %d MiB, tmpfs /tmp (%s)"
+      % (name, hc["Memory"] >> 20, next(o for o in tmp.split(",") if o.startswith("size="))))
+' "$c"
 done
 
 # each powersource answers with its pod name (the StatefulSet's), from its own volume
@@ -62,7 +71,8 @@ page="$(curl -s --max-time 5 "$base/")"
 grep -qi '<html' <<<"$page" || die "GET / is not an HTML page"
 json="$(curl -s --max-time 5 -H 'Accept: application/json' "$base/")"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d, d' "$json" || die "GET / as JSON: $json"
-curl -s --max-time 5 "$base/metrics" | grep -q '^http_server_request_duration_seconds_bucket' || die "/metrics has no request durations"
+metrics="$(curl -s --max-time 5 "$base/metrics")"
+grep -q '^http_server_request_duration_seconds_bucket' <<<"$metrics" || die "/metrics has no request durations"
 sw="$(curl -s --max-time 5 -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN" "$base/admin/switches")"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d.get("ring") is True, d' "$sw" || die "admin API: $sw"
 [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/admin/switches")" = 401 ] || die "the admin API answers without the token"

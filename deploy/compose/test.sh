@@ -50,11 +50,23 @@ trap cleanup EXIT
 
 "${compose[@]}" config >"$CT_VAR/compose-config.yaml" 2>>"$LOG" || { tail -20 "$LOG" >&2; die "compose config failed"; }
 grep -q 'grafana' "$CT_VAR/compose-config.yaml" || die "the rendered compose config has no grafana service"
-say "compose config renders ($(grep -cE '^  [a-z0-9-]+:$' "$CT_VAR/compose-config.yaml") services)"
+say "compose config renders: $("$ROOT/var/venv/bin/python" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["services"]))' "$CT_VAR/compose-config.yaml")"
 
-services=(ingest-0 ingest-1 ingest-2 powersource-0 powersource-1 powersource-2 superpower prometheus)
 t0=$SECONDS
-"${compose[@]}" up -d "${services[@]}" >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "compose up failed (log: var/containers/compose.log)"; }
+if [ "$ENGINE" = docker ]; then
+  # docker compose honours depends_on: service_completed_successfully itself
+  "${compose[@]}" up -d powersource-0 powersource-1 powersource-2 superpower prometheus >>"$LOG" 2>&1 ||
+    { tail -30 "$LOG" >&2; die "compose up failed (log: var/containers/compose.log)"; }
+else
+  # podman-compose waits for the init services, but also gives each powersource container
+  # `--requires` on its ingest one, so that podman starts the finished ingest again beside the
+  # running powersource (which then fails on the store's lock). So: the init services first,
+  # waited for here, then the rest with --no-deps.
+  "${compose[@]}" up -d ingest-0 ingest-1 ingest-2 >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "compose up (ingest) failed (log: var/containers/compose.log)"; }
+  for i in 0 1 2; do ct wait "${PROJECT}_ingest-${i}_1" >/dev/null; done
+  "${compose[@]}" up -d --no-deps powersource-0 powersource-1 powersource-2 superpower prometheus >>"$LOG" 2>&1 ||
+    { tail -30 "$LOG" >&2; die "compose up failed (log: var/containers/compose.log)"; }
+fi
 
 base="http://127.0.0.1:$SUPERPOWER_PORT"
 deadline=$((SECONDS + 90))
@@ -64,7 +76,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/health")" 
 done
 say "up in $((SECONDS - t0)) s: superpower answers $base/health"
 
-# the init services ran to completion, with exit 0
+# the init services ran to completion, with exit 0, before their powersource started
 for i in 0 1 2; do
   code="$(ct inspect --format '{{ .State.ExitCode }} {{ .State.Status }}' "${PROJECT}_ingest-${i}_1" 2>/dev/null ||
     ct inspect --format '{{ .State.ExitCode }} {{ .State.Status }}' "${PROJECT}-ingest-${i}-1")"

@@ -14,7 +14,9 @@ With --expect-deviation (the naive fleet, experiments/run-local.sh --naive) a jo
 only if the experiment caught the break: "status" "completed", "deviated" true, the steady
 state met before the method and broken after it by the identity probe, every method step and
 rollback succeeded — so a probe that cannot fail is caught — and, for the experiments in
-EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (a user failed
+EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (or, for one
+whose break shows in the load during the fault, flapping-powersource, the load check broke and
+the load saw failed requests) (a user failed
 with HTTP status 503 without failover or fallback, a user timed out or answered over the limit
 without deadlines and hedging).
 
@@ -88,8 +90,19 @@ EXPECTATIONS = {
         "why": "deadlines and hedging off: a connect to the dropping instance hangs until the 2 s connect timeout",
         "fault": True,
     },
+    "lose-half-of-powersource-containers": {
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}, {"kind": "failed", "reason": "status", "status": 503}],
+        "why": "failover and deadlines off: a killed container's address is gone, and a request to it hangs until the 2 s connect timeout",
+    },
+    "lose-all-of-powersource-containers": {
+        "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}, {"kind": "failed", "reason": "status", "status": 503}],
+        "why": "fallback and deadlines off: nothing answers when every container is gone",
+    },
+    # The naive superpower ejects the flapping instance at its first failure and, with no health
+    # check to bring it back, never asks it again: the break is in the load during the flap.
     "flapping-powersource": {
-        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "breaks_on": "the-load-ran-without-errors",
+        "load_break": r"load: FAILED: .*([1-9][0-9]* non-2xx|[1-9][0-9]* errors)",
         "why": "failover off: a request that lands on the instance while it is down is not retried",
     },
 }
@@ -232,10 +245,16 @@ def check(path, expect_deviation=False):
         for run in identity_runs(states.get(when)):
             if isinstance(run.get("output"), dict) and probe_report(run) is None:
                 problems.append(f"the identity probe {when} the method printed no --json report")
+    expectation = EXPECTATIONS.get(experiment_name(path), {})
     if expect_deviation and states.get("after"):
         broken = [p["activity"]["name"] for p in states["after"].get("probes", []) if not p.get("tolerance_met")]
-        if broken and not broken[0].startswith(IDENTITY_PROBE):
-            problems.append(f"the steady state broke on {broken[0]}, not on the identity probe")
+        breaks_on = expectation.get("breaks_on", IDENTITY_PROBE)
+        if broken and not broken[0].startswith(breaks_on):
+            problems.append(f"the steady state broke on {broken[0]}, not on {breaks_on}")
+        if expectation.get("load_break") and not any(
+            probe_line(r, expectation["load_break"]) for r in j.get("run") or []
+        ):
+            problems.append(f"the load saw no failed request ({expectation['why']})")
     for kind, runs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for run in runs:
             name = run["activity"].get("name")
@@ -249,7 +268,6 @@ def check(path, expect_deviation=False):
             if run["activity"]["provider"]["type"] == "process" and isinstance(out, dict) and out.get("status") != 0:
                 tail = output_lines(run)[-1:]
                 problems.append(f"{kind} activity {name} exited {out.get('status')}: {' '.join(tail)}")
-    expectation = EXPECTATIONS.get(experiment_name(path), {})
     after_state = states.get("after") or {}
     if expect_deviation and expectation.get("naive_break"):
         complaints = [

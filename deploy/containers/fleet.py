@@ -35,9 +35,12 @@ Commands:
   up [--naive]                 network, volumes, ingest, powersources, superpower, Prometheus;
                                waits until each is ready and Prometheus scrapes every target
                                (--naive: superpower with every resilience switch off, health
-                               checks and DNS re-resolution every 60 s, as deploy/local/up.sh
-                               --naive; stable assignment is switched back on through the admin API
-                               by the experiments)
+                               checks and DNS re-resolution every NAIVE_HEALTH_INTERVAL_MS, default
+                               an hour, and the powersources at fixed addresses (.10, .11, .12, and
+                               fixed MACs):
+                               the original demo had a fixed list and no health checks;
+                               stable assignment is switched back on through the admin API by the
+                               experiments)
   down                         removes every spc- container, the network and the volumes
   status                       readiness and liveness of every container; exit 1 if one fails
   kill N | start N             SIGKILL powersource-N / ingest again and start it, wait for ready
@@ -83,9 +86,11 @@ PROMETHEUS_IMAGE = os.environ.get("PROMETHEUS_IMAGE", "localhost/superpower-stan
 OVERLAY = ROOT / "deploy" / "kubernetes" / "overlays" / "minikube"
 PREFIX = "spc-"
 NETWORK = PREFIX + "net"
+# The fleet's own subnet; the naive fleet gives powersource-N the fixed address .1N in it.
+SUBNET = os.environ.get("CONTAINER_SUBNET", "10.213.13.0/24")
 SUPERPOWER_PORT = int(os.environ.get("CONTAINER_SUPERPOWER_PORT", "31280"))
 PROMETHEUS_PORT = int(os.environ.get("CONTAINER_PROMETHEUS_PORT", "19090"))
-NAIVE_INTERVAL_MS = os.environ.get("NAIVE_HEALTH_INTERVAL_MS", "60000")
+NAIVE_INTERVAL_MS = os.environ.get("NAIVE_HEALTH_INTERVAL_MS", "3600000")
 NFT_TABLE = "spc_drop"
 PROMETHEUS_HEADER = """\
 # Prometheus for the containers (the container fleet, deploy/compose): the in-cluster config,
@@ -339,8 +344,22 @@ class Fleet:
 
     # -- the commands each container starts with
 
+    def fixed_ip(self, i: int) -> str | None:
+        """The naive fleet's fixed address of powersource-i: its superpower resolves the name
+        once, like the original demo's fixed list, and a restarted container (which gets a new
+        address from the engine) must still be where it was."""
+        return SUBNET.rsplit(".", 1)[0] + f".{10 + i}" if self.naive else None
+
+    def fixed_addr(self, i: int) -> list[str]:
+        """--ip and --mac-address of the naive fleet's powersource-i (the fixed MAC too: a
+        restarted container with a new MAC behind the old IP would be unreachable until the
+        neighbours' ARP entries expire)."""
+        if not self.fixed_ip(i):
+            return []
+        return ["--ip", self.fixed_ip(i), "--mac-address", f"02:5c:0d:00:00:{10 + i:02x}"]
+
     def powersource_net(self, i: int) -> list[str]:
-        args = ["--network", NETWORK]
+        args = ["--network", NETWORK] + self.fixed_addr(i)
         for a in self.aliases + [f"powersource-{i}"]:
             args += ["--network-alias", a]
         return args
@@ -370,7 +389,7 @@ class Fleet:
 
     def plan(self) -> list[list[str]]:
         return (
-            [["network", "create", NETWORK]]
+            [["network", "create", "--subnet", SUBNET, NETWORK]]
             + [["volume", "create", f"{PREFIX}store-{i}"] for i in range(self.n)]
             + [self.ingest_args(i) for i in range(self.n)]
             + [self.powersource_args(i) for i in range(self.n)]
@@ -415,7 +434,7 @@ class Fleet:
         os.umask(old)
         t0 = time.monotonic()
         if not exists("network", NETWORK):
-            engine("network", "create", NETWORK)
+            engine("network", "create", "--subnet", SUBNET, NETWORK)
         for i in range(self.n):
             if not exists("volume", f"{PREFIX}store-{i}"):
                 engine("volume", "create", f"{PREFIX}store-{i}")
@@ -535,7 +554,7 @@ class Fleet:
     def connect(self, index: str) -> None:
         i, name = self.container(index)
         if container_ip(name) is None:
-            args = ["network", "connect"]
+            args = ["network", "connect"] + self.fixed_addr(i)
             for a in self.aliases + [f"powersource-{i}"]:
                 args += ["--alias", a]
             engine(*args, NETWORK, name)

@@ -85,24 +85,10 @@ done
 say "the three ingest services exited 0"
 
 # the ring: superpower found every powersource through the alias
-deadline=$((SECONDS + 30))
-while :; do
-  n="$(curl -s --max-time 2 "$base/metrics" | awk '/^superpower_ring_members / {print $2}')"
-  [ "${n%.*}" = 3 ] && break
-  [ "$SECONDS" -lt "$deadline" ] || die "superpower's ring has '${n:-no}' members, not 3 (metric superpower_ring_members)"
-  sleep 0.5
-done
+wait_ring "$base" 3
 say "superpower's ring: 3 powersources, found by DNS through the alias powersource"
 
-page="$(curl -s --max-time 5 "$base/")"
-grep -qi '<html' <<<"$page" || die "GET / is not an HTML page"
-json="$(curl -s --max-time 5 -H 'Accept: application/json' "$base/")"
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d, d' "$json" || die "GET / as JSON: $json"
-metrics="$(curl -s --max-time 5 "$base/metrics")"
-grep -q '^http_server_request_duration_seconds_bucket' <<<"$metrics" || die "/metrics has no request durations"
-sw="$(curl -s --max-time 5 -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN" "$base/admin/switches")"
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d.get("failover") is True, d' "$sw" || die "admin API: $sw"
-[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/admin/switches")" = 401 ] || die "the admin API answers without the token"
+check_app "$base" "$SUPERPOWER_ADMIN_TOKEN"
 say "the page, the JSON, /metrics and the admin API answer on $base"
 
 prom="http://127.0.0.1:$PROMETHEUS_PORT"

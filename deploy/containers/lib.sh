@@ -94,3 +94,33 @@ ct() { "$ENGINE" "$@"; }
 image_label() {
   ct image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null | grep -v '^<no value>$' || true
 }
+
+# ring_members BASE: superpower's superpower_ring_members at BASE (empty when it does not answer).
+ring_members() { curl -s --max-time 2 "$1/metrics" | awk '/^superpower_ring_members / {print int($2)}'; }
+
+# wait_ring BASE N: waits (at most 30 s) until superpower's ring has N members.
+wait_ring() {
+  local deadline=$((SECONDS + 30))
+  until [ "$(ring_members "$1")" = "$2" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || ct_die "superpower's ring has '$(ring_members "$1")' members, not $2"
+    sleep 0.3
+  done
+}
+
+# check_app BASE TOKEN: the page, the JSON, /metrics and the admin API answer at BASE (with the
+# resilience switches on), and the admin API refuses a request without the token.
+check_app() {
+  local base="$1" token="$2" page json metrics sw
+  page="$(curl -s --max-time 5 "$base/")"
+  grep -qi '<html' <<<"$page" || ct_die "GET $base/ is not an HTML page"
+  json="$(curl -s --max-time 5 -H 'Accept: application/json' "$base/")"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d.get("name"), d' "$json" ||
+    ct_die "GET $base/ as JSON: $json"
+  metrics="$(curl -s --max-time 5 "$base/metrics")"
+  grep -q '^http_server_request_duration_seconds_bucket' <<<"$metrics" || ct_die "$base/metrics has no request durations"
+  sw="$(curl -s --max-time 5 -H "Authorization: Bearer $token" "$base/admin/switches")"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d.get("ring") is True and d.get("failover") is True, d' "$sw" ||
+    ct_die "the admin API: $sw"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/admin/switches")" = 401 ] ||
+    ct_die "the admin API answers without the token"
+}

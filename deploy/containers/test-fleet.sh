@@ -56,26 +56,10 @@ for i in 0 1 2; do
 done
 say "each powersource answers /random from its own store as powersource-N"
 
-ring() { curl -s --max-time 2 "$base/metrics" | awk '/^superpower_ring_members / {print int($2)}'; }
-wait_ring() {
-  local want="$1" deadline=$((SECONDS + 30))
-  until [ "$(ring)" = "$want" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || die "superpower's ring has $(ring) members, not $want"
-    sleep 0.3
-  done
-}
-wait_ring 3
+wait_ring "$base" 3
 say "superpower's ring: 3 powersources, found through the alias powersource.superpower.svc.cluster.local"
 
-page="$(curl -s --max-time 5 "$base/")"
-grep -qi '<html' <<<"$page" || die "GET / is not an HTML page"
-json="$(curl -s --max-time 5 -H 'Accept: application/json' "$base/")"
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert isinstance(d, dict) and d, d' "$json" || die "GET / as JSON: $json"
-metrics="$(curl -s --max-time 5 "$base/metrics")"
-grep -q '^http_server_request_duration_seconds_bucket' <<<"$metrics" || die "/metrics has no request durations"
-sw="$(curl -s --max-time 5 -H "Authorization: Bearer $SUPERPOWER_ADMIN_TOKEN" "$base/admin/switches")"
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d.get("ring") is True, d' "$sw" || die "admin API: $sw"
-[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/admin/switches")" = 401 ] || die "the admin API answers without the token"
+check_app "$base" "$SUPERPOWER_ADMIN_TOKEN"
 say "the page, the JSON, /metrics and the admin API answer on $base"
 
 "$HERE/fleet.sh" status | sed 's/^/  /'
@@ -85,9 +69,9 @@ say "Prometheus scrapes all 5 targets and evaluates $rules rules"
 
 # DNS membership: a killed powersource leaves the ring, and is back after start
 "$HERE/fleet.sh" kill 2
-wait_ring 2
+wait_ring "$base" 2
 "$HERE/fleet.sh" start 2
-wait_ring 3
+wait_ring "$base" 3
 say "a killed powersource left the ring and came back after start (DNS re-resolution)"
 
 # RSS after some traffic: 200 requests through the published port

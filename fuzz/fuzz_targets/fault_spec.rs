@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use service::api::{FaultSpec, MAX_DELAY_MS, PRODUCT_ROUTES};
+use service::api::{FaultSpec, MAX_DELAY_MS, MAX_FAULT_DURATION_MS, PRODUCT_ROUTES};
 
 fuzz_target!(|data: &[u8]| {
     let spec = match FaultSpec::parse(data) {
@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
     spec.validate().expect("parse accepted an invalid spec");
     assert!(spec.latency_ms <= MAX_DELAY_MS && spec.jitter_ms <= MAX_DELAY_MS);
     assert!((0.0..=1.0).contains(&spec.error_rate));
+    assert!(spec
+        .duration_ms
+        .is_none_or(|d| (1..=MAX_FAULT_DURATION_MS).contains(&d)));
 
     let json = serde_json::to_vec(&spec).unwrap();
     let back = FaultSpec::parse(&json).expect("the answer of GET does not parse as a PUT");

@@ -126,6 +126,7 @@ impl Settings {
             error_rate: f.fault_error_rate,
             hang: f.fault_hang,
             route: f.fault_route.clone(),
+            duration_ms: None,
         };
         spec.validate()?;
         Ok(spec)

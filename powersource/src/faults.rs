@@ -8,10 +8,15 @@
 //!
 //! The spec lives in an [`ArcSwap`]: the hot path is one atomic load and a branch when no fault
 //! is set.
+//!
+//! A spec with a `duration_ms` is cleared by the instance itself when it is due
+//! ([`Faults::expire_when_due`], one task per instance), unless another spec replaced it first.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use arc_swap::ArcSwap;
 use http::header::HeaderValue;
@@ -44,6 +49,9 @@ pub struct Faults {
     shutdown: CancellationToken,
     /// Woken on every change, so clearing a hang releases the requests it holds.
     changed: Notify,
+    /// When the spec in force clears itself (its `duration_ms` after it was set); written
+    /// with the spec under this lock, so an expiry never clears a newer spec.
+    until: Mutex<Option<Instant>>,
 }
 
 impl Faults {
@@ -55,9 +63,45 @@ impl Faults {
             held: AtomicUsize::new(0),
             shutdown,
             changed: Notify::new(),
+            until: Mutex::new(None),
         };
         faults.set(spec);
         faults
+    }
+
+    /// When the faults in force clear themselves, if they do.
+    pub fn until(&self) -> Option<Instant> {
+        *self.until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Clears the faults each time their duration is over, until shutdown. Runs for the life of
+    /// the instance (the application spawns it).
+    pub async fn expire_when_due(&self) {
+        loop {
+            // register for the wake-up before looking, so a change in between is not missed
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let due = self.until();
+            let sleep = async {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = sleep => {
+                    let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+                    if *until == due {
+                        *until = None;
+                        tracing::info!("faults expired (their duration_ms is over)");
+                        self.install(FaultSpec::default());
+                    }
+                }
+                () = &mut changed => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
     }
 
     /// The faults in force.
@@ -65,8 +109,19 @@ impl Faults {
         FaultSpec::clone(&self.spec.load())
     }
 
-    /// Replaces the faults in force (the spec must be valid) and updates the gauge.
+    /// Replaces the faults in force (the spec must be valid) and updates the gauge; with a
+    /// `duration_ms`, they clear themselves that long from now.
     pub fn set(&self, spec: FaultSpec) {
+        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        *until = spec
+            .duration_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        self.install(spec);
+    }
+
+    /// Puts `spec` in force (the caller holds `until`), updates the gauge and wakes the
+    /// waiters.
+    fn install(&self, spec: FaultSpec) {
         for (kind, on) in [
             ("latency", spec.latency_ms > 0 || spec.jitter_ms > 0),
             ("error", spec.error_rate > 0.0),
@@ -81,6 +136,7 @@ impl Faults {
                 error_rate = spec.error_rate,
                 hang = spec.hang,
                 route = spec.route.as_deref().unwrap_or("all"),
+                duration_ms = spec.duration_ms,
                 "faults set"
             );
         } else if self.spec.load().is_active() {
@@ -268,6 +324,45 @@ mod tests {
             "no fault during the drain"
         );
         assert_eq!(f.held(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_timed_fault_clears_itself_and_releases_what_it_holds() {
+        let (f, token, task) = held_request(FaultSpec {
+            hang: true,
+            duration_ms: Some(150),
+            ..Default::default()
+        })
+        .await;
+        let expiry = tokio::spawn({
+            let f = f.clone();
+            async move { f.expire_when_due().await }
+        });
+        assert!(f.get().hang, "not yet due");
+        let answer = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("released when due")
+            .unwrap();
+        assert!(answer.is_none(), "released and answered normally");
+        assert_eq!(f.get(), FaultSpec::default());
+        assert_eq!(f.until(), None);
+        // a newer spec set before the old one was due is not cleared by the old deadline
+        f.set(FaultSpec {
+            latency_ms: 5,
+            duration_ms: Some(50),
+            ..Default::default()
+        });
+        f.set(FaultSpec {
+            latency_ms: 7,
+            ..Default::default()
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(f.get().latency_ms, 7, "the untimed spec stays");
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(5), expiry)
+            .await
+            .expect("the expiry task ends at shutdown")
+            .unwrap();
     }
 
     #[tokio::test]

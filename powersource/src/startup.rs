@@ -120,6 +120,11 @@ impl Application {
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(%addr, instance = %state.name, "powersource listening");
         }
+        // timed faults clear themselves; the task ends with the shutdown token
+        tokio::spawn({
+            let state = state.clone();
+            async move { state.faults.expire_when_due().await }
+        });
         serve(
             self.listener,
             self.options,

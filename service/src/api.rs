@@ -207,6 +207,9 @@ pub struct HealthDetail {
 /// The largest latency or jitter a [`FaultSpec`] accepts, in milliseconds (5 minutes).
 pub const MAX_DELAY_MS: u64 = 300_000;
 
+/// The longest a fault may be set for (`duration_ms`), in milliseconds (one hour).
+pub const MAX_FAULT_DURATION_MS: u64 = 3_600_000;
+
 /// The faults in force on a powersource: the JSON body of `GET|PUT /admin/faults`. A `PUT`
 /// sets the whole spec (absent fields are zero/false/null).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -222,6 +225,10 @@ pub struct FaultSpec {
     pub hang: bool,
     /// One route template from [`PRODUCT_ROUTES`], or `None` for all of them.
     pub route: Option<String>,
+    /// When set, the powersource clears the faults itself this many milliseconds after they
+    /// were set (unless they were changed meanwhile), so a forgotten fault cannot outlive a
+    /// talk; `None`: until changed or cleared.
+    pub duration_ms: Option<u64>,
 }
 
 /// Why a fault spec is refused; the message says what is wrong.
@@ -261,6 +268,13 @@ impl FaultSpec {
             return Err(FaultSpecError(
                 "error_rate must be between 0.0 and 1.0".into(),
             ));
+        }
+        if let Some(d) = self.duration_ms {
+            if !(1..=MAX_FAULT_DURATION_MS).contains(&d) {
+                return Err(FaultSpecError(format!(
+                    "duration_ms must be null or between 1 and {MAX_FAULT_DURATION_MS}"
+                )));
+            }
         }
         if let Some(route) = &self.route {
             if !PRODUCT_ROUTES.contains(&route.as_str()) {
@@ -396,12 +410,16 @@ mod tests {
         assert!(s.applies_to("/random"));
         assert!(!s.applies_to("/characters/{id}"));
         assert!(FaultSpec::parse(b"{}").unwrap() == FaultSpec::default());
+        let timed = FaultSpec::parse(br#"{"hang": true, "duration_ms": 1500}"#).unwrap();
+        assert_eq!(timed.duration_ms, Some(1500));
         for bad in [
             &br#"{"error_rate": 1.5}"#[..],
             br#"{"error_rate": -0.1}"#,
             br#"{"latency_ms": -1}"#,
             br#"{"latency_ms": 300001}"#,
             br#"{"route": "/health"}"#,
+            br#"{"hang": true, "duration_ms": 0}"#,
+            br#"{"hang": true, "duration_ms": 3600001}"#,
             br#"{"latncy_ms": 5}"#,
             b"not json",
         ] {

@@ -32,6 +32,12 @@ pub const SUPERPOWER_FALLBACK_RESPONSES_TOTAL: &str = "superpower_fallback_respo
 pub const SUPERPOWER_HEDGED_REQUESTS_TOTAL: &str = "superpower_hedged_requests_total";
 /// Gauge: 1 when a resilience mechanism is on, 0 when off; label `mechanism`.
 pub const SUPERPOWER_RESILIENCE_ENABLED: &str = "superpower_resilience_enabled";
+/// Counter: answers of `GET /` (with a character) to a user superpower had already answered,
+/// whose character was compared with the one it last gave that user (promise 1, measured
+/// server-side). A degraded answer is a check that kept the character.
+pub const SUPERPOWER_IDENTITY_CHECKS_TOTAL: &str = "superpower_identity_checks_total";
+/// Counter: those checks whose character differed from the last one (promise 1 broken).
+pub const SUPERPOWER_IDENTITY_CHANGES_TOTAL: &str = "superpower_identity_changes_total";
 
 /// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the 1 s promise.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -110,6 +116,14 @@ fn describe() {
     describe_gauge!(
         SUPERPOWER_RESILIENCE_ENABLED,
         "1 when a resilience mechanism is on"
+    );
+    describe_counter!(
+        SUPERPOWER_IDENTITY_CHECKS_TOTAL,
+        "Answers to returning users whose character was compared with the last one"
+    );
+    describe_counter!(
+        SUPERPOWER_IDENTITY_CHANGES_TOTAL,
+        "Answers to returning users whose character changed (promise 1 broken)"
     );
 }
 

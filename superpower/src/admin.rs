@@ -7,7 +7,10 @@
 //! - `PUT|DELETE /admin/instances/{name}/faults`: set or clear an instance's faults (sent to
 //!   that instance's admin API with superpower's powersource admin token; only known instances
 //!   can be named).
-//! - `GET /admin`: the control page; `GET /static/admin.js` its script.
+//! - `POST /admin/reset`: back to the baseline: every switch on, the faults of every known
+//!   instance cleared.
+//! - `GET /admin`: the control page (with the promises panel of `/promises`);
+//!   `GET /static/admin.js` its script.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL};
@@ -20,7 +23,7 @@ use service::http::body::{full, json, read_limited_within, BodyError, Response};
 
 use crate::error::ApiError;
 use crate::state::State;
-use crate::switches::SwitchPatch;
+use crate::switches::{SwitchPatch, SwitchState};
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -144,6 +147,51 @@ pub async fn instance_faults(
     Ok(resp)
 }
 
+/// One instance in the answer of `POST /admin/reset`.
+#[derive(Serialize)]
+struct ResetView {
+    name: String,
+    /// The instance answered the clearing with 200.
+    cleared: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `POST /admin/reset`: every switch on and the faults of every known instance (healthy or
+/// not: a hung one still answers its admin API) cleared, all at once. Always 200; `complete`
+/// says whether every instance confirmed, and each one that did not says why.
+pub async fn reset(state: &State) -> Response {
+    let switches = state.switches.set(SwitchState::RESILIENT);
+    let known = state.powersource.fleet().instances();
+    let calls = known.iter().map(|inst| async move {
+        let (cleared, error) = match state
+            .powersource
+            .set_faults(inst, Method::DELETE, Bytes::new())
+            .await
+        {
+            Ok(reply) if reply.status == StatusCode::OK => (true, None),
+            Ok(reply) => (false, Some(format!("answered {}", reply.status))),
+            Err(err) => (false, Some(err.to_string())),
+        };
+        ResetView {
+            name: inst.name().to_owned(),
+            cleared,
+            error,
+        }
+    });
+    let instances = futures_util::future::join_all(calls).await;
+    let complete = instances.iter().all(|i| i.cleared);
+    tracing::warn!(complete, "reset to the baseline through the admin API");
+    let mut resp = json(
+        StatusCode::OK,
+        &serde_json::json!({ "switches": switches, "instances": instances, "complete": complete }),
+    );
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// `GET /admin`: the control page. Everything it shows is fetched by `/static/admin.js` with
 /// the token the presenter types in; nothing external, works offline.
 pub fn page() -> Response {
@@ -156,10 +204,12 @@ pub fn page() -> Response {
                 title { "superpower — control room" }
                 link rel="stylesheet" href="/static/superpower.css";
                 script src="/static/admin.js" defer {}
+                script src="/static/promises.js" defer {}
             }
             body {
                 main.card.admin {
                     h1 { "Control room" }
+                    (crate::render::html::promises_panel())
                     form #login {
                         label for="token" { "Admin token " }
                         input #token type="password" autocomplete="current-password" required;
@@ -168,12 +218,13 @@ pub fn page() -> Response {
                         p #login-error .error role="alert" {}
                     }
                     section #controls hidden {
+                        p { button #reset type="button" { "Reset to baseline" } " every switch on, every instance's faults cleared" }
                         h2 { "Resilience switches" }
                         p { "Each mechanism that keeps a promise. Switch one off, run an experiment, watch it deviate." }
                         table.admin #switches { thead { tr { th { "mechanism" } th { "on" } } } tbody {} }
                         h2 { "Powersource instances" }
                         table.admin #instances {
-                            thead { tr { th { "instance" } th { "healthy" } th { "faults in force" } th { "inject" } } }
+                            thead { tr { th { "instance" } th { "healthy" } th { "faults in force" } th { "inject (cleared by the instance itself after the duration)" } } }
                             tbody {}
                         }
                         p #status role="status" {}

@@ -35,8 +35,10 @@ impl Fallback {
         }
     }
 
-    /// Remembers that `user` has `character`.
-    pub fn remember(&self, user: u128, character: &Arc<Character>) {
+    /// Remembers that `user` has `character`; returns the id of the character `user` had
+    /// before, when the cache knew them (what the identity check compares: it costs nothing,
+    /// the LRU hands back the value it replaces).
+    pub fn remember(&self, user: u128, character: &Arc<Character>) -> Option<u64> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let id = character.id;
         match inner.characters.get(&id) {
@@ -45,7 +47,7 @@ impl Fallback {
                 inner.characters.insert(id, character.clone());
             }
         }
-        inner.users.put(user, id);
+        inner.users.put(user, id)
     }
 
     /// The last known character of `user`.
@@ -180,15 +182,16 @@ mod tests {
     #[test]
     fn fallback_is_bounded_and_shares_characters() {
         let f = Fallback::new(2);
-        f.remember(1, &character(10));
-        f.remember(2, &character(10));
+        assert_eq!(f.remember(1, &character(10)), None);
+        assert_eq!(f.remember(2, &character(10)), None);
+        assert_eq!(f.remember(2, &character(12)), Some(10), "the previous character");
         f.remember(3, &character(11));
         assert_eq!(f.len(), 2);
         assert!(
             f.recall(1).is_none(),
             "the least recently seen user went first"
         );
-        assert_eq!(f.recall(2).unwrap().id, 10);
+        assert_eq!(f.recall(2).unwrap().id, 12);
         assert_eq!(f.recall(3).unwrap().name, "N11");
     }
 

@@ -88,6 +88,11 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_NAIVE")]
     pub naive: bool,
 
+    /// Do not measure the promises live (the identity check, the per-second latency ring of
+    /// `/promises`): the benchmark's "off" side, to show what the measurement costs.
+    #[arg(long, env = "SUPERPOWER_NO_PROMISE_TRACKING")]
+    pub no_promise_tracking: bool,
+
     /// Bearer token of the admin API and page; without one they are off.
     #[arg(long, env = "SUPERPOWER_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub admin_token: Option<String>,

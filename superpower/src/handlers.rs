@@ -15,7 +15,8 @@ use crate::identity::Identity;
 use crate::model::{Answer, Character};
 use crate::negotiate::Format;
 use crate::powersource::{ImageFetch, Served, UpstreamError};
-use crate::render::{html, STYLESHEET};
+use crate::promises::Live;
+use crate::render::{html, PROMISES_SCRIPT, STYLESHEET};
 use crate::state::State;
 
 /// Header on answers served from the last-known-good cache.
@@ -43,9 +44,12 @@ pub async fn index(
             let character = Arc::new(Character::from(character));
             // Only a returning user (one who sent the cookie back) is remembered: one-visit
             // traffic (crawlers, clients that keep no cookie) would otherwise evict the users
-            // the fallback is for. A user who has been back once is in it.
-            if state.switches.fallback() && !identity.is_new {
-                state.fallback.remember(identity.user.as_u128(), &character);
+            // the fallback is for. A user who has been back once is in it. They are remembered
+            // with the fallback off too while the promises are measured: the identity check
+            // compares with what the cache held (one comparison, no allocation).
+            if !identity.is_new && (state.switches.fallback() || state.promises.tracking()) {
+                let previous = state.fallback.remember(identity.user.as_u128(), &character);
+                state.promises.identity(previous, character.id);
             }
             Ok(render(format, &character, Some(&instance)))
         }
@@ -59,6 +63,7 @@ pub async fn index(
                 return Err(err.into());
             };
             metrics::counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL).increment(1);
+            state.promises.degraded();
             tracing::info!(user = %identity.user, error = %err, "answering from the fallback cache");
             let mut resp = render(format, &character, None);
             resp.headers_mut()
@@ -185,6 +190,44 @@ pub fn stylesheet() -> Response {
         HeaderValue::from_static("public, max-age=3600"),
     );
     r
+}
+
+/// `GET /promises.json`: both promises over the last minute and second by second, with the
+/// fleet and the stable-assignment switch as they are now. Needs no token (the audience's
+/// screen reads it; `/metrics` shows as much).
+pub fn promises_json(state: &State) -> Response {
+    let fleet = state.powersource.fleet();
+    let live = Live {
+        ring_members: fleet.ring().len(),
+        known_instances: fleet.instances().len(),
+        stable_assignment: state.switches.stable_assignment(),
+    };
+    no_store(json(StatusCode::OK, &state.promises.view(live)))
+}
+
+/// `GET /promises`: the promises, live and read-only (the audience's screen); no token.
+pub fn promises_page() -> Response {
+    no_store(full(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        html::promises_page(),
+    ))
+}
+
+/// `GET /static/promises.js`: the script that draws the promises (on `/promises` and
+/// `/admin`).
+pub fn promises_script() -> Response {
+    no_store(full(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        PROMISES_SCRIPT,
+    ))
+}
+
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// `GET /health`: superpower can answer as long as it runs (known users are served from the

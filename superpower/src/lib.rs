@@ -17,6 +17,8 @@
 //! - [`client`]: the pooled HTTP client.
 //! - [`cache`]: the last-known-good fallback and the image cache.
 //! - [`switches`]: the resilience switches; [`latency`]: the hedge delay estimate.
+//! - [`promises`]: both promises measured live (the identity check, latency), a ring of the
+//!   last minute, the JSON of `/promises.json`.
 //! - [`model`], [`render`]: what is shown, as JSON and as the maud page.
 //! - [`error`]: [`StartError`] (start-up) and [`ApiError`] (requests, with their one mapping to
 //!   HTTP).
@@ -38,6 +40,7 @@ pub mod model;
 pub mod negotiate;
 pub mod powersource;
 pub mod probe;
+pub mod promises;
 pub mod render;
 pub mod ring;
 pub mod routes;

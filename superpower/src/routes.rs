@@ -3,6 +3,8 @@
 //! answered route and the label of an abandoned request cannot disagree. A handler's
 //! [`ApiError`] becomes an answer here, in the format the client negotiated, and nowhere else.
 
+use std::time::Instant;
+
 use http::header::ACCEPT;
 use http::{HeaderMap, Method, Request};
 use hyper::body::Incoming;
@@ -22,6 +24,9 @@ enum Route<'a> {
     Index,
     Stylesheet,
     AdminScript,
+    PromisesScript,
+    Promises,
+    PromisesJson,
     Health,
     Live,
     Metrics,
@@ -29,6 +34,7 @@ enum Route<'a> {
     Switches,
     Instances,
     InstanceFaults(&'a str),
+    Reset,
     Image(&'a str),
 }
 
@@ -38,12 +44,16 @@ impl<'a> Route<'a> {
             "/" => Route::Index,
             "/static/superpower.css" => Route::Stylesheet,
             "/static/admin.js" => Route::AdminScript,
+            "/static/promises.js" => Route::PromisesScript,
+            "/promises" => Route::Promises,
+            "/promises.json" => Route::PromisesJson,
             "/health" => Route::Health,
             "/live" => Route::Live,
             "/metrics" => Route::Metrics,
             "/admin" => Route::Admin,
             "/admin/switches" => Route::Switches,
             "/admin/instances" => Route::Instances,
+            "/admin/reset" => Route::Reset,
             _ => {
                 if let Some(id) = path.strip_prefix("/images/") {
                     return (!id.contains('/')).then_some(Route::Image(id));
@@ -60,7 +70,9 @@ impl<'a> Route<'a> {
     fn template(self) -> &'static str {
         match self {
             Route::Index => "/",
-            Route::Stylesheet | Route::AdminScript => "/static/{file}",
+            Route::Stylesheet | Route::AdminScript | Route::PromisesScript => "/static/{file}",
+            Route::Promises => "/promises",
+            Route::PromisesJson => "/promises.json",
             Route::Health => "/health",
             Route::Live => "/live",
             Route::Metrics => "/metrics",
@@ -68,6 +80,7 @@ impl<'a> Route<'a> {
             Route::Switches => "/admin/switches",
             Route::Instances => "/admin/instances",
             Route::InstanceFaults(_) => "/admin/instances/{name}/faults",
+            Route::Reset => "/admin/reset",
             Route::Image(_) => "/images/{id}",
         }
     }
@@ -76,7 +89,7 @@ impl<'a> Route<'a> {
     fn is_admin_api(self) -> bool {
         matches!(
             self,
-            Route::Switches | Route::Instances | Route::InstanceFaults(_)
+            Route::Switches | Route::Instances | Route::InstanceFaults(_) | Route::Reset
         )
     }
 }
@@ -99,8 +112,8 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Response {
     let resp = if route == Route::Index && parts.method == Method::GET {
         index(state, &parts.headers).await
     } else {
-        // errors of the control page are pages; the rest are JSON
-        let format = if route == Route::Admin {
+        // errors of the control page and of the promises page are pages; the rest are JSON
+        let format = if matches!(route, Route::Admin | Route::Promises) {
             Format::Html
         } else {
             Format::Json
@@ -117,10 +130,14 @@ async fn index(state: &State, headers: &HeaderMap) -> Response {
     let Some(format) = negotiated(headers) else {
         return ApiError::NotAcceptable.into_response(Format::Html);
     };
+    let started = state.promises.tracking().then(Instant::now);
     let identity = Identity::from_headers(headers);
     let resp = handlers::index(state, &identity, format)
         .await
         .unwrap_or_else(|err| err.into_response(format));
+    if let Some(started) = started {
+        state.promises.answered(resp.status(), started.elapsed());
+    }
     handlers::personalize(resp, &identity)
 }
 
@@ -143,6 +160,9 @@ async fn answer(
         (Route::Image(id), &Method::GET) => handlers::image(state, id, headers).await?,
         (Route::Stylesheet, &Method::GET) => handlers::stylesheet(),
         (Route::AdminScript, &Method::GET) => admin::script(),
+        (Route::PromisesScript, &Method::GET) => handlers::promises_script(),
+        (Route::Promises, &Method::GET) => handlers::promises_page(),
+        (Route::PromisesJson, &Method::GET) => handlers::promises_json(state),
         (Route::Health, &Method::GET) => handlers::health(state),
         (Route::Live, &Method::GET) => ops::live(),
         (Route::Metrics, &Method::GET) => ops::metrics(&state.metrics),
@@ -153,9 +173,11 @@ async fn answer(
         (Route::InstanceFaults(name), &Method::PUT | &Method::DELETE) => {
             admin::instance_faults(state, method.clone(), name, body).await?
         }
+        (Route::Reset, &Method::POST) => admin::reset(state).await,
         // HEAD is answered as GET by the shared server, so it is allowed wherever GET is
         (Route::Switches, _) => method_not_allowed("GET, HEAD, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
+        (Route::Reset, _) => method_not_allowed("POST"),
         _ => method_not_allowed("GET, HEAD"),
     })
 }
@@ -191,6 +213,10 @@ mod tests {
                 "/admin/instances/{name}/faults",
             ),
             ("/admin/switches", "/admin/switches"),
+            ("/admin/reset", "/admin/reset"),
+            ("/promises", "/promises"),
+            ("/promises.json", "/promises.json"),
+            ("/static/promises.js", "/static/{file}"),
         ] {
             assert_eq!(template_of(path), template, "{path}");
         }

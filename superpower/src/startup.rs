@@ -21,6 +21,7 @@ use crate::error::StartError;
 use crate::fleet::{Fleet, Instance};
 use crate::membership;
 use crate::powersource::Powersource;
+use crate::promises::{self, Promises};
 use crate::render::security_headers;
 use crate::routing::Router;
 use crate::state::State;
@@ -113,11 +114,17 @@ impl Application {
         } else {
             SwitchState::RESILIENT
         }));
+        let promises = Arc::new(Promises::new(!settings.no_promise_tracking));
+        if promises.tracking() {
+            let fleet = fleet.clone();
+            promises::spawn_ticker(promises.clone(), move || fleet.ring().len(), cancel.clone());
+        }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
         let state = State {
             powersource: Powersource::new(router, settings.powersource_admin_token()),
             switches,
             fallback: Fallback::new(settings.fallback_users),
+            promises,
             images: ImageCache::new(settings.image_cache_bytes, settings.image_ttl),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),

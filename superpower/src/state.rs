@@ -9,6 +9,7 @@ use tokio_util::sync::DropGuard;
 
 use crate::cache::{Fallback, ImageCache};
 use crate::powersource::Powersource;
+use crate::promises::Promises;
 use crate::switches::Switches;
 
 /// The shared state of superpower, built by [`Application`](crate::Application) and read by
@@ -20,6 +21,8 @@ pub struct State {
     pub switches: Arc<Switches>,
     /// Each user's last known character.
     pub fallback: Fallback,
+    /// Both promises, measured live.
+    pub promises: Arc<Promises>,
     /// Recently served images.
     pub images: ImageCache,
     /// The Prometheus recorder's handle, for `/metrics`.

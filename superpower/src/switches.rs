@@ -130,6 +130,18 @@ impl Switches {
         }
     }
 
+    /// Sets every switch to `state` (the control room's reset: [`SwitchState::RESILIENT`]).
+    pub fn set(&self, state: SwitchState) -> SwitchState {
+        self.apply(SwitchPatch {
+            ring: Some(state.ring),
+            failover: Some(state.failover),
+            fallback: Some(state.fallback),
+            stable_assignment: Some(state.stable_assignment),
+            deadlines: Some(state.deadlines),
+            hedging: Some(state.hedging),
+        })
+    }
+
     /// Applies a partial update and returns the new state.
     pub fn apply(&self, patch: SwitchPatch) -> SwitchState {
         let set = |flag: &AtomicBool, v: Option<bool>| {
@@ -186,6 +198,13 @@ mod tests {
                 ..SwitchState::RESILIENT
             }
         );
+    }
+
+    #[test]
+    fn set_puts_every_switch_back() {
+        let s = Switches::new(SwitchState::NAIVE);
+        assert_eq!(s.set(SwitchState::RESILIENT), SwitchState::RESILIENT);
+        assert_eq!(s.state(), SwitchState::RESILIENT);
     }
 
     #[test]

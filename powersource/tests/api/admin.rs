@@ -71,9 +71,9 @@ async fn faults_round_trip_and_clear() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
-        json!({"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "hang": false, "route": null})
+        json!({"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "hang": false, "route": null, "duration_ms": null})
     );
-    let spec = json!({"latency_ms": 5, "jitter_ms": 2, "error_rate": 0.25, "hang": false, "route": "/random"});
+    let spec = json!({"latency_ms": 5, "jitter_ms": 2, "error_rate": 0.25, "hang": false, "route": "/random", "duration_ms": 600000});
     let r = app
         .faults(Method::PUT, Some(TOKEN), &spec.to_string())
         .await;

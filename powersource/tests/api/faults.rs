@@ -136,3 +136,37 @@ async fn start_up_flags_inject_faults_without_the_admin_api() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_timed_hang_clears_itself_and_answers_what_it_held() {
+    let app = admin_app().await;
+    app.set_faults(json!({"hang": true, "duration_ms": 400}))
+        .await;
+    let spec = app.faults(Method::GET, Some(TOKEN), "").await.json();
+    assert_eq!(spec["duration_ms"], 400, "{spec}");
+    let start = Instant::now();
+    // a request the hang holds is answered once the instance clears the fault itself
+    let r = app.random().await;
+    let took = start.elapsed();
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        (Duration::from_millis(300)..Duration::from_secs(5)).contains(&took),
+        "held {took:?}"
+    );
+    let spec = app.faults(Method::GET, Some(TOKEN), "").await.json();
+    assert_eq!(spec["hang"], false, "{spec}");
+    assert_eq!(spec["duration_ms"], serde_json::Value::Null, "{spec}");
+    // a duration out of range is refused and changes nothing
+    for bad in [0, 3_600_001] {
+        let r = app
+            .faults(
+                Method::PUT,
+                Some(TOKEN),
+                &json!({"hang": true, "duration_ms": bad}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.json()["error"].as_str().unwrap().contains("duration_ms"));
+    }
+    assert_eq!(app.random().await.status, StatusCode::OK);
+}

@@ -1,4 +1,5 @@
-// superpower control room: switches and fault injection. No framework, no external assets.
+// superpower control room: switches, fault injection (with a duration after which the instance
+// clears them itself) and the reset to the baseline; the promises panel is promises.js's. No framework, no external assets.
 // The token is typed by the presenter, kept in sessionStorage for this tab only, and sent as a
 // bearer token with every call; it never goes into a URL.
 "use strict";
@@ -77,6 +78,7 @@ function describeFaults(f) {
   if (f.error_rate) parts.push("errors " + Math.round(f.error_rate * 100) + "%");
   if (f.hang) parts.push("hang");
   if (parts.length && f.route) parts.push("on " + f.route);
+  if (parts.length && f.duration_ms) parts.push("for " + Math.round(f.duration_ms / 1000) + " s");
   return parts.length ? parts.join(", ") : "none";
 }
 
@@ -87,6 +89,7 @@ function renderInstances(data) {
     const latency = el("input", { type: "number", min: "0", max: "60000", value: "0", "aria-label": "latency ms" });
     const errors = el("input", { type: "number", min: "0", max: "100", value: "0", "aria-label": "error %" });
     const hang = el("input", { type: "checkbox", "aria-label": "hang" });
+    const seconds = el("input", { type: "number", min: "0", max: "3600", value: "300", "aria-label": "duration s" });
     const apply = el("button", { type: "button" }, "inject");
     const clear = el("button", { type: "button" }, "clear");
     const path = "/admin/instances/" + encodeURIComponent(inst.name) + "/faults";
@@ -95,6 +98,7 @@ function renderInstances(data) {
         await api("PUT", path, {
           latency_ms: Number(latency.value) || 0, jitter_ms: 0,
           error_rate: (Number(errors.value) || 0) / 100, hang: hang.checked, route: null,
+          duration_ms: Number(seconds.value) > 0 ? Math.round(Number(seconds.value) * 1000) : null,
         });
         status("faults set on " + inst.name);
         refresh();
@@ -108,7 +112,7 @@ function renderInstances(data) {
       el("td", {}, inst.name),
       el("td", {}, inst.healthy ? (inst.on_ring ? "yes" : "yes (off ring)") : "no"),
       el("td", { class: "faults" }, describeFaults(inst.faults)),
-      el("td", {}, "ms ", latency, " err% ", errors, " hang ", hang, " ", apply, " ", clear)));
+      el("td", {}, "ms ", latency, " err% ", errors, " hang ", hang, " for s ", seconds, " ", apply, " ", clear)));
   }
 }
 
@@ -137,6 +141,15 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     token = document.getElementById("token").value;
     if (await refresh()) sessionStorage.setItem("superpower-admin-token", token);
+  });
+  document.getElementById("reset").addEventListener("click", async () => {
+    try {
+      const r = await api("POST", "/admin/reset");
+      const failed = r.instances.filter((i) => !i.cleared).map((i) => i.name + " (" + i.error + ")");
+      status(r.complete ? "reset: every switch on, faults cleared on " + r.instances.length + " instances"
+        : "reset: switches on, but not cleared on " + failed.join(", "), !r.complete);
+      refresh();
+    } catch (e) { status("reset failed: " + e.message, true); }
   });
   if (token) refresh();
   setInterval(() => { if (!document.getElementById("controls").hidden) refresh(); }, 3000);

@@ -6,6 +6,11 @@ use maud::{html, Markup, DOCTYPE};
 use crate::model::Character;
 
 fn layout(title: &str, body: Markup) -> Markup {
+    layout_with(title, None, body)
+}
+
+/// The page frame; `script` is a same-origin script to load (deferred).
+fn layout_with(title: &str, script: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -14,6 +19,9 @@ fn layout(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 link rel="stylesheet" href="/static/superpower.css";
+                @if let Some(src) = script {
+                    script src=(src) defer {}
+                }
             }
             body { (body) }
         }
@@ -52,6 +60,45 @@ fn web_link(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     (web && !rest.is_empty() && !rest.starts_with('/')).then_some(url)
+}
+
+/// The promises panel, filled and kept current by `/static/promises.js` from
+/// `/promises.json`: one card per promise (its status, figures and charts), then the traffic
+/// and the ring.
+pub fn promises_panel() -> Markup {
+    html! {
+        section #promises .promises aria-live="polite" {
+            div.promise #promise-identity data-status="idle" {
+                h2 { "Promise 1: the same superpower every visit" }
+                p.verdict { "waiting for figures" }
+                p.figures {}
+                div.chart data-chart="kept" {}
+            }
+            div.promise #promise-latency data-status="idle" {
+                h2 { "Promise 2: in under a second" }
+                p.verdict { "waiting for figures" }
+                p.figures {}
+                div.chart data-chart="latency" {}
+            }
+            div.promise #traffic data-status="info" {
+                h2 { "Traffic and fleet" }
+                p.figures {}
+                div.chart data-chart="answers" {}
+                div.chart data-chart="ring" {}
+            }
+        }
+    }
+}
+
+/// `/promises`: the promises panel alone, read-only, for the audience's screen.
+pub fn promises_page() -> String {
+    let body = html! {
+        main.card.admin {
+            h1 { "The promises, live" }
+            (promises_panel())
+        }
+    };
+    layout_with("superpower — the promises", Some("/static/promises.js"), body).into_string()
 }
 
 /// The 503 page for a user superpower has never seen while no instance can answer.

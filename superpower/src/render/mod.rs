@@ -33,3 +33,8 @@ pub fn security_headers() -> Vec<(HeaderName, HeaderValue)> {
 /// The page's stylesheet, served at `/static/superpower.css` (an inline style would need
 /// `'unsafe-inline'` in the CSP).
 pub const STYLESHEET: &str = include_str!("../assets/superpower.css");
+
+/// The script that draws the promises live (`/static/promises.js`, on `/promises` and
+/// `/admin`): it fetches `/promises.json` every second and draws its charts as SVG, all from
+/// this origin.
+pub const PROMISES_SCRIPT: &str = include_str!("../assets/promises.js");

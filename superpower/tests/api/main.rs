@@ -6,3 +6,4 @@ mod admin;
 mod failures;
 mod membership;
 mod pages;
+mod promises;

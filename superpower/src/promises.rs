@@ -1,0 +1,568 @@
+//! The two promises, measured live by superpower itself: the same superpower every time a user
+//! comes back (promise 1, the identity check), and an answer in under a second (promise 2).
+//!
+//! The hot path only adds to cumulative atomic totals: per answer of `GET /`, one latency
+//! bucket and one count; per answer to a returning user, the comparison of the character with
+//! the one the fallback cache last held for them ([`Fallback::remember`] hands that back) and
+//! one or two counters. No lock, no allocation, no clock read beyond the answer's own timer.
+//! Once a second a background task copies the totals into a ring of the last
+//! [`WINDOW_SECONDS`] + 1 snapshots; [`Promises::view`] (the JSON of `/promises.json`, asked
+//! once a second by each open page) turns consecutive snapshots into per-second figures.
+//!
+//! `--no-promise-tracking` turns all of it off (the benchmark's "off" side, so the cost of the
+//! tracking is measured in one run, on against off).
+//!
+//! [`Fallback::remember`]: crate::cache::Fallback::remember
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::model::CharacterId;
+use http::StatusCode;
+use serde::Serialize;
+use service::metrics::{SUPERPOWER_IDENTITY_CHANGES_TOTAL, SUPERPOWER_IDENTITY_CHECKS_TOTAL};
+use tokio_util::sync::CancellationToken;
+
+/// Seconds of history the view covers ("over the last minute").
+pub const WINDOW_SECONDS: usize = 60;
+/// Seconds a promise's status looks back over: a break shows within a second or two and a
+/// repaired promise is green again this long after the last break.
+pub const NOW_SECONDS: usize = 10;
+/// Promise 2: an answer within this.
+pub const LATENCY_LIMIT: Duration = Duration::from_secs(1);
+/// Promise 2 is kept while at least this fraction of answers is good (within the limit, not a
+/// 5xx): the latency SLO of `dashboards/prometheus/rules/slo-alerts.yml`.
+pub const LATENCY_OBJECTIVE: f64 = 0.99;
+
+/// Upper bounds of the latency buckets, in microseconds; one edge is exactly the 1 s promise.
+const BOUNDS_US: [u64; 26] = [
+    250,
+    500,
+    750,
+    1_000,
+    1_500,
+    2_000,
+    3_000,
+    5_000,
+    7_500,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    50_000,
+    75_000,
+    100_000,
+    150_000,
+    200_000,
+    300_000,
+    500_000,
+    750_000,
+    1_000_000,
+    1_500_000,
+    2_500_000,
+    5_000_000,
+    u64::MAX,
+];
+const BUCKETS: usize = BOUNDS_US.len();
+/// The buckets after this one hold the answers slower than [`LATENCY_LIMIT`].
+const LIMIT_BUCKET: usize = 21;
+
+/// Running totals since start, added to on the hot path.
+#[derive(Default)]
+struct Totals {
+    answers: AtomicU64,
+    failed: AtomicU64,
+    degraded: AtomicU64,
+    checks: AtomicU64,
+    changes: AtomicU64,
+    latency: [AtomicU64; BUCKETS],
+}
+
+/// The totals at one second, and the ring's size then.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    answers: u64,
+    failed: u64,
+    degraded: u64,
+    checks: u64,
+    changes: u64,
+    latency: [u64; BUCKETS],
+    ring_members: usize,
+}
+
+impl Sample {
+    /// What happened between `earlier` and `self` (the ring's size is `self`'s).
+    fn since(&self, earlier: &Sample) -> Sample {
+        Sample {
+            answers: self.answers - earlier.answers,
+            failed: self.failed - earlier.failed,
+            degraded: self.degraded - earlier.degraded,
+            checks: self.checks - earlier.checks,
+            changes: self.changes - earlier.changes,
+            latency: std::array::from_fn(|i| self.latency[i] - earlier.latency[i]),
+            ring_members: self.ring_members,
+        }
+    }
+
+    /// Answers slower than the limit.
+    fn slow(&self) -> u64 {
+        self.latency[LIMIT_BUCKET + 1..].iter().sum()
+    }
+
+    /// The `q` quantile of the latency, in milliseconds, interpolated inside its bucket (as
+    /// Prometheus' `histogram_quantile`); `None` without answers.
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total: u64 = self.latency.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = q * total as f64;
+        let mut seen = 0u64;
+        for (i, &c) in self.latency.iter().enumerate() {
+            if c > 0 && (seen + c) as f64 >= rank {
+                let lower = if i == 0 { 0 } else { BOUNDS_US[i - 1] } as f64;
+                if i == BUCKETS - 1 {
+                    return Some(lower / 1000.0);
+                }
+                let upper = BOUNDS_US[i] as f64;
+                let within = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
+                return Some((lower + (upper - lower) * within) / 1000.0);
+            }
+            seen += c;
+        }
+        None
+    }
+}
+
+/// The last snapshots, oldest first, in a fixed ring (no allocation once built).
+struct History {
+    samples: [Sample; WINDOW_SECONDS + 1],
+    /// Where the next snapshot goes.
+    next: usize,
+    /// Snapshots held.
+    len: usize,
+}
+
+impl History {
+    /// The `i`-th held snapshot, oldest first.
+    fn get(&self, i: usize) -> &Sample {
+        let start = (self.next + self.samples.len() - self.len) % self.samples.len();
+        &self.samples[(start + i) % self.samples.len()]
+    }
+
+    fn push(&mut self, s: Sample) {
+        self.samples[self.next] = s;
+        self.next = (self.next + 1) % self.samples.len();
+        self.len = (self.len + 1).min(self.samples.len());
+    }
+}
+
+/// The live measurement of both promises (see the module doc).
+pub struct Promises {
+    tracking: bool,
+    totals: Totals,
+    history: Mutex<History>,
+    checks: metrics::Counter,
+    changes: metrics::Counter,
+}
+
+impl Promises {
+    /// The measurement, on when `tracking`. The identity counters exist at 0 from the start.
+    pub fn new(tracking: bool) -> Self {
+        let checks = metrics::counter!(SUPERPOWER_IDENTITY_CHECKS_TOTAL);
+        let changes = metrics::counter!(SUPERPOWER_IDENTITY_CHANGES_TOTAL);
+        checks.increment(0);
+        changes.increment(0);
+        Promises {
+            tracking,
+            totals: Totals::default(),
+            history: Mutex::new(History {
+                samples: [Sample::default(); WINDOW_SECONDS + 1],
+                next: 0,
+                len: 0,
+            }),
+            checks,
+            changes,
+        }
+    }
+
+    /// Whether the promises are measured (`--no-promise-tracking` turns it off).
+    pub fn tracking(&self) -> bool {
+        self.tracking
+    }
+
+    /// The identity check of one answer to a user: `previous` is the character superpower last
+    /// gave them (none for a user it has not answered before: no check), `now` this one's.
+    #[inline]
+    pub fn identity(&self, previous: Option<CharacterId>, now: CharacterId) {
+        if !self.tracking {
+            return;
+        }
+        if let Some(previous) = previous {
+            self.checks.increment(1);
+            self.totals.checks.fetch_add(1, Relaxed);
+            if previous != now {
+                self.changes.increment(1);
+                self.totals.changes.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// A degraded answer (the last known character, from the fallback cache): a check that
+    /// kept the character.
+    #[inline]
+    pub fn degraded(&self) {
+        if !self.tracking {
+            return;
+        }
+        self.checks.increment(1);
+        self.totals.checks.fetch_add(1, Relaxed);
+        self.totals.degraded.fetch_add(1, Relaxed);
+    }
+
+    /// One answer of `GET /`, with its status and how long it took.
+    #[inline]
+    pub fn answered(&self, status: StatusCode, elapsed: Duration) {
+        if !self.tracking {
+            return;
+        }
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let bucket = BOUNDS_US.partition_point(|&b| b < us);
+        self.totals.latency[bucket.min(BUCKETS - 1)].fetch_add(1, Relaxed);
+        self.totals.answers.fetch_add(1, Relaxed);
+        if status.is_server_error() {
+            self.totals.failed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Takes this second's snapshot of the totals (the ring has `ring_members` now).
+    pub fn tick(&self, ring_members: usize) {
+        let t = &self.totals;
+        let sample = Sample {
+            answers: t.answers.load(Relaxed),
+            failed: t.failed.load(Relaxed),
+            degraded: t.degraded.load(Relaxed),
+            checks: t.checks.load(Relaxed),
+            changes: t.changes.load(Relaxed),
+            latency: std::array::from_fn(|i| t.latency[i].load(Relaxed)),
+            ring_members,
+        };
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sample);
+    }
+
+    /// The promises over the last minute and second by second (the JSON of `/promises.json`).
+    pub fn view(&self, live: Live) -> View {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let seconds: Vec<Sample> = (1..history.len)
+            .map(|i| history.get(i).since(history.get(i - 1)))
+            .collect();
+        let (minute, now) = match history.len {
+            0 => (Sample::default(), Sample::default()),
+            n => {
+                let last = history.get(n - 1);
+                let now_from = history.get((n - 1).saturating_sub(NOW_SECONDS));
+                (last.since(history.get(0)), last.since(now_from))
+            }
+        };
+        let now_seconds = seconds.len().min(NOW_SECONDS);
+        drop(history);
+
+        let identity_status = if !self.tracking || now.checks == 0 {
+            Status::Idle
+        } else if now.changes > 0 {
+            Status::Broken
+        } else {
+            Status::Kept
+        };
+        let good = |s: &Sample| s.answers.saturating_sub(s.slow() + s.failed);
+        let latency_status = if !self.tracking || now.answers == 0 {
+            Status::Idle
+        } else if (good(&now) as f64) < LATENCY_OBJECTIVE * now.answers as f64 {
+            Status::Broken
+        } else {
+            Status::Kept
+        };
+        let ratio = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
+        View {
+            tracking: self.tracking,
+            window_seconds: WINDOW_SECONDS,
+            now_seconds: NOW_SECONDS,
+            identity: IdentityView {
+                status: identity_status,
+                checks: minute.checks,
+                changes: minute.changes,
+                kept_ratio: ratio(minute.checks - minute.changes, minute.checks),
+                now_checks: now.checks,
+                now_changes: now.changes,
+            },
+            latency: LatencyView {
+                status: latency_status,
+                limit_ms: LATENCY_LIMIT.as_millis() as u64,
+                objective: LATENCY_OBJECTIVE,
+                answers: minute.answers,
+                slow: minute.slow(),
+                failed: minute.failed,
+                good_ratio: ratio(good(&minute), minute.answers),
+                p50_ms: minute.quantile_ms(0.5),
+                p99_ms: minute.quantile_ms(0.99),
+                now_good_ratio: ratio(good(&now), now.answers),
+            },
+            answers_per_second: if now_seconds == 0 {
+                0.0
+            } else {
+                now.answers as f64 / now_seconds as f64
+            },
+            degraded: minute.degraded,
+            ring_members: live.ring_members,
+            known_instances: live.known_instances,
+            stable_assignment: live.stable_assignment,
+            seconds: seconds
+                .iter()
+                .map(|s| Second {
+                    answers: s.answers,
+                    checks: s.checks,
+                    changes: s.changes,
+                    degraded: s.degraded,
+                    failed: s.failed,
+                    slow: s.slow(),
+                    p50_ms: s.quantile_ms(0.5),
+                    p99_ms: s.quantile_ms(0.99),
+                    ring_members: s.ring_members,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Takes a snapshot every second until `cancel` fires; `ring_members` tells the ring's size.
+pub fn spawn_ticker(
+    promises: std::sync::Arc<Promises>,
+    ring_members: impl Fn() -> usize + Send + 'static,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => promises.tick(ring_members()),
+                () = cancel.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// What the view shows of the fleet and switches right now.
+#[derive(Clone, Copy, Debug)]
+pub struct Live {
+    /// Healthy instances on the ring.
+    pub ring_members: usize,
+    /// Instances known.
+    pub known_instances: usize,
+    /// The stable-assignment switch.
+    pub stable_assignment: bool,
+}
+
+/// Whether a promise is kept now (over the last [`NOW_SECONDS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Kept by every answer that could break it.
+    Kept,
+    /// Broken at least once (promise 1) or for more than the budget (promise 2).
+    Broken,
+    /// Nothing to judge: no answers (or no returning users), or tracking off.
+    Idle,
+}
+
+/// The JSON of `/promises.json`.
+#[derive(Debug, Serialize)]
+pub struct View {
+    /// False with `--no-promise-tracking`: nothing is measured.
+    pub tracking: bool,
+    /// Seconds the totals cover.
+    pub window_seconds: usize,
+    /// Seconds the statuses look back over.
+    pub now_seconds: usize,
+    /// Promise 1.
+    pub identity: IdentityView,
+    /// Promise 2.
+    pub latency: LatencyView,
+    /// Answers of `GET /` per second, over the last [`NOW_SECONDS`].
+    pub answers_per_second: f64,
+    /// Degraded answers (from the fallback cache) in the window.
+    pub degraded: u64,
+    /// Healthy instances on the ring now.
+    pub ring_members: usize,
+    /// Instances known now.
+    pub known_instances: usize,
+    /// The stable-assignment switch now.
+    pub stable_assignment: bool,
+    /// Second by second, oldest first, at most [`WINDOW_SECONDS`].
+    pub seconds: Vec<Second>,
+}
+
+/// Promise 1 in the view.
+#[derive(Debug, Serialize)]
+pub struct IdentityView {
+    /// Over the last [`NOW_SECONDS`].
+    pub status: Status,
+    /// Checks in the window.
+    pub checks: u64,
+    /// Changes in the window.
+    pub changes: u64,
+    /// Kept / checks in the window; null without checks.
+    pub kept_ratio: Option<f64>,
+    /// Checks in the last [`NOW_SECONDS`].
+    pub now_checks: u64,
+    /// Changes in the last [`NOW_SECONDS`].
+    pub now_changes: u64,
+}
+
+/// Promise 2 in the view.
+#[derive(Debug, Serialize)]
+pub struct LatencyView {
+    /// Over the last [`NOW_SECONDS`].
+    pub status: Status,
+    /// The promise: 1000.
+    pub limit_ms: u64,
+    /// The fraction of good answers the promise needs.
+    pub objective: f64,
+    /// Answers in the window.
+    pub answers: u64,
+    /// Answers over the limit in the window.
+    pub slow: u64,
+    /// 5xx answers in the window.
+    pub failed: u64,
+    /// Good (within the limit, not 5xx) / answers in the window; null without answers.
+    pub good_ratio: Option<f64>,
+    /// The window's median latency, ms.
+    pub p50_ms: Option<f64>,
+    /// The window's 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Good / answers over the last [`NOW_SECONDS`].
+    pub now_good_ratio: Option<f64>,
+}
+
+/// One second in the view.
+#[derive(Debug, Serialize)]
+pub struct Second {
+    /// Answers of `GET /`.
+    pub answers: u64,
+    /// Identity checks.
+    pub checks: u64,
+    /// Identity changes.
+    pub changes: u64,
+    /// Degraded answers.
+    pub degraded: u64,
+    /// 5xx answers.
+    pub failed: u64,
+    /// Answers over the limit.
+    pub slow: u64,
+    /// Median latency, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Ring members at the end of the second.
+    pub ring_members: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIVE: Live = Live {
+        ring_members: 3,
+        known_instances: 3,
+        stable_assignment: true,
+    };
+
+    #[test]
+    fn the_limit_bucket_ends_at_one_second() {
+        assert_eq!(BOUNDS_US[LIMIT_BUCKET], LATENCY_LIMIT.as_micros() as u64);
+        assert!(BOUNDS_US.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn checks_count_only_known_users_and_changes_only_differences() {
+        let p = Promises::new(true);
+        p.tick(3);
+        p.identity(None, 7);
+        p.identity(Some(7), 7);
+        p.identity(Some(7), 8);
+        p.degraded();
+        p.tick(3);
+        let v = p.view(LIVE);
+        assert_eq!((v.identity.checks, v.identity.changes), (3, 1));
+        assert_eq!(v.identity.status, Status::Broken);
+        assert_eq!(v.degraded, 1);
+        assert_eq!(v.seconds.len(), 1);
+        assert_eq!(v.seconds[0].changes, 1);
+    }
+
+    #[test]
+    fn a_break_ages_out_of_the_status_but_not_of_the_minute() {
+        let p = Promises::new(true);
+        p.tick(3);
+        p.identity(Some(1), 2);
+        p.tick(3);
+        assert_eq!(p.view(LIVE).identity.status, Status::Broken);
+        for _ in 0..NOW_SECONDS {
+            p.identity(Some(1), 1);
+            p.tick(3);
+        }
+        let v = p.view(LIVE);
+        assert_eq!(v.identity.status, Status::Kept);
+        assert_eq!(v.identity.changes, 1, "still in the minute");
+        for _ in 0..WINDOW_SECONDS {
+            p.tick(2);
+        }
+        let v = p.view(LIVE);
+        assert_eq!((v.identity.checks, v.identity.changes), (0, 0));
+        assert_eq!(v.identity.status, Status::Idle);
+        assert_eq!(v.seconds.len(), WINDOW_SECONDS);
+        assert_eq!(v.seconds.last().unwrap().ring_members, 2);
+    }
+
+    #[test]
+    fn latency_quantiles_and_the_second_promise() {
+        let p = Promises::new(true);
+        p.tick(3);
+        for _ in 0..98 {
+            p.answered(StatusCode::OK, Duration::from_millis(2));
+        }
+        p.answered(StatusCode::OK, Duration::from_millis(1200));
+        p.answered(StatusCode::SERVICE_UNAVAILABLE, Duration::from_millis(1));
+        p.tick(3);
+        let v = p.view(LIVE);
+        assert_eq!(v.latency.answers, 100);
+        assert_eq!((v.latency.slow, v.latency.failed), (1, 1));
+        let p50 = v.latency.p50_ms.unwrap();
+        assert!((1.5..=2.0).contains(&p50), "{p50}");
+        assert_eq!(v.latency.status, Status::Broken, "98% good is below 99%");
+        assert_eq!(v.answers_per_second, 100.0);
+        for _ in 0..1000 {
+            p.answered(StatusCode::OK, Duration::from_millis(2));
+        }
+        p.tick(3);
+        assert_eq!(p.view(LIVE).latency.status, Status::Kept);
+    }
+
+    #[test]
+    fn off_means_nothing_is_counted() {
+        let p = Promises::new(false);
+        p.tick(3);
+        p.identity(Some(1), 2);
+        p.degraded();
+        p.answered(StatusCode::OK, Duration::from_millis(1));
+        p.tick(3);
+        let v = p.view(LIVE);
+        assert!(!v.tracking);
+        assert_eq!((v.identity.checks, v.latency.answers), (0, 0));
+        assert_eq!(v.identity.status, Status::Idle);
+    }
+}

@@ -184,7 +184,11 @@ mod tests {
         let f = Fallback::new(2);
         assert_eq!(f.remember(1, &character(10)), None);
         assert_eq!(f.remember(2, &character(10)), None);
-        assert_eq!(f.remember(2, &character(12)), Some(10), "the previous character");
+        assert_eq!(
+            f.remember(2, &character(12)),
+            Some(10),
+            "the previous character"
+        );
         f.remember(3, &character(11));
         assert_eq!(f.len(), 2);
         assert!(

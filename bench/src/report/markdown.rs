@@ -1,11 +1,13 @@
 //! The markdown form of [`Results`]: one function per section, in the order they are printed
-//! (run and machine, maximum throughput, CPU per request, constant rate, failover, lose all,
+//! (run and machine, maximum throughput, CPU per request, constant rate, promise tracking,
+//! failover, lose all,
 //! soak, ingest, memory, micro-benchmarks, targets, errors).
 
 use std::fmt::Write as _;
 
 use super::{
     E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, Soak, System, Target, Tool,
+    Tracking,
 };
 use crate::load::Report;
 
@@ -18,6 +20,9 @@ impl Results {
             max_throughput(&mut s, e);
             cpu_per_request(&mut s, e);
             constant_rate(&mut s, e);
+        }
+        if let Some(k) = &self.tracking {
+            tracking(&mut s, k);
         }
         if let Some(f) = &self.failover {
             failover(&mut s, f);
@@ -100,6 +105,45 @@ fn max_throughput(s: &mut String, e: &E2e) {
         "\nsuperpower = **{:.3}×** the two-tier reference and **{:.3}×** the one-tier one; \
          powersource = **{:.3}×** the one-tier reference (maximum throughput, generator).\n",
         e.superpower_vs_two_tier, e.superpower_vs_one_tier, e.powersource_vs_one_tier
+    );
+}
+
+/// The promise-tracking comparison: on vs off, same run.
+fn tracking(s: &mut String, k: &Tracking) {
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| thousands(*x))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        s,
+        "### Promise tracking: on vs off (superpower as shipped, and with `--no-promise-tracking`; \
+         same powersources and users, {} interleaved rounds, maximum throughput)\n",
+        k.rounds
+    );
+    let _ = writeln!(
+        s,
+        "| promise tracking | best req/s | each run, req/s | superpower CPU µs/req (median) |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|");
+    for (side, best, runs, cpu) in [
+        ("on", k.on_best_rps, &k.on_rps, k.on_median_cpu_us),
+        ("off", k.off_best_rps, &k.off_rps, k.off_median_cpu_us),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {side} | {} | {} | {cpu:.1} |",
+            thousands(best),
+            list(runs)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\non = **{:.3}×** off (best runs); {} identity checks made by the \"on\" side, {} changes.\n",
+        k.on_vs_off,
+        thousands(k.identity_checks as f64),
+        k.identity_changes
     );
 }
 

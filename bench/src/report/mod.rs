@@ -30,6 +30,9 @@ pub struct Results {
     pub product_env: Vec<String>,
     /// Throughput and latency of superpower, powersource and the references.
     pub e2e: Option<E2e>,
+    /// The cost of measuring the promises live: superpower with and without
+    /// `--no-promise-tracking`, same run.
+    pub tracking: Option<Tracking>,
     /// One of three powersources killed and restarted under load.
     pub failover: Option<Failover>,
     /// The whole fleet down.
@@ -79,6 +82,36 @@ pub struct Row {
     pub server_cpu_us_per_request: f64,
     /// The same per process.
     pub cpu_us_per_request: std::collections::BTreeMap<String, f64>,
+}
+
+/// The promise-tracking comparison: maximum throughput of superpower as shipped ("on") and with
+/// `--no-promise-tracking` ("off"), interleaved rounds, same users, same powersources.
+#[derive(Debug, Default, Serialize)]
+pub struct Tracking {
+    /// Rounds (each one run per side).
+    pub rounds: usize,
+    /// Answers per second of each "on" run.
+    pub on_rps: Vec<f64>,
+    /// Answers per second of each "off" run.
+    pub off_rps: Vec<f64>,
+    /// The best "on" run.
+    pub on_best_rps: f64,
+    /// The best "off" run.
+    pub off_best_rps: f64,
+    /// `on_best_rps / off_best_rps`: 1.0 means the tracking costs nothing measurable.
+    pub on_vs_off: f64,
+    /// CPU microseconds per request of the "on" superpower process, each run.
+    pub on_cpu_us_per_request: Vec<f64>,
+    /// The same of the "off" one.
+    pub off_cpu_us_per_request: Vec<f64>,
+    /// The median of `on_cpu_us_per_request`.
+    pub on_median_cpu_us: f64,
+    /// The median of `off_cpu_us_per_request`.
+    pub off_median_cpu_us: f64,
+    /// Identity checks the "on" side made during the runs.
+    pub identity_checks: u64,
+    /// Identity changes it saw (must be 0: the whole fleet is up).
+    pub identity_changes: u64,
 }
 
 /// The end-to-end scenario.

@@ -95,6 +95,8 @@ pub enum Process {
     Powersource(usize),
     /// superpower.
     Superpower,
+    /// A second superpower with `--no-promise-tracking` (the tracking scenario's "off" side).
+    SuperpowerUntracked,
     /// The one-tier reference server.
     OneTierReference,
     /// The two-tier reference server.
@@ -107,6 +109,7 @@ impl fmt::Display for Process {
         match self {
             Process::Powersource(n) => write!(f, "powersource-{n}"),
             Process::Superpower => f.write_str("superpower"),
+            Process::SuperpowerUntracked => f.write_str("superpower-untracked"),
             Process::OneTierReference => f.write_str("one-tier-reference"),
             Process::TwoTierReference => f.write_str("two-tier-reference"),
         }

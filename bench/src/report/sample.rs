@@ -4,7 +4,7 @@
 
 use super::{
     E2e, Failover, Fault, FaultKind, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process,
-    Report, Results, Row, Rss, RssRule, Soak, System, Target, Tool,
+    Report, Results, Row, Rss, RssRule, Soak, System, Target, Tool, Tracking,
 };
 
 /// A run with every section filled in and every branch of the cells taken.
@@ -209,6 +209,20 @@ pub(super) fn results() -> Results {
         },
         product_env: vec!["RUST_LOG=info,access=off".into(), "A=b".into()],
         e2e: Some(e2e),
+        tracking: Some(Tracking {
+            rounds: 2,
+            on_rps: vec![4_100.5, 4_210.0],
+            off_rps: vec![4_250.0, 4_180.25],
+            on_best_rps: 4_210.0,
+            off_best_rps: 4_250.0,
+            on_vs_off: 0.9906,
+            on_cpu_us_per_request: vec![120.5, 118.0],
+            off_cpu_us_per_request: vec![119.0, 117.5],
+            on_median_cpu_us: 119.25,
+            off_median_cpu_us: 118.25,
+            identity_checks: 33_000,
+            identity_changes: 0,
+        }),
         failover: Some(Failover {
             rate: 500.0,
             kill_at_s: 3.0004,

@@ -1,5 +1,5 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
-//! failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
+//! promise tracking on vs off, failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
 //! targets. With [`Options::soak`] the soak runs instead, alone.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
-//! module: `ingest`, `e2e` (maximum throughput and constant rates), `failover`, `lose_all`,
+//! module: `ingest`, `e2e` (maximum throughput and constant rates), `tracking` (the cost of
+//! measuring the promises: on vs off, same run), `failover`, `lose_all`,
 //! `memory`, `micro`, `soak` (with its fault schedule and RSS verdict); `targets` judges the
 //! results. What they share: `options` (how the suite
 //! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
@@ -35,6 +36,7 @@ mod progress;
 mod soak;
 mod targets;
 mod timing;
+mod tracking;
 mod users;
 
 pub use micro::MICRO;
@@ -112,6 +114,12 @@ pub async fn run(opts: &Options) -> Results {
     match e2e::e2e(&fleet, &t, &users, &mut res.failures).await {
         Ok(e) => res.e2e = Some(e),
         Err(e) => res.failures.push(format!("end to end: {e:#}")),
+    }
+
+    step("promise tracking, on vs off");
+    match tracking::tracking(opts, &fleet, &t, &users, &logs, &mut res.failures).await {
+        Ok(k) => res.tracking = Some(k),
+        Err(e) => res.failures.push(format!("promise tracking: {e:#}")),
     }
 
     step("failover");

@@ -98,7 +98,7 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
     );
     for m in &res.memory {
         let limit = match m.process {
-            Process::Superpower => 30.0,
+            Process::Superpower | Process::SuperpowerUntracked => 30.0,
             Process::Powersource(_) => 50.0,
             Process::OneTierReference | Process::TwoTierReference => continue,
         };

@@ -11,6 +11,8 @@ pub(super) struct Timing {
     pub(super) max_rounds: usize,
     /// Each constant-rate run.
     pub(super) rate: Duration,
+    /// Interleaved rounds of the promise-tracking comparison (one run per side each).
+    pub(super) tracking_rounds: usize,
     /// Users (cookies) the load rotates over.
     pub(super) users: usize,
     /// The failover window.
@@ -35,6 +37,7 @@ impl Timing {
                 max: Duration::from_secs(1),
                 max_rounds: 1,
                 rate: Duration::from_secs(1),
+                tracking_rounds: 1,
                 users: 1000,
                 failover: Duration::from_secs(3),
                 kill_at: Duration::from_secs(1),
@@ -48,6 +51,7 @@ impl Timing {
                 max: Duration::from_secs(4),
                 max_rounds: 2,
                 rate: Duration::from_secs(5),
+                tracking_rounds: 4,
                 users: 1000,
                 failover: Duration::from_secs(10),
                 kill_at: Duration::from_secs(3),

@@ -98,7 +98,12 @@ pub fn promises_page() -> String {
             (promises_panel())
         }
     };
-    layout_with("superpower — the promises", Some("/static/promises.js"), body).into_string()
+    layout_with(
+        "superpower — the promises",
+        Some("/static/promises.js"),
+        body,
+    )
+    .into_string()
 }
 
 /// The 503 page for a user superpower has never seen while no instance can answer.

@@ -101,9 +101,7 @@ async fn a_degraded_answer_counts_as_kept() {
     let users = app.new_users(5).await;
     app.ask_all(&users).await;
     fleet.instances[0].kill();
-    let before = promises(&app).await["identity"]["checks"]
-        .as_u64()
-        .unwrap();
+    let before = promises(&app).await["identity"]["checks"].as_u64().unwrap();
     for a in app.ask_all(&users).await {
         assert_eq!(a.json()["degraded"], true);
     }

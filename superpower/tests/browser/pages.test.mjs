@@ -95,3 +95,122 @@ test("the control room flips a switch and the JSON reflects it", async () => {
     await b.close();
   }
 });
+
+// Returning visitors driven by the test itself (bounded: `users` people, one visit every
+// `everyMs` each, until stopped or `maxMs`): each keeps its cookie and counts the visits whose
+// character changed (promise 1, as the Locust visitors judge it).
+function visitors(users, everyMs, maxMs) {
+  const stats = { visits: 0, changed: 0, failed: 0 };
+  let running = true;
+  const until = Date.now() + maxMs;
+  const one = async () => {
+    let cookie = null, last = null;
+    while (running && Date.now() < until) {
+      const t0 = Date.now();
+      try {
+        const headers = { Accept: "application/json" };
+        if (cookie) headers.Cookie = cookie;
+        const resp = await fetch(BASE + "/", { headers });
+        const set = resp.headers.get("set-cookie");
+        if (set) cookie = set.split(";")[0];
+        if (resp.status !== 200) stats.failed++;
+        else {
+          const body = await resp.json();
+          if (last !== null && body.id !== last) stats.changed++;
+          last = body.id;
+        }
+        stats.visits++;
+      } catch (_) { stats.failed++; }
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - t0))));
+    }
+  };
+  const done = Promise.all(Array.from({ length: users }, one));
+  return { stats, stop: async () => { running = false; await done; } };
+}
+
+// "superpower changed" failures of the Locust visitors so far (run.sh starts them when the tree
+// has visitors/locustfile.py), or null without them.
+async function locustChanged() {
+  if (!process.env.LOCUST_URL) return null;
+  const s = await (await fetch(process.env.LOCUST_URL + "/stats/requests")).json();
+  return (s.errors || []).filter((e) => /superpower changed/.test(e.error)).reduce((n, e) => n + e.occurrences, 0);
+}
+
+async function waitStatus(page, id, status, timeoutMs) {
+  await page.waitForFunction(([sel, want]) => document.querySelector(sel).dataset.status === want,
+    [`#${id}`, status], { timeout: timeoutMs, polling: 100 });
+}
+
+test("the promises, live: green on a healthy fleet, promise 1 red within 5 s without stable assignment, reset brings it back", async () => {
+  const crowd = visitors(10, 200, 150_000);
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
+    const external = [], cspErrors = [];
+    page.on("request", (r) => { if (!r.url().startsWith(BASE)) external.push(r.url()); });
+    page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
+    await page.goto(BASE + "/admin", { waitUntil: "load" });
+    await page.fill("#token", TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#switch-stable_assignment", { state: "visible" });
+    // a healthy fleet with returning visitors: both promises green, three ring members, charts drawn
+    await waitStatus(page, "promise-identity", "kept", 30_000);
+    await waitStatus(page, "promise-latency", "kept", 30_000);
+    assert.match(await page.textContent("#traffic .figures"), /ring 3\/3/);
+    assert.ok(await page.$$eval("#promises svg polyline", (ls) => ls.length) >= 3, "the charts are drawn");
+    await page.screenshot({ path: `${ARTIFACTS}/promises-1-green.png`, fullPage: true });
+    const before = { ...crowd.stats };
+    const locustBefore = await locustChanged();
+
+    // stable assignment off: promise 1 turns red within 5 s
+    const t0 = Date.now();
+    await page.click("#switch-stable_assignment");
+    await waitStatus(page, "promise-identity", "broken", 5_000);
+    const redAfter = Date.now() - t0;
+    assert.ok(redAfter < 5_000, `red after ${redAfter} ms`);
+    await page.waitForFunction(() => /stable assignment OFF/.test(document.querySelector("#traffic .figures").textContent));
+    await page.screenshot({ path: `${ARTIFACTS}/promises-2-identity-red.png`, fullPage: true });
+    assert.ok(crowd.stats.changed > before.changed, "the visitors saw their superpower change");
+    if (locustBefore !== null) {
+      const deadline = Date.now() + 10_000;
+      while ((await locustChanged()) <= locustBefore) {
+        assert.ok(Date.now() < deadline, "the Locust visitors' 'superpower changed' failures did not climb");
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } else {
+      console.log("# no visitors/locustfile.py in this tree: promise 1 judged by the test's own visitors only");
+    }
+
+    // one button puts everything back: switches on, faults cleared; promise 1 green again
+    const rows = await page.$$eval("#instances tbody tr", (rs) => rs.map((r) => r.dataset.instance));
+    const row = `#instances tr[data-instance="${rows[0]}"]`;
+    await page.fill(`${row} input[aria-label="latency ms"]`, "50");
+    await page.fill(`${row} input[aria-label="duration s"]`, "600");
+    await page.click(`${row} button:has-text("inject")`);
+    await page.waitForFunction((sel) => /latency 50 ms.*for 600 s/.test(document.querySelector(sel + " .faults").textContent), row);
+    await page.click("#reset");
+    await page.waitForFunction(() => /reset: every switch on, faults cleared on 3 instances/.test(document.querySelector("#status").textContent));
+    await page.waitForFunction((sel) => document.querySelector(sel + " .faults").textContent === "none", row);
+    assert.ok(await page.isChecked("#switch-stable_assignment"));
+    const state = await (await fetch(BASE + "/admin/switches", { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    assert.ok(Object.values(state).every((v) => v === true), JSON.stringify(state));
+    await waitStatus(page, "promise-identity", "kept", 30_000);
+    await waitStatus(page, "promise-latency", "kept", 5_000);
+    await page.screenshot({ path: `${ARTIFACTS}/promises-3-reset-green.png`, fullPage: true });
+
+    // the audience's screen: the same promises, read-only, no token
+    const audience = await b.newPage({ viewport: { width: 1280, height: 800 } });
+    audience.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
+    await audience.goto(BASE + "/promises", { waitUntil: "load" });
+    await waitStatus(audience, "promise-identity", "kept", 10_000);
+    assert.equal(await audience.$("#token"), null, "no login, no controls");
+    await audience.screenshot({ path: `${ARTIFACTS}/promises-4-audience.png`, fullPage: true });
+    assert.deepEqual(external, [], "no external requests");
+    assert.deepEqual(cspErrors, [], "no CSP violations");
+  } finally {
+    await b.close();
+    await crowd.stop();
+  }
+  assert.ok(crowd.stats.visits > 100, `visits: ${JSON.stringify(crowd.stats)}`);
+  assert.equal(crowd.stats.failed, 0, `failed visits: ${JSON.stringify(crowd.stats)}`);
+});

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-request work superpower does besides the network: the ring
-//! lookup, the identity cookie, and the HTML and JSON renders.
+//! lookup, the identity cookie, the HTML and JSON renders, and the fallback cache with and
+//! without the live promises.
 //! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
 
 use std::hint::black_box;
@@ -88,5 +89,37 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, ring, identity, render);
+/// What an answer to a returning user costs besides the network, without and with the live
+/// promises: the fallback cache's `remember` alone (`--no-promise-tracking`), and `remember`
+/// plus the identity check and the answer's latency bucket (as shipped).
+fn promises(c: &mut Criterion) {
+    use std::time::Duration;
+    use superpower::cache::Fallback;
+    use superpower::promises::Promises;
+
+    let ch = Arc::new(character());
+    let users = 1024u128;
+    let fallback = Fallback::new(100_000);
+    for u in 0..users {
+        fallback.remember(u, &ch);
+    }
+    let off = Promises::new(false);
+    let on = Promises::new(true);
+    for (id, p) in [
+        ("promises/remember_untracked", &off),
+        ("promises/remember_tracked", &on),
+    ] {
+        let mut u = 0;
+        c.bench_function(id, |b| {
+            b.iter(|| {
+                u = (u + 1) % users;
+                let previous = fallback.remember(black_box(u), &ch);
+                p.identity(previous, ch.id);
+                p.answered(StatusCode::OK, black_box(Duration::from_micros(850)));
+            })
+        });
+    }
+}
+
+criterion_group!(benches, ring, identity, render, promises);
 criterion_main!(benches);

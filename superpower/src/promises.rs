@@ -2,12 +2,14 @@
 //! comes back (promise 1, the identity check), and an answer in under a second (promise 2).
 //!
 //! The hot path only adds to cumulative atomic totals: per answer of `GET /`, one latency
-//! bucket and one count; per answer to a returning user, the comparison of the character with
-//! the one the fallback cache last held for them ([`Fallback::remember`] hands that back) and
-//! one or two counters. No lock, no allocation, no clock read beyond the answer's own timer.
-//! Once a second a background task copies the totals into a ring of the last
-//! [`WINDOW_SECONDS`] + 1 snapshots; [`Promises::view`] (the JSON of `/promises.json`, asked
-//! once a second by each open page) turns consecutive snapshots into per-second figures.
+//! bucket (and a count when it is a 5xx); per answer to a returning user, the comparison of the
+//! character with the one the fallback cache last held for them ([`Fallback::remember`] hands
+//! that back) and one count (two when it changed). No lock, no allocation, no clock read beyond
+//! the answer's own timer. Once a second a background task copies the totals into a ring of the
+//! last [`WINDOW_SECONDS`] + 1 snapshots and adds what is new to the Prometheus counters
+//! (`superpower_identity_*_total`, so they trail by at most a second); [`Promises::view`] (the
+//! JSON of `/promises.json`, asked once a second by each open page) turns consecutive snapshots
+//! into per-second figures.
 //!
 //! `--no-promise-tracking` turns all of it off (the benchmark's "off" side, so the cost of the
 //! tracking is measured in one run, on against off).
@@ -71,7 +73,6 @@ const LIMIT_BUCKET: usize = 21;
 /// Running totals since start, added to on the hot path.
 #[derive(Default)]
 struct Totals {
-    answers: AtomicU64,
     failed: AtomicU64,
     degraded: AtomicU64,
     checks: AtomicU64,
@@ -200,10 +201,8 @@ impl Promises {
             return;
         }
         if let Some(previous) = previous {
-            self.checks.increment(1);
             self.totals.checks.fetch_add(1, Relaxed);
             if previous != now {
-                self.changes.increment(1);
                 self.totals.changes.fetch_add(1, Relaxed);
             }
         }
@@ -216,7 +215,6 @@ impl Promises {
         if !self.tracking {
             return;
         }
-        self.checks.increment(1);
         self.totals.checks.fetch_add(1, Relaxed);
         self.totals.degraded.fetch_add(1, Relaxed);
     }
@@ -230,28 +228,36 @@ impl Promises {
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let bucket = BOUNDS_US.partition_point(|&b| b < us);
         self.totals.latency[bucket.min(BUCKETS - 1)].fetch_add(1, Relaxed);
-        self.totals.answers.fetch_add(1, Relaxed);
         if status.is_server_error() {
             self.totals.failed.fetch_add(1, Relaxed);
         }
     }
 
-    /// Takes this second's snapshot of the totals (the ring has `ring_members` now).
+    /// Takes this second's snapshot of the totals (the ring has `ring_members` now) and adds
+    /// the checks and changes since the last one to the Prometheus counters.
     pub fn tick(&self, ring_members: usize) {
         let t = &self.totals;
+        let latency: [u64; BUCKETS] = std::array::from_fn(|i| t.latency[i].load(Relaxed));
         let sample = Sample {
-            answers: t.answers.load(Relaxed),
+            answers: latency.iter().sum(),
             failed: t.failed.load(Relaxed),
             degraded: t.degraded.load(Relaxed),
             checks: t.checks.load(Relaxed),
             changes: t.changes.load(Relaxed),
-            latency: std::array::from_fn(|i| t.latency[i].load(Relaxed)),
+            latency,
             ring_members,
         };
-        self.history
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(sample);
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let (checks, changes) = match history.len {
+            0 => (0, 0),
+            n => {
+                let last = history.get(n - 1);
+                (last.checks, last.changes)
+            }
+        };
+        self.checks.increment(sample.checks - checks);
+        self.changes.increment(sample.changes - changes);
+        history.push(sample);
     }
 
     /// The promises over the last minute and second by second (the JSON of `/promises.json`).

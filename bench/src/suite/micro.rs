@@ -27,6 +27,8 @@ pub const MICRO: &[&str] = &[
     "identity/from_headers",
     "render/json_answer",
     "render/html_character_page",
+    "promises/remember_untracked",
+    "promises/remember_tracked",
 ];
 
 /// Reads criterion's mean of each of [`MICRO`] under `dir`.

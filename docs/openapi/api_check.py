@@ -63,7 +63,7 @@ STATEFUL_PASS_READS = {
     "superpower": ["getSwitches", "getInstances", "deleteInstanceFaults"],
 }
 RESILIENT = {k: True for k in ["ring", "failover", "fallback", "stable_assignment", "deadlines", "hedging"]}
-NO_FAULTS = {"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "hang": False, "route": None}
+NO_FAULTS = {"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "hang": False, "route": None, "duration_ms": None}
 
 
 def say(msg: str) -> None:

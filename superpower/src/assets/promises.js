@@ -99,8 +99,10 @@
     const card = document.getElementById(id);
     if (!card) return null;
     card.dataset.status = status;
-    card.querySelector(".verdict").textContent = verdict;
-    card.querySelector(".figures").textContent = figures;
+    for (const [sel, text] of [[".verdict", verdict], [".figures", figures]]) {
+      const e = card.querySelector(sel);
+      if (e) e.textContent = text;
+    }
     return card;
   }
 

@@ -137,8 +137,15 @@ async function locustChanged() {
 }
 
 async function waitStatus(page, id, status, timeoutMs) {
-  await page.waitForFunction(([sel, want]) => document.querySelector(sel).dataset.status === want,
-    [`#${id}`, status], { timeout: timeoutMs, polling: 100 });
+  try {
+    await page.waitForFunction(([sel, want]) => document.querySelector(sel).dataset.status === want,
+      [`#${id}`, status], { timeout: timeoutMs, polling: 100 });
+  } catch (e) {
+    await page.screenshot({ path: `${ARTIFACTS}/promises-failed-${id}-${status}.png`, fullPage: true });
+    const shown = await page.$eval(`#${id}`, (c) => c.dataset.status + ": " + c.textContent);
+    const json = await (await fetch(BASE + "/promises.json")).text();
+    throw new Error(`#${id} not ${status} within ${timeoutMs} ms; shows ${shown}; /promises.json: ${json.slice(0, 1500)}`);
+  }
 }
 
 test("the promises, live: green on a healthy fleet, promise 1 red within 5 s without stable assignment, reset brings it back", async () => {

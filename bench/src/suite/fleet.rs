@@ -128,27 +128,42 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
     for p in &mut powersources {
         p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
     }
+    let superpower = start_superpower(opts, logs, Process::Superpower, &powersources, &[]).await?;
+    Ok(Product {
+        powersources,
+        superpower,
+    })
+}
+
+/// Starts superpower (as `process`, with `extra` flags) in front of `powersources` and waits
+/// until all of them are on its ring.
+pub(super) async fn start_superpower(
+    opts: &Options,
+    logs: &Path,
+    process: Process,
+    powersources: &[Proc],
+    extra: &[&str],
+) -> anyhow::Result<Proc> {
     let addr = free_addr()?;
     let mut args = vec!["--listen".into(), addr.to_string()];
-    for p in &powersources {
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    for p in powersources {
         args.push("--powersource".into());
         args.push(format!("http://{}", p.addr));
     }
     let mut superpower = Proc::spawn(
-        &Process::Superpower.to_string(),
+        &process.to_string(),
         &bin(opts, "superpower")?,
         &args,
         &opts.product_env,
         addr,
         logs,
     )?;
+    let n = powersources.len() as u64;
     superpower
-        .wait_ready("/health", ring_is(3), PRODUCT_READY)
+        .wait_ready("/health", ring_is(n), PRODUCT_READY)
         .await?;
-    Ok(Product {
-        powersources,
-        superpower,
-    })
+    Ok(superpower)
 }
 
 /// A `/health` body check: superpower has `n` instances on its ring.

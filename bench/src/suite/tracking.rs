@@ -15,14 +15,13 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::fleet::{ring_is, Fleet};
+use super::fleet::{start_superpower, Fleet};
 use super::options::Options;
-use super::programs::bin;
 use super::progress::step;
-use super::timing::{Timing, MAX_CONNECTIONS, PRODUCT_READY};
+use super::timing::{Timing, MAX_CONNECTIONS};
 use super::users::{cookies, record_names};
 use crate::load::{self, Plan};
-use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
+use crate::procs::{Proc, MICROS_PER_TICK};
 use crate::report::{Process, Tracking};
 
 /// One maximum-throughput run at `p`: its answers per second and the CPU microseconds its
@@ -87,25 +86,14 @@ pub(super) async fn tracking(
     logs: &Path,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<Tracking> {
-    let addr = free_addr()?;
-    let mut args = vec![
-        "--listen".into(),
-        addr.to_string(),
-        "--no-promise-tracking".into(),
-    ];
-    for p in &fleet.powersources {
-        args.push("--powersource".into());
-        args.push(format!("http://{}", p.addr));
-    }
-    let mut off = Proc::spawn(
-        &Process::SuperpowerUntracked.to_string(),
-        &bin(opts, "superpower")?,
-        &args,
-        &opts.product_env,
-        addr,
+    let off = start_superpower(
+        opts,
         logs,
-    )?;
-    off.wait_ready("/health", ring_is(3), PRODUCT_READY).await?;
+        Process::SuperpowerUntracked,
+        &fleet.powersources,
+        &["--no-promise-tracking"],
+    )
+    .await?;
     let on = &fleet.superpower;
     // both remember every user (the second visit), so every answer after is a check on "on"
     for p in [on, &off] {

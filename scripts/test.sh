@@ -9,7 +9,9 @@
 # integration tests (nextest), a bounded run of every fuzz target (cargo fuzz), the OpenAPI
 # specs (route drift, schemathesis against the real services), the headless-Chromium page tests,
 # the dashboard and rule checks,
-# the Kubernetes manifest checks with a real DNS-membership test, the chaos experiments against
+# the Kubernetes manifest checks with a real DNS-membership test, the returning visitors (Locust,
+# headless: no failure on a healthy fleet, "superpower changed" failures once stable assignment
+# is off), the chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, a
 # smoke run of the benchmarks, and a one-minute soak (bench/run.sh --soak-seconds 60: returning
 # users while powersources are killed, frozen and restarted; no error, no identity change, no
@@ -22,7 +24,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet experiments naive-experiments dashboards-live bench-smoke soak-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet visitors experiments naive-experiments dashboards-live bench-smoke soak-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -81,6 +83,7 @@ step_browser() { superpower/tests/browser/run.sh; }
 step_dashboards() { dashboards/check.sh; }
 step_kubernetes() { deploy/kubernetes/check.sh; }
 step_fleet() { deploy/local/test-fleet.sh; }
+step_visitors() { visitors/check.sh; }
 step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
 step_naive_experiments() { experiments/run-local.sh --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }

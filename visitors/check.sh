@@ -4,6 +4,7 @@
 #
 #   visitors/check.sh
 #
+# 0. Bad settings (a pause range of 5 to 1 s) must be refused with exit 2 before any visit.
 # 1. Starts the local fleet with deploy/local/up.sh (which also starts its background
 #    population of visitors) unless one runs already (then it is used and left running).
 # 2. healthy: a headless run (VISITORS_USERS users, VISITORS_SECONDS) must end with exit 0 and
@@ -36,6 +37,14 @@ die() { printf '[visitors] FAILED: %s\n' "$*" >&2; exit 1; }
 ensure_venv
 hold_fleet_lock 600
 rm -rf "$OUT" && mkdir -p "$OUT"
+
+# Bad settings are refused before any visit: exit 2, and a message that names them.
+code=0
+"$VENV/bin/locust" -f visitors/locustfile.py --host http://127.0.0.1:9 --headless -u 1 -r 1 -t 5s \
+  --visit-min-s 5 --visit-max-s 1 >"$OUT/bad-settings.log" 2>&1 || code=$?
+[ "$code" -eq 2 ] && grep -q -- "--visit-min-s (5.0) <= --visit-max-s (1.0)" "$OUT/bad-settings.log" ||
+  die "a pause range of 5 to 1 s was not refused with exit 2 (exit $code, log: $OUT/bad-settings.log)"
+say "bad settings (--visit-min-s 5 --visit-max-s 1) refused: exit 2"
 
 started_fleet=0
 token=""

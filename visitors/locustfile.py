@@ -29,8 +29,10 @@ failed. More in visitors/README.md.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import sys
 import time
 
 from locust import HttpUser, events, task
@@ -74,16 +76,31 @@ def _arguments(parser):
     )
 
 
-@events.test_start.add_listener
-def _check_arguments(environment, **_kwargs):
-    o = environment.parsed_options
-    if o is None:
-        return
+def _settings_problem(o):
+    """What is wrong with the visitors' settings, or None."""
     if not (0 <= o.visit_min_s <= o.visit_max_s) or o.visit_timeout_s <= 0:
-        raise ValueError(
+        return (
             f"need 0 <= --visit-min-s ({o.visit_min_s}) <= --visit-max-s ({o.visit_max_s}) "
             f"and --visit-timeout-s ({o.visit_timeout_s}) > 0"
         )
+    return None
+
+
+@events.init.add_listener
+def _refuse_bad_settings(environment, **_kwargs):
+    """Bad flags or env vars: a clear error and exit 2 before any visit."""
+    problem = environment.parsed_options and _settings_problem(environment.parsed_options)
+    if problem:
+        logging.error("visitors: %s", problem)
+        sys.exit(2)
+
+
+@events.test_start.add_listener
+def _check_settings(environment, **_kwargs):
+    """Bad values typed into the web UI's start form: said in the log; the test does not start."""
+    problem = environment.parsed_options and _settings_problem(environment.parsed_options)
+    if problem:
+        raise ValueError(problem)
 
 
 class ReturningVisitor(HttpUser):

@@ -11,6 +11,7 @@
 #    visitors and returning ones (varied superpower_id cookies), and /images/{id}.
 # 4. Kills powersource-1 (SIGKILL), waits until Prometheus sees it down and superpower's ring
 #    shrinks, drives more traffic, starts it again and waits until the ring is whole.
+#    Then asks Prometheus whether promise 1 held: answers to returning users checked, none changed.
 # 5. Runs every panel target of every dashboard as an instant query (template variables
 #    substituted), every annotation as a range query over the test window, every query variable,
 #    and prints a table query → series count. Fails listing the empty ones.
@@ -139,6 +140,10 @@ drive "all instances back"
 t=$(date +%s)
 wait_for "a scrape after the traffic" "timestamp(up{job=\"superpower\"}) > $t"
 wait_for "a rule evaluation after the traffic" "timestamp(superpower:latency_sli:ratio_rate5m) > $t"
+# Promise 1, as superpower counts it: returning users were checked, and not one changed superpower
+# although an instance died (the SLI panels must show it kept, not merely show something).
+wait_for "promise 1 kept: answers to returning users checked, none changed" \
+  "sum(increase(superpower_identity_checks_total{job=\"superpower\"}[5m])) > 0 and sum(increase(superpower_identity_changes_total{job=\"superpower\"}[5m])) == 0 and superpower:identity_sli:ratio_rate5m == 1"
 
 # --- every query of every dashboard -------------------------------------------------------------
 say "querying every dashboard panel, annotation and variable"

@@ -19,7 +19,7 @@
 # 6. brings the fleet down again if it started it.
 #
 # --naive proves that the experiments can fail. It starts a fleet of its own with
-# `deploy/local/up.sh --naive`: superpower with every resilience switch off (ring: round robin;
+# `deploy/local/up.sh --naive --no-visitors`: superpower with every resilience switch off (ring: round robin;
 # failover: one attempt; fallback: none; deadlines: the original's 2 s connect / 5 s read
 # timeouts; hedging: none) and active health checks only every NAIVE_HEALTH_INTERVAL_MS (default
 # 60000; the original demo had none, and a 1 s checker would take a dead instance out of the
@@ -92,7 +92,9 @@ if [ "$naive" = 1 ]; then
   for name in $(pidfile_names); do
     pid_of "$name" >/dev/null && die "--naive needs a fleet of its own, and $name runs: deploy/local/down.sh first"
   done
-  up_flags=(--naive)
+  # No background visitors: on a fleet without stable assignment they would break promise 1 in
+  # Prometheus (superpower_identity_changes_total) before the first experiment's steady state.
+  up_flags=(--naive --no-visitors)
 fi
 if deploy/local/status.sh >/dev/null 2>&1; then
   say "the local fleet is already running: using it (and leaving it up)"

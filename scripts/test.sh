@@ -12,7 +12,8 @@
 # the Kubernetes manifest checks with a real DNS-membership test, the real container image built
 # with podman from local base-image stand-ins, the container fleet run as the manifests run it,
 # the compose deployment, chaos experiments against containers (resilient, then naive), the
-# chaos experiments against
+# returning visitors (Locust, headless: no failure on a healthy fleet, "superpower changed"
+# failures once stable assignment is off), the chaos experiments against
 # the real local fleet (resilient, then naive: they must deviate), the live dashboard check, a
 # smoke run of the benchmarks, and a one-minute soak (bench/run.sh --soak-seconds 60: returning
 # users while powersources are killed, frozen and restarted; no error, no identity change, no
@@ -25,7 +26,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes image containers compose container-experiments naive-container-experiments fleet experiments naive-experiments dashboards-live bench-smoke soak-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes image containers compose container-experiments naive-container-experiments fleet visitors experiments naive-experiments dashboards-live bench-smoke soak-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -93,6 +94,7 @@ step_compose() { deploy/compose/test.sh; }
 step_container_experiments() { experiments/run-containers.sh; }
 step_naive_container_experiments() { experiments/run-containers.sh --naive; }
 step_fleet() { deploy/local/test-fleet.sh; }
+step_visitors() { visitors/check.sh; }
 step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
 step_naive_experiments() { experiments/run-local.sh --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }

@@ -35,6 +35,9 @@ ensure_venv() {
   sha=$(sha256sum "$want" | cut -d' ' -f1)
   if [ -x "$VENV/bin/chaos" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sha" ]; then return 0; fi
   log "python venv at $VENV"
+  # Debian's python3 makes venvs only with python3-venv (ensurepip); deploy/local/up.sh needs the
+  # venv too (the visitors), so a fresh machine gets it here.
+  python3 -c 'import ensurepip' 2>/dev/null || ensure_apt python3-venv
   python3 -m venv "$VENV" >&2
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$want" >&2
   echo "$sha" > "$stamp"

@@ -246,6 +246,25 @@ const promAnnotation = (name, iconColor, expr, titleFormat, tagKeys) => ({
 
 const ONE_SECOND = steps(['green', null], ['red', 1]);
 const SLI = steps(['red', null], ['green', 0.99]);
+/** Promise 1's SLO: 99.9% of the answers to returning users keep their superpower. */
+const IDENTITY_SLI = steps(['red', null], ['green', 0.999]);
+const IDENTITY_BUDGET = 0.001;
+const CHECKS = 'superpower_identity_checks_total';
+const CHANGES = 'superpower_identity_changes_total';
+
+// Each promise has an SLI recorded per window (sli-recording.yml), an error budget, and the same
+// three panels built from them: what is left of the budget, how fast it burns, the SLI by window.
+const SLI_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d'];
+const budgetLeft = ({ title, description, sli, budget }) => stat({ title, description, unit: 'percentunit', decimals: 1, w: 6,
+  thresholds: steps(['red', null], ['orange', 0.25], ['green', 0.5]),
+  exprs: [[`1 - (1 - ${sli}30d) / ${budget}`, 'budget left']] });
+const burnRate = ({ title, description, sli, budget }) => timeseries({ title, description, unit: 'x', min: 0,
+  thresholds: steps(['green', null], ['orange', 6], ['red', 14.4]), thresholdLine: true,
+  exprs: ['5m', '1h', '6h', '3d'].map((w) => [`(1 - ${sli}${w}) / ${budget}`, w]) });
+const byWindow = ({ title, description, sli, min, thresholds }) => bargauge({ title, description, unit: 'percentunit',
+  min, max: 1, thresholds, w: 24, h: 6, exprs: SLI_WINDOWS.map((w) => [`${sli}${w}`, w]) });
+const IDENTITY = { sli: 'superpower:identity_sli:ratio_rate', budget: IDENTITY_BUDGET };
+const LATENCY = { sli: 'superpower:latency_sli:ratio_rate', budget: 0.01 };
 const ZERO_IS_GOOD = steps(['green', null], ['red', 0.000001]);
 const ON_OFF = valueText([['0', 'OFF', 'red'], ['1', 'ON', 'green']]);
 const UP_DOWN = valueText([['0', 'down', 'red'], ['1', 'up', 'green']]);
@@ -262,13 +281,22 @@ const promises = dashboard({
   ],
   panels: [
     row('The promises, now'),
-    stat({ title: 'Under 1 s (5m)', unit: 'percentunit', decimals: 2, thresholds: SLI,
+    stat({ title: 'Promise 1: same superpower (5m)', unit: 'percentunit', decimals: 2, thresholds: IDENTITY_SLI, w: 6,
+      description: 'Share of superpower\'s answers to returning users (GET / with a cookie it had answered before) that gave the same character as last time, over the last 5 minutes, as superpower itself counts them (identity SLI). A degraded answer counts as kept. The SLO is 99.9% over 30 days.',
+      exprs: [['superpower:identity_sli:ratio_rate5m', 'same superpower']] }),
+    budgetLeft({ ...IDENTITY, title: 'Identity budget left (30d)',
+      description: 'Share of the 30-day identity error budget (1 answer to a returning user in 1,000 may change their superpower) not yet spent. Below 0: the SLO is broken.' }),
+    stat({ title: 'Promise 2: under 1 s (5m)', unit: 'percentunit', decimals: 2, thresholds: SLI, w: 6,
       description: 'Share of GET / answered within 1 s over the last 5 minutes (latency SLI). The SLO is 99% over 30 days.',
       exprs: [['superpower:latency_sli:ratio_rate5m', 'under 1 s']] }),
-    stat({ title: 'Latency budget left (30d)', unit: 'percentunit', decimals: 1,
-      thresholds: steps(['red', null], ['orange', 0.25], ['green', 0.5]),
-      description: 'Share of the 30-day error budget (1% of requests may be slower than 1 s) not yet spent. Below 0: the SLO is broken.',
-      exprs: [['1 - (1 - superpower:latency_sli:ratio_rate30d) / 0.01', 'budget left']] }),
+    budgetLeft({ ...LATENCY, title: 'Latency budget left (30d)',
+      description: 'Share of the 30-day error budget (1% of requests may be slower than 1 s) not yet spent. Below 0: the SLO is broken.' }),
+    stat({ title: 'Superpower changed (5m)', thresholds: ZERO_IS_GOOD, decimals: 0,
+      description: 'Answers to returning users whose character was not the one superpower gave them last time (promise 1 broken), over the last 5 minutes.',
+      exprs: [[`sum(increase(${CHANGES}[5m])) or vector(0)`, 'changed']] }),
+    stat({ title: 'Returning answers (5m)', decimals: 0, colorMode: 'value',
+      description: 'Answers to returning users superpower checked against the character it gave them last time, over the last 5 minutes: what promise 1 is judged on.',
+      exprs: [[`sum(increase(${CHECKS}[5m]))`, 'checked']] }),
     stat({ title: 'Available (5m)', unit: 'percentunit', decimals: 2, thresholds: SLI,
       description: 'Share of GET / answered without a 5xx status over the last 5 minutes. Degraded answers count as available.',
       exprs: [['superpower:availability_sli:ratio_rate5m', 'available']] }),
@@ -281,6 +309,18 @@ const promises = dashboard({
     stat({ title: 'Ring: healthy / known', colorMode: 'value', textMode: 'value_and_name',
       description: 'Healthy powersource instances on superpower\'s ring, and all instances it knows of.',
       exprs: [['min(superpower_ring_members)', 'healthy'], ['max(superpower_known_instances)', 'known']] }),
+
+    row('Promise 1: the same superpower every time'),
+    timeseries({ title: 'Answers to returning users: checked and changed', unit: 'reqps', min: 0,
+      description: 'Per second: answers to returning users superpower checked against the character it gave them last time, and those whose character changed. Changed stays at 0 while the promise holds; with stable assignment off it climbs to nearly every check.',
+      exprs: [
+        [`sum(rate(${CHECKS}[${RI}]))`, 'checked/s'],
+        [rateOrZero(CHANGES), 'changed/s'],
+      ] }),
+    burnRate({ ...IDENTITY, title: 'Identity budget burn rate',
+      description: 'How fast the identity budget (0.1% of answers to returning users) burns; 1x = spent in exactly 30 days. Lines at 6x and 14.4x: the page thresholds of the identity burn-rate alerts.' }),
+    byWindow({ ...IDENTITY, title: 'Same superpower, by window', min: 0.99, thresholds: IDENTITY_SLI,
+      description: 'Identity SLI over each window the alerts use. Green at 99.9% or more.' }),
 
     row('Traffic and latency (user-facing routes)'),
     timeseries({ title: 'Request rate by route and status', unit: 'reqps',
@@ -297,19 +337,10 @@ const promises = dashboard({
     timeseries({ title: 'Error ratio (5xx / all)', unit: 'percentunit', min: 0,
       description: 'Share of user-facing answers with a 5xx status. 0 while nothing fails.',
       exprs: [[`(sum(rate(http_server_request_duration_seconds_count{${USER}, status=~"5.*"}[${RI}])) or vector(0))\n/\nsum(rate(http_server_request_duration_seconds_count{${USER}}[${RI}]))`, '5xx ratio']] }),
-    timeseries({ title: 'Latency budget burn rate', unit: 'x', min: 0,
-      thresholds: steps(['green', null], ['orange', 6], ['red', 14.4]), thresholdLine: true,
-      description: 'How fast the 1 s latency budget burns (1x = spent in exactly 30 days). Lines at 6x and 14.4x: the page thresholds of the burn-rate alerts.',
-      exprs: [
-        ['(1 - superpower:latency_sli:ratio_rate5m) / 0.01', '5m'],
-        ['(1 - superpower:latency_sli:ratio_rate1h) / 0.01', '1h'],
-        ['(1 - superpower:latency_sli:ratio_rate6h) / 0.01', '6h'],
-        ['(1 - superpower:latency_sli:ratio_rate3d) / 0.01', '3d'],
-      ] }),
-    bargauge({ title: 'Under 1 s, by window', unit: 'percentunit', min: 0.9, max: 1, thresholds: SLI, w: 24, h: 6,
-      description: 'Latency SLI over each window the alerts use. Green at 99% or more.',
-      exprs: ['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d']
-        .map((w) => [`superpower:latency_sli:ratio_rate${w}`, w]) }),
+    burnRate({ ...LATENCY, title: 'Latency budget burn rate',
+      description: 'How fast the 1 s latency budget burns (1x = spent in exactly 30 days). Lines at 6x and 14.4x: the page thresholds of the burn-rate alerts.' }),
+    byWindow({ ...LATENCY, title: 'Under 1 s, by window', min: 0.9, thresholds: SLI,
+      description: 'Latency SLI over each window the alerts use. Green at 99% or more.' }),
 
     row('powersource, as superpower sees it'),
     timeseries({ title: 'powersource p99 latency by instance', unit: 's', min: 0,

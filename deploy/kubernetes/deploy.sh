@@ -71,8 +71,8 @@ log "waiting for the rollout"
 if [ "$existed" -eq 1 ]; then
   $KUBECTL -n "$NAMESPACE" rollout restart statefulset/powersource deployment/superpower >/dev/null
 fi
-for w in statefulset/powersource deployment/superpower deployment/prometheus deployment/grafana; do
+for w in statefulset/powersource deployment/superpower deployment/prometheus deployment/grafana deployment/visitors; do
   $KUBECTL -n "$NAMESPACE" rollout status "$w" --timeout=300s
 done
 log "deployed. Reach it with: deploy/kubernetes/port-forward.sh $CLUSTER"
-log "  superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000"
+log "  superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089"

@@ -3,6 +3,7 @@
 #   superpower  http://127.0.0.1:30280
 #   prometheus  http://127.0.0.1:9090
 #   grafana     http://127.0.0.1:3000
+#   visitors    http://127.0.0.1:8089  (Locust's web UI: the returning visitors)
 # Runs in the foreground until Ctrl-C, restarting a forward that drops (a forward to a
 # Service ends when the pod it picked is deleted, which the chaos experiments do).
 #
@@ -30,5 +31,6 @@ trap 'exit 0' INT TERM
 forward superpower 30280:30280 & PIDS+=($!)
 forward prometheus 9090:9090 & PIDS+=($!)
 forward grafana 3000:3000 & PIDS+=($!)
-log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000 (Ctrl-C stops)"
+forward visitors 8089:8089 & PIDS+=($!)
+log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089 (Ctrl-C stops)"
 wait

@@ -591,6 +591,33 @@ def expand(value: str, env: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The returning visitors run the local fleet's locustfile against the superpower Service
+
+
+def test_visitors_run_the_locustfile_of_the_local_fleet(docs):
+    """The ConfigMap is visitors/locustfile.py byte for byte, mounted where Locust reads it."""
+    cm = configmap(docs, "visitors-locustfile")
+    assert cm["data"] == {"locustfile.py": (ROOT / "visitors" / "locustfile.py").read_text()}
+    dep = one(docs, "Deployment", "visitors")
+    assert dep["spec"]["replicas"] == 1, "a second Locust would double the population"
+    c = container(dep, "locust")
+    vols = {v["name"]: v for v in pod_spec(dep)["volumes"]}
+    (mount,) = [m for m in c["volumeMounts"] if vols[m["name"]].get("configMap", {}).get("name") == cm["metadata"]["name"]]
+    assert flag(c["command"], "-f") == f"{mount['mountPath']}/locustfile.py"
+    # Locust's version is the one the suite tests (scripts/requirements.txt).
+    pinned = re.search(r"^locust==([\d.]+)$", (ROOT / "scripts" / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    assert c["image"] == f"locustio/locust:{pinned}"
+    # It visits superpower through its Service, and starts at once with its web UI on.
+    svc = one(docs, "Service", "superpower")
+    assert flag(c["command"], "--host") == f"http://{svc['metadata']['name']}:{svc['spec']['ports'][0]['port']}"
+    assert "--autostart" in c["command"] and "--headless" not in c["command"]
+    web = one(docs, "Service", "visitors")
+    assert port_number(c, web["spec"]["ports"][0]["targetPort"]) == int(flag(c["command"], "--web-port"))
+    forwards = dict(re.findall(r"^forward (\w+) (\d+):\d+", (HERE / "port-forward.sh").read_text(), re.MULTILINE))
+    assert forwards["visitors"] == str(web["spec"]["ports"][0]["port"])
+
+
+# ---------------------------------------------------------------------------------------------
 # The Kubernetes chaos experiments select what is deployed
 
 

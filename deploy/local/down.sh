@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops everything deploy/local/up.sh started: superpower, every powersource, Prometheus.
+# Stops everything deploy/local/up.sh started: the visitors, superpower, every powersource,
+# Prometheus.
 # SIGTERM first (each service drains its in-flight requests), SIGKILL after
 # FLEET_STOP_TIMEOUT seconds (default 15). Only processes named in var/fleet/*.pid are signalled.
 set -euo pipefail
@@ -11,7 +12,8 @@ if [ -z "$names" ]; then
   exit 0
 fi
 
-# superpower first (so it does not log a storm of failed calls), then the rest, in parallel.
+# The visitors first (so they do not fail visits against a fleet going down), then superpower
+# (so it does not log a storm of failed calls), then the rest, in parallel.
 stop_one() {
   local name="$1" pid
   if pid="$(pid_of "$name")"; then
@@ -22,10 +24,12 @@ stop_one() {
   fi
   return 0
 }
-if echo "$names" | grep -qx superpower; then stop_one superpower; fi
+for first in visitors superpower; do
+  if echo "$names" | grep -qx "$first"; then stop_one "$first"; fi
+done
 pids=()
 for name in $names; do
-  [ "$name" = superpower ] && continue
+  case "$name" in visitors | superpower) continue ;; esac
   stop_one "$name" &
   pids+=($!)
 done

@@ -2,7 +2,8 @@
 # Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, status.sh). Source it.
 #
 # Everything lives under var/ at the repo root:
-#   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower, prometheus)
+#   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower, prometheus,
+#                                           visitors: the Locust population of visitors/locustfile.py)
 #   var/fleet/fleet.env                     what up.sh started (N, data dir), read by powersource.sh
 #   var/fleet/targets/{superpower,powersource}.json   Prometheus file_sd targets
 #   var/stores/powersource-I                the sled store of powersource I
@@ -17,6 +18,9 @@ BIN="${SUPERPOWER_BIN_DIR:-$ROOT/target/release}"
 SUPERPOWER_ADDR="127.0.0.1:30280"
 PROMETHEUS_ADDR="127.0.0.1:9090"
 PROMETHEUS_CONFIG="$ROOT/dashboards/prometheus/prometheus.yml"
+# The returning visitors (visitors/locustfile.py, run by the venv's Python): Locust's web UI.
+VISITORS_ADDR="127.0.0.1:8089"
+VISITORS_PYTHON="$ROOT/var/venv/bin/python"
 # How long a process gets to answer /health after it starts, and to exit after SIGTERM.
 START_TIMEOUT="${FLEET_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${FLEET_STOP_TIMEOUT:-15}"
@@ -32,6 +36,7 @@ expected_exe() {
     powersource-*) echo "$BIN/powersource" ;;
     superpower) echo "$BIN/superpower" ;;
     prometheus) command -v prometheus ;;
+    visitors) echo "$VISITORS_PYTHON" ;;
   esac
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shows the local fleet: each process, its pid, its address and whether it answers 200.
-# Exit 0 when every powersource and superpower runs and is healthy, 1 otherwise (Prometheus is
-# shown but optional).
+# Exit 0 when every powersource and superpower runs and is healthy, 1 otherwise (Prometheus and
+# the visitors, Locust's web UI, are shown but optional).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -24,5 +24,8 @@ done
 row superpower "$SUPERPOWER_ADDR" /health || ok=1
 if command -v prometheus >/dev/null 2>&1; then
   row prometheus "$PROMETHEUS_ADDR" /-/ready || true
+fi
+if [ -f "$FLEET/visitors.pid" ] || [ "$(sed -n 's/^VISITORS=//p' "$FLEET/fleet.env" 2>/dev/null)" -gt 0 ] 2>/dev/null; then
+  row visitors "$VISITORS_ADDR" / || true
 fi
 exit $ok

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the local fleet scripts for real: up.sh twice, the admin token (token.sh) and
 # experiments/faults.sh against a live instance, powersource.sh stop/kill/start, a partial fleet,
-# status.sh, down.sh, then up.sh --naive (every switch off) and down.sh again. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
+# status.sh, the returning visitors (Locust) up.sh starts and down.sh stops, down.sh, then
+# up.sh --naive --no-visitors (every switch off, no visitors) and down.sh again. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
 # the fleet's ports free: it refuses to run while a fleet runs (it would stop it). Holds
 # var/fleet.lock like the other suites that use the fleet. Ends with "N passed, N failed".
 set -uo pipefail
@@ -25,7 +26,7 @@ healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 20
 gone() {
   [ ! -r "/proc/$1/stat" ] || [ "$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
 }
-pids() { cat "$FLEET"/powersource-*.pid "$FLEET/superpower.pid" 2>/dev/null | sort | tr '\n' ' '; }
+pids() { cat "$FLEET"/powersource-*.pid "$FLEET/superpower.pid" "$FLEET/visitors.pid" 2>/dev/null | sort | tr '\n' ' '; }
 
 for name in $(pidfile_names); do
   if pid_of "$name" >/dev/null; then
@@ -39,6 +40,18 @@ check "up.sh starts the fleet" deploy/local/up.sh
 check "superpower answers on 127.0.0.1:30280" healthy "http://$SUPERPOWER_ADDR/health"
 for i in 1 2 3; do check "powersource-$i answers on $(powersource_addr "$i")" healthy "http://$(powersource_addr "$i")/health"; done
 check "status.sh says healthy" deploy/local/status.sh
+check "up.sh starts the visitors: Locust's web UI answers on $VISITORS_ADDR" healthy "http://$VISITORS_ADDR/"
+check "status.sh shows the visitors healthy" grep -Eq '^visitors +[0-9]+ .* healthy$' <(deploy/local/status.sh)
+visiting() { # the visitors have made visits, and none failed
+  curl -s --max-time 2 "http://$VISITORS_ADDR/stats/requests" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+total = next(s for s in d["stats"] if s["name"] == "Aggregated")
+sys.exit(not (d["user_count"] == 10 and total["num_requests"] > 0 and total["num_failures"] == 0))'
+}
+deadline=$((SECONDS + 15))
+until visiting || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
+check "10 visitors come back, and no visit failed" visiting
 
 token="$(deploy/local/token.sh 2>/dev/null)"
 check "up.sh makes an admin token (token.sh prints it)" test -n "$token"
@@ -78,6 +91,7 @@ check "powersource.sh start 3" deploy/local/powersource.sh start 3
 check "powersource.sh refuses an index outside the fleet" fails deploy/local/powersource.sh start 4
 check "powersource.sh refuses an unknown command" fails deploy/local/powersource.sh explode 1
 check "up.sh refuses a bad --powersources" fails deploy/local/up.sh --powersources 12
+check "up.sh refuses a bad --visitors" fails deploy/local/up.sh --visitors many
 
 all="$(pids)"
 check "down.sh stops everything" deploy/local/down.sh
@@ -86,7 +100,8 @@ all_gone() { local p; for p in $all; do gone "$p" || return 1; done; }
 check "every process is gone" all_gone
 check "down.sh with nothing running succeeds" deploy/local/down.sh
 
-check "up.sh --naive starts the teaching fleet" deploy/local/up.sh --naive
+check "up.sh --naive --no-visitors starts the teaching fleet" deploy/local/up.sh --naive --no-visitors
+check "--no-visitors starts no visitors" test ! -e "$FLEET/visitors.pid"
 all_off() {
   curl -s --max-time 2 -H "Authorization: Bearer $(deploy/local/token.sh)" "http://$SUPERPOWER_ADDR/admin/switches" |
     python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(not (s and not any(s.values())))'

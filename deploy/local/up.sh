@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Starts the local fleet: N powersources, superpower in front of them, and Prometheus when its
-# binary is installed. Running it again while the fleet runs starts nothing.
+# Starts the local fleet: N powersources, superpower in front of them, Prometheus when its
+# binary is installed, and a small population of returning visitors (Locust, visitors/). Running
+# it again while the fleet runs starts nothing (but what is missing of Prometheus and visitors).
 #
-#   deploy/local/up.sh [--powersources N] [--data DIR] [--naive]
+#   deploy/local/up.sh [--powersources N] [--data DIR] [--naive] [--visitors N | --no-visitors]
 #
 #   --powersources N   how many powersource instances (1-9, default 3): 127.0.0.1:6061..606N
 #   --data DIR         dataset folder to ingest (default: the loader's built-in sample dataset)
 #   --naive            superpower starts with every resilience switch off (`superpower --naive`)
 #                      and checks /health only every NAIVE_HEALTH_INTERVAL_MS (default 60000;
 #                      the original demo had no health checks): the teaching fleet
+#   --visitors N       how many returning visitors (0-1000, default 10): Locust running
+#                      visitors/locustfile.py against superpower, each user back every 1-5 s
+#                      (about 3 visits/s for 10), its web UI on http://127.0.0.1:8089 (change
+#                      users and rate live there); failures are named there by broken promise
+#   --no-visitors      no visitors (same as --visitors 0)
 #
 # Env: SUPERPOWER_ADMIN_TOKEN (passed to every process: superpower's admin API and control page
 #      at /admin, and, as POWERSOURCE_ADMIN_TOKEN, each powersource's admin API and what
@@ -19,11 +25,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 N=3
 DATA=""
 NAIVE=0
+VISITORS=10
+VISITORS_GIVEN=0 # a second up.sh keeps the running fleet's choice unless told otherwise
 while [ $# -gt 0 ]; do
   case "$1" in
     --naive) NAIVE=1; shift ;;
@@ -31,11 +39,15 @@ while [ $# -gt 0 ]; do
     --powersources=*) N="${1#*=}"; shift ;;
     --data) [ $# -ge 2 ] || die "--data needs a folder"; DATA="$2"; shift 2 ;;
     --data=*) DATA="${1#*=}"; shift ;;
+    --visitors) [ $# -ge 2 ] || die "--visitors needs a number"; VISITORS="$2"; VISITORS_GIVEN=1; shift 2 ;;
+    --visitors=*) VISITORS="${1#*=}"; VISITORS_GIVEN=1; shift ;;
+    --no-visitors) VISITORS=0; VISITORS_GIVEN=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
 [[ "$N" =~ ^[1-9]$ ]] || die "--powersources must be 1 to 9 (ports 6061-6069), got '$N'"
+[[ "$VISITORS" =~ ^(0|[1-9][0-9]{0,2}|1000)$ ]] || die "--visitors must be 0 to 1000, got '$VISITORS'"
 if [ -n "$DATA" ]; then
   [ -d "$DATA" ] || die "--data $DATA: no such folder"
   DATA="$(cd "$DATA" && pwd)"
@@ -60,6 +72,9 @@ print_urls() {
   done
   if pid_of prometheus >/dev/null; then
     say "prometheus:  http://$PROMETHEUS_ADDR/"
+  fi
+  if pid_of visitors >/dev/null; then
+    say "visitors:    http://$VISITORS_ADDR/   (Locust: $(sed -n 's/^VISITORS=//p' "$FLEET/fleet.env" 2>/dev/null) returning users; change them there)"
   fi
   if [ "$(sed -n 's/^NAIVE=//p' "$FLEET/fleet.env" 2>/dev/null)" = 1 ]; then
     say "superpower runs NAIVE: every resilience switch off (the control page turns them on)"
@@ -90,10 +105,31 @@ ensure_prometheus() {
   wait_ready prometheus "http://$PROMETHEUS_ADDR/-/ready"
 }
 
+# The returning visitors: Locust with its web UI, started with the population running
+# (--autostart), logs in var/fleet/visitors.log. Optional like Prometheus: a second up.sh starts
+# them if they died.
+ensure_visitors() {
+  [ "$VISITORS" -gt 0 ] || return 0
+  pid_of visitors >/dev/null && return 0
+  if port_answers "$VISITORS_ADDR"; then
+    say "something else already listens on $VISITORS_ADDR: not starting the visitors"
+    return 0
+  fi
+  # shellcheck source=../../scripts/tools.sh
+  source "$ROOT/scripts/tools.sh"
+  ensure_venv || die "no venv for the visitors (scripts/tools.sh ensure_venv); --no-visitors starts the fleet without them"
+  launch visitors "$VISITORS_PYTHON" -m locust -f "$ROOT/visitors/locustfile.py" \
+    --host "http://$SUPERPOWER_ADDR" --users "$VISITORS" --spawn-rate "$VISITORS" --autostart \
+    --web-host "${VISITORS_ADDR%:*}" --web-port "${VISITORS_ADDR##*:}" --only-summary
+  started+=(visitors)
+  wait_ready visitors "http://$VISITORS_ADDR/"
+  say "visitors: $VISITORS returning users (pid $(pid_of visitors)), Locust on http://$VISITORS_ADDR/"
+}
+
 # --- already running? ---------------------------------------------------------------------------
 running=()
 for name in $(pidfile_names); do
-  [ "$name" = prometheus ] && continue
+  case "$name" in prometheus | visitors) continue ;; esac
   pid_of "$name" >/dev/null && running+=("$name")
 done
 if [ ${#running[@]} -gt 0 ]; then
@@ -104,6 +140,18 @@ if [ ${#running[@]} -gt 0 ]; then
     [ "$NAIVE" = "$(sed -n 's/^NAIVE=//p' "$FLEET/fleet.env" 2>/dev/null || echo 0)" ] ||
       say "(it was started $([ "$NAIVE" = 1 ] && echo without || echo with) --naive: deploy/local/down.sh first to change that)"
     ensure_prometheus
+    if [ "$VISITORS_GIVEN" = 1 ]; then
+      was="$(sed -n 's/^VISITORS=//p' "$FLEET/fleet.env" 2>/dev/null)"
+      if [ "$VISITORS" != "${was:-0}" ] && pid_of visitors >/dev/null; then
+        say "(the visitors run with ${was:-?} users, not $VISITORS: change them at http://$VISITORS_ADDR/, or deploy/local/down.sh first)"
+      else
+        sed -i "s/^VISITORS=.*/VISITORS=$VISITORS/" "$FLEET/fleet.env"
+      fi
+    else
+      VISITORS="$(sed -n 's/^VISITORS=//p' "$FLEET/fleet.env" 2>/dev/null)"
+      VISITORS="${VISITORS:-0}"
+    fi
+    ensure_visitors
     print_urls
     exit 0
   fi
@@ -150,6 +198,7 @@ rm -f "$FLEET/fleet.env"
     echo "POWERSOURCES=$N"
     echo "DATA=$DATA"
     echo "NAIVE=$NAIVE"
+    echo "VISITORS=$VISITORS"
     echo "SUPERPOWER_ADMIN_TOKEN=$SUPERPOWER_ADMIN_TOKEN"
   } >"$FLEET/fleet.env"
 )
@@ -198,6 +247,7 @@ ensure_prometheus
 if pid_of prometheus >/dev/null; then
   wait_scraped $((N + 1)) 20 || die "Prometheus does not scrape the fleet (log: var/fleet/prometheus.log)"
 fi
+ensure_visitors
 trap - EXIT
-say "the fleet is up: $N powersource(s) and superpower"
+say "the fleet is up: $N powersource(s) and superpower$([ "$VISITORS" -gt 0 ] && echo ", $VISITORS returning visitors")"
 print_urls

@@ -45,6 +45,8 @@ if [ ${#soak[@]} -gt 0 ]; then
   micro=0
 else
   ensure_oha
+  # the peers superpower is compared with (started by the bench itself, never as services)
+  ensure_apt nginx haproxy
 fi
 
 ensure_release_build

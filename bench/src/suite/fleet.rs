@@ -12,6 +12,10 @@ use super::timing::{PRODUCT_READY, REFERENCE_READY};
 use crate::procs::{free_addr, Proc};
 use crate::report::Process;
 
+/// The admin token of the powersources the benchmark starts (the peers scenario slows one
+/// through `/admin/faults`).
+pub(super) const ADMIN_TOKEN: &str = "bench-admin-token";
+
 /// The processes of the end-to-end scenarios.
 pub(super) struct Fleet {
     /// `powersource-1` to `-3`, each over its own store.
@@ -88,10 +92,20 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
 /// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
 /// until each is ready (superpower: all 3 powersources on its ring).
 pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
+    start_product_of(opts, logs, 3, &[]).await
+}
+
+/// As [`start_product`] with `n` powersources, and `extra` arguments for superpower.
+pub(super) async fn start_product_of(
+    opts: &Options,
+    logs: &Path,
+    n: usize,
+    extra: &[String],
+) -> anyhow::Result<Product> {
     let stores = opts.out.join("stores");
     let _ = std::fs::remove_dir_all(&stores);
     std::fs::create_dir_all(&stores)?;
-    let store_paths: Vec<PathBuf> = (1..=3)
+    let store_paths: Vec<PathBuf> = (1..=n)
         .map(|i| stores.join(Process::Powersource(i).to_string()))
         .collect();
     let mut args = vec!["ingest".to_owned()];
@@ -101,7 +115,7 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
     }
     run_logged(&bin(opts, "loader")?, &args, &logs.join("ingest.log"))
         .await
-        .context("ingesting the sample into the 3 stores")?;
+        .with_context(|| format!("ingesting the sample into the {n} stores"))?;
 
     let ps_bin = bin(opts, "powersource")?;
     let mut powersources = Vec::new();
@@ -115,6 +129,7 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
             store.display().to_string(),
             "--name".into(),
             name.clone(),
+            format!("--admin-token={ADMIN_TOKEN}"),
         ];
         powersources.push(Proc::spawn(
             &name,
@@ -134,6 +149,7 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
         args.push("--powersource".into());
         args.push(format!("http://{}", p.addr));
     }
+    args.extend(extra.iter().cloned());
     let mut superpower = Proc::spawn(
         &Process::Superpower.to_string(),
         &bin(opts, "superpower")?,
@@ -143,7 +159,7 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
         logs,
     )?;
     superpower
-        .wait_ready("/health", ring_is(3), PRODUCT_READY)
+        .wait_ready("/health", ring_is(n as u64), PRODUCT_READY)
         .await?;
     Ok(Product {
         powersources,

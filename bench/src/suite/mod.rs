@@ -30,8 +30,10 @@ mod machine;
 mod memory;
 mod micro;
 mod options;
+mod peers;
 mod programs;
 mod progress;
+mod scaling;
 mod soak;
 mod targets;
 mod timing;
@@ -114,6 +116,15 @@ pub async fn run(opts: &Options) -> Results {
         Err(e) => res.failures.push(format!("end to end: {e:#}")),
     }
 
+    step("peers: nginx and HAProxy in front of the same powersources");
+    match peers::peers(opts, &mut fleet, &t, &users, &names, &logs).await {
+        Ok(p) => {
+            res.failures.extend(peers::failures(&p));
+            res.peers = Some(p);
+        }
+        Err(e) => res.failures.push(format!("peers: {e:#}")),
+    }
+
     step("failover");
     match failover::failover(opts, &mut fleet, &t, &users, &names).await {
         Ok(f) => {
@@ -134,6 +145,12 @@ pub async fn run(opts: &Options) -> Results {
 
     res.memory = memory::peak(&fleet);
     drop(fleet);
+
+    step("scaling: powersources and distinct users");
+    match scaling::scaling(opts, &t, &users, &logs).await {
+        Ok(s) => res.scaling = Some(s),
+        Err(e) => res.failures.push(format!("scaling: {e:#}")),
+    }
 
     if let Some(dir) = &opts.criterion_dir {
         match micro::micro(dir) {

@@ -1,0 +1,156 @@
+//! How cost grows: superpower's throughput and p99 with more powersources (a fresh fleet of
+//! each size), and with more distinct users (a fresh superpower per count, every user once):
+//! the fallback cache's memory per user from superpower's RSS, and its hit ratio when the users
+//! outnumber it (every powersource killed, a sample of the users asked, the degraded answers
+//! counted).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{ensure, Context};
+use http::header::HeaderValue;
+
+use super::fleet::{ring_is, start_product_of, Product};
+use super::options::Options;
+use super::progress::step;
+use super::timing::{
+    Timing, FALLBACK_USERS, HIT_SAMPLE, MAX_CONNECTIONS, PRODUCT_READY, RATES, RATE_CONNECTIONS,
+    SCALE_PASS_LIMIT,
+};
+use super::users::cookies;
+use crate::load::{self, Names, Plan, Rotation};
+use crate::report::{InstancesPoint, Scaling, UsersPoint};
+
+/// superpower's RSS now, MiB (0 when unknown).
+fn rss_mib(p: &Product) -> f64 {
+    p.superpower.rss_kib().unwrap_or(0) as f64 / 1024.0
+}
+
+/// Maximum throughput (rotating `users`) and p99 at 1,000 req/s of `p`.
+async fn instances_point(
+    p: &Product,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+) -> anyhow::Result<InstancesPoint> {
+    let n = p.powersources.len();
+    step(&format!("scaling: {n} powersources, max throughput"));
+    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, t.max);
+    plan.rotation = cookies(users);
+    let max = load::run(plan).await?;
+    step(&format!("scaling: {n} powersources, {} req/s", RATES[1]));
+    let mut plan = Plan::new(p.superpower.addr, "/", RATE_CONNECTIONS, t.rate);
+    plan.rotation = cookies(users);
+    plan.rate = Some(RATES[1]);
+    let at_rate = load::run(plan).await?;
+    Ok(InstancesPoint {
+        powersources: n,
+        max,
+        at_rate,
+        superpower_rss_mib: rss_mib(p),
+    })
+}
+
+/// Every one of `n` new users once through a fresh superpower of `p`, its RSS before and
+/// after, then the fallback's hit ratio over a sample of them with every powersource killed
+/// (they are started again after).
+async fn users_point(p: &mut Product, n: usize) -> anyhow::Result<UsersPoint> {
+    step(&format!("scaling: {n} distinct users"));
+    p.superpower.restart()?;
+    p.superpower
+        .wait_ready(
+            "/health",
+            ring_is(p.powersources.len() as u64),
+            PRODUCT_READY,
+        )
+        .await?;
+    let users = Arc::new(load::identities(n, 7 + n as u64));
+    // a warm-up on other users, so pools and buffers are there before the first reading
+    let warm = Arc::new(load::identities(1000, 1));
+    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+    plan.rotation = cookies(&warm);
+    plan.max_requests = Some(warm.len() as u64 * 2);
+    load::run(plan).await?;
+    let before = rss_mib(p);
+    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+    plan.rotation = cookies(&users);
+    plan.max_requests = Some(n as u64);
+    let pass = load::run(plan).await?;
+    ensure!(
+        pass.requests == n as u64,
+        "the pass over {n} users made {} requests within {SCALE_PASS_LIMIT:?}",
+        pass.requests
+    );
+    let after = rss_mib(p);
+    let remembered = (n + warm.len()).min(FALLBACK_USERS);
+    let new_remembered = remembered.saturating_sub(warm.len()).max(1);
+
+    // the hit ratio: a sample spread over the users, asked with no powersource up
+    let sample_n = HIT_SAMPLE.min(n);
+    let sample: Vec<HeaderValue> = (0..sample_n)
+        .map(|i| users[i * n / sample_n].clone())
+        .collect();
+    for ps in &mut p.powersources {
+        ps.kill();
+    }
+    let mut plan = Plan::new(p.superpower.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
+    plan.rotation = Rotation::Cookies(Arc::new(sample));
+    plan.max_requests = Some(sample_n as u64);
+    plan.names = Names::Ignore;
+    let asked = load::run(plan).await?;
+    for ps in &mut p.powersources {
+        ps.restart()?;
+    }
+    for ps in &mut p.powersources {
+        ps.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    p.superpower
+        .wait_ready(
+            "/health",
+            ring_is(p.powersources.len() as u64),
+            PRODUCT_READY,
+        )
+        .await
+        .context("superpower did not take the powersources back")?;
+    Ok(UsersPoint {
+        users: n,
+        rps: pass.rps,
+        p99_ms: pass.latency.p99_ms,
+        errors: pass.failures(),
+        rss_before_mib: before,
+        rss_after_mib: after,
+        remembered,
+        bytes_per_user: (after - before).max(0.0) * 1024.0 * 1024.0 / new_remembered as f64,
+        sampled: sample_n,
+        fallback_hits: asked.degraded,
+        hit_ratio: asked.degraded as f64 / sample_n.max(1) as f64,
+    })
+}
+
+/// Runs the scaling scenario: `t.scale_instances` fleets, then `t.scale_users` on the first.
+pub(super) async fn scaling(
+    opts: &Options,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    logs: &Path,
+) -> anyhow::Result<Scaling> {
+    let mut res = Scaling {
+        fallback_users: FALLBACK_USERS,
+        ..Scaling::default()
+    };
+    for (i, &n) in t.scale_instances.iter().enumerate() {
+        step(&format!(
+            "scaling: starting {n} powersources and superpower"
+        ));
+        let extra = [format!("--fallback-users={FALLBACK_USERS}")];
+        let mut p = start_product_of(opts, logs, n, &extra)
+            .await
+            .with_context(|| format!("starting {n} powersources"))?;
+        res.instances.push(instances_point(&p, t, users).await?);
+        if i == 0 {
+            for &u in &t.scale_users {
+                res.users.push(users_point(&mut p, u).await?);
+            }
+        }
+    }
+    Ok(res)
+}

@@ -421,6 +421,26 @@ fn scaling(s: &mut String, c: &Scaling) {
             u.sampled
         );
     }
+    match (&c.dns, &c.dns_not_measured) {
+        (Some(d), _) => {
+            let _ = writeln!(
+                s,
+                "\nDNS membership: {} addresses behind one name (`--powersource-dns`, re-resolved \
+                 every {} ms): all on the ring {:.2} s after superpower started; then {} req/s, \
+                 p99 {} ms, {} errors.",
+                d.addresses,
+                d.dns_interval_ms,
+                d.all_on_ring_s,
+                thousands(d.max.rps),
+                ms(d.max.latency.p99_ms),
+                failures_cell(&d.max)
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(s, "\nDNS membership: not measured ({why}).");
+        }
+        (None, None) => {}
+    }
     s.push('\n');
 }
 

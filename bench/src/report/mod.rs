@@ -187,6 +187,23 @@ pub struct Scaling {
     pub instances: Vec<InstancesPoint>,
     /// One fresh superpower per count of users (in front of 3 powersources).
     pub users: Vec<UsersPoint>,
+    /// The largest fleet again, found through one DNS name with all its addresses.
+    pub dns: Option<DnsPoint>,
+    /// Why the DNS run was not measured, when it was not.
+    pub dns_not_measured: Option<String>,
+}
+
+/// superpower finding its powersources through one DNS name (`--powersource-dns`).
+#[derive(Debug, Serialize)]
+pub struct DnsPoint {
+    /// Addresses behind the name (one powersource each).
+    pub addresses: usize,
+    /// `--dns-interval-ms`.
+    pub dns_interval_ms: u64,
+    /// Seconds from superpower's start until all of them were on its ring.
+    pub all_on_ring_s: f64,
+    /// Maximum throughput then (generator, rotating users).
+    pub max: Report,
 }
 
 /// superpower in front of `powersources` instances.

@@ -3,8 +3,8 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint, LoseAll, Machine, Memory,
-    Micro, Mode, PeerFailover, PeerRun, Peers, Process, Report, Results, Row, Rss, RssRule,
+    DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint, LoseAll, Machine,
+    Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, Report, Results, Row, Rss, RssRule,
     Scaling, Soak, System, Target, Tool, UsersPoint,
 };
 
@@ -281,6 +281,13 @@ pub(super) fn results() -> Results {
             fallback_hits: 200,
             hit_ratio: 0.1,
         }],
+        dns: Some(DnsPoint {
+            addresses: 30,
+            dns_interval_ms: 1000,
+            all_on_ring_s: 1.25,
+            max: report(100_000, None, 27_000.0, 0.8),
+        }),
+        dns_not_measured: None,
     };
     Results {
         mode: Mode::Full,

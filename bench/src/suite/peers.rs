@@ -20,8 +20,8 @@ use super::fleet::{ring_is, Fleet, ADMIN_TOKEN};
 use super::options::Options;
 use super::progress::step;
 use super::timing::{
-    Timing, MAX_CONNECTIONS, PEER_FAILOVER_RATES, PEER_RATES, PEER_SLOW_CONNECTIONS, PEER_SLOW_MS,
-    PEER_SLOW_RATE, PRODUCT_READY, RATE_CONNECTIONS, REFERENCE_READY,
+    Timing, HELD_P99, MAX_CONNECTIONS, PEER_FAILOVER_RATES, PEER_RATES, PEER_SLOW_CONNECTIONS,
+    PEER_SLOW_MS, PEER_SLOW_RATE, PRODUCT_READY, RATE_CONNECTIONS, REFERENCE_READY,
 };
 use super::users::{cookies, every_user_once};
 use crate::load::{self, Names, Plan, Report};
@@ -183,9 +183,12 @@ async fn whole_again(fleet: &mut Fleet) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a constant-rate run held its rate: no failure, and the rate answered.
+/// Whether a constant-rate run held its rate: no failure, the rate answered, and a p99 under
+/// [`HELD_P99`] (not a queue growing behind a saturated server).
 fn held(r: &Report) -> bool {
-    r.failures() == 0 && r.rate.is_some_and(|rate| r.rps >= 0.95 * rate)
+    r.failures() == 0
+        && r.rate.is_some_and(|rate| r.rps >= 0.95 * rate)
+        && r.latency.p99_ms < HELD_P99.as_secs_f64() * 1000.0
 }
 
 /// Runs the peers scenario; the fleet is whole again at the end.

@@ -2,7 +2,7 @@
 //! each size), and with more distinct users (a fresh superpower per count, every user once):
 //! the fallback cache's memory per user from superpower's RSS, and its hit ratio when the users
 //! outnumber it (every powersource killed, a sample of the users asked, the degraded answers
-//! counted).
+//! counted); and DNS membership with as many addresses behind one name.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,14 +12,16 @@ use http::header::HeaderValue;
 
 use super::fleet::{ring_is, start_product_of, Product};
 use super::options::Options;
+use super::programs::bin;
 use super::progress::step;
 use super::timing::{
-    Timing, FALLBACK_USERS, HIT_SAMPLE, MAX_CONNECTIONS, PRODUCT_READY, RATES, RATE_CONNECTIONS,
-    SCALE_PASS_LIMIT,
+    Timing, DNS_INTERVAL_MS, FALLBACK_USERS, HIT_SAMPLE, MAX_CONNECTIONS, PRODUCT_READY, RATES,
+    RATE_CONNECTIONS, SCALE_PASS_LIMIT,
 };
 use super::users::cookies;
 use crate::load::{self, Names, Plan, Rotation};
-use crate::report::{InstancesPoint, Scaling, UsersPoint};
+use crate::procs::{free_addr, Proc};
+use crate::report::{DnsPoint, InstancesPoint, Process, Scaling, UsersPoint};
 
 /// superpower's RSS now, MiB (0 when unknown).
 fn rss_mib(p: &Product) -> f64 {
@@ -95,7 +97,8 @@ async fn users_point(p: &mut Product, n: usize) -> anyhow::Result<UsersPoint> {
     let mut plan = Plan::new(p.superpower.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
     plan.rotation = Rotation::Cookies(Arc::new(sample));
     plan.max_requests = Some(sample_n as u64);
-    plan.names = Names::Ignore;
+    // the answers are read (not ignored), so the degraded ones are counted
+    plan.names = Names::Record;
     let asked = load::run(plan).await?;
     for ps in &mut p.powersources {
         ps.restart()?;
@@ -126,6 +129,141 @@ async fn users_point(p: &mut Product, n: usize) -> anyhow::Result<UsersPoint> {
     })
 }
 
+/// `/etc/hosts` lines the benchmark added (each ends with its mark), removed when dropped: the
+/// file is rewritten in place, since in containers it is often a bind mount.
+struct HostsLines {
+    mark: String,
+}
+
+impl HostsLines {
+    const PATH: &'static str = "/etc/hosts";
+
+    /// Adds `name` for each of `addrs`; fails when the name is there already.
+    fn add(name: &str, addrs: &[std::net::IpAddr]) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(Self::PATH)?;
+        ensure!(
+            !text
+                .lines()
+                .any(|l| l.split_whitespace().skip(1).any(|w| w == name)),
+            "{} already names {name} (an earlier run killed with SIGKILL?): remove those lines",
+            Self::PATH
+        );
+        let guard = HostsLines {
+            mark: format!("# superpower-bench-dns-{}", std::process::id()),
+        };
+        let mut out = text.clone();
+        if !out.ends_with('\n') && !out.is_empty() {
+            out.push('\n');
+        }
+        for a in addrs {
+            out.push_str(&format!("{a} {name} {}\n", guard.mark));
+        }
+        std::fs::write(Self::PATH, out)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for HostsLines {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string(Self::PATH) {
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.ends_with(&self.mark))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write(Self::PATH, kept);
+        }
+    }
+}
+
+/// DNS membership at scale: `n` powersources on `127.0.2.1` … `127.0.2.n` (one port) over the
+/// stores the last fleet left, one name with their `n` addresses in `/etc/hosts` (what the
+/// kubernetes step's DNS test does: the resolver superpower uses reads it), and superpower
+/// started with `--powersource-dns`: how long until all `n` are on its ring, and its maximum
+/// throughput then. Needs root (to edit `/etc/hosts`).
+async fn dns_point(
+    opts: &Options,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    logs: &Path,
+    n: usize,
+) -> anyhow::Result<DnsPoint> {
+    ensure!(crate::peers::is_root(), "needs root to edit /etc/hosts");
+    let port = crate::procs::free_port()?;
+    let ips: Vec<std::net::IpAddr> = (1..=n)
+        .map(|i| std::net::IpAddr::from([127, 0, 2, i as u8]))
+        .collect();
+    let ps_bin = bin(opts, "powersource")?;
+    let mut powersources = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let addr = std::net::SocketAddr::new(*ip, port);
+        let name = format!("dns-{}", Process::Powersource(i + 1));
+        let store = opts
+            .out
+            .join("stores")
+            .join(Process::Powersource(i + 1).to_string());
+        ensure!(
+            store.is_dir(),
+            "no store at {} (the {n}-powersource fleet makes them)",
+            store.display()
+        );
+        let args = vec![
+            "--listen".into(),
+            addr.to_string(),
+            "--store".into(),
+            store.display().to_string(),
+            "--name".into(),
+            name.clone(),
+        ];
+        powersources.push(Proc::spawn(
+            &name,
+            &ps_bin,
+            &args,
+            &opts.product_env,
+            addr,
+            logs,
+        )?);
+    }
+    for p in &mut powersources {
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    let host = format!("powersources-{}.bench.superpower.test", std::process::id());
+    let _hosts = HostsLines::add(&host, &ips)?;
+    let addr = free_addr()?;
+    let args = vec![
+        "--listen".into(),
+        addr.to_string(),
+        "--powersource-dns".into(),
+        format!("{host}:{port}"),
+        format!("--dns-interval-ms={DNS_INTERVAL_MS}"),
+    ];
+    let started = std::time::Instant::now();
+    let mut sp = Proc::spawn(
+        "dns-superpower",
+        &bin(opts, "superpower")?,
+        &args,
+        &opts.product_env,
+        addr,
+        logs,
+    )?;
+    sp.wait_ready("/health", ring_is(n as u64), PRODUCT_READY)
+        .await
+        .with_context(|| {
+            format!("superpower did not put the {n} addresses of {host} on its ring")
+        })?;
+    let all_on_ring_s = started.elapsed().as_secs_f64();
+    step(&format!("scaling: {n} powersources by DNS, max throughput"));
+    let mut plan = Plan::new(addr, "/", MAX_CONNECTIONS, t.max);
+    plan.rotation = cookies(users);
+    let max = load::run(plan).await?;
+    Ok(DnsPoint {
+        addresses: n,
+        dns_interval_ms: DNS_INTERVAL_MS,
+        all_on_ring_s,
+        max,
+    })
+}
+
 /// Runs the scaling scenario: `t.scale_instances` fleets, then `t.scale_users` on the first.
 pub(super) async fn scaling(
     opts: &Options,
@@ -151,6 +289,12 @@ pub(super) async fn scaling(
                 res.users.push(users_point(&mut p, u).await?);
             }
         }
+    }
+    let n = t.scale_instances.last().copied().unwrap_or(3);
+    step(&format!("scaling: {n} powersources behind one DNS name"));
+    match dns_point(opts, t, users, logs, n).await {
+        Ok(d) => res.dns = Some(d),
+        Err(e) => res.dns_not_measured = Some(format!("{e:#}")),
     }
     Ok(res)
 }

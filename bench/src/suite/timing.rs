@@ -78,10 +78,13 @@ pub(super) const LOW_RATE_CONNECTIONS: usize = 8;
 /// machine cannot hold it.
 pub(super) const RATES: [f64; 3] = [25.0, 1000.0, 5000.0];
 /// The constant rates at which superpower, nginx and HAProxy are compared.
-pub(super) const PEER_RATES: [f64; 2] = [1000.0, 10_000.0];
+pub(super) const PEER_RATES: [f64; 3] = [1000.0, 5000.0, 10_000.0];
 /// The rates tried for the peers' failover, highest first: the first that every front end
-/// held in the constant-rate runs (no failure, the rate answered) is used.
-pub(super) const PEER_FAILOVER_RATES: [f64; 2] = [10_000.0, 1000.0];
+/// held in the constant-rate runs (no failure, the rate answered, p99 under [`HELD_P99`]) is
+/// used; the last one when none was held.
+pub(super) const PEER_FAILOVER_RATES: [f64; 3] = [10_000.0, 5000.0, 1000.0];
+/// A constant rate is held when its p99 stays under this (and nothing failed).
+pub(super) const HELD_P99: Duration = Duration::from_millis(20);
 /// The latency fault of the peers' slow-instance run, on one of the 3 powersources.
 pub(super) const PEER_SLOW_MS: u64 = 2000;
 /// The constant rate of the slow-instance and lose-all runs of the peers.
@@ -92,6 +95,8 @@ pub(super) const PEER_SLOW_CONNECTIONS: usize = 256;
 
 /// superpower's fallback cache in the scaling scenario (`--fallback-users`, its default).
 pub(super) const FALLBACK_USERS: usize = 100_000;
+/// superpower's `--dns-interval-ms` in the DNS membership run.
+pub(super) const DNS_INTERVAL_MS: u64 = 1000;
 /// Users asked with every powersource down, to measure the fallback's hit ratio.
 pub(super) const HIT_SAMPLE: usize = 2000;
 /// The most one pass of the scaling scenario may take (a million users once).

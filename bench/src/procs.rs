@@ -74,9 +74,17 @@ pub enum ProcError {
 /// # Errors
 /// When no port can be bound.
 pub fn free_port() -> std::io::Result<u16> {
+    // the kernel may offer a port again once its listener is closed: never hand one out twice
+    // (30 powersources started in a row otherwise collide now and then)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        if !RESERVED_PORTS.contains(&port) {
+        if RESERVED_PORTS.contains(&port) {
+            continue;
+        }
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
             return Ok(port);
         }
     }

@@ -81,6 +81,17 @@ pub async fn run(opts: &Options) -> Results {
         return res;
     }
 
+    if opts.only_scaling {
+        let users = Arc::new(load::identities(t.users, 2024));
+        step("scaling: powersources and distinct users (alone)");
+        match scaling::scaling(opts, &t, &users, &logs).await {
+            Ok(s) => res.scaling = Some(s),
+            Err(e) => res.failures.push(format!("scaling: {e:#}")),
+        }
+        finish(&mut res, t0);
+        return res;
+    }
+
     step("ingest");
     match ingest::ingest(opts, &t).await {
         Ok(i) => res.ingest = Some(i),

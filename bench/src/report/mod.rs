@@ -191,6 +191,8 @@ pub struct Scaling {
     pub dns: Option<DnsPoint>,
     /// Why the DNS run was not measured, when it was not.
     pub dns_not_measured: Option<String>,
+    /// The points that failed (each one is also a failure of the run).
+    pub failures: Vec<String>,
 }
 
 /// superpower finding its powersources through one DNS name (`--powersource-dns`).

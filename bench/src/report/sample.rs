@@ -288,6 +288,7 @@ pub(super) fn results() -> Results {
             max: report(100_000, None, 27_000.0, 0.8),
         }),
         dns_not_measured: None,
+        failures: Vec::new(),
     };
     Results {
         mode: Mode::Full,

@@ -85,7 +85,11 @@ pub async fn run(opts: &Options) -> Results {
         let users = Arc::new(load::identities(t.users, 2024));
         step("scaling: powersources and distinct users (alone)");
         match scaling::scaling(opts, &t, &users, &logs).await {
-            Ok(s) => res.scaling = Some(s),
+            Ok(s) => {
+                res.failures
+                    .extend(s.failures.iter().map(|f| format!("scaling: {f}")));
+                res.scaling = Some(s);
+            }
             Err(e) => res.failures.push(format!("scaling: {e:#}")),
         }
         finish(&mut res, t0);

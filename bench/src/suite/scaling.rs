@@ -275,18 +275,30 @@ pub(super) async fn scaling(
         fallback_users: FALLBACK_USERS,
         ..Scaling::default()
     };
+    // a point that fails is recorded and the others still run
     for (i, &n) in t.scale_instances.iter().enumerate() {
         step(&format!(
             "scaling: starting {n} powersources and superpower"
         ));
         let extra = [format!("--fallback-users={FALLBACK_USERS}")];
-        let mut p = start_product_of(opts, logs, n, &extra)
-            .await
-            .with_context(|| format!("starting {n} powersources"))?;
-        res.instances.push(instances_point(&p, t, users).await?);
+        let mut p = match start_product_of(opts, logs, n, &extra).await {
+            Ok(p) => p,
+            Err(e) => {
+                res.failures
+                    .push(format!("starting {n} powersources: {e:#}"));
+                continue;
+            }
+        };
+        match instances_point(&p, t, users).await {
+            Ok(point) => res.instances.push(point),
+            Err(e) => res.failures.push(format!("{n} powersources: {e:#}")),
+        }
         if i == 0 {
             for &u in &t.scale_users {
-                res.users.push(users_point(&mut p, u).await?);
+                match users_point(&mut p, u).await {
+                    Ok(point) => res.users.push(point),
+                    Err(e) => res.failures.push(format!("{u} distinct users: {e:#}")),
+                }
             }
         }
     }

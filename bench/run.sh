@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The benchmark suite: end to end (superpower, powersource and bare hyper references), failover,
+# The benchmark suite: end to end (superpower, powersource and bare hyper references), the peers
+# (nginx and HAProxy in front of the same powersources), failover,
 # lose all, ingest, memory and micro-benchmarks, with the targets judged; or the soak alone.
 # See docs/performance.md.
 #
 #   bench/run.sh [--smoke] [--no-micro] [-- BENCH-ARGS...]
 #   bench/run.sh --soak | --soak-seconds N [-- BENCH-ARGS...]
 #
-# Full run: about 5 minutes on 2 cores (once built). --smoke runs every scenario for a second or
+# Full run: about 7 minutes on 2 cores (once built). --smoke runs every scenario for a second or
 # two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
 # --soak runs only the soak for 10 minutes (--soak-seconds N: N seconds, at least 30): returning
 # users at 500 req/s while powersources are killed, frozen and restarted on a seeded schedule

@@ -1,6 +1,7 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
-//! failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
-//! targets. With [`Options::soak`] the soak runs instead, alone.
+//! the peers (nginx and HAProxy beside superpower), failover, lose all, memory, scaling,
+//! micro-benchmarks (read from criterion's output), then the targets. With [`Options::soak`]
+//! the soak runs instead, alone; with [`Options::only_scaling`], scaling alone.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
 //! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
@@ -8,8 +9,9 @@
 //!
 //! # Layout
 //! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
-//! module: `ingest`, `e2e` (maximum throughput and constant rates), `failover`, `lose_all`,
-//! `memory`, `micro`, `soak` (with its fault schedule and RSS verdict); `targets` judges the
+//! module: `ingest`, `e2e` (maximum throughput and constant rates), `peers`, `failover`,
+//! `lose_all`, `memory`, `scaling` (powersources, users, DNS membership), `micro`, `soak` (with
+//! its fault schedule and RSS verdict); `targets` judges the
 //! results. What they share: `options` (how the suite
 //! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
 //! `users` (the fixed users and their superpowers), `programs` (the release binaries),

@@ -126,6 +126,18 @@ impl Proc {
         addr: SocketAddr,
         log_dir: &Path,
     ) -> Result<Self, ProcError> {
+        Proc::launch(name, program, args, env, addr, log_dir, None)
+    }
+
+    fn launch(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        addr: SocketAddr,
+        log_dir: &Path,
+        group: Option<Option<(u32, u32)>>,
+    ) -> Result<Self, ProcError> {
         let mut p = Proc {
             name: name.to_owned(),
             program: program.to_owned(),
@@ -137,7 +149,7 @@ impl Proc {
             earlier_hwm_kib: 0,
             frozen: false,
             lives: 0,
-            group: None,
+            group,
         };
         p.start()?;
         Ok(p)
@@ -156,21 +168,7 @@ impl Proc {
         log_dir: &Path,
         user: Option<(u32, u32)>,
     ) -> Result<Self, ProcError> {
-        let mut p = Proc {
-            name: name.to_owned(),
-            program: program.to_owned(),
-            args: args.to_vec(),
-            log: log_dir.join(format!("{name}.log")),
-            child: None,
-            env: Vec::new(),
-            addr,
-            earlier_hwm_kib: 0,
-            frozen: false,
-            lives: 0,
-            group: Some(user),
-        };
-        p.start()?;
-        Ok(p)
+        Proc::launch(name, program, args, &[], addr, log_dir, Some(user))
     }
 
     fn start(&mut self) -> Result<(), ProcError> {

@@ -2,6 +2,7 @@
 //! front (the [`Product`], which the soak loads alone), and the one-tier and two-tier
 //! references.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -117,32 +118,13 @@ pub(super) async fn start_product_of(
         .await
         .with_context(|| format!("ingesting the sample into the {n} stores"))?;
 
-    let ps_bin = bin(opts, "powersource")?;
-    let mut powersources = Vec::new();
-    for (i, store) in store_paths.iter().enumerate() {
-        let addr = free_addr()?;
-        let name = Process::Powersource(i + 1).to_string();
-        let args = vec![
-            "--listen".into(),
-            addr.to_string(),
-            "--store".into(),
-            store.display().to_string(),
-            "--name".into(),
-            name.clone(),
-            format!("--admin-token={ADMIN_TOKEN}"),
-        ];
-        powersources.push(Proc::spawn(
-            &name,
-            &ps_bin,
-            &args,
-            &opts.product_env,
-            addr,
-            logs,
-        )?);
-    }
-    for p in &mut powersources {
-        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
-    }
+    let addrs = (0..n)
+        .map(|_| free_addr())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let names: Vec<String> = (1..=n)
+        .map(|i| Process::Powersource(i).to_string())
+        .collect();
+    let powersources = start_powersources(opts, logs, &addrs, &store_paths, &names).await?;
     let addr = free_addr()?;
     let mut args = vec!["--listen".into(), addr.to_string()];
     for p in &powersources {
@@ -165,6 +147,42 @@ pub(super) async fn start_product_of(
         powersources,
         superpower,
     })
+}
+
+/// Starts a powersource named `names[i]` on `addrs[i]` over `stores[i]` for each `i` (with the
+/// bench's admin token), and waits until each answers `/health`.
+pub(super) async fn start_powersources(
+    opts: &Options,
+    logs: &Path,
+    addrs: &[SocketAddr],
+    stores: &[PathBuf],
+    names: &[String],
+) -> anyhow::Result<Vec<Proc>> {
+    let ps_bin = bin(opts, "powersource")?;
+    let mut powersources = Vec::new();
+    for ((addr, store), name) in addrs.iter().zip(stores).zip(names) {
+        let args = vec![
+            "--listen".into(),
+            addr.to_string(),
+            "--store".into(),
+            store.display().to_string(),
+            "--name".into(),
+            name.clone(),
+            format!("--admin-token={ADMIN_TOKEN}"),
+        ];
+        powersources.push(Proc::spawn(
+            name,
+            &ps_bin,
+            &args,
+            &opts.product_env,
+            *addr,
+            logs,
+        )?);
+    }
+    for p in &mut powersources {
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    Ok(powersources)
 }
 
 /// A `/health` body check: superpower has `n` instances on its ring.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::fleet::{ring_is, start_product_of, Product};
+use super::fleet::{ring_is, start_powersources, start_product_of, Product};
 use super::options::Options;
 use super::programs::bin;
 use super::progress::step;
@@ -193,40 +193,28 @@ async fn dns_point(
     let ips: Vec<std::net::IpAddr> = (1..=n)
         .map(|i| std::net::IpAddr::from([127, 0, 2, i as u8]))
         .collect();
-    let ps_bin = bin(opts, "powersource")?;
-    let mut powersources = Vec::new();
-    for (i, ip) in ips.iter().enumerate() {
-        let addr = std::net::SocketAddr::new(*ip, port);
-        let name = format!("dns-{}", Process::Powersource(i + 1));
-        let store = opts
-            .out
-            .join("stores")
-            .join(Process::Powersource(i + 1).to_string());
+    let addrs: Vec<std::net::SocketAddr> = ips
+        .iter()
+        .map(|ip| std::net::SocketAddr::new(*ip, port))
+        .collect();
+    let stores: Vec<std::path::PathBuf> = (1..=n)
+        .map(|i| {
+            opts.out
+                .join("stores")
+                .join(Process::Powersource(i).to_string())
+        })
+        .collect();
+    for store in &stores {
         ensure!(
             store.is_dir(),
             "no store at {} (the {n}-powersource fleet makes them)",
             store.display()
         );
-        let args = vec![
-            "--listen".into(),
-            addr.to_string(),
-            "--store".into(),
-            store.display().to_string(),
-            "--name".into(),
-            name.clone(),
-        ];
-        powersources.push(Proc::spawn(
-            &name,
-            &ps_bin,
-            &args,
-            &opts.product_env,
-            addr,
-            logs,
-        )?);
     }
-    for p in &mut powersources {
-        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
-    }
+    let names: Vec<String> = (1..=n)
+        .map(|i| format!("dns-{}", Process::Powersource(i)))
+        .collect();
+    let _powersources = start_powersources(opts, logs, &addrs, &stores, &names).await?;
     let host = format!("powersources-{}.bench.superpower.test", std::process::id());
     let _hosts = HostsLines::add(&host, &ips)?;
     let addr = free_addr()?;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The benchmark suite: end to end (superpower, powersource and bare hyper references), failover,
+# The benchmark suite: end to end (superpower, powersource and bare hyper references), the peers
+# (nginx and HAProxy in front of the same powersources), failover,
 # lose all, ingest, memory and micro-benchmarks, with the targets judged; or the soak alone.
 # See docs/performance.md.
 #
 #   bench/run.sh [--smoke] [--no-micro] [-- BENCH-ARGS...]
 #   bench/run.sh --soak | --soak-seconds N [-- BENCH-ARGS...]
 #
-# Full run: about 5 minutes on 2 cores (once built). --smoke runs every scenario for a second or
+# Full run: about 7 minutes on 2 cores (once built). --smoke runs every scenario for a second or
 # two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
 # --soak runs only the soak for 10 minutes (--soak-seconds N: N seconds, at least 30): returning
 # users at 500 req/s while powersources are killed, frozen and restarted on a seeded schedule
@@ -45,6 +46,8 @@ if [ ${#soak[@]} -gt 0 ]; then
   micro=0
 else
   ensure_oha
+  # the peers superpower is compared with (started by the bench itself, never as services)
+  ensure_apt nginx haproxy
 fi
 
 ensure_release_build
@@ -56,7 +59,7 @@ criterion=()
 if [ "$micro" = 1 ]; then
   crit="$target/criterion"
   # forget earlier estimates, so a benchmark that no longer runs cannot report stale figures
-  rm -rf "$crit/ring_candidates" "$crit/assign_assign_1500" "$crit/identity_from_headers" \
+  rm -rf "$crit/ring_candidates" "$crit/ring" "$crit/assign_assign_1500" "$crit/identity_from_headers" \
     "$crit/render_json_answer" "$crit/render_html_character_page" \
     "$crit/promises_remember_untracked" "$crit/promises_remember_tracked"
   if [ ${#smoke[@]} -gt 0 ]; then times=(--warm-up-time 0.1 --measurement-time 0.2)

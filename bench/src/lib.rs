@@ -9,6 +9,8 @@
 //!   `programs` (the release binaries), `machine` and `progress`.
 //! - [`load`]: the load generator, which rotates cookies or paths per request, checks each
 //!   user's superpower and can keep the incidents (failed, slow, wrongly named answers).
+//! - [`peers`]: the nginx and HAProxy configurations the `peers` scenario starts in front of
+//!   the same powersources (what users would pick instead of superpower).
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
 //!   freeze, thaw and graceful stop, kill on drop).
@@ -19,6 +21,7 @@
 
 pub mod load;
 pub mod oha;
+pub mod peers;
 pub mod procs;
 pub mod reference;
 pub mod report;

@@ -74,9 +74,17 @@ pub enum ProcError {
 /// # Errors
 /// When no port can be bound.
 pub fn free_port() -> std::io::Result<u16> {
+    // the kernel may offer a port again once its listener is closed: never hand one out twice
+    // (30 powersources started in a row otherwise collide now and then)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        if !RESERVED_PORTS.contains(&port) {
+        if RESERVED_PORTS.contains(&port) {
+            continue;
+        }
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
             return Ok(port);
         }
     }
@@ -99,6 +107,9 @@ pub struct Proc {
     frozen: bool,
     /// Times it was started.
     lives: usize,
+    /// Started in its own process group and killed as a group (a server with worker
+    /// processes, nginx), as this user and group when set (a peer run unprivileged).
+    group: Option<Option<(u32, u32)>>,
 }
 
 impl Proc {
@@ -115,6 +126,18 @@ impl Proc {
         addr: SocketAddr,
         log_dir: &Path,
     ) -> Result<Self, ProcError> {
+        Proc::launch(name, program, args, env, addr, log_dir, None)
+    }
+
+    fn launch(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        addr: SocketAddr,
+        log_dir: &Path,
+        group: Option<Option<(u32, u32)>>,
+    ) -> Result<Self, ProcError> {
         let mut p = Proc {
             name: name.to_owned(),
             program: program.to_owned(),
@@ -126,9 +149,26 @@ impl Proc {
             earlier_hwm_kib: 0,
             frozen: false,
             lives: 0,
+            group,
         };
         p.start()?;
         Ok(p)
+    }
+
+    /// As [`Proc::spawn`], but the process leads its own process group, which [`Proc::kill`]
+    /// kills whole (its workers too), and runs as `user` (uid, gid) when given.
+    ///
+    /// # Errors
+    /// [`ProcError::Spawn`].
+    pub fn spawn_group(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        addr: SocketAddr,
+        log_dir: &Path,
+        user: Option<(u32, u32)>,
+    ) -> Result<Self, ProcError> {
+        Proc::launch(name, program, args, &[], addr, log_dir, Some(user))
     }
 
     fn start(&mut self) -> Result<(), ProcError> {
@@ -142,14 +182,20 @@ impl Proc {
             .append(true)
             .open(&self.log)
             .map_err(spawn_err)?;
-        let child = Command::new(&self.program)
-            .args(&self.args)
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(spawn_err)?)
-            .stderr(log)
-            .spawn()
-            .map_err(spawn_err)?;
+            .stderr(log);
+        if let Some(user) = self.group {
+            use std::os::unix::process::CommandExt as _;
+            cmd.process_group(0);
+            if let Some((uid, gid)) = user {
+                cmd.uid(uid).gid(gid);
+            }
+        }
+        let child = cmd.spawn().map_err(spawn_err)?;
         self.child = Some(child);
         self.lives += 1;
         Ok(())
@@ -190,6 +236,10 @@ impl Proc {
     pub fn kill(&mut self) {
         self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
         let _ = self.thaw();
+        if self.group.is_some() && self.child.is_some() {
+            // the whole group: a master's workers would otherwise keep the port
+            let _ = self.signal_group("KILL");
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -259,6 +309,20 @@ impl Proc {
         }
     }
 
+    /// Sends `SIG<signal>` to its process group (see [`Proc::spawn_group`]).
+    fn signal_group(&self, signal: &'static str) -> Result<(), ProcError> {
+        let pid = self.pid().ok_or_else(|| ProcError::Signal {
+            name: self.name.clone(),
+            signal,
+            why: "it is not running".into(),
+        })?;
+        Command::new("kill")
+            .args(["-s", signal, "--", &format!("-{pid}")])
+            .stdin(Stdio::null())
+            .output()?;
+        Ok(())
+    }
+
     /// Sends `SIG<signal>` with `kill(1)`: the workspace forbids `unsafe` (so no `libc::kill`),
     /// and a signal every few seconds does not need a dependency to avoid one process start.
     fn signal(&self, signal: &'static str) -> Result<(), ProcError> {
@@ -319,16 +383,28 @@ impl Proc {
     }
 
     /// CPU time (user + system) it has used, in clock ticks (see [`MICROS_PER_TICK`]), while
-    /// it runs.
+    /// it runs; for a group ([`Proc::spawn_group`]), that of every process in the group now.
     pub fn cpu_ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
-        // fields after the command name, which is in parentheses and may hold spaces
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        Some(utime + stime)
+        let pid = self.pid()?;
+        if self.group.is_none() {
+            return stat_ticks(pid).map(|(ticks, _)| ticks);
+        }
+        let mut sum = 0;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some((ticks, pgrp)) = stat_ticks(p) {
+                if pgrp == pid {
+                    sum += ticks;
+                }
+            }
+        }
+        Some(sum)
     }
 
     /// The last lines of its log.
@@ -399,6 +475,19 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// CPU ticks (user + system) and process group of process `pid`, from `/proc/PID/stat`.
+fn stat_ticks(pid: u32) -> Option<(u64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the command name, which is in parentheses and may hold spaces
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // pgrp is field 5 of the line, utime and stime 14 and 15: 3, 12 and 13 after the name
+    let pgrp: u32 = fields.get(2)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime, pgrp))
 }
 
 /// A `127.0.0.1:port` address on a free port.

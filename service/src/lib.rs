@@ -10,12 +10,14 @@
 //!   `/metrics` answers.
 //! - [`metrics`]: metric names (the dashboards and rules use the same strings), buckets, and the
 //!   once-per-process Prometheus recorder.
-//! - [`telemetry`]: the once-per-process tracing subscriber.
+//! - [`telemetry`]: the once-per-process tracing subscriber; [`log_writer`], the batching
+//!   writer its lines go through.
 //! - [`shutdown`]: the future that resolves on Ctrl-C or SIGTERM.
 
 pub mod api;
 pub mod config;
 pub mod http;
+pub mod log_writer;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

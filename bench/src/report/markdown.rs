@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    E2e, Failover, Ingest, LoseAll, Memory, Micro, Results, Row, Soak, System, Target, Tool,
-    Tracking,
+    E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results, Row, Scaling,
+    Soak, System, Target, Tool, Tracking,
 };
 use crate::load::Report;
 
@@ -24,11 +24,17 @@ impl Results {
         if let Some(k) = &self.tracking {
             tracking(&mut s, k);
         }
+        if let Some(p) = &self.peers {
+            peers(&mut s, p);
+        }
         if let Some(f) = &self.failover {
             failover(&mut s, f);
         }
         if let Some(l) = &self.lose_all {
             lose_all(&mut s, l);
+        }
+        if let Some(c) = &self.scaling {
+            scaling(&mut s, c);
         }
         if let Some(k) = &self.soak {
             soak(&mut s, k);
@@ -206,6 +212,150 @@ fn constant_rate(s: &mut String, e: &E2e) {
     s.push('\n');
 }
 
+/// The side-by-side table of superpower, nginx and HAProxy: one row per figure, one column per
+/// front end.
+fn peers(s: &mut String, p: &Peers) {
+    let fes = FrontEnd::ALL;
+    let version = |fe: FrontEnd| p.versions.get(&fe).map_or("", String::as_str).to_owned();
+    let _ = writeln!(
+        s,
+        "### superpower, nginx and HAProxy in front of the same 3 powersources\n\n\
+         nginx: `{}`, `hash $cookie_superpower_id consistent`, proxying \
+         `/assignments/{{cookie}}`; HAProxy: `{}`, `balance hash req.cook(superpower_id)` + \
+         `hash-type consistent`. Both with keep-alive to the powersources, 2 workers / 2 \
+         threads, superpower's timeouts (connect 100 ms, attempt 300 ms, next instance on \
+         error, timeout or 5xx) and an access log line per request, as superpower has.\n",
+        version(FrontEnd::Nginx),
+        version(FrontEnd::Haproxy)
+    );
+    let _ = writeln!(s, "| figure | superpower | nginx | HAProxy |");
+    let _ = writeln!(s, "|---|---:|---:|---:|");
+    let mut row = |what: String, cell: &dyn Fn(FrontEnd) -> String| {
+        let cells: Vec<String> = fes.iter().map(|&fe| cell(fe)).collect();
+        let _ = writeln!(s, "| {what} | {} |", cells.join(" | "));
+    };
+    let nginx_max = find(&p.max, FrontEnd::Nginx, None).map_or(0.0, |r| r.rps);
+    row(
+        format!(
+            "users answered another character than superpower's ({} users, once)",
+            thousands(p.users as f64)
+        ),
+        &|fe| match fe {
+            FrontEnd::Superpower => "—".into(),
+            _ => find(&p.same_character, fe, None)
+                .map_or("not measured".into(), |r| r.changed_users.len().to_string()),
+        },
+    );
+    row(
+        "max throughput, oha -c 32, one cookie (req/s)".into(),
+        &|fe| {
+            find(&p.max, fe, None).map_or("not measured".into(), |r| {
+                if fe == FrontEnd::Nginx || nginx_max <= 0.0 {
+                    thousands(r.rps)
+                } else {
+                    format!("{} ({:.2}× nginx)", thousands(r.rps), r.rps / nginx_max)
+                }
+            })
+        },
+    );
+    row("p99 at saturation (ms)".into(), &|fe| {
+        find(&p.max, fe, None).map_or("not measured".into(), |r| ms(r.latency.p99_ms))
+    });
+    row(
+        "server CPU per request at saturation (µs, front end + powersources)".into(),
+        &|fe| {
+            p.max
+                .iter()
+                .find(|r| r.front_end == fe)
+                .map_or("not measured".into(), |r| {
+                    format!("{:.1}", r.server_cpu_us_per_request)
+                })
+        },
+    );
+    let mut rates: Vec<f64> = p.rates.iter().filter_map(|r| r.report.rate).collect();
+    rates.dedup();
+    for rate in rates {
+        row(
+            format!(
+                "p99 / max at {} req/s, rotating users (ms; errors)",
+                thousands(rate)
+            ),
+            &|fe| {
+                find(&p.rates, fe, Some(rate)).map_or("not measured".into(), |r| {
+                    format!(
+                        "{} / {}; {}",
+                        ms(r.latency.p99_ms),
+                        ms(r.latency.max_ms),
+                        failures_cell(r)
+                    )
+                })
+            },
+        );
+    }
+    row(
+        format!(
+            "one powersource slowed by {} ms: p99 / max (ms; errors)",
+            thousands(p.slow_ms as f64)
+        ),
+        &|fe| {
+            find(&p.slow, fe, None).map_or("not measured".into(), |r| {
+                format!(
+                    "{} / {}; {}",
+                    ms(r.latency.p99_ms),
+                    ms(r.latency.max_ms),
+                    failures_cell(r)
+                )
+            })
+        },
+    );
+    let window = |fe: FrontEnd| p.failover.iter().find(|f| f.front_end == fe);
+    row(
+        format!(
+            "failover at {} req/s (one of 3 SIGKILLed, restarted): errors",
+            thousands(p.failover_rate)
+        ),
+        &|fe| window(fe).map_or("not measured".into(), |f| failures_cell(&f.window)),
+    );
+    row("failover: p99 / max (ms)".into(), &|fe| {
+        window(fe).map_or("not measured".into(), |f| {
+            format!(
+                "{} / {}",
+                ms(f.window.latency.p99_ms),
+                ms(f.window.latency.max_ms)
+            )
+        })
+    });
+    row("failover: users whose character changed".into(), &|fe| {
+        window(fe).map_or("not measured".into(), |f| f.changed_users.to_string())
+    });
+    row(
+        "lose all (every powersource SIGKILLed): answers to known users".into(),
+        &|fe| {
+            find(&p.lose_all, fe, None).map_or("not measured".into(), |r| {
+                let mut parts = Vec::new();
+                if r.expected > 0 {
+                    parts.push(format!("{}×200 ({} degraded)", r.expected, r.degraded));
+                }
+                parts.extend(
+                    r.unexpected_status
+                        .iter()
+                        .map(|(st, n)| format!("{n}×{st}")),
+                );
+                parts.extend(r.errors.iter().map(|(e, n)| format!("{n}× {e}")));
+                parts.join(", ")
+            })
+        },
+    );
+    s.push('\n');
+}
+
+/// The report of `fe`'s run among `runs` (at `rate` when given).
+fn find(runs: &[PeerRun], fe: FrontEnd, rate: Option<f64>) -> Option<&Report> {
+    runs.iter()
+        .find(|r| r.front_end == fe && (rate.is_none() || r.report.rate == rate))
+        .map(|r| &r.report)
+}
+
 /// The failover table.
 fn failover(s: &mut String, f: &Failover) {
     let w = &f.window;
@@ -259,6 +409,82 @@ fn lose_all(s: &mut String, l: &LoseAll) {
         "\nKnown users answered degraded: {} of {}; whose fallback superpower differed: {}.\n",
         l.known.degraded, l.known.requests, l.changed_users
     );
+}
+
+/// The scaling tables: superpower with more powersources, and with more distinct users.
+fn scaling(s: &mut String, c: &Scaling) {
+    let _ = writeln!(
+        s,
+        "### How cost grows (plot: `scaling.svg` beside this file)\n\n\
+         superpower with more powersources (a fresh fleet each; generator, rotating users):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| powersources | max req/s | p99 at saturation ms | p99 at 1,000 req/s ms | errors | superpower RSS MiB |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|");
+    for p in &c.instances {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {:.1} |",
+            p.powersources,
+            thousands(p.max.rps),
+            ms(p.max.latency.p99_ms),
+            ms(p.at_rate.latency.p99_ms),
+            p.max.failures() + p.at_rate.failures(),
+            p.superpower_rss_mib
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nsuperpower with more distinct users, each asking once (a fresh superpower each, 3 \
+         powersources, fallback cache of {} users; hit ratio: a sample of the users asked with \
+         every powersource killed):\n",
+        thousands(c.fallback_users as f64)
+    );
+    let _ = writeln!(
+        s,
+        "| users | req/s | p99 ms | errors | RSS before → after MiB | users remembered | bytes per user | fallback hit ratio |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for u in &c.users {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.1} → {:.1} | {} | {:.0} | {:.1} % ({} of {}) |",
+            thousands(u.users as f64),
+            thousands(u.rps),
+            ms(u.p99_ms),
+            u.errors,
+            u.rss_before_mib,
+            u.rss_after_mib,
+            thousands(u.remembered as f64),
+            u.bytes_per_user,
+            u.hit_ratio * 100.0,
+            u.fallback_hits,
+            u.sampled
+        );
+    }
+    match (&c.dns, &c.dns_not_measured) {
+        (Some(d), _) => {
+            let _ = writeln!(
+                s,
+                "\nDNS membership: {} addresses behind one name (`--powersource-dns`, re-resolved \
+                 every {} ms): all on the ring {:.2} s after superpower started; then {} req/s, \
+                 p99 {} ms, {} errors.",
+                d.addresses,
+                d.dns_interval_ms,
+                d.all_on_ring_s,
+                thousands(d.max.rps),
+                ms(d.max.latency.p99_ms),
+                failures_cell(&d.max)
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(s, "\nDNS membership: not measured ({why}).");
+        }
+        (None, None) => {}
+    }
+    s.push('\n');
 }
 
 /// Incidents the soak's markdown lists (the JSON has them all).

@@ -11,9 +11,10 @@ use crate::load::Report;
 
 mod markdown;
 mod names;
+mod plot;
 
 pub use markdown::thousands;
-pub use names::{FaultKind, Mode, Process, System, Tool};
+pub use names::{FaultKind, FrontEnd, Mode, Process, System, Tool};
 
 /// Everything one run measured.
 #[derive(Debug, Default, Serialize)]
@@ -33,8 +34,12 @@ pub struct Results {
     /// The cost of measuring the promises live: superpower with and without
     /// `--no-promise-tracking`, same run.
     pub tracking: Option<Tracking>,
+    /// nginx and HAProxy beside superpower, in front of the same powersources.
+    pub peers: Option<Peers>,
     /// One of three powersources killed and restarted under load.
     pub failover: Option<Failover>,
+    /// How cost grows with powersources and with distinct users.
+    pub scaling: Option<Scaling>,
     /// The whole fleet down.
     pub lose_all: Option<LoseAll>,
     /// Returning users for minutes while powersources are killed, frozen and restarted
@@ -153,6 +158,127 @@ impl E2e {
     pub fn find(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Report> {
         self.row(system, tool, rate).map(|r| &r.report)
     }
+}
+
+/// nginx and HAProxy beside superpower, in front of the same 3 powersources, in the same run.
+#[derive(Debug, Default, Serialize)]
+pub struct Peers {
+    /// The peers' versions (`nginx -v`, `haproxy -v`).
+    pub versions: std::collections::BTreeMap<FrontEnd, String>,
+    /// Users the rate runs rotate over.
+    pub users: usize,
+    /// Every user once through each peer, checked against the character superpower gave.
+    pub same_character: Vec<PeerRun>,
+    /// Maximum throughput with oha (one cookie, closed loop), the best of the rounds.
+    pub max: Vec<PeerRun>,
+    /// Constant rates with the generator (rotating users, each one's character checked).
+    pub rates: Vec<PeerRun>,
+    /// The latency fault on one powersource, ms.
+    pub slow_ms: u64,
+    /// One powersource slowed by `slow_ms`, at a constant rate.
+    pub slow: Vec<PeerRun>,
+    /// The failover windows' constant rate: the highest every front end held.
+    pub failover_rate: f64,
+    /// One powersource killed and restarted under a constant rate, per front end.
+    pub failover: Vec<PeerFailover>,
+    /// Every powersource killed: what each front end answers (known users).
+    pub lose_all: Vec<PeerRun>,
+}
+
+/// One load run against one front end of the peers scenario.
+#[derive(Debug, Serialize)]
+pub struct PeerRun {
+    /// The front end.
+    pub front_end: FrontEnd,
+    /// What was measured.
+    pub report: Report,
+    /// CPU time (user + system) of the front end and the powersources per request, µs.
+    pub server_cpu_us_per_request: f64,
+}
+
+/// One front end's failover window in the peers scenario.
+#[derive(Debug, Serialize)]
+pub struct PeerFailover {
+    /// The front end.
+    pub front_end: FrontEnd,
+    /// Seconds into the window when the powersource was SIGKILLed.
+    pub kill_at_s: f64,
+    /// Seconds into the window when it was started again.
+    pub restart_at_s: f64,
+    /// The load during the window.
+    pub window: Report,
+    /// Users whose character changed during the window.
+    pub changed_users: usize,
+}
+
+/// How cost grows: superpower with more powersources, and with more distinct users.
+#[derive(Debug, Default, Serialize)]
+pub struct Scaling {
+    /// superpower's fallback cache (`--fallback-users`).
+    pub fallback_users: usize,
+    /// One fresh fleet per size.
+    pub instances: Vec<InstancesPoint>,
+    /// One fresh superpower per count of users (in front of 3 powersources).
+    pub users: Vec<UsersPoint>,
+    /// The largest fleet again, found through one DNS name with all its addresses.
+    pub dns: Option<DnsPoint>,
+    /// Why the DNS run was not measured, when it was not.
+    pub dns_not_measured: Option<String>,
+    /// The points that failed (each one is also a failure of the run).
+    pub failures: Vec<String>,
+}
+
+/// superpower finding its powersources through one DNS name (`--powersource-dns`).
+#[derive(Debug, Serialize)]
+pub struct DnsPoint {
+    /// Addresses behind the name (one powersource each).
+    pub addresses: usize,
+    /// `--dns-interval-ms`.
+    pub dns_interval_ms: u64,
+    /// Seconds from superpower's start until all of them were on its ring.
+    pub all_on_ring_s: f64,
+    /// Maximum throughput then (generator, rotating users).
+    pub max: Report,
+}
+
+/// superpower in front of `powersources` instances.
+#[derive(Debug, Serialize)]
+pub struct InstancesPoint {
+    /// Powersources on the ring.
+    pub powersources: usize,
+    /// Maximum throughput (generator, rotating users).
+    pub max: Report,
+    /// 1,000 req/s.
+    pub at_rate: Report,
+    /// superpower's RSS after both, MiB.
+    pub superpower_rss_mib: f64,
+}
+
+/// A fresh superpower asked by `users` distinct users, each once (closed loop).
+#[derive(Debug, Serialize)]
+pub struct UsersPoint {
+    /// Distinct users.
+    pub users: usize,
+    /// Throughput of the pass.
+    pub rps: f64,
+    /// Its p99, ms.
+    pub p99_ms: f64,
+    /// Its failures.
+    pub errors: u64,
+    /// superpower's RSS before the pass (after a warm-up on 1,000 other users), MiB.
+    pub rss_before_mib: f64,
+    /// And after it.
+    pub rss_after_mib: f64,
+    /// Users the fallback holds after the pass (warm-up included): at most its capacity.
+    pub remembered: usize,
+    /// RSS growth over the users remembered during the pass, bytes per user.
+    pub bytes_per_user: f64,
+    /// Users asked (spread evenly over the pass) with every powersource killed.
+    pub sampled: usize,
+    /// Of those, answered from the fallback (200, degraded); the others got 503.
+    pub fallback_hits: u64,
+    /// `fallback_hits / sampled`.
+    pub hit_ratio: f64,
 }
 
 /// The failover scenario.
@@ -344,6 +470,9 @@ pub fn write(results: &Results, out: &std::path::Path) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
     std::fs::write(out.join("results.json"), json + "\n")?;
     std::fs::write(out.join("results.md"), md)?;
+    if let Some(sc) = &results.scaling {
+        std::fs::write(out.join("scaling.svg"), plot::svg(sc))?;
+    }
     Ok(())
 }
 

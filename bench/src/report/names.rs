@@ -87,6 +87,33 @@ impl Tool {
     }
 }
 
+/// A front end in the comparison with what users would pick instead: superpower, or a
+/// consistent-hashing proxy in front of the same powersources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
+pub enum FrontEnd {
+    /// superpower, `GET /`.
+    Superpower,
+    /// nginx, `hash $cookie_superpower_id consistent`, proxying `/assignments/{cookie}`.
+    Nginx,
+    /// HAProxy, `balance hash req.cook(superpower_id)`, `hash-type consistent`.
+    Haproxy,
+}
+
+impl FrontEnd {
+    /// Every front end, in the order the report lists them.
+    pub const ALL: [FrontEnd; 3] = [FrontEnd::Superpower, FrontEnd::Nginx, FrontEnd::Haproxy];
+
+    /// Its name in the results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrontEnd::Superpower => "superpower",
+            FrontEnd::Nginx => "nginx",
+            FrontEnd::Haproxy => "HAProxy",
+        }
+    }
+}
+
 /// A process the benchmark starts, by its part in the fleet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
@@ -101,6 +128,10 @@ pub enum Process {
     OneTierReference,
     /// The two-tier reference server.
     TwoTierReference,
+    /// nginx (a peer), its master and workers.
+    Nginx,
+    /// HAProxy (a peer).
+    Haproxy,
 }
 
 impl fmt::Display for Process {
@@ -112,6 +143,8 @@ impl fmt::Display for Process {
             Process::SuperpowerUntracked => f.write_str("superpower-untracked"),
             Process::OneTierReference => f.write_str("one-tier-reference"),
             Process::TwoTierReference => f.write_str("two-tier-reference"),
+            Process::Nginx => f.write_str("nginx"),
+            Process::Haproxy => f.write_str("haproxy"),
         }
     }
 }
@@ -159,7 +192,7 @@ macro_rules! str_forms {
     )*};
 }
 
-str_forms!(Mode, System, Tool, FaultKind);
+str_forms!(Mode, System, Tool, FaultKind, FrontEnd);
 
 impl From<Process> for String {
     fn from(p: Process) -> Self {
@@ -193,6 +226,9 @@ mod tests {
         }
         for k in FaultKind::ALL {
             assert_eq!(json(k), format!("\"{k}\""));
+        }
+        for f in FrontEnd::ALL {
+            assert_eq!(json(f), format!("\"{f}\""));
         }
         assert_eq!(json(Process::Powersource(2)), "\"powersource-2\"");
         assert_eq!(json(Process::TwoTierReference), "\"two-tier-reference\"");

@@ -3,8 +3,9 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    E2e, Failover, Fault, FaultKind, Ingest, LoseAll, Machine, Memory, Micro, Mode, Process,
-    Report, Results, Row, Rss, RssRule, Soak, System, Target, Tool, Tracking,
+    DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint, LoseAll, Machine,
+    Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, Report, Results, Row, Rss, RssRule,
+    Scaling, Soak, System, Target, Tool, Tracking, UsersPoint,
 };
 
 /// A run with every section filled in and every branch of the cells taken.
@@ -195,6 +196,100 @@ pub(super) fn results() -> Results {
             },
         ],
     };
+    let run = |front_end, report| PeerRun {
+        front_end,
+        report,
+        server_cpu_us_per_request: 40.5,
+    };
+    let mut bad = report(1000, Some(1000.0), 990.0, 0.5);
+    bad.expected = 0;
+    bad.unexpected_status.insert(502, 1000);
+    let mut changed = report(1000, None, 900.0, 0.5);
+    changed.changed_users.insert(3);
+    let peers = Peers {
+        versions: [
+            (FrontEnd::Nginx, "nginx/1.22.1".to_owned()),
+            (FrontEnd::Haproxy, "HAProxy version 2.6.12".to_owned()),
+        ]
+        .into(),
+        users: 1000,
+        same_character: vec![
+            run(FrontEnd::Nginx, report(1000, None, 900.0, 0.5)),
+            run(FrontEnd::Haproxy, changed),
+        ],
+        max: FrontEnd::ALL
+            .iter()
+            .zip([36_000.0, 50_000.0, 52_000.0])
+            .map(|(&fe, rps)| run(fe, report(200_000, None, rps, 0.6)))
+            .collect(),
+        rates: [1000.0, 10_000.0]
+            .iter()
+            .flat_map(|&rate| {
+                FrontEnd::ALL
+                    .iter()
+                    .map(move |&fe| (fe, rate))
+                    .collect::<Vec<_>>()
+            })
+            .map(|(fe, rate)| run(fe, report(5000, Some(rate), rate, 0.4)))
+            .collect(),
+        slow_ms: 2000,
+        slow: FrontEnd::ALL
+            .iter()
+            .map(|&fe| run(fe, report(5000, Some(1000.0), 1000.0, 0.7)))
+            .collect(),
+        failover_rate: 10_000.0,
+        failover: FrontEnd::ALL
+            .iter()
+            .map(|&fe| PeerFailover {
+                front_end: fe,
+                kill_at_s: 3.0,
+                restart_at_s: 6.0,
+                window: report(100_000, Some(10_000.0), 10_000.0, 0.5),
+                changed_users: 0,
+            })
+            .collect(),
+        lose_all: vec![
+            run(FrontEnd::Superpower, {
+                let mut r = report(3000, Some(1000.0), 1000.0, 0.2);
+                r.degraded = 3000;
+                r
+            }),
+            run(FrontEnd::Nginx, bad),
+        ],
+    };
+    let scaling = Scaling {
+        fallback_users: 100_000,
+        instances: [3, 10, 30]
+            .iter()
+            .map(|&n| InstancesPoint {
+                powersources: n,
+                max: report(100_000, None, 30_000.0 - n as f64 * 100.0, 0.8),
+                at_rate: report(5000, Some(1000.0), 1000.0, 0.5),
+                superpower_rss_mib: 20.5,
+            })
+            .collect(),
+        users: vec![UsersPoint {
+            users: 1_000_000,
+            rps: 25_000.0,
+            p99_ms: 3.25,
+            errors: 0,
+            rss_before_mib: 20.0,
+            rss_after_mib: 30.0,
+            remembered: 100_000,
+            bytes_per_user: 104.9,
+            sampled: 2000,
+            fallback_hits: 200,
+            hit_ratio: 0.1,
+        }],
+        dns: Some(DnsPoint {
+            addresses: 30,
+            dns_interval_ms: 1000,
+            all_on_ring_s: 1.25,
+            max: report(100_000, None, 27_000.0, 0.8),
+        }),
+        dns_not_measured: None,
+        failures: Vec::new(),
+    };
     Results {
         mode: Mode::Full,
         started: "Wed, 25 Nov 2026 01:00:00 GMT".into(),
@@ -223,6 +318,8 @@ pub(super) fn results() -> Results {
             identity_checks: 33_000,
             identity_changes: 0,
         }),
+        peers: Some(peers),
+        scaling: Some(scaling),
         failover: Some(Failover {
             rate: 500.0,
             kill_at_s: 3.0004,

@@ -2,6 +2,7 @@
 //! front (the [`Product`], which the soak loads alone), and the one-tier and two-tier
 //! references.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -11,6 +12,10 @@ use super::programs::{bin, run_logged};
 use super::timing::{PRODUCT_READY, REFERENCE_READY};
 use crate::procs::{free_addr, Proc};
 use crate::report::Process;
+
+/// The admin token of the powersources the benchmark starts (the peers scenario slows one
+/// through `/admin/faults`).
+pub(super) const ADMIN_TOKEN: &str = "bench-admin-token";
 
 /// The processes of the end-to-end scenarios.
 pub(super) struct Fleet {
@@ -88,10 +93,20 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
 /// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
 /// until each is ready (superpower: all 3 powersources on its ring).
 pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
+    start_product_of(opts, logs, 3, &[]).await
+}
+
+/// As [`start_product`] with `n` powersources, and `extra` arguments for superpower.
+pub(super) async fn start_product_of(
+    opts: &Options,
+    logs: &Path,
+    n: usize,
+    extra: &[String],
+) -> anyhow::Result<Product> {
     let stores = opts.out.join("stores");
     let _ = std::fs::remove_dir_all(&stores);
     std::fs::create_dir_all(&stores)?;
-    let store_paths: Vec<PathBuf> = (1..=3)
+    let store_paths: Vec<PathBuf> = (1..=n)
         .map(|i| stores.join(Process::Powersource(i).to_string()))
         .collect();
     let mut args = vec!["ingest".to_owned()];
@@ -101,34 +116,17 @@ pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result
     }
     run_logged(&bin(opts, "loader")?, &args, &logs.join("ingest.log"))
         .await
-        .context("ingesting the sample into the 3 stores")?;
+        .with_context(|| format!("ingesting the sample into the {n} stores"))?;
 
-    let ps_bin = bin(opts, "powersource")?;
-    let mut powersources = Vec::new();
-    for (i, store) in store_paths.iter().enumerate() {
-        let addr = free_addr()?;
-        let name = Process::Powersource(i + 1).to_string();
-        let args = vec![
-            "--listen".into(),
-            addr.to_string(),
-            "--store".into(),
-            store.display().to_string(),
-            "--name".into(),
-            name.clone(),
-        ];
-        powersources.push(Proc::spawn(
-            &name,
-            &ps_bin,
-            &args,
-            &opts.product_env,
-            addr,
-            logs,
-        )?);
-    }
-    for p in &mut powersources {
-        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
-    }
-    let superpower = start_superpower(opts, logs, Process::Superpower, &powersources, &[]).await?;
+    let addrs = (0..n)
+        .map(|_| free_addr())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let names: Vec<String> = (1..=n)
+        .map(|i| Process::Powersource(i).to_string())
+        .collect();
+    let powersources = start_powersources(opts, logs, &addrs, &store_paths, &names).await?;
+    let superpower =
+        start_superpower(opts, logs, Process::Superpower, &powersources, extra).await?;
     Ok(Product {
         powersources,
         superpower,
@@ -142,15 +140,15 @@ pub(super) async fn start_superpower(
     logs: &Path,
     process: Process,
     powersources: &[Proc],
-    extra: &[&str],
+    extra: &[String],
 ) -> anyhow::Result<Proc> {
     let addr = free_addr()?;
     let mut args = vec!["--listen".into(), addr.to_string()];
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
     for p in powersources {
         args.push("--powersource".into());
         args.push(format!("http://{}", p.addr));
     }
+    args.extend(extra.iter().cloned());
     let mut superpower = Proc::spawn(
         &process.to_string(),
         &bin(opts, "superpower")?,
@@ -164,6 +162,42 @@ pub(super) async fn start_superpower(
         .wait_ready("/health", ring_is(n), PRODUCT_READY)
         .await?;
     Ok(superpower)
+}
+
+/// Starts a powersource named `names[i]` on `addrs[i]` over `stores[i]` for each `i` (with the
+/// bench's admin token), and waits until each answers `/health`.
+pub(super) async fn start_powersources(
+    opts: &Options,
+    logs: &Path,
+    addrs: &[SocketAddr],
+    stores: &[PathBuf],
+    names: &[String],
+) -> anyhow::Result<Vec<Proc>> {
+    let ps_bin = bin(opts, "powersource")?;
+    let mut powersources = Vec::new();
+    for ((addr, store), name) in addrs.iter().zip(stores).zip(names) {
+        let args = vec![
+            "--listen".into(),
+            addr.to_string(),
+            "--store".into(),
+            store.display().to_string(),
+            "--name".into(),
+            name.clone(),
+            format!("--admin-token={ADMIN_TOKEN}"),
+        ];
+        powersources.push(Proc::spawn(
+            name,
+            &ps_bin,
+            &args,
+            &opts.product_env,
+            *addr,
+            logs,
+        )?);
+    }
+    for p in &mut powersources {
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    Ok(powersources)
 }
 
 /// A `/health` body check: superpower has `n` instances on its ring.

@@ -23,6 +23,11 @@ struct Estimate {
 /// `cargo bench -p powersource --bench micro`).
 pub const MICRO: &[&str] = &[
     "ring/candidates",
+    "ring/build_3",
+    "ring/build_10",
+    "ring/build_30",
+    "ring/build_100",
+    "ring/build_300",
     "assign/assign_1500",
     "identity/from_headers",
     "render/json_answer",
@@ -36,11 +41,14 @@ pub(super) fn micro(dir: &Path) -> anyhow::Result<Vec<Micro>> {
     MICRO
         .iter()
         .map(|id| {
-            // criterion names the folder after the id with `/` made `_`
-            let path = dir
-                .join(id.replace('/', "_"))
-                .join("new")
-                .join("estimates.json");
+            // criterion names a lone benchmark's folder after the id with `/` made `_`, and
+            // a group's benchmark `group/name` (the ring rebuilds) by its id
+            let folder = if id.starts_with("ring/build_") {
+                dir.join(id)
+            } else {
+                dir.join(id.replace('/', "_"))
+            };
+            let path = folder.join("new").join("estimates.json");
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
                     "no criterion estimate at {} (did cargo bench run?)",

@@ -1,6 +1,7 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
-//! promise tracking on vs off, failover, lose all, memory, micro-benchmarks (read from criterion's output), then the
-//! targets. With [`Options::soak`] the soak runs instead, alone.
+//! promise tracking on vs off, the peers (nginx and HAProxy beside superpower), failover, lose
+//! all, memory, scaling, micro-benchmarks (read from criterion's output), then the targets. With
+//! [`Options::soak`] the soak runs instead, alone; with [`Options::only_scaling`], scaling alone.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
 //! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
@@ -9,8 +10,9 @@
 //! # Layout
 //! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
 //! module: `ingest`, `e2e` (maximum throughput and constant rates), `tracking` (the cost of
-//! measuring the promises: on vs off, same run), `failover`, `lose_all`,
-//! `memory`, `micro`, `soak` (with its fault schedule and RSS verdict); `targets` judges the
+//! measuring the promises: on vs off, same run), `peers`, `failover`, `lose_all`, `memory`,
+//! `scaling` (powersources, users, DNS membership), `micro`, `soak` (with its fault schedule and
+//! RSS verdict); `targets` judges the
 //! results. What they share: `options` (how the suite
 //! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
 //! `users` (the fixed users and their superpowers), `programs` (the release binaries),
@@ -31,8 +33,10 @@ mod machine;
 mod memory;
 mod micro;
 mod options;
+mod peers;
 mod programs;
 mod progress;
+mod scaling;
 mod soak;
 mod targets;
 mod timing;
@@ -81,6 +85,21 @@ pub async fn run(opts: &Options) -> Results {
         return res;
     }
 
+    if opts.only_scaling {
+        let users = Arc::new(load::identities(t.users, 2024));
+        step("scaling: powersources and distinct users (alone)");
+        match scaling::scaling(opts, &t, &users, &logs).await {
+            Ok(s) => {
+                res.failures
+                    .extend(s.failures.iter().map(|f| format!("scaling: {f}")));
+                res.scaling = Some(s);
+            }
+            Err(e) => res.failures.push(format!("scaling: {e:#}")),
+        }
+        finish(&mut res, t0);
+        return res;
+    }
+
     step("ingest");
     match ingest::ingest(opts, &t).await {
         Ok(i) => res.ingest = Some(i),
@@ -122,6 +141,15 @@ pub async fn run(opts: &Options) -> Results {
         Err(e) => res.failures.push(format!("promise tracking: {e:#}")),
     }
 
+    step("peers: nginx and HAProxy in front of the same powersources");
+    match peers::peers(opts, &mut fleet, &t, &users, &names, &logs).await {
+        Ok(p) => {
+            res.failures.extend(peers::failures(&p));
+            res.peers = Some(p);
+        }
+        Err(e) => res.failures.push(format!("peers: {e:#}")),
+    }
+
     step("failover");
     match failover::failover(opts, &mut fleet, &t, &users, &names).await {
         Ok(f) => {
@@ -142,6 +170,12 @@ pub async fn run(opts: &Options) -> Results {
 
     res.memory = memory::peak(&fleet);
     drop(fleet);
+
+    step("scaling: powersources and distinct users");
+    match scaling::scaling(opts, &t, &users, &logs).await {
+        Ok(s) => res.scaling = Some(s),
+        Err(e) => res.failures.push(format!("scaling: {e:#}")),
+    }
 
     if let Some(dir) = &opts.criterion_dir {
         match micro::micro(dir) {

@@ -10,6 +10,8 @@ pub struct Options {
     pub smoke: bool,
     /// Run the soak alone, this long, instead of the scenarios.
     pub soak: Option<Duration>,
+    /// Run only the scaling scenario (powersources, users, DNS membership).
+    pub only_scaling: bool,
     /// The seed of the soak's fault schedule (the same seed, the same faults).
     pub soak_seed: u64,
     /// Where results, logs, stores and the generated dataset go (`var/bench`).

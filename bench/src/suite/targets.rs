@@ -2,7 +2,7 @@
 
 use super::soak;
 use super::timing::RATES;
-use crate::report::{E2e, Mode, Process, Results, System, Target, Tool};
+use crate::report::{E2e, FrontEnd, Mode, Process, Results, System, Target, Tool};
 
 /// A target row: `figure` is "not measured" when absent.
 fn push(
@@ -66,6 +66,54 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         p.map(|v| format!("{v:.2} ms")),
         p.map(|v| v < 2.0),
     );
+    let peers = res.peers.as_ref();
+    let sat = |fe| {
+        peers
+            .and_then(|p| p.max.iter().find(|r| r.front_end == fe))
+            .map(|r| &r.report)
+    };
+    let (sp, ng) = (sat(FrontEnd::Superpower), sat(FrontEnd::Nginx));
+    let r = sp.zip(ng).map(|(s, n)| s.rps / n.rps.max(1.0));
+    push(
+        "superpower max throughput vs nginx (oha -c 32, access logs on)",
+        "≥ 1.0×",
+        r.map(|v| format!("{v:.3}×")),
+        r.map(|v| v >= 1.0),
+    );
+    let p = sp
+        .zip(ng)
+        .map(|(s, n)| (s.latency.p99_ms, n.latency.p99_ms));
+    push(
+        "superpower p99 at saturation vs nginx's",
+        "no worse",
+        p.map(|(s, n)| format!("{s:.2} ms vs {n:.2} ms")),
+        p.map(|(s, n)| s <= n),
+    );
+    let w = peers.and_then(|p| {
+        p.failover
+            .iter()
+            .find(|f| f.front_end == FrontEnd::Superpower)
+            .map(|f| (p.failover_rate, f))
+    });
+    let at = w.map_or(String::new(), |(rate, _)| format!(" at {rate:.0} req/s"));
+    push(
+        &format!("failover{at}: superpower errors"),
+        "0",
+        w.map(|(_, f)| f.window.failures().to_string()),
+        w.map(|(_, f)| f.window.failures() == 0),
+    );
+    push(
+        &format!("failover{at}: superpower identity changes"),
+        "0",
+        w.map(|(_, f)| f.changed_users.to_string()),
+        w.map(|(_, f)| f.changed_users == 0),
+    );
+    push(
+        &format!("failover{at}: superpower max latency"),
+        "< 50 ms",
+        w.map(|(_, f)| format!("{:.1} ms", f.window.latency.max_ms)),
+        w.map(|(_, f)| f.window.latency.max_ms < 50.0),
+    );
     let f = res.failover.as_ref();
     push(
         "failover: errors",
@@ -100,7 +148,10 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         let limit = match m.process {
             Process::Superpower | Process::SuperpowerUntracked => 30.0,
             Process::Powersource(_) => 50.0,
-            Process::OneTierReference | Process::TwoTierReference => continue,
+            Process::OneTierReference
+            | Process::TwoTierReference
+            | Process::Nginx
+            | Process::Haproxy => continue,
         };
         push(
             &format!("peak RSS of {}", m.process),

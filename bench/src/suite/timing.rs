@@ -27,6 +27,10 @@ pub(super) struct Timing {
     pub(super) ingest_characters: usize,
     /// `loader ingest` runs (the median is kept).
     pub(super) ingest_runs: usize,
+    /// The fleet sizes (powersources) of the scaling scenario.
+    pub(super) scale_instances: Vec<usize>,
+    /// The counts of distinct users of the scaling scenario.
+    pub(super) scale_users: Vec<usize>,
 }
 
 impl Timing {
@@ -45,6 +49,8 @@ impl Timing {
                 lose_all: Duration::from_secs(1),
                 ingest_characters: 100,
                 ingest_runs: 1,
+                scale_instances: vec![3, 10],
+                scale_users: vec![1000, 20_000],
             }
         } else {
             Timing {
@@ -59,6 +65,8 @@ impl Timing {
                 lose_all: Duration::from_secs(3),
                 ingest_characters: 1500,
                 ingest_runs: 3,
+                scale_instances: vec![3, 10, 30],
+                scale_users: vec![1000, 100_000, 1_000_000],
             }
         }
     }
@@ -73,6 +81,31 @@ pub(super) const LOW_RATE_CONNECTIONS: usize = 8;
 /// The three constant rates asked; the last is lowered to 80% of superpower's maximum when the
 /// machine cannot hold it.
 pub(super) const RATES: [f64; 3] = [25.0, 1000.0, 5000.0];
+/// The constant rates at which superpower, nginx and HAProxy are compared.
+pub(super) const PEER_RATES: [f64; 3] = [1000.0, 5000.0, 10_000.0];
+/// The rates tried for the peers' failover, highest first: the first that every front end
+/// held in the constant-rate runs (no failure, the rate answered, p99 under [`HELD_P99`]) is
+/// used; the last one when none was held.
+pub(super) const PEER_FAILOVER_RATES: [f64; 3] = [10_000.0, 5000.0, 1000.0];
+/// A constant rate is held when its p99 stays under this (and nothing failed).
+pub(super) const HELD_P99: Duration = Duration::from_millis(20);
+/// The latency fault of the peers' slow-instance run, on one of the 3 powersources.
+pub(super) const PEER_SLOW_MS: u64 = 2000;
+/// The constant rate of the slow-instance and lose-all runs of the peers.
+pub(super) const PEER_SLOW_RATE: f64 = 1000.0;
+/// Connections of the slow-instance run: enough for the answers held by a 300 ms attempt
+/// timeout (a third of 1,000 req/s for 0.3 s) not to hold up the ones due after them.
+pub(super) const PEER_SLOW_CONNECTIONS: usize = 256;
+
+/// superpower's fallback cache in the scaling scenario (`--fallback-users`, its default).
+pub(super) const FALLBACK_USERS: usize = 100_000;
+/// superpower's `--dns-interval-ms` in the DNS membership run.
+pub(super) const DNS_INTERVAL_MS: u64 = 1000;
+/// Users asked with every powersource down, to measure the fallback's hit ratio.
+pub(super) const HIT_SAMPLE: usize = 2000;
+/// The most one pass of the scaling scenario may take (a million users once).
+pub(super) const SCALE_PASS_LIMIT: Duration = Duration::from_secs(180);
+
 /// The constant rate of the failover window and of lose all's known users.
 pub(super) const FAILOVER_RATE: f64 = 500.0;
 /// The constant rate of lose all's unknown users (each one a new identity).

@@ -91,7 +91,7 @@ pub(super) async fn tracking(
         logs,
         Process::SuperpowerUntracked,
         &fleet.powersources,
-        &["--no-promise-tracking"],
+        &["--no-promise-tracking".to_owned()],
     )
     .await?;
     let on = &fleet.superpower;

@@ -1,0 +1,376 @@
+//! The peers scenario: nginx and HAProxy (see [`crate::peers`]) started in front of the same 3
+//! powersources as superpower, and the three front ends measured side by side in the same run:
+//! the same character for every user, maximum throughput and p99 at saturation (oha, one
+//! cookie), p99 at constant rates (the generator, rotating users), one instance slowed by 2 s
+//! (a powersource latency fault), failover (the instance killed and restarted under a constant
+//! rate) and lose all (every instance killed; they are started again afterwards).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{ensure, Context};
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use super::fleet::{ring_is, Fleet, ADMIN_TOKEN};
+use super::options::Options;
+use super::progress::step;
+use super::timing::{
+    Timing, HELD_P99, MAX_CONNECTIONS, PEER_FAILOVER_RATES, PEER_RATES, PEER_SLOW_CONNECTIONS,
+    PEER_SLOW_MS, PEER_SLOW_RATE, PRODUCT_READY, RATE_CONNECTIONS, REFERENCE_READY,
+};
+use super::users::{cookies, every_user_once};
+use crate::load::{self, Names, Plan, Report};
+use crate::oha;
+use crate::peers::{self, NOBODY};
+use crate::procs::{free_addr, Proc};
+use crate::report::{FrontEnd, PeerFailover, PeerRun, Peers, Process};
+
+/// The two peers, running.
+pub(super) struct Running {
+    nginx: Proc,
+    haproxy: Proc,
+}
+
+/// The version line of `program` (`-v`), or why there is none.
+async fn version(program: &str) -> String {
+    match tokio::process::Command::new(program)
+        .arg("-v")
+        .output()
+        .await
+    {
+        Ok(o) => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let line = text.lines().next().unwrap_or("").trim();
+            // "nginx version: nginx/1.22.1", "HAProxy version 2.6.12-1 2023/02/15 - https://…"
+            let line = line.strip_prefix("nginx version: ").unwrap_or(line);
+            line.split(" - ").next().unwrap_or(line).to_owned()
+        }
+        Err(e) => format!("cannot run {program}: {e}"),
+    }
+}
+
+/// Writes both configs under `out/peers/` and starts nginx and HAProxy in front of `fleet`'s
+/// powersources (as `nobody` when root), waiting until each proxies `/health`.
+async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Running> {
+    let backs: Vec<SocketAddr> = fleet.powersources.iter().map(|p| p.addr).collect();
+    let user = peers::is_root().then_some(NOBODY);
+    let mut started = Vec::new();
+    for (peer, process) in [
+        (FrontEnd::Nginx, Process::Nginx),
+        (FrontEnd::Haproxy, Process::Haproxy),
+    ] {
+        let addr = free_addr()?;
+        let dir = opts.out.join("peers").join(process.to_string());
+        let dir = std::path::absolute(&dir)?;
+        let launch = peers::prepare(peer, addr, &backs, &dir, user)
+            .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
+        let mut p = Proc::spawn_group(
+            &process.to_string(),
+            &launch.program,
+            &launch.args,
+            addr,
+            logs,
+            user,
+        )?;
+        p.wait_ready("/health", |_| true, REFERENCE_READY)
+            .await
+            .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
+        started.push(p);
+    }
+    let haproxy = started.pop().expect("two were started");
+    let nginx = started.pop().expect("two were started");
+    Ok(Running { nginx, haproxy })
+}
+
+/// Sets (`Some(latency)`) or clears the latency fault of the powersource at `addr`.
+async fn fault(addr: SocketAddr, latency_ms: Option<u64>) -> anyhow::Result<()> {
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let (method, body) = match latency_ms {
+        Some(ms) => (Method::PUT, format!(r#"{{"latency_ms":{ms}}}"#)),
+        None => (Method::DELETE, String::new()),
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}/admin/faults"))
+        .header(AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let resp = client.request(req).await?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    ensure!(
+        status == StatusCode::OK,
+        "/admin/faults answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(())
+}
+
+/// Where `fe` listens, and the processes that serve its requests (charged their CPU time).
+fn serving<'a>(fe: FrontEnd, fleet: &'a Fleet, peers: &'a Running) -> (SocketAddr, Vec<&'a Proc>) {
+    let front = match fe {
+        FrontEnd::Superpower => &fleet.superpower,
+        FrontEnd::Nginx => &peers.nginx,
+        FrontEnd::Haproxy => &peers.haproxy,
+    };
+    (
+        front.addr,
+        std::iter::once(front).chain(&fleet.powersources).collect(),
+    )
+}
+
+/// Runs one load against `fe`, charging it the CPU time of the processes that served it.
+async fn measure(
+    fe: FrontEnd,
+    fleet: &Fleet,
+    peers: &Running,
+    run: impl std::future::Future<Output = anyhow::Result<Report>>,
+) -> anyhow::Result<PeerRun> {
+    let (_, procs) = serving(fe, fleet, peers);
+    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
+    let report = run.await?;
+    let mut ticks = 0;
+    for (p, b) in procs.iter().zip(before) {
+        if let (Some(b), Some(a)) = (b, p.cpu_ticks()) {
+            ticks += a.saturating_sub(b);
+        }
+    }
+    Ok(PeerRun {
+        front_end: fe,
+        server_cpu_us_per_request: ticks as f64 * crate::procs::MICROS_PER_TICK
+            / report.requests.max(1) as f64,
+        report,
+    })
+}
+
+/// A constant-rate plan over every user at `addr`, checking each one's character.
+fn rate_plan(
+    addr: SocketAddr,
+    users: &Arc<Vec<HeaderValue>>,
+    names: &Arc<Vec<String>>,
+    connections: usize,
+    t: std::time::Duration,
+    rate: f64,
+) -> Plan {
+    let mut plan = Plan::new(addr, "/", connections, t);
+    plan.rate = Some(rate);
+    plan.rotation = cookies(users);
+    plan.names = Names::Check(names.clone());
+    plan
+}
+
+/// Waits until every powersource answers `/health` and superpower has the 3 on its ring.
+async fn whole_again(fleet: &mut Fleet) -> anyhow::Result<()> {
+    for p in &mut fleet.powersources {
+        p.wait_ready("/health", |_| true, PRODUCT_READY).await?;
+    }
+    fleet
+        .superpower
+        .wait_ready("/health", ring_is(3), PRODUCT_READY)
+        .await
+        .context("superpower did not take the powersources back")?;
+    Ok(())
+}
+
+/// Whether a constant-rate run held its rate: no failure, the rate answered, and a p99 under
+/// [`HELD_P99`] (not a queue growing behind a saturated server).
+fn held(r: &Report) -> bool {
+    r.failures() == 0
+        && r.rate.is_some_and(|rate| r.rps >= 0.95 * rate)
+        && r.latency.p99_ms < HELD_P99.as_secs_f64() * 1000.0
+}
+
+/// Runs the peers scenario; the fleet is whole again at the end.
+pub(super) async fn peers(
+    opts: &Options,
+    fleet: &mut Fleet,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    names: &Arc<Vec<String>>,
+    logs: &Path,
+) -> anyhow::Result<Peers> {
+    let running = start(opts, fleet, logs).await?;
+    let mut res = Peers {
+        users: users.len(),
+        slow_ms: PEER_SLOW_MS,
+        ..Peers::default()
+    };
+    res.versions.insert(FrontEnd::Nginx, version("nginx").await);
+    res.versions
+        .insert(FrontEnd::Haproxy, version("haproxy").await);
+
+    // the same character for every user as superpower answers
+    for fe in [FrontEnd::Nginx, FrontEnd::Haproxy] {
+        step(&format!("peers: every user once through {fe}"));
+        let (addr, _) = serving(fe, fleet, &running);
+        let plan = every_user_once(addr, users, Names::Check(names.clone()), t.rate * 10);
+        let run = async { Ok(load::run(plan).await?) };
+        res.same_character
+            .push(measure(fe, fleet, &running, run).await?);
+    }
+
+    // saturation: oha with one cookie, interleaved rounds, best of each
+    let cookie = users[0].to_str()?.to_owned();
+    let mut best: Vec<Option<PeerRun>> = vec![None, None, None];
+    for round in 1..=t.max_rounds {
+        for (i, fe) in FrontEnd::ALL.into_iter().enumerate() {
+            step(&format!(
+                "peers: max throughput with oha, round {round}: {fe}"
+            ));
+            let (addr, _) = serving(fe, fleet, &running);
+            let run = async {
+                Ok(oha::run(addr, "/", Some(&cookie), MAX_CONNECTIONS, t.max, None).await?)
+            };
+            let row = measure(fe, fleet, &running, run).await?;
+            if best[i]
+                .as_ref()
+                .is_none_or(|b| row.report.rps > b.report.rps)
+            {
+                best[i] = Some(row);
+            }
+        }
+    }
+    res.max.extend(best.into_iter().flatten());
+
+    // constant rates, rotating users
+    for rate in PEER_RATES {
+        for fe in FrontEnd::ALL {
+            step(&format!("peers: {rate} req/s: {fe}"));
+            let (addr, _) = serving(fe, fleet, &running);
+            let plan = rate_plan(addr, users, names, RATE_CONNECTIONS, t.rate, rate);
+            let run = async { Ok(load::run(plan).await?) };
+            res.rates.push(measure(fe, fleet, &running, run).await?);
+        }
+    }
+
+    // one instance slowed by 2 s
+    let slowed = fleet.powersources[1].addr;
+    for fe in FrontEnd::ALL {
+        step(&format!(
+            "peers: powersource-2 slowed by {PEER_SLOW_MS} ms, {PEER_SLOW_RATE} req/s: {fe}"
+        ));
+        fault(slowed, Some(PEER_SLOW_MS)).await?;
+        let (addr, _) = serving(fe, fleet, &running);
+        let plan = rate_plan(
+            addr,
+            users,
+            names,
+            PEER_SLOW_CONNECTIONS,
+            t.rate,
+            PEER_SLOW_RATE,
+        );
+        let run = async { Ok(load::run(plan).await?) };
+        let r = measure(fe, fleet, &running, run).await;
+        fault(slowed, None).await?;
+        res.slow.push(r?);
+        whole_again(fleet).await?;
+    }
+
+    // failover at the highest of the rates every front end held
+    res.failover_rate = PEER_FAILOVER_RATES
+        .into_iter()
+        .find(|&rate| {
+            FrontEnd::ALL.iter().all(|&fe| {
+                res.rates
+                    .iter()
+                    .find(|r| r.front_end == fe && r.report.rate == Some(rate))
+                    .is_none_or(|r| held(&r.report))
+            })
+        })
+        .unwrap_or(PEER_FAILOVER_RATES[PEER_FAILOVER_RATES.len() - 1]);
+    for fe in FrontEnd::ALL {
+        step(&format!(
+            "peers: failover at {} req/s: {fe}",
+            res.failover_rate
+        ));
+        let (addr, _) = serving(fe, fleet, &running);
+        let plan = rate_plan(
+            addr,
+            users,
+            names,
+            RATE_CONNECTIONS,
+            t.failover,
+            res.failover_rate,
+        );
+        let start = Instant::now();
+        let load = tokio::spawn(load::run(plan));
+        tokio::time::sleep_until((start + t.kill_at).into()).await;
+        fleet.powersources[1].kill();
+        let kill_at = start.elapsed();
+        tokio::time::sleep_until((start + t.restart_at).into()).await;
+        fleet.powersources[1].restart()?;
+        let restart_at = start.elapsed();
+        let window = load.await.context("the load task")??;
+        res.failover.push(PeerFailover {
+            front_end: fe,
+            kill_at_s: kill_at.as_secs_f64(),
+            restart_at_s: restart_at.as_secs_f64(),
+            changed_users: window.changed_users.len(),
+            window,
+        });
+        whole_again(fleet).await?;
+    }
+
+    // lose all: what each front end answers with every instance gone
+    for p in &mut fleet.powersources {
+        p.kill();
+    }
+    for fe in FrontEnd::ALL {
+        step(&format!("peers: lose all: {fe}"));
+        let (addr, _) = serving(fe, fleet, &running);
+        let plan = rate_plan(
+            addr,
+            users,
+            names,
+            RATE_CONNECTIONS,
+            t.lose_all,
+            PEER_SLOW_RATE,
+        );
+        let run = async { Ok(load::run(plan).await?) };
+        res.lose_all.push(measure(fe, fleet, &running, run).await?);
+    }
+    for p in &mut fleet.powersources {
+        p.restart()?;
+    }
+    whole_again(fleet).await?;
+    drop(running);
+    Ok(res)
+}
+
+/// What went wrong in the peers scenario: a peer that answered a user another character than
+/// superpower does, or failed with the whole fleet up; superpower failing anywhere but the slow
+/// and lose-all runs' expected answers.
+pub(super) fn failures(p: &Peers) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &p.same_character {
+        if r.report.failures() > 0 || !r.report.changed_users.is_empty() {
+            out.push(format!(
+                "peers: {} answered {} users another character than superpower ({})",
+                r.front_end,
+                r.report.changed_users.len(),
+                r.report.failure_summary()
+            ));
+        }
+    }
+    for r in p.max.iter().chain(&p.rates) {
+        if r.report.failures() > 0 {
+            out.push(format!(
+                "peers: {} with the whole fleet up: {}",
+                r.front_end,
+                r.report.failure_summary()
+            ));
+        }
+    }
+    out
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Headless Chromium tests of superpower's pages: starts three powersources and superpower from the
-# release binaries on free loopback ports (and the Locust visitors when the tree has them), runs pages.test.mjs (node's test runner with
+# release binaries on free loopback ports and the Locust visitors, runs pages.test.mjs (node's test runner with
 # playwright-core driving Debian's chromium), keeps the screenshots in var/artifacts/, and stops
 # only what it started.
 set -euo pipefail
@@ -50,23 +50,19 @@ SUPERPOWER_ADMIN_TOKEN="$TOKEN" "$ROOT/target/release/superpower" --listen "127.
 PIDS+=($!)
 wait_health "http://127.0.0.1:$SP_PORT" "$WORK/superpower.log"
 
-# The returning visitors (visitors/locustfile.py, Locust with its web UI on a free port) when the
-# tree has them: the promises test then also reads their named failures from Locust's stats.
-# Without them the test drives its own returning visitors only.
-LOCUST_URL=""
-if [ -f "$ROOT/visitors/locustfile.py" ] && grep -q '^locust' "$ROOT/scripts/requirements.txt"; then
-  ensure_venv
-  LOCUST_PORT=$(free_port)
-  "$VENV/bin/locust" -f "$ROOT/visitors/locustfile.py" --host "http://127.0.0.1:$SP_PORT" \
-    --users 10 --spawn-rate 10 --autostart --web-host 127.0.0.1 --web-port "$LOCUST_PORT" \
-    --visit-min-s 0.2 --visit-max-s 0.5 >"$WORK/locust.log" 2>&1 &
-  PIDS+=($!)
-  LOCUST_URL="http://127.0.0.1:$LOCUST_PORT"
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$LOCUST_URL/stats/requests" 2>/dev/null && break
-    python3 -c 'import time; time.sleep(0.1)'
-  done
-fi
+# The returning visitors (visitors/locustfile.py, Locust with its web UI on a free port): the
+# promises test also reads their named failures from Locust's stats.
+ensure_venv
+LOCUST_PORT=$(free_port)
+"$VENV/bin/locust" -f "$ROOT/visitors/locustfile.py" --host "http://127.0.0.1:$SP_PORT" \
+  --users 10 --spawn-rate 10 --autostart --web-host 127.0.0.1 --web-port "$LOCUST_PORT" \
+  --visit-min-s 0.2 --visit-max-s 0.5 >"$WORK/locust.log" 2>&1 &
+PIDS+=($!)
+LOCUST_URL="http://127.0.0.1:$LOCUST_PORT"
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "$LOCUST_URL/stats/requests" 2>/dev/null && break
+  python3 -c 'import time; time.sleep(0.1)'
+done
 
 export SUPERPOWER_URL="http://127.0.0.1:$SP_PORT" ADMIN_TOKEN="$TOKEN" ARTIFACTS="$ROOT/var/artifacts" LOCUST_URL
 cd "$HERE" && node --test pages.test.mjs

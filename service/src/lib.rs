@@ -11,6 +11,7 @@
 //! - [`metrics`]: metric names (the dashboards and rules use the same strings), buckets, and the
 //!   once-per-process Prometheus recorder.
 //! - [`telemetry`]: the once-per-process tracing subscriber.
+//! - [`traces`]: OpenTelemetry: settings, OTLP export, W3C propagation, the server span.
 //! - [`shutdown`]: the future that resolves on Ctrl-C or SIGTERM.
 
 pub mod api;
@@ -19,3 +20,4 @@ pub mod http;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod traces;

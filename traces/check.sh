@@ -43,7 +43,7 @@ done
 OUT="$ROOT/var/traces"
 rm -rf "$OUT" && mkdir -p "$OUT"
 var/venv/bin/python traces/receiver.py --listen 127.0.0.1:0 --port-file "$OUT/port" \
-  --spans "$OUT/spans.jsonl" >"$OUT/receiver.log" 2>&1 &
+  --spans "$OUT/spans.jsonl" >"$OUT/receiver.log" 2>&1 9>&- &
 receiver_pid=$!
 cleanup() {
   local code=$?

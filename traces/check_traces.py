@@ -46,9 +46,9 @@ def http(method, url, headers=None, timeout=5.0):
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 def get_json(url, **kw):
@@ -83,7 +83,7 @@ def ask(superpower, user=None, traceparent=None, timeout=5.0):
     if traceparent:
         headers["traceparent"] = "00-%s-%s-01" % traceparent
     status, hdrs, body = http("GET", superpower, headers, timeout)
-    cookie = hdrs.get("Set-Cookie", "")
+    cookie = hdrs.get("set-cookie", "")
     new_user = cookie.split(";")[0].split("=", 1)[1] if cookie.startswith("superpower_id=") else None
     return status, (json.loads(body) if status == 200 else None), new_user
 
@@ -169,7 +169,8 @@ def services(a):
         try:
             tid, parent = new_traceparent()
             status, answer, _ = ask(a.superpower, owner_user, (tid, parent))
-            check(status == 200 and answer.get("instance") != owner, f"{fault}: {owner} {fault}d, the request is still answered, by {answer and answer.get('instance')}")
+            done = "frozen" if fault == "freeze" else "killed"
+            check(status == 200 and answer.get("instance") != owner, f"{fault}: {owner} {done}, the request is still answered, by {answer and answer.get('instance')}")
             want = "hedge" if fault == "freeze" else "failover"
 
             def settled(spans):
@@ -183,12 +184,16 @@ def services(a):
             sp = server_span(spans, "superpower")
             tries = attempts_under(spans, sp["span_id"]) if sp else []
             print(f"  {fault}: attempts {describe(tries)}")
-            failed = [t for t in tries if t["attributes"].get("server.address") and t["attributes"].get("superpower.attempt.outcome") in ("timeout", "connect_error", "deadline")]
+            # a frozen instance times out; a killed one refuses new connections (connect_error)
+            # or resets the pooled one the attempt used (error: the connection closed)
+            failed = [t for t in tries if t["attributes"].get("superpower.attempt.outcome") in ("timeout", "connect_error", "error")]
             won = [t for t in tries if t["attributes"].get("superpower.attempt.outcome") == "ok" and t["attributes"].get("superpower.attempt.reason") == want]
             check(len(tries) >= 2 and failed and won, f"{fault}: the failed attempt and the {want} that answered are siblings under the request span ({describe(tries)})")
             if failed:
                 o = failed[0]["attributes"]["superpower.attempt.outcome"]
-                check(o == ("timeout" if fault == "freeze" else "connect_error"), f"{fault}: the failed attempt says why ({o})")
+                why = failed[0]["attributes"].get("error.type", "")
+                ok = o == "timeout" if fault == "freeze" else (o == "connect_error" or (o == "error" and why))
+                check(ok and failed[0]["status"] == "error", f"{fault}: the failed attempt says why ({o}: {why}) and is marked failed")
             if won:
                 check(server_span(spans, "powersource", won[0]["span_id"]) is not None, f"{fault}: the {want}'s powersource span is under it")
         finally:

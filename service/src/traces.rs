@@ -31,6 +31,9 @@ pub const TARGET: &str = "otel";
 /// How long SIGTERM's flush of the spans still queued may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The operational routes (`/health`, `/live`, `/metrics`): no span of their own.
+const OPERATIONAL_ROUTES: [&str; 3] = ["/health", "/live", "/metrics"];
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether traces are exported by this process (an endpoint was set and the pipeline built).
@@ -212,16 +215,29 @@ fn resource(name: String, instance: Option<&str>) -> Resource {
 }
 
 /// The server span of a request (HTTP semantic conventions), a child of the caller's span when
-/// the request carries a `traceparent`; [`Span::none`] when traces are off. The route and the
-/// status are recorded by [`record_response`].
-pub fn server_span(method: &'static str, path: &str, headers: &http::HeaderMap) -> Span {
+/// the request carries a `traceparent`; [`Span::none`] when traces are off. It is named
+/// `METHOD route` from `route`, the template the path matches (a span's name is fixed once it
+/// starts); the route the handler reports and the status are recorded by [`record_response`].
+pub fn server_span(
+    method: &'static str,
+    route: &'static str,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Span {
     if !enabled() {
+        return Span::none();
+    }
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let has_parent = parent.span().span_context().is_valid();
+    // Health checks and scrapes (every second, from every checker) would bury the requests in
+    // Jaeger: they are traced only as part of a caller's trace.
+    if !has_parent && OPERATIONAL_ROUTES.contains(&route) {
         return Span::none();
     }
     let span = tracing::info_span!(
         target: TARGET,
         "HTTP request",
-        otel.name = method,
+        otel.name = tracing::field::display(format_args!("{method} {route}")),
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
         http.request.method = method,
@@ -229,25 +245,20 @@ pub fn server_span(method: &'static str, path: &str, headers: &http::HeaderMap) 
         http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    if parent.span().span_context().is_valid() {
+    if has_parent {
         let _ = span.set_parent(parent);
     }
     span
 }
 
-/// Records a request's route template and status on its server span (named `METHOD route`, as
-/// the conventions say); a 5xx marks it failed.
-pub fn record_response(span: &Span, method: &'static str, route: &'static str, status: u16) {
+/// Records a request's route template and status on its server span; a 5xx marks it failed.
+pub fn record_response(span: &Span, route: &'static str, status: u16) {
     if span.is_none() {
         return;
     }
-    span.record(
-        "otel.name",
-        tracing::field::display(format_args!("{method} {route}")),
-    );
     span.record("http.route", route);
-    span.record("http.response.status_code", status);
+    // as i64: tracing-opentelemetry records a u64 as a string
+    span.record("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.record("otel.status_code", "ERROR");
     }
@@ -297,6 +308,6 @@ mod tests {
         assert!(err.contains("http://"), "{err}");
         assert!(!enabled());
         let headers = http::HeaderMap::new();
-        assert!(server_span("GET", "/", &headers).is_none());
+        assert!(server_span("GET", "/", "/", &headers).is_none());
     }
 }

@@ -60,7 +60,7 @@ impl AttemptSpan {
             otel.status_code = tracing::field::Empty,
             http.request.method = "GET",
             server.address = inst.name(),
-            superpower.attempt = n,
+            superpower.attempt = i64::try_from(n).unwrap_or(i64::MAX),
             superpower.attempt.reason = reason.as_str(),
             superpower.attempt.outcome = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
@@ -79,7 +79,7 @@ impl AttemptSpan {
             return;
         }
         self.span
-            .record("http.response.status_code", status.as_u16());
+            .record("http.response.status_code", i64::from(status.as_u16()));
         self.finish(outcome.as_str(), status.is_server_error());
     }
 

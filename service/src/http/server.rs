@@ -154,12 +154,13 @@ where
     let head = req.method() == Method::HEAD;
     let path = req.uri().path();
     let method = method_label(req.method());
+    let route_hint = (options.route_of)(path);
     let mut pending = Pending {
         start: Instant::now(),
         method,
-        route_hint: (options.route_of)(path),
+        route_hint,
         path: truncate(path, 200).to_owned(),
-        span: traces::server_span(method, path, req.headers()),
+        span: traces::server_span(method, route_hint, path, req.headers()),
         done: false,
     };
     if head {
@@ -224,7 +225,7 @@ impl Pending {
             "status" => status_label(status),
         )
         .record(elapsed.as_secs_f64());
-        traces::record_response(&self.span, self.method, route, status);
+        traces::record_response(&self.span, route, status);
         let trace_id = traces::trace_id(&self.span);
         tracing::info!(
             target: "access",

@@ -45,6 +45,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 var/venv/bin/python traces/receiver.py --listen 127.0.0.1:0 --port-file "$OUT/port" \
   --spans "$OUT/spans.jsonl" >"$OUT/receiver.log" 2>&1 9>&- &
 receiver_pid=$!
+disown "$receiver_pid" # the observer checks kill it: no "Killed" line from bash
 cleanup() {
   local code=$?
   kill -CONT "$receiver_pid" 2>/dev/null || true

@@ -263,7 +263,7 @@ def observer(a):
         lines1 = sum(1 for _ in open(log_path, errors="replace"))
         print(f"  collector {name}: {a.requests} requests, p99 {p99(lat):.1f} ms, superpower RSS {rss} KiB")
         check(errors == 0, f"collector {name}: every request answered 200")
-        check(status == 200 and b"http_request_duration_seconds" in body, f"collector {name}: Prometheus metrics still served")
+        check(status == 200 and b"http_server_request_duration_seconds" in body, f"collector {name}: Prometheus metrics still served")
         check(lines1 - lines0 >= a.requests, f"collector {name}: the access log kept writing ({lines1 - lines0} lines)")
         check(rss - base_rss < 20 * 1024, f"collector {name}: RSS flat (+{(rss - base_rss) // 1024} MiB, bound 20)")
     # dead: the receiver killed for good (the last scenario: the fleet keeps running without it)
@@ -273,7 +273,7 @@ def observer(a):
     status, _, body = http("GET", a.superpower.rstrip("/") + "/metrics")
     print(f"  collector dead: {a.requests} requests, p99 {p99(lat):.1f} ms, superpower RSS {rss} KiB")
     check(errors == 0, "collector dead: every request answered 200")
-    check(status == 200 and b"http_request_duration_seconds" in body, "collector dead: Prometheus metrics still served")
+    check(status == 200 and b"http_server_request_duration_seconds" in body, "collector dead: Prometheus metrics still served")
     check(rss - base_rss < 20 * 1024, f"collector dead: RSS flat (+{(rss - base_rss) // 1024} MiB, bound 20)")
 
 

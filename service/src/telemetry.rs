@@ -123,6 +123,8 @@ where
             .with_tracked_inactivity(false)
             .with_level(false)
             .with_target(false)
+            // nothing here reads OpenTelemetry's current context: no attach per poll
+            .with_context_activation(false)
             .with_filter(filter_fn(|m| m.is_span() && m.target() == traces::TARGET))
     });
     let _ = tracing_subscriber::registry()

@@ -10,6 +10,7 @@
 //! exports batches from it, each POST bounded by `--otlp-timeout-ms`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -35,6 +36,29 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATIONAL_ROUTES: [&str; 3] = ["/health", "/live", "/metrics"];
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// The sampling decision, made before any span is built (set with the pipeline).
+static HEAD: OnceLock<Head> = OnceLock::new();
+
+/// Head sampling, decided in [`server_span`] before a span is made: an unsampled request costs
+/// one header lookup, not a span that the SDK drops at its end. The SDK's own sampler is then
+/// `AlwaysOn`: every span that reaches it was chosen here (its children follow it).
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    /// `parentbased_*`: a request with a `traceparent` follows its sampled flag.
+    parent_based: bool,
+    /// The share of the traces that start here (or, not parent-based, of all requests).
+    ratio: f64,
+}
+
+impl Head {
+    fn keep(self, parent_sampled: Option<bool>) -> bool {
+        match parent_sampled {
+            Some(sampled) if self.parent_based => sampled,
+            _ => self.ratio >= 1.0 || (self.ratio > 0.0 && rand::random::<f64>() < self.ratio),
+        }
+    }
+}
 
 /// Whether traces are exported by this process (an endpoint was set and the pipeline built).
 #[inline]
@@ -111,15 +135,19 @@ impl TraceSettings {
             .filter(|e| !e.is_empty())
     }
 
-    fn sampler(&self) -> Sampler {
-        let ratio = || Sampler::TraceIdRatioBased(self.sampler_arg.unwrap_or(1.0));
-        match self.sampler {
-            SamplerName::AlwaysOn => Sampler::AlwaysOn,
-            SamplerName::AlwaysOff => Sampler::AlwaysOff,
-            SamplerName::Traceidratio => ratio(),
-            SamplerName::ParentbasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-            SamplerName::ParentbasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-            SamplerName::ParentbasedTraceidratio => Sampler::ParentBased(Box::new(ratio())),
+    fn head(&self) -> Head {
+        let ratio = self.sampler_arg.unwrap_or(1.0);
+        let (parent_based, ratio) = match self.sampler {
+            SamplerName::AlwaysOn => (false, 1.0),
+            SamplerName::AlwaysOff => (false, 0.0),
+            SamplerName::Traceidratio => (false, ratio),
+            SamplerName::ParentbasedAlwaysOn => (true, 1.0),
+            SamplerName::ParentbasedAlwaysOff => (true, 0.0),
+            SamplerName::ParentbasedTraceidratio => (true, ratio),
+        };
+        Head {
+            parent_based,
+            ratio,
         }
     }
 }
@@ -193,10 +221,11 @@ pub(crate) fn pipeline(
         .unwrap_or_else(|| default_name.to_owned());
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
-        .with_sampler(settings.sampler())
+        .with_sampler(Sampler::AlwaysOn)
         .with_resource(resource(name, instance))
         .build();
     let tracer = provider.tracer(default_name.to_owned());
+    let _ = HEAD.set(settings.head());
     ENABLED.store(true, Ordering::Relaxed);
     Ok(Some((Exporter { provider }, tracer)))
 }
@@ -228,10 +257,18 @@ pub fn server_span(
         return Span::none();
     }
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    let has_parent = parent.span().span_context().is_valid();
+    let context = parent.span().span_context().clone();
+    let has_parent = context.is_valid();
     // Health checks and scrapes (every second, from every checker) would bury the requests in
     // Jaeger: they are traced only as part of a caller's trace.
     if !has_parent && OPERATIONAL_ROUTES.contains(&route) {
+        return Span::none();
+    }
+    let head = HEAD.get().copied().unwrap_or(Head {
+        parent_based: true,
+        ratio: 1.0,
+    });
+    if !head.keep(has_parent.then(|| context.is_sampled())) {
         return Span::none();
     }
     let span = tracing::info_span!(
@@ -264,6 +301,12 @@ pub fn record_response(span: &Span, route: &'static str, status: u16) {
     }
 }
 
+/// Whether `span` is one of the spans made here for OpenTelemetry (a request's server span, say):
+/// a client span is made only under one, so an unsampled request makes none.
+pub fn is_traced(span: &Span) -> bool {
+    span.metadata().is_some_and(|m| m.target() == TARGET)
+}
+
 /// The trace id of `span` (32 hex digits) for a log line; `None` when traces are off.
 pub fn trace_id(span: &Span) -> Option<String> {
     if span.is_none() {
@@ -289,6 +332,13 @@ mod tests {
     #[test]
     fn sampler_ratio_is_checked() {
         assert_eq!(ratio("0"), Ok(0.0));
+        let root = |parent_based, ratio| Head {
+            parent_based,
+            ratio,
+        };
+        assert!(root(true, 0.0).keep(Some(true)) && !root(true, 1.0).keep(Some(false)));
+        assert!(root(true, 1.0).keep(None) && !root(true, 0.0).keep(None));
+        assert!(root(false, 1.0).keep(Some(false)) && !root(false, 0.0).keep(Some(true)));
         assert_eq!(ratio("1.0"), Ok(1.0));
         assert!(ratio("1.5").is_err() && ratio("-0.1").is_err() && ratio("x").is_err());
     }

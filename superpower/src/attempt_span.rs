@@ -4,7 +4,8 @@
 //! the request's server span, so a trace shows them side by side; the `traceparent` sent with
 //! the attempt makes powersource's server span its child.
 //!
-//! With traces off every method here does nothing (the span is [`Span::none`]).
+//! With traces off, or for a request that is not sampled, every method here does nothing (the
+//! span is [`Span::none`]).
 
 use http::{HeaderMap, StatusCode};
 use tracing::Span;
@@ -46,7 +47,9 @@ impl AttemptSpan {
     /// Starts the span of attempt number `n` (1 for the first) at `inst`, and writes its
     /// `traceparent` into the attempt's `headers`.
     pub fn start(inst: &Instance, n: usize, reason: Reason, headers: &mut HeaderMap) -> Self {
-        if !service::traces::enabled() {
+        // Only under the request's own (sampled) span: an unsampled request makes no span at all.
+        // (Under a debug-level span of the handlers, RUST_LOG=debug, attempts are not traced.)
+        if !service::traces::enabled() || !service::traces::is_traced(&Span::current()) {
             return AttemptSpan {
                 span: Span::none(),
                 finished: true,

@@ -32,6 +32,12 @@
 # instances stay passively ejected until the next (slow) health check. Journals go to
 # var/experiments/naive/. It refuses to run while another fleet runs.
 #
+# Traces: with OTEL_EXPORTER_OTLP_ENDPOINT set (an OTLP/HTTP collector: Jaeger's :4318, or
+# traces/receiver.py), the fleet this script starts exports its spans there, and every run is
+# traced by chaostoolkit's OpenTelemetry control (experiments/tracing/settings.yaml): one trace per
+# experiment, rooted at the experiment span, with the identity probe's requests (and superpower's
+# and powersource's spans) under the probe activities. docs/traces.md shows what to open.
+#
 # Env: LOAD_RATE (default here 500 req/s: the heavy setting; the experiment files alone default
 # to the original's 25), LOAD_DURATION (10s), LOAD_WORKERS (8), KEEP_FLEET=1 (leave the fleet up),
 # NO_REPORT=1 (skip the HTML report).
@@ -148,6 +154,12 @@ wait_scraped "$n" 30 || die "Prometheus does not scrape the fleet (deploy/local/
 rm -f "$OUT/identity-state.json" "$OUT/load-result.json"
 export PROBE_STATE="$OUT/identity-state.json" LOAD_RESULT="$OUT/load-result.json"
 journals=()
+chaos_settings=()
+if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+  say "tracing every run to $OTEL_EXPORTER_OTLP_ENDPOINT (experiments/tracing/settings.yaml)"
+  chaos_settings=(--settings experiments/tracing/settings.yaml)
+  export PYTHONPATH="$ROOT/experiments/tracing${PYTHONPATH:+:$PYTHONPATH}"
+fi
 for e in "${experiments[@]}"; do
   name="$(basename "$e" .json)"
   journal="$OUT/journal-$name.json"
@@ -155,7 +167,7 @@ for e in "${experiments[@]}"; do
   say "chaos run $e (log: ${OUT#"$ROOT"/}/$name.log)"
   started_at=$SECONDS
   code=0
-  var/venv/bin/chaos --no-version-check --no-log-file run --journal-path "$journal" "$e" >"$OUT/$name.log" 2>&1 || code=$?
+  var/venv/bin/chaos --no-version-check --no-log-file "${chaos_settings[@]}" run --journal-path "$journal" "$e" >"$OUT/$name.log" 2>&1 || code=$?
   say "  exit $code after $((SECONDS - started_at)) s"
   [ -f "$journal" ] || { tail -n 20 "$OUT/$name.log" >&2; die "chaos wrote no journal for $e"; }
   journals+=("$journal")

@@ -18,7 +18,8 @@
 # smoke run of the benchmarks, and a one-minute soak (bench/run.sh --soak-seconds 60: returning
 # users while powersources are killed, frozen and restarted; no error, no identity change, no
 # answer over 1 s, flat RSS). Every step runs even when an earlier one failed; the last line
-# counts them, and the exit code is non-zero if any failed.
+# counts them, and the exit code is non-zero if any failed. The traces step (before bench-smoke)
+# runs the fleet and one traced experiment against an OTLP receiver (traces/check.sh).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -26,7 +27,7 @@ cd "$ROOT"
 source "$ROOT/scripts/tools.sh"
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 
-STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes image containers compose container-experiments naive-container-experiments fleet visitors experiments naive-experiments dashboards-live bench-smoke soak-smoke)
+STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes image containers compose container-experiments naive-container-experiments fleet visitors experiments naive-experiments dashboards-live traces bench-smoke soak-smoke)
 
 step_tools() {
   ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2
@@ -98,6 +99,9 @@ step_visitors() { visitors/check.sh; }
 step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
 step_naive_experiments() { experiments/run-local.sh --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }
+# OpenTelemetry for real: the fleet and a traced chaostoolkit run exporting to an OTLP receiver
+# (traces/check.sh), then the cost of tracing, seconds-long (bench/traces.sh --smoke)
+step_traces() { traces/check.sh && bench/traces.sh --smoke; }
 step_bench_smoke() { bench/run.sh --smoke; }
 step_soak_smoke() { bench/run.sh --soak-seconds 60; }
 

@@ -39,7 +39,10 @@ ensure_venv() {
   # venv too (the visitors), so a fresh machine gets it here.
   python3 -c 'import ensurepip' 2>/dev/null || ensure_apt python3-venv
   python3 -m venv "$VENV" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$want" >&2
+  # uv resolves chaostoolkit-opentracing's OpenTelemetry pins in seconds (pip backtracks for
+  # over ten minutes on them)
+  "$VENV/bin/pip" install -q --disable-pip-version-check uv >&2
+  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -r "$want" >&2
   echo "$sha" > "$stamp"
 }
 

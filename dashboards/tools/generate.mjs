@@ -205,10 +205,35 @@ const datasourceVariable = {
   type: 'datasource',
 };
 
+/**
+ * Grafana Explore on the Jaeger datasource (dashboards/grafana/provisioning/datasources/jaeger.yml,
+ * docs/traces.md), searching superpower's traces with the attempt tags `tags` (logfmt) in the last
+ * 30 minutes.
+ */
+const JAEGER_UID = 'superpower-jaeger';
+const explore = (tags) => '/explore?schemaVersion=1&orgId=1&panes=' + encodeURIComponent(JSON.stringify({
+  traces: {
+    datasource: JAEGER_UID,
+    queries: [{
+      refId: 'A', datasource: { type: 'jaeger', uid: JAEGER_UID }, queryType: 'search',
+      service: 'superpower', ...(tags ? { tags } : {}),
+    }],
+    range: { from: 'now-30m', to: 'now' },
+  },
+}));
+const traceLink = (title, tooltip, tags) => ({
+  asDropdown: false, icon: 'info', includeVars: false, keepTime: false, tags: [],
+  targetBlank: true, title, tooltip, type: 'link', url: explore(tags),
+});
+
 const links = [{
   asDropdown: true, icon: 'external link', includeVars: true, keepTime: true, tags: ['superpower'],
   targetBlank: false, title: 'superpower dashboards', tooltip: '', type: 'dashboards', url: '',
-}];
+},
+traceLink('Traces', "superpower's traces in Jaeger (Explore)", ''),
+traceLink('Traces: hedges', 'requests where a hedge raced a slow instance', 'superpower.attempt.reason=hedge'),
+traceLink('Traces: failovers', 'requests that failed over to the next instance', 'superpower.attempt.reason=failover'),
+];
 
 function dashboard({ uid, title, description, panels, variables = [], annotations = [] }) {
   return {

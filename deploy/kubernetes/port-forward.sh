@@ -4,6 +4,7 @@
 #   prometheus  http://127.0.0.1:9090
 #   grafana     http://127.0.0.1:3000
 #   visitors    http://127.0.0.1:8089  (Locust's web UI: the returning visitors)
+#   jaeger      http://127.0.0.1:30141 (its UI; the cluster's NodePort is 30141 too)
 # Runs in the foreground until Ctrl-C, restarting a forward that drops (a forward to a
 # Service ends when the pod it picked is deleted, which the chaos experiments do).
 #
@@ -32,5 +33,6 @@ forward superpower 30280:30280 & PIDS+=($!)
 forward prometheus 9090:9090 & PIDS+=($!)
 forward grafana 3000:3000 & PIDS+=($!)
 forward visitors 8089:8089 & PIDS+=($!)
-log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089 (Ctrl-C stops)"
+forward jaeger 30141:16686 & PIDS+=($!)
+log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089  jaeger http://127.0.0.1:30141 (Ctrl-C stops)"
 wait

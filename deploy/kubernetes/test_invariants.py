@@ -265,6 +265,32 @@ def test_superpower_nodeport_and_listen_port(docs, contract):
     assert port_number(c, port["targetPort"]) == listen_port
 
 
+def test_jaeger_takes_otlp_and_shows_its_ui_on_nodeport_30141(docs, base):
+    svc = one(docs, "Service", "jaeger")
+    assert svc["spec"]["type"] == "NodePort"
+    ports = {p["name"]: p for p in svc["spec"]["ports"]}
+    assert ports["ui"]["nodePort"] == 30141
+    dep = one(docs, "Deployment", "jaeger")
+    c = container(dep, "jaeger")
+    assert port_number(c, ports["ui"]["targetPort"]) == 16686
+    assert port_number(c, ports["otlp-http"]["targetPort"]) == 4318
+    # both services export to it, at the Service's OTLP/HTTP port
+    endpoint = f"http://jaeger:{ports['otlp-http']['port']}"
+    for kind, name in (("Deployment", "superpower"), ("StatefulSet", "powersource")):
+        env = {e["name"]: e.get("value") for e in container(one(docs, kind, name), name)["env"]}
+        assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == endpoint, name
+    # Grafana's Jaeger datasource points at the UI port of the Service
+    grafana = {e["name"]: e.get("value") for e in container(one(base, "Deployment", "grafana"), "grafana")["env"]}
+    assert grafana.get("JAEGER_URL") == f"http://jaeger:{ports['ui']['port']}"
+    datasources = [
+        ds
+        for text in configmap(base, "grafana-datasources")["data"].values()
+        for ds in yaml.safe_load(text)["datasources"]
+    ]
+    (jaeger,) = [ds for ds in datasources if ds["type"] == "jaeger"]
+    assert expand(jaeger["url"], grafana) == grafana["JAEGER_URL"]
+
+
 def test_superpower_resolves_the_headless_service(docs, contract):
     c = container(one(docs, "Deployment", "superpower"), "superpower")
     dns = env_value(c, "POWERSOURCE_DNS")

@@ -56,6 +56,10 @@ pub struct Settings {
     /// Faults injected from start-up (the admin API can change them later).
     #[command(flatten)]
     pub faults: FaultArgs,
+
+    /// Traces (OpenTelemetry): off without an OTLP endpoint.
+    #[command(flatten)]
+    pub traces: service::traces::TraceSettings,
 }
 
 /// Start-up fault flags; the same fields as the admin API's body.

@@ -8,7 +8,19 @@ use powersource::{Application, Settings};
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = Settings::parse();
-    let _log = service::telemetry::init(service::telemetry::Format::from_env());
+    let format = service::telemetry::Format::from_env();
+    let mut telemetry = match service::telemetry::init(
+        format,
+        &settings.traces,
+        "powersource",
+        Some(settings.instance_name()),
+    ) {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("powersource: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&settings.listen).await {
         Ok(l) => l,
         Err(err) => {
@@ -19,6 +31,7 @@ async fn main() -> ExitCode {
     match Application::build(&settings, listener).await {
         Ok(app) => {
             app.run_until(service::shutdown::signal()).await;
+            telemetry.shutdown();
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -12,6 +12,7 @@
 //!   once-per-process Prometheus recorder.
 //! - [`telemetry`]: the once-per-process tracing subscriber; [`log_writer`], the batching
 //!   writer its lines go through.
+//! - [`traces`]: OpenTelemetry: settings, OTLP export, W3C propagation, the server span.
 //! - [`shutdown`]: the future that resolves on Ctrl-C or SIGTERM.
 
 pub mod api;
@@ -21,3 +22,4 @@ pub mod log_writer;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod traces;

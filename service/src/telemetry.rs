@@ -1,6 +1,12 @@
-//! Structured logs through `tracing`, installed once per process.
+//! Structured logs through `tracing`, and the OpenTelemetry span layer when traces are on
+//! ([`crate::traces`]), installed once per process.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+use crate::traces::{self, Exporter, TraceError, TraceSettings};
 
 /// Log line format, chosen with `LOG_FORMAT` (`json`, the default, or `pretty`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,36 +31,102 @@ impl Format {
 /// lines are written.
 pub type LogGuard = crate::log_writer::WriterGuard;
 
+/// What keeps a process's telemetry going: the log writer's thread and, when traces are on,
+/// the span exporter. Keep it to the end of `main`; [`Telemetry::shutdown`] (or dropping it)
+/// flushes the spans still queued, then the log lines.
+pub struct Telemetry {
+    // dropped in this order: spans first (their flush may log), then the log writer
+    exporter: Option<Exporter>,
+    _log: Option<LogGuard>,
+}
+
+impl Telemetry {
+    /// Flushes the queued spans (bounded in time); the log lines follow when this is dropped.
+    pub fn shutdown(&mut self) {
+        if let Some(exporter) = self.exporter.take() {
+            exporter.shutdown();
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// Installs the global subscriber for a service, filtered by `RUST_LOG` (default `info`),
 /// writing to stderr from a background thread ([`crate::log_writer`]): a request never waits
 /// on a `write` system call for its access-log line, and under load many lines go out in one
-/// `write`. No line is dropped. Only the first call installs anything.
-pub fn init(format: Format) -> LogGuard {
+/// `write`. No line is dropped. With an OTLP endpoint in `traces`, spans are exported too, named
+/// `service_name` unless `OTEL_SERVICE_NAME` says otherwise (and `instance` as
+/// `service.instance.id`). Only the first call installs
+/// anything.
+///
+/// # Errors
+/// [`TraceError`] when the trace exporter cannot be built from `traces`.
+pub fn init(
+    format: Format,
+    traces: &TraceSettings,
+    service_name: &str,
+    instance: Option<&str>,
+) -> Result<Telemetry, TraceError> {
+    let pipeline = traces::pipeline(traces, service_name, instance)?;
     let (writer, guard) = crate::log_writer::batch_writer(std::io::stderr());
-    install(format, writer);
-    guard
+    let (exporter, tracer) = match pipeline {
+        Some((exporter, tracer)) => (Some(exporter), Some(tracer)),
+        None => (None, None),
+    };
+    install(format, writer, tracer);
+    if let Some(endpoint) = traces.endpoint() {
+        tracing::info!(endpoint, sampler = ?traces.sampler, "exporting traces");
+    }
+    Ok(Telemetry {
+        exporter,
+        _log: Some(guard),
+    })
 }
 
 /// Installs a synchronous subscriber (tests: nothing to keep alive, nothing lost). Calling it
 /// again is harmless.
 pub fn init_for_tests() {
-    install(Format::Pretty, std::io::stderr);
+    install(Format::Pretty, std::io::stderr, None);
 }
 
-fn install<W>(format: Format, writer: W)
+fn install<W>(format: Format, writer: W, tracer: Option<opentelemetry_sdk::trace::Tracer>)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(writer);
-    let _ = match format {
-        Format::Json => builder
+    // The log lines never show the spans made for OpenTelemetry (nor pay for their fields).
+    let logs_filter = filter.and(filter_fn(|m| m.target() != traces::TARGET));
+    let logs = fmt::layer().with_writer(writer);
+    let logs = match format {
+        Format::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        Format::Pretty => builder.compact().try_init(),
+            .with_filter(logs_filter)
+            .boxed(),
+        Format::Pretty => logs.compact().with_filter(logs_filter).boxed(),
     };
+    // The export layer takes the OpenTelemetry spans only: no event, no other span.
+    let spans = tracer.map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_level(false)
+            .with_target(false)
+            // nothing here reads OpenTelemetry's current context: no attach per poll
+            .with_context_activation(false)
+            .with_filter(filter_fn(|m| m.is_span() && m.target() == traces::TARGET))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
+        .try_init();
 }
 
 /// An error and its causes on one line (`outer: inner: root`), for a log field.

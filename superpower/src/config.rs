@@ -114,6 +114,10 @@ pub struct Settings {
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
     pub drain_timeout: Duration,
+
+    /// Traces (OpenTelemetry): off without an OTLP endpoint.
+    #[command(flatten)]
+    pub traces: service::traces::TraceSettings,
 }
 
 impl Settings {

@@ -10,7 +10,8 @@
 //!   [`admin`] do the work.
 //! - [`identity`]: the `superpower_id` cookie; [`negotiate`]: HTML or JSON by `Accept`.
 //! - [`powersource`]: the typed client of the powersource API (`service::api`).
-//! - [`routing`]: one answer from the fleet: failover, hedging, deadlines.
+//! - [`routing`]: one answer from the fleet: failover, hedging, deadlines; [`attempt_span`]:
+//!   the client span of each attempt (traces on).
 //! - [`fleet`]: known instances and their health; [`membership`]: DNS and health-check tasks.
 //! - [`ring`]: the consistent-hash ring (a pure data structure over named members), with
 //!   failover order.
@@ -26,6 +27,7 @@
 //! - [`cli`]: the command line (serve, probe).
 
 pub mod admin;
+pub mod attempt_span;
 pub mod cache;
 pub mod cli;
 pub mod client;

@@ -16,7 +16,20 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log = service::telemetry::init(service::telemetry::Format::from_env());
+    let format = service::telemetry::Format::from_env();
+    // The probe exports no spans of its own: it passes the experiment's trace context on
+    // (`TRACEPARENT`), and superpower's spans join that trace.
+    let traces = match cli.command {
+        Some(Command::Probe(_)) => service::config::defaults(),
+        None => cli.settings.traces.clone(),
+    };
+    let mut telemetry = match service::telemetry::init(format, &traces, "superpower", None) {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("superpower: {err}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(Command::Probe(args)) = cli.command {
         return superpower::probe::run(args).await;
     }
@@ -31,6 +44,7 @@ async fn main() -> ExitCode {
     match Application::build(settings, listener).await {
         Ok(app) => {
             app.run_until(service::shutdown::signal()).await;
+            telemetry.shutdown();
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -7,6 +7,8 @@
 //! promise. With hedging, when the current attempt has not answered within the hedge delay
 //! (recent p95, at least `hedge_min_ms`), the next candidate is asked too and the first good
 //! answer wins.
+//!
+//! With traces on, each attempt has its client span ([`crate::attempt_span`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, StatusCode};
 use service::metrics::{SUPERPOWER_FAILOVERS_TOTAL, SUPERPOWER_HEDGED_REQUESTS_TOTAL};
 
+use crate::attempt_span::{AttemptSpan, Reason};
 use crate::client::{Backend, CallError, Reply};
 use crate::config::Settings;
 use crate::fleet::{Fleet, Instance, Outcome};
@@ -61,8 +64,18 @@ pub struct Router {
     hedge_fixed: Option<Duration>,
 }
 
-type Attempt =
-    Pin<Box<dyn Future<Output = (Arc<Instance>, Instant, Result<Reply, CallError>)> + Send>>;
+type Attempt = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    Arc<Instance>,
+                    Instant,
+                    AttemptSpan,
+                    Result<Reply, CallError>,
+                ),
+            > + Send,
+    >,
+>;
 
 impl Router {
     /// A router over `fleet`.
@@ -140,7 +153,7 @@ impl Router {
 
         let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut launched = 0;
-        let launch = |i: usize, inflight: &mut FuturesUnordered<Attempt>| {
+        let launch = |i: usize, reason: Reason, inflight: &mut FuturesUnordered<Attempt>| {
             let inst = candidates.get(i).expect("index below max_attempts").clone();
             let timeout = match deadline {
                 Some(d) => attempt_timeout.min(d.saturating_duration_since(Instant::now())),
@@ -148,16 +161,17 @@ impl Router {
             };
             let backend = self.backend.clone();
             let path = path.to_owned();
-            let headers = headers.clone();
+            let mut headers = headers.clone();
+            let span = AttemptSpan::start(&inst, i + 1, reason, &mut headers);
             inflight.push(Box::pin(async move {
                 let t0 = Instant::now();
                 let r = backend
                     .get_with(inst.base(), &path, &headers, timeout, tight, limit)
                     .await;
-                (inst, t0, r)
+                (inst, t0, span, r)
             }));
         };
-        launch(0, &mut inflight);
+        launch(0, Reason::First, &mut inflight);
         launched += 1;
 
         loop {
@@ -176,10 +190,11 @@ impl Router {
                 }
             };
             tokio::select! {
-                Some((inst, t0, result)) = inflight.next() => {
+                Some((inst, t0, span, result)) = inflight.next() => {
                     let elapsed = t0.elapsed();
                     match result {
                         Ok(reply) if is_final(reply.status) => {
+                            span.answered(reply.status, outcome_of(reply.status));
                             inst.record_call(outcome_of(reply.status), elapsed);
                             self.latency.record(elapsed);
                             if !inflight.is_empty() {
@@ -187,21 +202,27 @@ impl Router {
                             }
                             return Ok(Routed { reply, instance: inst });
                         }
-                        Ok(reply) => record_failure(&self.fleet, &inst, elapsed, Err(reply.status)),
-                        Err(err) => record_failure(&self.fleet, &inst, elapsed, Ok(&err)),
+                        Ok(reply) => {
+                            span.answered(reply.status, Outcome::Error);
+                            record_failure(&self.fleet, &inst, elapsed, Err(reply.status));
+                        }
+                        Err(err) => {
+                            span.failed(err.outcome(), &err);
+                            record_failure(&self.fleet, &inst, elapsed, Ok(&err));
+                        }
                     }
                     if inflight.is_empty() {
                         if launched >= max_attempts {
                             break;
                         }
                         metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
-                        launch(launched, &mut inflight);
+                        launch(launched, Reason::Failover, &mut inflight);
                         launched += 1;
                     }
                 }
                 () = hedge => {
                     metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
-                    launch(launched, &mut inflight);
+                    launch(launched, Reason::Hedge, &mut inflight);
                     launched += 1;
                 }
                 () = overall => break,
@@ -224,14 +245,21 @@ impl Router {
     fn finish_in_background(&self, mut inflight: FuturesUnordered<Attempt>) {
         let fleet = self.fleet.clone();
         tokio::spawn(async move {
-            while let Some((inst, t0, result)) = inflight.next().await {
+            while let Some((inst, t0, span, result)) = inflight.next().await {
                 let elapsed = t0.elapsed();
                 match result {
                     Ok(reply) if is_final(reply.status) => {
-                        inst.record_call(Outcome::HedgeLost, elapsed)
+                        span.answered(reply.status, Outcome::HedgeLost);
+                        inst.record_call(Outcome::HedgeLost, elapsed);
                     }
-                    Ok(reply) => record_failure(&fleet, &inst, elapsed, Err(reply.status)),
-                    Err(err) => record_failure(&fleet, &inst, elapsed, Ok(&err)),
+                    Ok(reply) => {
+                        span.answered(reply.status, Outcome::Error);
+                        record_failure(&fleet, &inst, elapsed, Err(reply.status));
+                    }
+                    Err(err) => {
+                        span.failed(err.outcome(), &err);
+                        record_failure(&fleet, &inst, elapsed, Ok(&err));
+                    }
                 }
             }
         });

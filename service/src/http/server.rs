@@ -1,7 +1,8 @@
 //! The accept loop both services run: one task per connection, HTTP/1.1 keep-alive, a bound on
 //! header size and header read time, a bound on how long a client may stop reading its answer
 //! (`client_timeout`: then the connection closes and its slot of `max_connections` is free), an
-//! access-log line and a latency sample per request, and a graceful drain on shutdown.
+//! access-log line and a latency sample per request, a server span per request when traces are
+//! on ([`crate::traces`]), and a graceful drain on shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,9 +18,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use tracing::Instrument;
+
 use super::body::{Body, Response, RouteLabel};
 use super::stall::StallTimeout;
 use crate::metrics::HTTP_REQUEST_DURATION;
+use crate::traces;
 
 /// How a service is served.
 #[derive(Clone, Debug)]
@@ -149,17 +153,24 @@ where
 {
     let head = req.method() == Method::HEAD;
     let path = req.uri().path();
+    let method = method_label(req.method());
+    let route_hint = (options.route_of)(path);
     let mut pending = Pending {
         start: Instant::now(),
-        method: method_label(req.method()),
-        route_hint: (options.route_of)(path),
+        method,
+        route_hint,
         path: truncate(path, 200).to_owned(),
+        span: traces::server_span(method, route_hint, path, req.headers()),
         done: false,
     };
     if head {
         *req.method_mut() = Method::GET;
     }
-    let mut resp = handler(req).await;
+    let mut resp = if pending.span.is_none() {
+        handler(req).await
+    } else {
+        handler(req).instrument(pending.span.clone()).await
+    };
     if head {
         resp = without_body(resp);
     }
@@ -195,6 +206,8 @@ struct Pending {
     method: &'static str,
     route_hint: &'static str,
     path: String,
+    /// The server span ([`tracing::Span::none`] when traces are off).
+    span: tracing::Span,
     done: bool,
 }
 
@@ -212,6 +225,8 @@ impl Pending {
             "status" => status_label(status),
         )
         .record(elapsed.as_secs_f64());
+        traces::record_response(&self.span, route, status);
+        let trace_id = traces::trace_id(&self.span);
         tracing::info!(
             target: "access",
             method = self.method,
@@ -219,6 +234,7 @@ impl Pending {
             route,
             status,
             duration_us = elapsed.as_micros() as u64,
+            trace_id = trace_id.as_deref(),
         );
     }
 }

@@ -1,10 +1,14 @@
 //! Asking superpower: a pooled keep-alive client, like a browser's, and one GET per user with
-//! their cookie, timed and turned into an [`Observation`].
+//! their cookie, timed and turned into an [`Observation`]. With `TRACEPARENT` (and
+//! `TRACESTATE`) in the environment — W3C trace context, as the experiments' tracing control
+//! sets it for the activity running the probe — every request carries them, so superpower's
+//! spans join the experiment's trace.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, COOKIE, SET_COOKIE};
+use http::header::{HeaderName, HeaderValue, ACCEPT, COOKIE, SET_COOKIE};
 use http::{Request, StatusCode, Uri};
 use http_body_util::Empty;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -165,14 +169,31 @@ async fn fetch(client: &HttpClient, uri: &Uri, id: &str) -> Outcome {
     }
 }
 
+/// The trace-context headers from `TRACEPARENT` and `TRACESTATE`, read once; a value that
+/// cannot be a header is left out.
+fn trace_context() -> &'static [(HeaderName, HeaderValue)] {
+    static HEADERS: OnceLock<Vec<(HeaderName, HeaderValue)>> = OnceLock::new();
+    HEADERS.get_or_init(|| {
+        [("TRACEPARENT", "traceparent"), ("TRACESTATE", "tracestate")]
+            .into_iter()
+            .filter_map(|(var, name)| {
+                let value = HeaderValue::from_str(std::env::var(var).ok()?.trim()).ok()?;
+                Some((HeaderName::from_static(name), value))
+            })
+            .collect()
+    })
+}
+
 async fn try_fetch(client: &HttpClient, uri: &Uri, id: &str) -> Result<Outcome, AskError> {
-    let req = Request::get(uri.clone())
+    let mut req = Request::get(uri.clone())
         .header(ACCEPT, "application/json")
-        .header(COOKIE, format!("{COOKIE_NAME}={id}"))
-        .body(Empty::new())
-        .map_err(|e| AskError::Build {
-            cause: e.to_string(),
-        })?;
+        .header(COOKIE, format!("{COOKIE_NAME}={id}"));
+    for (name, value) in trace_context() {
+        req = req.header(name, value);
+    }
+    let req = req.body(Empty::new()).map_err(|e| AskError::Build {
+        cause: e.to_string(),
+    })?;
     let resp = client.request(req).await.map_err(|e| {
         if e.is_connect() {
             AskError::Unreachable(Unreachable {

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# What traces cost superpower: the same load (oha, GET / as JSON for a returning user) against
+# superpower with tracing off, on with sampling 0, and on with sampling 1.0 exporting to a live
+# OTLP receiver (traces/receiver.py), in one run, rounds interleaved, the median of each kept.
+# Prints throughput and p99 of each as a ratio to "off", the spans the receiver got, and
+# superpower's peak RSS and binary size.
+#
+#   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C]
+#
+# Env: REFERENCE_SUPERPOWER=PATH adds a fourth configuration, another superpower binary (a build
+# of main without the tracing code) with no OTEL variable: "off" against it shows whether the
+# mere presence of the tracing code costs anything. Results in var/bench/traces/results.md.
+# One powersource (untraced in every configuration, so only superpower's cost is measured) on a
+# free loopback port; superpower on another; nothing of the local fleet is used.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=../scripts/tools.sh
+source scripts/tools.sh
+
+rounds=3 seconds=10 conns=32
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) rounds=1 seconds=2 ;;
+    --rounds) rounds="$2"; shift ;;
+    --seconds) seconds="$2"; shift ;;
+    --connections) conns="$2"; shift ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/traces.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+ensure_venv
+ensure_oha
+ensure_release_build
+BIN="$ROOT/target/release"
+OUT="$ROOT/var/bench/traces"
+rm -rf "$OUT" && mkdir -p "$OUT"
+PY="$ROOT/var/venv/bin/python"
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_http() { # URL PID
+  local i
+  for i in $(seq 300); do
+    curl -fs -o /dev/null --max-time 1 "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "bench/traces.sh: process $2 died" >&2; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+
+"$BIN/loader" ingest --store "$OUT/store" >"$OUT/loader.log" 2>&1
+ps_port=$(free_port)
+env -u OTEL_EXPORTER_OTLP_ENDPOINT "$BIN/powersource" --listen "127.0.0.1:$ps_port" --store "$OUT/store" \
+  --name powersource-1 >"$OUT/powersource.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$ps_port/health" "$!"
+
+"$PY" traces/receiver.py --listen 127.0.0.1:0 --port-file "$OUT/receiver.port" >"$OUT/receiver.log" 2>&1 &
+receiver_pid=$!
+pids+=($receiver_pid)
+for _ in $(seq 100); do [ -s "$OUT/receiver.port" ] && break; sleep 0.1; done
+receiver="http://127.0.0.1:$(cat "$OUT/receiver.port")"
+
+configs=(off sampling-0 sampling-1)
+[ -n "${REFERENCE_SUPERPOWER:-}" ] && configs=(reference "${configs[@]}")
+sp_port=$(free_port)
+run_one() { # CONFIG ROUND
+  local cfg="$1" round="$2" bin="$BIN/superpower" envs=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_TRACES_SAMPLER -u OTEL_TRACES_SAMPLER_ARG)
+  case "$cfg" in
+    reference) bin="$REFERENCE_SUPERPOWER" ;;
+    sampling-0) envs+=(OTEL_EXPORTER_OTLP_ENDPOINT="$receiver" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0) ;;
+    sampling-1) envs+=(OTEL_EXPORTER_OTLP_ENDPOINT="$receiver" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=1.0) ;;
+  esac
+  local spans0
+  spans0=$(curl -fs "$receiver/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["spans"])')
+  "${envs[@]}" "$bin" --listen "127.0.0.1:$sp_port" --powersource "http://127.0.0.1:$ps_port" \
+    >"$OUT/superpower-$cfg-$round.log" 2>&1 &
+  local sp=$!
+  wait_http "http://127.0.0.1:$sp_port/health" "$sp"
+  local cookie
+  cookie=$(curl -fs -D - -o /dev/null -H 'Accept: application/json' "http://127.0.0.1:$sp_port/" | sed -n 's/^[Ss]et-[Cc]ookie: \(superpower_id=[^;]*\).*/\1/p')
+  # warm-up, then the measured run
+  oha --no-tui -z 1s -c "$conns" -H 'Accept: application/json' -H "Cookie: $cookie" \
+    "http://127.0.0.1:$sp_port/" >/dev/null 2>&1
+  oha --no-tui --output-format json -z "${seconds}s" -c "$conns" -H 'Accept: application/json' \
+    -H "Cookie: $cookie" "http://127.0.0.1:$sp_port/" >"$OUT/oha-$cfg-$round.json"
+  local hwm size
+  hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$sp/status")
+  kill -TERM "$sp"
+  wait "$sp" || true
+  sleep 0.5 # the flush on SIGTERM has reached the receiver
+  size=$(stat -c %s "$bin")
+  local spans1
+  spans1=$(curl -fs "$receiver/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["spans"])')
+  echo "$cfg $round $hwm $size $((spans1 - spans0))" >>"$OUT/runs.txt"
+  echo "[bench/traces] round $round $cfg done" >&2
+}
+for round in $(seq 1 "$rounds"); do
+  for cfg in "${configs[@]}"; do run_one "$cfg" "$round"; done
+done
+
+"$PY" - "$OUT" "$conns" "$seconds" <<'EOF'
+import json, statistics, sys, pathlib
+out, conns, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+rows = {}
+for line in (out / "runs.txt").read_text().split("\n"):
+    if not line:
+        continue
+    cfg, rnd, hwm, size, spans = line.split()
+    o = json.loads((out / f"oha-{cfg}-{rnd}.json").read_text())
+    total = sum(o.get("statusCodeDistribution", {}).values())
+    ok = o.get("statusCodeDistribution", {}).get("200", 0)
+    r = rows.setdefault(cfg, {"rps": [], "p99": [], "hwm": [], "size": int(size), "spans": [], "requests": [], "non200": 0})
+    r["rps"].append(o["summary"]["requestsPerSec"])
+    r["p99"].append(o["latencyPercentiles"]["p99"] * 1000)
+    r["hwm"].append(int(hwm))
+    r["spans"].append(int(spans))
+    r["requests"].append(total)
+    r["non200"] += total - ok
+med = {c: {k: statistics.median(v) if isinstance(v, list) else v for k, v in r.items()} for c, r in rows.items()}
+base = med["off"]
+lines = [
+    f"superpower, GET / (JSON, returning user), oha -c {conns} for {seconds} s, median of {len(rows['off']['rps'])} interleaved rounds",
+    "",
+    "| configuration | req/s | vs off | p99 ms | vs off | peak RSS MiB | binary MiB | spans received / requests | non-200 |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+for cfg in rows:
+    m = med[cfg]
+    lines.append(
+        f"| {cfg} | {m['rps']:.0f} | {m['rps'] / base['rps']:.3f} | {m['p99']:.2f} | {m['p99'] / base['p99']:.3f} | "
+        f"{m['hwm'] / 1024:.1f} | {m['size'] / 2**20:.1f} | {int(m['spans'])} / {int(m['requests'])} | {m['non200']} |"
+    )
+s1 = med["sampling-1"]
+cost = 1 - s1["rps"] / base["rps"]
+lines += ["", f"sampling 1.0 costs {cost * 100:.1f} % of throughput (target: under 15 %): {'MET' if cost < 0.15 else 'MISSED'}"]
+if "reference" in med:
+    r = med["reference"]
+    lines.append(f"off vs the reference binary: throughput {base['rps'] / r['rps']:.3f}, p99 {base['p99'] / r['p99']:.3f}, binary +{(base['size'] - r['size']) / 2**20:.1f} MiB, peak RSS {(base['hwm'] - r['hwm']) / 1024:+.1f} MiB")
+text = "\n".join(lines)
+(out / "results.md").write_text(text + "\n")
+print(text)
+EOF

@@ -53,12 +53,16 @@
 //! that clap itself rejects (an unknown flag, `--users 10`) exit 2 with clap's message before
 //! the probe runs, so they print no JSON.
 //!
+//! `superpower probe health [--url URL] [--timeout-ms MS]` asks `/health` once, for a container
+//! engine's health check ([`health`]).
+//!
 //! # Layout
 //! - this module: the arguments and the identity probe's run;
 //! - [`state`]: the state file; [`client`]: asking superpower; [`mod@judge`]: observations →
 //!   problems and figures; [`verdict`]: how a run ended; [`report`]: the human and JSON output.
 
 pub mod client;
+pub mod health;
 pub mod judge;
 pub mod report;
 pub mod state;
@@ -92,6 +96,8 @@ pub struct Args {
 pub enum Command {
     /// Promise 1 and 2 for a set of users: the same superpower every time, within the timeout.
     Identity(IdentityArgs),
+    /// superpower's `/health` answers 2xx within the timeout (a container health check).
+    Health(health::HealthArgs),
 }
 
 /// `superpower probe identity`
@@ -137,6 +143,7 @@ pub async fn run(args: Args) -> ExitCode {
             }
             ExitCode::from(report.exit_code())
         }
+        Command::Health(args) => health::run(args).await,
     }
 }
 

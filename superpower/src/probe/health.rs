@@ -66,7 +66,12 @@ pub async fn run(args: HealthArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("health probe: {e}");
-            ExitCode::from(if matches!(e, Unhealthy::BadUrl(_)) { 2 } else { 1 })
+            let code = if matches!(e, Unhealthy::BadUrl(_)) {
+                2
+            } else {
+                1
+            };
+            ExitCode::from(code)
         }
     }
 }

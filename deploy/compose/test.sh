@@ -2,8 +2,8 @@
 # Brings deploy/compose/compose.yaml up with podman-compose and the local stand-ins
 # (compose.local.yaml), checks it, and tears it down again (also on failure).
 #
-#   1. test_compose.py: compose.yaml runs each container as the rendered manifests do, and its
-#      prometheus.yml is the one deploy/containers/fleet.py derives;
+#   1. test_compose.py: compose.yaml runs each container as the rendered manifests do (the
+#      visitors too), and its prometheus.yml is the one deploy/containers/fleet.py derives;
 #   2. `podman-compose config` renders the whole file (Grafana included);
 #   3. `up -d` of everything but Grafana (its image cannot be had here), as project spc-compose,
 #      superpower published on 127.0.0.1:31380 and Prometheus on 127.0.0.1:19190 (beside the
@@ -11,7 +11,10 @@
 #   4. the page, the JSON, /metrics and the admin API answer through the published port; the
 #      init services exited 0; superpower's ring holds all three powersources (found by DNS);
 #      Prometheus scrapes all five targets;
-#   5. `down -v`.
+#   5. superpower's compose health check (`superpower probe health` in the container) says
+#      healthy; then the visitors (Locust, web UI on 127.0.0.1:31389): its /stats/requests shows
+#      10 users running and the visits climbing, with no failed visit (at most 90 s);
+#   6. `down -v`.
 #
 # Env: CONTAINER_ENGINE=docker runs `docker compose` instead.
 set -euo pipefail
@@ -30,7 +33,7 @@ ensure_venv
 "$ROOT/deploy/containers/image.sh"
 
 PROJECT=spc-compose
-export SUPERPOWER_PORT=31380 PROMETHEUS_PORT=19190 GRAFANA_PORT=13000
+export SUPERPOWER_PORT=31380 PROMETHEUS_PORT=19190 GRAFANA_PORT=13000 VISITORS_PORT=31389
 SUPERPOWER_ADMIN_TOKEN="$(head -c 18 /dev/urandom | base64 | tr '+/' 'AB')"
 export SUPERPOWER_ADMIN_TOKEN
 if [ "$ENGINE" = docker ]; then
@@ -101,4 +104,53 @@ t=json.load(sys.stdin)["data"]["activeTargets"]; print(sum(x["health"]=="up" for
   sleep 1
 done
 say "Prometheus ($prom) scrapes all 5 targets"
+
+# superpower's health check, which the visitors wait for (depends_on: service_healthy). podman
+# 4.3 runs health checks from systemd timers (none here) and podman-compose ignores the
+# condition below podman 4.6, so the check is run here, as the engine would run it.
+sp_ct="$(ct ps --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=superpower" --format '{{.Names}}' | head -1)"
+[ -n "$sp_ct" ] || die "no running superpower container in project $PROJECT"
+deadline=$((SECONDS + 30))
+if [ "$ENGINE" = docker ]; then
+  until [ "$(ct inspect --format '{{ .State.Health.Status }}' "$sp_ct")" = healthy ]; do
+    [ "$SECONDS" -lt "$deadline" ] || die "superpower's health check: $(ct inspect --format '{{ .State.Health.Status }}' "$sp_ct")"
+    sleep 1
+  done
+else
+  until ct healthcheck run "$sp_ct" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "superpower's health check fails: $(ct healthcheck run "$sp_ct" 2>&1 | tail -1)"
+    sleep 1
+  done
+fi
+say "superpower's compose health check (superpower probe health): healthy"
+
+# the visitors: Locust's returning visitors against the healthy deployment
+t1=$SECONDS
+"${compose[@]}" up -d --no-deps visitors >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "compose up visitors failed (log: var/containers/compose.log)"; }
+loc="http://127.0.0.1:$VISITORS_PORT"
+# visitors_stats: "state users visits failures errors" from Locust's web API (empty when it does not answer)
+visitors_stats() {
+  curl -s --max-time 2 "$loc/stats/requests" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+total = d["stats"][-1]
+errors = {e["error"]: e["occurrences"] for e in d["errors"]}
+print(d["state"], d["user_count"], total["num_requests"], total["num_failures"], json.dumps(errors, separators=(",", ":")))' 2>/dev/null || true
+}
+deadline=$((SECONDS + 90))
+first=""
+while :; do
+  read -r state users visits fails errors < <(visitors_stats; echo) || true
+  if [ -n "${visits:-}" ]; then
+    [ "$fails" = 0 ] && [ "$errors" = "{}" ] || die "the visitors counted $fails failed visits on a healthy deployment: $errors"
+    if [ "$state" = running ] && [ "$users" = 10 ] && [ "$visits" -gt 0 ]; then
+      [ -n "$first" ] || { first=$visits; say "visitors: 10 users running, $visits visits so far (Locust web UI $loc)"; }
+      # climbing: at least 20 more visits, from users that came back
+      [ "$visits" -ge $((first + 20)) ] && break
+    fi
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || { "${compose[@]}" logs visitors >>"$LOG" 2>&1 || true; tail -20 "$LOG" >&2
+    die "the visitors did not climb in 90 s (state '${state:-}', users '${users:-}', visits '${visits:-}', first '$first'; $loc)"; }
+  sleep 1
+done
+say "visitors: $first -> $visits visits in $((SECONDS - t1)) s from start, 0 failed"
 say "compose deployment checked in $((SECONDS - t0)) s; tearing it down"

@@ -3,9 +3,10 @@
 The container fleet (deploy/containers/fleet.py) derives its engine arguments from the rendered
 manifests; this test holds compose.yaml to the same derivation, so that the two cannot drift:
 command lines, user, read-only root, capabilities, privilege escalation, the tmpfs /tmp and its
-size, memory and CPU limits, the stop grace period, the env each container gets, the
-Prometheus config (the file compose mounts is the one fleet.py makes) and Grafana's image and
-settings. Run by deploy/compose/test.sh, or:
+size, memory and CPU limits, the stop grace period, the env each container gets, superpower's
+health check (the readiness probe's), the Prometheus config (the file compose mounts is the one
+fleet.py makes), Grafana's image and settings, and the visitors (Locust: image, command line,
+the locustfile mounted where the ConfigMap is, the web UI's port). Run by deploy/compose/test.sh, or:
 
     var/venv/bin/python -m pytest deploy/compose/test_compose.py
 """
@@ -90,6 +91,14 @@ def test_superpower(fl, compose):
     assert port == sp.env["POWERSOURCE_DNS"].rsplit(":", 1)[1] == str(fl.powersource[0].ports["http"])
     assert host in fl.aliases, "the alias every powersource has, as the headless Service's name"
     assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-30280}}:{sp.ports['http']}"]
+    # the health check asks what the readiness probe asks, as often and as patiently
+    r = sp.readiness
+    hc = c["healthcheck"]
+    assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
+    assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
+    assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000
+    assert hc["interval"] == f"{r['period']}s" and hc["timeout"] == f"{r['timeout']}s"
+    assert hc["retries"] == r["failures"]
 
 
 def test_prometheus(fl, compose):
@@ -117,12 +126,50 @@ def test_grafana(fl, compose):
     assert set(literal) <= set(c["environment"])
 
 
+def flag(args: list[str], name: str) -> str:
+    """The value after `name` in a command line."""
+    assert args.count(name) == 1, f"{name} once in {args}"
+    return args[args.index(name) + 1]
+
+
+def test_visitors(fl, compose):
+    """The visitors run as the Deployment visitors does: its image, its command line, the
+    locustfile of visitors/ where the ConfigMap is mounted, its user and hardening, its env and
+    limits, the web UI's port; superpower healthy first."""
+    dep = fleet.find(fl.docs, "Deployment", "visitors")
+    (k,) = dep["spec"]["template"]["spec"]["containers"]
+    mount = next(m for m in k["volumeMounts"] if m["name"] == "locustfile")
+    spec = fleet.Spec(dep, k, "visitors", fl.token, {"locustfile": f"../../visitors:{'ro' if mount.get('readOnly') else 'rw'}"})
+    c = compose["visitors"]
+    assert c["image"] == k["image"]
+    assert c["entrypoint"] + c["command"] == spec.command + spec.args, "compose's entrypoint + command is the container's command"
+    same_security(c, spec)
+    assert tmpfs_size(c) == int(re.search(r"size=(\d+)", " ".join(spec.mounts)).group(1))
+    assert c["environment"] == spec.env
+    assert c["volumes"] == [f"../../visitors:{mount['mountPath']}:ro"]
+    assert flag(c["command"], "-f") == f"{mount['mountPath']}/locustfile.py"
+    # the superpower service by its compose name, on its port
+    sp = fleet.find(fl.docs, "Service", "superpower")
+    assert flag(c["command"], "--host") == f"http://superpower:{sp['spec']['ports'][0]['port']}"
+    assert compose["superpower"]["command"][-1].endswith(f":{sp['spec']['ports'][0]['port']}"), "superpower listens there"
+    web = spec.ports["web"]
+    assert int(flag(c["command"], "--web-port")) == web
+    assert c["ports"] == [f"127.0.0.1:${{VISITORS_PORT:-{web}}}:{web}"]
+    assert c["depends_on"] == {"superpower": {"condition": "service_healthy"}}
+    assert "healthcheck" in compose["superpower"]
+
+
 def test_the_local_override_uses_the_stand_ins():
     lib = (ROOT / "deploy/containers/lib.sh").read_text()
     names = dict(re.findall(r'^(\w+_STANDIN|PROMETHEUS_IMAGE)="\$STANDIN/([^"]+)"', lib, re.M))
+    assert "LOCUST_STANDIN" in names, "lib.sh names the Locust stand-in"
     local = yaml.safe_load((HERE / "compose.local.yaml").read_text())["services"]
     args = local["superpower"]["build"]["args"]
     assert args["RUST_IMAGE"] == f"localhost/superpower-standin/{names['RUST_STANDIN']}"
     assert args["RUNTIME_IMAGE"] == f"localhost/superpower-standin/{names['RUNTIME_STANDIN']}"
     assert local["prometheus"]["image"] == f"localhost/superpower-standin/{names['PROMETHEUS_IMAGE']}"
+    assert local["visitors"]["image"] == f"localhost/superpower-standin/{names['LOCUST_STANDIN']}"
+    # the stand-in's Locust is the upstream image's version
+    upstream = yaml.safe_load((HERE / "compose.yaml").read_text())["services"]["visitors"]["image"]
+    assert names["LOCUST_STANDIN"].rsplit(":", 1)[1] == upstream.rsplit(":", 1)[1]
     assert "grafana" not in local

@@ -10,6 +10,11 @@
 #      the engine's layer cache keeps the cargo-chef and dependency layers between runs;
 #   3. the Prometheus image from Debian's package in the prom/prometheus layout
 #      (prometheus/Containerfile), tagged localhost/superpower-standin/prometheus:debian.
+#   4. the Locust image (compose's visitors): Debian's python3 + `pip install locust==` the
+#      version of scripts/requirements.txt, in the locustio/locust layout (locust/Containerfile),
+#      tagged localhost/superpower-standin/locust:2.47.0. Like the stand-ins it carries the hash
+#      of its recipe (the Containerfile, the version, the Debian stand-in's recipe) in the label
+#      superpower.recipe and is built only when it is missing or that changed (--no-cache too).
 # Then it checks the image: the three binaries run as uid 65532, and there is no shell.
 # Build times and the image size go to var/containers/image.env.
 #
@@ -49,6 +54,22 @@ if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" 
   ct_die "the Prometheus image build failed (log: var/containers/prometheus-build.log)"
 fi
 t2=$(date +%s.%N)
+locust_version="$(sed -n 's/^locust==//p' "$ROOT/scripts/requirements.txt")"
+[ -n "$locust_version" ] || ct_die "scripts/requirements.txt pins no locust=="
+[ "${LOCUST_STANDIN##*:}" = "$locust_version" ] || ct_die "$LOCUST_STANDIN is not tagged with the locust of scripts/requirements.txt ($locust_version)"
+locust_recipe="$( { sha256sum "$HERE/locust/Containerfile" | cut -d' ' -f1; echo "$locust_version"; image_label "$DEBIAN_STANDIN" superpower.recipe; } | sha256sum | cut -c1-16)"
+if [ ${#cache[@]} -eq 0 ] && [ "$(image_label "$LOCUST_STANDIN" superpower.recipe)" = "$locust_recipe" ]; then
+  ct_say "$LOCUST_STANDIN is current (recipe $locust_recipe)"
+else
+  ct_say "building $LOCUST_STANDIN (log: var/containers/locust-build.log)"
+  if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
+    --build-arg LOCUST_VERSION="$locust_version" --label "superpower.recipe=$locust_recipe" \
+    -t "$LOCUST_STANDIN" "$HERE/locust" >"$CT_VAR/locust-build.log" 2>&1; then
+    tail -n 30 "$CT_VAR/locust-build.log" >&2
+    ct_die "the Locust image build failed (log: var/containers/locust-build.log)"
+  fi
+fi
+t3=$(date +%s.%N)
 
 # --- what the image must be ---------------------------------------------------------------------
 for b in powersource superpower loader; do
@@ -62,6 +83,9 @@ if ct run --rm --entrypoint /bin/sh "$IMAGE" -c true >/dev/null 2>&1; then
 fi
 ct run --rm "$PROMETHEUS_IMAGE" --version >/dev/null || ct_die "prometheus does not run in $PROMETHEUS_IMAGE"
 [ "$(ct image inspect --format '{{ .Config.User }}' "$PROMETHEUS_IMAGE")" = nobody ] || ct_die "$PROMETHEUS_IMAGE does not run as nobody"
+[ "$(ct run --rm "$LOCUST_STANDIN" --version 2>&1 | awk '{print $2; exit}')" = "$locust_version" ] ||
+  ct_die "$LOCUST_STANDIN does not run locust $locust_version"
+[ "$(ct image inspect --format '{{ .Config.User }}' "$LOCUST_STANDIN")" = locust ] || ct_die "$LOCUST_STANDIN does not run as locust"
 
 size="$(ct image inspect --format '{{ .Size }}' "$IMAGE")"
 psize="$(ct image inspect --format '{{ .Size }}' "$PROMETHEUS_IMAGE")"
@@ -70,8 +94,11 @@ psize="$(ct image inspect --format '{{ .Size }}' "$PROMETHEUS_IMAGE")"
   echo "PROMETHEUS_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t2 - $t1}")"
   echo "IMAGE_BYTES=$size"
   echo "PROMETHEUS_IMAGE_BYTES=$psize"
+  echo "LOCUST_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t3 - $t2}")"
+  echo "LOCUST_IMAGE_BYTES=$(ct image inspect --format '{{ .Size }}' "$LOCUST_STANDIN")"
   echo "CACHE=$([ ${#cache[@]} -eq 0 ] && echo layers || echo none)"
 } >"$CT_VAR/image.env"
 ct_say "$IMAGE: $((size / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t1 - $t0}") s ($([ ${#cache[@]} -eq 0 ] && echo "layer cache on" || echo "--no-cache"))"
 ct_say "$PROMETHEUS_IMAGE: $((psize / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t2 - $t1}") s"
+ct_say "$LOCUST_STANDIN: $(($(ct image inspect --format '{{ .Size }}' "$LOCUST_STANDIN") / 1000000)) MB, $(awk "BEGIN{printf \"%.0f\", $t3 - $t2}") s"
 ct_say "binaries run as 65532:65532, no shell in the image"

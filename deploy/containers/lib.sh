@@ -22,6 +22,8 @@ RUST_STANDIN="$STANDIN/rust:1-bookworm"
 RUNTIME_STANDIN="$STANDIN/distroless-cc-debian12:nonroot"
 DEBIAN_STANDIN="$STANDIN/debian:bookworm"
 PROMETHEUS_IMAGE="$STANDIN/prometheus:debian"
+# Locust of scripts/requirements.txt on Debian's python3 (locust/Containerfile), for compose's visitors
+LOCUST_STANDIN="$STANDIN/locust:2.47.0"
 IMAGE="${SUPERPOWER_IMAGE:-localhost/superpower:latest}"
 
 ct_say() { printf '[containers] %s\n' "$*" >&2; }

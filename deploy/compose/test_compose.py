@@ -91,9 +91,13 @@ def test_superpower(fl, compose):
     assert port == sp.env["POWERSOURCE_DNS"].rsplit(":", 1)[1] == str(fl.powersource[0].ports["http"])
     assert host in fl.aliases, "the alias every powersource has, as the headless Service's name"
     assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-30280}}:{sp.ports['http']}"]
-    # the health check asks what the readiness probe asks, as often and as patiently
-    r = sp.readiness
-    hc = c["healthcheck"]
+
+
+def test_superpower_health_check(fl, compose):
+    """The health check (which the visitors wait for) asks what the readiness probe asks, as
+    often and as patiently."""
+    r = fl.superpower.readiness
+    hc = compose["superpower"]["healthcheck"]
     assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
     assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
     assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000

@@ -53,6 +53,7 @@ trap cleanup EXIT
 
 "${compose[@]}" config >"$CT_VAR/compose-config.yaml" 2>>"$LOG" || { tail -20 "$LOG" >&2; die "compose config failed"; }
 grep -q 'grafana' "$CT_VAR/compose-config.yaml" || die "the rendered compose config has no grafana service"
+grep -q 'jaeger' "$CT_VAR/compose-config.yaml" || die "the rendered compose config has no jaeger service"
 say "compose config renders: $("$ROOT/var/venv/bin/python" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["services"]))' "$CT_VAR/compose-config.yaml")"
 
 t0=$SECONDS

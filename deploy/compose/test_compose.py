@@ -130,6 +130,23 @@ def test_grafana(fl, compose):
     assert set(literal) <= set(c["environment"])
 
 
+def test_jaeger(fl, compose):
+    """Jaeger runs as the Deployment jaeger does: its image, its env, its hardening and limits;
+    superpower and the powersources send their traces to it as in the manifests."""
+    c = compose["jaeger"]
+    j = fleet.find(fl.docs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"] == j["image"]
+    assert c["environment"] == {e["name"]: e["value"] for e in j["env"]}
+    assert c["read_only"] is j["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["cap_drop"] == j["securityContext"]["capabilities"]["drop"]
+    assert c["mem_limit"] == j["resources"]["limits"]["memory"].replace("Mi", "m")
+    ports = {p["name"]: p["containerPort"] for p in j["ports"]}
+    assert c["expose"] == [str(ports["otlp-http"])]
+    assert c["ports"][0].endswith(f":{ports['ui']}")
+    for name in ["superpower", "powersource-0", "powersource-1", "powersource-2"]:
+        assert compose[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger:{ports['otlp-http']}"
+
+
 def flag(args: list[str], name: str) -> str:
     """The value after `name` in a command line."""
     assert args.count(name) == 1, f"{name} once in {args}"
@@ -177,3 +194,4 @@ def test_the_local_override_uses_the_stand_ins():
     upstream = yaml.safe_load((HERE / "compose.yaml").read_text())["services"]["visitors"]["image"]
     assert names["LOCUST_STANDIN"].rsplit(":", 1)[1] == upstream.rsplit(":", 1)[1]
     assert "grafana" not in local
+    assert "jaeger" not in local

@@ -44,6 +44,11 @@ promtool check config "$config" || fail "promtool check config $config"
 step "promtool test rules"
 tests=(dashboards/prometheus/tests/*.yml)
 [ ${#tests[@]} -gt 0 ] || fail "no rule tests in dashboards/prometheus/tests"
+# promtool evaluates rule groups in a random order unless a test names one, so an alert on a
+# recording rule would read the last evaluation's value in some runs and not in others.
+for t in "${tests[@]}"; do
+  grep -q '^group_eval_order:' "$t" || fail "$t: no group_eval_order (promtool would order the rule groups at random)"
+done
 promtool test rules "${tests[@]}" || fail "promtool test rules"
 
 step "dashboards match dashboards/tools/generate.mjs"

@@ -49,6 +49,12 @@ pub struct Settings {
     #[arg(long = "eject-cooldown-ms", env = "SUPERPOWER_EJECT_COOLDOWN_MS", value_parser = millis, default_value = "5000")]
     pub eject_cooldown: Duration,
 
+    /// Passive ejections never take more than this share of the known instances off the ring at
+    /// once (at least one), and never the last instance on it: when every instance times out (an
+    /// overload, a slow network) the ring stays, and the active health check decides.
+    #[arg(long = "max-ejection-percent", env = "SUPERPOWER_MAX_EJECTION_PERCENT", value_parser = clap::value_parser!(u8).range(0..=100), default_value = "50")]
+    pub max_ejection_percent: u8,
+
     /// Timeout of one attempt at one instance (tight deadlines on).
     #[arg(long = "attempt-timeout-ms", env = "SUPERPOWER_ATTEMPT_TIMEOUT_MS", value_parser = positive_millis, default_value = "300")]
     pub attempt_timeout: Duration,

@@ -4,7 +4,10 @@
 //! seconds (see [`crate::membership`]). Health is checked actively (`/health` about every
 //! second) and passively: a connection error or a timeout on a real request ejects the instance
 //! at once, for at least a cool-down, so a hung instance whose `/health` still answers does not
-//! bounce straight back in. Every change rebuilds the ring once; requests only read it.
+//! bounce straight back in. Passive ejection is capped ([`Ejection`]): it never empties the ring
+//! and never takes more than a share of the instances off it, so an overload that makes every
+//! instance time out does not eject them all. Every change rebuilds the ring once; requests only
+//! read it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -184,25 +187,44 @@ impl Member for Instance {
     }
 }
 
+/// How passive ejection behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Ejection {
+    /// How long an ejected instance stays out, whatever its `/health` says.
+    pub cooldown: Duration,
+    /// Most instances ejected at once, as a percentage of the known ones (at least one).
+    pub max_percent: u8,
+}
+
+impl Ejection {
+    /// How many of `known` instances may be ejected at once.
+    fn most_at_once(&self, known: usize) -> usize {
+        (known * usize::from(self.max_percent) / 100).max(1)
+    }
+}
+
 /// All known instances and the ring of the healthy ones.
 pub struct Fleet {
     instances: ArcSwap<Vec<Arc<Instance>>>,
     ring: ArcSwap<InstanceRing>,
     /// Serializes rebuilds, so the last one always sees the latest health.
     rebuild: Mutex<()>,
+    /// Serializes passive ejections, so two at once cannot both pass the cap.
+    ejecting: Mutex<()>,
     epoch: Instant,
-    cooldown: Duration,
+    ejection: Ejection,
 }
 
 impl Fleet {
     /// A fleet of `instances`, all unhealthy until checked.
-    pub fn new(instances: Vec<Arc<Instance>>, cooldown: Duration) -> Self {
+    pub fn new(instances: Vec<Arc<Instance>>, ejection: Ejection) -> Self {
         let fleet = Fleet {
             instances: ArcSwap::from_pointee(instances),
             ring: ArcSwap::from_pointee(RouteRing::empty()),
             rebuild: Mutex::new(()),
+            ejecting: Mutex::new(()),
             epoch: Instant::now(),
-            cooldown,
+            ejection,
         };
         fleet.rebuild();
         fleet
@@ -218,18 +240,42 @@ impl Fleet {
         self.instances.load_full()
     }
 
-    /// Passive ejection after a connection error or timeout.
-    pub fn eject(&self, inst: &Instance) {
-        let until = self.now_ms() + self.cooldown.as_millis() as u64;
-        inst.ejected_until_ms.fetch_max(until, Ordering::AcqRel);
+    /// Passive ejection after a connection error or timeout; returns whether it took effect.
+    /// An instance already ejected has its cool-down extended. A new ejection is refused when it
+    /// would leave the ring empty or eject more instances at once than [`Ejection`] allows.
+    pub fn eject(&self, inst: &Instance) -> bool {
+        let _one_at_a_time = self.ejecting.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now_ms();
+        let cooldown_ms = self.ejection.cooldown.as_millis() as u64;
+        if inst.ejected_until_ms.load(Ordering::Acquire) <= now {
+            let all = self.instances();
+            let ejected = all
+                .iter()
+                .filter(|i| i.ejected_until_ms.load(Ordering::Acquire) > now)
+                .count();
+            let others_on_ring = self
+                .ring()
+                .members()
+                .iter()
+                .filter(|m| m.name() != inst.name())
+                .count();
+            if others_on_ring == 0 || ejected >= self.ejection.most_at_once(all.len()) {
+                tracing::debug!(
+                    instance = inst.name(),
+                    ejected,
+                    others_on_ring,
+                    "passive ejection refused (cap)"
+                );
+                return false;
+            }
+        }
+        inst.ejected_until_ms
+            .fetch_max(now + cooldown_ms, Ordering::AcqRel);
         if inst.healthy.swap(false, Ordering::AcqRel) {
-            tracing::warn!(
-                instance = inst.name(),
-                cooldown_ms = self.cooldown.as_millis() as u64,
-                "instance ejected"
-            );
+            tracing::warn!(instance = inst.name(), cooldown_ms, "instance ejected");
             self.rebuild();
         }
+        true
     }
 
     /// Records an active health check; returns true when the instance's state changed (the
@@ -346,25 +392,80 @@ mod tests {
         }
     }
 
+    fn healthy_fleet(n: usize, max_percent: u8) -> (Fleet, Vec<Arc<Instance>>) {
+        let instances: Vec<_> = (0..n)
+            .map(|i| Arc::new(Instance::new(format!("http://127.0.0.1:{}", 7000 + i)).unwrap()))
+            .collect();
+        let ejection = Ejection {
+            cooldown: Duration::from_secs(60),
+            max_percent,
+        };
+        let fleet = Fleet::new(instances.clone(), ejection);
+        for inst in &instances {
+            assert!(fleet.record_check(inst, true));
+        }
+        fleet.rebuild();
+        assert_eq!(fleet.ring().len(), n);
+        (fleet, instances)
+    }
+
     #[test]
     fn ejection_holds_for_the_cooldown() {
-        let inst = Arc::new(Instance::new("http://127.0.0.1:1").unwrap());
-        let fleet = Fleet::new(vec![inst.clone()], Duration::from_secs(60));
-        assert!(fleet.record_check(&inst, true));
-        fleet.rebuild();
+        let (fleet, instances) = healthy_fleet(2, 50);
+        assert!(fleet.eject(&instances[0]));
         assert_eq!(fleet.ring().len(), 1);
-        fleet.eject(&inst);
-        assert_eq!(fleet.ring().len(), 0);
         assert!(
-            !fleet.record_check(&inst, true),
+            !fleet.record_check(&instances[0], true),
             "a healthy check does not end the cooldown"
         );
-        assert!(!inst.is_healthy());
+        assert!(!instances[0].is_healthy());
+        assert!(
+            fleet.eject(&instances[0]),
+            "an ejected instance's cool-down is extended"
+        );
+    }
+
+    #[test]
+    fn passive_ejection_never_empties_the_ring() {
+        let (fleet, instances) = healthy_fleet(1, 100);
+        assert!(!fleet.eject(&instances[0]));
+        assert_eq!(fleet.ring().len(), 1, "the last instance stays on the ring");
+        let (fleet, instances) = healthy_fleet(3, 100);
+        assert!(fleet.eject(&instances[0]));
+        assert!(fleet.eject(&instances[1]));
+        assert!(
+            !fleet.eject(&instances[2]),
+            "the last one on the ring stays"
+        );
+        assert_eq!(fleet.ring().len(), 1);
+        assert!(
+            fleet.record_check(&instances[2], false),
+            "the active health check still takes it off"
+        );
+    }
+
+    #[test]
+    fn passive_ejection_is_capped_at_a_share_of_the_instances() {
+        let (fleet, instances) = healthy_fleet(3, 50);
+        assert!(fleet.eject(&instances[0]));
+        assert!(!fleet.eject(&instances[1]), "50% of 3 is one at a time");
+        assert_eq!(fleet.ring().len(), 2);
+        let (fleet, instances) = healthy_fleet(10, 50);
+        let ejected = instances.iter().filter(|i| fleet.eject(i)).count();
+        assert_eq!(ejected, 5);
+        assert_eq!(fleet.ring().len(), 5);
+        let (fleet, instances) = healthy_fleet(4, 0);
+        assert!(fleet.eject(&instances[0]), "at least one may always go");
+        assert!(!fleet.eject(&instances[1]));
     }
 
     #[test]
     fn dns_membership_keeps_known_instances() {
-        let fleet = Fleet::new(Vec::new(), Duration::from_secs(1));
+        let ejection = Ejection {
+            cooldown: Duration::from_secs(1),
+            max_percent: 50,
+        };
+        let fleet = Fleet::new(Vec::new(), ejection);
         let added = fleet.set_members(&["127.0.0.2:6061".into(), "127.0.0.3:6061".into()]);
         assert_eq!(added.len(), 2);
         fleet.record_check(&added[0], true);

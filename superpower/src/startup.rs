@@ -18,7 +18,7 @@ use crate::cache::{Fallback, ImageCache};
 use crate::client::Backend;
 use crate::config::Settings;
 use crate::error::StartError;
-use crate::fleet::{Fleet, Instance};
+use crate::fleet::{Ejection, Fleet, Instance};
 use crate::membership;
 use crate::powersource::Powersource;
 use crate::promises::{self, Promises};
@@ -55,7 +55,10 @@ impl Application {
         }
         let backend = Backend::new(settings.connect_timeout);
         let cancel = CancellationToken::new();
-        let cooldown = settings.eject_cooldown;
+        let ejection = Ejection {
+            cooldown: settings.eject_cooldown,
+            max_percent: settings.max_ejection_percent,
+        };
         let health_timeout = settings.health_timeout;
 
         let fleet = match &settings.powersource_dns {
@@ -66,7 +69,7 @@ impl Application {
                 {
                     return Err(StartError::BadDnsTarget(target.clone()));
                 }
-                let fleet = Arc::new(Fleet::new(Vec::new(), cooldown));
+                let fleet = Arc::new(Fleet::new(Vec::new(), ejection));
                 membership::refresh_dns(&fleet, target).await;
                 membership::spawn_dns(
                     fleet.clone(),
@@ -91,7 +94,7 @@ impl Application {
                     .into_iter()
                     .map(|u| Instance::new(u.clone()).map(Arc::new))
                     .collect::<Result<_, _>>()?;
-                Arc::new(Fleet::new(instances, cooldown))
+                Arc::new(Fleet::new(instances, ejection))
             }
         };
         membership::check_all(&fleet, &backend, &fleet.instances(), health_timeout).await;

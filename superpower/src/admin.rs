@@ -218,7 +218,7 @@ pub fn page() -> Response {
                         p #login-error .error role="alert" {}
                     }
                     section #controls hidden {
-                        p { button #reset type="button" { "Reset to baseline" } " every switch on, every instance's faults cleared" }
+                        p { button #reset type="button" { "Reset to baseline" } " every switch on, every instance's faults cleared " button #disconnect type="button" { "Disconnect" } }
                         h2 { "Resilience switches" }
                         p { "Each mechanism that keeps a promise. Switch one off, run an experiment, watch it deviate." }
                         table.admin #switches { thead { tr { th { "mechanism" } th { "on" } } } tbody {} }

@@ -49,25 +49,31 @@ function status(msg, isError) {
   s.className = isError ? "error" : "";
 }
 
+// The switches' rows are made once and updated in place on every refresh, so a refresh never
+// takes a checkbox away from under the presenter's pointer.
 function renderSwitches(state) {
   const body = document.querySelector("#switches tbody");
-  body.replaceChildren();
   for (const [name, label] of SWITCHES) {
-    const box = el("input", { type: "checkbox", id: "switch-" + name, "data-switch": name, checked: !!state[name] });
-    box.addEventListener("change", async () => {
-      box.disabled = true;
-      try {
-        const next = await api("PUT", "/admin/switches", { [name]: box.checked });
-        renderSwitches(next);
-        status(name + " is now " + (next[name] ? "on" : "off"));
-      } catch (e) {
-        status("could not change " + name + ": " + e.message, true);
-        box.checked = !box.checked;
-      } finally {
-        box.disabled = false;
-      }
-    });
-    body.append(el("tr", {}, el("td", {}, el("label", { for: "switch-" + name }, label)), el("td", {}, box)));
+    let box = document.getElementById("switch-" + name);
+    if (!box) {
+      box = el("input", { type: "checkbox", id: "switch-" + name, "data-switch": name });
+      box.addEventListener("change", async () => {
+        box.disabled = true;
+        try {
+          const next = await api("PUT", "/admin/switches", { [name]: box.checked });
+          box.disabled = false;
+          renderSwitches(next);
+          status(name + " is now " + (next[name] ? "on" : "off"));
+        } catch (e) {
+          status("could not change " + name + ": " + e.message, true);
+          box.checked = !box.checked;
+        } finally {
+          box.disabled = false;
+        }
+      });
+      body.append(el("tr", {}, el("td", {}, el("label", { for: "switch-" + name }, label)), el("td", {}, box)));
+    }
+    if (!box.disabled) box.checked = !!state[name];
   }
 }
 
@@ -82,38 +88,59 @@ function describeFaults(f) {
   return parts.length ? parts.join(", ") : "none";
 }
 
+// One row per instance, made when the instance first appears: a refresh rewrites only its
+// health and faults cells, so what the presenter is typing into the inject fields stays.
+function instanceRow(inst) {
+  const latency = el("input", { type: "number", min: "0", max: "60000", value: "0", "aria-label": "latency ms" });
+  const errors = el("input", { type: "number", min: "0", max: "100", value: "0", "aria-label": "error %" });
+  const hang = el("input", { type: "checkbox", "aria-label": "hang" });
+  const seconds = el("input", { type: "number", min: "0", max: "3600", value: "300", "aria-label": "duration s" });
+  const apply = el("button", { type: "button" }, "inject");
+  const clear = el("button", { type: "button" }, "clear");
+  const path = "/admin/instances/" + encodeURIComponent(inst.name) + "/faults";
+  apply.addEventListener("click", async () => {
+    try {
+      await api("PUT", path, {
+        latency_ms: Number(latency.value) || 0, jitter_ms: 0,
+        error_rate: (Number(errors.value) || 0) / 100, hang: hang.checked, route: null,
+        duration_ms: Number(seconds.value) > 0 ? Math.round(Number(seconds.value) * 1000) : null,
+      });
+      status("faults set on " + inst.name);
+      refresh();
+    } catch (e) { status("could not set faults on " + inst.name + ": " + e.message, true); }
+  });
+  clear.addEventListener("click", async () => {
+    try { await api("DELETE", path); status("faults cleared on " + inst.name); refresh(); }
+    catch (e) { status("could not clear " + inst.name + ": " + e.message, true); }
+  });
+  return el("tr", { "data-instance": inst.name },
+    el("td", {}, inst.name),
+    el("td", { class: "health" }),
+    el("td", { class: "faults" }),
+    el("td", {}, "ms ", latency, " err% ", errors, " hang ", hang, " for s ", seconds, " ", apply, " ", clear));
+}
+
 function renderInstances(data) {
   const body = document.querySelector("#instances tbody");
-  body.replaceChildren();
+  const rows = new Map([...body.children].map((r) => [r.dataset.instance, r]));
+  const listed = new Set();
   for (const inst of data.instances) {
-    const latency = el("input", { type: "number", min: "0", max: "60000", value: "0", "aria-label": "latency ms" });
-    const errors = el("input", { type: "number", min: "0", max: "100", value: "0", "aria-label": "error %" });
-    const hang = el("input", { type: "checkbox", "aria-label": "hang" });
-    const seconds = el("input", { type: "number", min: "0", max: "3600", value: "300", "aria-label": "duration s" });
-    const apply = el("button", { type: "button" }, "inject");
-    const clear = el("button", { type: "button" }, "clear");
-    const path = "/admin/instances/" + encodeURIComponent(inst.name) + "/faults";
-    apply.addEventListener("click", async () => {
-      try {
-        await api("PUT", path, {
-          latency_ms: Number(latency.value) || 0, jitter_ms: 0,
-          error_rate: (Number(errors.value) || 0) / 100, hang: hang.checked, route: null,
-          duration_ms: Number(seconds.value) > 0 ? Math.round(Number(seconds.value) * 1000) : null,
-        });
-        status("faults set on " + inst.name);
-        refresh();
-      } catch (e) { status("could not set faults on " + inst.name + ": " + e.message, true); }
-    });
-    clear.addEventListener("click", async () => {
-      try { await api("DELETE", path); status("faults cleared on " + inst.name); refresh(); }
-      catch (e) { status("could not clear " + inst.name + ": " + e.message, true); }
-    });
-    body.append(el("tr", { "data-instance": inst.name },
-      el("td", {}, inst.name),
-      el("td", {}, inst.healthy ? (inst.on_ring ? "yes" : "yes (off ring)") : "no"),
-      el("td", { class: "faults" }, describeFaults(inst.faults)),
-      el("td", {}, "ms ", latency, " err% ", errors, " hang ", hang, " for s ", seconds, " ", apply, " ", clear)));
+    listed.add(inst.name);
+    let row = rows.get(inst.name);
+    if (!row) {
+      row = instanceRow(inst);
+      body.append(row);
+    }
+    row.querySelector(".health").textContent = inst.healthy ? (inst.on_ring ? "yes" : "yes (off ring)") : "no";
+    row.querySelector(".faults").textContent = describeFaults(inst.faults);
   }
+  for (const [name, row] of rows) if (!listed.has(name)) row.remove();
+}
+
+// Connected: the controls show and the login form hides; disconnected, the other way round.
+function connected(yes) {
+  document.getElementById("controls").hidden = !yes;
+  document.getElementById("login").hidden = yes;
 }
 
 async function refresh() {
@@ -121,13 +148,15 @@ async function refresh() {
     const [switches, instances] = await Promise.all([api("GET", "/admin/switches"), api("GET", "/admin/instances")]);
     renderSwitches(switches);
     renderInstances(instances);
-    document.getElementById("controls").hidden = false;
+    connected(true);
     document.getElementById("login-error").textContent = "";
+    const controls = document.getElementById("controls");
+    controls.dataset.refreshes = String(Number(controls.dataset.refreshes || 0) + 1);
     return true;
   } catch (e) {
     if (e.status === 401) {
       sessionStorage.removeItem("superpower-admin-token");
-      document.getElementById("controls").hidden = true;
+      connected(false);
       document.getElementById("login-error").textContent = "That token was refused.";
     } else {
       status("refresh failed: " + e.message, true);
@@ -141,6 +170,12 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     token = document.getElementById("token").value;
     if (await refresh()) sessionStorage.setItem("superpower-admin-token", token);
+  });
+  document.getElementById("disconnect").addEventListener("click", () => {
+    token = "";
+    sessionStorage.removeItem("superpower-admin-token");
+    document.getElementById("token").value = "";
+    connected(false);
   });
   document.getElementById("reset").addEventListener("click", async () => {
     try {

@@ -24,6 +24,10 @@ struct Cli {
     /// Only the scaling scenario (3/10/30 powersources, 1k/100k/1M users, DNS membership).
     #[arg(long, conflicts_with_all = ["soak", "soak_seconds"])]
     only_scaling: bool,
+    /// Only the peers' saturation runs (ingest, the fleet, nginx and HAProxy, oha with one
+    /// cookie): about a minute, to A/B superpower's speed against nginx's.
+    #[arg(long, conflicts_with_all = ["soak", "soak_seconds", "only_scaling"])]
+    only_peers: bool,
     /// The seed of the soak's fault schedule: the same seed, the same faults at the same times.
     #[arg(long, default_value_t = bench::suite::SOAK_SEED)]
     soak_seed: u64,
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             .soak_seconds
             .or(cli.soak.then_some(bench::suite::SOAK_FULL)),
         only_scaling: cli.only_scaling,
+        only_peers: cli.only_peers,
         soak_seed: cli.soak_seed,
         out: cli.out,
         bin_dir: cli.bin_dir,

@@ -1,7 +1,8 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
 //! promise tracking on vs off, the peers (nginx and HAProxy beside superpower), failover, lose
 //! all, memory, scaling, micro-benchmarks (read from criterion's output), then the targets. With
-//! [`Options::soak`] the soak runs instead, alone; with [`Options::only_scaling`], scaling alone.
+//! [`Options::soak`] the soak runs instead, alone; with [`Options::only_scaling`], scaling alone;
+//! with [`Options::only_peers`], ingest, the fleet and the peers' saturation runs alone.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
 //! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
@@ -129,6 +130,21 @@ pub async fn run(opts: &Options) -> Results {
             return res;
         }
     };
+
+    if opts.only_peers {
+        step("peers: saturation only");
+        match peers::peers(opts, &mut fleet, &t, &users, &names, &logs).await {
+            Ok(p) => {
+                res.failures.extend(peers::failures(&p));
+                res.peers = Some(p);
+            }
+            Err(e) => res.failures.push(format!("peers: {e:#}")),
+        }
+        res.memory = memory::peak(&fleet);
+        drop(fleet);
+        finish(&mut res, t0);
+        return res;
+    }
 
     match e2e::e2e(&fleet, &t, &users, &mut res.failures).await {
         Ok(e) => res.e2e = Some(e),

@@ -12,6 +12,9 @@ pub struct Options {
     pub soak: Option<Duration>,
     /// Run only the scaling scenario (powersources, users, DNS membership).
     pub only_scaling: bool,
+    /// Run only the peers' saturation runs (oha, one cookie, superpower beside nginx and
+    /// HAProxy): a quick A/B of superpower's own speed.
+    pub only_peers: bool,
     /// The seed of the soak's fault schedule (the same seed, the same faults).
     pub soak_seed: u64,
     /// Where results, logs, stores and the generated dataset go (`var/bench`).

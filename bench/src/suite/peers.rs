@@ -141,15 +141,27 @@ async fn measure(
     let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
     let report = run.await?;
     let mut ticks = 0;
-    for (p, b) in procs.iter().zip(before) {
+    let mut front_ticks = 0;
+    for (i, (p, b)) in procs.iter().zip(before).enumerate() {
         if let (Some(b), Some(a)) = (b, p.cpu_ticks()) {
             ticks += a.saturating_sub(b);
+            if i == 0 {
+                front_ticks = a.saturating_sub(b);
+            }
         }
     }
+    let per_request =
+        |t: u64| t as f64 * crate::procs::MICROS_PER_TICK / report.requests.max(1) as f64;
+    step(&format!(
+        "peers: {fe}: {:.0} req/s, p99 {:.2} ms, CPU/request {:.1} µs (front end alone {:.1} µs)",
+        report.rps,
+        report.latency.p99_ms,
+        per_request(ticks),
+        per_request(front_ticks)
+    ));
     Ok(PeerRun {
         front_end: fe,
-        server_cpu_us_per_request: ticks as f64 * crate::procs::MICROS_PER_TICK
-            / report.requests.max(1) as f64,
+        server_cpu_us_per_request: per_request(ticks),
         report,
     })
 }
@@ -242,6 +254,10 @@ pub(super) async fn peers(
         }
     }
     res.max.extend(best.into_iter().flatten());
+    if opts.only_peers {
+        drop(running);
+        return Ok(res);
+    }
 
     // constant rates, rotating users
     for rate in PEER_RATES {

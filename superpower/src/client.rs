@@ -1,6 +1,11 @@
 //! The HTTP client superpower uses to call powersource: pooled keep-alive connections
 //! (hyper-util's client), a timeout per call and a cap on the body size.
+//!
+//! The pools are per thread: a connection's task runs on the runtime of the thread that made it,
+//! so with one runtime per worker thread ([`crate::workers`]) a request only ever uses
+//! connections driven by its own thread (no cross-thread wake-up per call).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +18,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use thread_local::ThreadLocal;
 
 type Inner = Client<HttpConnector, Full<Bytes>>;
 
@@ -61,21 +67,35 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// Two pools: one with a tight connect timeout (deadlines on), one with the original demo's
-/// 2 s connect timeout (deadlines off).
+/// Two pools per thread: one with a tight connect timeout (deadlines on), one with the original
+/// demo's 2 s connect timeout (deadlines off).
 #[derive(Clone)]
 pub struct Backend {
+    connect_timeout: Duration,
+    pools: Arc<ThreadLocal<Pools>>,
+}
+
+/// One thread's pools.
+struct Pools {
     tight: Inner,
     loose: Inner,
 }
 
 impl Backend {
-    /// Makes the pools; `connect_timeout` is the tight one.
+    /// Makes the pools (each thread's when it first calls); `connect_timeout` is the tight one.
     pub fn new(connect_timeout: Duration) -> Self {
         Backend {
-            tight: pool(connect_timeout),
-            loose: pool(Duration::from_secs(2)),
+            connect_timeout,
+            pools: Arc::new(ThreadLocal::new()),
         }
+    }
+
+    /// This thread's pools.
+    fn pools(&self) -> &Pools {
+        self.pools.get_or(|| Pools {
+            tight: pool(self.connect_timeout),
+            loose: pool(Duration::from_secs(2)),
+        })
     }
 
     /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
@@ -129,7 +149,8 @@ impl Backend {
         tight: bool,
         limit: usize,
     ) -> Result<Reply, CallError> {
-        let client = if tight { &self.tight } else { &self.loose };
+        let pools = self.pools();
+        let client = if tight { &pools.tight } else { &pools.loose };
         let call = async {
             let resp = client.request(req).await.map_err(|e| {
                 if e.is_connect() {

@@ -117,6 +117,11 @@ pub struct Settings {
     #[arg(long = "client-timeout-ms", env = "SUPERPOWER_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
     pub client_timeout: Duration,
 
+    /// Worker threads serving requests, each with its own single-threaded runtime, accept loop
+    /// and connection pool to powersource (thread per core); by default one per core.
+    #[arg(long, env = "SUPERPOWER_WORKERS", value_parser = positive_count)]
+    pub workers: Option<usize>,
+
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
     pub drain_timeout: Duration,

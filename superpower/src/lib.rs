@@ -25,6 +25,7 @@
 //!   HTTP).
 //! - [`probe`]: `superpower probe`, the experiments' steady-state probe.
 //! - [`cli`]: the command line (serve, probe).
+//! - [`workers`]: serving on one single-threaded runtime per core.
 
 pub mod admin;
 pub mod attempt_span;
@@ -50,6 +51,7 @@ pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod switches;
+pub mod workers;
 
 pub use config::Settings;
 pub use error::{ApiError, StartError};

@@ -13,7 +13,9 @@ use superpower::Application;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
+/// The main runtime runs start-up and the background tasks (health checks, DNS, the promise
+/// ticker); requests are served on the worker threads' own runtimes (`superpower::workers`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = service::telemetry::Format::from_env();
@@ -34,7 +36,7 @@ async fn main() -> ExitCode {
         return superpower::probe::run(args).await;
     }
     let settings = cli.settings;
-    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
+    let listener = match superpower::workers::bind(settings.listen) {
         Ok(l) => l,
         Err(err) => {
             tracing::error!(addr = %settings.listen, %err, "cannot listen");
@@ -43,9 +45,15 @@ async fn main() -> ExitCode {
     };
     match Application::build(settings, listener).await {
         Ok(app) => {
-            app.run_until(service::shutdown::signal()).await;
+            let served = app.run_until(service::shutdown::signal()).await;
             telemetry.shutdown();
-            ExitCode::SUCCESS
+            match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("superpower: cannot serve: {err}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(err) => {
             let error = service::telemetry::error_chain(&err);

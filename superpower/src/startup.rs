@@ -34,6 +34,7 @@ pub struct Application {
     drain: Duration,
     max_connections: usize,
     client_timeout: Duration,
+    workers: usize,
 }
 
 impl Application {
@@ -140,6 +141,9 @@ impl Application {
             drain: settings.drain_timeout,
             max_connections: settings.max_connections,
             client_timeout: settings.client_timeout,
+            workers: settings
+                .workers
+                .unwrap_or_else(crate::workers::default_count),
         })
     }
 
@@ -156,8 +160,12 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+    /// Serves until `shutdown` resolves, then drains: on one current-thread runtime per worker
+    /// ([`crate::workers`]), `--workers` of them.
+    ///
+    /// # Errors
+    /// When the workers cannot be started (the socket cannot be shared, no thread).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let options = ServeOptions {
             headers: security_headers(),
             drain_timeout: self.drain,
@@ -168,18 +176,32 @@ impl Application {
         };
         let state = self.state;
         if let Ok(addr) = self.listener.local_addr() {
-            tracing::info!(%addr, "superpower listening");
+            tracing::info!(%addr, workers = self.workers, "superpower listening");
         }
-        service::http::serve(
+        let served = crate::workers::serve(
             self.listener,
-            options,
-            move |req| {
+            self.workers,
+            self.max_connections,
+            move |listener, max_connections, stop| {
                 let state = state.clone();
-                async move { crate::routes::route(&state, req).await }
+                let options = ServeOptions {
+                    max_connections,
+                    ..options.clone()
+                };
+                service::http::serve(
+                    listener,
+                    options,
+                    move |req| {
+                        let state = state.clone();
+                        async move { crate::routes::route(&state, req).await }
+                    },
+                    stop.cancelled_owned(),
+                )
             },
             shutdown,
         )
         .await;
         tracing::info!("superpower stopped");
+        served
     }
 }

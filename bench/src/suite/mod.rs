@@ -133,13 +133,7 @@ pub async fn run(opts: &Options) -> Results {
 
     if opts.only_peers {
         step("peers: saturation only");
-        match peers::peers(opts, &mut fleet, &t, &users, &names, &logs).await {
-            Ok(p) => {
-                res.failures.extend(peers::failures(&p));
-                res.peers = Some(p);
-            }
-            Err(e) => res.failures.push(format!("peers: {e:#}")),
-        }
+        run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
         res.memory = memory::peak(&fleet);
         drop(fleet);
         finish(&mut res, t0);
@@ -158,13 +152,7 @@ pub async fn run(opts: &Options) -> Results {
     }
 
     step("peers: nginx and HAProxy in front of the same powersources");
-    match peers::peers(opts, &mut fleet, &t, &users, &names, &logs).await {
-        Ok(p) => {
-            res.failures.extend(peers::failures(&p));
-            res.peers = Some(p);
-        }
-        Err(e) => res.failures.push(format!("peers: {e:#}")),
-    }
+    run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
 
     step("failover");
     match failover::failover(opts, &mut fleet, &t, &users, &names).await {
@@ -201,6 +189,25 @@ pub async fn run(opts: &Options) -> Results {
     }
     finish(&mut res, t0);
     res
+}
+
+/// Runs the peers scenario into `res` (its figures, or why it could not run).
+async fn run_peers(
+    opts: &Options,
+    fleet: &mut fleet::Fleet,
+    t: &Timing,
+    users: &Arc<Vec<http::HeaderValue>>,
+    names: &Arc<Vec<String>>,
+    logs: &std::path::Path,
+    res: &mut Results,
+) {
+    match peers::peers(opts, fleet, t, users, names, logs).await {
+        Ok(p) => {
+            res.failures.extend(peers::failures(&p));
+            res.peers = Some(p);
+        }
+        Err(e) => res.failures.push(format!("peers: {e:#}")),
+    }
 }
 
 /// Judges the targets and records how long the run took.

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # What traces cost superpower: the same load (oha, GET / as JSON for a returning user) against
 # superpower with tracing off, on with sampling 0, and on with sampling 1.0 exporting to a live
-# OTLP receiver (traces/receiver.py), in one run, rounds interleaved, the median of each kept.
-# Prints throughput and p99 of each as a ratio to "off", the spans the receiver got, and
-# superpower's peak RSS and binary size.
+# OTLP/HTTP receiver, in one run, rounds interleaved, the median of each kept. Prints throughput
+# and p99 of each as a ratio to "off", superpower's own CPU time per request (utime + stime from
+# /proc/PID/stat over the measured run ÷ requests) and the receiver's, the spans the receiver
+# got, superpower's peak RSS and binary size.
 #
-#   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C]
+#   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C] [--receiver sink|python]
+#
+# The live receiver is `otlp-sink` (bench crate: hyper, decodes every export with
+# opentelemetry-proto, counts the spans, answers an empty ExportTraceServiceResponse), cheap as
+# a collector on another machine would be to this one; `--receiver python` uses
+# traces/receiver.py (the suite's checking receiver, which keeps every span, ~15k spans/s of a
+# core here) instead.
 #
 # Env: REFERENCE_SUPERPOWER=PATH adds a fourth configuration, another superpower binary (a build
 # of main without the tracing code) with no OTEL variable: "off" against it shows whether the
@@ -18,14 +25,15 @@ cd "$ROOT"
 # shellcheck source=../scripts/tools.sh
 source scripts/tools.sh
 
-rounds=3 seconds=10 conns=32
+rounds=3 seconds=10 conns=32 receiver_kind=sink
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) rounds=1 seconds=2 ;;
     --rounds) rounds="$2"; shift ;;
     --seconds) seconds="$2"; shift ;;
     --connections) conns="$2"; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --receiver) receiver_kind="$2"; shift ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/traces.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -33,6 +41,7 @@ done
 ensure_venv
 ensure_oha
 ensure_release_build
+(cd "$ROOT" && cargo build --release --locked -q -p bench --bin otlp-sink) >&2
 BIN="$ROOT/target/release"
 OUT="$ROOT/var/bench/traces"
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -59,7 +68,11 @@ env -u OTEL_EXPORTER_OTLP_ENDPOINT "$BIN/powersource" --listen "127.0.0.1:$ps_po
 pids+=($!)
 wait_http "http://127.0.0.1:$ps_port/health" "$!"
 
-"$PY" traces/receiver.py --listen 127.0.0.1:0 --port-file "$OUT/receiver.port" >"$OUT/receiver.log" 2>&1 &
+case "$receiver_kind" in
+  sink) "$BIN/otlp-sink" --listen 127.0.0.1:0 --port-file "$OUT/receiver.port" >"$OUT/receiver.log" 2>&1 & ;;
+  python) "$PY" traces/receiver.py --listen 127.0.0.1:0 --port-file "$OUT/receiver.port" >"$OUT/receiver.log" 2>&1 & ;;
+  *) echo "bench/traces.sh: --receiver is sink or python, not $receiver_kind" >&2; exit 2 ;;
+esac
 receiver_pid=$!
 pids+=($receiver_pid)
 for _ in $(seq 100); do [ -s "$OUT/receiver.port" ] && break; sleep 0.1; done
@@ -68,6 +81,8 @@ receiver="http://127.0.0.1:$(cat "$OUT/receiver.port")"
 configs=(off sampling-0 sampling-1)
 [ -n "${REFERENCE_SUPERPOWER:-}" ] && configs=(reference "${configs[@]}")
 sp_port=$(free_port)
+# CPU time (utime + stime, clock ticks) a process has used so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 run_one() { # CONFIG ROUND
   local cfg="$1" round="$2" bin="$BIN/superpower" envs=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_TRACES_SAMPLER -u OTEL_TRACES_SAMPLER_ARG)
   case "$cfg" in
@@ -86,8 +101,11 @@ run_one() { # CONFIG ROUND
   # warm-up, then the measured run
   oha --no-tui -z 1s -c "$conns" -H 'Accept: application/json' -H "Cookie: $cookie" \
     "http://127.0.0.1:$sp_port/" >/dev/null 2>&1
+  local cpu0 rcpu0 cpu1 rcpu1
+  cpu0=$(cpu_ticks "$sp") rcpu0=$(cpu_ticks "$receiver_pid")
   oha --no-tui --output-format json -z "${seconds}s" -c "$conns" -H 'Accept: application/json' \
     -H "Cookie: $cookie" "http://127.0.0.1:$sp_port/" >"$OUT/oha-$cfg-$round.json"
+  cpu1=$(cpu_ticks "$sp") rcpu1=$(cpu_ticks "$receiver_pid")
   local hwm size
   hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$sp/status")
   kill -TERM "$sp"
@@ -96,48 +114,53 @@ run_one() { # CONFIG ROUND
   size=$(stat -c %s "$bin")
   local spans1
   spans1=$(curl -fs "$receiver/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["spans"])')
-  echo "$cfg $round $hwm $size $((spans1 - spans0))" >>"$OUT/runs.txt"
+  echo "$cfg $round $hwm $size $((spans1 - spans0)) $((cpu1 - cpu0)) $((rcpu1 - rcpu0))" >>"$OUT/runs.txt"
   echo "[bench/traces] round $round $cfg done" >&2
 }
 for round in $(seq 1 "$rounds"); do
   for cfg in "${configs[@]}"; do run_one "$cfg" "$round"; done
 done
 
-"$PY" - "$OUT" "$conns" "$seconds" <<'EOF'
-import json, statistics, sys, pathlib
-out, conns, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+"$PY" - "$OUT" "$conns" "$seconds" "$(getconf CLK_TCK)" "$receiver_kind" <<'EOF'
+import json, os, statistics, sys, pathlib
+out, conns, seconds, tck, receiver = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 rows = {}
 for line in (out / "runs.txt").read_text().split("\n"):
     if not line:
         continue
-    cfg, rnd, hwm, size, spans = line.split()
+    cfg, rnd, hwm, size, spans, cpu, rcpu = line.split()
     o = json.loads((out / f"oha-{cfg}-{rnd}.json").read_text())
     total = sum(o.get("statusCodeDistribution", {}).values())
     ok = o.get("statusCodeDistribution", {}).get("200", 0)
-    r = rows.setdefault(cfg, {"rps": [], "p99": [], "hwm": [], "size": int(size), "spans": [], "requests": [], "non200": 0})
+    r = rows.setdefault(cfg, {"rps": [], "p99": [], "hwm": [], "size": int(size), "spans": [], "requests": [], "cpu_us": [], "rcpu_us": [], "non200": 0})
     r["rps"].append(o["summary"]["requestsPerSec"])
     r["p99"].append(o["latencyPercentiles"]["p99"] * 1000)
     r["hwm"].append(int(hwm))
     r["spans"].append(int(spans))
     r["requests"].append(total)
+    r["cpu_us"].append(int(cpu) * 1e6 / tck / max(total, 1))
+    r["rcpu_us"].append(int(rcpu) * 1e6 / tck / max(total, 1))
     r["non200"] += total - ok
 med = {c: {k: statistics.median(v) if isinstance(v, list) else v for k, v in r.items()} for c, r in rows.items()}
 base = med["off"]
 lines = [
-    f"superpower, GET / (JSON, returning user), oha -c {conns} for {seconds} s, median of {len(rows['off']['rps'])} interleaved rounds",
+    f"superpower, GET / (JSON, returning user), oha -c {conns} for {seconds} s, median of {len(rows['off']['rps'])} interleaved rounds; "
+    f"live receiver: {receiver}; load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     "",
-    "| configuration | req/s | vs off | p99 ms | vs off | peak RSS MiB | binary MiB | spans received / requests | non-200 |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| configuration | req/s | vs off | p99 ms | vs off | superpower CPU µs/req | vs off | receiver CPU µs/req | peak RSS MiB | binary MiB | spans received / requests | non-200 |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 for cfg in rows:
     m = med[cfg]
     lines.append(
         f"| {cfg} | {m['rps']:.0f} | {m['rps'] / base['rps']:.3f} | {m['p99']:.2f} | {m['p99'] / base['p99']:.3f} | "
+        f"{m['cpu_us']:.1f} | {m['cpu_us'] / base['cpu_us']:.3f} | {m['rcpu_us']:.1f} | "
         f"{m['hwm'] / 1024:.1f} | {m['size'] / 2**20:.1f} | {int(m['spans'])} / {int(m['requests'])} | {m['non200']} |"
     )
 s1 = med["sampling-1"]
 cost = 1 - s1["rps"] / base["rps"]
-lines += ["", f"sampling 1.0 costs {cost * 100:.1f} % of throughput (target: under 15 %): {'MET' if cost < 0.15 else 'MISSED'}"]
+lines += ["", f"sampling 1.0 costs {cost * 100:.1f} % of throughput (target: under 15 %): {'MET' if cost < 0.15 else 'MISSED'}; "
+          f"superpower's CPU per request +{(s1['cpu_us'] / base['cpu_us'] - 1) * 100:.1f} %"]
 if "reference" in med:
     r = med["reference"]
     lines.append(f"off vs the reference binary: throughput {base['rps'] / r['rps']:.3f}, p99 {base['p99'] / r['p99']:.3f}, binary +{(base['size'] - r['size']) / 2**20:.1f} MiB, peak RSS {(base['hwm'] - r['hwm']) / 1024:+.1f} MiB")

@@ -1,7 +1,7 @@
-//! Structured logs through `tracing`, and the OpenTelemetry span layer when traces are on
-//! ([`crate::traces`]), installed once per process.
+//! Structured logs through `tracing`, installed once per process, and the OpenTelemetry span
+//! exporter when traces are on ([`crate::traces`]: spans are made with the OpenTelemetry API,
+//! not through `tracing`).
 
-use tracing_subscriber::filter::{filter_fn, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -73,16 +73,12 @@ pub fn init(
 ) -> Result<Telemetry, TraceError> {
     let pipeline = traces::pipeline(traces, service_name, instance)?;
     let (writer, guard) = crate::log_writer::batch_writer(std::io::stderr());
-    let (exporter, tracer) = match pipeline {
-        Some((exporter, tracer)) => (Some(exporter), Some(tracer)),
-        None => (None, None),
-    };
-    install(format, writer, tracer);
+    install(format, writer);
     if let Some(endpoint) = traces.endpoint() {
         tracing::info!(endpoint, sampler = ?traces.sampler, "exporting traces");
     }
     Ok(Telemetry {
-        exporter,
+        exporter: pipeline,
         _log: Some(guard),
     })
 }
@@ -90,43 +86,25 @@ pub fn init(
 /// Installs a synchronous subscriber (tests: nothing to keep alive, nothing lost). Calling it
 /// again is harmless.
 pub fn init_for_tests() {
-    install(Format::Pretty, std::io::stderr, None);
+    install(Format::Pretty, std::io::stderr);
 }
 
-fn install<W>(format: Format, writer: W, tracer: Option<opentelemetry_sdk::trace::Tracer>)
+fn install<W>(format: Format, writer: W)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // The log lines never show the spans made for OpenTelemetry (nor pay for their fields).
-    let logs_filter = filter.and(filter_fn(|m| m.target() != traces::TARGET));
     let logs = fmt::layer().with_writer(writer);
     let logs = match format {
         Format::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .with_filter(logs_filter)
+            .with_filter(filter)
             .boxed(),
-        Format::Pretty => logs.compact().with_filter(logs_filter).boxed(),
+        Format::Pretty => logs.compact().with_filter(filter).boxed(),
     };
-    // The export layer takes the OpenTelemetry spans only: no event, no other span.
-    let spans = tracer.map(|tracer| {
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_location(false)
-            .with_threads(false)
-            .with_tracked_inactivity(false)
-            .with_level(false)
-            .with_target(false)
-            // nothing here reads OpenTelemetry's current context: no attach per poll
-            .with_context_activation(false)
-            .with_filter(filter_fn(|m| m.is_span() && m.target() == traces::TARGET))
-    });
-    let _ = tracing_subscriber::registry()
-        .with(logs)
-        .with(spans)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(logs).try_init();
 }
 
 /// An error and its causes on one line (`outer: inner: root`), for a log field.

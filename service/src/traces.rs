@@ -9,25 +9,26 @@
 //! queue of at most `--otlp-queue-spans` spans (dropped when full), and one background thread
 //! exports batches from it, each POST bounded by `--otlp-timeout-ms`.
 
+use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+pub use opentelemetry::KeyValue;
+use opentelemetry::{Context, Value};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
 use opentelemetry_sdk::Resource;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The `tracing` target of every span meant for OpenTelemetry: the export layer takes only
-/// these (and no events), the log layer never sees them.
-pub const TARGET: &str = "otel";
+/// The W3C header of a caller's span.
+const TRACEPARENT: &str = "traceparent";
 
 /// How long SIGTERM's flush of the spans still queued may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,6 +40,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// The sampling decision, made before any span is built (set with the pipeline).
 static HEAD: OnceLock<Head> = OnceLock::new();
+
+/// The tracer every span of the process is made with (set with the pipeline).
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// Head sampling, decided in [`server_span`] before a span is made: an unsampled request costs
 /// one header lookup, not a span that the SDK drops at its end. The SDK's own sampler is then
@@ -114,6 +118,14 @@ pub struct TraceSettings {
     #[arg(long = "otlp-queue-spans", env = "OTEL_BSP_MAX_QUEUE_SIZE", value_parser = crate::config::positive_count, default_value = "2048")]
     pub queue_spans: usize,
 
+    /// Spans in one export POST at most (a full batch is exported at once).
+    #[arg(long = "otlp-batch-spans", env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", value_parser = crate::config::positive_count, default_value = "512")]
+    pub batch_spans: usize,
+
+    /// How long finished spans wait for a batch to fill before they are exported anyway.
+    #[arg(long = "otlp-batch-delay-ms", env = "OTEL_BSP_SCHEDULE_DELAY", value_parser = crate::config::positive_millis, default_value = "500")]
+    pub batch_delay: Duration,
+
     /// Timeout of one export POST (the background thread's, never a request's).
     #[arg(long = "otlp-timeout-ms", env = "OTEL_EXPORTER_OTLP_TIMEOUT", value_parser = crate::config::positive_millis, default_value = "2000")]
     pub timeout: Duration,
@@ -176,8 +188,8 @@ impl Exporter {
     }
 }
 
-/// Builds the export pipeline when `settings` has an endpoint: the provider, and the tracer the
-/// `tracing` layer hands spans to. `default_name` is the `service.name` without
+/// Builds the export pipeline when `settings` has an endpoint: the provider (kept by the caller
+/// to flush it) and the process's tracer. `default_name` is the `service.name` without
 /// `OTEL_SERVICE_NAME`.
 ///
 /// # Errors
@@ -186,7 +198,7 @@ pub(crate) fn pipeline(
     settings: &TraceSettings,
     default_name: &str,
     instance: Option<&str>,
-) -> Result<Option<(Exporter, opentelemetry_sdk::trace::Tracer)>, TraceError> {
+) -> Result<Option<Exporter>, TraceError> {
     use opentelemetry_otlp::{Protocol, WithExportConfig};
     let Some(endpoint) = settings.endpoint() else {
         return Ok(None);
@@ -208,8 +220,8 @@ pub(crate) fn pipeline(
         .map_err(|e| err(e.to_string()))?;
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(settings.queue_spans)
-        .with_max_export_batch_size(settings.queue_spans.min(512))
-        .with_scheduled_delay(Duration::from_millis(500))
+        .with_max_export_batch_size(settings.batch_spans.min(settings.queue_spans))
+        .with_scheduled_delay(settings.batch_delay)
         .build();
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(batch)
@@ -224,10 +236,10 @@ pub(crate) fn pipeline(
         .with_sampler(Sampler::AlwaysOn)
         .with_resource(resource(name, instance))
         .build();
-    let tracer = provider.tracer(default_name.to_owned());
+    let _ = TRACER.set(provider.tracer(default_name.to_owned()));
     let _ = HEAD.set(settings.head());
     ENABLED.store(true, Ordering::Relaxed);
-    Ok(Some((Exporter { provider }, tracer)))
+    Ok(Some(Exporter { provider }))
 }
 
 fn resource(name: String, instance: Option<&str>) -> Resource {
@@ -243,86 +255,174 @@ fn resource(name: String, instance: Option<&str>) -> Resource {
     }
 }
 
+/// A span made here for OpenTelemetry (a request's server span, an attempt's client span), or
+/// none ([`TraceSpan::none`]: traces off, or the request not sampled), when every method does
+/// nothing. Spans are made with the OpenTelemetry API directly (no `tracing` layer in between):
+/// the attributes are set once, most of them `&'static str`, and the span goes to the batch
+/// processor when it ends.
+#[derive(Debug, Default)]
+pub struct TraceSpan {
+    cx: Option<Context>,
+}
+
+impl TraceSpan {
+    /// No span.
+    pub const fn none() -> Self {
+        TraceSpan { cx: None }
+    }
+
+    /// Whether this is no span.
+    pub fn is_none(&self) -> bool {
+        self.cx.is_none()
+    }
+
+    /// Sets attribute `key` (`&'static str`, `String` and `i64` values, among others).
+    pub fn set(&self, key: &'static str, value: impl Into<Value>) {
+        if let Some(cx) = &self.cx {
+            cx.span().set_attribute(KeyValue::new(key, value));
+        }
+    }
+
+    /// Marks the span failed (status ERROR).
+    pub fn fail(&self) {
+        if let Some(cx) = &self.cx {
+            cx.span().set_status(Status::error(""));
+        }
+    }
+
+    /// Ends the span (its end time is now); it is exported with the next batch.
+    pub fn end(&self) {
+        if let Some(cx) = &self.cx {
+            cx.span().end();
+        }
+    }
+
+    /// The trace id (32 hex digits) for a log line; `None` without a span.
+    pub fn trace_id(&self) -> Option<String> {
+        let cx = self.cx.as_ref()?;
+        Some(cx.span().span_context().trace_id().to_string())
+    }
+
+    /// Writes this span's context into `headers` as `traceparent` (and `tracestate`), so the
+    /// callee's spans are its children. Nothing without a span.
+    pub fn inject(&self, headers: &mut http::HeaderMap) {
+        if let Some(cx) = &self.cx {
+            TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(headers));
+        }
+    }
+}
+
+/// Runs `fut` with `span` as OpenTelemetry's current context (set on every poll), so that the
+/// client spans [`client_span`] makes while it runs are its children.
+pub async fn within<F: Future>(span: &TraceSpan, fut: F) -> F::Output {
+    use opentelemetry::context::FutureExt as _;
+    match &span.cx {
+        Some(cx) => fut.with_context(cx.clone()).await,
+        None => fut.await,
+    }
+}
+
+fn start(
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+    parent: &Context,
+) -> TraceSpan {
+    let Some(tracer) = TRACER.get() else {
+        return TraceSpan::none();
+    };
+    let span = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .with_attributes(attributes)
+        .start_with_context(tracer, parent);
+    TraceSpan {
+        cx: Some(parent.with_span(span)),
+    }
+}
+
 /// The server span of a request (HTTP semantic conventions), a child of the caller's span when
-/// the request carries a `traceparent`; [`Span::none`] when traces are off. It is named
-/// `METHOD route` from `route`, the template the path matches (a span's name is fixed once it
-/// starts); the route the handler reports and the status are recorded by [`record_response`].
+/// the request carries a `traceparent`; none when traces are off or the request is not sampled
+/// (decided here, before anything is built). It is named `METHOD route` from `route`, the
+/// template the path matches (a span's name is fixed once it starts); the route the handler
+/// reports and the status are recorded by [`record_response`], which ends it.
 pub fn server_span(
     method: &'static str,
     route: &'static str,
     path: &str,
     headers: &http::HeaderMap,
-) -> Span {
+) -> TraceSpan {
     if !enabled() {
-        return Span::none();
+        return TraceSpan::none();
     }
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    let context = parent.span().span_context().clone();
-    let has_parent = context.is_valid();
+    let parent = if headers.contains_key(TRACEPARENT) {
+        TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+    } else {
+        Context::new()
+    };
+    let (has_parent, parent_sampled) = {
+        let remote = parent.span();
+        let context = remote.span_context();
+        (context.is_valid(), context.is_sampled())
+    };
     // Health checks and scrapes (every second, from every checker) would bury the requests in
     // Jaeger: they are traced only as part of a caller's trace.
     if !has_parent && OPERATIONAL_ROUTES.contains(&route) {
-        return Span::none();
+        return TraceSpan::none();
     }
     let head = HEAD.get().copied().unwrap_or(Head {
         parent_based: true,
         ratio: 1.0,
     });
-    if !head.keep(has_parent.then(|| context.is_sampled())) {
-        return Span::none();
+    if !head.keep(has_parent.then_some(parent_sampled)) {
+        return TraceSpan::none();
     }
-    let span = tracing::info_span!(
-        target: TARGET,
-        "HTTP request",
-        otel.name = tracing::field::display(format_args!("{method} {route}")),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = method,
-        url.path = path,
-        http.route = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-    );
-    if has_parent {
-        let _ = span.set_parent(parent);
-    }
-    span
+    let name = if route == "/" && method == "GET" {
+        Cow::Borrowed("GET /")
+    } else {
+        Cow::Owned(format!("{method} {route}"))
+    };
+    start(
+        name,
+        SpanKind::Server,
+        vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("url.path", path.to_owned()),
+        ],
+        &parent,
+    )
 }
 
-/// Records a request's route template and status on its server span; a 5xx marks it failed.
-pub fn record_response(span: &Span, route: &'static str, status: u16) {
+/// Records a request's route template and status on its server span (a 5xx marks it failed),
+/// and ends it.
+pub fn record_response(span: &TraceSpan, route: &'static str, status: u16) {
     if span.is_none() {
         return;
     }
-    span.record("http.route", route);
-    // as i64: tracing-opentelemetry records a u64 as a string
-    span.record("http.response.status_code", i64::from(status));
+    span.set("http.route", route);
+    span.set("http.response.status_code", i64::from(status));
     if status >= 500 {
-        span.record("otel.status_code", "ERROR");
+        span.fail();
     }
-}
-
-/// Whether `span` is one of the spans made here for OpenTelemetry (a request's server span, say):
-/// a client span is made only under one, so an unsampled request makes none.
-pub fn is_traced(span: &Span) -> bool {
-    span.metadata().is_some_and(|m| m.target() == TARGET)
+    span.end();
 }
 
 /// The trace id of `span` (32 hex digits) for a log line; `None` when traces are off.
-pub fn trace_id(span: &Span) -> Option<String> {
-    if span.is_none() {
-        return None;
-    }
-    let id = span.context().span().span_context().trace_id();
-    (id != opentelemetry::trace::TraceId::INVALID).then(|| id.to_string())
+pub fn trace_id(span: &TraceSpan) -> Option<String> {
+    span.trace_id()
 }
 
-/// Writes `span`'s context into `headers` as `traceparent` (and `tracestate`), so the callee's
-/// spans are its children. Nothing when traces are off.
-pub fn inject(span: &Span, headers: &mut http::HeaderMap) {
-    if span.is_none() {
-        return;
+/// A client span, the child of the current context's span (the request's, while [`within`] runs
+/// the handler); none when there is no such span (traces off, the request not sampled).
+pub fn client_span(name: impl FnOnce() -> String, attributes: Vec<KeyValue>) -> TraceSpan {
+    if !enabled() {
+        return TraceSpan::none();
     }
-    TraceContextPropagator::new().inject_context(&span.context(), &mut HeaderInjector(headers));
+    let parent = Context::current();
+    if !parent.has_active_span() {
+        return TraceSpan::none();
+    }
+    start(Cow::Owned(name()), SpanKind::Client, attributes, &parent)
 }
 
 #[cfg(test)]
@@ -359,5 +459,6 @@ mod tests {
         assert!(!enabled());
         let headers = http::HeaderMap::new();
         assert!(server_span("GET", "/", "/", &headers).is_none());
+        assert!(client_span(|| "GET x".into(), vec![]).is_none());
     }
 }

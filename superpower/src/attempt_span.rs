@@ -8,7 +8,7 @@
 //! span is [`Span::none`]).
 
 use http::{HeaderMap, StatusCode};
-use tracing::Span;
+use service::traces::{self, KeyValue, TraceSpan};
 
 use crate::fleet::{Instance, Outcome};
 
@@ -39,41 +39,33 @@ const DEADLINE: &str = "deadline";
 /// One attempt's span; records `deadline` as its outcome when dropped unfinished (the request's
 /// deadline passed and the attempt was abandoned).
 pub struct AttemptSpan {
-    span: Span,
+    span: TraceSpan,
     finished: bool,
 }
 
 impl AttemptSpan {
     /// Starts the span of attempt number `n` (1 for the first) at `inst`, and writes its
-    /// `traceparent` into the attempt's `headers`.
+    /// `traceparent` into the attempt's `headers`. Only under the request's own (sampled) span:
+    /// an unsampled request makes no span at all.
     pub fn start(inst: &Instance, n: usize, reason: Reason, headers: &mut HeaderMap) -> Self {
-        // Only under the request's own (sampled) span: an unsampled request makes no span at all.
-        // (Under a debug-level span of the handlers, RUST_LOG=debug, attempts are not traced.)
-        if !service::traces::enabled() || !service::traces::is_traced(&Span::current()) {
+        if !traces::enabled() {
             return AttemptSpan {
-                span: Span::none(),
+                span: TraceSpan::none(),
                 finished: true,
             };
         }
-        let span = tracing::info_span!(
-            target: service::traces::TARGET,
-            "powersource attempt",
-            otel.name = tracing::field::display(format_args!("GET {} ({})", inst.name(), reason.as_str())),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = "GET",
-            server.address = inst.name(),
-            superpower.attempt = i64::try_from(n).unwrap_or(i64::MAX),
-            superpower.attempt.reason = reason.as_str(),
-            superpower.attempt.outcome = tracing::field::Empty,
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
+        let span = traces::client_span(
+            || format!("GET {} ({})", inst.name(), reason.as_str()),
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("server.address", inst.name().to_owned()),
+                KeyValue::new("superpower.attempt", i64::try_from(n).unwrap_or(i64::MAX)),
+                KeyValue::new("superpower.attempt.reason", reason.as_str()),
+            ],
         );
-        service::traces::inject(&span, headers);
-        AttemptSpan {
-            span,
-            finished: false,
-        }
+        span.inject(headers);
+        let finished = span.is_none();
+        AttemptSpan { span, finished }
     }
 
     /// The attempt got an answer with `status`, counted as `outcome`.
@@ -82,7 +74,7 @@ impl AttemptSpan {
             return;
         }
         self.span
-            .record("http.response.status_code", i64::from(status.as_u16()));
+            .set("http.response.status_code", i64::from(status.as_u16()));
         self.finish(outcome.as_str(), status.is_server_error());
     }
 
@@ -92,17 +84,17 @@ impl AttemptSpan {
         if self.finished {
             return;
         }
-        self.span
-            .record("error.type", tracing::field::display(error));
+        self.span.set("error.type", error.to_string());
         self.finish(outcome.as_str(), true);
     }
 
     fn finish(&mut self, outcome: &'static str, error: bool) {
         self.finished = true;
-        self.span.record("superpower.attempt.outcome", outcome);
+        self.span.set("superpower.attempt.outcome", outcome);
         if error {
-            self.span.record("otel.status_code", "ERROR");
+            self.span.fail();
         }
+        self.span.end();
     }
 }
 

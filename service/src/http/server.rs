@@ -18,8 +18,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use tracing::Instrument;
-
 use super::body::{Body, Response, RouteLabel};
 use super::stall::StallTimeout;
 use crate::metrics::HTTP_REQUEST_DURATION;
@@ -169,7 +167,7 @@ where
     let mut resp = if pending.span.is_none() {
         handler(req).await
     } else {
-        handler(req).instrument(pending.span.clone()).await
+        traces::within(&pending.span, handler(req)).await
     };
     if head {
         resp = without_body(resp);
@@ -206,8 +204,8 @@ struct Pending {
     method: &'static str,
     route_hint: &'static str,
     path: String,
-    /// The server span ([`tracing::Span::none`] when traces are off).
-    span: tracing::Span,
+    /// The server span (none when traces are off).
+    span: traces::TraceSpan,
     done: bool,
 }
 

@@ -15,9 +15,12 @@
 # 4. runs one experiment (slow-powersource) with experiments/run-local.sh, the tracing controls
 #    on because OTEL_EXPORTER_OTLP_ENDPOINT is set, and checks its trace: rooted at the
 #    experiment, the probe's requests and the services' spans under its activities;
-# 5. chaos on the observer: the receiver slow, erroring, black-holed (SIGSTOP), then dead — every
+# 5. the flush on SIGTERM: a superpower of its own with batches held back gets K requests, then
+#    SIGTERM: it exits promptly and every span reaches the receiver; with the receiver
+#    black-holed it still exits within the flush bound;
+# 6. chaos on the observer: the receiver slow, erroring, black-holed (SIGSTOP), then dead — every
 #    request still answers, metrics and logs keep working, RSS stays flat;
-# 6. brings the fleet down.
+# 7. brings the fleet down.
 # Spans are kept in var/traces/spans.jsonl, logs in var/traces/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,6 +80,9 @@ NO_REPORT=1 LOAD_DURATION=5s experiments/run-local.sh experiments/local/slow-pow
   >"$OUT/experiment.log" 2>&1 || { tail -n 30 "$OUT/experiment.log" >&2; verdict=1; }
 hold_fleet_lock 600
 "${check[@]}" experiment var/experiments/journal-slow-powersource.json || verdict=1
+
+say "flush on SIGTERM: every held-back span exported at exit; bounded with a black-holed collector"
+"${check[@]}" --powersource "http://$(powersource_addr 1)" flush || verdict=1
 
 say "chaos on the observer: slow, erroring, black-holed, dead collector"
 "${check[@]}" --requests 3000 observer || verdict=1

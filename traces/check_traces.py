@@ -5,6 +5,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT pointing at traces/receiver.py (traces/check.sh does
     check_traces.py --receiver URL --superpower URL --fleet-dir var/fleet services
     check_traces.py --receiver URL --superpower URL --fleet-dir var/fleet observer
     check_traces.py --receiver URL --superpower URL --fleet-dir var/fleet experiment JOURNAL
+    check_traces.py --receiver URL --receiver-pid PID --superpower URL --fleet-dir var/fleet flush
 
 services:   a request with a client's traceparent: one trace id across superpower and
             powersource, the server span a child of the client's span, the attempt a child of
@@ -15,6 +16,12 @@ services:   a request with a client's traceparent: one trace id across superpowe
 observer:   chaos on the collector (slow, erroring, black-holed by SIGSTOP, dead): every request
             still answers 200, /metrics and the access log keep working, superpower's RSS stays
             flat. Prints the figures.
+flush:      SIGTERM flushes: a superpower of its own (free port, the fleet's powersource-1),
+            batches held back (OTEL_BSP_SCHEDULE_DELAY of 10 minutes, batches of 4096) so
+            nothing is exported while it runs; K requests with known traceparents; SIGTERM: it
+            exits promptly and the receiver then has all K server spans and their attempts.
+            Then the same with the receiver black-holed (SIGSTOP): it still exits within the
+            bound (drain + the 3 s flush timeout), without a hang.
 experiment: the chaostoolkit run that wrote JOURNAL yields one trace whose root is the
             experiment span, with hypothesis / method / activity spans, and whose identity-probe
             activities contain superpower's server spans, their attempts and powersource's spans.
@@ -204,6 +211,113 @@ def services(a):
                 subprocess.run([os.path.join(a.root, "deploy/local/powersource.sh"), "start", idx], check=False, stdout=subprocess.DEVNULL)
 
 
+# --- flush on SIGTERM -------------------------------------------------------------------------
+FLUSH_BOUND_S = 3.0  # service/src/traces.rs FLUSH_TIMEOUT
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_held_superpower(a, name, log):
+    """A superpower of its own exporting to the receiver, batches held back for 10 minutes."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=a.receiver,
+        OTEL_SERVICE_NAME=name,
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4096",
+        OTEL_BSP_MAX_QUEUE_SIZE="4096",
+        OTEL_TRACES_SAMPLER="parentbased_always_on",
+    )
+    proc = subprocess.Popen(
+        [os.path.join(a.root, "target/release/superpower"), "--listen", f"127.0.0.1:{port}",
+         "--powersource", a.powersource, "--drain-timeout-ms", "2000"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if http("GET", url + "health", timeout=1)[0] == 200:
+                return proc, url
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"flush: the superpower {name} did not become healthy (see {log.name})")
+
+
+def stop(proc):
+    """SIGTERM; returns seconds to exit (None: it did not exit within 30 s, then SIGKILL)."""
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+    return time.monotonic() - t0
+
+
+def flush(a):
+    k = a.flush_requests
+    out = os.path.join(a.root, "var/traces")
+    name = f"superpower-flush-{secrets.token_hex(3)}"
+    with open(os.path.join(out, "flush-superpower.log"), "w") as log:
+        proc, url = start_held_superpower(a, name, log)
+        try:
+            user = ask(url)[2]
+            tids, failed = [], 0
+            for _ in range(k):
+                tp = new_traceparent()
+                failed += ask(url, user, tp)[0] != 200
+                tids.append(tp[0])
+            check(failed == 0, f"flush: {k} requests with known traceparents answered 200 ({failed} not)")
+            held = sum(len(spans_of(a.receiver, t)) for t in tids[:5] + tids[-5:])
+            check(held == 0, f"flush: nothing exported while it runs (batches held back; {held} spans of 10 sampled traces arrived)")
+        finally:
+            took = stop(proc)
+    check(took is not None and took < 2.5, f"flush: superpower exits promptly on SIGTERM, flush included ({took and round(took, 2)} s, bound 2.5 s)")
+    check(proc.returncode == 0, f"flush: exit status 0 (got {proc.returncode})")
+    servers = attempts = 0
+    missing = []
+    for t in tids:
+        spans = [s for s in spans_of(a.receiver, t) if s["service"] == name]
+        srv = [s for s in spans if s["kind"] == "server"]
+        att = [s for s in spans if s["kind"] == "client" and srv and s["parent_span_id"] == srv[0]["span_id"]]
+        servers += len(srv) == 1
+        attempts += len(att) >= 1
+        if len(srv) != 1 or not att:
+            missing.append(t)
+    check(not missing, f"flush: after SIGTERM the receiver has every server span ({servers}/{k}) and its attempt ({attempts}/{k}) (missing: {missing[:3]})")
+
+    # the collector black-holed: the flush is bounded, the exit prompt
+    with open(os.path.join(out, "flush-blackholed-superpower.log"), "w") as log:
+        proc, url = start_held_superpower(a, name + "-bh", log)
+        try:
+            user = ask(url)[2]
+            for _ in range(k):
+                ask(url, user, new_traceparent())
+            os.kill(a.receiver_pid, signal.SIGSTOP)
+            try:
+                took = stop(proc)
+            finally:
+                os.kill(a.receiver_pid, signal.SIGCONT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    bound = 2.0 + FLUSH_BOUND_S + 2.0
+    check(took is not None and took < bound, f"flush: with the collector black-holed superpower still exits on SIGTERM within {bound:.0f} s ({took and round(took, 2)} s)")
+    print(f"  flush: {k} requests, exit after SIGTERM {took and round(took, 2)} s with the collector black-holed")
+
+
 # --- observer chaos ---------------------------------------------------------------------------
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -323,12 +437,14 @@ def main():
     ap.add_argument("--superpower", required=True)
     ap.add_argument("--fleet-dir", required=True)
     ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("what", choices=["services", "observer", "experiment"])
+    ap.add_argument("--powersource", default="http://127.0.0.1:6061", help="flush: the powersource its superpower asks")
+    ap.add_argument("--flush-requests", type=int, default=50, dest="flush_requests")
+    ap.add_argument("what", choices=["services", "observer", "experiment", "flush"])
     ap.add_argument("journal", nargs="?")
     a = ap.parse_args()
     a.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     a.faulted = set()
-    {"services": services, "observer": observer, "experiment": experiment}[a.what](a)
+    {"services": services, "observer": observer, "experiment": experiment, "flush": flush}[a.what](a)
     print(f"{len(FAILURES)} failed")
     return 1 if FAILURES else 0
 

@@ -5,7 +5,7 @@
 //! the attempt makes powersource's server span its child.
 //!
 //! With traces off, or for a request that is not sampled, every method here does nothing (the
-//! span is [`Span::none`]).
+//! span is none).
 
 use http::{HeaderMap, StatusCode};
 use service::traces::{self, KeyValue, TraceSpan};

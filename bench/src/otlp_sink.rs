@@ -8,7 +8,6 @@
 //! The suite's correctness checks use traces/receiver.py (it keeps every span); this one keeps
 //! only the counts.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,9 +16,6 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -48,23 +44,11 @@ impl Counts {
 /// Serves the sink on every connection `listener` accepts, forever.
 pub async fn serve(listener: TcpListener) {
     let counts = Arc::new(Counts::default());
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    crate::reference::serve(listener, move |req| {
         let counts = counts.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let counts = counts.clone();
-                async move { Ok::<_, Infallible>(answer(req, &counts).await) }
-            });
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+        async move { answer(req, &counts).await }
+    })
+    .await;
 }
 
 async fn answer(req: Request<Incoming>, counts: &Counts) -> Response<Full<Bytes>> {

@@ -118,11 +118,11 @@ pub struct TraceSettings {
     pub sampler_arg: Option<f64>,
 
     /// Finished spans waiting for export at most; past it spans are dropped, not queued.
-    #[arg(long = "otlp-queue-spans", env = "OTEL_BSP_MAX_QUEUE_SIZE", value_parser = crate::config::positive_count, default_value = "2048")]
+    #[arg(long = "otlp-queue-spans", env = "OTEL_BSP_MAX_QUEUE_SIZE", value_parser = crate::config::positive_count, default_value = "8192")]
     pub queue_spans: usize,
 
     /// Spans in one export POST at most (a full batch is exported at once).
-    #[arg(long = "otlp-batch-spans", env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", value_parser = crate::config::positive_count, default_value = "512")]
+    #[arg(long = "otlp-batch-spans", env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", value_parser = crate::config::positive_count, default_value = "2048")]
     pub batch_spans: usize,
 
     /// How long finished spans wait for a batch to fill before they are exported anyway.

@@ -1,23 +1,22 @@
 //! The consistent-hash ring of healthy powersource instances, keyed by user id.
 //!
-//! Built once per membership change (never per request): a primary ring with
-//! [`VNODES_PER_INSTANCE`] virtual nodes per instance, and the same points as a sorted array of
-//! member indices. The array answers "the next distinct instance clockwise": with the owner
-//! removed, a key lands on the first point after its own that belongs to another instance, which
-//! is the failover target consistent hashing prescribes. Walking the array from the key's point
-//! and skipping the owner's points gives that answer without building a ring per member left out
-//! (which made a rebuild grow with N² log N: 2 s of CPU at 300 members).
-//! (`hashring::get_with_replicas` would answer the same, but clones the whole ring on every call.)
+//! Built once per membership change (never per request): [`VNODES_PER_INSTANCE`] points per
+//! instance, sorted into one array of (point, member). A key's owner is the member of the first
+//! point at or after the key's hash (wrapping round), exactly where `hashring` would put it (a
+//! test holds the two together). Walking on from there past the owner's points gives "the next
+//! distinct instance clockwise": where the key would land with the owner removed, the failover
+//! target consistent hashing prescribes, without building a ring per member left out (which made
+//! a rebuild grow with N² log N: 2 s of CPU at 300 members). (`hashring::get_with_replicas`
+//! would answer the same, but clones the whole ring on every call.)
 //!
 //! The ring is a pure data structure over any [`Member`] (something with a stable name): it
 //! knows nothing of health, HTTP or metrics, so its tests and benchmarks build it over plain
 //! names.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::hashing::{ring, stable_hash, Ring, RingKey, StableHash};
+use common::hashing::stable_hash;
 
 /// What the ring places: anything with a stable, unique name (`host:port` for an instance).
 /// The name alone decides where its points go.
@@ -38,28 +37,14 @@ pub const VNODES_PER_INSTANCE: u32 = 160;
 /// Most instances one answer tries (first choice, failover, one more).
 pub const MAX_CANDIDATES: usize = 3;
 
-struct VNode<M> {
-    instance: Arc<M>,
-    replica: u32,
-}
-
-impl<M> Clone for VNode<M> {
-    fn clone(&self) -> Self {
-        VNode {
-            instance: self.instance.clone(),
-            replica: self.replica,
-        }
-    }
-}
-
-impl<M: Member> Hash for VNode<M> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut key = Vec::with_capacity(self.instance.name().len() + 5);
-        key.extend_from_slice(self.instance.name().as_bytes());
-        key.push(b'#');
-        key.extend_from_slice(&self.replica.to_be_bytes());
-        RingKey(&key).hash(state);
-    }
+/// The bytes whose stable hash places virtual node `replica` of the member named `name`:
+/// `name#` and the replica as 4 big-endian bytes.
+fn point_key(name: &str, replica: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 5);
+    key.extend_from_slice(name.as_bytes());
+    key.push(b'#');
+    key.extend_from_slice(&replica.to_be_bytes());
+    key
 }
 
 /// The members to try for one key, in order, without allocating.
@@ -108,8 +93,7 @@ impl<M> Candidates<M> {
 /// A snapshot of the ring; swapped whole when membership or health changes.
 pub struct RouteRing<M> {
     members: Vec<Arc<M>>,
-    primary: Ring<VNode<M>>,
-    /// Every point of `primary` in ring order: (its hash, the index of its member in `members`).
+    /// Every point in ring order: (its hash, the index of its member in `members`).
     points: Vec<(u64, u32)>,
     round_robin: AtomicUsize,
 }
@@ -119,30 +103,18 @@ impl<M: Member> RouteRing<M> {
     pub fn build(mut members: Vec<Arc<M>>) -> Self {
         members.sort_by(|a, b| a.name().cmp(b.name()));
         members.dedup_by(|a, b| a.name() == b.name());
-        let vnodes: Vec<(u32, VNode<M>)> = members
+        let mut points: Vec<(u64, u32)> = members
             .iter()
             .zip(0u32..)
             .flat_map(|(m, index)| {
-                (0..VNODES_PER_INSTANCE).map(move |replica| {
-                    let vnode = VNode {
-                        instance: m.clone(),
-                        replica,
-                    };
-                    (index, vnode)
-                })
+                (0..VNODES_PER_INSTANCE)
+                    .map(move |replica| (stable_hash(&point_key(m.name(), replica)), index))
             })
             .collect();
-        let mut points: Vec<(u64, u32)> = vnodes
-            .iter()
-            .map(|(index, vnode)| (StableHash.hash_one(vnode), *index))
-            .collect();
-        // The ring's own order: by point, ties in insertion order (a stable sort, as hashring's).
+        // By point, ties in insertion order (a stable sort, as hashring's).
         points.sort_by_key(|&(point, _)| point);
-        let mut primary = ring();
-        primary.batch_add(vnodes.into_iter().map(|(_, vnode)| vnode).collect());
         RouteRing {
             members,
-            primary,
             points,
             round_robin: AtomicUsize::new(0),
         }
@@ -170,22 +142,22 @@ impl<M: Member> RouteRing<M> {
 
     /// The instance that owns `key`.
     pub fn owner(&self, key: &[u8]) -> Option<&Arc<M>> {
-        self.primary.get(&RingKey(key)).map(|v| &v.instance)
+        self.walk(key).next().map(|i| &self.members[i])
     }
 
     /// The instances to try for `key`: its owner, the next distinct instance clockwise, then one
     /// more chosen deterministically from the key.
     pub fn candidates(&self, key: &[u8]) -> Candidates<M> {
         let mut c = Candidates::default();
-        let Some(first) = self.owner(key) else {
+        let mut walk = self.walk(key);
+        let Some(first_pos) = walk.next() else {
             return c;
         };
-        c.list[0] = Some(first.clone());
+        c.list[0] = Some(self.members[first_pos].clone());
         if self.members.len() < 2 {
             return c;
         }
-        let first_pos = self.position(first);
-        let second_pos = self.next_distinct(key, first_pos);
+        let second_pos = walk.find(|&i| i != first_pos);
         c.list[1] = second_pos.map(|i| self.members[i].clone());
         if self.members.len() > 2 {
             let n = self.members.len();
@@ -212,10 +184,9 @@ impl<M: Member> RouteRing<M> {
         c
     }
 
-    /// The member a ring without member `skip` would give `key`: the first point at or after the
-    /// key's (as `hashring` finds it: the first point not below the key's hash, wrapping round)
-    /// that belongs to another member.
-    fn next_distinct(&self, key: &[u8], skip: usize) -> Option<usize> {
+    /// The members of the points from `key`'s onwards, clockwise once round: from the first
+    /// point not below the key's hash (as `hashring` finds it), wrapping round.
+    fn walk(&self, key: &[u8]) -> impl Iterator<Item = usize> + '_ {
         let hash = stable_hash(key);
         let start = self.points.partition_point(|&(point, _)| point < hash);
         let (earlier, from_key) = self.points.split_at(start);
@@ -223,13 +194,6 @@ impl<M: Member> RouteRing<M> {
             .iter()
             .chain(earlier)
             .map(|&(_, index)| index as usize)
-            .find(|&index| index != skip)
-    }
-
-    fn position(&self, inst: &Arc<M>) -> usize {
-        self.members
-            .binary_search_by(|m| m.name().cmp(inst.name()))
-            .unwrap_or(0)
     }
 }
 
@@ -311,6 +275,33 @@ mod tests {
             let without =
                 RouteRing::build(all.iter().filter(|i| i.name() != first).cloned().collect());
             assert_eq!(without.owner(&u).unwrap().name(), second);
+        }
+    }
+
+    /// A virtual node as `hashring` places it, from the same bytes as the ring's points.
+    struct Placed(String, u32);
+
+    impl std::hash::Hash for Placed {
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            common::hashing::RingKey(&point_key(&self.0, self.1)).hash(state);
+        }
+    }
+
+    #[test]
+    fn owners_are_where_hashring_puts_them() {
+        for n in [1, 3, 30] {
+            let all = instances(n);
+            let ring = RouteRing::build(all.clone());
+            let mut reference = common::hashing::ring();
+            reference.batch_add(
+                all.iter()
+                    .flat_map(|m| (0..VNODES_PER_INSTANCE).map(|r| Placed(m.name().to_owned(), r)))
+                    .collect(),
+            );
+            for u in users(5_000) {
+                let expected = reference.get(&common::hashing::RingKey(&u)).unwrap();
+                assert_eq!(ring.owner(&u).unwrap().name(), expected.0, "{n} members");
+            }
         }
     }
 

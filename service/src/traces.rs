@@ -410,11 +410,6 @@ pub fn record_response(span: &TraceSpan, route: &'static str, status: u16) {
     span.end();
 }
 
-/// The trace id of `span` (32 hex digits) for a log line; `None` when traces are off.
-pub fn trace_id(span: &TraceSpan) -> Option<String> {
-    span.trace_id()
-}
-
 /// A client span, the child of the current context's span (the request's, while [`within`] runs
 /// the handler); none when there is no such span (traces off, the request not sampled).
 pub fn client_span(name: impl FnOnce() -> String, attributes: Vec<KeyValue>) -> TraceSpan {

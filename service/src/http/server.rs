@@ -224,7 +224,7 @@ impl Pending {
         )
         .record(elapsed.as_secs_f64());
         traces::record_response(&self.span, route, status);
-        let trace_id = traces::trace_id(&self.span);
+        let trace_id = self.span.trace_id();
         tracing::info!(
             target: "access",
             method = self.method,

@@ -1,0 +1,478 @@
+//! The HTTP/1.1 client superpower uses to call powersource: keep-alive connections pooled per
+//! thread, a timeout per call and a cap on the body size.
+//!
+//! The exchange runs on the task that makes the call: the request is written and the answer
+//! read on that task, with no connection task in between. hyper-util's pooled client (what this
+//! replaced) runs every connection as a task of its own and hands each request to it and the
+//! answer back through channels, checked out of a pool behind a mutex: two task wake-ups and
+//! two channel hand-offs per call, which made up about a tenth of superpower's CPU per request
+//! under load (perf, `bench/run.sh`). Parsing stays with `httparse`, hyper's parser.
+//!
+//! The pools are per thread: with one runtime per worker thread ([`crate::workers`]) a
+//! connection made on a thread is registered with that thread's reactor, so it is only ever
+//! used there. A pooled connection its peer closed while idle is noticed when the request on it
+//! gets no answer at all; the request then goes once more on a fresh connection.
+
+mod exchange;
+mod pool;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use thread_local::ThreadLocal;
+use tokio::net::TcpStream;
+
+use crate::fleet::Outcome;
+use exchange::{exchange, Answer, Failure};
+use pool::{Conn, Pool};
+
+/// The original demo's connect timeout, used when tight deadlines are off.
+const LOOSE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a call can end with, besides an HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No connection could be made (refused, unreachable, connect timeout).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// No complete answer within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The peer broke the protocol or the connection mid-answer.
+    #[error("bad answer: {0}")]
+    Protocol(String),
+    /// The body was over the size the caller allows.
+    #[error("answer over {0} bytes")]
+    TooLarge(usize),
+}
+
+impl CallError {
+    /// Connection errors and timeouts eject the instance from the ring (passive health check);
+    /// a broken answer does not, as the instance is there.
+    pub fn ejects(&self) -> bool {
+        matches!(self, CallError::Connect(_) | CallError::Timeout)
+    }
+
+    /// The `outcome` label of the call metric.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            CallError::Connect(_) => Outcome::ConnectError,
+            CallError::Timeout => Outcome::Timeout,
+            CallError::Protocol(_) | CallError::TooLarge(_) => Outcome::Error,
+        }
+    }
+}
+
+impl From<Failure> for CallError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Closed(m) | Failure::Broken(m) => CallError::Protocol(m),
+            Failure::TooLarge(n) => CallError::TooLarge(n),
+        }
+    }
+}
+
+/// A complete answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+}
+
+impl From<Answer> for Reply {
+    fn from(a: Answer) -> Self {
+        Reply {
+            status: a.status,
+            headers: a.headers,
+            body: a.body,
+        }
+    }
+}
+
+/// The client: each thread's idle connections, and the tight connect timeout (deadlines on;
+/// with them off, the original demo's 2 s).
+#[derive(Clone)]
+pub struct Backend {
+    connect_timeout: Duration,
+    pools: Arc<ThreadLocal<RefCell<Pool>>>,
+}
+
+/// One call: what to send where.
+struct Call<'a> {
+    method: &'a Method,
+    /// `http://host:port`, optionally with a path prefix.
+    base: &'a str,
+    path: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+impl Backend {
+    /// A client whose tight connect timeout is `connect_timeout`.
+    pub fn new(connect_timeout: Duration) -> Self {
+        Backend {
+            connect_timeout,
+            pools: Arc::new(ThreadLocal::new()),
+        }
+    }
+
+    /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get(
+        &self,
+        base: &str,
+        path: &str,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
+        self.get_with(base, path, &HeaderMap::new(), timeout, tight, limit)
+            .await
+    }
+
+    /// [`Backend::get`] with request `headers` (an `If-None-Match`, say).
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get_with(
+        &self,
+        base: &str,
+        path: &str,
+        headers: &HeaderMap,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
+        let call = Call {
+            method: &Method::GET,
+            base,
+            path,
+            headers,
+            body: &[],
+        };
+        within(timeout, self.call(&call, tight, limit)).await
+    }
+
+    /// Sends `req` (any method, with its body; its URI absolute: `http://host:port/path`), the
+    /// whole answer within `timeout`, the body at most `limit` bytes.
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn send(
+        &self,
+        req: Request<Full<Bytes>>,
+        timeout: Duration,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(never) => match never {},
+        };
+        let uri = &parts.uri;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(CallError::Protocol(format!("not an absolute URI: {uri}")));
+        };
+        let base = format!("{scheme}://{authority}");
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let call = Call {
+            method: &parts.method,
+            base: &base,
+            path,
+            headers: &parts.headers,
+            body: &body,
+        };
+        within(timeout, self.call(&call, tight, limit)).await
+    }
+
+    /// The call on a pooled connection if there is one (once more on a fresh one when the
+    /// pooled one turns out closed), else on a fresh one.
+    async fn call(&self, call: &Call<'_>, tight: bool, limit: usize) -> Result<Reply, CallError> {
+        let (authority, prefix) = split_base(call.base)?;
+        let target;
+        let target = if prefix.is_empty() {
+            call.path
+        } else {
+            target = format!("{prefix}{}", call.path);
+            &target
+        };
+        let req = exchange::Request {
+            method: call.method,
+            authority,
+            target,
+            headers: call.headers,
+            body: call.body,
+        };
+        let pooled = self.pool().borrow_mut().take(authority, Instant::now());
+        if let Some(mut conn) = pooled {
+            match exchange(&mut conn.stream, &mut conn.buf, &req, limit).await {
+                Ok(answer) => return Ok(self.keep(authority, conn, answer)),
+                // closed by the peer while it sat idle: not an answer from the instance
+                Err(Failure::Closed(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let mut conn = self.connect(authority, tight).await?;
+        let answer = exchange(&mut conn.stream, &mut conn.buf, &req, limit).await?;
+        Ok(self.keep(authority, conn, answer))
+    }
+
+    /// Pools `conn` when `answer` leaves it reusable.
+    fn keep(&self, authority: &str, conn: Conn, answer: Answer) -> Reply {
+        if answer.reusable {
+            self.pool()
+                .borrow_mut()
+                .put(authority, conn, Instant::now());
+        }
+        answer.into()
+    }
+
+    /// This thread's pool (never borrowed across an `await`).
+    fn pool(&self) -> &RefCell<Pool> {
+        self.pools.get_or_default()
+    }
+
+    async fn connect(&self, authority: &str, tight: bool) -> Result<Conn, CallError> {
+        let timeout = if tight {
+            self.connect_timeout
+        } else {
+            LOOSE_CONNECT_TIMEOUT
+        };
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(authority)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(CallError::Connect(format!("{authority}: {e}"))),
+            Err(_) => {
+                return Err(CallError::Connect(format!(
+                    "{authority}: no connection within {} ms",
+                    timeout.as_millis()
+                )))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            buf: BytesMut::new(),
+        })
+    }
+}
+
+/// `fut` within `timeout`, else [`CallError::Timeout`].
+async fn within(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = Result<Reply, CallError>>,
+) -> Result<Reply, CallError> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or(Err(CallError::Timeout))
+}
+
+/// `http://host:port[/prefix]` as (`host:port`, `/prefix`).
+fn split_base(base: &str) -> Result<(&str, &str), CallError> {
+    let Some(rest) = base.strip_prefix("http://") else {
+        return Err(CallError::Protocol(format!(
+            "only http:// instances are supported, not {base}"
+        )));
+    };
+    let (authority, prefix) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    if authority.is_empty() {
+        return Err(CallError::Protocol(format!("no host in {base}")));
+    }
+    Ok((authority, prefix.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    /// A real TCP server that answers each request on a connection with `answer`, closing the
+    /// connection after `per_connection` answers; counts the connections it accepted and
+    /// keeps the last request it read.
+    async fn server(
+        answer: &'static [u8],
+        per_connection: usize,
+    ) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<u8>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let last = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (a, l) = (accepted.clone(), last.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let l = l.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_connection {
+                        let mut req = vec![0u8; 8192];
+                        let Ok(n) = sock.read(&mut req).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        *l.lock().unwrap() = req[..n].to_vec();
+                        if sock.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (base, accepted, last)
+    }
+
+    fn backend() -> Backend {
+        Backend::new(Duration::from_millis(200))
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[tokio::test]
+    async fn calls_reuse_one_keep_alive_connection() {
+        let (base, accepted, _) = server(OK, usize::MAX).await;
+        let b = backend();
+        for _ in 0..5 {
+            let reply = b.get(&base, "/health", SECOND, true, 64).await.unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(&reply.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let authority = base.trim_start_matches("http://");
+        assert_eq!(b.pool().borrow().idle(authority), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_peer_closed_is_replaced_without_an_error() {
+        // one answer per connection, then the server closes it (without saying so)
+        let (base, accepted, _) = server(OK, 1).await;
+        let b = backend();
+        for _ in 0..4 {
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!(&reply.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_says_close_is_not_pooled() {
+        let (base, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+            1,
+        )
+        .await;
+        let b = backend();
+        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            b.pool().borrow().idle(base.trim_start_matches("http://")),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error_that_ejects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Connect(_)), "{err}");
+        assert!(err.ejects());
+        assert_eq!(err.outcome(), Outcome::ConnectError);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hold = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(sock);
+        });
+        let t0 = Instant::now();
+        let err = backend()
+            .get(&base, "/x", Duration::from_millis(100), true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Timeout), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_broken_answer_is_a_protocol_error_that_does_not_eject() {
+        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", 1).await;
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CallError::Protocol(m) if m.contains("content-length")),
+            "{err}"
+        );
+        assert!(!err.ejects());
+        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", 1).await;
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::TooLarge(64)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn send_carries_the_method_headers_and_body() {
+        let (base, _, last) = server(b"HTTP/1.1 204 No Content\r\n\r\n", usize::MAX).await;
+        let req = Request::put(format!("{base}/admin/faults"))
+            .header("authorization", "Bearer t")
+            .body(Full::new(Bytes::from_static(b"{\"latency_ms\":5}")))
+            .unwrap();
+        let reply = backend().send(req, SECOND, true, 64).await.unwrap();
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        let sent = String::from_utf8(last.lock().unwrap().clone()).unwrap();
+        assert!(sent.starts_with("PUT /admin/faults HTTP/1.1\r\n"), "{sent}");
+        assert!(sent.contains("authorization: Bearer t\r\n"), "{sent}");
+        assert!(
+            sent.ends_with("content-length: 16\r\n\r\n{\"latency_ms\":5}"),
+            "{sent}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_base_with_a_path_prefix_and_bad_bases() {
+        let (base, _, last) = server(OK, usize::MAX).await;
+        backend()
+            .get(&format!("{base}/v1/"), "/health", SECOND, true, 64)
+            .await
+            .unwrap();
+        assert!(last
+            .lock()
+            .unwrap()
+            .starts_with(b"GET /v1/health HTTP/1.1\r\n"));
+        for bad in ["https://h:1", "h:1", "http://", "http:///x"] {
+            let err = backend()
+                .get(bad, "/x", SECOND, true, 64)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, CallError::Protocol(_)), "{bad}: {err}");
+        }
+    }
+}

@@ -151,9 +151,7 @@ impl Router {
         let start = Instant::now();
         let deadline = tight.then(|| start + self.deadline);
 
-        let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
-        let mut launched = 0;
-        let launch = |i: usize, reason: Reason, inflight: &mut FuturesUnordered<Attempt>| {
+        let launch = |i: usize, reason: Reason| -> Attempt {
             let inst = candidates.get(i).expect("index below max_attempts").clone();
             let timeout = match deadline {
                 Some(d) => attempt_timeout.min(d.saturating_duration_since(Instant::now())),
@@ -163,16 +161,48 @@ impl Router {
             let path = path.to_owned();
             let mut headers = headers.clone();
             let span = AttemptSpan::start(&inst, i + 1, reason, &mut headers);
-            inflight.push(Box::pin(async move {
+            Box::pin(async move {
                 let t0 = Instant::now();
                 let r = backend
                     .get_with(inst.base(), &path, &headers, timeout, tight, limit)
                     .await;
                 (inst, t0, span, r)
-            }));
+            })
         };
-        launch(0, Reason::First, &mut inflight);
-        launched += 1;
+        let mut first = launch(0, Reason::First);
+        let mut launched = 1;
+        let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
+
+        // The common case: the first attempt answers before a hedge is due. It is awaited alone,
+        // with the hedge's timer only (its own timeout ends it by the deadline), so a request
+        // that needs no second attempt pays for no set of attempts and no deadline timer.
+        let hedge_first = (hedging && launched < max_attempts).then(|| self.hedge_delay());
+        let first_result = match hedge_first {
+            Some(delay) => tokio::time::timeout(delay, &mut first).await.ok(),
+            None => Some((&mut first).await),
+        };
+        match first_result {
+            Some((inst, t0, span, result)) => {
+                if let Some(routed) = self.settle(&inst, t0, span, result) {
+                    return Ok(Routed {
+                        reply: routed,
+                        instance: inst,
+                    });
+                }
+                if launched >= max_attempts || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(RouteError::Exhausted { attempts: launched });
+                }
+                metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
+                inflight.push(launch(launched, Reason::Failover));
+                launched += 1;
+            }
+            None => {
+                metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
+                inflight.push(first);
+                inflight.push(launch(launched, Reason::Hedge));
+                launched += 1;
+            }
+        }
 
         loop {
             let hedge_at = (hedging && inflight.len() == 1 && launched < max_attempts)
@@ -191,44 +221,60 @@ impl Router {
             };
             tokio::select! {
                 Some((inst, t0, span, result)) = inflight.next() => {
-                    let elapsed = t0.elapsed();
-                    match result {
-                        Ok(reply) if is_final(reply.status) => {
-                            span.answered(reply.status, outcome_of(reply.status));
-                            inst.record_call(outcome_of(reply.status), elapsed);
-                            self.latency.record(elapsed);
-                            if !inflight.is_empty() {
-                                self.finish_in_background(inflight);
-                            }
-                            return Ok(Routed { reply, instance: inst });
+                    if let Some(reply) = self.settle(&inst, t0, span, result) {
+                        if !inflight.is_empty() {
+                            self.finish_in_background(inflight);
                         }
-                        Ok(reply) => {
-                            span.answered(reply.status, Outcome::Error);
-                            record_failure(&self.fleet, &inst, elapsed, Err(reply.status));
-                        }
-                        Err(err) => {
-                            span.failed(err.outcome(), &err);
-                            record_failure(&self.fleet, &inst, elapsed, Ok(&err));
-                        }
+                        return Ok(Routed { reply, instance: inst });
                     }
                     if inflight.is_empty() {
                         if launched >= max_attempts {
                             break;
                         }
                         metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
-                        launch(launched, Reason::Failover, &mut inflight);
+                        inflight.push(launch(launched, Reason::Failover));
                         launched += 1;
                     }
                 }
                 () = hedge => {
                     metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
-                    launch(launched, Reason::Hedge, &mut inflight);
+                    inflight.push(launch(launched, Reason::Hedge));
                     launched += 1;
                 }
                 () = overall => break,
             }
         }
         Err(RouteError::Exhausted { attempts: launched })
+    }
+
+    /// Records an attempt's end: its answer when final (2xx, 304, 404), else `None` and the
+    /// failure counted (the instance ejected when the failure says it is gone or hung).
+    fn settle(
+        &self,
+        inst: &Arc<Instance>,
+        t0: Instant,
+        span: AttemptSpan,
+        result: Result<Reply, CallError>,
+    ) -> Option<Reply> {
+        let elapsed = t0.elapsed();
+        match result {
+            Ok(reply) if is_final(reply.status) => {
+                span.answered(reply.status, outcome_of(reply.status));
+                inst.record_call(outcome_of(reply.status), elapsed);
+                self.latency.record(elapsed);
+                Some(reply)
+            }
+            Ok(reply) => {
+                span.answered(reply.status, Outcome::Error);
+                record_failure(&self.fleet, inst, elapsed, Err(reply.status));
+                None
+            }
+            Err(err) => {
+                span.failed(err.outcome(), &err);
+                record_failure(&self.fleet, inst, elapsed, Ok(&err));
+                None
+            }
+        }
     }
 
     /// The fixed hedge delay when configured, else the recent p95 within its bounds.

@@ -247,3 +247,33 @@ async fn one_visit_traffic_does_not_evict_returning_users_from_the_fallback() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_owner_is_hedged_to_the_next_instance_with_the_same_answer() {
+    // instance 0 answers every product call 400 ms late; the hedge goes out after 20 ms
+    let fleet = TestFleet::start_with(3, |i| powersource::config::FaultArgs {
+        fault_latency_ms: if i == 0 { 400 } else { 0 },
+        ..Default::default()
+    });
+    let mut settings = test_settings(fleet.urls());
+    settings.hedge_delay = Some(Duration::from_millis(20));
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(3).await;
+    let users = app.new_users(40).await;
+    let mut slowest = Duration::ZERO;
+    for (answer, (_, name)) in app.ask_all(&users).await.iter().zip(&users) {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(answer.json()["name"].as_str(), Some(name.as_str()));
+        slowest = slowest.max(answer.elapsed);
+    }
+    // a user owned by the slow instance is answered by the hedge, long before the 400 ms
+    assert!(slowest < Duration::from_millis(300), "slowest {slowest:?}");
+    let m = app.get("/metrics", &[]).await.text();
+    let hedged = m
+        .lines()
+        .find(|l| l.starts_with("superpower_hedged_requests_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(hedged >= 1.0, "no hedge counted:\n{m}");
+}

@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -57,6 +58,26 @@ fn beside(first: &std::net::TcpListener) -> std::io::Result<std::net::TcpListene
         }
     }
     first.try_clone()
+}
+
+/// How often [`keep_a_timer_due`] ticks: sooner than any timer a request sets (the hedge delay
+/// is at least 20 ms by default, the attempt timeout 300 ms).
+pub const TIMER_TICK: Duration = Duration::from_millis(10);
+
+/// Keeps a timer due within [`TIMER_TICK`] on this thread's runtime, for as long as it runs.
+///
+/// tokio wakes its own driver (an `eventfd` write, then an extra `epoll_wait`) whenever a timer
+/// is set earlier than every timer it holds. Between requests the only timers a worker held
+/// were its idle connections' 10 s header-read timeouts, so nearly every request's hedge and
+/// attempt timers were "earliest": 0.44 `eventfd` writes per request under load (perf). With
+/// this tick always sooner, setting them costs no system call. It is about 100 wake-ups a
+/// second per worker when idle.
+async fn keep_a_timer_due() {
+    let mut tick = tokio::time::interval(TIMER_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+    }
 }
 
 /// The default number of workers: one per core this process may use.
@@ -114,6 +135,7 @@ where
             .name(format!("superpower-worker-{i}"))
             .spawn(move || {
                 runtime.block_on(async move {
+                    tokio::spawn(keep_a_timer_due());
                     match TcpListener::from_std(socket) {
                         Ok(listener) => serve_one(listener, per_worker, worker_stop).await,
                         Err(err) => tracing::error!(worker = i, %err, "worker cannot listen"),

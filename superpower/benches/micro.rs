@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the per-request work superpower does besides the network: the ring
 //! lookup, the ring's rebuild at 3 to 300 members, the identity cookie, the HTML and JSON
-//! renders, and the fallback cache with and without the live promises.
+//! renders, a powersource answer decoded and rendered against the prepared one, and the
+//! fallback cache with and without the live promises.
 //! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
 
 use std::hint::black_box;
@@ -140,5 +141,80 @@ fn promises(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, ring, ring_build, identity, render, promises);
+/// A powersource answer to `GET /` as superpower serves it: decoded and rendered (as before
+/// prepared answers, and on a miss), against the prepared answer found by its bytes (a hit).
+fn answers(c: &mut Criterion) {
+    use service::api::CharacterView;
+    use service::http::body::full;
+    use superpower::answers::Answers;
+
+    let ch = character();
+    let body = serde_json::to_vec(&CharacterView {
+        id: ch.id,
+        name: ch.name.clone(),
+        description: ch.description.clone(),
+        image_url: format!("/characters/{}/image", ch.id),
+        learn_more_url: ch.learn_more_url.clone(),
+    })
+    .unwrap();
+    let instance = "powersource-1";
+    let header = "x-superpower-instance";
+    let decode = |b: &[u8]| serde_json::from_slice::<CharacterView>(b);
+    let fresh = |html: bool| {
+        let view: CharacterView = serde_json::from_slice(black_box(&body)).unwrap();
+        let instance = black_box(instance).to_owned();
+        let c = Arc::new(Character::from(view));
+        let mut resp = if html {
+            full(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                html::character_page(&c, false),
+            )
+        } else {
+            service::http::body::json(
+                StatusCode::OK,
+                &Answer {
+                    id: c.id,
+                    name: &c.name,
+                    description: &c.description,
+                    image_url: c.image_url(),
+                    learn_more_url: c.learn_more_url.as_deref(),
+                    instance: Some(&instance),
+                    degraded: false,
+                },
+            )
+        };
+        resp.headers_mut()
+            .insert(header, HeaderValue::from_str(&instance).unwrap());
+        (c, resp)
+    };
+    c.bench_function("render/answer_decode_json", |b| {
+        b.iter(|| black_box(fresh(false)))
+    });
+    c.bench_function("render/answer_decode_html", |b| {
+        b.iter(|| black_box(fresh(true)))
+    });
+    let answers = Answers::new(8 << 20);
+    let cached = |html: bool| {
+        let p = answers
+            .prepare(black_box(&body), black_box(instance), decode, |e| e)
+            .unwrap();
+        let mut resp = if html {
+            full(StatusCode::OK, "text/html; charset=utf-8", p.html())
+        } else {
+            full(StatusCode::OK, "application/json", p.json())
+        };
+        resp.headers_mut()
+            .insert(header, p.instance_header().unwrap().clone());
+        (p.character().clone(), resp)
+    };
+    c.bench_function("render/answer_cached_json", |b| {
+        b.iter(|| black_box(cached(false)))
+    });
+    c.bench_function("render/answer_cached_html", |b| {
+        b.iter(|| black_box(cached(true)))
+    });
+}
+
+criterion_group!(benches, ring, ring_build, identity, render, answers, promises);
 criterion_main!(benches);

@@ -81,6 +81,12 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_FALLBACK_USERS", default_value_t = 100_000)]
     pub fallback_users: usize,
 
+    /// Bytes of prepared answers (a powersource answer decoded, its JSON and HTML rendered)
+    /// kept per worker thread, so a repeated answer is not decoded and rendered again; 0 turns
+    /// this off.
+    #[arg(long, env = "SUPERPOWER_ANSWER_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub answer_cache_bytes: usize,
+
     /// Bytes of images kept in memory.
     #[arg(long, env = "SUPERPOWER_IMAGE_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub image_cache_bytes: usize,

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use http::header::{HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, StatusCode};
 use service::api::image_answer;
-use service::http::body::{full, json, Response};
+use service::http::body::{error_json, full, json, Response};
 use service::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 
+use crate::answers::Prepared;
 use crate::cache::{CachedImage, Lookup};
 use crate::error::ApiError;
 use crate::identity::Identity;
-use crate::model::{Answer, Character};
+use crate::model::Character;
 use crate::negotiate::Format;
 use crate::powersource::{ImageFetch, Served, UpstreamError};
 use crate::promises::Live;
-use crate::render::{html, PROMISES_SCRIPT, STYLESHEET};
+use crate::render::{self, html, PROMISES_SCRIPT, STYLESHEET};
 use crate::state::State;
 
 /// Header on answers served from the last-known-good cache.
@@ -37,21 +38,18 @@ pub async fn index(
     format: Format,
 ) -> Result<Response, ApiError> {
     match superpower_of(state, identity).await {
-        Ok(Served {
-            character,
-            instance,
-        }) => {
-            let character = Arc::new(Character::from(character));
+        Ok(answer) => {
             // Only a returning user (one who sent the cookie back) is remembered: one-visit
             // traffic (crawlers, clients that keep no cookie) would otherwise evict the users
             // the fallback is for. A user who has been back once is in it. They are remembered
             // with the fallback off too while the promises are measured: the identity check
             // compares with what the cache held (one comparison, no allocation).
             if !identity.is_new && (state.switches.fallback() || state.promises.tracking()) {
-                let previous = state.fallback.remember(identity.user.as_u128(), &character);
+                let character = answer.character();
+                let previous = state.fallback.remember(identity.user.as_u128(), character);
                 state.promises.identity(previous, character.id);
             }
-            Ok(render(format, &character, Some(&instance)))
+            Ok(prepared(format, &answer))
         }
         Err(err) => {
             let known = state
@@ -65,10 +63,7 @@ pub async fn index(
             metrics::counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL).increment(1);
             state.promises.degraded();
             tracing::info!(user = %identity.user, error = %err, "answering from the fallback cache");
-            let mut resp = render(format, &character, None);
-            resp.headers_mut()
-                .insert(DEGRADED_HEADER, HeaderValue::from_static("true"));
-            Ok(resp)
+            Ok(degraded(format, &character))
         }
     }
 }
@@ -98,29 +93,36 @@ async fn superpower_of(state: &State, identity: &Identity) -> Result<Served, Ups
     }
 }
 
-fn render(format: Format, c: &Character, instance: Option<&str>) -> Response {
+/// The answer of a powersource answer, as prepared (see [`crate::answers`]).
+fn prepared(format: Format, answer: &Prepared) -> Response {
     let mut resp = match format {
-        Format::Json => json(
-            StatusCode::OK,
-            &Answer {
-                id: c.id,
-                name: &c.name,
-                description: &c.description,
-                image_url: c.image_url(),
-                learn_more_url: c.learn_more_url.as_deref(),
-                instance,
-                degraded: instance.is_none(),
-            },
-        ),
+        Format::Json => full(StatusCode::OK, "application/json", answer.json()),
+        Format::Html => full(StatusCode::OK, "text/html; charset=utf-8", answer.html()),
+    };
+    if let Some(v) = answer.instance_header() {
+        resp.headers_mut().insert(INSTANCE_HEADER, v.clone());
+    }
+    resp
+}
+
+/// The answer of a character from the fallback cache (degraded: no instance answered).
+fn degraded(format: Format, c: &Character) -> Response {
+    let mut resp = match format {
+        Format::Json => match render::answer_json(c, None) {
+            Ok(body) => full(StatusCode::OK, "application/json", body),
+            Err(err) => {
+                tracing::error!(%err, "cannot serialize a response");
+                error_json(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        },
         Format::Html => full(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            html::character_page(c, instance.is_none()),
+            html::character_page(c, true),
         ),
     };
-    if let Some(v) = instance.and_then(|i| HeaderValue::from_str(i).ok()) {
-        resp.headers_mut().insert(INSTANCE_HEADER, v);
-    }
+    resp.headers_mut()
+        .insert(DEGRADED_HEADER, HeaderValue::from_static("true"));
     resp
 }
 
@@ -242,4 +244,90 @@ pub fn health(state: &State) -> Response {
             "fallback_users": state.fallback.len(),
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use service::api::CharacterView;
+
+    use super::*;
+    use crate::answers::Answers;
+    use crate::model::Answer;
+
+    /// The answer as it was rendered before prepared answers: decoded, then serialized.
+    fn fresh(format: Format, c: &Character, instance: Option<&str>) -> Response {
+        let mut resp = match format {
+            Format::Json => json(
+                StatusCode::OK,
+                &Answer {
+                    id: c.id,
+                    name: &c.name,
+                    description: &c.description,
+                    image_url: c.image_url(),
+                    learn_more_url: c.learn_more_url.as_deref(),
+                    instance,
+                    degraded: instance.is_none(),
+                },
+            ),
+            Format::Html => full(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                html::character_page(c, instance.is_none()),
+            ),
+        };
+        if let Some(v) = instance.and_then(|i| HeaderValue::from_str(i).ok()) {
+            resp.headers_mut().insert(INSTANCE_HEADER, v);
+        }
+        if instance.is_none() {
+            resp.headers_mut()
+                .insert(DEGRADED_HEADER, HeaderValue::from_static("true"));
+        }
+        resp
+    }
+
+    async fn parts(resp: Response) -> (StatusCode, HeaderMap, bytes::Bytes) {
+        let (head, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        (head.status, head.headers, body)
+    }
+
+    #[tokio::test]
+    async fn prepared_and_degraded_answers_are_the_bytes_rendered_fresh() {
+        let view = CharacterView {
+            id: 1_010_281,
+            name: "Dara \"the cold\" Ibáñez <3".into(),
+            description: "Pulls the heat out of the air & means it.\nTwice.".into(),
+            image_url: "/characters/1010281/image".into(),
+            learn_more_url: Some("https://example.com/c?a=1&b=<2>".into()),
+        };
+        let empty = CharacterView {
+            description: " ".into(),
+            learn_more_url: None,
+            ..view.clone()
+        };
+        let answers = Answers::new(1 << 20);
+        for view in [view, empty] {
+            let body = serde_json::to_vec(&view).unwrap();
+            for instance in ["powersource-1", "bad\nname"] {
+                let decode = |b: &[u8]| serde_json::from_slice::<CharacterView>(b);
+                let p = answers.prepare(&body, instance, decode, |e| e).unwrap();
+                let again = answers.prepare(&body, instance, decode, |e| e).unwrap();
+                assert!(Arc::ptr_eq(&p, &again), "the second is the cached one");
+                let c = Character::from(view.clone());
+                for format in [Format::Json, Format::Html] {
+                    assert_eq!(
+                        parts(prepared(format, &again)).await,
+                        parts(fresh(format, &c, Some(instance))).await,
+                        "{format:?} from {instance:?}"
+                    );
+                    assert_eq!(
+                        parts(degraded(format, again.character())).await,
+                        parts(fresh(format, &c, None)).await,
+                        "{format:?} degraded"
+                    );
+                }
+            }
+        }
+    }
 }

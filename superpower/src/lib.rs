@@ -16,6 +16,7 @@
 //! - [`ring`]: the consistent-hash ring (a pure data structure over named members), with
 //!   failover order.
 //! - [`client`]: the pooled HTTP client.
+//! - [`answers`]: powersource answers already decoded and rendered, per thread, by body.
 //! - [`cache`]: the last-known-good fallback and the image cache.
 //! - [`switches`]: the resilience switches; [`latency`]: the hedge delay estimate.
 //! - [`promises`]: both promises measured live (the identity check, latency), a ring of the
@@ -28,6 +29,7 @@
 //! - [`workers`]: serving on one single-threaded runtime per core.
 
 pub mod admin;
+pub mod answers;
 pub mod attempt_span;
 pub mod cache;
 pub mod cli;

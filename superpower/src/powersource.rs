@@ -15,8 +15,9 @@ use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use serde::de::DeserializeOwned;
-use service::api::{self, CharacterView, FaultSpec, RandomAnswer, INSTANCE_HEADER};
+use service::api::{self, FaultSpec, RandomAnswer, INSTANCE_HEADER};
 
+use crate::answers::{Answers, Prepared};
 use crate::cache::CachedImage;
 use crate::client::{Backend, CallError, Reply};
 use crate::fleet::{Fleet, Instance};
@@ -42,14 +43,9 @@ pub enum UpstreamError {
     },
 }
 
-/// A character and the name of the instance that served it (its `X-Powersource-Instance`).
-#[derive(Debug)]
-pub struct Served {
-    /// The character.
-    pub character: CharacterView,
-    /// The instance's own name for itself, else its `host:port`.
-    pub instance: String,
-}
+/// A character, the name of the instance that served it (its `X-Powersource-Instance`) and its
+/// answer, rendered (or found already rendered: [`Answers`]).
+pub type Served = Arc<Prepared>;
 
 /// What [`Powersource::image`] got.
 #[derive(Debug)]
@@ -67,16 +63,20 @@ pub struct Powersource {
     router: Router,
     /// The `Authorization` value of admin calls; `None` when no token is configured.
     admin_authorization: Option<HeaderValue>,
+    /// Answers already decoded and rendered, by body and instance.
+    answers: Answers,
 }
 
 impl Powersource {
-    /// A client over `router`, sending `admin_token` (when set) to the admin API.
-    pub fn new(router: Router, admin_token: Option<&str>) -> Self {
+    /// A client over `router`, sending `admin_token` (when set) to the admin API, and reusing
+    /// the character answers in `answers`.
+    pub fn new(router: Router, admin_token: Option<&str>, answers: Answers) -> Self {
         let admin_authorization =
             admin_token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok());
         Powersource {
             router,
             admin_authorization,
+            answers,
         }
     }
 
@@ -118,18 +118,19 @@ impl Powersource {
 
     async fn character_at(&self, key: &[u8], path: &str) -> Result<Served, UpstreamError> {
         let routed = self.router.get(key, path, api::MAX_CHARACTER_BYTES).await?;
-        let character: CharacterView = decode_ok(&routed, path)?;
+        ok(&routed, path)?;
         let instance = routed
             .reply
             .headers
             .get(&INSTANCE_HEADER)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or(routed.instance.name())
-            .to_owned();
-        Ok(Served {
-            character,
+            .unwrap_or(routed.instance.name());
+        self.answers.prepare(
+            &routed.reply.body,
             instance,
-        })
+            |body| serde_json::from_slice(body).map_err(|e| bad_answer(&routed, e.to_string())),
+            |e| bad_answer(&routed, format!("cannot render the answer: {e}")),
+        )
     }
 
     /// `GET /characters/{id}/image`, routed by the id (so an image is cached by one instance's
@@ -234,13 +235,20 @@ pub async fn health(backend: &Backend, inst: &Instance, timeout: Duration) -> bo
 
 /// The body of a 200 answer as `T`.
 fn decode_ok<T: DeserializeOwned>(routed: &Routed, path: &str) -> Result<T, UpstreamError> {
-    if routed.reply.status != StatusCode::OK {
-        return Err(bad_answer(
+    ok(routed, path)?;
+    serde_json::from_slice(&routed.reply.body).map_err(|e| bad_answer(routed, e.to_string()))
+}
+
+/// A 200 answer, or the error of another status.
+fn ok(routed: &Routed, path: &str) -> Result<(), UpstreamError> {
+    if routed.reply.status == StatusCode::OK {
+        Ok(())
+    } else {
+        Err(bad_answer(
             routed,
             format!("{path} answered {}", routed.reply.status),
-        ));
+        ))
     }
-    serde_json::from_slice(&routed.reply.body).map_err(|e| bad_answer(routed, e.to_string()))
 }
 
 fn bad_answer(routed: &Routed, detail: String) -> UpstreamError {

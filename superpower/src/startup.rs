@@ -14,6 +14,7 @@ use service::metrics::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::answers::Answers;
 use crate::cache::{Fallback, ImageCache};
 use crate::client::Backend;
 use crate::config::Settings;
@@ -125,7 +126,11 @@ impl Application {
         }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
         let state = State {
-            powersource: Powersource::new(router, settings.powersource_admin_token()),
+            powersource: Powersource::new(
+                router,
+                settings.powersource_admin_token(),
+                Answers::new(settings.answer_cache_bytes),
+            ),
             switches,
             fallback: Fallback::new(settings.fallback_users),
             promises,

@@ -363,3 +363,64 @@ async fn a_changed_image_is_served_within_seconds_of_a_powersource_serving_it() 
     let again = app.get(&path, &[("if-none-match", &b_img.etag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
 }
+
+/// A re-ingested dataset that rewrites the user's character's description: superpower serves
+/// the new text (JSON and HTML) as soon as the instance serves it, although the old answer was
+/// prepared and cached (the new body is another key), and the user keeps the character. (The
+/// description, not the name: the image file is named after the name.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_character_is_served_rewritten_once_the_instance_serves_it() {
+    let mut fleet = TestFleet::start(1);
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(1).await;
+    let first = app.superpower_json(None).await;
+    let cookie = first.set_cookie(COOKIE_NAME).unwrap();
+    let old = first.json();
+    // asked again (and again as HTML): now from the prepared answers
+    for _ in 0..3 {
+        assert_eq!(app.superpower_json(Some(&cookie)).await.json(), old);
+    }
+    let id = old["id"].as_u64().unwrap();
+    let description = old["description"].as_str().unwrap().to_owned();
+    let rewritten = format!("{description} Rewritten at the second ingest.");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store-v2");
+    testkit::sample::ingest_variant(&store, |copy| {
+        let path = copy.join("characters.json");
+        let mut all: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let c = all
+            .iter_mut()
+            .find(|c| c["id"].as_u64() == Some(id))
+            .unwrap();
+        c["description"] = rewritten.clone().into();
+        std::fs::write(&path, serde_json::to_vec(&all).unwrap()).unwrap();
+    });
+    fleet.instances[0].kill();
+    fleet.instances[0].restart_on(store);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let new = loop {
+        let a = app.superpower_json(Some(&cookie)).await;
+        if a.status == StatusCode::OK && a.headers.get("x-superpower-degraded").is_none() {
+            let j = a.json();
+            if j["description"] == rewritten.as_str() {
+                break j;
+            }
+            assert_eq!(j, old, "the old answer until the new one");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new description within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(new["id"], old["id"], "the same character");
+    assert_eq!(new["name"], old["name"]);
+    let page = app.superpower_html(Some(&cookie)).await.text();
+    assert!(
+        page.contains("Rewritten at the second ingest.</p>"),
+        "{page}"
+    );
+}

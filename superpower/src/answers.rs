@@ -11,12 +11,13 @@
 //!
 //! Each worker thread has its own cache (thread per core, see [`crate::workers`]): a lookup
 //! takes no lock and touches no other core's memory. The bound is in bytes per thread, least
-//! recently used first out; the HTML page is rendered with the entry (on the miss), so what
-//! an entry holds is known when it is counted.
+//! recently used first out; the HTML page of an entry that is cached is rendered with it (on
+//! the miss), so what an entry holds is known when it is counted. With the cache off nothing is
+//! hashed and the page is rendered only when asked for, as before this cache.
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::header::HeaderValue;
@@ -44,12 +45,13 @@ pub struct Prepared {
     instance_header: Option<HeaderValue>,
     /// The JSON answer.
     json: Bytes,
-    /// The HTML page.
-    html: Bytes,
+    /// The HTML page: rendered with the entry when it is cached, else when first asked for.
+    html: OnceLock<Bytes>,
 }
 
 impl Prepared {
-    /// Decodes nothing: renders `view`, which came as `body` from `instance`.
+    /// The answer of `view`, decoded from `body` as `instance` sent it: the JSON rendered, and
+    /// the HTML page too when `page` (else when [`Prepared::html`] first asks for it).
     ///
     /// # Errors
     /// When the JSON answer cannot be serialized (it cannot: its fields are strings, a number
@@ -58,17 +60,21 @@ impl Prepared {
         body: &[u8],
         view: CharacterView,
         instance: &str,
+        page: bool,
     ) -> Result<Self, serde_json::Error> {
         let character = Character::from(view);
         let json = render::answer_json(&character, Some(instance))?;
-        let html = html::character_page(&character, false);
+        let html = OnceLock::new();
+        if page {
+            let _ = html.set(page_of(&character));
+        }
         Ok(Prepared {
             body: Bytes::copy_from_slice(body),
             instance: instance.into(),
             character: Arc::new(character),
             instance_header: HeaderValue::from_str(instance).ok(),
             json: Bytes::from(json),
-            html: Bytes::from(html),
+            html,
         })
     }
 
@@ -93,9 +99,9 @@ impl Prepared {
         self.json.clone()
     }
 
-    /// The HTML page's body (a reference count, not a copy).
+    /// The HTML page's body (a reference count, not a copy, once rendered).
     pub fn html(&self) -> Bytes {
-        self.html.clone()
+        self.html.get_or_init(|| page_of(&self.character)).clone()
     }
 
     /// The bytes this entry holds, as the bound counts them.
@@ -107,13 +113,17 @@ impl Prepared {
             + c.description.len()
             + c.learn_more_url.as_ref().map_or(0, String::len)
             + self.json.len()
-            + self.html.len()
+            + self.html.get().map_or(0, Bytes::len)
             + ENTRY_OVERHEAD
     }
 
     fn is(&self, body: &[u8], instance: &str) -> bool {
         *self.body == *body && *self.instance == *instance
     }
+}
+
+fn page_of(c: &Character) -> Bytes {
+    Bytes::from(html::character_page(c, false))
 }
 
 /// One thread's entries, by the hash of their key, and the bytes they hold.
@@ -153,16 +163,19 @@ impl Answers {
         decode: impl FnOnce(&[u8]) -> Result<CharacterView, E>,
         render: impl FnOnce(serde_json::Error) -> E,
     ) -> Result<Arc<Prepared>, E> {
+        if self.capacity == 0 {
+            let view = decode(body)?;
+            let prepared = Prepared::new(body, view, instance, false).map_err(render)?;
+            return Ok(Arc::new(prepared));
+        }
         let key = self.hasher.hash_one((body, instance));
-        if self.capacity > 0 {
-            if let Some(hit) = self.with_shard(|s| s.entries.get(&key).cloned()) {
-                if hit.is(body, instance) {
-                    return Ok(hit);
-                }
+        if let Some(hit) = self.with_shard(|s| s.entries.get(&key).cloned()) {
+            if hit.is(body, instance) {
+                return Ok(hit);
             }
         }
         let view = decode(body)?;
-        let prepared = Arc::new(Prepared::new(body, view, instance).map_err(render)?);
+        let prepared = Arc::new(Prepared::new(body, view, instance, true).map_err(render)?);
         self.insert(key, &prepared);
         Ok(prepared)
     }
@@ -313,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_bound_holds_and_the_least_recently_used_go_first() {
-        let one = Prepared::new(&body(1, "N1"), decode(&body(1, "N1")).unwrap(), "p1")
+        let one = Prepared::new(&body(1, "N1"), decode(&body(1, "N1")).unwrap(), "p1", true)
             .unwrap()
             .size();
         let a = Answers::new(one * 3 + one / 2);
@@ -338,9 +351,12 @@ mod tests {
 
     #[test]
     fn off_or_too_big_caches_nothing_and_still_answers() {
+        let cached = prepare(&Answers::new(1 << 20), &body(3, "N3"), "p1").unwrap();
         for a in [Answers::new(0), Answers::new(16)] {
             let p = prepare(&a, &body(3, "N3"), "p1").unwrap();
             assert_eq!(p.character().id, 3);
+            assert_eq!(p.json(), cached.json());
+            assert_eq!(p.html(), cached.html(), "the page, rendered when asked for");
             assert!(a.is_empty());
         }
     }

@@ -83,8 +83,9 @@ pub struct Settings {
 
     /// Bytes of prepared answers (a powersource answer decoded, its JSON and HTML rendered)
     /// kept per worker thread, so a repeated answer is not decoded and rendered again; 0 turns
-    /// this off.
-    #[arg(long, env = "SUPERPOWER_ANSWER_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    /// this off. An entry of the sample dataset is about 2.5 KB, so the default holds some
+    /// 6,000: a 1,500-character dataset from each of 3 instances, with room.
+    #[arg(long, env = "SUPERPOWER_ANSWER_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub answer_cache_bytes: usize,
 
     /// Bytes of images kept in memory.
@@ -170,6 +171,7 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.fallback_users, 100_000);
+        assert_eq!(s.answer_cache_bytes, 16 * 1024 * 1024);
         assert_eq!(s.max_connections, 10_000);
         assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);

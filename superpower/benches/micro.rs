@@ -95,15 +95,7 @@ fn render(c: &mut Criterion) {
             let ch = black_box(&ch);
             black_box(service::http::body::json(
                 StatusCode::OK,
-                &Answer {
-                    id: ch.id,
-                    name: &ch.name,
-                    description: &ch.description,
-                    image_url: ch.image_url(),
-                    learn_more_url: ch.learn_more_url.as_deref(),
-                    instance: Some("127.0.0.1:7001"),
-                    degraded: false,
-                },
+                &Answer::of(ch, Some("127.0.0.1:7001")),
             ))
         })
     });
@@ -171,18 +163,7 @@ fn answers(c: &mut Criterion) {
                 html::character_page(&c, false),
             )
         } else {
-            service::http::body::json(
-                StatusCode::OK,
-                &Answer {
-                    id: c.id,
-                    name: &c.name,
-                    description: &c.description,
-                    image_url: c.image_url(),
-                    learn_more_url: c.learn_more_url.as_deref(),
-                    instance: Some(&instance),
-                    degraded: false,
-                },
-            )
+            service::http::body::json(StatusCode::OK, &Answer::of(&c, Some(&instance)))
         };
         resp.headers_mut()
             .insert(header, HeaderValue::from_str(&instance).unwrap());

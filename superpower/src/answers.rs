@@ -25,8 +25,8 @@ use lru::LruCache;
 use service::api::CharacterView;
 use thread_local::ThreadLocal;
 
-use crate::model::Character;
-use crate::render::{self, html};
+use crate::model::{Answer, Character};
+use crate::render::html;
 
 /// What an entry costs besides its bytes (the `Arc`s, the LRU's node and slot), counted with
 /// them so a bound in bytes also bounds the entries.
@@ -63,7 +63,7 @@ impl Prepared {
         page: bool,
     ) -> Result<Self, serde_json::Error> {
         let character = Character::from(view);
-        let json = render::answer_json(&character, Some(instance))?;
+        let json = serde_json::to_vec(&Answer::of(&character, Some(instance)))?;
         let html = OnceLock::new();
         if page {
             let _ = html.set(page_of(&character));
@@ -232,7 +232,6 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Answer;
 
     fn body(id: u64, name: &str) -> Vec<u8> {
         serde_json::to_vec(&CharacterView {
@@ -276,16 +275,7 @@ mod tests {
         let b = body(1_010_281, "Dara Ibáñez \"the <cold>\"");
         let p = prepare(&a, &b, "powersource-2").unwrap();
         let fresh = Character::from(decode(&b).unwrap());
-        let json = serde_json::to_vec(&Answer {
-            id: fresh.id,
-            name: &fresh.name,
-            description: &fresh.description,
-            image_url: fresh.image_url(),
-            learn_more_url: fresh.learn_more_url.as_deref(),
-            instance: Some("powersource-2"),
-            degraded: false,
-        })
-        .unwrap();
+        let json = serde_json::to_vec(&Answer::of(&fresh, Some("powersource-2"))).unwrap();
         assert_eq!(&p.json()[..], &json[..]);
         assert_eq!(
             &p.html()[..],

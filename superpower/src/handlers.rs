@@ -6,18 +6,18 @@ use std::sync::Arc;
 use http::header::{HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, StatusCode};
 use service::api::image_answer;
-use service::http::body::{error_json, full, json, Response};
+use service::http::body::{full, json, Response};
 use service::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 
 use crate::answers::Prepared;
 use crate::cache::{CachedImage, Lookup};
 use crate::error::ApiError;
 use crate::identity::Identity;
-use crate::model::Character;
+use crate::model::{Answer, Character};
 use crate::negotiate::Format;
 use crate::powersource::{ImageFetch, Served, UpstreamError};
 use crate::promises::Live;
-use crate::render::{self, html, PROMISES_SCRIPT, STYLESHEET};
+use crate::render::{html, PROMISES_SCRIPT, STYLESHEET};
 use crate::state::State;
 
 /// Header on answers served from the last-known-good cache.
@@ -108,13 +108,7 @@ fn prepared(format: Format, answer: &Prepared) -> Response {
 /// The answer of a character from the fallback cache (degraded: no instance answered).
 fn degraded(format: Format, c: &Character) -> Response {
     let mut resp = match format {
-        Format::Json => match render::answer_json(c, None) {
-            Ok(body) => full(StatusCode::OK, "application/json", body),
-            Err(err) => {
-                tracing::error!(%err, "cannot serialize a response");
-                error_json(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        },
+        Format::Json => json(StatusCode::OK, &Answer::of(c, None)),
         Format::Html => full(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -253,9 +247,9 @@ mod tests {
 
     use super::*;
     use crate::answers::Answers;
-    use crate::model::Answer;
 
-    /// The answer as it was rendered before prepared answers: decoded, then serialized.
+    /// The answer as it was rendered before prepared answers: decoded, then serialized (written
+    /// out field by field, as the reference the prepared bytes are held to).
     fn fresh(format: Format, c: &Character, instance: Option<&str>) -> Response {
         let mut resp = match format {
             Format::Json => json(

@@ -53,3 +53,18 @@ pub struct Answer<'a> {
     /// True when the answer comes from the last-known-good cache.
     pub degraded: bool,
 }
+
+impl<'a> Answer<'a> {
+    /// The answer of `c`, served by `instance` (`None`: from the fallback cache, degraded).
+    pub fn of(c: &'a Character, instance: Option<&'a str>) -> Self {
+        Answer {
+            id: c.id,
+            name: &c.name,
+            description: &c.description,
+            image_url: c.image_url(),
+            learn_more_url: c.learn_more_url.as_deref(),
+            instance,
+            degraded: instance.is_none(),
+        }
+    }
+}

@@ -4,26 +4,6 @@ pub mod html;
 
 use http::header::{HeaderName, HeaderValue};
 
-use crate::model::{Answer, Character};
-
-/// The JSON answer of `GET /` for `c`, served by `instance` (`None`: from the fallback cache,
-/// degraded). Both the prepared answers ([`crate::answers`]) and the fallback's answers are
-/// these bytes.
-///
-/// # Errors
-/// When serde_json cannot serialize the answer (it cannot: strings, a number and a bool).
-pub fn answer_json(c: &Character, instance: Option<&str>) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&Answer {
-        id: c.id,
-        name: &c.name,
-        description: &c.description,
-        image_url: c.image_url(),
-        learn_more_url: c.learn_more_url.as_deref(),
-        instance,
-        degraded: instance.is_none(),
-    })
-}
-
 /// The Content-Security-Policy of every response: only what the pages use, all from this origin.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self'; style-src 'self'; \
      script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -73,22 +73,23 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-/// The [`HTTP_REQUEST_DURATION`] histogram of `method`, `route` and `status`: the handle the
-/// recorder gives for these labels, looked up once per thread and label set, not per request
-/// (the lookup builds the key, hashes it and takes a registry lock: the services record one
-/// sample per request). All three are `&'static str` from small sets (methods, route templates,
-/// status labels), so the table stays small; it is keyed by the strings' addresses and lengths,
-/// which is cheap, and two equal labels at different addresses only cost one more entry for the
-/// same series.
+/// Records `seconds` in the [`HTTP_REQUEST_DURATION`] histogram of `method`, `route` and
+/// `status`, through the handle the recorder gives for these labels, looked up once per thread
+/// and label set, not per request (the lookup builds the key, hashes it and takes a registry
+/// lock: the services record one sample per request). All three are `&'static str` from small
+/// sets (methods, route templates, status labels), so the table stays small; it is keyed by the
+/// strings' addresses and lengths, which is cheap, and two equal labels at different addresses
+/// only cost one more entry for the same series.
 ///
 /// Handles are kept only from the recorder [`install`] installs (no idle timeout is set on it,
 /// so a series and its handle live as long as the process); before that, or without it, every
 /// call asks the current recorder, as `metrics::histogram!` does.
-pub fn http_request_duration(
+pub fn record_http_request(
     method: &'static str,
     route: &'static str,
     status: &'static str,
-) -> metrics::Histogram {
+    seconds: f64,
+) {
     let lookup = || {
         metrics::histogram!(
             HTTP_REQUEST_DURATION,
@@ -98,10 +99,10 @@ pub fn http_request_duration(
         )
     };
     if HANDLE.get().is_none() {
-        return lookup();
+        return lookup().record(seconds);
     }
     let key = [method, route, status].map(|s| (s.as_ptr() as usize, s.len()));
-    HISTOGRAMS.with_borrow_mut(|table| table.entry(key).or_insert_with(lookup).clone())
+    HISTOGRAMS.with_borrow_mut(|table| table.entry(key).or_insert_with(lookup).record(seconds));
 }
 
 type LabelKey = [(usize, usize); 3];
@@ -214,13 +215,13 @@ mod tests {
         // one series through the macro, then through the cache (twice: the second is a hit)
         metrics::histogram!(HTTP_REQUEST_DURATION, "method" => "GET", "route" => route, "status" => "200")
             .record(0.001);
-        http_request_duration("GET", route, "200").record(0.002);
-        http_request_duration("GET", route, "200").record(0.003);
+        record_http_request("GET", route, "200", 0.002);
+        record_http_request("GET", route, "200", 0.003);
         // an equal label at another address is the same series
         let other: &'static str = String::from("GET").leak();
-        http_request_duration(other, route, "200").record(0.004);
+        record_http_request(other, route, "200", 0.004);
         // another label set is another series
-        http_request_duration("GET", route, "404").record(0.005);
+        record_http_request("GET", route, "404", 0.005);
         let text = handle.render();
         let count = |status: &str| {
             text.lines()

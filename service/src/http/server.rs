@@ -219,8 +219,12 @@ impl Pending {
     fn finish(&mut self, route: &'static str, status: u16) {
         self.done = true;
         let elapsed = self.start.elapsed();
-        crate::metrics::http_request_duration(self.method, route, status_label(status))
-            .record(elapsed.as_secs_f64());
+        crate::metrics::record_http_request(
+            self.method,
+            route,
+            status_label(status),
+            elapsed.as_secs_f64(),
+        );
         traces::record_response(&self.span, route, status);
         let trace_id = self.span.trace_id();
         tracing::info!(

@@ -16,7 +16,7 @@ fn access_event(path: &str, trace_id: Option<&str>) {
     tracing::info!(
         target: service::log_format::ACCESS_TARGET,
         method = "GET",
-        path,
+        path = %path,
         route = "/",
         status = 200u16,
         duration_us = 1234u64,

@@ -360,7 +360,7 @@ mod tests {
                     tracing::info!(
                         target: ACCESS_TARGET,
                         method = "GET",
-                        path = *path,
+                        path = %path,
                         route = "/characters/{id}",
                         status = 200u16,
                         duration_us = 1234u64,

@@ -230,7 +230,8 @@ impl Pending {
         tracing::info!(
             target: ACCESS_TARGET,
             method = self.method,
-            path = truncate(self.uri.path(), 200),
+            // `%`: the pretty format shows the path unquoted, as it always has
+            path = %truncate(self.uri.path(), 200),
             route,
             status,
             duration_us = elapsed.as_micros() as u64,

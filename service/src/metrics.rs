@@ -83,7 +83,8 @@ pub fn install() -> PrometheusHandle {
 ///
 /// Handles are kept only from the recorder [`install`] installs (no idle timeout is set on it,
 /// so a series and its handle live as long as the process); before that, or without it, every
-/// call asks the current recorder, as `metrics::histogram!` does.
+/// call asks the current recorder, as `metrics::histogram!` does. Once it is installed, a
+/// recorder set for a thread with `metrics::with_local_recorder` does not see these samples.
 pub fn record_http_request(
     method: &'static str,
     route: &'static str,

@@ -10,14 +10,15 @@
 //!   `/metrics` answers.
 //! - [`metrics`]: metric names (the dashboards and rules use the same strings), buckets, and the
 //!   once-per-process Prometheus recorder.
-//! - [`telemetry`]: the once-per-process tracing subscriber; [`log_writer`], the batching
-//!   writer its lines go through.
+//! - [`telemetry`]: the once-per-process tracing subscriber; [`log_format`], its JSON line (the
+//!   access line written directly); [`log_writer`], the batching writer its lines go through.
 //! - [`traces`]: OpenTelemetry: settings, OTLP export, W3C propagation, the server span.
 //! - [`shutdown`]: the future that resolves on Ctrl-C or SIGTERM.
 
 pub mod api;
 pub mod config;
 pub mod http;
+pub mod log_format;
 pub mod log_writer;
 pub mod metrics;
 pub mod shutdown;

@@ -73,6 +73,77 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// Records `seconds` in the [`HTTP_REQUEST_DURATION`] histogram of `method`, `route` and
+/// `status`, through the handle the recorder gives for these labels, looked up once per thread
+/// and label set, not per request (the lookup builds the key, hashes it and takes a registry
+/// lock: the services record one sample per request). All three are `&'static str` from small
+/// sets (methods, route templates, status labels), so the table stays small; it is keyed by the
+/// strings' addresses and lengths, which is cheap, and two equal labels at different addresses
+/// only cost one more entry for the same series.
+///
+/// Handles are kept only from the recorder [`install`] installs (no idle timeout is set on it,
+/// so a series and its handle live as long as the process); before that, or without it, every
+/// call asks the current recorder, as `metrics::histogram!` does. Once it is installed, a
+/// recorder set for a thread with `metrics::with_local_recorder` does not see these samples.
+pub fn record_http_request(
+    method: &'static str,
+    route: &'static str,
+    status: &'static str,
+    seconds: f64,
+) {
+    let lookup = || {
+        metrics::histogram!(
+            HTTP_REQUEST_DURATION,
+            "method" => method,
+            "route" => route,
+            "status" => status,
+        )
+    };
+    if HANDLE.get().is_none() {
+        return lookup().record(seconds);
+    }
+    let key = [method, route, status].map(|s| (s.as_ptr() as usize, s.len()));
+    HISTOGRAMS.with_borrow_mut(|table| table.entry(key).or_insert_with(lookup).record(seconds));
+}
+
+type LabelKey = [(usize, usize); 3];
+
+thread_local! {
+    static HISTOGRAMS: std::cell::RefCell<std::collections::HashMap<LabelKey, metrics::Histogram, AddressHash>> =
+        std::cell::RefCell::new(std::collections::HashMap::default());
+}
+
+/// A hash of a few machine words (addresses and lengths, not attacker-chosen: SipHash's
+/// protection is not needed), FxHash's multiply-rotate.
+#[derive(Clone, Copy, Default)]
+struct AddressHash;
+
+impl std::hash::BuildHasher for AddressHash {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(0)
+    }
+}
+
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_histogram!(
@@ -136,6 +207,42 @@ mod tests {
         assert!(LATENCY_BUCKETS.contains(&1.0));
         assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(LATENCY_BUCKETS[0] <= 0.001);
+    }
+
+    #[test]
+    fn cached_histograms_are_the_series_the_macro_records_into() {
+        let handle = install();
+        let route = "/cached-histogram-test";
+        // one series through the macro, then through the cache (twice: the second is a hit)
+        metrics::histogram!(HTTP_REQUEST_DURATION, "method" => "GET", "route" => route, "status" => "200")
+            .record(0.001);
+        record_http_request("GET", route, "200", 0.002);
+        record_http_request("GET", route, "200", 0.003);
+        // an equal label at another address is the same series
+        let other: &'static str = String::from("GET").leak();
+        record_http_request(other, route, "200", 0.004);
+        // another label set is another series
+        record_http_request("GET", route, "404", 0.005);
+        let text = handle.render();
+        let count = |status: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with("http_server_request_duration_seconds_count")
+                        && l.contains(route)
+                        && l.contains(&format!("status=\"{status}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        assert_eq!(count("200"), Some(4), "{text}");
+        assert_eq!(count("404"), Some(1), "{text}");
+        let series = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("http_server_request_duration_seconds_count") && l.contains(route)
+            })
+            .count();
+        assert_eq!(series, 2, "{text}");
     }
 
     #[test]

@@ -94,15 +94,13 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = fmt::layer().with_writer(writer);
     let logs = match format {
-        Format::Json => logs
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        Format::Json => crate::log_format::layer(writer).with_filter(filter).boxed(),
+        Format::Pretty => fmt::layer()
+            .with_writer(writer)
+            .compact()
             .with_filter(filter)
             .boxed(),
-        Format::Pretty => logs.compact().with_filter(filter).boxed(),
     };
     let _ = tracing_subscriber::registry().with(logs).try_init();
 }

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::body::{Body, Response, RouteLabel};
 use super::stall::StallTimeout;
-use crate::metrics::HTTP_REQUEST_DURATION;
+use crate::log_format::ACCESS_TARGET;
 use crate::traces;
 
 /// How a service is served.
@@ -157,7 +157,9 @@ where
         start: Instant::now(),
         method,
         route_hint,
-        path: truncate(path, 200).to_owned(),
+        // the URI's bytes are shared (hyper parsed them out of its read buffer): a reference
+        // count, not a copy of the path
+        uri: req.uri().clone(),
         span: traces::server_span(method, route_hint, path, req.headers()),
         done: false,
     };
@@ -203,7 +205,8 @@ struct Pending {
     start: Instant,
     method: &'static str,
     route_hint: &'static str,
-    path: String,
+    /// The request's URI: its path (at most 200 bytes of it) goes in the access line.
+    uri: http::Uri,
     /// The server span (none when traces are off).
     span: traces::TraceSpan,
     done: bool,
@@ -216,19 +219,19 @@ impl Pending {
     fn finish(&mut self, route: &'static str, status: u16) {
         self.done = true;
         let elapsed = self.start.elapsed();
-        metrics::histogram!(
-            HTTP_REQUEST_DURATION,
-            "method" => self.method,
-            "route" => route,
-            "status" => status_label(status),
-        )
-        .record(elapsed.as_secs_f64());
+        crate::metrics::record_http_request(
+            self.method,
+            route,
+            status_label(status),
+            elapsed.as_secs_f64(),
+        );
         traces::record_response(&self.span, route, status);
         let trace_id = self.span.trace_id();
         tracing::info!(
-            target: "access",
+            target: ACCESS_TARGET,
             method = self.method,
-            path = %self.path,
+            // `%`: the pretty format shows the path unquoted, as it always has
+            path = %truncate(self.uri.path(), 200),
             route,
             status,
             duration_us = elapsed.as_micros() as u64,

@@ -277,3 +277,39 @@ async fn a_slow_owner_is_hedged_to_the_next_instance_with_the_same_answer() {
         .unwrap_or(0.0);
     assert!(hedged >= 1.0, "no hedge counted:\n{m}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_fails_as_a_connect_error_and_is_ejected_by_its_first_failure() {
+    let fleet_size = 3;
+    let mut fleet = TestFleet::start(fleet_size);
+    let mut settings = test_settings(fleet.urls());
+    // no active health check during the test: only the calls can take the instance off
+    settings.health_interval = Duration::from_secs(60);
+    settings.eject_cooldown = Duration::from_secs(60);
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(fleet_size).await;
+    // every instance has pooled connections
+    let users = app.new_users(30).await;
+    let dead = fleet.instances[0].addr.to_string();
+    fleet.instances[0].kill();
+    for (a, (_, name)) in app.ask_all(&users).await.iter().zip(&users) {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        assert_eq!(a.json()["name"], name.as_str());
+    }
+    let m = app.get("/metrics", &[]).await.text();
+    let count = |outcome: &str| -> f64 {
+        let series = format!(
+            "superpower_powersource_request_duration_seconds_count{{instance=\"{dead}\",outcome=\"{outcome}\"}}"
+        );
+        m.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    // the pooled connections the kill closed are not errors of the instance: the call goes on
+    // a fresh connection, which is refused
+    assert!(count("connect_error") >= 1.0, "{m}");
+    assert_eq!(count("error"), 0.0, "{m}");
+    let health = app.get("/health", &[]).await.json();
+    assert_eq!(health["ring_members"], 2, "{health}");
+}

@@ -109,39 +109,8 @@ pub fn record_http_request(
 type LabelKey = [(usize, usize); 3];
 
 thread_local! {
-    static HISTOGRAMS: std::cell::RefCell<std::collections::HashMap<LabelKey, metrics::Histogram, AddressHash>> =
+    static HISTOGRAMS: std::cell::RefCell<std::collections::HashMap<LabelKey, metrics::Histogram, foldhash::fast::FixedState>> =
         std::cell::RefCell::new(std::collections::HashMap::default());
-}
-
-/// A hash of a few machine words (addresses and lengths, not attacker-chosen: SipHash's
-/// protection is not needed), FxHash's multiply-rotate.
-#[derive(Clone, Copy, Default)]
-struct AddressHash;
-
-impl std::hash::BuildHasher for AddressHash {
-    type Hasher = WordHasher;
-    fn build_hasher(&self) -> WordHasher {
-        WordHasher(0)
-    }
-}
-
-struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 fn describe() {

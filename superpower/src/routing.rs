@@ -248,7 +248,7 @@ impl Router {
     }
 
     /// Records an attempt's end: its answer when final (2xx, 304, 404), else `None` and the
-    /// failure counted (the instance ejected when the failure says it is gone or hung).
+    /// failure counted; the answer's latency feeds the hedge delay.
     fn settle(
         &self,
         inst: &Arc<Instance>,
@@ -256,25 +256,9 @@ impl Router {
         span: AttemptSpan,
         result: Result<Reply, CallError>,
     ) -> Option<Reply> {
-        let elapsed = t0.elapsed();
-        match result {
-            Ok(reply) if is_final(reply.status) => {
-                span.answered(reply.status, outcome_of(reply.status));
-                inst.record_call(outcome_of(reply.status), elapsed);
-                self.latency.record(elapsed);
-                Some(reply)
-            }
-            Ok(reply) => {
-                span.answered(reply.status, Outcome::Error);
-                record_failure(&self.fleet, inst, elapsed, Err(reply.status));
-                None
-            }
-            Err(err) => {
-                span.failed(err.outcome(), &err);
-                record_failure(&self.fleet, inst, elapsed, Ok(&err));
-                None
-            }
-        }
+        let (reply, elapsed) = end_attempt(&self.fleet, inst, t0, span, result, false)?;
+        self.latency.record(elapsed);
+        Some(reply)
     }
 
     /// The fixed hedge delay when configured, else the recent p95 within its bounds.
@@ -292,23 +276,46 @@ impl Router {
         let fleet = self.fleet.clone();
         tokio::spawn(async move {
             while let Some((inst, t0, span, result)) = inflight.next().await {
-                let elapsed = t0.elapsed();
-                match result {
-                    Ok(reply) if is_final(reply.status) => {
-                        span.answered(reply.status, Outcome::HedgeLost);
-                        inst.record_call(Outcome::HedgeLost, elapsed);
-                    }
-                    Ok(reply) => {
-                        span.answered(reply.status, Outcome::Error);
-                        record_failure(&fleet, &inst, elapsed, Err(reply.status));
-                    }
-                    Err(err) => {
-                        span.failed(err.outcome(), &err);
-                        record_failure(&fleet, &inst, elapsed, Ok(&err));
-                    }
-                }
+                end_attempt(&fleet, &inst, t0, span, result, true);
             }
         });
+    }
+}
+
+/// Records an attempt's end: a final answer (2xx, 304, 404) is returned with the call's
+/// latency (counted as `HedgeLost` when `lost`: it ran on after another attempt answered), any
+/// other end is counted as a failure (the instance ejected when the failure says it is gone or
+/// hung).
+fn end_attempt(
+    fleet: &Fleet,
+    inst: &Instance,
+    t0: Instant,
+    span: AttemptSpan,
+    result: Result<Reply, CallError>,
+    lost: bool,
+) -> Option<(Reply, Duration)> {
+    let elapsed = t0.elapsed();
+    match result {
+        Ok(reply) if is_final(reply.status) => {
+            let outcome = if lost {
+                Outcome::HedgeLost
+            } else {
+                outcome_of(reply.status)
+            };
+            span.answered(reply.status, outcome);
+            inst.record_call(outcome, elapsed);
+            Some((reply, elapsed))
+        }
+        Ok(reply) => {
+            span.answered(reply.status, Outcome::Error);
+            record_failure(fleet, inst, elapsed, Err(reply.status));
+            None
+        }
+        Err(err) => {
+            span.failed(err.outcome(), &err);
+            record_failure(fleet, inst, elapsed, Ok(&err));
+            None
+        }
     }
 }
 

@@ -264,11 +264,7 @@ async fn read_length<S: AsyncRead + Unpin>(
         buf.reserve(n - buf.len());
     }
     while buf.len() < n {
-        match io.read_buf(buf).await {
-            Ok(0) => return Err(Failure::Broken("closed in the middle of the body".into())),
-            Ok(_) => {}
-            Err(e) => return Err(Failure::Broken(format!("reading the body: {e}"))),
-        }
+        more_body(io.read_buf(buf).await)?;
     }
     let body = buf.split_to(n).freeze();
     Ok((body, buf.is_empty()))
@@ -303,11 +299,16 @@ async fn read_chunked<S: AsyncRead + Unpin>(
             let _ = buf.split_to(used);
             return Ok((body.into(), buf.is_empty()));
         }
-        match fill(io, buf).await {
-            Ok(0) => return Err(Failure::Broken("closed in the middle of the body".into())),
-            Ok(_) => {}
-            Err(e) => return Err(Failure::Broken(format!("reading the body: {e}"))),
-        }
+        more_body(fill(io, buf).await)?;
+    }
+}
+
+/// A read of a body that is not over yet: the end of the connection breaks it.
+fn more_body(read: std::io::Result<usize>) -> Result<(), Failure> {
+    match read {
+        Ok(0) => Err(Failure::Broken("closed in the middle of the body".into())),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::Broken(format!("reading the body: {e}"))),
     }
 }
 

@@ -4,7 +4,8 @@
 #
 # The container engine is ENGINE (env CONTAINER_ENGINE): podman (the default, and what the suite
 # uses here) or docker. ensure_engine installs and configures podman on a fresh Debian machine:
-#   - the packages: podman, runc, netavark + aardvark-dns (bridge networks with DNS), uidmap,
+#   - the packages: podman, runc, netavark + aardvark-dns (bridge networks with DNS), iptables
+#     (netavark's firewall driver runs it for every container on a network), uidmap,
 #     slirp4netns, fuse-overlayfs, nftables (the packet-drop fault);
 #   - /etc/containers/containers.conf: `[containers] default_ulimits = []` (the default ulimits
 #     fail setrlimit here) and `[engine] runtime = "runc"` (crun fails on this kernel's hybrid
@@ -36,7 +37,7 @@ ensure_engine() {
     podman)
       # shellcheck source=../../scripts/tools.sh
       source "$ROOT/scripts/tools.sh"
-      ensure_apt podman runc netavark aardvark-dns uidmap slirp4netns fuse-overlayfs nftables mmdebstrap curl jq
+      ensure_apt podman runc netavark aardvark-dns iptables uidmap slirp4netns fuse-overlayfs nftables mmdebstrap curl jq
       configure_podman
       ;;
     docker)
@@ -47,10 +48,27 @@ ensure_engine() {
   esac
 }
 
+# engine_check IMAGE: a container of IMAGE runs on the engine's default network (`run --rm IMAGE
+# true`); when it does not, the error names the engine's own message and what of podman's helpers
+# is missing, rather than letting a build fail later on a line about netavark.
+engine_check() {
+  local out missing=() f
+  out="$(ct run --rm "$1" true 2>&1)" && return 0
+  if [ "$ENGINE" = podman ]; then
+    for f in /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns /usr/bin/conmon; do
+      [ -x "$f" ] || missing+=("$f")
+    done
+    for f in runc iptables nft slirp4netns fuse-overlayfs newuidmap; do
+      command -v "$f" >/dev/null 2>&1 || [ -x "/usr/sbin/$f" ] || missing+=("$f")
+    done
+  fi
+  ct_die "'$ENGINE run --rm $1 true' fails: $(tail -n 1 <<<"$out")${missing[*]:+ — missing: ${missing[*]} (deploy/containers/lib.sh: ensure_engine installs them)}"
+}
+
 # configure_podman: sets the two settings podman needs here in containers.conf, keeping the rest.
 configure_podman() {
-  local conf="${CONTAINERS_CONF_FILE:-/etc/containers/containers.conf}" sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local conf="${CONTAINERS_CONF_FILE:-/etc/containers/containers.conf}" sudo
+  sudo="$(root_prefix)" || return 1
   $sudo mkdir -p "$(dirname "$conf")"
   $sudo python3 - "$conf" <<'PY'
 import os, re, sys

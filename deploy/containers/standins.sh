@@ -115,4 +115,5 @@ else
   ct_say "$RUST_STANDIN is current (recipe $recipe)"
 fi
 rm -rf "$WORK"
-ct_say "stand-ins ready in $((SECONDS - t0)) s"
+engine_check "$DEBIAN_STANDIN"
+ct_say "stand-ins ready in $((SECONDS - t0)) s; a container of $DEBIAN_STANDIN runs"

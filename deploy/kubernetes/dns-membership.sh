@@ -39,7 +39,7 @@ pass() { log "ok: $*"; PASSED=$((PASSED + 1)); }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  sudo -n true 2>/dev/null || { echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2; exit 1; }
+  command -v sudo >/dev/null && sudo -n true 2>/dev/null || { echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2; exit 1; }
   SUDO="sudo -n"
 fi
 

@@ -222,7 +222,9 @@ def test_services_and_budgets_select_exactly_their_pods(docs):
         else:
             continue
         matched = [w["metadata"]["name"] for w in workloads(docs) if selects(sel, w["spec"]["template"]["metadata"]["labels"])]
-        assert matched == [d["metadata"]["name"]], f"{d['kind']}/{d['metadata']['name']} selects {matched}"
+        # a Service or budget is named after its workload (superpower-peers: superpower's peers)
+        name = d["metadata"]["name"].removesuffix("-peers")
+        assert matched == [name], f"{d['kind']}/{d['metadata']['name']} selects {matched}"
     for app in ("powersource", "superpower"):
         one(docs, "PodDisruptionBudget", app)
 
@@ -303,6 +305,38 @@ def test_superpower_resolves_the_headless_service(docs, contract):
     # No static list competes with DNS membership.
     assert "--powersource" not in c["command"]
     assert all(e["name"] != "POWERSOURCE_URLS" for e in c.get("env", []))
+
+
+def test_superpower_replicas_find_each_other_and_share_the_cookie_key(docs):
+    dep = one(docs, "Deployment", "superpower")
+    assert dep["spec"]["replicas"] >= 2, "the front end runs as replicas"
+    c = container(dep, "superpower")
+    env = {e["name"]: e for e in c["env"]}
+    # the peers: every ready superpower pod behind a headless Service, on the listen port
+    svc = one(docs, "Service", "superpower-peers")
+    assert svc["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": svc["spec"]["selector"]}, dep["spec"]["template"]["metadata"]["labels"])
+    (port,) = svc["spec"]["ports"]
+    listen = int(c["command"][c["command"].index("--listen") + 1].rsplit(":", 1)[1])
+    (cport,) = [p for p in c["ports"] if p["name"] == port["targetPort"]]
+    assert port["port"] == cport["containerPort"] == listen
+    ns = svc["metadata"]["namespace"]
+    assert env["SUPERPOWER_PEERS_DNS"]["value"] == f"superpower-peers.{ns}.svc.cluster.local:{port['port']}"
+    assert "SUPERPOWER_PEERS" not in env, "no static list beside DNS"
+    # one cookie key for every replica (and a previous one for rotation), from a Secret
+    for var, key in (("SUPERPOWER_COOKIE_KEY", "key"), ("SUPERPOWER_COOKIE_KEY_PREVIOUS", "previous")):
+        ref = env[var]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("superpower-cookie", key)
+    # the peer calls carry the admin token; each replica shows its pod's name
+    assert env["SUPERPOWER_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "superpower-admin"
+    assert env["SUPERPOWER_REPLICA_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_deploy_makes_the_secrets_the_front_end_needs():
+    text = (HERE / "common.sh").read_text() + (HERE / "deploy.sh").read_text()
+    assert "ensure_secrets" in (HERE / "deploy.sh").read_text()
+    for secret, key in (("superpower-admin", "token"), ("superpower-cookie", "key")):
+        assert re.search(rf"create secret generic {secret} \\\n\s*--from-literal={key}=", text), secret
 
 
 @pytest.mark.parametrize("kind,name", [("StatefulSet", "powersource"), ("Deployment", "superpower")])

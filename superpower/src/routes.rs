@@ -35,6 +35,9 @@ enum Route<'a> {
     Instances,
     InstanceFaults(&'a str),
     Reset,
+    Replicas,
+    Peer,
+    PeerSwitches,
     Image(&'a str),
 }
 
@@ -54,6 +57,9 @@ impl<'a> Route<'a> {
             "/admin/switches" => Route::Switches,
             "/admin/instances" => Route::Instances,
             "/admin/reset" => Route::Reset,
+            "/admin/replicas" => Route::Replicas,
+            "/admin/peer" => Route::Peer,
+            "/admin/peer/switches" => Route::PeerSwitches,
             _ => {
                 if let Some(id) = path.strip_prefix("/images/") {
                     return (!id.contains('/')).then_some(Route::Image(id));
@@ -81,6 +87,9 @@ impl<'a> Route<'a> {
             Route::Instances => "/admin/instances",
             Route::InstanceFaults(_) => "/admin/instances/{name}/faults",
             Route::Reset => "/admin/reset",
+            Route::Replicas => "/admin/replicas",
+            Route::Peer => "/admin/peer",
+            Route::PeerSwitches => "/admin/peer/switches",
             Route::Image(_) => "/images/{id}",
         }
     }
@@ -89,7 +98,13 @@ impl<'a> Route<'a> {
     fn is_admin_api(self) -> bool {
         matches!(
             self,
-            Route::Switches | Route::Instances | Route::InstanceFaults(_) | Route::Reset
+            Route::Switches
+                | Route::Instances
+                | Route::InstanceFaults(_)
+                | Route::Reset
+                | Route::Replicas
+                | Route::Peer
+                | Route::PeerSwitches
         )
     }
 }
@@ -132,7 +147,7 @@ async fn index(state: &State, headers: &HeaderMap) -> Response {
     };
     let started = state.promises.tracking().then(Instant::now);
     let identity = Identity::from_headers(headers);
-    let resp = handlers::index(state, &identity, format)
+    let resp = handlers::index(state, &identity, headers, format)
         .await
         .unwrap_or_else(|err| err.into_response(format));
     if let Some(started) = started {
@@ -174,6 +189,10 @@ async fn answer(
             admin::instance_faults(state, method.clone(), name, body).await?
         }
         (Route::Reset, &Method::POST) => admin::reset(state).await,
+        (Route::Replicas, &Method::GET) => admin::replicas(state),
+        (Route::Peer, &Method::GET) => admin::peer_state(state),
+        (Route::PeerSwitches, &Method::PUT) => admin::put_peer_switches(state, body).await?,
+        (Route::PeerSwitches, _) => method_not_allowed("PUT"),
         // HEAD is answered as GET by the shared server, so it is allowed wherever GET is
         (Route::Switches, _) => method_not_allowed("GET, HEAD, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
@@ -214,6 +233,11 @@ mod tests {
             ),
             ("/admin/switches", "/admin/switches"),
             ("/admin/reset", "/admin/reset"),
+            ("/admin/replicas", "/admin/replicas"),
+            ("/admin/peer", "/admin/peer"),
+            ("/admin/peer/switches", "/admin/peer/switches"),
+            (crate::peers::PEER_PATH, "/admin/peer"),
+            (crate::peers::PEER_SWITCHES_PATH, "/admin/peer/switches"),
             ("/promises", "/promises"),
             ("/promises.json", "/promises.json"),
             ("/static/promises.js", "/static/{file}"),

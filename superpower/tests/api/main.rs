@@ -7,3 +7,4 @@ mod failures;
 mod membership;
 mod pages;
 mod promises;
+mod replicas;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Backend;
-use crate::promises::{Promises, Sample};
+use crate::promises::{self, Promises, Sample};
 use crate::switches::{Switches, Versioned};
 
 /// `GET` this replica's [`PeerState`].
@@ -58,6 +58,9 @@ pub struct PeerState {
     pub tracking: bool,
     /// What happened in each of its last seconds, oldest first.
     pub seconds: Vec<Sample>,
+    /// Its clock when it answered (Unix seconds): the asker shifts the seconds by the
+    /// difference with its own, so replicas whose clocks disagree still add up second by second.
+    pub now: u64,
 }
 
 /// Where the peers are.
@@ -74,7 +77,8 @@ enum Targets {
 pub struct PeerView {
     /// The base URL asked.
     pub url: String,
-    /// Its last answer, when the last call had one.
+    /// Its last answer, when the last call had one (its seconds shifted to this replica's
+    /// clock).
     pub state: Option<PeerState>,
     /// Why the last call had none.
     pub error: Option<String>,
@@ -253,8 +257,9 @@ impl Peers {
         for (url, answer) in urls.into_iter().zip(answers) {
             match answer {
                 Ok(state) if state.replica.id == self.me.id => {}
-                Ok(state) => {
+                Ok(mut state) => {
                     switches.adopt(&state.switches);
+                    state.seconds = promises::on_our_clock(state.seconds, state.now);
                     views.push(PeerView {
                         url,
                         state: Some(state),
@@ -290,6 +295,7 @@ impl Peers {
             switches: switches.versioned(),
             tracking: promises.tracking(),
             seconds: promises.seconds(),
+            now: promises::unix_now(),
         }
     }
 }

@@ -438,8 +438,22 @@ pub fn summarize(
     }
 }
 
+/// Another replica's seconds, stamped by its clock (which read `their_now` when it answered),
+/// shifted to this replica's clock; only the last [`WINDOW_SECONDS`] + 1 are kept, and none
+/// stamped in the future here.
+pub fn on_our_clock(mut seconds: Vec<Sample>, their_now: u64) -> Vec<Sample> {
+    let now = unix_now();
+    let extra = seconds.len().saturating_sub(WINDOW_SECONDS + 1);
+    seconds.drain(..extra);
+    seconds.retain_mut(|s| {
+        s.t = s.t.saturating_add(now).saturating_sub(their_now);
+        s.t <= now
+    });
+    seconds
+}
+
 /// The current Unix second.
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -647,6 +661,35 @@ mod tests {
         assert_eq!(v.degraded, 1);
         assert_eq!(v.seconds.len(), 1);
         assert_eq!(v.seconds[0].changes, 1);
+    }
+
+    #[test]
+    fn replicas_add_up_second_by_second_whatever_their_clocks_say() {
+        let sample = |t: u64, answers: u64| Sample {
+            t,
+            answers,
+            ..Sample::default()
+        };
+        let now = unix_now();
+        // a peer whose clock runs 30 s behind ours: its last second is our last second
+        let theirs = on_our_clock(vec![sample(now - 32, 5), sample(now - 31, 7)], now - 30);
+        assert_eq!(
+            theirs.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [now - 2, now - 1]
+        );
+        let ours = vec![sample(now - 2, 1), sample(now - 1, 1), sample(now, 1)];
+        let merged = merge(&[ours, theirs]);
+        // summed per second, and not past the newest second both have reached
+        assert_eq!(
+            merged.iter().map(|s| (s.t, s.answers)).collect::<Vec<_>>(),
+            [(now - 2, 6), (now - 1, 8)]
+        );
+        // a peer's seconds stamped in the future here, or too many of them, are dropped
+        let ahead = on_our_clock(vec![sample(now + 10, 1)], now);
+        assert!(ahead.is_empty());
+        let many = on_our_clock((0..500).map(|i| sample(now - 500 + i, 1)).collect(), now);
+        assert_eq!(many.len(), WINDOW_SECONDS + 1);
+        assert_eq!(many.last().unwrap().t, now - 1, "the newest are kept");
     }
 
     #[test]

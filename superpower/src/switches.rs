@@ -230,7 +230,7 @@ impl Switches {
     pub fn apply(&self, patch: SwitchPatch) -> SwitchState {
         let mut version = self.lock_version();
         self.store(patch);
-        version.counter += 1;
+        version.counter = version.counter.saturating_add(1);
         version.origin.clone_from(&self.origin);
         drop(version);
         let state = self.state();

@@ -88,11 +88,16 @@ impl CookieKey {
     }
 }
 
-/// The `value_parser` of the key flags.
+/// The `value_parser` of the key flags: an empty value means no key (as an empty admin token
+/// means none), so `SUPERPOWER_COOKIE_KEY=` in a compose file that passes an unset variable on
+/// starts the replica with a random key and a warning rather than not at all.
 ///
 /// # Errors
 /// As [`CookieKey::from_hex`].
 pub fn parse_key(s: &str) -> Result<CookieKey, String> {
+    if s.trim().is_empty() {
+        return Ok(CookieKey(Vec::new()));
+    }
     CookieKey::from_hex(s)
 }
 
@@ -116,6 +121,9 @@ impl Keys {
     /// Keys from the flags; without a current key, a random one for this process (see
     /// [`Keys::is_random`]).
     pub fn new(current: Option<&CookieKey>, previous: Option<&CookieKey>) -> Self {
+        // (an empty key is the flag given empty: no key)
+        let current = current.filter(|k| !k.0.is_empty());
+        let previous = previous.filter(|k| !k.0.is_empty());
         let random = current.is_none();
         let current = current.cloned().unwrap_or_else(CookieKey::random);
         let mac = |k: &CookieKey| {
@@ -348,6 +356,9 @@ mod tests {
             "no key bytes in Debug"
         );
         assert!(Keys::new(None, None).is_random());
+        let empty = parse_key(" ").unwrap();
+        assert!(Keys::new(Some(&empty), Some(&empty)).is_random(), "empty means none");
+        assert!(parse_key("abcd").is_err(), "a key given must be a good one");
         assert!(!Keys::new(Some(&key(1)), None).is_random());
     }
 }

@@ -111,8 +111,8 @@ pub struct Settings {
     pub peers: Vec<String>,
 
     /// A DNS name and port (`host:port`) whose every address is a replica of this front end (a
-    /// Kubernetes headless Service); re-resolved every `--dns-interval-ms`; this replica
-    /// recognizes and skips itself.
+    /// Kubernetes headless Service); re-resolved every `--dns-interval-ms`, at most 3 s; this
+    /// replica recognizes and skips itself.
     #[arg(long, env = "SUPERPOWER_PEERS_DNS")]
     pub peers_dns: Option<String>,
 

@@ -357,7 +357,10 @@ mod tests {
         );
         assert!(Keys::new(None, None).is_random());
         let empty = parse_key(" ").unwrap();
-        assert!(Keys::new(Some(&empty), Some(&empty)).is_random(), "empty means none");
+        assert!(
+            Keys::new(Some(&empty), Some(&empty)).is_random(),
+            "empty means none"
+        );
         assert!(parse_key("abcd").is_err(), "a key given must be a good one");
         assert!(!Keys::new(Some(&key(1)), None).is_random());
     }

@@ -151,7 +151,10 @@ impl Application {
             &settings.peers,
             settings.peers_dns.as_deref(),
             settings.peer_interval,
-            settings.dns_interval,
+            // peers are re-resolved at least every 3 s, also when the powersources' name is
+            // re-resolved rarely (the naive fleet's hour): a replica started first must find the
+            // others
+            settings.dns_interval.min(std::time::Duration::from_secs(3)),
             settings.admin_token.as_deref(),
         ));
         if peers.configured() {

@@ -74,8 +74,11 @@ impl Catalog {
     /// the first time) costs one uncontended lock and a lookup that reorders nothing.
     pub fn learn(&self, c: &Arc<Character>) {
         let mut inner = self.lock();
-        match inner.characters.peek(&c.id) {
-            Some(known) if Arc::ptr_eq(known, c) || **known == **c => {}
+        match inner.characters.peek_mut(&c.id) {
+            Some(known) if Arc::ptr_eq(known, c) => {}
+            // the same text from a listing: keep the served one, so the next time is a pointer
+            // comparison (same bytes, same cost)
+            Some(known) if **known == **c => *known = c.clone(),
             _ => self.insert(&mut inner, c.clone()),
         }
     }

@@ -46,8 +46,10 @@ What a cluster does and this machine does instead:
   - preStop sleep                             not played (a container engine has no hook for it)
 
 Commands:
-  plan [--naive]               print the engine commands `up` would run
-  up [--naive]                 network, volumes, ingest, powersources, the superpower replicas,
+  plan [--naive] [--own-cookie-keys]
+                               print the engine commands `up` would run
+  up [--naive] [--own-cookie-keys]
+                               network, volumes, ingest, powersources, the superpower replicas,
                                the balancer, Prometheus; waits until each is ready and
                                Prometheus scrapes every target
                                (--naive: superpower with every resilience switch off, health
@@ -56,7 +58,12 @@ Commands:
                                fixed MACs):
                                the original demo had a fixed list and no health checks;
                                stable assignment is switched back on through the admin API by the
-                               experiments)
+                               experiments;
+                               --own-cookie-keys: no Secret superpower-cookie, as in a cluster where
+                               nobody made it: each replica makes its own key at every start, so a
+                               user's signed superpower_last cookie is good only on the replica that
+                               signed it, until it restarts — the naive front end of the front-end
+                               experiments, every switch on)
   down                         removes every spc- container, the network and the volumes
   status                       readiness and liveness of every container; exit 1 if one fails
   kill N | start N             SIGKILL powersource-N / ingest again and start it, wait for ready
@@ -438,7 +445,7 @@ def http(url: str, timeout: float) -> int | None:
 
 
 class Fleet:
-    def __init__(self, naive: bool | None = None):
+    def __init__(self, naive: bool | None = None, own_keys: bool | None = None):
         self.docs = render()
         self.env_file = VAR / "fleet.env"
         saved = self.saved()
@@ -449,7 +456,10 @@ class Fleet:
         if not re.fullmatch(r"([0-9a-fA-F]{2}){32,}", self.cookie_key):
             raise Failed("SUPERPOWER_COOKIE_KEY must be hex, at least 32 bytes (64 digits)")
         # the Secrets of the manifests that this fleet has, by name and key
+        self.own_keys = (saved.get("COOKIE_KEYS") == "own") if own_keys is None else own_keys
         self.secrets = {"superpower-admin": {"token": self.token}, "superpower-cookie": {"key": self.cookie_key}}
+        if self.own_keys:  # the Secret's key is optional in the manifest: without it, none is set
+            del self.secrets["superpower-cookie"]
         self.naive = (saved.get("NAIVE") == "1") if naive is None else naive
         self.n = powersource_pods(self.docs)
         self.replicas = superpower_replicas(self.docs)
@@ -625,7 +635,8 @@ class Fleet:
         (VAR / "balancer" / "haproxy.cfg").write_text(balancer_config(self.docs))
         old = os.umask(0o077)
         self.env_file.write_text(
-            f"NAIVE={int(self.naive)}\nSUPERPOWER_ADMIN_TOKEN={self.token}\nSUPERPOWER_COOKIE_KEY={self.cookie_key}\n"
+            f"NAIVE={int(self.naive)}\nCOOKIE_KEYS={'own' if self.own_keys else 'shared'}\n"
+            f"SUPERPOWER_ADMIN_TOKEN={self.token}\nSUPERPOWER_COOKIE_KEY={self.cookie_key}\n"
         )
         os.umask(old)
         t0 = time.monotonic()
@@ -894,8 +905,10 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     try:
         if cmd in ("plan", "up"):
-            naive = "--naive" in rest
-            f = Fleet(naive=naive)
+            unknown = [a for a in rest if a not in ("--naive", "--own-cookie-keys")]
+            if unknown:
+                raise Failed(f"{cmd}: unknown option {unknown[0]} (--naive, --own-cookie-keys)")
+            f = Fleet(naive="--naive" in rest, own_keys="--own-cookie-keys" in rest)
             if cmd == "plan":
                 for a in f.plan():
                     print(shlex.join([ENGINE, *a]).replace(f.token, "$SUPERPOWER_ADMIN_TOKEN").replace(f.cookie_key, "$SUPERPOWER_COOKIE_KEY"))

@@ -2,8 +2,11 @@
 # Stops, kills or starts one superpower replica of a local fleet started with --frontends N > 1
 # (the front-end experiments: lose a replica, a rolling restart).
 #
-#   deploy/local/frontend.sh stop INDEX    SIGTERM: the replica drains its in-flight requests
-#   deploy/local/frontend.sh kill INDEX    SIGKILL: it dies at once, its connections cut
+#   deploy/local/frontend.sh stop INDEX    SIGTERM: the replica drains its in-flight requests;
+#                                          returns once it has exited and the balancer has
+#                                          taken it out of rotation
+#   deploy/local/frontend.sh kill INDEX    SIGKILL: it dies at once, its connections cut (and
+#                                          the same wait)
 #   deploy/local/frontend.sh start INDEX   start it again (it takes the front end's switches from
 #                                          its peers first), wait until /health answers 200 and
 #                                          the balancer has it back in rotation
@@ -16,7 +19,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -eq 2 ] || { usage >&2; exit 2; }
 cmd="$1" i="$2"
 [[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"
@@ -25,7 +28,7 @@ n="$(frontends)"
 [ "$i" -le "$n" ] || die "the fleet has $n superpower replicas: no superpower-$i"
 name="superpower-$i"
 control "$cmd" "$name" "http://$(superpower_addr "$name")/health" start_superpower "$name" || { usage >&2; exit 2; }
-if [ "$cmd" = start ]; then
-  wait_in_rotation "$name"
-  say "$name is in the balancer's rotation"
-fi
+case "$cmd" in
+  start) wait_in_rotation "$name"; say "$name is in the balancer's rotation" ;;
+  stop | kill) wait_out_of_rotation "$name"; say "$name is out of the balancer's rotation" ;;
+esac

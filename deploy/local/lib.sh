@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, status.sh). Source it.
+# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, frontend.sh, status.sh). Source it.
 #
 # Everything lives under var/ at the repo root:
 #   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower — or, with
@@ -7,7 +7,9 @@
 #                                           front of them —, prometheus, visitors: the Locust
 #                                           population of visitors/locustfile.py)
 #   var/fleet/balancer.cfg                  the balancer's HAProxy configuration (N > 1)
-#   var/fleet/fleet.env                     what up.sh started (N, data dir), read by powersource.sh
+#   var/fleet/balancer.sock                 its stats page, as CSV: which replicas are in rotation
+#   var/fleet/fleet.env                     what up.sh started (N, data dir, replicas, the token and
+#                                           the cookie key, or COOKIE_KEYS=own), read by the others
 #   var/fleet/targets/{superpower,powersource}.json   Prometheus file_sd targets
 #   var/stores/powersource-I                the sled store of powersource I
 #   var/prometheus                          Prometheus' TSDB
@@ -151,6 +153,20 @@ CFG
 balancer_state() {
   curl -s --max-time 2 --unix-socket "$BALANCER_STATS" 'http://balancer/;csv' 2>/dev/null |
     awk -F, -v name="$1" '$1 == "replicas" && $2 == name { print $18 }'
+}
+
+# wait_out_of_rotation NAME: polls until the balancer has taken replica NAME out of rotation (its
+# check failed), for at most START_TIMEOUT seconds; at once when no balancer answers. A replica
+# stopped and started again at once would otherwise get connections while it starts, before its
+# /health says it is ready: Kubernetes takes a terminating pod out of the Service the same way.
+wait_out_of_rotation() {
+  local name="$1" deadline=$((SECONDS + START_TIMEOUT)) state
+  while :; do
+    state="$(balancer_state "$name")"
+    [ "$state" != UP ] && return 0
+    [ "$SECONDS" -lt "$deadline" ] || die "the balancer still has $name in rotation after ${START_TIMEOUT}s (log: var/fleet/balancer.log)"
+    sleep 0.2
+  done
 }
 
 # wait_in_rotation NAME: polls until the balancer has replica NAME in rotation (its check passed),

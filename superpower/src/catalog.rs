@@ -178,8 +178,9 @@ pub async fn refresh(catalog: &Catalog, powersource: &Powersource) -> bool {
     false
 }
 
-/// Refreshes the catalog every `interval` (sooner, every second, until a first listing
-/// arrived) until cancelled.
+/// Refreshes the catalog every `interval` (sooner, every second, while no listing has
+/// arrived or the last round found no instance) until cancelled. The first round is the
+/// caller's (start-up fills the catalog before serving).
 pub fn spawn_refresh(
     catalog: Arc<Catalog>,
     powersource: Arc<Powersource>,
@@ -187,8 +188,8 @@ pub fn spawn_refresh(
     cancel: CancellationToken,
 ) {
     tokio::spawn(async move {
+        let mut current = catalog.fingerprint().is_some();
         loop {
-            let current = refresh(&catalog, &powersource).await;
             let wait = if current && catalog.fingerprint().is_some() {
                 interval
             } else {
@@ -198,6 +199,7 @@ pub fn spawn_refresh(
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
+            current = refresh(&catalog, &powersource).await;
         }
     });
 }

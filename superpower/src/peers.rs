@@ -112,15 +112,16 @@ impl Peers {
         dns_interval: Duration,
         admin_token: Option<&str>,
     ) -> Self {
-        let targets = match (dns, urls) {
-            (Some(d), _) => Some(Targets::Dns(d.to_owned())),
-            (None, []) => None,
-            (None, urls) => Some(Targets::Urls(
-                urls.iter()
-                    .map(|u| u.trim().trim_end_matches('/').to_owned())
-                    .filter(|u| !u.is_empty())
-                    .collect(),
-            )),
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        // (an empty list, as `SUPERPOWER_PEERS=` gives, is no peer)
+        let targets = match (dns.filter(|d| !d.trim().is_empty()), urls.is_empty()) {
+            (Some(d), _) => Some(Targets::Dns(d.trim().to_owned())),
+            (None, true) => None,
+            (None, false) => Some(Targets::Urls(urls)),
         };
         Peers {
             me,
@@ -321,4 +322,33 @@ pub fn spawn(peers: Arc<Peers>, switches: Arc<Switches>, cancel: CancellationTok
 /// A new replica id: 16 random hex digits.
 pub fn new_id() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers(urls: &[&str], dns: Option<&str>) -> Peers {
+        let me = Replica {
+            id: new_id(),
+            name: "me".into(),
+        };
+        let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
+        let second = Duration::from_secs(1);
+        Peers::new(me, &urls, dns, second, second, Some("t"))
+    }
+
+    #[tokio::test]
+    async fn blank_settings_are_no_peers_and_urls_are_tidied() {
+        assert!(!peers(&[], None).configured());
+        assert!(
+            !peers(&["", "  "], None).configured(),
+            "SUPERPOWER_PEERS= is no peer"
+        );
+        assert!(!peers(&[], Some(" ")).configured());
+        let p = peers(&[" http://10.0.0.1:30280/ ", ""], None);
+        assert!(p.configured());
+        assert_eq!(p.urls().await, ["http://10.0.0.1:30280"]);
+        assert!(peers(&[], Some("superpower-peers:30280")).configured());
+    }
 }

@@ -185,6 +185,9 @@ impl Application {
             Answers::new(settings.answer_cache_bytes),
         ));
         let catalog = Arc::new(Catalog::new(settings.catalog_bytes));
+        // filled before the replica serves (and says it is healthy) when an instance answers, so
+        // a replica that starts while users come back can answer them degraded at once
+        catalog::refresh(&catalog, &powersource).await;
         catalog::spawn_refresh(
             catalog.clone(),
             powersource.clone(),

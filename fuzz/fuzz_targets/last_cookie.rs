@@ -24,9 +24,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(r) = keys.recall(&map, &user) {
         let signed = keys.sign(&user, r.id);
         assert!(
-            map.get_all(COOKIE)
-                .iter()
-                .any(|v| v.as_bytes().windows(signed.len()).any(|w| w == signed.as_bytes())),
+            map.get_all(COOKIE).iter().any(|v| v
+                .as_bytes()
+                .windows(signed.len())
+                .any(|w| w == signed.as_bytes())),
             "recalled {} that no header holds as signed",
             r.id
         );
@@ -37,10 +38,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // a character id from the input: signed, it reads back for its user only
-    let id = data
-        .iter()
-        .take(8)
-        .fold(0u64, |acc, b| acc.wrapping_mul(257).wrapping_add(u64::from(*b)));
+    let id = data.iter().take(8).fold(0u64, |acc, b| {
+        acc.wrapping_mul(257).wrapping_add(u64::from(*b))
+    });
     let value = keys.sign(&user, id);
     assert_eq!(keys.verify(&user, value.as_bytes()).map(|r| r.id), Some(id));
     assert_eq!(keys.verify(&someone, value.as_bytes()), None);

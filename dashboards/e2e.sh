@@ -89,7 +89,11 @@ wait_for() {
 }
 
 start_epoch=$(date +%s)
-wait_for "all $((n + 1)) targets up" "count(up{job=~\"superpower|powersource\"} == 1) == $((n + 1))"
+# only targets scraped in the last 10 s count: Prometheus keeps its data between fleets, and the
+# series of an earlier fleet's other targets (the front-end experiments' superpower-1 and -2)
+# are still within the query's 5-minute lookback
+up='up{job=~"superpower|powersource"}'
+wait_for "all $((n + 1)) targets up" "count(($up == 1) and (time() - timestamp($up) < 10)) == $((n + 1))"
 
 # --- traffic -------------------------------------------------------------------------------------
 cookies=()

@@ -21,7 +21,9 @@
 # An instance superpower does not see healthy (gone, or not there yet: a restarted container comes
 # back at a new address) is left out and named; set fails unless every healthy one took it (and
 # one did). clear passes over one that does not answer any more (killed, or restarted elsewhere: a
-# new process has no fault), and fails only when one that answers refuses. (The front-end
+# new process has no fault), and fails only when one that answers refuses. Behind a balancer the
+# listing and each call may reach different replicas: a 404 (that replica does not know the
+# instance yet) is asked again for up to 5 s. (The front-end
 # experiments also give their faults a duration_ms: they end by themselves.)
 # The token: SUPERPOWER_ADMIN_TOKEN, else the local fleet's.
 #
@@ -38,7 +40,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'faults: %s\n' "$*" >&2; exit 1; }
 bad_usage() { printf 'faults: %s (experiments/faults.sh --help)\n' "$*" >&2; exit 2; }
 
@@ -197,13 +199,23 @@ for i in json.load(open(sys.argv[1]))["instances"]:
   for name in $names; do
     args=(-s -o "$TMP/answer" -w '%{http_code}' --max-time 5 -X "$method" -H "Authorization: Bearer $TOKEN")
     [ "$cmd" = set ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    code="$(curl "${args[@]}" "$URL/admin/instances/$name/faults" 2>"$TMP/curl.err")" ||
-      die "$method $URL/admin/instances/$name/faults: $(cat "$TMP/curl.err")"
+    # 404: the replica that answered does not know the instance yet (the listing came from
+    # another one; a restarted container is at a new address until its DNS round, at most 3 s):
+    # ask again, the balancer sends the next try elsewhere.
+    for _ in $(seq 20); do
+      code="$(curl "${args[@]}" "$URL/admin/instances/$name/faults" 2>"$TMP/curl.err")" ||
+        die "$method $URL/admin/instances/$name/faults: $(cat "$TMP/curl.err")"
+      [ "$code" = 404 ] || break
+      sleep 0.25
+    done
     case "$code" in
       200 | 204) echo "faults: $name (through superpower): $(head -c 300 "$TMP/answer")"; done_any=1 ;;
       502 | 503 | 504)
         [ "$cmd" = clear ] || die "$method $URL/admin/instances/$name/faults: HTTP $code: $(head -c 300 "$TMP/answer")"
         echo "faults: $name: passed over (it does not answer: HTTP $code from superpower)" ;;
+      404)
+        [ "$cmd" = clear ] || die "$method $URL/admin/instances/$name/faults: HTTP 404 for 5 s: no superpower replica knows $name"
+        echo "faults: $name: passed over (no replica knows it any more: HTTP 404 for 5 s)" ;;
       *) die "$method $URL/admin/instances/$name/faults: HTTP $code: $(head -c 300 "$TMP/answer")" ;;
     esac
   done

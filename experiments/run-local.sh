@@ -55,7 +55,7 @@
 # Env: LOAD_RATE (default here 500 req/s: the heavy setting; the experiment files alone default
 # to the original's 25), LOAD_DURATION (10s), LOAD_WORKERS (8); the front-end experiments'
 # FRONTEND_LOAD_RATE (200), FRONTEND_LOAD_DURATION (20s), FRONTEND_LOAD_WORKERS (64),
-# FRONTEND_BACKEND_LATENCY_MS (200), DRAIN_MAX_FAILED (4); KEEP_FLEET=1 (leave the last fleet
+# FRONTEND_BACKEND_LATENCY_MS (200), DRAIN_MAX_FAILED (0); KEEP_FLEET=1 (leave the last fleet
 # up), NO_REPORT=1 (skip the HTML report).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -32,8 +32,8 @@ the superpower replicas; their row says what promise 2 saw meanwhile — failed 
 the worst latency — from the load run's figures (`load result:` in its output). A resilient
 journal also fails when those figures are missing, or when more requests failed than the load
 allowed: for a kill, one a connection (the requests in flight on the killed replica's
-connections); for a drain, DRAIN_MAX_FAILED (the idle keep-alive connections a replica closes at
-SIGTERM; every request in flight must be answered).
+connections); for a drain, DRAIN_MAX_FAILED (0: the replica's lame duck closes each connection after an
+answer; every request in flight must be answered).
 
 The identity probe runs with --json: every check and figure about it reads the one JSON object
 it prints (the journal's probe `output.stdout`; schema in superpower/src/probe/mod.rs), and an

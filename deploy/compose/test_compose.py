@@ -111,6 +111,7 @@ def test_the_superpower_replicas(fl, compose):
         # one key for every replica: the user's, passed through (unset: each its own, with a warning)
         assert env["SUPERPOWER_COOKIE_KEY"] is None and sp.env["SUPERPOWER_COOKIE_KEY"] == fl.cookie_key
         assert env["SUPERPOWER_ADMIN_TOKEN"] == env["POWERSOURCE_ADMIN_TOKEN"] == "${SUPERPOWER_ADMIN_TOKEN:-}"
+        assert env["SUPERPOWER_LAME_DUCK_MS"] == sp.env["SUPERPOWER_LAME_DUCK_MS"], "the Deployment's lame duck"
         assert "ports" not in c, "users reach the replicas through the balancer"
         assert c["depends_on"] == [f"powersource-{j}" for j in range(fl.n)]
 

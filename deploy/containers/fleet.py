@@ -43,7 +43,8 @@ What a cluster does and this machine does instead:
   - readiness probe (kubelet)                 `up` and `start` poll it from the host, with the
                                               probe's period, timeout and failure threshold;
                                               `status` checks readiness and liveness
-  - preStop sleep                             not played (a container engine has no hook for it)
+  - preStop sleep (powersource)               not played (a container engine has no hook for it;
+                                              superpower's lame duck is in the process itself)
 
 Commands:
   plan [--naive] [--own-cookie-keys]

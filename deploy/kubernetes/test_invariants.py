@@ -353,11 +353,24 @@ def test_probes_hit_health_and_live_on_the_listen_port(docs, kind, name):
 
 
 def test_termination_fits_prestop_and_drain(docs):
+    """A pod is still serving while it leaves its Service: powersource's preStop sleep, superpower's
+    own lame duck (SUPERPOWER_LAME_DUCK_MS: readiness fails, each answer closes its connection),
+    at least as long as the readiness probe needs to see it; the grace period covers that and the
+    drain."""
     src = (ROOT / "service" / "src" / "http" / "server.rs").read_text()
     drain = int(re.search(r"drain_timeout: Duration::from_secs\((\d+)\)", src).group(1))
     for kind, name in (("StatefulSet", "powersource"), ("Deployment", "superpower")):
         w = one(docs, kind, name)
-        sleep = container(w, name)["lifecycle"]["preStop"]["sleep"]["seconds"]
+        c = container(w, name)
+        if name == "superpower":
+            assert "lifecycle" not in c, "superpower's lame duck replaces a preStop sleep"
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            sleep = int(env["SUPERPOWER_LAME_DUCK_MS"]) / 1000
+            probe = c["readinessProbe"]
+            noticed = probe["periodSeconds"] * probe["failureThreshold"] + probe["timeoutSeconds"]
+            assert sleep >= noticed, f"lame duck {sleep}s < readiness probe's {noticed}s"
+        else:
+            sleep = c["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert 1 <= sleep <= 10
         grace = pod_spec(w)["terminationGracePeriodSeconds"]
         assert grace > sleep + drain, f"{name}: grace {grace}s < preStop {sleep}s + drain {drain}s"

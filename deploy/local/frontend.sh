@@ -2,7 +2,8 @@
 # Stops, kills or starts one superpower replica of a local fleet started with --frontends N > 1
 # (the front-end experiments: lose a replica, a rolling restart).
 #
-#   deploy/local/frontend.sh stop INDEX    SIGTERM: the replica drains its in-flight requests;
+#   deploy/local/frontend.sh stop INDEX    SIGTERM: the replica's lame duck (it fails the balancer's
+#                                          check while it still serves), then it drains;
 #                                          returns once it has exited and the balancer has
 #                                          taken it out of rotation
 #   deploy/local/frontend.sh kill INDEX    SIGKILL: it dies at once, its connections cut (and

@@ -75,16 +75,18 @@ start_superpower() {
     die "something else already listens on $addr; $name not started"
   fi
   n="$(frontends)"
+  local urls=() flags=() token key
   if [ "$n" -gt 1 ]; then
     for i in $(seq 1 "$n"); do
       other="superpower-$i"
       [ "$other" = "$name" ] || peers+=("http://$(superpower_addr "$other")")
     done
+    # on SIGTERM, fail the balancer's check and keep serving until it has seen that
+    flags+=(--lame-duck-ms "$((2 * BALANCER_CHECK_MS))")
   fi
-  local urls=() flags=() token key
   for i in $(seq 1 "$(fleet_size)"); do urls+=("http://$(powersource_addr "$i")"); done
   if [ "$(fleet_env NAIVE)" = 1 ]; then
-    flags=(--naive --health-interval-ms "${NAIVE_HEALTH_INTERVAL_MS:-60000}")
+    flags+=(--naive --health-interval-ms "${NAIVE_HEALTH_INTERVAL_MS:-60000}")
   fi
   token="$(fleet_env SUPERPOWER_ADMIN_TOKEN)"
   key="$(fleet_env SUPERPOWER_COOKIE_KEY)"
@@ -99,16 +101,22 @@ start_superpower() {
   )
 }
 
+# How often the balancer checks each replica (a failed check takes it out); a replica's lame
+# duck on SIGTERM is two of these (the check's own timeout is the interval).
+BALANCER_CHECK_MS=1000
+
 # The balancer's statistics (HAProxy's stats page, read as CSV) on a Unix socket only the fleet's
 # user can open: which replicas it has in rotation.
 BALANCER_STATS="$FLEET/balancer.sock"
 
 # write_balancer_config: HAProxy in TCP mode on $SUPERPOWER_ADDR, round robin over the replicas
-# (as kube-proxy spreads a Service's connections), each checked every second with GET /health (a
-# replica that stops answering leaves the rotation, as an endpoint whose readiness probe fails
-# does). A connection that a replica which just went away refuses (killed, or draining: its
-# listener is closed) is tried on the next replica (redispatch) instead of being closed on the
-# client: between a replica's end and the next check, only the connections it held are lost.
+# (as kube-proxy spreads a Service's connections), each checked every BALANCER_CHECK_MS with
+# GET /health (a replica that stops answering, or answers 503 in its lame duck, leaves the
+# rotation, as an endpoint whose readiness probe fails does). A connection that a replica which
+# just went away refuses (killed, or draining: its listener is closed) is tried on the next
+# replica (redispatch) instead of being closed on the client: a replica that is stopped loses no
+# request (its lame duck closes each connection after an answer), one that is killed loses the
+# connections it held.
 write_balancer_config() {
   local name
   {
@@ -135,7 +143,7 @@ backend replicas
   http-check expect status 200
 CFG
     for name in $(superpower_names); do
-      printf '  server %s %s check inter 1s fall 1 rise 1\n' "$name" "$(superpower_addr "$name")"
+      printf '  server %s %s check inter %sms fall 1 rise 1\n' "$name" "$(superpower_addr "$name")" "$BALANCER_CHECK_MS"
     done
     cat <<CFG
 

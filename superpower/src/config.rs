@@ -173,6 +173,13 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_WORKERS", value_parser = positive_count)]
     pub workers: Option<usize>,
 
+    /// Milliseconds of lame duck on SIGTERM before the drain: `/health` answers 503 (so a balancer
+    /// or a Service takes the replica out) while every request is still served, each answer
+    /// closing its connection (so keep-alive clients reconnect elsewhere). 0: drain at once. Set it
+    /// to the time the balancer in front needs to see the replica fail (`deploy/` sets it).
+    #[arg(long = "lame-duck-ms", env = "SUPERPOWER_LAME_DUCK_MS", value_parser = millis, default_value = "0")]
+    pub lame_duck: Duration,
+
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
     pub drain_timeout: Duration,

@@ -1,6 +1,7 @@
 //! The handlers behind superpower's product and operational routes. Each returns
 //! `Result<Response, ApiError>`; the route layer turns an error into an answer.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use http::header::{HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
@@ -286,12 +287,16 @@ fn no_store(mut resp: Response) -> Response {
 }
 
 /// `GET /health`: superpower can answer as long as it runs (known users are served from the
-/// fallback even with no instance), so this is 200 with the fleet's state as detail.
+/// fallback even with no instance), so this is 200 with the fleet's state as detail — until
+/// the lame duck of a shutdown (`--lame-duck-ms`): then 503 with `"draining": true`, so that
+/// balancers stop sending it connections while it still answers.
 pub fn health(state: &State) -> Response {
     let fleet = state.powersource.fleet();
+    let draining = state.draining.load(Relaxed);
     service::http::ops::health(
-        true,
+        !draining,
         serde_json::json!({
+            "draining": draining,
             "ring_members": fleet.ring().len(),
             "known_instances": fleet.instances().len(),
             "catalog_characters": state.catalog.len(),

@@ -3,9 +3,10 @@
 //! answered route and the label of an abandoned request cannot disagree. A handler's
 //! [`ApiError`] becomes an answer here, in the format the client negotiated, and nowhere else.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use http::header::ACCEPT;
+use http::header::{HeaderValue, ACCEPT, CONNECTION};
 use http::{HeaderMap, Method, Request};
 use hyper::body::Incoming;
 use service::http::body::{method_not_allowed, not_found, with_route, Response};
@@ -117,6 +118,17 @@ pub fn template_of(path: &str) -> &'static str {
 
 /// Answers one request.
 pub async fn route(state: &State, req: Request<Incoming>) -> Response {
+    let mut resp = routed(state, req).await;
+    if state.draining.load(Relaxed) {
+        // the lame duck: the client's next request opens a connection, which the balancer
+        // sends to a replica that stays
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn routed(state: &State, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
     let Some(route) = Route::parse(parts.uri.path()) else {
         return not_found();

@@ -1,6 +1,7 @@
 //! Building and running the superpower service: state, background tasks, and the server.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<State>,
     drain: Duration,
+    lame_duck: Duration,
     max_connections: usize,
     client_timeout: Duration,
     workers: usize,
@@ -204,6 +206,7 @@ impl Application {
             images: ImageCache::new(settings.image_cache_bytes, settings.image_ttl),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
+            draining: AtomicBool::new(false),
             client_timeout: settings.client_timeout,
             _tasks: cancel.drop_guard(),
         };
@@ -211,6 +214,7 @@ impl Application {
             listener,
             state: Arc::new(state),
             drain: settings.drain_timeout,
+            lame_duck: settings.lame_duck,
             max_connections: settings.max_connections,
             client_timeout: settings.client_timeout,
             workers: settings
@@ -247,6 +251,18 @@ impl Application {
             ..ServeOptions::default()
         };
         let state = self.state;
+        let (lame_duck, ducking) = (self.lame_duck, state.clone());
+        let shutdown = async move {
+            shutdown.await;
+            if !lame_duck.is_zero() {
+                ducking.draining.store(true, Relaxed);
+                tracing::info!(
+                    lame_duck_ms = lame_duck.as_millis() as u64,
+                    "lame duck: /health answers 503, every answer closes its connection"
+                );
+                tokio::time::sleep(lame_duck).await;
+            }
+        };
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(%addr, workers = self.workers, "superpower listening");
         }

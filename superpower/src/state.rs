@@ -1,5 +1,6 @@
 //! What every request handler of superpower shares.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct State {
     pub metrics: PrometheusHandle,
     /// The admin token; admin routes are off without one.
     pub admin_token: Option<AdminToken>,
+    /// Shutting down, in the lame duck (`--lame-duck-ms`): `/health` fails and every answer
+    /// closes its connection.
+    pub draining: AtomicBool,
     /// How long a client gets to send a request body (`--client-timeout-ms`).
     pub client_timeout: Duration,
     /// Stops the background tasks when the state is dropped.

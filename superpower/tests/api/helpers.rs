@@ -155,7 +155,7 @@ pub struct TestApp {
     pub state: Arc<State>,
     /// superpower's base URL and a keep-alive client (requests: `app.request(…)`).
     pub site: testkit::http::Site,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// An answer, read whole.
@@ -216,7 +216,7 @@ pub async fn spawn_app_on(settings: Settings, listener: tokio::net::TcpListener)
     TestApp {
         state,
         site: testkit::http::Site::new(format!("http://{addr}")),
-        _shutdown: tx,
+        shutdown: Some(tx),
     }
 }
 
@@ -229,6 +229,13 @@ impl std::ops::Deref for TestApp {
 }
 
 impl TestApp {
+    /// Shuts it down as SIGTERM does (the lame duck, if any, then the drain).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// `GET path` with headers.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.request(Method::GET, path, headers, "").await

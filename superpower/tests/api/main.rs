@@ -8,3 +8,4 @@ mod membership;
 mod pages;
 mod promises;
 mod replicas;
+mod shutdown;

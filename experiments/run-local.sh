@@ -161,6 +161,9 @@ if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
   export PYTHONPATH="$ROOT/experiments/tracing${PYTHONPATH:+:$PYTHONPATH}"
 fi
 for e in "${experiments[@]}"; do
+  # Prometheus' windows may still hold an earlier fleet's breaks (visitors/check.sh switches
+  # stable assignment off on purpose): wait them out, so the steady state measures this run.
+  var/venv/bin/python experiments/settled.py "$e"
   name="$(basename "$e" .json)"
   journal="$OUT/journal-$name.json"
   rm -f "$journal"

@@ -139,19 +139,9 @@ sys.exit(any(got.get(k) != v for k, v in want.items()))' "$state" "$want" || die
 
 # The p99 steady-state probe looks back P99_WINDOW (30 s here). A naive run's answers of 5 s
 # (frozen, dropped) would still be in the next experiment's window and fail its steady state
-# before the method: wait (at most 90 s) until Prometheus' p99 over the window is under 1 s.
+# before the method: before each experiment, experiments/settled.py waits (at most 90 s) until
+# the experiment's Prometheus queries hold.
 export P99_WINDOW="${P99_WINDOW:-30s}"
-p99_clear() {
-  local deadline=$((SECONDS + 90)) q v
-  q="histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job=\"superpower\", route!~\"/health|/live|/metrics\"}[$P99_WINDOW])))"
-  while :; do
-    v="$(curl -s --max-time 3 --data-urlencode "query=$q" "$PROMETHEUS_URL/api/v1/query" |
-      python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "NaN")' 2>/dev/null || echo "?")"
-    case "$v" in NaN | 0* | 0.*) return 0 ;; esac
-    [ "$SECONDS" -lt "$deadline" ] || { say "p99 over $P99_WINDOW still $v s after 90 s of waiting"; return 0; }
-    sleep 2
-  done
-}
 
 export LOAD_RESULT="$OUT/load-result.json"
 journals=()
@@ -167,7 +157,7 @@ for kind in "${kinds[@]}"; do
   fi
   rm -f "$PROBE_STATE"
   for e in "${group[@]}"; do
-    p99_clear
+    var/venv/bin/python experiments/settled.py "$e"
     name="$(basename "$e" .json)"
     journal="$OUT/journal-$name.json"
     # a load result a broken steady state left unread (its load check never ran) is not this one's

@@ -242,6 +242,9 @@ for kind in "${kinds[@]}"; do
   fi
   rm -f "$PROBE_STATE"
   for e in "${group[@]}"; do
+    # Prometheus' windows may still hold an earlier fleet's breaks (visitors/check.sh switches
+    # stable assignment off on purpose): wait them out, so the steady state measures this run.
+    var/venv/bin/python experiments/settled.py "$e"
     name="$(basename "$e" .json)"
     journal="$OUT/journal-$name.json"
     # a load result a broken steady state left unread (its load check never ran) is not this one's

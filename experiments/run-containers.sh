@@ -45,6 +45,8 @@ cd "$ROOT"
 source scripts/tools.sh
 # shellcheck source=../deploy/containers/lib.sh
 source deploy/containers/lib.sh
+# shellcheck source=lib.sh
+source experiments/lib.sh
 
 say() { printf '[experiments] %s\n' "$*"; }
 die() { printf '[experiments] error: %s\n' "$*" >&2; exit 1; }
@@ -145,32 +147,7 @@ export P99_WINDOW="${P99_WINDOW:-30s}"
 
 export LOAD_RESULT="$OUT/load-result.json"
 journals=()
-for kind in "${kinds[@]}"; do
-  fleet_for "$kind"
-  # A fresh recording of the followed users for each kind; its first steady state records them.
-  if [ "$kind" = frontends ]; then
-    group=("${frontend_experiments[@]}")
-    export PROBE_STATE="$OUT/identity-state-frontends.json"
-  else
-    group=("${powersource_experiments[@]}")
-    export PROBE_STATE="$OUT/identity-state.json"
-  fi
-  rm -f "$PROBE_STATE"
-  for e in "${group[@]}"; do
-    var/venv/bin/python experiments/settled.py "$e"
-    name="$(basename "$e" .json)"
-    journal="$OUT/journal-$name.json"
-    # a load result a broken steady state left unread (its load check never ran) is not this one's
-    rm -f "$journal" "$LOAD_RESULT"
-    say "chaos run $e (log: ${OUT#"$ROOT"/}/$name.log)"
-    started_at=$SECONDS
-    code=0
-    var/venv/bin/chaos --no-version-check --no-log-file run --journal-path "$journal" "$e" >"$OUT/$name.log" 2>&1 || code=$?
-    say "  exit $code after $((SECONDS - started_at)) s"
-    [ -f "$journal" ] || { tail -n 20 "$OUT/$name.log" >&2; die "chaos wrote no journal for $e"; }
-    journals+=("$journal")
-  done
-done
+run_experiments
 say "resident memory per container after the run ($ENGINE stats):"
 deploy/containers/fleet.sh rss | sed 's/^/  /'
 

@@ -64,6 +64,8 @@ cd "$ROOT"
 source scripts/tools.sh
 # shellcheck source=../deploy/local/lib.sh
 source deploy/local/lib.sh
+# shellcheck source=lib.sh
+source experiments/lib.sh
 
 say() { printf '[experiments] %s\n' "$*"; }
 die() { printf '[experiments] error: %s\n' "$*" >&2; exit 1; }
@@ -229,35 +231,7 @@ if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
   chaos_settings=(--settings experiments/tracing/settings.yaml)
   export PYTHONPATH="$ROOT/experiments/tracing${PYTHONPATH:+:$PYTHONPATH}"
 fi
-for kind in "${kinds[@]}"; do
-  fleet_for "$kind"
-  # A fresh recording of the followed users for each fleet; its first steady state records them
-  # (a user's superpower_last cookie is signed under the fleet's key).
-  if [ "$kind" = frontends ]; then
-    group=("${frontend_experiments[@]}")
-    export PROBE_STATE="$OUT/identity-state-frontends.json"
-  else
-    group=("${powersource_experiments[@]}")
-    export PROBE_STATE="$OUT/identity-state.json"
-  fi
-  rm -f "$PROBE_STATE"
-  for e in "${group[@]}"; do
-    # Prometheus' windows may still hold an earlier fleet's breaks (visitors/check.sh switches
-    # stable assignment off on purpose): wait them out, so the steady state measures this run.
-    var/venv/bin/python experiments/settled.py "$e"
-    name="$(basename "$e" .json)"
-    journal="$OUT/journal-$name.json"
-    # a load result a broken steady state left unread (its load check never ran) is not this one's
-    rm -f "$journal" "$LOAD_RESULT"
-    say "chaos run $e (log: ${OUT#"$ROOT"/}/$name.log)"
-    started_at=$SECONDS
-    code=0
-    var/venv/bin/chaos --no-version-check --no-log-file "${chaos_settings[@]}" run --journal-path "$journal" "$e" >"$OUT/$name.log" 2>&1 || code=$?
-    say "  exit $code after $((SECONDS - started_at)) s"
-    [ -f "$journal" ] || { tail -n 20 "$OUT/$name.log" >&2; die "chaos wrote no journal for $e"; }
-    journals+=("$journal")
-  done
-done
+run_experiments
 
 # --- verdict ---------------------------------------------------------------------------------------
 verdict=0

@@ -50,13 +50,19 @@ if ! ct build "${cache[@]}" "${volume[@]}" --layers \
   tail -n 30 "$CT_VAR/image-build.log" >&2
   ct_die "the image build failed (log: var/containers/image-build.log)"
 fi
+# build_on_debian IMAGE DIR: IMAGE from DIR's Containerfile on the Debian stand-in (its package
+# of the tool), log in var/containers/DIR-build.log.
+build_on_debian() {
+  local image="$1" dir="$2"
+  ct_say "building $image (log: var/containers/$dir-build.log)"
+  if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
+    -t "$image" "$HERE/$dir" >"$CT_VAR/$dir-build.log" 2>&1; then
+    tail -n 30 "$CT_VAR/$dir-build.log" >&2
+    ct_die "the build of $image failed (log: var/containers/$dir-build.log)"
+  fi
+}
 t1=$(date +%s.%N)
-ct_say "building $PROMETHEUS_IMAGE (log: var/containers/prometheus-build.log)"
-if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
-  -t "$PROMETHEUS_IMAGE" "$HERE/prometheus" >"$CT_VAR/prometheus-build.log" 2>&1; then
-  tail -n 30 "$CT_VAR/prometheus-build.log" >&2
-  ct_die "the Prometheus image build failed (log: var/containers/prometheus-build.log)"
-fi
+build_on_debian "$PROMETHEUS_IMAGE" prometheus
 t2=$(date +%s.%N)
 locust_version="$(sed -n 's/^locust==//p' "$ROOT/scripts/requirements.txt")"
 [ -n "$locust_version" ] || ct_die "scripts/requirements.txt pins no locust=="
@@ -74,12 +80,7 @@ else
   fi
 fi
 t3=$(date +%s.%N)
-ct_say "building $HAPROXY_STANDIN (log: var/containers/haproxy-build.log)"
-if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
-  -t "$HAPROXY_STANDIN" "$HERE/haproxy" >"$CT_VAR/haproxy-build.log" 2>&1; then
-  tail -n 30 "$CT_VAR/haproxy-build.log" >&2
-  ct_die "the HAProxy image build failed (log: var/containers/haproxy-build.log)"
-fi
+build_on_debian "$HAPROXY_STANDIN" haproxy
 t4=$(date +%s.%N)
 
 # --- what the image must be ---------------------------------------------------------------------

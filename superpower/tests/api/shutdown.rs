@@ -17,7 +17,11 @@ async fn exchange(conn: &mut TcpStream, path: &str) -> (String, bool) {
     let mut buf = [0u8; 4096];
     let (head, length) = loop {
         let n = conn.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before an answer: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "closed before an answer: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
         if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
@@ -60,7 +64,10 @@ async fn the_lame_duck_fails_health_closes_each_connection_after_its_answer_and_
     app.stop();
     // the connection that was open before the signal: its next answer is served, and closes it
     let (head, closed) = exchange(&mut conn, "/").await;
-    assert!(head.starts_with("http/1.1 200"), "a user is still served: {head}");
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "a user is still served: {head}"
+    );
     let (head, _) = {
         // the first request may have raced the signal: ask until the lame duck shows
         let mut last = (head, closed);
@@ -71,7 +78,11 @@ async fn the_lame_duck_fails_health_closes_each_connection_after_its_answer_and_
     };
     assert!(head.contains("connection: close"), "{head}");
     let mut rest = [0u8; 1];
-    assert_eq!(conn.read(&mut rest).await.unwrap(), 0, "the server closed it");
+    assert_eq!(
+        conn.read(&mut rest).await.unwrap(),
+        0,
+        "the server closed it"
+    );
 
     // new connections are still accepted and served during the lame duck; /health fails
     let mut fresh = TcpStream::connect(&addr).await.unwrap();
@@ -80,12 +91,18 @@ async fn the_lame_duck_fails_health_closes_each_connection_after_its_answer_and_
     assert!(closed && head.contains("connection: close"), "{head}");
     let a = app.superpower_json(None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
-    assert!(stopped.elapsed() < Duration::from_millis(3000), "all of it within the lame duck");
+    assert!(
+        stopped.elapsed() < Duration::from_millis(3000),
+        "all of it within the lame duck"
+    );
 
     // then the listener closes
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(&addr).await.is_ok() {
-        assert!(Instant::now() < deadline, "still accepting 10 s after the lame duck");
+        assert!(
+            Instant::now() < deadline,
+            "still accepting 10 s after the lame duck"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(

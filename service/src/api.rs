@@ -5,7 +5,7 @@
 //! - [`Route`]: every powersource route, its template (the `route` label of metrics and logs)
 //!   and its allowed methods, parsed from a path once; and the path builders superpower calls
 //!   ([`character_path`], [`image_path`], [`assignment_path`], [`characters_path`]).
-//! - the header names ([`INSTANCE_HEADER`], [`FAULT_HEADER`]);
+//! - the header names ([`INSTANCE_HEADER`], [`FAULT_HEADER`], [`TARGET_HEADER`]);
 //! - the JSON of every answer: [`CharacterView`] (`/characters/{id}`, `/assignments/{key}`),
 //!   [`CharacterPage`] (`/characters`), [`RandomAnswer`] (`/random`), [`HealthDetail`]
 //!   (`/health`), [`FaultSpec`]
@@ -26,6 +26,17 @@ use crate::http::body::{full, if_none_match, json_object, Body, Response};
 
 /// The header naming the powersource instance on every one of its responses.
 pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-instance");
+
+/// The header naming the request an answer is for: powersource echoes the request target (path
+/// and query) on every answer, and superpower serves no answer whose echo is
+/// not the target it sent. Once a request is written, HTTP/1.1 alone cannot tell a stray answer
+/// (a duplicate, a body longer than its `Content-Length`) from the real one; this can, so one
+/// user's answer never reaches another. Targets longer than [`MAX_TARGET_ECHO`] are not echoed
+/// (superpower's are far shorter).
+pub static TARGET_HEADER: HeaderName = HeaderName::from_static("x-powersource-target");
+
+/// The longest request target powersource echoes in [`TARGET_HEADER`].
+pub const MAX_TARGET_ECHO: usize = 512;
 
 /// The header on an injected error (`error`), so nobody mistakes it for a real failure.
 pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fault");

@@ -67,7 +67,7 @@ impl Application {
         ] {
             metrics::counter!(counter).increment(0);
         }
-        let backend = Backend::new(settings.connect_timeout);
+        let backend = Backend::for_powersource(settings.connect_timeout);
         let cancel = CancellationToken::new();
         let ejection = Ejection {
             cooldown: settings.eject_cooldown,

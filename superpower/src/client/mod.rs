@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use service::api::TARGET_HEADER;
 use http_body_util::{BodyExt, Full};
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
@@ -103,6 +104,8 @@ impl From<Answer> for Reply {
 pub struct Backend {
     connect_timeout: Duration,
     pools: Arc<ThreadLocal<RefCell<Pool>>>,
+    /// Every answer must name the request it is for (powersource's [`TARGET_HEADER`]).
+    check_target: bool,
 }
 
 /// One call: what to send where.
@@ -121,6 +124,20 @@ impl Backend {
         Backend {
             connect_timeout,
             pools: Arc::new(ThreadLocal::new()),
+            check_target: false,
+        }
+    }
+
+    /// The client for powersource: an answer that does not name the request it was asked
+    /// (powersource's [`TARGET_HEADER`], the request target echoed) is not served: its
+    /// connection is dropped (whatever it delivers next is one answer behind) and the call fails
+    /// with [`CallError::Protocol`], so the router tries the next instance. This is what keeps
+    /// a connection that delivers a stray answer (a duplicate, a body longer than its
+    /// `Content-Length`) from handing one user's character to the next user.
+    pub fn for_powersource(connect_timeout: Duration) -> Self {
+        Backend {
+            check_target: true,
+            ..Backend::new(connect_timeout)
         }
     }
 
@@ -217,7 +234,7 @@ impl Backend {
         let pooled = self.pool().borrow_mut().take(authority, Instant::now());
         if let Some(mut conn) = pooled {
             match exchange(&mut conn.stream, &mut conn.buf, &req, limit).await {
-                Ok(answer) => return Ok(self.keep(authority, conn, answer)),
+                Ok(answer) => return self.keep(authority, conn, answer, call.path),
                 // closed by the peer while it sat idle: not an answer from the instance
                 Err(Failure::Closed(_)) => {}
                 Err(other) => return Err(other.into()),
@@ -225,17 +242,37 @@ impl Backend {
         }
         let mut conn = self.connect(authority, tight).await?;
         let answer = exchange(&mut conn.stream, &mut conn.buf, &req, limit).await?;
-        Ok(self.keep(authority, conn, answer))
+        self.keep(authority, conn, answer, call.path)
     }
 
-    /// Pools `conn` when `answer` leaves it reusable.
-    fn keep(&self, authority: &str, conn: Conn, answer: Answer) -> Reply {
+    /// The answer, if it is for `target` (when this client checks); `conn` pooled when the
+    /// answer is and leaves it reusable.
+    fn keep(
+        &self,
+        authority: &str,
+        conn: Conn,
+        answer: Answer,
+        target: &str,
+    ) -> Result<Reply, CallError> {
+        if self.check_target {
+            let named = answer.headers.get(&TARGET_HEADER).map(HeaderValue::as_bytes);
+            if named != Some(target.as_bytes()) {
+                drop(conn);
+                return Err(CallError::Protocol(match named {
+                    Some(other) => format!(
+                        "an answer for another request ({:?}) on the connection: dropped",
+                        String::from_utf8_lossy(&other[..other.len().min(80)])
+                    ),
+                    None => format!("the answer does not name its request ({TARGET_HEADER})"),
+                }));
+            }
+        }
         if answer.reusable {
             self.pool()
                 .borrow_mut()
                 .put(authority, conn, Instant::now());
         }
-        answer.into()
+        Ok(answer.into())
     }
 
     /// This thread's pool (never borrowed across an `await`).
@@ -366,6 +403,33 @@ mod tests {
             assert_eq!(&reply.body[..], b"ok");
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn the_powersource_client_serves_only_an_answer_that_names_its_request() {
+        let (base, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\nx-powersource-target: /x\r\ncontent-length: 2\r\n\r\nok",
+            100,
+        )
+        .await;
+        let authority = base.trim_start_matches("http://").to_owned();
+        let b = Backend::for_powersource(Duration::from_millis(200));
+        let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        assert_eq!(&reply.body[..], b"ok");
+        assert_eq!(b.pool().borrow().idle(&authority), 1, "kept");
+        // the same answer to another request: refused, and its connection dropped
+        let err = b.get(&base, "/y", SECOND, true, 64).await.unwrap_err();
+        assert!(matches!(err, CallError::Protocol(_)), "{err}");
+        assert!(err.to_string().contains("another request"), "{err}");
+        assert!(!err.ejects());
+        assert_eq!(b.pool().borrow().idle(&authority), 0, "dropped");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // an answer that names no request: refused too
+        let (bare, _, _) = server(OK, 100).await;
+        let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
+        assert!(err.to_string().contains("does not name its request"), "{err}");
+        // a client that does not check (the peers') takes it
+        assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
     }
 
     #[tokio::test]

@@ -5,7 +5,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use std::task::{Context, Waker};
+
 use bytes::BytesMut;
+use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 
 /// How long a connection may sit idle and still be used.
@@ -24,6 +27,19 @@ struct Idle {
     since: Instant,
 }
 
+/// Whether an idle connection has nothing to say: no byte waiting (a stray answer, which the
+/// next request would read as its own) and no close (the peer gave up on it). Asks the
+/// reactor's readiness first, so a quiet connection costs at most one `recv` with `MSG_PEEK`.
+fn quiet(conn: &Conn) -> bool {
+    if !conn.buf.is_empty() {
+        return false;
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut byte = [0u8; 1];
+    let mut peeked = ReadBuf::new(&mut byte);
+    conn.stream.poll_peek(&mut cx, &mut peeked).is_pending()
+}
+
 /// Idle connections by `host:port`.
 #[derive(Default)]
 pub(super) struct Pool {
@@ -40,7 +56,12 @@ impl Pool {
         {
             idle.pop_front();
         }
-        idle.pop_back().map(|i| i.conn)
+        while let Some(i) = idle.pop_back() {
+            if quiet(&i.conn) {
+                return Some(i.conn);
+            }
+        }
+        None
     }
 
     /// Keeps `conn` (its answer complete, the connection reusable) for the next call.
@@ -59,5 +80,58 @@ impl Pool {
     #[cfg(test)]
     pub(super) fn idle(&self, authority: &str) -> usize {
         self.hosts.get(authority).map_or(0, VecDeque::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    /// A client connection and the server's end of it.
+    async fn pair() -> (Conn, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let conn = Conn {
+            stream,
+            buf: BytesMut::new(),
+        };
+        (conn, server)
+    }
+
+    /// Polls until `conn` is no longer quiet (what arrives takes a moment on loopback too).
+    async fn until_not_quiet(conn: &Conn) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while quiet(conn) {
+            assert!(Instant::now() < deadline, "still quiet after 5 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_with_a_stray_byte_or_a_close_waiting_is_not_taken() {
+        let mut pool = Pool::default();
+        let (silent, _server_a) = pair().await;
+        let (stray, mut server_b) = pair().await;
+        let (closed, server_c) = pair().await;
+        server_b.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        drop(server_c);
+        until_not_quiet(&stray).await;
+        until_not_quiet(&closed).await;
+        assert!(quiet(&silent));
+        let now = Instant::now();
+        for conn in [silent, stray, closed] {
+            pool.put("h:1", conn, now);
+        }
+        // the most recent first: the closed one and the stray one are dropped, the silent one
+        // is taken
+        let taken = pool.take("h:1", now).expect("the silent connection");
+        assert!(quiet(&taken));
+        assert_eq!(pool.idle("h:1"), 0);
+        assert!(pool.take("h:1", now).is_none());
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod admin;
 mod failures;
 mod membership;
+mod misbehaving;
 mod pages;
 mod promises;
 mod replicas;

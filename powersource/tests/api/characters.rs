@@ -174,7 +174,10 @@ async fn an_injected_error_names_its_request_too() {
     .await;
     let r = app.get("/assignments/user-1").await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(r.header("x-powersource-target"), Some("/assignments/user-1"));
+    assert_eq!(
+        r.header("x-powersource-target"),
+        Some("/assignments/user-1")
+    );
 }
 
 #[tokio::test]

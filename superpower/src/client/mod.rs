@@ -10,8 +10,11 @@
 //!
 //! The pools are per thread: with one runtime per worker thread ([`crate::workers`]) a
 //! connection made on a thread is registered with that thread's reactor, so it is only ever
-//! used there. A pooled connection its peer closed while idle is noticed when the request on it
-//! gets no answer at all; the request then goes once more on a fresh connection.
+//! used there. A pooled connection with a byte or a close waiting is not taken (a stray answer
+//! would be read as the next call's); one its peer closes just as it is taken is noticed when the
+//! request on it gets no answer at all, and the request then goes once more on a fresh
+//! connection. The powersource client ([`Backend::for_powersource`]) also serves no answer that
+//! does not name the request it was sent for.
 
 mod exchange;
 mod pool;
@@ -22,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use service::api::TARGET_HEADER;
 use http_body_util::{BodyExt, Full};
+use service::api::TARGET_HEADER;
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
@@ -255,7 +258,10 @@ impl Backend {
         target: &str,
     ) -> Result<Reply, CallError> {
         if self.check_target {
-            let named = answer.headers.get(&TARGET_HEADER).map(HeaderValue::as_bytes);
+            let named = answer
+                .headers
+                .get(&TARGET_HEADER)
+                .map(HeaderValue::as_bytes);
             if named != Some(target.as_bytes()) {
                 drop(conn);
                 return Err(CallError::Protocol(match named {
@@ -427,7 +433,10 @@ mod tests {
         // an answer that names no request: refused too
         let (bare, _, _) = server(OK, 100).await;
         let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
-        assert!(err.to_string().contains("does not name its request"), "{err}");
+        assert!(
+            err.to_string().contains("does not name its request"),
+            "{err}"
+        );
         // a client that does not check (the peers') takes it
         assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
     }

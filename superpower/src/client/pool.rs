@@ -1,6 +1,6 @@
 //! One thread's idle keep-alive connections, by `host:port`: the most recently used is taken
 //! first (the least likely to have been closed by its peer), the oldest goes when a host has
-//! too many, and none is taken after [`IDLE_TIMEOUT`] idle.
+//! too many, and none is taken after [`IDLE_TIMEOUT`] idle, or with a byte or a close waiting.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

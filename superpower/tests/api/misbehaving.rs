@@ -104,7 +104,11 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, stray: Stray) {
 
 /// Asks for `n` new users in a row; (answers with the user's own character, with another's,
 /// not answered).
-async fn new_users_through(app: &TestApp, direct: &testkit::http::Site, n: usize) -> (u32, u32, u32) {
+async fn new_users_through(
+    app: &TestApp,
+    direct: &testkit::http::Site,
+    n: usize,
+) -> (u32, u32, u32) {
     let (mut own, mut other, mut failed) = (0, 0, 0);
     for _ in 0..n {
         let a = app.superpower_json(None).await;
@@ -148,5 +152,9 @@ async fn a_stray_answer_is_dropped_and_the_call_fails_over() {
     app.wait_for_ring(2).await;
     let direct = testkit::http::Site::new(fleet.urls()[1].clone());
     let (own, other, failed) = new_users_through(&app, &direct, 60).await;
-    assert_eq!((own, other, failed), (60, 0, 0), "every user served their own, by failover if need be");
+    assert_eq!(
+        (own, other, failed),
+        (60, 0, 0),
+        "every user served their own, by failover if need be"
+    );
 }

@@ -83,13 +83,15 @@ def new_traceparent():
     return secrets.token_hex(16), secrets.token_hex(8)
 
 
-def ask(superpower, user=None, traceparent=None, timeout=5.0):
+def ask(superpower, user=None, traceparent=None, timeout=5.0, tracestate=None, path="/"):
     headers = {"Accept": "application/json"}
     if user:
         headers["Cookie"] = f"superpower_id={user}"
     if traceparent:
         headers["traceparent"] = "00-%s-%s-01" % traceparent
-    status, hdrs, body = http("GET", superpower, headers, timeout)
+    if tracestate:
+        headers["tracestate"] = tracestate
+    status, hdrs, body = http("GET", superpower.rstrip("/") + path, headers, timeout)
     cookie = hdrs.get("set-cookie", "")
     new_user = cookie.split(";")[0].split("=", 1)[1] if cookie.startswith("superpower_id=") else None
     return status, (json.loads(body) if status == 200 else None), new_user
@@ -158,6 +160,29 @@ def services(a):
     check(ps["resource"].get("service.instance.id") == (answer or {}).get("instance"), "powersource's spans carry its instance name")
     log = open(os.path.join(a.fleet_dir, "superpower.log"), encoding="utf-8", errors="replace").read()
     check(f'"trace_id":"{tid}"' in log, "the access log line carries the trace id")
+
+    # 1b. a client's bytes stay bounded in the spans: a small tracestate goes on (to powersource
+    # too), the largest W3C allows (32 members) is dropped whole, a long path is cut as the access
+    # log cuts it
+    small = "vendor=abc"
+    tid, parent = new_traceparent()
+    status, _, _ = ask(a.superpower, user, (tid, parent), tracestate=small)
+    spans = wait_spans(a.receiver, tid, complete)
+    check(status == 200 and spans and all(s["trace_state"] == small for s in spans),
+          f"a small tracestate is kept on every span of the trace ({[s['trace_state'] for s in spans]})")
+    huge = ",".join(f"v{i}={'x' * 240}" for i in range(32))
+    tid, parent = new_traceparent()
+    status, _, _ = ask(a.superpower, user, (tid, parent), tracestate=huge)
+    spans = wait_spans(a.receiver, tid, complete)
+    check(status == 200 and spans and all(s["trace_state"] == "" for s in spans),
+          f"a {len(huge)}-byte tracestate is dropped from every span ({[len(s['trace_state']) for s in spans]})")
+    tid, parent = new_traceparent()
+    status, _, _ = ask(a.superpower, None, (tid, parent), path="/images/" + "9" * 3000)
+    spans = wait_spans(a.receiver, tid, lambda spans: server_span(spans, "superpower"))
+    sp = server_span(spans, "superpower") if spans else None
+    check(sp is not None and len(sp["attributes"].get("url.path", "")) == 200,
+          f"a 3,007-byte path is cut to 200 bytes in the span (status {status}, "
+          f"{len(sp['attributes'].get('url.path', '')) if sp else 'no span'})")
 
     # 2. the owner frozen (SIGSTOP): the hedge answers, the frozen attempt fails; siblings
     for fault in ("freeze", "kill"):

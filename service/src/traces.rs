@@ -10,7 +10,10 @@
 //!
 //! A slow, dead or black-holed collector never reaches a request: a finished span goes into a
 //! queue of at most `--otlp-queue-spans` spans (dropped when full), and one background thread
-//! exports batches from it, each POST bounded by `--otlp-timeout-ms`.
+//! exports batches from it, each POST bounded by `--otlp-timeout-ms`. A span holds few of a
+//! client's bytes, so the queue is bounded in bytes too: the path cut as the access log cuts it
+//! ([`crate::log_format::PATH_BYTES`]), and a caller's `tracestate` (which every span of the
+//! request copies) only up to [`MAX_TRACESTATE_BYTES`].
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -32,6 +35,12 @@ use opentelemetry_sdk::Resource;
 
 /// The W3C header of a caller's span.
 const TRACEPARENT: &str = "traceparent";
+/// The W3C header of vendors' trace state, which every span under the caller's copies.
+const TRACESTATE: &str = "tracestate";
+/// The largest `tracestate` taken from a caller (the W3C limit is 32 members of up to 512
+/// bytes each): a larger one is dropped whole (W3C trace-context allows it), so that a client
+/// cannot make every span of its request carry kilobytes of its own bytes.
+pub const MAX_TRACESTATE_BYTES: usize = 512;
 
 /// How long SIGTERM's flush of the spans still queued may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -359,7 +368,7 @@ pub fn server_span(
         return TraceSpan::none();
     }
     let parent = if headers.contains_key(TRACEPARENT) {
-        TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+        TraceContextPropagator::new().extract(&Bounded(HeaderExtractor(headers)))
     } else {
         Context::new()
     };
@@ -390,10 +399,25 @@ pub fn server_span(
         SpanKind::Server,
         vec![
             KeyValue::new("http.request.method", method),
-            KeyValue::new("url.path", path.to_owned()),
+            KeyValue::new("url.path", crate::log_format::cut_path(path).to_owned()),
         ],
         &parent,
     )
+}
+
+/// The caller's headers as the propagator reads them, with a `tracestate` over
+/// [`MAX_TRACESTATE_BYTES`] left out.
+struct Bounded<'a>(HeaderExtractor<'a>);
+
+impl opentelemetry::propagation::Extractor for Bounded<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = self.0.get(key)?;
+        (key != TRACESTATE || value.len() <= MAX_TRACESTATE_BYTES).then_some(value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys()
+    }
 }
 
 /// Records a request's route template and status on its server span (a 5xx marks it failed),

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::body::{Body, Response, RouteLabel};
 use super::stall::StallTimeout;
-use crate::log_format::ACCESS_TARGET;
+use crate::log_format::{cut_path, ACCESS_TARGET};
 use crate::traces;
 
 /// How a service is served.
@@ -231,7 +231,7 @@ impl Pending {
             target: ACCESS_TARGET,
             method = self.method,
             // `%`: the pretty format shows the path unquoted, as it always has
-            path = %truncate(self.uri.path(), 200),
+            path = %cut_path(self.uri.path()),
             route,
             status,
             duration_us = elapsed.as_micros() as u64,
@@ -278,17 +278,6 @@ fn status_label(status: u16) -> &'static str {
         504 => "504",
         s => LABELS[usize::from(s / 100).min(5)],
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -351,6 +340,10 @@ mod tests {
         assert_eq!(status_label(200), "200");
         assert_eq!(status_label(418), "4xx");
         assert_eq!(status_label(999), "5xx");
-        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(crate::log_format::truncate("ééé", 3), "é");
+        assert_eq!(
+            cut_path(&"/x".repeat(500)).len(),
+            crate::log_format::PATH_BYTES
+        );
     }
 }

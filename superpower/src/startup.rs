@@ -67,7 +67,8 @@ impl Application {
         ] {
             metrics::counter!(counter).increment(0);
         }
-        let backend = Backend::for_powersource(settings.connect_timeout);
+        let backend =
+            Backend::for_powersource(settings.connect_timeout).with_driver(settings.client);
         let cancel = CancellationToken::new();
         let ejection = Ejection {
             cooldown: settings.eject_cooldown,

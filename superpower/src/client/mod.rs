@@ -17,6 +17,7 @@
 //! does not name the request it was sent for.
 
 mod exchange;
+mod hyper_conn;
 mod pool;
 
 use std::cell::RefCell;
@@ -32,7 +33,8 @@ use tokio::net::TcpStream;
 
 use crate::fleet::Outcome;
 use exchange::{exchange, Answer, Failure};
-use pool::{Conn, Pool};
+use hyper_conn::HyperConn;
+use pool::{Conn, Pool, Pooled};
 
 /// The original demo's connect timeout, used when tight deadlines are off.
 const LOOSE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -106,7 +108,9 @@ impl From<Answer> for Reply {
 #[derive(Clone)]
 pub struct Backend {
     connect_timeout: Duration,
-    pools: Arc<ThreadLocal<RefCell<Pool>>>,
+    pools: Arc<ThreadLocal<RefCell<Pools>>>,
+    /// Which client code makes the calls.
+    driver: Driver,
     /// Every answer must name the request it is for (powersource's [`TARGET_HEADER`]).
     check_target: bool,
 }
@@ -128,6 +132,7 @@ impl Backend {
             connect_timeout,
             pools: Arc::new(ThreadLocal::new()),
             check_target: false,
+            driver: Driver::Own,
         }
     }
 
@@ -142,6 +147,12 @@ impl Backend {
             check_target: true,
             ..Backend::new(connect_timeout)
         }
+    }
+
+    /// This client with `driver` making its calls.
+    #[must_use]
+    pub fn with_driver(self, driver: Driver) -> Self {
+        Backend { driver, ..self }
     }
 
     /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
@@ -234,26 +245,46 @@ impl Backend {
             headers: call.headers,
             body: call.body,
         };
-        let pooled = self.pool().borrow_mut().take(authority, Instant::now());
+        match self.driver {
+            Driver::Own => {
+                self.call_on::<Conn>(authority, &req, tight, limit, call.path)
+                    .await
+            }
+            Driver::Hyper => {
+                self.call_on::<HyperConn>(authority, &req, tight, limit, call.path)
+                    .await
+            }
+        }
+    }
+
+    async fn call_on<C: Driven>(
+        &self,
+        authority: &str,
+        req: &exchange::Request<'_>,
+        tight: bool,
+        limit: usize,
+        path: &str,
+    ) -> Result<Reply, CallError> {
+        let pooled = C::pool(&mut self.pools().borrow_mut()).take(authority, Instant::now());
         if let Some(mut conn) = pooled {
-            match exchange(&mut conn.stream, &mut conn.buf, &req, limit).await {
-                Ok(answer) => return self.keep(authority, conn, answer, call.path),
+            match conn.exchange(req, limit).await {
+                Ok(answer) => return self.keep(authority, conn, answer, path),
                 // closed by the peer while it sat idle: not an answer from the instance
                 Err(Failure::Closed(_)) => {}
                 Err(other) => return Err(other.into()),
             }
         }
-        let mut conn = self.connect(authority, tight).await?;
-        let answer = exchange(&mut conn.stream, &mut conn.buf, &req, limit).await?;
-        self.keep(authority, conn, answer, call.path)
+        let mut conn = C::open(self.connect(authority, tight).await?).await?;
+        let answer = conn.exchange(req, limit).await?;
+        self.keep(authority, conn, answer, path)
     }
 
     /// The answer, if it is for `target` (when this client checks); `conn` pooled when the
     /// answer is and leaves it reusable.
-    fn keep(
+    fn keep<C: Driven>(
         &self,
         authority: &str,
-        conn: Conn,
+        conn: C,
         answer: Answer,
         target: &str,
     ) -> Result<Reply, CallError> {
@@ -274,19 +305,27 @@ impl Backend {
             }
         }
         if answer.reusable {
-            self.pool()
-                .borrow_mut()
-                .put(authority, conn, Instant::now());
+            C::pool(&mut self.pools().borrow_mut()).put(authority, conn, Instant::now());
         }
         Ok(answer.into())
     }
 
-    /// This thread's pool (never borrowed across an `await`).
-    fn pool(&self) -> &RefCell<Pool> {
+    /// This thread's pools (never borrowed across an `await`).
+    fn pools(&self) -> &RefCell<Pools> {
         self.pools.get_or_default()
     }
 
-    async fn connect(&self, authority: &str, tight: bool) -> Result<Conn, CallError> {
+    /// Idle connections to `authority` in this thread's pool of the driver in use.
+    #[cfg(test)]
+    fn idle(&self, authority: &str) -> usize {
+        let pools = self.pools().borrow();
+        match self.driver {
+            Driver::Own => pools.own.idle(authority),
+            Driver::Hyper => pools.hyper.idle(authority),
+        }
+    }
+
+    async fn connect(&self, authority: &str, tight: bool) -> Result<TcpStream, CallError> {
         let timeout = if tight {
             self.connect_timeout
         } else {
@@ -303,10 +342,77 @@ impl Backend {
             }
         };
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+/// Which HTTP/1.1 client code makes the calls (`--client`): the A/B of `bench/run.sh`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    /// superpower's own exchange ([`exchange`]): `httparse` and hand-written framing.
+    #[default]
+    Own,
+    /// hyper's HTTP/1 client connection, driven on the requesting task ([`hyper_conn`]).
+    Hyper,
+}
+
+/// One thread's idle connections, of each driver.
+#[derive(Default)]
+struct Pools {
+    own: Pool<Conn>,
+    hyper: Pool<HyperConn>,
+}
+
+/// A connection one of the drivers makes calls on.
+trait Driven: Pooled + Sized {
+    /// Its pool among a thread's.
+    fn pool(pools: &mut Pools) -> &mut Pool<Self>;
+    /// A connection over `stream`.
+    async fn open(stream: TcpStream) -> Result<Self, CallError>;
+    /// One request and its answer.
+    async fn exchange(
+        &mut self,
+        req: &exchange::Request<'_>,
+        limit: usize,
+    ) -> Result<Answer, Failure>;
+}
+
+impl Driven for Conn {
+    fn pool(pools: &mut Pools) -> &mut Pool<Self> {
+        &mut pools.own
+    }
+
+    async fn open(stream: TcpStream) -> Result<Self, CallError> {
         Ok(Conn {
             stream,
             buf: BytesMut::new(),
         })
+    }
+
+    async fn exchange(
+        &mut self,
+        req: &exchange::Request<'_>,
+        limit: usize,
+    ) -> Result<Answer, Failure> {
+        exchange(&mut self.stream, &mut self.buf, req, limit).await
+    }
+}
+
+impl Driven for HyperConn {
+    fn pool(pools: &mut Pools) -> &mut Pool<Self> {
+        &mut pools.hyper
+    }
+
+    async fn open(stream: TcpStream) -> Result<Self, CallError> {
+        Ok(HyperConn::new(stream).await?)
+    }
+
+    async fn exchange(
+        &mut self,
+        req: &exchange::Request<'_>,
+        limit: usize,
+    ) -> Result<Answer, Failure> {
+        hyper_conn::exchange(self, req, limit).await
     }
 }
 
@@ -379,173 +485,189 @@ mod tests {
         (base, accepted, last)
     }
 
-    fn backend() -> Backend {
-        Backend::new(Duration::from_millis(200))
-    }
-
     const SECOND: Duration = Duration::from_secs(1);
 
-    #[tokio::test]
-    async fn calls_reuse_one_keep_alive_connection() {
-        let (base, accepted, _) = server(OK, usize::MAX).await;
-        let b = backend();
-        for _ in 0..5 {
-            let reply = b.get(&base, "/health", SECOND, true, 64).await.unwrap();
-            assert_eq!(reply.status, StatusCode::OK);
-            assert_eq!(&reply.body[..], b"ok");
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-        let authority = base.trim_start_matches("http://");
-        assert_eq!(b.pool().borrow().idle(authority), 1);
+    /// Every test below, for one driver: both must pass all of them.
+    macro_rules! client_tests {
+        ($driver:expr) => {
+            use super::*;
+
+            fn backend() -> Backend {
+                Backend::new(Duration::from_millis(200)).with_driver($driver)
+            }
+
+            #[tokio::test]
+            async fn calls_reuse_one_keep_alive_connection() {
+                let (base, accepted, _) = server(OK, usize::MAX).await;
+                let b = backend();
+                for _ in 0..5 {
+                    let reply = b.get(&base, "/health", SECOND, true, 64).await.unwrap();
+                    assert_eq!(reply.status, StatusCode::OK);
+                    assert_eq!(&reply.body[..], b"ok");
+                }
+                assert_eq!(accepted.load(Ordering::SeqCst), 1);
+                let authority = base.trim_start_matches("http://");
+                assert_eq!(b.idle(authority), 1);
+            }
+
+            #[tokio::test]
+            async fn a_pooled_connection_the_peer_closed_is_replaced_without_an_error() {
+                // one answer per connection, then the server closes it (without saying so)
+                let (base, accepted, _) = server(OK, 1).await;
+                let b = backend();
+                for _ in 0..4 {
+                    let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+                    assert_eq!(&reply.body[..], b"ok");
+                }
+                assert_eq!(accepted.load(Ordering::SeqCst), 4);
+            }
+
+            #[tokio::test]
+            async fn the_powersource_client_serves_only_an_answer_that_names_its_request() {
+                let (base, accepted, _) = server(
+                    b"HTTP/1.1 200 OK\r\nx-powersource-target: /x\r\ncontent-length: 2\r\n\r\nok",
+                    100,
+                )
+                .await;
+                let authority = base.trim_start_matches("http://").to_owned();
+                let b = Backend::for_powersource(Duration::from_millis(200)).with_driver($driver);
+                let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+                assert_eq!(&reply.body[..], b"ok");
+                assert_eq!(b.idle(&authority), 1, "kept");
+                // the same answer to another request: refused, and its connection dropped
+                let err = b.get(&base, "/y", SECOND, true, 64).await.unwrap_err();
+                assert!(matches!(err, CallError::Protocol(_)), "{err}");
+                assert!(err.to_string().contains("another request"), "{err}");
+                assert!(!err.ejects());
+                assert_eq!(b.idle(&authority), 0, "dropped");
+                assert_eq!(accepted.load(Ordering::SeqCst), 1);
+                // an answer that names no request: refused too
+                let (bare, _, _) = server(OK, 100).await;
+                let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
+                assert!(
+                    err.to_string().contains("does not name its request"),
+                    "{err}"
+                );
+                // a client that does not check (the peers') takes it
+                assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
+            }
+
+            #[tokio::test]
+            async fn an_answer_that_says_close_is_not_pooled() {
+                let (base, accepted, _) = server(
+                    b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+                    1,
+                )
+                .await;
+                let b = backend();
+                b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+                b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+                assert_eq!(accepted.load(Ordering::SeqCst), 2);
+                assert_eq!(
+                    b.idle(base.trim_start_matches("http://")),
+                    0
+                );
+            }
+
+            #[tokio::test]
+            async fn a_refused_connection_is_a_connect_error_that_ejects() {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                drop(listener);
+                let err = backend()
+                    .get(&base, "/x", SECOND, true, 64)
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, CallError::Connect(_)), "{err}");
+                assert!(err.ejects());
+                assert_eq!(err.outcome(), Outcome::ConnectError);
+            }
+
+            #[tokio::test]
+            async fn a_peer_that_never_answers_times_out() {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                let hold = tokio::spawn(async move {
+                    let (sock, _) = listener.accept().await.unwrap();
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    drop(sock);
+                });
+                let t0 = Instant::now();
+                let err = backend()
+                    .get(&base, "/x", Duration::from_millis(100), true, 64)
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, CallError::Timeout), "{err}");
+                assert!(t0.elapsed() < Duration::from_secs(1));
+                hold.abort();
+            }
+
+            #[tokio::test]
+            async fn a_broken_answer_is_a_protocol_error_that_does_not_eject() {
+                let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", 1).await;
+                let err = backend()
+                    .get(&base, "/x", SECOND, true, 64)
+                    .await
+                    .unwrap_err();
+                // the own client names the header; hyper says it could not read the answer
+                assert!(
+                    matches!(&err, CallError::Protocol(m) if m.contains("content-length") || $driver == Driver::Hyper),
+                    "{err}"
+                );
+                assert!(!err.ejects());
+                let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", 1).await;
+                let err = backend()
+                    .get(&base, "/x", SECOND, true, 64)
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, CallError::TooLarge(64)), "{err}");
+            }
+
+            #[tokio::test]
+            async fn send_carries_the_method_headers_and_body() {
+                let (base, _, last) = server(b"HTTP/1.1 204 No Content\r\n\r\n", usize::MAX).await;
+                let req = Request::put(format!("{base}/admin/faults"))
+                    .header("authorization", "Bearer t")
+                    .body(Full::new(Bytes::from_static(b"{\"latency_ms\":5}")))
+                    .unwrap();
+                let reply = backend().send(req, SECOND, true, 64).await.unwrap();
+                assert_eq!(reply.status, StatusCode::NO_CONTENT);
+                let sent = String::from_utf8(last.lock().unwrap().clone()).unwrap();
+                assert!(sent.starts_with("PUT /admin/faults HTTP/1.1\r\n"), "{sent}");
+                assert!(sent.contains("authorization: Bearer t\r\n"), "{sent}");
+                assert!(
+                    sent.ends_with("content-length: 16\r\n\r\n{\"latency_ms\":5}"),
+                    "{sent}"
+                );
+            }
+
+            #[tokio::test]
+            async fn a_base_with_a_path_prefix_and_bad_bases() {
+                let (base, _, last) = server(OK, usize::MAX).await;
+                backend()
+                    .get(&format!("{base}/v1/"), "/health", SECOND, true, 64)
+                    .await
+                    .unwrap();
+                assert!(last
+                    .lock()
+                    .unwrap()
+                    .starts_with(b"GET /v1/health HTTP/1.1\r\n"));
+                for bad in ["https://h:1", "h:1", "http://", "http:///x"] {
+                    let err = backend()
+                        .get(bad, "/x", SECOND, true, 64)
+                        .await
+                        .unwrap_err();
+                    assert!(matches!(err, CallError::Protocol(_)), "{bad}: {err}");
+                }
+            }
+        };
     }
 
-    #[tokio::test]
-    async fn a_pooled_connection_the_peer_closed_is_replaced_without_an_error() {
-        // one answer per connection, then the server closes it (without saying so)
-        let (base, accepted, _) = server(OK, 1).await;
-        let b = backend();
-        for _ in 0..4 {
-            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-            assert_eq!(&reply.body[..], b"ok");
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    mod own {
+        client_tests!(Driver::Own);
     }
 
-    #[tokio::test]
-    async fn the_powersource_client_serves_only_an_answer_that_names_its_request() {
-        let (base, accepted, _) = server(
-            b"HTTP/1.1 200 OK\r\nx-powersource-target: /x\r\ncontent-length: 2\r\n\r\nok",
-            100,
-        )
-        .await;
-        let authority = base.trim_start_matches("http://").to_owned();
-        let b = Backend::for_powersource(Duration::from_millis(200));
-        let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-        assert_eq!(&reply.body[..], b"ok");
-        assert_eq!(b.pool().borrow().idle(&authority), 1, "kept");
-        // the same answer to another request: refused, and its connection dropped
-        let err = b.get(&base, "/y", SECOND, true, 64).await.unwrap_err();
-        assert!(matches!(err, CallError::Protocol(_)), "{err}");
-        assert!(err.to_string().contains("another request"), "{err}");
-        assert!(!err.ejects());
-        assert_eq!(b.pool().borrow().idle(&authority), 0, "dropped");
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-        // an answer that names no request: refused too
-        let (bare, _, _) = server(OK, 100).await;
-        let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
-        assert!(
-            err.to_string().contains("does not name its request"),
-            "{err}"
-        );
-        // a client that does not check (the peers') takes it
-        assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn an_answer_that_says_close_is_not_pooled() {
-        let (base, accepted, _) = server(
-            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
-            1,
-        )
-        .await;
-        let b = backend();
-        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(
-            b.pool().borrow().idle(base.trim_start_matches("http://")),
-            0
-        );
-    }
-
-    #[tokio::test]
-    async fn a_refused_connection_is_a_connect_error_that_ejects() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        drop(listener);
-        let err = backend()
-            .get(&base, "/x", SECOND, true, 64)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CallError::Connect(_)), "{err}");
-        assert!(err.ejects());
-        assert_eq!(err.outcome(), Outcome::ConnectError);
-    }
-
-    #[tokio::test]
-    async fn a_peer_that_never_answers_times_out() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let hold = tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            drop(sock);
-        });
-        let t0 = Instant::now();
-        let err = backend()
-            .get(&base, "/x", Duration::from_millis(100), true, 64)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CallError::Timeout), "{err}");
-        assert!(t0.elapsed() < Duration::from_secs(1));
-        hold.abort();
-    }
-
-    #[tokio::test]
-    async fn a_broken_answer_is_a_protocol_error_that_does_not_eject() {
-        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", 1).await;
-        let err = backend()
-            .get(&base, "/x", SECOND, true, 64)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, CallError::Protocol(m) if m.contains("content-length")),
-            "{err}"
-        );
-        assert!(!err.ejects());
-        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", 1).await;
-        let err = backend()
-            .get(&base, "/x", SECOND, true, 64)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CallError::TooLarge(64)), "{err}");
-    }
-
-    #[tokio::test]
-    async fn send_carries_the_method_headers_and_body() {
-        let (base, _, last) = server(b"HTTP/1.1 204 No Content\r\n\r\n", usize::MAX).await;
-        let req = Request::put(format!("{base}/admin/faults"))
-            .header("authorization", "Bearer t")
-            .body(Full::new(Bytes::from_static(b"{\"latency_ms\":5}")))
-            .unwrap();
-        let reply = backend().send(req, SECOND, true, 64).await.unwrap();
-        assert_eq!(reply.status, StatusCode::NO_CONTENT);
-        let sent = String::from_utf8(last.lock().unwrap().clone()).unwrap();
-        assert!(sent.starts_with("PUT /admin/faults HTTP/1.1\r\n"), "{sent}");
-        assert!(sent.contains("authorization: Bearer t\r\n"), "{sent}");
-        assert!(
-            sent.ends_with("content-length: 16\r\n\r\n{\"latency_ms\":5}"),
-            "{sent}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_base_with_a_path_prefix_and_bad_bases() {
-        let (base, _, last) = server(OK, usize::MAX).await;
-        backend()
-            .get(&format!("{base}/v1/"), "/health", SECOND, true, 64)
-            .await
-            .unwrap();
-        assert!(last
-            .lock()
-            .unwrap()
-            .starts_with(b"GET /v1/health HTTP/1.1\r\n"));
-        for bad in ["https://h:1", "h:1", "http://", "http:///x"] {
-            let err = backend()
-                .get(bad, "/x", SECOND, true, 64)
-                .await
-                .unwrap_err();
-            assert!(matches!(err, CallError::Protocol(_)), "{bad}: {err}");
-        }
+    mod hyper {
+        client_tests!(Driver::Hyper);
     }
 }

@@ -22,8 +22,26 @@ pub(super) struct Conn {
     pub buf: BytesMut,
 }
 
-struct Idle {
-    conn: Conn,
+/// A connection the pool can keep.
+pub(super) trait Pooled {
+    /// Whether it has nothing to say (no byte waiting, no close): only then is it taken.
+    fn quiet(&mut self) -> bool;
+}
+
+impl Pooled for Conn {
+    fn quiet(&mut self) -> bool {
+        quiet(self)
+    }
+}
+
+impl Pooled for super::hyper_conn::HyperConn {
+    fn quiet(&mut self) -> bool {
+        super::hyper_conn::HyperConn::quiet(self)
+    }
+}
+
+struct Idle<C> {
+    conn: C,
     since: Instant,
 }
 
@@ -41,14 +59,21 @@ fn quiet(conn: &Conn) -> bool {
 }
 
 /// Idle connections by `host:port`.
-#[derive(Default)]
-pub(super) struct Pool {
-    hosts: HashMap<Box<str>, VecDeque<Idle>>,
+pub(super) struct Pool<C> {
+    hosts: HashMap<Box<str>, VecDeque<Idle<C>>>,
 }
 
-impl Pool {
+impl<C> Default for Pool<C> {
+    fn default() -> Self {
+        Pool {
+            hosts: HashMap::new(),
+        }
+    }
+}
+
+impl<C: Pooled> Pool<C> {
     /// An idle connection to `authority`, if one is fresh enough.
-    pub(super) fn take(&mut self, authority: &str, now: Instant) -> Option<Conn> {
+    pub(super) fn take(&mut self, authority: &str, now: Instant) -> Option<C> {
         let idle = self.hosts.get_mut(authority)?;
         while idle
             .front()
@@ -56,8 +81,8 @@ impl Pool {
         {
             idle.pop_front();
         }
-        while let Some(i) = idle.pop_back() {
-            if quiet(&i.conn) {
+        while let Some(mut i) = idle.pop_back() {
+            if i.conn.quiet() {
                 return Some(i.conn);
             }
         }
@@ -65,7 +90,7 @@ impl Pool {
     }
 
     /// Keeps `conn` (its answer complete, the connection reusable) for the next call.
-    pub(super) fn put(&mut self, authority: &str, conn: Conn, now: Instant) {
+    pub(super) fn put(&mut self, authority: &str, conn: C, now: Instant) {
         let idle = match self.hosts.get_mut(authority) {
             Some(idle) => idle,
             None => self.hosts.entry(authority.into()).or_default(),
@@ -114,7 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_with_a_stray_byte_or_a_close_waiting_is_not_taken() {
-        let mut pool = Pool::default();
+        let mut pool = Pool::<Conn>::default();
         let (silent, _server_a) = pair().await;
         let (stray, mut server_b) = pair().await;
         let (closed, server_c) = pair().await;
@@ -129,8 +154,8 @@ mod tests {
         }
         // the most recent first: the closed one and the stray one are dropped, the silent one
         // is taken
-        let taken = pool.take("h:1", now).expect("the silent connection");
-        assert!(quiet(&taken));
+        let mut taken = pool.take("h:1", now).expect("the silent connection");
+        assert!(taken.quiet());
         assert_eq!(pool.idle("h:1"), 0);
         assert!(pool.take("h:1", now).is_none());
     }

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results, Row, Scaling,
-    Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
+    ClientAb, E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results,
+    Row, Scaling, Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
 };
 use crate::load::Report;
 
@@ -23,6 +23,9 @@ impl Results {
         }
         if let Some(k) = &self.tracking {
             tracking(&mut s, k);
+        }
+        if let Some(c) = &self.client {
+            client(&mut s, c);
         }
         if let Some(p) = &self.peers {
             peers(&mut s, p);
@@ -114,14 +117,58 @@ fn max_throughput(s: &mut String, e: &E2e) {
     );
 }
 
+/// The runs of one side, thousands grouped.
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| thousands(*x))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The client comparison: the own client vs hyper's, same run, and the decision.
+fn client(s: &mut String, c: &ClientAb) {
+    let _ = writeln!(
+        s,
+        "### The client: superpower's own HTTP/1.1 exchange vs hyper's client connection \
+         (`--client hyper`; same powersources and users, {} interleaved rounds, maximum throughput)\n",
+        c.rounds
+    );
+    let _ = writeln!(
+        s,
+        "| client | best req/s | each run, req/s | superpower CPU µs/req (median) |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|");
+    for (side, best, runs, cpu) in [
+        ("own", c.own_best_rps, &c.own_rps, c.own_median_cpu_us),
+        (
+            "hyper",
+            c.hyper_best_rps,
+            &c.hyper_rps,
+            c.hyper_median_cpu_us,
+        ),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {side} | {} | {} | {cpu:.1} |",
+            thousands(best),
+            list(runs)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe own client saves **{:.1} %** of superpower's CPU per request (medians): {} \
+         (protocol code of our own stays only for a saving of at least 10 %).\n",
+        c.saving * 100.0,
+        if c.keep_own {
+            "keep it"
+        } else {
+            "**hyper's client connection should replace it**"
+        }
+    );
+}
+
 /// The promise-tracking comparison: on vs off, same run.
 fn tracking(s: &mut String, k: &Tracking) {
-    let list = |v: &[f64]| {
-        v.iter()
-            .map(|x| thousands(*x))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let _ = writeln!(
         s,
         "### Promise tracking: on vs off (superpower as shipped, and with `--no-promise-tracking`; \

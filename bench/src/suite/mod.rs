@@ -25,6 +25,7 @@ use std::time::{Instant, SystemTime};
 use crate::load;
 use crate::report::{Mode, Results};
 
+mod ab;
 mod e2e;
 mod failover;
 mod fleet;
@@ -128,6 +129,7 @@ pub async fn run(opts: &Options) -> Results {
     };
 
     if opts.only_peers {
+        run_client(opts, &fleet, &t, &users, &logs, &mut res).await;
         step("peers: saturation only");
         run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
         res.memory = memory::peak(&fleet);
@@ -146,6 +148,8 @@ pub async fn run(opts: &Options) -> Results {
         Ok(k) => res.tracking = Some(k),
         Err(e) => res.failures.push(format!("promise tracking: {e:#}")),
     }
+
+    run_client(opts, &fleet, &t, &users, &logs, &mut res).await;
 
     step("peers: nginx and HAProxy in front of the same powersources");
     run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
@@ -187,6 +191,22 @@ fn read_micro(opts: &Options, res: &mut Results) {
             Ok(m) => res.micro = m,
             Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
         }
+    }
+}
+
+/// Runs the client comparison into `res` (its figures, or why it could not run).
+async fn run_client(
+    opts: &Options,
+    fleet: &fleet::Fleet,
+    t: &Timing,
+    users: &Arc<Vec<http::HeaderValue>>,
+    logs: &std::path::Path,
+    res: &mut Results,
+) {
+    step("client: own vs hyper");
+    match ab::client(opts, fleet, t, users, logs, &mut res.failures).await {
+        Ok(c) => res.client = Some(c),
+        Err(e) => res.failures.push(format!("client comparison: {e:#}")),
     }
 }
 

@@ -1,0 +1,152 @@
+//! An A/B of two superpowers in front of the same 3 powersources, loaded at maximum throughput
+//! by the same returning users, in interleaved rounds whose order alternates (a, b; b, a; …), so
+//! a burst of other work on the machine hurts both sides alike. Each side is charged the CPU
+//! time of its own superpower process only (the powersources serve both alike).
+//!
+//! Two comparisons are made of it: the cost of the live promises (`tracking`: as shipped vs
+//! `--no-promise-tracking`) and the client's (here: superpower's own HTTP/1.1 exchange vs
+//! hyper's client connection driven on the requesting task, `--client hyper`). The client
+//! comparison decides which one superpower keeps: its own only while it saves at least
+//! [`CLIENT_SAVING`] of superpower's CPU per request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::ensure;
+use http::header::HeaderValue;
+
+use super::fleet::{start_superpower, Fleet};
+use super::options::Options;
+use super::progress::step;
+use super::timing::{Timing, MAX_CONNECTIONS, RECORD_LIMIT};
+use super::users::{cookies, every_user_once};
+use crate::load::{self, Names, Plan};
+use crate::procs::{Proc, MICROS_PER_TICK};
+use crate::report::{ClientAb, Process};
+
+/// The share of superpower's CPU per request its own client must save over hyper's to stay.
+pub const CLIENT_SAVING: f64 = 0.10;
+
+/// What each side did: answers per second and CPU microseconds per request, each round.
+pub(super) struct Sides {
+    pub(super) rps: [Vec<f64>; 2],
+    pub(super) cpu_us: [Vec<f64>; 2],
+}
+
+/// One maximum-throughput run at `p`: its answers per second and the CPU microseconds its
+/// process used per request.
+async fn run_once(
+    p: &Proc,
+    users: &Arc<Vec<HeaderValue>>,
+    t: &Timing,
+    failures: &mut Vec<String>,
+    what: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let mut plan = Plan::new(p.addr, "/", MAX_CONNECTIONS, t.max);
+    plan.rotation = cookies(users);
+    let before = p.cpu_ticks();
+    let r = load::run(plan).await?;
+    let after = p.cpu_ticks();
+    if r.failures() > 0 {
+        failures.push(format!("{what}: {}", r.failure_summary()));
+    }
+    let cpu = match (before, after) {
+        (Some(b), Some(a)) => (a - b) as f64 * MICROS_PER_TICK / r.requests.max(1) as f64,
+        _ => 0.0,
+    };
+    Ok((r.rps, cpu))
+}
+
+/// Warms both sides with every user once (pools, prepared answers), then runs `rounds`
+/// interleaved rounds; `what` and the sides' names label the progress and the failures.
+pub(super) async fn interleaved(
+    sides: [(&Proc, &str); 2],
+    users: &Arc<Vec<HeaderValue>>,
+    t: &Timing,
+    rounds: usize,
+    what: &str,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<Sides> {
+    for (p, _) in sides {
+        let r = load::run(every_user_once(p.addr, users, Names::Ignore, RECORD_LIMIT)).await?;
+        ensure!(
+            r.failures() == 0,
+            "warming {}: {}",
+            p.name(),
+            r.failure_summary()
+        );
+    }
+    let mut out = Sides {
+        rps: [Vec::new(), Vec::new()],
+        cpu_us: [Vec::new(), Vec::new()],
+    };
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let (p, name) = sides[side];
+            step(&format!("{what}, round {}: {name}", round + 1));
+            let label = format!("max throughput, {what} {name}");
+            let (rps, cpu) = run_once(p, users, t, failures, &label).await?;
+            out.rps[side].push(rps);
+            out.cpu_us[side].push(cpu);
+        }
+    }
+    Ok(out)
+}
+
+/// The median of `v` (0 for none).
+pub(super) fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// The best of `v` (0 for none).
+pub(super) fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+/// The client comparison: the fleet's superpower (its own client) against a second one with
+/// `--client hyper`.
+pub(super) async fn client(
+    opts: &Options,
+    fleet: &Fleet,
+    t: &Timing,
+    users: &Arc<Vec<HeaderValue>>,
+    logs: &Path,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<ClientAb> {
+    let hyper = start_superpower(
+        opts,
+        logs,
+        Process::SuperpowerHyper,
+        &fleet.powersources,
+        &["--client".to_owned(), "hyper".to_owned()],
+    )
+    .await?;
+    let sides = [(&fleet.superpower, "own"), (&hyper, "hyper")];
+    let s = interleaved(sides, users, t, t.tracking_rounds, "client", failures).await?;
+    let [own_cpu, hyper_cpu] = [median(&s.cpu_us[0]), median(&s.cpu_us[1])];
+    let saving = if hyper_cpu > 0.0 {
+        1.0 - own_cpu / hyper_cpu
+    } else {
+        0.0
+    };
+    Ok(ClientAb {
+        rounds: t.tracking_rounds,
+        own_best_rps: best(&s.rps[0]),
+        hyper_best_rps: best(&s.rps[1]),
+        own_median_cpu_us: own_cpu,
+        hyper_median_cpu_us: hyper_cpu,
+        saving,
+        keep_own: saving >= CLIENT_SAVING,
+        own_rps: s.rps[0].clone(),
+        hyper_rps: s.rps[1].clone(),
+        own_cpu_us_per_request: s.cpu_us[0].clone(),
+        hyper_cpu_us_per_request: s.cpu_us[1].clone(),
+    })
+}

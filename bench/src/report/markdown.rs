@@ -125,6 +125,23 @@ fn list(v: &[f64]) -> String {
         .join(", ")
 }
 
+/// The table of an A/B: each side's best run, every run, and its CPU per request.
+fn ab_table(s: &mut String, what: &str, sides: [(&str, f64, &Vec<f64>, f64); 2]) {
+    let _ = writeln!(
+        s,
+        "| {what} | best req/s | each run, req/s | superpower CPU µs/req (median) |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|");
+    for (side, best, runs, cpu) in sides {
+        let _ = writeln!(
+            s,
+            "| {side} | {} | {} | {cpu:.1} |",
+            thousands(best),
+            list(runs)
+        );
+    }
+}
+
 /// The client comparison: the own client vs hyper's, same run, and the decision.
 fn client(s: &mut String, c: &ClientAb) {
     let _ = writeln!(
@@ -175,22 +192,14 @@ fn tracking(s: &mut String, k: &Tracking) {
          same powersources and users, {} interleaved rounds, maximum throughput)\n",
         k.rounds
     );
-    let _ = writeln!(
+    ab_table(
         s,
-        "| promise tracking | best req/s | each run, req/s | superpower CPU µs/req (median) |"
+        "promise tracking",
+        [
+            ("on", k.on_best_rps, &k.on_rps, k.on_median_cpu_us),
+            ("off", k.off_best_rps, &k.off_rps, k.off_median_cpu_us),
+        ],
     );
-    let _ = writeln!(s, "|---|---:|---|---:|");
-    for (side, best, runs, cpu) in [
-        ("on", k.on_best_rps, &k.on_rps, k.on_median_cpu_us),
-        ("off", k.off_best_rps, &k.off_rps, k.off_median_cpu_us),
-    ] {
-        let _ = writeln!(
-            s,
-            "| {side} | {} | {} | {cpu:.1} |",
-            thousands(best),
-            list(runs)
-        );
-    }
     let _ = writeln!(
         s,
         "\non = **{:.3}×** off (best runs); {} identity checks made by the \"on\" side, {} changes.\n",

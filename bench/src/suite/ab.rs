@@ -59,7 +59,7 @@ async fn run_once(
 
 /// Warms both sides with every user once (pools, prepared answers), then runs `rounds`
 /// interleaved rounds; `what` and the sides' names label the progress and the failures.
-pub(super) async fn interleaved(
+async fn interleaved(
     sides: [(&Proc, &str); 2],
     users: &Arc<Vec<HeaderValue>>,
     t: &Timing,
@@ -94,6 +94,28 @@ pub(super) async fn interleaved(
     Ok(out)
 }
 
+/// A second superpower (`process`, started with `flags`) in front of the fleet's powersources,
+/// against the fleet's own: the interleaved rounds of the two, `names` labelling them. The
+/// second one is returned too (the caller may read its metrics); it stops when dropped.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn versus(
+    opts: &Options,
+    fleet: &Fleet,
+    logs: &Path,
+    (process, flags): (Process, &[&str]),
+    names: [&str; 2],
+    users: &Arc<Vec<HeaderValue>>,
+    t: &Timing,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<(Proc, Sides)> {
+    let flags: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+    let other = start_superpower(opts, logs, process, &fleet.powersources, &flags).await?;
+    let sides = [(&fleet.superpower, names[0]), (&other, names[1])];
+    let what = format!("{} vs {}", names[0], names[1]);
+    let s = interleaved(sides, users, t, t.tracking_rounds, &what, failures).await?;
+    Ok((other, s))
+}
+
 /// The median of `v` (0 for none).
 pub(super) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -120,16 +142,18 @@ pub(super) async fn client(
     logs: &Path,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<ClientAb> {
-    let hyper = start_superpower(
+    let hyper = (Process::SuperpowerHyper, &["--client", "hyper"][..]);
+    let (_, s) = versus(
         opts,
+        fleet,
         logs,
-        Process::SuperpowerHyper,
-        &fleet.powersources,
-        &["--client".to_owned(), "hyper".to_owned()],
+        hyper,
+        ["own", "hyper"],
+        users,
+        t,
+        failures,
     )
     .await?;
-    let sides = [(&fleet.superpower, "own"), (&hyper, "hyper")];
-    let s = interleaved(sides, users, t, t.tracking_rounds, "client", failures).await?;
     let [own_cpu, hyper_cpu] = [median(&s.cpu_us[0]), median(&s.cpu_us[1])];
     let saving = if hyper_cpu > 0.0 {
         1.0 - own_cpu / hyper_cpu

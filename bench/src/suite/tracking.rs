@@ -15,8 +15,8 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::ab::{best, interleaved, median};
-use super::fleet::{start_superpower, Fleet};
+use super::ab::{best, median, versus};
+use super::fleet::Fleet;
 use super::options::Options;
 use super::timing::Timing;
 use crate::report::{Process, Tracking};
@@ -49,21 +49,22 @@ pub(super) async fn tracking(
     logs: &Path,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<Tracking> {
-    let off = start_superpower(
-        opts,
-        logs,
-        Process::SuperpowerUntracked,
-        &fleet.powersources,
-        &["--no-promise-tracking".to_owned()],
-    )
-    .await?;
     let on = &fleet.superpower;
     let checks_before = counter(on.addr, "superpower_identity_checks_total").await?;
-    let sides = [(on, "on"), (&off, "off")];
-    let rounds = t.tracking_rounds;
-    let s = interleaved(sides, users, t, rounds, "promise tracking", failures).await?;
+    let untracked = (Process::SuperpowerUntracked, &["--no-promise-tracking"][..]);
+    let (off, s) = versus(
+        opts,
+        fleet,
+        logs,
+        untracked,
+        ["on", "off"],
+        users,
+        t,
+        failures,
+    )
+    .await?;
     let mut res = Tracking {
-        rounds,
+        rounds: t.tracking_rounds,
         on_rps: s.rps[0].clone(),
         off_rps: s.rps[1].clone(),
         on_cpu_us_per_request: s.cpu_us[0].clone(),

@@ -103,6 +103,11 @@ impl Powersource {
         self.router.fleet()
     }
 
+    /// The client the calls go through.
+    pub fn backend(&self) -> &Backend {
+        self.router.backend()
+    }
+
     /// `GET /assignments/{user}`: the user's superpower.
     ///
     /// # Errors

@@ -70,6 +70,8 @@ impl Application {
         let backend =
             Backend::for_powersource(settings.connect_timeout).with_driver(settings.client);
         let cancel = CancellationToken::new();
+        // the main runtime's calls (health checks, the catalog, admin) have a pool of their own
+        tokio::spawn(backend.clone().sweep_until(cancel.clone()));
         let ejection = Ejection {
             cooldown: settings.eject_cooldown,
             max_percent: settings.max_ejection_percent,
@@ -272,6 +274,9 @@ impl Application {
             self.workers,
             self.max_connections,
             move |listener, max_connections, stop| {
+                // on this worker's runtime: its pool of connections to powersource is its own
+                let sweeper = state.powersource.backend().clone();
+                tokio::spawn(sweeper.sweep_until(stop.clone()));
                 let state = state.clone();
                 let options = ServeOptions {
                     max_connections,

@@ -36,6 +36,9 @@ use exchange::{exchange, Answer, Failure};
 use hyper_conn::HyperConn;
 use pool::{Conn, Pool, Pooled};
 
+/// How often each thread's idle connections are swept ([`Backend::sweep_until`]).
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The original demo's connect timeout, used when tight deadlines are off.
 const LOOSE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -308,6 +311,22 @@ impl Backend {
             C::pool(&mut self.pools().borrow_mut()).put(authority, conn, Instant::now());
         }
         Ok(answer.into())
+    }
+
+    /// Closes this thread's idle connections that are too old or that their peer closed (a
+    /// killed instance's), every [`SWEEP_INTERVAL`] until `stop`: the pools are per thread, so
+    /// each runtime that makes calls runs one of these (the main runtime and every worker).
+    pub async fn sweep_until(self, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            }
+            let now = Instant::now();
+            let mut pools = self.pools().borrow_mut();
+            pools.own.sweep(now);
+            pools.hyper.sweep(now);
+        }
     }
 
     /// This thread's pools (never borrowed across an `await`).

@@ -101,6 +101,20 @@ impl<C: Pooled> Pool<C> {
         idle.push_back(Idle { conn, since: now });
     }
 
+    /// Drops every idle connection that is too old or not quiet (its peer closed it: a killed
+    /// instance's sockets would sit in CLOSE_WAIT), and forgets hosts left with none (a gone
+    /// pod's address); how many connections it dropped.
+    pub(super) fn sweep(&mut self, now: Instant) -> usize {
+        let mut dropped = 0;
+        self.hosts.retain(|_, idle| {
+            let before = idle.len();
+            idle.retain_mut(|i| now.duration_since(i.since) <= IDLE_TIMEOUT && i.conn.quiet());
+            dropped += before - idle.len();
+            !idle.is_empty()
+        });
+        dropped
+    }
+
     /// Idle connections to `authority`.
     #[cfg(test)]
     pub(super) fn idle(&self, authority: &str) -> usize {
@@ -158,5 +172,26 @@ mod tests {
         assert!(taken.quiet());
         assert_eq!(pool.idle("h:1"), 0);
         assert!(pool.take("h:1", now).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_sweep_drops_closed_and_old_connections_and_empty_hosts() {
+        let mut pool = Pool::<Conn>::default();
+        let (silent, _server_a) = pair().await;
+        let (closed, server_b) = pair().await;
+        let (old, _server_c) = pair().await;
+        drop(server_b);
+        until_not_quiet(&closed).await;
+        let now = Instant::now();
+        pool.put("live:1", silent, now);
+        pool.put("gone:1", closed, now);
+        pool.put("old:1", old, now - IDLE_TIMEOUT - Duration::from_secs(1));
+        assert_eq!(pool.sweep(now), 2);
+        assert_eq!(pool.idle("live:1"), 1);
+        assert_eq!(
+            pool.hosts.len(),
+            1,
+            "hosts with no connection left are forgotten"
+        );
     }
 }

@@ -44,7 +44,9 @@ pub struct Settings {
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub admin_token: Option<String>,
 
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once, one limit for the process. Past it, up to 64 more are
+    /// accepted for probes: `/live` and `/health` answered, any other request a 503 that closes
+    /// the connection; past those, a connection is closed at once.
     #[arg(long, env = "POWERSOURCE_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 

@@ -13,6 +13,7 @@ use service::metrics::{
     SUPERPOWER_HEDGED_REQUESTS_TOTAL,
 };
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::answers::Answers;
@@ -269,22 +270,22 @@ impl Application {
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(%addr, workers = self.workers, "superpower listening");
         }
+        // one limit for the process, whichever worker the kernel hands a connection to
+        let options = ServeOptions {
+            permits: Some(Arc::new(Semaphore::new(self.max_connections))),
+            ..options
+        };
         let served = crate::workers::serve(
             self.listener,
             self.workers,
-            self.max_connections,
-            move |listener, max_connections, stop| {
+            move |listener, stop| {
                 // on this worker's runtime: its pool of connections to powersource is its own
                 let sweeper = state.powersource.backend().clone();
                 tokio::spawn(sweeper.sweep_until(stop.clone()));
                 let state = state.clone();
-                let options = ServeOptions {
-                    max_connections,
-                    ..options.clone()
-                };
                 service::http::serve(
                     listener,
-                    options,
+                    options.clone(),
                     move |req| {
                         let state = state.clone();
                         async move { crate::routes::route(&state, req).await }

@@ -4,6 +4,7 @@
 //! access-log line and a latency sample per request, a server span per request when traces are
 //! on ([`crate::traces`]), and a graceful drain on shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +17,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::body::{Body, Response, RouteLabel};
+use super::body::{error_json, Body, Response, RouteLabel};
 use super::stall::StallTimeout;
 use crate::log_format::{cut_path, ACCESS_TARGET};
 use crate::traces;
@@ -32,8 +33,13 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
     pub drain_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once. Past it a connection is still accepted, as one of
+    /// [`SPARE_CONNECTIONS`]: it gets `/live` and `/health` answered (probes keep working at the
+    /// limit) and any other request a 503 that closes it; past those too, it is closed at once.
     pub max_connections: usize,
+    /// The permits of `max_connections` when several accept loops share one limit (superpower's
+    /// workers); `None`: this loop's own.
+    pub permits: Option<Arc<Semaphore>>,
     /// A client that accepts no byte of an answer for this long (it stopped reading) has its
     /// connection closed, so it cannot hold one of the `max_connections` forever.
     pub client_timeout: Duration,
@@ -52,6 +58,7 @@ impl Default for ServeOptions {
             header_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            permits: None,
             client_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             route_of: |_| "unmatched",
@@ -75,7 +82,11 @@ pub async fn serve<H, Fut>(
 {
     let handler = Arc::new(handler);
     let options = Arc::new(options);
-    let permits = Arc::new(Semaphore::new(options.max_connections));
+    let permits = options
+        .permits
+        .clone()
+        .unwrap_or_else(|| Arc::new(Semaphore::new(options.max_connections)));
+    let spare = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -85,11 +96,12 @@ pub async fn serve<H, Fut>(
         .keep_alive(true);
     tokio::pin!(shutdown);
 
+    let mut spare_builder = builder.clone();
+    spare_builder
+        .keep_alive(false)
+        .header_read_timeout(SPARE_HEAD_TIMEOUT);
+
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -103,22 +115,37 @@ pub async fn serve<H, Fut>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = StallTimeout::new(stream, options.client_timeout);
-        let handler = handler.clone();
-        let options = options.clone();
-        let service = service_fn(move |req: Request<Incoming>| {
-            let handler = handler.clone();
-            let options = options.clone();
-            async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &options).await) }
-        });
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%peer, %err, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        let io = TokioIo::new(StallTimeout::new(stream, options.client_timeout));
+        let (handler, opts) = (handler.clone(), options.clone());
+        if let Ok(permit) = permits.clone().try_acquire_owned() {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let (handler, opts) = (handler.clone(), opts.clone());
+                async move { Ok::<_, Infallible>(observe(req, &*handler, &opts).await) }
+            });
+            run(
+                graceful.watch(builder.serve_connection(io, service)),
+                permit,
+                peer,
+            );
+        } else if let Ok(permit) = spare.clone().try_acquire_owned() {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let (handler, opts) = (handler.clone(), opts.clone());
+                async move {
+                    let resp = if is_probe(&req) {
+                        observe(req, &*handler, &opts).await
+                    } else {
+                        observe(req, &|_| async { busy() }, &opts).await
+                    };
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            run(
+                graceful.watch(spare_builder.serve_connection(io, service)),
+                permit,
+                peer,
+            );
+        }
+        // else: past the limit and every spare connection, it is closed at once (dropped)
     }
 
     drop(listener);
@@ -132,6 +159,42 @@ pub async fn serve<H, Fut>(
             tracing::warn!("drain timed out; closing remaining connections");
         }
     }
+}
+
+/// Serves one connection on its own task, holding `permit` until it ends.
+fn run<C>(conn: C, permit: OwnedSemaphorePermit, peer: std::net::SocketAddr)
+where
+    C: Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(err) = conn.await {
+            tracing::debug!(%peer, %err, "connection ended with an error");
+        }
+        drop(permit);
+    });
+}
+
+/// Connections accepted past `max_connections`, each for probes only ([`ServeOptions`]).
+pub const SPARE_CONNECTIONS: usize = 64;
+
+/// How long a spare connection may take to send its request head.
+const SPARE_HEAD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether `req` is a probe a spare connection answers: `GET` or `HEAD` of `/live` or `/health`.
+fn is_probe(req: &Request<Incoming>) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        && matches!(req.uri().path(), "/live" | "/health")
+}
+
+/// The answer past the connection limit: 503, the connection closed after it.
+fn busy() -> Response {
+    let mut resp = error_json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "at the connection limit (--max-connections): try again",
+    );
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Runs one request through the handler, then records the latency histogram and the access log.

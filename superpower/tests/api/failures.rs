@@ -119,7 +119,8 @@ async fn an_instance_that_accepts_but_never_answers_does_not_break_the_promise()
     app.wait_for_ring(2).await;
 }
 
-/// A raw TCP peer that answers `GET /health` with 200 until frozen, and then holds every
+/// A raw TCP peer that answers `GET /health` with 200 (naming its request, as powersource does)
+/// until frozen, and then holds every
 /// request (new or on a kept-alive connection) without a word.
 struct FrozenPeer {
     url: String,
@@ -157,7 +158,7 @@ impl FrozenPeer {
                                 return;
                             }
                             let _ =
-                                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
+                                conn.write_all(b"HTTP/1.1 200 OK\r\nx-powersource-target: /health\r\ncontent-length: 3\r\n\r\nok\n");
                         }
                     }
                 });

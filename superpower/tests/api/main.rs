@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod failures;
+mod limits;
 mod membership;
 mod misbehaving;
 mod pages;

@@ -172,7 +172,6 @@ where
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Each worker answers with its thread's name; connections reach more than one worker, and

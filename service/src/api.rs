@@ -27,6 +27,10 @@ use crate::http::body::{full, if_none_match, json_object, Body, Response};
 /// The header naming the powersource instance on every one of its responses.
 pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-instance");
 
+/// The longest instance name superpower passes on from [`INSTANCE_HEADER`] (a pod's name is
+/// at most 253 bytes); a longer one is replaced by the instance's address.
+pub const MAX_INSTANCE_NAME: usize = 253;
+
 /// The header naming the request an answer is for: powersource echoes the request target (path
 /// and query) on every answer, and superpower serves no answer whose echo is
 /// not the target it sent. Once a request is written, HTTP/1.1 alone cannot tell a stray answer

@@ -147,6 +147,8 @@ impl Powersource {
             .headers
             .get(&INSTANCE_HEADER)
             .and_then(|v| v.to_str().ok())
+            // a name is short: a longer one (a misbehaving peer's) is not passed on to users
+            .filter(|name| name.len() <= api::MAX_INSTANCE_NAME)
             .unwrap_or(routed.instance.name());
         self.answers.prepare(
             &routed.reply.body,

@@ -19,6 +19,8 @@ enum Stray {
     Duplicate,
     /// Bytes past the answer's `Content-Length` (here: the answer before it, whole).
     LongBody,
+    /// No stray answer: the answer's `X-Powersource-Instance` made 60,000 bytes long.
+    LongName,
 }
 
 /// A TCP hop that relays requests to `upstream` one connection for one, and adds a stray answer
@@ -88,12 +90,20 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, stray: Stray) {
         let Some(answer) = message(&mut server, &mut from_server).await else {
             return;
         };
+        let answer = match stray {
+            Stray::LongName => long_name(&answer),
+            _ => answer,
+        };
         if client.write_all(&answer).await.is_err() {
             return;
         }
         let extra = match stray {
             Stray::Duplicate => answer.clone(),
             Stray::LongBody => before.clone().unwrap_or_else(|| answer.clone()),
+            Stray::LongName => {
+                before = Some(answer);
+                continue;
+            }
         };
         tokio::time::sleep(Duration::from_millis(3)).await;
         if client.write_all(&extra).await.is_err() {
@@ -101,6 +111,23 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, stray: Stray) {
         }
         before = Some(answer);
     }
+}
+
+/// `answer` with its `X-Powersource-Instance` 60,000 bytes long.
+fn long_name(answer: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let lines: Vec<String> = head
+        .lines()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("x-powersource-instance:") {
+                format!("x-powersource-instance: {}", "n".repeat(60_000))
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", lines.join("\r\n")).into_bytes()
 }
 
 /// Asks for `n` new users in a row; (answers with the user's own character, with another's,
@@ -173,4 +200,17 @@ async fn a_stray_answer_is_dropped_and_the_call_fails_over() {
             "{driver:?}: every user served their own, by failover if need be"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_instance_name_is_not_passed_on() {
+    let fleet = TestFleet::start(1);
+    let hop = Hop::start(fleet.instances[0].addr, Stray::LongName).await;
+    let app = spawn_app(test_settings(vec![hop.url()])).await;
+    app.wait_for_ring(1).await;
+    let a = app.superpower_json(None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let instance = a.json()["instance"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(instance, hop.addr.to_string(), "the instance's address, not its 60 KB name");
+    assert!(a.body.len() < 4096, "{} bytes", a.body.len());
 }

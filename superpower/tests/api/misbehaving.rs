@@ -120,7 +120,9 @@ fn long_name(answer: &[u8]) -> Vec<u8> {
     let lines: Vec<String> = head
         .lines()
         .map(|l| {
-            if l.to_ascii_lowercase().starts_with("x-powersource-instance:") {
+            if l.to_ascii_lowercase()
+                .starts_with("x-powersource-instance:")
+            {
                 format!("x-powersource-instance: {}", "n".repeat(60_000))
             } else {
                 l.to_owned()
@@ -211,6 +213,10 @@ async fn a_long_instance_name_is_not_passed_on() {
     let a = app.superpower_json(None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let instance = a.json()["instance"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(instance, hop.addr.to_string(), "the instance's address, not its 60 KB name");
+    assert_eq!(
+        instance,
+        hop.addr.to_string(),
+        "the instance's address, not its 60 KB name"
+    );
     assert!(a.body.len() < 4096, "{} bytes", a.body.len());
 }

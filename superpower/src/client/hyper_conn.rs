@@ -86,7 +86,7 @@ pub(super) async fn exchange(
     limit: usize,
 ) -> Result<Answer, Failure> {
     let request = build(req)?;
-    let mut answer = Box::pin(hc.sender.send_request(request));
+    let mut answer = std::pin::pin!(hc.sender.send_request(request));
     let response = poll_fn(|cx| {
         hc.drive(cx);
         match answer.as_mut().poll(cx) {
@@ -97,7 +97,6 @@ pub(super) async fn exchange(
         }
     })
     .await;
-    drop(answer);
     let response = match response {
         Ok(response) => response,
         Err(Some(e)) if e.is_canceled() || e.is_closed() => {
@@ -142,7 +141,9 @@ async fn read_body(hc: &mut HyperConn, mut body: Incoming, limit: usize) -> Resu
     if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
         return Err(Failure::TooLarge(limit));
     }
-    let mut out = BytesMut::new();
+    // a body that comes as one frame is that frame's bytes, not a copy
+    let mut first: Option<Bytes> = None;
+    let mut more = BytesMut::new();
     loop {
         let frame = poll_fn(|cx| {
             hc.drive(cx);
@@ -150,14 +151,28 @@ async fn read_body(hc: &mut HyperConn, mut body: Incoming, limit: usize) -> Resu
         })
         .await;
         match frame {
-            None => return Ok(out.freeze()),
+            None => {
+                return Ok(match first {
+                    Some(only) if more.is_empty() => only,
+                    _ => more.freeze(),
+                })
+            }
             Some(Err(e)) => return Err(Failure::Broken(format!("the body: {e}"))),
             Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if out.len() + data.len() > limit {
-                        return Err(Failure::TooLarge(limit));
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                let so_far = first.as_ref().map_or(0, Bytes::len) + more.len();
+                if so_far + data.len() > limit {
+                    return Err(Failure::TooLarge(limit));
+                }
+                match first.take() {
+                    None if more.is_empty() => first = Some(data),
+                    Some(earlier) => {
+                        more.extend_from_slice(&earlier);
+                        more.extend_from_slice(&data);
                     }
-                    out.extend_from_slice(&data);
+                    None => more.extend_from_slice(&data),
                 }
             }
         }

@@ -53,9 +53,10 @@ def prometheus_checks(experiment):
     return checks
 
 
-def value(base, query):
-    """The query's first value, or a short reason it has none."""
-    params = urllib.parse.urlencode({"query": query})
+def value(base, query, at=None):
+    """The instant query's first value (now, or at the Unix time `at`), or a short reason it has
+    none. experiments/verify_journals.py asks Prometheus through it too."""
+    params = urllib.parse.urlencode({"query": query} if at is None else {"query": query, "time": at})
     try:
         with urllib.request.urlopen(f"{base}/api/v1/query?{params}", timeout=5) as resp:
             result = json.load(resp)["data"]["result"]

@@ -61,7 +61,8 @@ if [ "$micro" = 1 ]; then
   # forget earlier estimates, so a benchmark that no longer runs cannot report stale figures
   rm -rf "$crit/ring_candidates" "$crit/ring" "$crit/assign_assign_1500" "$crit/identity_from_headers" \
     "$crit/render_json_answer" "$crit/render_html_character_page" \
-    "$crit/promises_remember_untracked" "$crit/promises_remember_tracked"
+    "$crit/promises_remember_untracked" "$crit/promises_remember_tracked" \
+    "$crit/promises_sign" "$crit/promises_recall_untracked" "$crit/promises_recall_tracked"
   if [ ${#smoke[@]} -gt 0 ]; then times=(--warm-up-time 0.1 --measurement-time 0.2)
   else times=(--warm-up-time 1 --measurement-time 2); fi
   log "cargo bench --bench micro (superpower, powersource)"

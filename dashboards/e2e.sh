@@ -4,11 +4,14 @@
 #
 #   dashboards/e2e.sh
 #
-# 1. Starts the local fleet with deploy/local/up.sh (3 powersources, superpower, Prometheus),
-#    unless one is already running (then it is used, and left running).
-# 2. Waits until Prometheus scrapes every target (up == 1).
+# 1. Starts the local fleet with deploy/local/up.sh --frontends 2 (3 powersources, two superpower
+#    replicas behind the balancer, Prometheus: the front end as the manifests run it, so every
+#    query must hold with a series per replica), unless one is already running (then it is used,
+#    and left running).
+# 2. Waits until Prometheus scrapes every target (up == 1), each replica included.
 # 3. Drives bounded traffic to superpower on 127.0.0.1:30280 (oha): JSON and HTML answers, new
-#    visitors and returning ones (varied superpower_id cookies), and /images/{id}.
+#    visitors and returning ones (each with the superpower_id and superpower_last cookies its first
+#    answer set), and /images/{id}.
 # 4. Kills powersource-1 (SIGKILL), waits until Prometheus sees it down and superpower's ring
 #    shrinks, drives more traffic, starts it again and waits until the ring is whole.
 #    Then asks Prometheus whether promise 1 held: answers to returning users checked, none changed.
@@ -66,13 +69,14 @@ if curl -sf -o /dev/null --max-time 2 "$SP/health"; then
   say "a fleet is already running: using it (it stays up afterwards)"
   deploy/local/up.sh # starts only what is missing, e.g. Prometheus
 else
-  say "starting the local fleet (deploy/local/up.sh)"
+  say "starting the local fleet (deploy/local/up.sh --frontends 2)"
   started_fleet=1
-  deploy/local/up.sh
+  deploy/local/up.sh --frontends 2
 fi
 curl -sf -o /dev/null --max-time 2 "$PROM/-/ready" || die "no Prometheus answers on $PROM (deploy/local/up.sh starts it when the prometheus binary is installed)"
 n="$(sed -n 's/^POWERSOURCES=//p' var/fleet/fleet.env 2>/dev/null || true)"
 n="${n:-3}"
+targets=$((n + $(frontends)))
 
 # prom_count EXPR: number of series EXPR returns now (0 when the query fails).
 prom_count() {
@@ -89,11 +93,23 @@ wait_for() {
 }
 
 start_epoch=$(date +%s)
-wait_for "all $((n + 1)) targets up" "count(up{job=~\"superpower|powersource\"} == 1) == $((n + 1))"
+# only targets scraped in the last 10 s count: Prometheus keeps its data between fleets, and the
+# series of an earlier fleet's other targets (the front-end experiments' superpower-1 and -2)
+# are still within the query's 5-minute lookback
+up='up{job=~"superpower|powersource"}'
+wait_for "all $targets targets up" "count(($up == 1) and (time() - timestamp($up) < 10)) == $targets"
 
 # --- traffic -------------------------------------------------------------------------------------
+# returning users as a browser keeps them: an identity, and the signed superpower_last cookie their
+# first answer set (superpower checks each of their answers against it: promise 1, counted)
 cookies=()
-for _ in $(seq 1 12); do cookies+=("$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"); done
+for _ in $(seq 1 12); do
+  id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  last="$(curl -s --max-time 2 -D - -o /dev/null -H 'Accept: application/json' -H "Cookie: superpower_id=$id" "$SP/" |
+    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: superpower_last=\([^;]*\).*/\1/p')"
+  [ -n "$last" ] || die "the first answer to a new user set no superpower_last cookie"
+  cookies+=("superpower_id=$id; superpower_last=$last")
+done
 
 # oha_run LABEL ARGS...: a bounded oha run; prints requests, status codes and p99.
 oha_run() {
@@ -110,11 +126,11 @@ drive() {
   oha_run "new visitors, HTML" -n 60 -c 4 "$SP/"
   local c url
   for c in "${cookies[@]}"; do
-    oha_run "returning user ${c:0:6}…" -n 25 -c 2 -H 'Accept: application/json' -H "Cookie: superpower_id=$c" "$SP/" >/dev/null
+    oha_run "returning user" -n 25 -c 2 -H 'Accept: application/json' -H "Cookie: $c" "$SP/" >/dev/null
   done
   say "  returning users: ${#cookies[@]} × 25 requests"
   for c in "${cookies[@]:0:4}"; do
-    url="$(curl -sf --max-time 2 -H 'Accept: application/json' -H "Cookie: superpower_id=$c" "$SP/" | jq -r '.image_url // empty')"
+    url="$(curl -sf --max-time 2 -H 'Accept: application/json' -H "Cookie: $c" "$SP/" | jq -r '.image_url // empty')"
     [ -n "$url" ] && oha_run "image $url" -n 20 -c 2 "$SP$url"
   done
   return 0

@@ -13,6 +13,20 @@
 #                                                 (injected) and some 200
 # The token: SUPERPOWER_ADMIN_TOKEN, else the one the fleet keeps in var/fleet/fleet.env.
 #
+# Every powersource superpower knows, through superpower's own admin API (SUPERPOWER_URL, default
+# http://127.0.0.1:30280/: the local fleet, the container fleet's balancer, a Service), for faults
+# that must reach the whole fleet wherever it runs (the front-end experiments slow every instance):
+#   experiments/faults.sh every set JSON          PUT /admin/instances/NAME/faults for each
+#   experiments/faults.sh every clear             DELETE them
+# An instance superpower does not see healthy (gone, or not there yet: a restarted container comes
+# back at a new address) is left out and named; set fails unless every healthy one took it (and
+# one did). clear passes over one that does not answer any more (killed, or restarted elsewhere: a
+# new process has no fault), and fails only when one that answers refuses. Behind a balancer the
+# listing and each call may reach different replicas: a 404 (that replica does not know the
+# instance yet) is asked again for up to 5 s. (The front-end
+# experiments also give their faults a duration_ms: they end by themselves.)
+# The token: SUPERPOWER_ADMIN_TOKEN, else the local fleet's.
+#
 # Kubernetes (key/value pairs, so that an experiment can pass them as a JSON object):
 #   experiments/faults.sh kubernetes set|clear|get|expect label_selector SEL ns NS \
 #       [pod NAME] [faults JSON] [fault latency:MS|errors]
@@ -26,7 +40,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { printf 'faults: %s\n' "$*" >&2; exit 1; }
 bad_usage() { printf 'faults: %s (experiments/faults.sh --help)\n' "$*" >&2; exit 2; }
 
@@ -149,6 +163,63 @@ if [ "$1" = kubernetes ]; then
       for p in $pods; do forward "$p"; out="$(admin DELETE "$BASE")"; echo "faults: $p: $out"; unforward; done ;;
     *) bad_usage "unknown command $cmd" ;;
   esac
+  exit 0
+fi
+
+# --- every instance, through superpower --------------------------------------------------------
+if [ "$1" = every ]; then
+  [ $# -ge 2 ] || bad_usage "every needs set JSON or clear"
+  cmd="$2"
+  URL="${SUPERPOWER_URL:-http://127.0.0.1:30280/}"
+  URL="${URL%/}"
+  TOKEN="${SUPERPOWER_ADMIN_TOKEN:-}"
+  [ -z "$TOKEN" ] && [ -f "$ROOT/var/fleet/fleet.env" ] && TOKEN="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' "$ROOT/var/fleet/fleet.env")"
+  [ -n "$TOKEN" ] || die "no admin token: set SUPERPOWER_ADMIN_TOKEN (the local fleet keeps it in var/fleet/fleet.env)"
+  case "$cmd" in
+    set) [ $# -eq 3 ] || bad_usage "every set needs JSON"; method=PUT ;;
+    clear) [ $# -eq 2 ] || bad_usage "every clear takes nothing more"; method=DELETE ;;
+    *) bad_usage "unknown command every $cmd (set or clear)" ;;
+  esac
+  code="$(curl -s -o "$TMP/instances" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/admin/instances" 2>"$TMP/curl.err")" ||
+    die "GET $URL/admin/instances: $(cat "$TMP/curl.err") (is superpower up?)"
+  [ "$code" = 200 ] || die "GET $URL/admin/instances: HTTP $code: $(head -c 300 "$TMP/instances")"
+  names="$(python3 -c 'import json, sys
+for i in json.load(open(sys.argv[1]))["instances"]:
+    print(i["name"], "healthy" if i.get("healthy") else "unhealthy")' "$TMP/instances")" ||
+    die "GET $URL/admin/instances: not the instances' JSON"
+  while read -r name health; do
+    [ "$health" = healthy ] || echo "faults: $name: left out (superpower does not see it healthy)"
+  done <<<"$names"
+  names="$(awk '$2 == "healthy" { print $1 }' <<<"$names")"
+  if [ -z "$names" ]; then
+    [ "$cmd" = clear ] || die "superpower at $URL sees no healthy powersource"
+    echo "faults: no powersource to clear: superpower sees none healthy (a new process has no fault)"
+    exit 0
+  fi
+  for name in $names; do
+    args=(-s -o "$TMP/answer" -w '%{http_code}' --max-time 5 -X "$method" -H "Authorization: Bearer $TOKEN")
+    [ "$cmd" = set ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    # 404: the replica that answered does not know the instance yet (the listing came from
+    # another one; a restarted container is at a new address until its DNS round, at most 3 s):
+    # ask again, the balancer sends the next try elsewhere.
+    for _ in $(seq 20); do
+      code="$(curl "${args[@]}" "$URL/admin/instances/$name/faults" 2>"$TMP/curl.err")" ||
+        die "$method $URL/admin/instances/$name/faults: $(cat "$TMP/curl.err")"
+      [ "$code" = 404 ] || break
+      sleep 0.25
+    done
+    case "$code" in
+      200 | 204) echo "faults: $name (through superpower): $(head -c 300 "$TMP/answer")"; done_any=1 ;;
+      502 | 503 | 504)
+        [ "$cmd" = clear ] || die "$method $URL/admin/instances/$name/faults: HTTP $code: $(head -c 300 "$TMP/answer")"
+        echo "faults: $name: passed over (it does not answer: HTTP $code from superpower)" ;;
+      404)
+        [ "$cmd" = clear ] || die "$method $URL/admin/instances/$name/faults: HTTP 404 for 5 s: no superpower replica knows $name"
+        echo "faults: $name: passed over (no replica knows it any more: HTTP 404 for 5 s)" ;;
+      *) die "$method $URL/admin/instances/$name/faults: HTTP $code: $(head -c 300 "$TMP/answer")" ;;
+    esac
+  done
+  [ "${done_any:-0}" = 1 ] || [ "$cmd" = clear ] || die "no powersource took the $cmd"
   exit 0
 fi
 

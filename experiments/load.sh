@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Drives load at superpower for the heavy-load experiment, and checks that the load ran clean.
 #
-#   experiments/load.sh run   [--url URL] [--rate R] [--duration D] [--workers W] [--result FILE] [--tool auto|vegeta|oha]
+#   experiments/load.sh run   [--url URL] [--rate R] [--duration D] [--workers W] [--result FILE] [--tool auto|vegeta|oha] [--max-failed N]
 #   experiments/load.sh check [--result FILE]
+#   experiments/load.sh wait  [--result FILE]
 #
 # run: GET URL with `Accept: application/json` at R requests/s for D (vegeta when installed,
 #   otherwise oha), W workers/connections. Writes a one-object JSON result to FILE and exits
-#   non-zero when the load could not start, when any request errored or answered non-2xx, or
-#   when the client-side p99 reached 1 s.
+#   non-zero when the load could not start, when more than N requests (default 0) errored or
+#   answered non-2xx, or when the client-side p99 reached 1 s. (A replica killed under load
+#   cuts the connections it held: lose-a-superpower-replica allows one failed request a
+#   connection, --max-failed W.)
 # check: the steady-state side (chaostoolkit counts only steady-state probes, not the method).
 #   Before the method there is no result yet: it leaves an "armed" marker and succeeds. After
 #   the method it succeeds only if the run left a clean result, then clears the file. A marker
 #   still armed after the method means the load never ran: that fails too. A marker older than
 #   10 minutes is a leftover of an interrupted run and is armed anew.
+# wait: for an experiment that runs the load in the background while it acts (kills or restarts
+#   a replica): polls until the load run is done (at most 10 minutes) and prints its summary.
+#   Fails when the load was not running any more, or not yet, when wait began: then what the
+#   experiment did before was not done under load (LOAD_DURATION too short for it). The load's
+#   own verdict is left to check.
 #
 # Defaults come from the environment: SUPERPOWER_URL (http://127.0.0.1:30280/), LOAD_RATE (25),
 # LOAD_DURATION (10s), LOAD_WORKERS (8), LOAD_TOOL (auto), and the result file
@@ -21,7 +29,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 cmd="$1"
 shift
@@ -30,6 +38,7 @@ RATE="${LOAD_RATE:-25}"
 DURATION="${LOAD_DURATION:-10s}"
 WORKERS="${LOAD_WORKERS:-8}"
 TOOL="${LOAD_TOOL:-auto}"
+MAX_FAILED=0
 RESULT="$ROOT/var/experiments/load-result.json"
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { usage >&2; echo "load: $1 needs a value" >&2; exit 2; }
@@ -40,12 +49,14 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS="$2" ;;
     --result) RESULT="$2" ;;
     --tool) TOOL="$2" ;;
+    --max-failed) MAX_FAILED="$2" ;;
     *) usage >&2; echo "load: unknown argument $1" >&2; exit 2 ;;
   esac
   shift 2
 done
 [[ "$RATE" =~ ^[1-9][0-9]*$ ]] || { echo "load: --rate must be a positive integer, got '$RATE'" >&2; exit 2; }
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "load: --workers must be a positive integer, got '$WORKERS'" >&2; exit 2; }
+[[ "$MAX_FAILED" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "load: --max-failed must be a number, got '$MAX_FAILED'" >&2; exit 2; }
 [[ "$DURATION" =~ ^[1-9][0-9]*(ms|s|m)$ ]] || { echo "load: --duration must look like 10s, 500ms or 1m, got '$DURATION'" >&2; exit 2; }
 mkdir -p "$(dirname "$RESULT")"
 
@@ -96,6 +107,35 @@ sys.exit(0 if r.get("ok") else 1)
 PY
 fi
 
+if [ "$cmd" = wait ]; then
+  exec python3 - "$RESULT" <<'PY'
+import json, sys, time
+path = sys.argv[1]
+def state():
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+r = state()
+if r.get("state") != "running":
+    what = {"done": "had already finished", "armed": "had not started", None: "was not running"}
+    print(f"load wait: FAILED: the load {what.get(r.get('state'), 'was not running')} when the wait began: "
+          "what the experiment did before it was not done under load (a longer LOAD_DURATION?)")
+    sys.exit(1)
+began = time.monotonic()
+deadline = began + 600
+while r.get("state") == "running" and time.monotonic() < deadline:
+    time.sleep(0.2)
+    r = state()
+if r.get("state") != "done":
+    print(f"load wait: FAILED: the load did not finish within 10 minutes (state {r.get('state')!r})")
+    sys.exit(1)
+verdict = "OK" if r.get("ok") else "FAILED"
+print(f"load wait: the load ran {time.monotonic() - began:.1f} s more; {verdict}: {r.get('summary', '')}")
+PY
+fi
+
 [ "$cmd" = run ] || { usage >&2; exit 2; }
 
 if [ "$TOOL" = auto ]; then
@@ -134,9 +174,10 @@ case "$TOOL" in
   *) fail_start "unknown --tool $TOOL (auto, vegeta or oha)" ;;
 esac
 
-python3 - "$TOOL" "$raw" "$RESULT" "$RATE" "$DURATION" <<'PY'
+python3 - "$TOOL" "$raw" "$RESULT" "$RATE" "$DURATION" "$MAX_FAILED" <<'PY'
 import json, os, sys
-tool, raw, path, rate, duration = sys.argv[1:6]
+tool, raw, path, rate, duration, max_failed = sys.argv[1:7]
+max_failed = int(max_failed)
 try:
     with open(raw) as f:
         r = json.load(f)
@@ -167,21 +208,27 @@ if r is not None:
     problems = []
     if total == 0:
         problems.append("no request was made")
-    if non2xx:
-        problems.append(f"{non2xx} non-2xx answers {codes}")
-    if nerr:
-        problems.append(f"{nerr} errors {errors}")
+    if non2xx + nerr > max_failed:
+        if non2xx:
+            problems.append(f"{non2xx} non-2xx answers {codes}")
+        if nerr:
+            problems.append(f"{nerr} errors {errors}")
+        if max_failed:
+            problems.append(f"more than the {max_failed} failed requests allowed")
     if p99 is None:
         problems.append("no latency figures")
     elif p99 >= 1.0:
         problems.append(f"client-side p99 {p99 * 1000:.1f} ms is not under 1 s")
     res.update({
         "ok": not problems, "requests": total, "non_2xx": non2xx, "errors": nerr,
+        "error_kinds": errors, "max_failed": max_failed,
         "status_codes": codes, "achieved_rps": round(achieved or 0, 1),
         "p99_ms": round((p99 or 0) * 1000, 2), "max_ms": round((mx or 0) * 1000, 2),
     })
     figures = (f"{total} requests at {res['achieved_rps']} req/s, {non2xx} non-2xx, {nerr} errors, "
                f"p99 {res['p99_ms']} ms, max {res['max_ms']} ms")
+    if (non2xx or nerr) and not problems:
+        figures += f" ({non2xx + nerr} failed, {max_failed} allowed: {errors or codes})"
     res["summary"] = figures if not problems else "; ".join(problems) + f" ({figures})"
 else:
     res.update({"ok": False, "summary": err})
@@ -189,5 +236,6 @@ with open(path + ".tmp", "w") as f:
     json.dump(res, f)
 os.replace(path + ".tmp", path)
 print(f"load: {'OK' if res['ok'] else 'FAILED'}: {res['summary']}")
+print(f"load result: {json.dumps(res)}")  # the figures, for experiments/verify_journals.py
 sys.exit(0 if res["ok"] else 1)
 PY

@@ -17,18 +17,29 @@ rollback succeeded — so a probe that cannot fail is caught — and, for the ex
 EXPECTATIONS, the probe's complaint is the one the switched-off mechanism causes (or, for one
 whose break shows in the load during the fault, flapping-powersource, the load check broke and
 the load saw failed requests) (a user failed
-with HTTP status 503 without failover or fallback, a user timed out or answered over the limit
-without deadlines and hedging).
+with HTTP status 503 without failover or fallback, or, for the front-end experiments, without
+a cookie key every replica shares; a user timed out or answered over the limit without
+deadlines and hedging).
 
 Fault experiments (slow-powersource, failing-powersource) must also show that the fault was in
 force while the steady state was checked after the method: the method's own probe of the
 instance (experiments/faults.sh expect) succeeded, and the rollback that clears the fault began
 only after that steady-state check had ended.
 
+The front-end experiments (lose-a-superpower-replica: SIGKILL; rolling-restart-of-superpower:
+SIGTERM, drained; and their container variants) run the load in the background while they act on
+the superpower replicas; their row says what promise 2 saw meanwhile — failed requests of all, and
+the worst latency — from the load run's figures (`load result:` in its output). A resilient
+journal also fails when those figures are missing, or when more requests failed than the load
+allowed: for a kill, one a connection (the requests in flight on the killed replica's
+connections); for a drain, DRAIN_MAX_FAILED (0: the replica's lame duck closes each connection after an
+answer; every request in flight must be answered).
+
 The identity probe runs with --json: every check and figure about it reads the one JSON object
 it prints (the journal's probe `output.stdout`; schema in superpower/src/probe/mod.rs), and an
 identity probe run that printed no such object fails the journal. The load and fault scripts'
-lines (experiments/load.sh, experiments/faults.sh) are matched as text.
+lines (experiments/load.sh, experiments/faults.sh) are matched as text, but for the load's
+figures (one JSON object after `load result:`).
 
 Figures in the table: the identity probe's users and max latency (before / after the method),
 how many answers were degraded (from the fallback) after it, superpower's p99 over the
@@ -54,7 +65,9 @@ P99_QUERY = (
 # "naive_break" is what the identity probe must report on the naive fleet — at least one of its
 # problems must have every field of one of these patterns (a range matches any number in it) —
 # and "why" says which switch removes the mechanism that prevents it; "fault" marks an experiment
-# whose fault must still be in force during the steady-state check after the method.
+# whose fault must still be in force during the steady-state check after the method; "promise2"
+# names how a front-end experiment ends a replica under load ("kill" or "drain"), whose promise 2
+# figures the table reports.
 EXPECTATIONS = {
     "lose-half-of-powersources": {
         "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
@@ -98,6 +111,32 @@ EXPECTATIONS = {
         "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}, {"kind": "failed", "reason": "status", "status": 503}],
         "why": "fallback and deadlines off: nothing answers when every container is gone",
     },
+    # the front-end experiments (experiments/local/, tag "frontend"): the naive front end is two
+    # replicas, every switch on, each with a cookie key of its own (up.sh --own-cookie-keys)
+    "lose-a-superpower-replica": {
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "why": "a cookie key per replica: the survivor cannot verify a last known superpower the lost replica "
+        "signed, and no powersource answers",
+        "promise2": "kill",
+    },
+    "rolling-restart-of-superpower": {
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "why": "a cookie key per replica, made anew at each start: no restarted replica can verify a last known "
+        "superpower signed before the restart, and no powersource answers",
+        "promise2": "drain",
+    },
+    "lose-a-superpower-container": {
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "why": "no shared cookie key (no Secret superpower-cookie): the surviving replica cannot verify a last "
+        "known superpower the lost one signed, and no powersource answers",
+        "promise2": "kill",
+    },
+    "rolling-restart-of-superpower-containers": {
+        "naive_break": [{"kind": "failed", "reason": "status", "status": 503}],
+        "why": "no shared cookie key (no Secret superpower-cookie): each replica makes a key anew at each start, "
+        "so none can verify a last known superpower signed before the restart, and no powersource answers",
+        "promise2": "drain",
+    },
     # The naive superpower ejects the flapping instance at its first failure and, with no health
     # check to bring it back, never asks it again: the break is in the load during the flap.
     "flapping-powersource": {
@@ -135,6 +174,31 @@ def probe_line(run, pattern):
     text = out.get("stdout", "") if isinstance(out, dict) else ""
     m = re.search(pattern, text)
     return m
+
+
+def load_figures(journal):
+    """The load run's figures (experiments/load.sh run's `load result:` object); None without one."""
+    for run in journal.get("run") or []:
+        m = probe_line(run, r"(?m)^load result: (\{.*\})$")
+        if m:
+            try:
+                return json.loads(m.group(1))
+            except ValueError:
+                return None
+    return None
+
+
+def promise2_line(how, load):
+    """What promise 2 saw while a replica was killed or drained, from the load's figures."""
+    failed = load.get("non_2xx", 0) + load.get("errors", 0)
+    kinds = load.get("error_kinds") or {}
+    codes = {k: v for k, v in (load.get("status_codes") or {}).items() if not k.startswith("2")}
+    detail = ", ".join(f"{v}x {k}" for k, v in list(kinds.items()) + list(codes.items()))
+    return (
+        f"promise 2 during the {'kill (SIGKILL)' if how == 'kill' else 'drain (SIGTERM)'}: "
+        f"{failed} of {load.get('requests')} requests failed{f' ({detail})' if detail else ''}, "
+        f"p99 {load.get('p99_ms')} ms, worst {load.get('max_ms')} ms"
+    )
 
 
 def identity_runs(state):
@@ -288,6 +352,21 @@ def check(path, expect_deviation=False):
             for r in j.get("run") or []
         ):
             problems.append("no method probe showed the fault in force")
+    figures = load_figures(j)
+    how = expectation.get("promise2")
+    if how and not expect_deviation:
+        if figures is None or figures.get("state") != "done" or "requests" not in figures:
+            problems.append(f"no load figures: cannot tell what promise 2 saw during the {how}")
+        else:
+            failed = figures.get("non_2xx", 0) + figures.get("errors", 0)
+            allowed = figures.get("max_failed", 0)
+            if failed > allowed:
+                why = {
+                    "kill": "one a connection: the requests in flight on the killed replica's connections",
+                    "drain": "the idle keep-alive connections a draining replica closes; a drain must answer "
+                    "every request in flight",
+                }[how]
+                problems.append(f"{failed} requests failed during the {how}, more than the {allowed} allowed ({why})")
     declared = len(j.get("experiment", {}).get("rollbacks") or [])
     played = len(j.get("rollbacks") or [])
     if played != declared:
@@ -315,6 +394,7 @@ def check(path, expect_deviation=False):
         "duration": j.get("duration"),
         "load": load,
         "fault": fault,
+        "promise2": promise2_line(how, figures) if how and figures and "requests" in figures else "",
         "broken": next(
             (r["summary"] for r in map(probe_report, identity_runs(states.get("after")))
              if r and r.get("verdict") in ("broken", "unreachable")),
@@ -369,7 +449,9 @@ def main(argv):
             print(f"{'':6} caught: {r['broken']}")
         if r["fault"]:
             print(f"{'':6} fault: {r['fault']}")
-        if r["load"]:
+        if r["promise2"]:  # the load's figures, said as what promise 2 saw
+            print(f"{'':6} {r['promise2']}")
+        elif r["load"]:
             print(f"{'':6} load: {r['load']}")
     print()
     print(f"{len(argv) - failed} passed, {failed} failed")

@@ -12,9 +12,11 @@
 //!   to the server.
 //!
 //! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
-//! user, so identity changes are counted request by request. With
-//! [`Plan::incidents_over`] the first failed, slow or wrongly named answers are kept with their
-//! time, to set beside the logs.
+//! user, so identity changes are counted request by request; with [`Plan::keep_last_cookie`]
+//! the `superpower_last` cookie each answer sets is kept per user, so a later run can come back
+//! as a browser would. With [`Plan::incidents_over`] the first failed, slow or wrongly named
+//! answers are kept with their time, to set beside the logs. [`Plan::spread`] spreads the
+//! connections over several servers (replicas of one front end), as a balancer would.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, COOKIE, HOST};
+use http::header::{HeaderName, HeaderValue, COOKIE, HOST, SET_COOKIE};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
@@ -40,6 +42,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most incidents a run keeps (the earliest).
 pub const MAX_INCIDENTS: usize = 100;
+
+/// superpower's signed cookie of a user's last known character (`superpower::remembered::
+/// COOKIE_NAME`; the bench does not link superpower). Were the two to differ, no returning user
+/// would be answered degraded and the lose-all and scaling scenarios, smoke run included, fail.
+pub const LAST_COOKIE: &str = "superpower_last";
 
 /// What varies from one request to the next.
 #[derive(Clone)]
@@ -78,6 +85,10 @@ pub enum Names {
 pub struct Plan {
     /// The server.
     pub addr: SocketAddr,
+    /// More servers the connections are spread over with `addr` (connection `i` goes to the
+    /// `i`-th of `addr` and these, round robin): one load over several replicas, as a balancer
+    /// in front of them would spread it. Empty: `addr` alone.
+    pub spread: Vec<SocketAddr>,
     /// The path asked when the rotation is not [`Rotation::Paths`].
     pub path: String,
     /// Headers sent with every request (e.g. `Accept: application/json`).
@@ -94,6 +105,9 @@ pub struct Plan {
     pub rotation: Rotation,
     /// What to do with the answers' names.
     pub names: Names,
+    /// Keep the [`LAST_COOKIE`] `Set-Cookie` header each user's answers carried (the report's
+    /// `last_cookies`).
+    pub keep_last_cookie: bool,
     /// The status every answer should have.
     pub expect: StatusCode,
     /// A request not answered within this is an error (and its connection is dropped).
@@ -108,6 +122,7 @@ impl Plan {
     pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
         Plan {
             addr,
+            spread: Vec::new(),
             path: path.to_owned(),
             headers: vec![(
                 http::header::ACCEPT,
@@ -119,6 +134,7 @@ impl Plan {
             max_requests: None,
             rotation: Rotation::None,
             names: Names::Ignore,
+            keep_last_cookie: false,
             expect: StatusCode::OK,
             timeout: REQUEST_TIMEOUT,
             incidents_over: None,
@@ -201,9 +217,15 @@ pub struct Report {
     pub changed_users: BTreeSet<u32>,
     /// Answers whose name was checked.
     pub checked: u64,
-    /// The name each user got ([`Names::Record`]); empty for users never answered.
+    /// The name each user got ([`Names::Record`]; empty for users never answered, and no entry
+    /// at all otherwise).
     #[serde(skip)]
     pub names: Vec<String>,
+    /// The [`LAST_COOKIE`] `Set-Cookie` header value of each user's last answer that set one
+    /// ([`Plan::keep_last_cookie`]; empty for users whose answers set none, and no entry at all
+    /// without it).
+    #[serde(skip)]
+    pub last_cookies: Vec<String>,
     /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<Incident>,
@@ -255,6 +277,7 @@ struct Tally {
     checked: u64,
     changed_users: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
+    last_cookies: BTreeMap<u32, String>,
     last_done: Option<Instant>,
     incidents: Vec<Incident>,
     degraded_by_second: BTreeMap<u32, u64>,
@@ -284,7 +307,6 @@ impl Tally {
 
 struct Shared {
     plan: Plan,
-    host: HeaderValue,
     next: AtomicU64,
     start: Instant,
     end: Instant,
@@ -331,13 +353,16 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, LoadErro
 /// [`LoadError`] when the connections cannot be opened; failures during the run are counted in
 /// the report instead.
 pub async fn run(plan: Plan) -> Result<Report, LoadError> {
+    let servers: Vec<SocketAddr> = std::iter::once(plan.addr)
+        .chain(plan.spread.iter().copied())
+        .collect();
     let mut conns = Vec::with_capacity(plan.connections);
-    for _ in 0..plan.connections.max(1) {
-        conns.push(connect(plan.addr).await?);
+    for i in 0..plan.connections.max(1) {
+        let addr = servers[i % servers.len()];
+        conns.push((addr, connect(addr).await?));
     }
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        host: HeaderValue::from_str(&plan.addr.to_string()).expect("an address is a valid host"),
         end: start + plan.duration,
         next: AtomicU64::new(0),
         start,
@@ -345,7 +370,7 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
     });
     let workers: Vec<_> = conns
         .into_iter()
-        .map(|c| tokio::spawn(worker(shared.clone(), c)))
+        .map(|(addr, c)| tokio::spawn(worker(shared.clone(), addr, c)))
         .collect();
     let mut total = Tally::default();
     for w in workers {
@@ -363,6 +388,7 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         total.checked += t.checked;
         total.changed_users.extend(t.changed_users);
         total.names.extend(t.names);
+        total.last_cookies.extend(t.last_cookies);
         total.last_done = total.last_done.max(t.last_done);
         total.incidents.extend(t.incidents);
         for (k, v) in t.degraded_by_second {
@@ -379,10 +405,19 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         elapsed = elapsed.max(plan.duration);
     }
     let answered = total.requests - total.errors.values().sum::<u64>();
-    let mut names = vec![String::new(); plan.rotation.len()];
-    for (i, n) in total.names {
-        names[i as usize] = n;
-    }
+    // one entry per user when asked for, nothing otherwise
+    let per_user = |kept: BTreeMap<u32, String>, wanted: bool| {
+        if !wanted {
+            return Vec::new();
+        }
+        let mut v = vec![String::new(); plan.rotation.len()];
+        for (i, x) in kept {
+            v[i as usize] = x;
+        }
+        v
+    };
+    let names = per_user(total.names, matches!(plan.names, Names::Record));
+    let last_cookies = per_user(total.last_cookies, plan.keep_last_cookie);
     Ok(Report {
         requests: total.requests,
         expected: total.expected,
@@ -400,6 +435,7 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         changed_users: total.changed_users,
         checked: total.checked,
         names,
+        last_cookies,
         incidents: total.incidents,
         degraded_by_second: total.degraded_by_second,
     })
@@ -412,8 +448,9 @@ struct Answer {
     degraded: bool,
 }
 
-async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally {
+async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<Bytes>>) -> Tally {
     let plan = &shared.plan;
+    let host = HeaderValue::from_str(&addr.to_string()).expect("an address is a valid host");
     let mut tally = Tally::default();
     let mut conn = Some(first);
     loop {
@@ -455,7 +492,7 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
             .body(Empty::<Bytes>::new())
             .expect("a valid request");
         let h = req.headers_mut();
-        h.insert(HOST, shared.host.clone());
+        h.insert(HOST, host.clone());
         for (k, v) in &plan.headers {
             h.insert(k, v.clone());
         }
@@ -463,11 +500,15 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
             h.insert(COOKIE, c[slot].clone());
         }
         tally.requests += 1;
-        let outcome = tokio::time::timeout(plan.timeout, send(&mut conn, plan.addr, req)).await;
+        let outcome = tokio::time::timeout(
+            plan.timeout,
+            send(&mut conn, addr, req, plan.keep_last_cookie),
+        )
+        .await;
         let done = Instant::now();
         tally.last_done = Some(done);
         let at = due.duration_since(shared.start);
-        let (status, body) = match outcome {
+        let (status, body, last_cookie) = match outcome {
             Ok(Ok(answer)) => answer,
             Ok(Err(kind)) => {
                 tally.incident(plan, at, slot, None, || kind.clone());
@@ -482,6 +523,9 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
                 continue;
             }
         };
+        if let Some(c) = last_cookie {
+            tally.last_cookies.insert(slot as u32, c);
+        }
         let latency = done.duration_since(due);
         let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         tally.micros.push(micros);
@@ -531,12 +575,17 @@ async fn worker(shared: Arc<Shared>, first: SendRequest<Empty<Bytes>>) -> Tally 
     tally
 }
 
-/// Sends one request on `conn` (reconnecting first when it is gone) and reads the whole answer.
+/// An answer: its status, its body, and the [`LAST_COOKIE`] `Set-Cookie` value when asked for.
+type Answered = (StatusCode, Bytes, Option<String>);
+
+/// Sends one request on `conn` (reconnecting first when it is gone) and reads the whole answer,
+/// with its [`LAST_COOKIE`] `Set-Cookie` header when `want_last`.
 async fn send(
     conn: &mut Option<SendRequest<Empty<Bytes>>>,
     addr: SocketAddr,
     req: Request<Empty<Bytes>>,
-) -> Result<(StatusCode, Bytes), String> {
+    want_last: bool,
+) -> Result<Answered, String> {
     if conn.as_ref().is_none_or(|c| c.is_closed()) {
         *conn = Some(connect(addr).await.map_err(|e| match e {
             LoadError::Connect { .. } => "connect".to_owned(),
@@ -557,13 +606,30 @@ async fn send(
         .to_owned()
     })?;
     let status = resp.status();
+    let last = want_last
+        .then(|| {
+            resp.headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| cookie_name(v) == LAST_COOKIE)
+                .map(str::to_owned)
+        })
+        .flatten();
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|_| "body failed".to_owned())?
         .to_bytes();
-    Ok((status, body))
+    Ok((status, body, last))
+}
+
+/// The name of a `Set-Cookie` value's cookie (before its first `=`).
+fn cookie_name(set_cookie: &str) -> &str {
+    set_cookie
+        .split_once('=')
+        .map_or("", |(name, _)| name.trim())
 }
 
 #[cfg(test)]

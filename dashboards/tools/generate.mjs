@@ -29,11 +29,15 @@ const CALLS = 'superpower_powersource_request_duration_seconds';
 
 /**
  * superpower labels its calls with the powersource `instance` it called. Prometheus renames a
- * scraped `instance` label to `exported_instance` unless the job sets honor_labels; this puts the
- * powersource name back in `instance` either way, so the panels work with any scrape config.
+ * scraped `instance` label to `exported_instance` unless the job sets honor_labels; this copies
+ * the powersource's name into a label of its own, `powersource`, either way, so the panels work
+ * with any scrape config. A new label, not `instance` overwritten: with several superpower
+ * replicas, their series about one powersource differ only in `instance`, and overwriting it
+ * would make them one labelset (Prometheus refuses such a vector).
  */
 const byPowersource = (inner) =>
-  `label_replace(${inner}, "instance", "$1", "exported_instance", "(.+)")`;
+  `label_replace(label_replace(${inner}, "powersource", "$1", "instance", "(.+)"), ` +
+  `"powersource", "$1", "exported_instance", "(.+)")`;
 
 const quantile = (q, by, selector) =>
   `histogram_quantile(${q}, sum by (${[...by, 'le'].join(', ')}) (rate(${selector}[${RI}])))`;
@@ -370,10 +374,10 @@ const promises = dashboard({
     row('powersource, as superpower sees it'),
     timeseries({ title: 'powersource p99 latency by instance', unit: 's', min: 0,
       description: 'p99 latency of superpower\'s calls to each powersource instance (all outcomes).',
-      exprs: [[`histogram_quantile(0.99, sum by (instance, le) (${byPowersource(`rate(${CALLS}_bucket[${RI}])`)}))`, '{{instance}}']] }),
+      exprs: [[`histogram_quantile(0.99, sum by (powersource, le) (${byPowersource(`rate(${CALLS}_bucket[${RI}])`)}))`, '{{powersource}}']] }),
     timeseries({ title: 'powersource calls by instance and outcome', unit: 'reqps', stack: true,
       description: 'Calls per second from superpower to each powersource instance, by outcome: ok, not_found, error, timeout, connect_error, hedge_lost.',
-      exprs: [[`sum by (instance, outcome) (${byPowersource(`rate(${CALLS}_count[${RI}])`)})`, '{{instance}} {{outcome}}']] }),
+      exprs: [[`sum by (powersource, outcome) (${byPowersource(`rate(${CALLS}_count[${RI}])`)})`, '{{powersource}} {{outcome}}']] }),
     timeseries({ title: 'Ring members vs known instances', min: 0, unit: 'none',
       description: 'Healthy powersource instances on superpower\'s consistent-hash ring, against all instances it knows. A gap is an instance down: its users moved to the others.',
       exprs: [['min(superpower_ring_members)', 'healthy (on the ring)'], ['max(superpower_known_instances)', 'known']] }),

@@ -3,10 +3,13 @@
 The container fleet (deploy/containers/fleet.py) derives its engine arguments from the rendered
 manifests; this test holds compose.yaml to the same derivation, so that the two cannot drift:
 command lines, user, read-only root, capabilities, privilege escalation, the tmpfs /tmp and its
-size, memory and CPU limits, the stop grace period, the env each container gets, superpower's
-health check (the readiness probe's), the Prometheus config (the file compose mounts is the one
-fleet.py makes), Grafana's image and settings, and the visitors (Locust: image, command line,
-the locustfile mounted where the ConfigMap is, the web UI's port). Run by deploy/compose/test.sh, or:
+size, memory and CPU limits, the stop grace period, the env each container gets, the superpower
+replicas (as many as the Deployment's, named as its pods, members of the peers' headless
+Service, one cookie key), their health check (the readiness probe's), the balancer (the
+superpower Service: its port, its alias, the HAProxy config fleet.py makes, the same hardening
+as the fleet's balancer), the Prometheus config (the file compose mounts is the one fleet.py
+makes), Grafana's image and settings, and the visitors (Locust: image, command line, the
+locustfile mounted where the ConfigMap is, the web UI's port). Run by deploy/compose/test.sh, or:
 
     var/venv/bin/python -m pytest deploy/compose/test_compose.py
 """
@@ -79,30 +82,91 @@ def test_the_powersources_and_their_init_containers(fl, compose):
         assert c["depends_on"] == {f"ingest-{i}": {"condition": "service_completed_successfully"}}
 
 
-def test_superpower(fl, compose):
-    c = compose["superpower"]
-    sp = fl.superpower
-    assert c["command"] == sp.command + sp.args
-    same_security(c, sp)
-    assert tmpfs_size(c) == int(re.search(r"size=(\d+)", " ".join(sp.mounts)).group(1))
-    assert c["stop_grace_period"] == f"{sp.stop_timeout}s"
-    assert set(c["environment"]) == set(sp.env)
-    host, port = c["environment"]["POWERSOURCE_DNS"].rsplit(":", 1)
-    assert port == sp.env["POWERSOURCE_DNS"].rsplit(":", 1)[1] == str(fl.powersource[0].ports["http"])
-    assert host in fl.aliases, "the alias every powersource has, as the headless Service's name"
-    assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-30280}}:{sp.ports['http']}"]
+def replica_services(compose: dict) -> list[str]:
+    return sorted(name for name in compose if re.fullmatch(r"superpower-\d+", name))
+
+
+def test_the_superpower_replicas(fl, compose):
+    """One service per replica of the Deployment, each run as its pod superpower-N: the command
+    line, hardening, env (the pod's name, the peers' headless Service, the cookie key, the
+    powersources' Service, the tokens), a member of the peers' alias."""
+    assert fl.replicas == 2
+    assert replica_services(compose) == [f"superpower-{i}" for i in range(fl.replicas)]
+    for i, sp in enumerate(fl.superpower):
+        c = compose[f"superpower-{i}"]
+        assert c["command"] == sp.command + sp.args
+        same_security(c, sp)
+        assert tmpfs_size(c) == int(re.search(r"size=(\d+)", " ".join(sp.mounts)).group(1))
+        assert c["stop_grace_period"] == f"{sp.stop_timeout}s"
+        env = c["environment"]
+        assert set(env) == set(sp.env), "the same variables; SUPERPOWER_COOKIE_KEY_PREVIOUS only when the Secret has it"
+        assert c["hostname"] == sp.pod_name == env["SUPERPOWER_REPLICA_NAME"] == sp.env["SUPERPOWER_REPLICA_NAME"]
+        host, port = env["POWERSOURCE_DNS"].rsplit(":", 1)
+        assert port == sp.env["POWERSOURCE_DNS"].rsplit(":", 1)[1] == str(fl.powersource[0].ports["http"])
+        assert host in fl.aliases, "the alias every powersource has, as the headless Service's name"
+        host, port = env["SUPERPOWER_PEERS_DNS"].rsplit(":", 1)
+        assert port == sp.env["SUPERPOWER_PEERS_DNS"].rsplit(":", 1)[1] == str(sp.ports["http"])
+        assert host in fl.peer_aliases, "the peers' headless Service's name"
+        assert host in c["networks"]["default"]["aliases"], "every replica answers to the peers' name"
+        # one key for every replica: the user's, passed through (unset: each its own, with a warning)
+        assert env["SUPERPOWER_COOKIE_KEY"] is None and sp.env["SUPERPOWER_COOKIE_KEY"] == fl.cookie_key
+        assert env["SUPERPOWER_ADMIN_TOKEN"] == env["POWERSOURCE_ADMIN_TOKEN"] == "${SUPERPOWER_ADMIN_TOKEN:-}"
+        assert env["SUPERPOWER_LAME_DUCK_MS"] == sp.env["SUPERPOWER_LAME_DUCK_MS"], "the Deployment's lame duck"
+        assert "ports" not in c, "users reach the replicas through the balancer"
+        assert c["depends_on"] == [f"powersource-{j}" for j in range(fl.n)]
 
 
 def test_superpower_health_check(fl, compose):
     """The health check (which the visitors wait for) asks what the readiness probe asks, as
     often and as patiently."""
-    r = fl.superpower.readiness
-    hc = compose["superpower"]["healthcheck"]
-    assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
-    assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
-    assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000
-    assert hc["interval"] == f"{r['period']}s" and hc["timeout"] == f"{r['timeout']}s"
-    assert hc["retries"] == r["failures"]
+    r = fl.superpower[0].readiness
+    for name in replica_services(compose):
+        hc = compose[name]["healthcheck"]
+        assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
+        assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
+        assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000
+        assert hc["interval"] == f"{r['period']}s" and hc["timeout"] == f"{r['timeout']}s"
+        assert hc["retries"] == r["failures"]
+
+
+def test_the_balancer(fl, compose):
+    """The superpower Service: HAProxy (the official image of Debian 12's branch) with the
+    config fleet.py makes, on the Service's port under its name, hardened as the container
+    fleet's balancer."""
+    c = compose["balancer"]
+    assert c["image"] == "haproxy:2.6"
+    assert c["volumes"] == [f"./haproxy.cfg:{fleet.BALANCER_CONFIG_PATH}:ro"]
+    assert (HERE / "haproxy.cfg").read_text() == fleet.balancer_config(fl.docs), (
+        "deploy/compose/haproxy.cfg is stale: deploy/containers/fleet.sh balancer-config > deploy/compose/haproxy.cfg"
+    )
+    assert "user" not in c, "the image's own user (haproxy)"
+    assert c["read_only"] is True and c["cap_drop"] == ["ALL"] and c["security_opt"] == ["no-new-privileges"]
+    assert mem_bytes(c["mem_limit"]) == fleet.BALANCER_MEMORY and str(c["cpus"]) == fleet.BALANCER_CPUS
+    assert tmpfs_size(c) == fleet.BALANCER_TMP
+    svc = fleet.find(fl.docs, "Service", "superpower")
+    (port,) = svc["spec"]["ports"]
+    assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-{port['nodePort']}}}:{port['port']}"]
+    assert c["networks"]["default"]["aliases"] == [svc["metadata"]["name"]]
+    assert c["depends_on"] == replica_services(compose)
+
+
+def test_the_balancer_config(fl):
+    """What the config says, read back: TCP, round robin over each replica of the Deployment,
+    checked with the readiness probe's request, period and thresholds; at most 4000 connections."""
+    cfg = fleet.balancer_config(fl.docs)
+    lines = [line.strip() for line in cfg.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    r = fl.superpower[0].readiness
+    port = fl.superpower[0].ports["http"]
+    assert "mode tcp" in lines and "balance roundrobin" in lines
+    assert int(next(line.split()[1] for line in lines if line.startswith("maxconn "))) <= 4000
+    assert f"bind :{port}" in lines
+    assert f"http-check send meth GET uri {r['path']}" in lines and "http-check expect status 200" in lines
+    assert f"timeout check {r['timeout']}s" in lines
+    (default,) = [line for line in lines if line.startswith("default-server ")]
+    assert f" check inter {r['period']}s fall {r['failures']} rise 1 " in default + " "
+    assert [line for line in lines if line.startswith("server ")] == [
+        f"server superpower-{i} superpower-{i}:{port}" for i in range(fl.replicas)
+    ]
 
 
 def test_prometheus(fl, compose):
@@ -143,7 +207,7 @@ def test_jaeger(fl, compose):
     ports = {p["name"]: p["containerPort"] for p in j["ports"]}
     assert c["expose"] == [str(ports["otlp-http"])]
     assert c["ports"][0].endswith(f":{ports['ui']}")
-    for name in ["superpower", "powersource-0", "powersource-1", "powersource-2"]:
+    for name in replica_services(compose) + [f"powersource-{i}" for i in range(fl.n)]:
         assert compose[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger:{ports['otlp-http']}"
 
 
@@ -160,7 +224,7 @@ def test_visitors(fl, compose):
     dep = fleet.find(fl.docs, "Deployment", "visitors")
     (k,) = dep["spec"]["template"]["spec"]["containers"]
     mount = next(m for m in k["volumeMounts"] if m["name"] == "locustfile")
-    spec = fleet.Spec(dep, k, "visitors", fl.token, {"locustfile": f"../../visitors:{'ro' if mount.get('readOnly') else 'rw'}"})
+    spec = fleet.Spec(dep, k, "visitors", fl.secrets, {"locustfile": f"../../visitors:{'ro' if mount.get('readOnly') else 'rw'}"})
     c = compose["visitors"]
     assert c["image"] == k["image"]
     assert c["entrypoint"] + c["command"] == spec.command + spec.args, "compose's entrypoint + command is the container's command"
@@ -169,23 +233,31 @@ def test_visitors(fl, compose):
     assert c["environment"] == spec.env
     assert c["volumes"] == [f"../../visitors:{mount['mountPath']}:ro"]
     assert flag(c["command"], "-f") == f"{mount['mountPath']}/locustfile.py"
-    # the superpower service by its compose name, on its port
+    # the superpower Service by its name (the balancer's alias), on its port
     sp = fleet.find(fl.docs, "Service", "superpower")
     assert flag(c["command"], "--host") == f"http://superpower:{sp['spec']['ports'][0]['port']}"
-    assert compose["superpower"]["command"][-1].endswith(f":{sp['spec']['ports'][0]['port']}"), "superpower listens there"
+    assert "superpower" in compose["balancer"]["networks"]["default"]["aliases"]
+    assert f"bind :{sp['spec']['ports'][0]['port']}" in fleet.balancer_config(fl.docs), "the balancer listens there"
     web = spec.ports["web"]
     assert int(flag(c["command"], "--web-port")) == web
     assert c["ports"] == [f"127.0.0.1:${{VISITORS_PORT:-{web}}}:{web}"]
-    assert c["depends_on"] == {"superpower": {"condition": "service_healthy"}}
-    assert "healthcheck" in compose["superpower"]
+    assert c["depends_on"] == {
+        **{name: {"condition": "service_healthy"} for name in replica_services(compose)},
+        "balancer": {"condition": "service_started"},
+    }
+    assert all("healthcheck" in compose[name] for name in replica_services(compose))
 
 
 def test_the_local_override_uses_the_stand_ins():
     lib = (ROOT / "deploy/containers/lib.sh").read_text()
     names = dict(re.findall(r'^(\w+_STANDIN|PROMETHEUS_IMAGE)="\$STANDIN/([^"]+)"', lib, re.M))
     assert "LOCUST_STANDIN" in names, "lib.sh names the Locust stand-in"
+    assert "HAPROXY_STANDIN" in names, "lib.sh names the HAProxy stand-in"
     local = yaml.safe_load((HERE / "compose.local.yaml").read_text())["services"]
-    args = local["superpower"]["build"]["args"]
+    upstream_services = yaml.safe_load((HERE / "compose.yaml").read_text())["services"]
+    for name in replica_services(upstream_services):
+        assert local[name]["image"] == "localhost/superpower:latest"
+    args = local["superpower-0"]["build"]["args"]
     assert args["RUST_IMAGE"] == f"localhost/superpower-standin/{names['RUST_STANDIN']}"
     assert args["RUNTIME_IMAGE"] == f"localhost/superpower-standin/{names['RUNTIME_STANDIN']}"
     assert local["prometheus"]["image"] == f"localhost/superpower-standin/{names['PROMETHEUS_IMAGE']}"
@@ -193,5 +265,9 @@ def test_the_local_override_uses_the_stand_ins():
     # the stand-in's Locust is the upstream image's version
     upstream = yaml.safe_load((HERE / "compose.yaml").read_text())["services"]["visitors"]["image"]
     assert names["LOCUST_STANDIN"].rsplit(":", 1)[1] == upstream.rsplit(":", 1)[1]
+    # the balancer: Debian 12's HAProxy (image.sh checks its version) for the official image of that branch
+    assert local["balancer"]["image"] == f"localhost/superpower-standin/{names['HAPROXY_STANDIN']}"
+    assert names["HAPROXY_STANDIN"].rsplit(":", 1)[1] == upstream_services["balancer"]["image"].rsplit(":", 1)[1]
+    assert fleet.BALANCER_IMAGE == local["balancer"]["image"], "the container fleet runs the same stand-in"
     assert "grafana" not in local
     assert "jaeger" not in local

@@ -5,10 +5,13 @@
 
 Everything about how a container runs is read from the rendered manifests (`kubectl kustomize
 deploy/kubernetes/overlays/minikube`), never written here a second time: the image's command
-lines, the env (fieldRef metadata.name as the pod name, the superpower-admin Secret as the
-fleet's token), the uid/gid, readOnlyRootFilesystem, dropped capabilities, no privilege
-escalation, the tmpfs /tmp of the emptyDir (its sizeLimit), the memory and CPU limits, the
-termination grace period (the stop timeout), the ports, and the readiness and liveness probes.
+lines, the env (fieldRef metadata.name as the pod name; the superpower-admin Secret as the
+fleet's token and the superpower-cookie Secret's `key` as the fleet's cookie key, both made once
+and kept in var/containers/fleet.env; an optional Secret key the fleet does not have, like
+superpower-cookie's `previous`, sets nothing, as in the cluster), the uid/gid,
+readOnlyRootFilesystem, dropped capabilities, no privilege escalation, the tmpfs /tmp of the
+emptyDir (its sizeLimit), the memory and CPU limits, the termination grace period (the stop
+timeout), the ports, the readiness and liveness probes, and the replica counts.
 
 What a cluster does and this machine does instead:
   - StatefulSet pod powersource-N + its PVC   container spc-powersource-N, volume spc-store-N;
@@ -17,30 +20,51 @@ What a cluster does and this machine does instead:
                                               (and powersource) on every powersource container of
                                               the network spc-net: one A record each, as the
                                               Service gives; POWERSOURCE_DNS is the manifest's value
-  - Deployment superpower (2 replicas)        one container spc-superpower, published on
-                                              127.0.0.1:31280 (the NodePort 30280 is the native
-                                              fleet's port on this machine)
+  - Deployment superpower (its replicas, 2)   one container per replica, spc-superpower-N, named
+                                              superpower-N (hostname, SUPERPOWER_REPLICA_NAME, a
+                                              network alias), each also published on its own
+                                              loopback port 127.0.0.1:31281+N (for tests)
+  - headless Service superpower-peers         network alias superpower-peers.superpower.svc.
+                                              cluster.local (and superpower-peers) on every
+                                              replica: SUPERPOWER_PEERS_DNS is the manifest's value
+  - Service superpower (kube-proxy, NodePort) spc-balancer: HAProxy from Debian's package
+                                              (localhost/superpower-standin/haproxy:2.6) in TCP
+                                              mode, round robin over the replicas, each checked
+                                              as its readiness probe checks it (`balancer-config`;
+                                              compose runs the same file), network alias
+                                              superpower, published on 127.0.0.1:31280 (the
+                                              NodePort 30280 is the native fleet's port here)
   - Prometheus with kubernetes_sd            spc-prometheus, image from Debian's package (Debian
                                               builds Prometheus without Kubernetes SD): the same
                                               config with each SD job swapped for static targets
-                                              labelled as the relabelling would label them;
-                                              published on 127.0.0.1:19090
+                                              labelled as the relabelling would label them (each
+                                              replica, each powersource); published on
+                                              127.0.0.1:19090
   - readiness probe (kubelet)                 `up` and `start` poll it from the host, with the
                                               probe's period, timeout and failure threshold;
                                               `status` checks readiness and liveness
-  - preStop sleep                             not played (a container engine has no hook for it)
+  - preStop sleep (powersource)               not played (a container engine has no hook for it;
+                                              superpower's lame duck is in the process itself)
 
 Commands:
-  plan [--naive]               print the engine commands `up` would run
-  up [--naive]                 network, volumes, ingest, powersources, superpower, Prometheus;
-                               waits until each is ready and Prometheus scrapes every target
+  plan [--naive] [--own-cookie-keys]
+                               print the engine commands `up` would run
+  up [--naive] [--own-cookie-keys]
+                               network, volumes, ingest, powersources, the superpower replicas,
+                               the balancer, Prometheus; waits until each is ready and
+                               Prometheus scrapes every target
                                (--naive: superpower with every resilience switch off, health
                                checks and DNS re-resolution every NAIVE_HEALTH_INTERVAL_MS, default
                                an hour, and the powersources at fixed addresses (.10, .11, .12, and
                                fixed MACs):
                                the original demo had a fixed list and no health checks;
                                stable assignment is switched back on through the admin API by the
-                               experiments)
+                               experiments;
+                               --own-cookie-keys: no Secret superpower-cookie, as in a cluster where
+                               nobody made it: each replica makes its own key at every start, so a
+                               user's signed superpower_last cookie is good only on the replica that
+                               signed it, until it restarts — the naive front end of the front-end
+                               experiments, every switch on)
   down                         removes every spc- container, the network and the volumes
   status                       readiness and liveness of every container; exit 1 if one fails
   kill N | start N             SIGKILL powersource-N / ingest again and start it, wait for ready
@@ -53,9 +77,18 @@ Commands:
                                starts it)
   expect N frozen|unreachable|hanging|down
                                exit 0 only if the fault is in force, seen from outside
+  frontend kill|stop|start N   superpower replica N: SIGKILL / stop (SIGTERM: it drains its
+                               in-flight requests, then the engine's stop timeout, the grace
+                               period) / start it and wait until it is ready and the balancer
+                               sends it connections again; killing or stopping one that does not
+                               run, or starting one that runs, says so and succeeds (rollbacks)
   prometheus-config            print the Prometheus config the containers use (compose's
                                deploy/compose/prometheus.yml is this, checked by its test)
-  env                          print SUPERPOWER_URL, PROMETHEUS_URL and the admin token
+  balancer-config              print the balancer's HAProxy config (compose's
+                               deploy/compose/haproxy.cfg is this, checked by its test)
+  env                          print SUPERPOWER_URL (the balancer), SUPERPOWER_REPLICA_URLS (each
+                               replica's own port, comma-separated), PROMETHEUS_URL and the admin
+                               token
   rss                          resident memory per container (the engine's stats)
 
 The engine is CONTAINER_ENGINE (podman, the default, or docker).
@@ -63,6 +96,8 @@ The engine is CONTAINER_ENGINE (podman, the default, or docker).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -83,12 +118,16 @@ VAR = ROOT / "var" / "containers"
 ENGINE = os.environ.get("CONTAINER_ENGINE", "podman")
 IMAGE = os.environ.get("SUPERPOWER_IMAGE", "localhost/superpower:latest")
 PROMETHEUS_IMAGE = os.environ.get("PROMETHEUS_IMAGE", "localhost/superpower-standin/prometheus:debian")
+# HAProxy from Debian 12's package in the layout of the official haproxy:2.6 image (haproxy/Containerfile)
+BALANCER_IMAGE = os.environ.get("BALANCER_IMAGE", "localhost/superpower-standin/haproxy:2.6")
 OVERLAY = ROOT / "deploy" / "kubernetes" / "overlays" / "minikube"
 PREFIX = "spc-"
 NETWORK = PREFIX + "net"
 # The fleet's own subnet; the naive fleet gives powersource-N the fixed address .1N in it.
 SUBNET = os.environ.get("CONTAINER_SUBNET", "10.213.13.0/24")
 SUPERPOWER_PORT = int(os.environ.get("CONTAINER_SUPERPOWER_PORT", "31280"))
+# superpower replica N is published on REPLICA_PORT + N too (tests ask one replica directly)
+REPLICA_PORT = int(os.environ.get("CONTAINER_REPLICA_PORT", "31281"))
 PROMETHEUS_PORT = int(os.environ.get("CONTAINER_PROMETHEUS_PORT", "19090"))
 NAIVE_INTERVAL_MS = os.environ.get("NAIVE_HEALTH_INTERVAL_MS", "3600000")
 NFT_TABLE = "spc_drop"
@@ -98,6 +137,23 @@ PROMETHEUS_HEADER = """\
 # labelled as its relabelling labels the pods. Made by `deploy/containers/fleet.sh
 # prometheus-config`; do not edit (deploy/compose/test.sh checks that it is current).
 """
+BALANCER_HEADER = """\
+# The superpower Service for the containers (the container fleet, deploy/compose): HAProxy in TCP
+# mode spreading connections round robin over the replicas of the Deployment superpower, each
+# checked as its readiness probe checks it, as kube-proxy spreads a Service's connections over its
+# ready endpoints. Made by `deploy/containers/fleet.sh balancer-config` from the rendered
+# manifests; do not edit (deploy/compose/test_compose.py checks that it is current).
+"""
+# The balancer stands for kube-proxy, which no manifest describes: its container's settings are
+# written here once; compose's balancer service is held to them by deploy/compose/test_compose.py.
+BALANCER_MAXCONN = 4000
+BALANCER_MEMORY = 256 << 20
+BALANCER_CPUS = "1"
+BALANCER_TMP = 64 << 20
+# where the official image reads its configuration
+BALANCER_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+# HAProxy's stats page (/stats;csv): which replicas are in rotation
+BALANCER_STATS_PORT = 8404
 
 
 def say(msg: str) -> None:
@@ -147,7 +203,8 @@ def expand(arg: str, env: dict[str, str]) -> str:
 class Spec:
     """One container as the manifests describe it, turned into engine arguments."""
 
-    def __init__(self, workload: dict, container: dict, pod_name: str, token: str, volumes: dict[str, str]):
+    def __init__(self, workload: dict, container: dict, pod_name: str, secrets: dict[str, dict[str, str]], volumes: dict[str, str]):
+        """secrets: the Secrets this fleet has, by name, each a dict of its keys' values."""
         pod = workload["spec"]["template"]["spec"]
         sc = pod.get("securityContext", {})
         csc = container.get("securityContext", {})
@@ -156,12 +213,18 @@ class Spec:
         self.user = f"{csc.get('runAsUser', sc['runAsUser'])}:{csc.get('runAsGroup', sc['runAsGroup'])}"
         self.env: dict[str, str] = {}
         for e in container.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
             if "value" in e:
                 self.env[e["name"]] = e["value"]
             elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
                 self.env[e["name"]] = pod_name
-            elif e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "superpower-admin":
-                self.env[e["name"]] = token
+            elif ref is not None:
+                value = secrets.get(ref["name"], {}).get(ref["key"])
+                if value is not None:
+                    self.env[e["name"]] = value
+                elif not ref.get("optional"):
+                    raise Failed(f"{self.name}: env {e['name']} needs the Secret {ref['name']} key {ref['key']}, which this fleet does not make")
+                # an optional key the Secret does not have sets nothing, as the kubelet does
             else:
                 raise Failed(f"{self.name}: env {e['name']} comes from something this fleet does not provide")
         self.command = [expand(a, self.env) for a in container.get("command", [])]
@@ -229,15 +292,28 @@ def powersource_pods(docs: list[dict]) -> int:
     return find(docs, "StatefulSet", "powersource")["spec"]["replicas"]
 
 
-def headless_names(docs: list[dict]) -> list[str]:
-    """The DNS names the headless Service gives the powersource pods: the name POWERSOURCE_DNS
-    names (its host part) and the Service's short name."""
+def superpower_replicas(docs: list[dict]) -> int:
+    return find(docs, "Deployment", "superpower")["spec"]["replicas"]
+
+
+def headless_names(docs: list[dict], env: str = "POWERSOURCE_DNS", service: str = "powersource", workload: tuple[str, str] = ("StatefulSet", "powersource")) -> list[str]:
+    """The DNS names a headless Service gives the pods it selects: the name superpower's env
+    `env` names (its host part) and the Service's short name; the Service must select the pods
+    of `workload` (kind, name). The powersources' by default; see peer_names for superpower's."""
     sp = find(docs, "Deployment", "superpower")["spec"]["template"]["spec"]["containers"][0]
-    dns = next(e["value"] for e in sp["env"] if e["name"] == "POWERSOURCE_DNS")
-    svc = find(docs, "Service", "powersource")
+    dns = next(e["value"] for e in sp["env"] if e["name"] == env)
+    svc = find(docs, "Service", service)
     if svc["spec"].get("clusterIP") != "None":
-        raise Failed("the powersource Service is not headless")
+        raise Failed(f"the {service} Service is not headless")
+    labels = find(docs, *workload)["spec"]["template"]["metadata"]["labels"]
+    if not svc["spec"]["selector"].items() <= labels.items():
+        raise Failed(f"the {service} Service does not select the pods of {workload[0]} {workload[1]}")
     return [dns.rsplit(":", 1)[0], svc["metadata"]["name"]]
+
+
+def peer_names(docs: list[dict]) -> list[str]:
+    """The names every superpower replica has as a member of the headless Service superpower-peers."""
+    return headless_names(docs, "SUPERPOWER_PEERS_DNS", "superpower-peers", ("Deployment", "superpower"))
 
 
 def prometheus_config(docs: list[dict], n: int) -> dict:
@@ -254,7 +330,8 @@ def prometheus_config(docs: list[dict], n: int) -> dict:
         apps = keep.split("|")
         assert apps == ["superpower", "powersource"], apps
         job["static_configs"] = [
-            {"targets": [f"superpower:{sp_port['containerPort']}"], "labels": {"job": "superpower", "instance": "superpower", "namespace": "superpower"}}
+            {"targets": [f"superpower-{i}:{sp_port['containerPort']}"], "labels": {"job": "superpower", "instance": f"superpower-{i}", "namespace": "superpower"}}
+            for i in range(superpower_replicas(docs))
         ] + [
             {"targets": [f"powersource-{i}:{ps_port['containerPort']}"], "labels": {"job": "powersource", "instance": f"powersource-{i}", "namespace": "superpower"}}
             for i in range(n)
@@ -262,6 +339,63 @@ def prometheus_config(docs: list[dict], n: int) -> dict:
         # the relabelling of SD metadata has nothing to act on: the labels above are its result
         job.pop("relabel_configs")
     return cfg
+
+
+def balancer_config(docs: list[dict]) -> str:
+    """HAProxy's configuration of the superpower Service: the Service's port, round robin over
+    the Deployment's replicas (superpower-N, names the engine's DNS answers and HAProxy's
+    resolvers ask again every second, so a replica that restarts at a new address comes back),
+    each checked with its readiness probe's path, period, timeout and thresholds. TCP mode:
+    HAProxy passes bytes, as kube-proxy does."""
+    dep = find(docs, "Deployment", "superpower")
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    (svc_port,) = find(docs, "Service", "superpower")["spec"]["ports"]
+    target = svc_port["targetPort"]
+    port = ports[target] if isinstance(target, str) else target
+    r = c["readinessProbe"]
+    probe_port = r["httpGet"]["port"]
+    if (ports[probe_port] if isinstance(probe_port, str) else probe_port) != port:
+        raise Failed("superpower's readiness probe asks another port than the Service's")
+    servers = "".join(f"  server superpower-{i} superpower-{i}:{port}\n" for i in range(superpower_replicas(docs)))
+    return BALANCER_HEADER + f"""global
+  maxconn {BALANCER_MAXCONN}
+
+# the container engine's DNS server (aardvark-dns; Docker's 127.0.0.11), from /etc/resolv.conf
+resolvers engine
+  parse-resolv-conf
+
+defaults
+  mode tcp
+  timeout connect 500ms
+  timeout client 60s
+  timeout server 60s
+  timeout check {r.get("timeoutSeconds", 1)}s
+  # a connection that cannot reach its replica is tried again at once on another
+  retries 2
+  option redispatch 1
+
+frontend superpower
+  bind :{svc_port["port"]}
+  default_backend replicas
+
+# which replicas are in rotation (`fleet.sh frontend start` waits for its replica here); on the
+# engine's network only, never published
+frontend stats
+  mode http
+  bind :{BALANCER_STATS_PORT}
+  stats enable
+  stats uri /stats
+
+backend replicas
+  balance roundrobin
+  option httpchk
+  http-check send meth GET uri {r["httpGet"]["path"]}
+  http-check expect status 200
+  # the readiness probe's schedule; a connection that fails takes the replica out at once (as a
+  # pod that dies leaves its Service's endpoints), its next good check brings it back
+  default-server check inter {r.get("periodSeconds", 10)}s fall {r.get("failureThreshold", 3)} rise {r.get("successThreshold", 1)} observe layer4 error-limit 1 on-error mark-down resolvers engine resolve-prefer ipv4 init-addr libc,none
+{servers}"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,28 +446,43 @@ def http(url: str, timeout: float) -> int | None:
 
 
 class Fleet:
-    def __init__(self, naive: bool | None = None):
+    def __init__(self, naive: bool | None = None, own_keys: bool | None = None):
         self.docs = render()
         self.env_file = VAR / "fleet.env"
         saved = self.saved()
         self.token = saved.get("SUPERPOWER_ADMIN_TOKEN") or os.environ.get("SUPERPOWER_ADMIN_TOKEN") or secrets.token_urlsafe(18).lstrip("-")
+        # the key of the signed superpower_last cookie, the same on every replica (deploy.sh
+        # makes the Secret superpower-cookie the same way: 32 random bytes, hex)
+        self.cookie_key = saved.get("SUPERPOWER_COOKIE_KEY") or os.environ.get("SUPERPOWER_COOKIE_KEY") or secrets.token_hex(32)
+        if not re.fullmatch(r"([0-9a-fA-F]{2}){32,}", self.cookie_key):
+            raise Failed("SUPERPOWER_COOKIE_KEY must be hex, at least 32 bytes (64 digits)")
+        # the Secrets of the manifests that this fleet has, by name and key
+        self.own_keys = (saved.get("COOKIE_KEYS") == "own") if own_keys is None else own_keys
+        self.secrets = {"superpower-admin": {"token": self.token}, "superpower-cookie": {"key": self.cookie_key}}
+        if self.own_keys:  # the Secret's key is optional in the manifest: without it, none is set
+            del self.secrets["superpower-cookie"]
         self.naive = (saved.get("NAIVE") == "1") if naive is None else naive
         self.n = powersource_pods(self.docs)
+        self.replicas = superpower_replicas(self.docs)
         self.aliases = headless_names(self.docs)
+        self.peer_aliases = peer_names(self.docs)
         ps = find(self.docs, "StatefulSet", "powersource")
         self.ingest = [
-            Spec(ps, ps["spec"]["template"]["spec"]["initContainers"][0], f"powersource-{i}", self.token, {"store": f"{PREFIX}store-{i}"})
+            Spec(ps, ps["spec"]["template"]["spec"]["initContainers"][0], f"powersource-{i}", self.secrets, {"store": f"{PREFIX}store-{i}"})
             for i in range(self.n)
         ]
         self.powersource = [
-            Spec(ps, ps["spec"]["template"]["spec"]["containers"][0], f"powersource-{i}", self.token, {"store": f"{PREFIX}store-{i}"})
+            Spec(ps, ps["spec"]["template"]["spec"]["containers"][0], f"powersource-{i}", self.secrets, {"store": f"{PREFIX}store-{i}"})
             for i in range(self.n)
         ]
         sp = find(self.docs, "Deployment", "superpower")
-        self.superpower = Spec(sp, sp["spec"]["template"]["spec"]["containers"][0], "superpower", self.token, {})
+        self.superpower = [
+            Spec(sp, sp["spec"]["template"]["spec"]["containers"][0], f"superpower-{i}", self.secrets, {})
+            for i in range(self.replicas)
+        ]
         pr = find(self.docs, "Deployment", "prometheus")
         self.prometheus = Spec(
-            pr, pr["spec"]["template"]["spec"]["containers"][0], "prometheus", self.token,
+            pr, pr["spec"]["template"]["spec"]["containers"][0], "prometheus", self.secrets,
             {"config": str(VAR / "prometheus") + ":ro", "rules": str(ROOT / "deploy/kubernetes/base/dashboards/prometheus-rules") + ":ro", "data": f"{PREFIX}prometheus-data"},
         )
 
@@ -372,13 +521,33 @@ class Fleet:
     def powersource_args(self, i: int) -> list[str]:
         return self.powersource[i].run_args(f"{PREFIX}powersource-{i}", IMAGE, self.powersource_net(i))
 
-    def superpower_args(self) -> list[str]:
-        port = self.superpower.ports["http"]
+    def replica_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{REPLICA_PORT + i}"
+
+    def superpower_args(self, i: int) -> list[str]:
+        port = self.superpower[i].ports["http"]
         tail = ["--naive", "--health-interval-ms", NAIVE_INTERVAL_MS, "--dns-interval-ms", NAIVE_INTERVAL_MS] if self.naive else []
-        return self.superpower.run_args(
-            f"{PREFIX}superpower", IMAGE,
-            ["--network", NETWORK, "--network-alias", "superpower", "-p", f"127.0.0.1:{SUPERPOWER_PORT}:{port}"], tail,
+        net = ["--network", NETWORK]
+        for a in self.peer_aliases + [f"superpower-{i}"]:
+            net += ["--network-alias", a]
+        return self.superpower[i].run_args(
+            f"{PREFIX}superpower-{i}", IMAGE, net + ["-p", f"127.0.0.1:{REPLICA_PORT + i}:{port}"], tail,
         )
+
+    def balancer_args(self) -> list[str]:
+        """kube-proxy's part: HAProxy with balancer-config's file, published where the NodePort
+        would be; hardened as the manifests harden every container, as the image's own user."""
+        (svc_port,) = find(self.docs, "Service", "superpower")["spec"]["ports"]
+        return [
+            "run", "-d", "--name", f"{PREFIX}balancer", "--hostname", "balancer",
+            "--label", "io.superpower.fleet=spc", "--read-only", "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges", "--memory", str(BALANCER_MEMORY), "--cpus", BALANCER_CPUS,
+            "--tmpfs", f"/tmp:rw,nosuid,nodev,size={BALANCER_TMP},mode=1777",
+            "-v", f"{VAR / 'balancer' / 'haproxy.cfg'}:{BALANCER_CONFIG_PATH}:ro",
+            "--network", NETWORK, "--network-alias", "superpower",
+            "-p", f"127.0.0.1:{SUPERPOWER_PORT}:{svc_port['port']}",
+            BALANCER_IMAGE,
+        ]
 
     def prometheus_args(self) -> list[str]:
         port = self.prometheus.ports["web"]
@@ -393,7 +562,8 @@ class Fleet:
             + [["volume", "create", f"{PREFIX}store-{i}"] for i in range(self.n)]
             + [self.ingest_args(i) for i in range(self.n)]
             + [self.powersource_args(i) for i in range(self.n)]
-            + [self.superpower_args(), self.prometheus_args()]
+            + [self.superpower_args(i) for i in range(self.replicas)]
+            + [self.balancer_args(), self.prometheus_args()]
         )
 
     # -- readiness
@@ -419,18 +589,56 @@ class Fleet:
     def ready_powersource(self, i: int) -> None:
         self.wait_probe(f"{PREFIX}powersource-{i}", self.powersource[i], self.powersource[i].readiness)
 
+    def ready_superpower(self, i: int) -> None:
+        self.wait_probe(f"{PREFIX}superpower-{i}", self.superpower[i], self.superpower[i].readiness)
+
+    def in_rotation(self) -> dict[str, str]:
+        """The balancer's state of each replica (UP, DOWN, MAINT...), from its stats page; empty
+        when it does not answer."""
+        ip = container_ip(f"{PREFIX}balancer") if exists("container", f"{PREFIX}balancer") else None
+        if not ip:
+            return {}
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{BALANCER_STATS_PORT}/stats;csv", timeout=2) as r:
+                rows = list(csv.DictReader(io.StringIO(r.read().decode().lstrip("# "))))
+        except (OSError, ValueError):
+            return {}
+        return {row["svname"]: row["status"] for row in rows if row.get("pxname") == "replicas" and row["svname"] != "BACKEND"}
+
+    def wait_rotation(self, i: int, deadline_s: float = 30) -> None:
+        """Waits until the balancer sends connections to replica i (its check found it ready)."""
+        end = time.monotonic() + deadline_s
+        while (st := self.in_rotation().get(f"superpower-{i}", "")).split(" ")[0] != "UP":
+            if time.monotonic() > end:
+                raise Failed(f"the balancer has not taken superpower-{i} in within {deadline_s:.0f} s (its state: {st or 'unknown'})")
+            time.sleep(0.2)
+
+    def containers(self) -> list[str]:
+        """Every long-running container of the fleet, in the order `up` starts them."""
+        return (
+            [f"{PREFIX}powersource-{i}" for i in range(self.n)]
+            + [f"{PREFIX}superpower-{i}" for i in range(self.replicas)]
+            + [f"{PREFIX}balancer", f"{PREFIX}prometheus"]
+        )
+
     # -- commands
 
     def up(self) -> None:
-        if exists("container", f"{PREFIX}superpower"):
-            raise Failed(f"the container fleet exists ({PREFIX}superpower): deploy/containers/fleet.sh down first")
+        for name in self.containers():
+            if exists("container", name):
+                raise Failed(f"the container fleet exists ({name}): deploy/containers/fleet.sh down first")
         VAR.mkdir(parents=True, exist_ok=True)
         (VAR / "prometheus").mkdir(exist_ok=True)
         (VAR / "prometheus" / "prometheus.yml").write_text(
             PROMETHEUS_HEADER + yaml.safe_dump(prometheus_config(self.docs, self.n), sort_keys=False)
         )
+        (VAR / "balancer").mkdir(exist_ok=True)
+        (VAR / "balancer" / "haproxy.cfg").write_text(balancer_config(self.docs))
         old = os.umask(0o077)
-        self.env_file.write_text(f"NAIVE={int(self.naive)}\nSUPERPOWER_ADMIN_TOKEN={self.token}\n")
+        self.env_file.write_text(
+            f"NAIVE={int(self.naive)}\nCOOKIE_KEYS={'own' if self.own_keys else 'shared'}\n"
+            f"SUPERPOWER_ADMIN_TOKEN={self.token}\nSUPERPOWER_COOKIE_KEY={self.cookie_key}\n"
+        )
         os.umask(old)
         t0 = time.monotonic()
         if not exists("network", NETWORK):
@@ -446,16 +654,24 @@ class Fleet:
         for i in range(self.n):
             self.ready_powersource(i)
             say(f"powersource-{i} is ready ({container_ip(PREFIX + f'powersource-{i}')}:6061)")
-        engine(*self.superpower_args())
-        self.wait_probe(f"{PREFIX}superpower", self.superpower, self.superpower.readiness)
-        # the first request to / makes the route's duration series (as deploy/local/up.sh does)
-        http(f"http://127.0.0.1:{SUPERPOWER_PORT}/", 2)
-        say(f"superpower is ready on http://127.0.0.1:{SUPERPOWER_PORT}/{' (naive)' if self.naive else ''}")
+        for i in range(self.replicas):
+            engine(*self.superpower_args(i))
+        for i in range(self.replicas):
+            self.ready_superpower(i)
+            # the first request to / makes the route's duration series (as deploy/local/up.sh does)
+            http(self.replica_url(i) + "/", 2)
+            say(f"superpower-{i} is ready ({self.replica_url(i)}/){' (naive)' if self.naive else ''}")
+        engine(*self.balancer_args())
+        self.wait_probe(f"{PREFIX}balancer", self.superpower[0], self.superpower[0].readiness, url_base=f"http://127.0.0.1:{SUPERPOWER_PORT}")
+        for i in range(self.replicas):
+            self.wait_rotation(i)
+        say(f"the balancer spreads http://127.0.0.1:{SUPERPOWER_PORT}/ over {self.replicas} superpower replicas")
         engine("volume", "create", f"{PREFIX}prometheus-data", check=False)
         engine(*self.prometheus_args())
         self.wait_probe(f"{PREFIX}prometheus", self.prometheus, self.prometheus.readiness, url_base=f"http://127.0.0.1:{PROMETHEUS_PORT}")
-        self.wait_scraped(self.n + 1 + 1)
-        say(f"Prometheus scrapes all {self.n + 2} targets: http://127.0.0.1:{PROMETHEUS_PORT}/")
+        targets = self.n + self.replicas + 1
+        self.wait_scraped(targets)
+        say(f"Prometheus scrapes all {targets} targets: http://127.0.0.1:{PROMETHEUS_PORT}/")
         say(f"the fleet is up in {time.monotonic() - t0:.1f} s")
 
     def wait_scraped(self, want: int, deadline_s: float = 40) -> None:
@@ -474,9 +690,7 @@ class Fleet:
             time.sleep(0.5)
 
     def down(self) -> None:
-        names = [f"{PREFIX}prometheus", f"{PREFIX}superpower"] + [f"{PREFIX}powersource-{i}" for i in range(self.n)] + [
-            f"{PREFIX}ingest-{i}" for i in range(self.n)
-        ]
+        names = list(reversed(self.containers())) + [f"{PREFIX}ingest-{i}" for i in range(self.n)]
         for name in names:
             if exists("container", name):
                 if state(name) == "paused":
@@ -493,7 +707,8 @@ class Fleet:
 
     def status(self) -> bool:
         ok = True
-        rows = [(f"{PREFIX}powersource-{i}", s) for i, s in enumerate(self.powersource)] + [(f"{PREFIX}superpower", self.superpower)]
+        rows = [(f"{PREFIX}powersource-{i}", s) for i, s in enumerate(self.powersource)]
+        rows += [(f"{PREFIX}superpower-{i}", s) for i, s in enumerate(self.superpower)]
         for name, spec in rows:
             if not exists("container", name):
                 print(f"{name}: missing")
@@ -507,9 +722,15 @@ class Fleet:
                 checks.append(f"{kind} {p['path']} {got or 'no answer'}")
                 ok = ok and got == 200
             print(f"{name}: {st} {ip or '-'} " + ", ".join(checks))
+        path = self.superpower[0].readiness["path"]
+        through = http(f"http://127.0.0.1:{SUPERPOWER_PORT}{path}", 2)
+        rotation = self.in_rotation()
+        print(f"{PREFIX}balancer: {path} through 127.0.0.1:{SUPERPOWER_PORT} {through or 'no answer'}; "
+              + ", ".join(f"superpower-{i} {rotation.get(f'superpower-{i}', 'unknown')}" for i in range(self.replicas)))
         ready = http(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready", 2)
         print(f"{PREFIX}prometheus: /-/ready {ready or 'no answer'}")
-        return ok and ready == 200
+        in_rotation = all(rotation.get(f"superpower-{i}", "").startswith("UP") for i in range(self.replicas))
+        return ok and through == 200 and in_rotation and ready == 200
 
     def container(self, index: str) -> tuple[int, str]:
         if not re.fullmatch(r"\d", index) or int(index) >= self.n:
@@ -639,9 +860,42 @@ class Fleet:
         else:
             raise Failed(f"unknown fault {fault!r}: frozen, unreachable, hanging or down")
 
+    def frontend(self, cmd: str, index: str) -> None:
+        """kill (SIGKILL), stop (the stop signal, SIGTERM: superpower drains and exits; SIGKILL
+        after the grace period) or start superpower replica `index`, as the local fleet's
+        deploy/local/frontend.sh does to a process."""
+        if cmd not in ("kill", "stop", "start"):
+            raise Failed(f"frontend {cmd!r}: kill, stop or start")
+        if not re.fullmatch(r"\d", index) or int(index) >= self.replicas:
+            raise Failed(f"no superpower replica {index!r}: 0 to {self.replicas - 1}")
+        i, name = int(index), f"{PREFIX}superpower-{index}"
+        st = state(name)
+        if cmd in ("kill", "stop"):
+            if st not in ("running", "paused"):
+                say(f"superpower-{i} is {st}: nothing to {cmd}")
+                return
+            if st == "paused":
+                engine("unpause", name)
+            if cmd == "kill":
+                engine("kill", "-s", "KILL", name)
+                engine("wait", name)  # returns once the engine has seen it exit
+                say(f"killed superpower-{i} (SIGKILL)")
+            else:
+                t0 = time.monotonic()
+                engine("stop", "-t", str(self.superpower[i].stop_timeout), name)
+                code = inspect(name)["State"].get("ExitCode")
+                say(f"stopped superpower-{i} (SIGTERM) in {time.monotonic() - t0:.1f} s, exit code {code}")
+        elif cmd == "start":
+            if st == "running":
+                say(f"superpower-{i} already runs")
+            else:
+                engine("start", name)
+            self.ready_superpower(i)
+            self.wait_rotation(i)
+            say(f"started superpower-{i}: ready on {self.replica_url(i)}/, and in the balancer's rotation")
+
     def rss(self) -> None:
-        names = [f"{PREFIX}powersource-{i}" for i in range(self.n)] + [f"{PREFIX}superpower", f"{PREFIX}prometheus"]
-        out = engine("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names).stdout
+        out = engine("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *self.containers()).stdout
         print(out.strip())
 
 
@@ -652,11 +906,13 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     try:
         if cmd in ("plan", "up"):
-            naive = "--naive" in rest
-            f = Fleet(naive=naive)
+            unknown = [a for a in rest if a not in ("--naive", "--own-cookie-keys")]
+            if unknown:
+                raise Failed(f"{cmd}: unknown option {unknown[0]} (--naive, --own-cookie-keys)")
+            f = Fleet(naive="--naive" in rest, own_keys="--own-cookie-keys" in rest)
             if cmd == "plan":
                 for a in f.plan():
-                    print(shlex.join([ENGINE, *a]).replace(f.token, "$SUPERPOWER_ADMIN_TOKEN"))
+                    print(shlex.join([ENGINE, *a]).replace(f.token, "$SUPERPOWER_ADMIN_TOKEN").replace(f.cookie_key, "$SUPERPOWER_COOKIE_KEY"))
             else:
                 f.up()
             return 0
@@ -667,12 +923,19 @@ def main(argv: list[str]) -> int:
             return 0 if f.status() else 1
         elif cmd == "env":
             print(f"SUPERPOWER_URL=http://127.0.0.1:{SUPERPOWER_PORT}/")
+            print("SUPERPOWER_REPLICA_URLS=" + ",".join(f.replica_url(i) + "/" for i in range(f.replicas)))
             print(f"PROMETHEUS_URL=http://127.0.0.1:{PROMETHEUS_PORT}")
             print(f"SUPERPOWER_ADMIN_TOKEN={f.token}")
         elif cmd == "prometheus-config":
             print(PROMETHEUS_HEADER + yaml.safe_dump(prometheus_config(f.docs, f.n), sort_keys=False), end="")
+        elif cmd == "balancer-config":
+            print(balancer_config(f.docs), end="")
         elif cmd == "rss":
             f.rss()
+        elif cmd == "frontend":
+            if len(rest) != 2:
+                raise Failed(f"usage: frontend kill|stop|start N (N from 0 to {f.replicas - 1})")
+            f.frontend(*rest)
         elif cmd in ("kill", "start", "pause", "unpause", "disconnect", "connect", "drop", "undrop", "flap", "expect"):
             if not rest:
                 raise Failed(f"{cmd} needs a powersource index (0 to {f.n - 1})")

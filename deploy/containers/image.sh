@@ -15,7 +15,11 @@
 #      tagged localhost/superpower-standin/locust:2.47.0. Like the stand-ins it carries the hash
 #      of its recipe (the Containerfile, the version, the Debian stand-in's recipe) in the label
 #      superpower.recipe and is built only when it is missing or that changed (--no-cache too).
-# Then it checks the image: the three binaries run as uid 65532, and there is no shell.
+#   5. the balancer's image: Debian's haproxy package (2.6) in the layout of the official
+#      haproxy:2.6 image (haproxy/Containerfile), tagged localhost/superpower-standin/haproxy:2.6,
+#      built like the Prometheus image (the layer cache keeps it).
+# Then it checks the images: the three binaries run as uid 65532, and there is no shell; each
+# stand-in runs its program, of the version its tag says, as the upstream image's user.
 # Build times and the image size go to var/containers/image.env.
 #
 #   deploy/containers/image.sh [--no-cache]    --no-cache: a cold build of the two images
@@ -46,13 +50,19 @@ if ! ct build "${cache[@]}" "${volume[@]}" --layers \
   tail -n 30 "$CT_VAR/image-build.log" >&2
   ct_die "the image build failed (log: var/containers/image-build.log)"
 fi
+# build_on_debian IMAGE DIR: IMAGE from DIR's Containerfile on the Debian stand-in (its package
+# of the tool), log in var/containers/DIR-build.log.
+build_on_debian() {
+  local image="$1" dir="$2"
+  ct_say "building $image (log: var/containers/$dir-build.log)"
+  if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
+    -t "$image" "$HERE/$dir" >"$CT_VAR/$dir-build.log" 2>&1; then
+    tail -n 30 "$CT_VAR/$dir-build.log" >&2
+    ct_die "the build of $image failed (log: var/containers/$dir-build.log)"
+  fi
+}
 t1=$(date +%s.%N)
-ct_say "building $PROMETHEUS_IMAGE (log: var/containers/prometheus-build.log)"
-if ! ct build "${cache[@]}" --layers --build-arg DEBIAN_IMAGE="$DEBIAN_STANDIN" \
-  -t "$PROMETHEUS_IMAGE" "$HERE/prometheus" >"$CT_VAR/prometheus-build.log" 2>&1; then
-  tail -n 30 "$CT_VAR/prometheus-build.log" >&2
-  ct_die "the Prometheus image build failed (log: var/containers/prometheus-build.log)"
-fi
+build_on_debian "$PROMETHEUS_IMAGE" prometheus
 t2=$(date +%s.%N)
 locust_version="$(sed -n 's/^locust==//p' "$ROOT/scripts/requirements.txt")"
 [ -n "$locust_version" ] || ct_die "scripts/requirements.txt pins no locust=="
@@ -70,6 +80,8 @@ else
   fi
 fi
 t3=$(date +%s.%N)
+build_on_debian "$HAPROXY_STANDIN" haproxy
+t4=$(date +%s.%N)
 
 # --- what the image must be ---------------------------------------------------------------------
 for b in powersource superpower loader; do
@@ -86,6 +98,12 @@ ct run --rm "$PROMETHEUS_IMAGE" --version >/dev/null || ct_die "prometheus does 
 [ "$(ct run --rm "$LOCUST_STANDIN" --version 2>&1 | awk '{print $2; exit}')" = "$locust_version" ] ||
   ct_die "$LOCUST_STANDIN does not run locust $locust_version"
 [ "$(ct image inspect --format '{{ .Config.User }}' "$LOCUST_STANDIN")" = locust ] || ct_die "$LOCUST_STANDIN does not run as locust"
+# `haproxy -v` through the entrypoint (which adds -W -db, as upstream's): "HAProxy version 2.6.12-1+deb12u1 ..."
+haproxy_version="$(ct run --rm "$HAPROXY_STANDIN" haproxy -v 2>&1 | sed -n 's/^HA-\{0,1\}Proxy version \([0-9]*\.[0-9]*\)\..*/\1/p' | head -1)"
+[ "$haproxy_version" = "${HAPROXY_STANDIN##*:}" ] || ct_die "$HAPROXY_STANDIN runs HAProxy '${haproxy_version:-nothing}', not ${HAPROXY_STANDIN##*:}"
+haproxy_user="$(ct run --rm --entrypoint id "$HAPROXY_STANDIN")"
+[[ "$haproxy_user" == "uid=99(haproxy) gid=99(haproxy)"* ]] ||
+  ct_die "$HAPROXY_STANDIN runs as '$haproxy_user', not haproxy (99:99, the official image's user)"
 
 size="$(ct image inspect --format '{{ .Size }}' "$IMAGE")"
 psize="$(ct image inspect --format '{{ .Size }}' "$PROMETHEUS_IMAGE")"
@@ -96,9 +114,12 @@ psize="$(ct image inspect --format '{{ .Size }}' "$PROMETHEUS_IMAGE")"
   echo "PROMETHEUS_IMAGE_BYTES=$psize"
   echo "LOCUST_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t3 - $t2}")"
   echo "LOCUST_IMAGE_BYTES=$(ct image inspect --format '{{ .Size }}' "$LOCUST_STANDIN")"
+  echo "HAPROXY_BUILD_SECONDS=$(awk "BEGIN{printf \"%.0f\", $t4 - $t3}")"
+  echo "HAPROXY_IMAGE_BYTES=$(ct image inspect --format '{{ .Size }}' "$HAPROXY_STANDIN")"
   echo "CACHE=$([ ${#cache[@]} -eq 0 ] && echo layers || echo none)"
 } >"$CT_VAR/image.env"
 ct_say "$IMAGE: $((size / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t1 - $t0}") s ($([ ${#cache[@]} -eq 0 ] && echo "layer cache on" || echo "--no-cache"))"
 ct_say "$PROMETHEUS_IMAGE: $((psize / 1000000)) MB, built in $(awk "BEGIN{printf \"%.0f\", $t2 - $t1}") s"
 ct_say "$LOCUST_STANDIN: $(($(ct image inspect --format '{{ .Size }}' "$LOCUST_STANDIN") / 1000000)) MB, $(awk "BEGIN{printf \"%.0f\", $t3 - $t2}") s"
+ct_say "$HAPROXY_STANDIN: HAProxy $haproxy_version, $(($(ct image inspect --format '{{ .Size }}' "$HAPROXY_STANDIN") / 1000000)) MB, $(awk "BEGIN{printf \"%.0f\", $t4 - $t3}") s"
 ct_say "binaries run as 65532:65532, no shell in the image"

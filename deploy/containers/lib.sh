@@ -25,6 +25,9 @@ DEBIAN_STANDIN="$STANDIN/debian:bookworm"
 PROMETHEUS_IMAGE="$STANDIN/prometheus:debian"
 # Locust of scripts/requirements.txt on Debian's python3 (locust/Containerfile), for compose's visitors
 LOCUST_STANDIN="$STANDIN/locust:2.47.0"
+# HAProxy of Debian 12 (2.6) in the official haproxy:2.6 image's layout (haproxy/Containerfile):
+# the balancer in front of the superpower replicas, in the container fleet and compose
+HAPROXY_STANDIN="$STANDIN/haproxy:2.6"
 IMAGE="${SUPERPOWER_IMAGE:-localhost/superpower:latest}"
 
 ct_say() { printf '[containers] %s\n' "$*" >&2; }

@@ -7,7 +7,7 @@
 #   3. the rendered manifests pass `kubernetes-validate --strict` (offline JSON schemas of the
 #      Kubernetes API) for the oldest and a current supported Kubernetes version
 #   4. `promtool check config` of the in-cluster Prometheus config (rules included)
-#   5. hadolint on the Dockerfile (and the Prometheus image's Containerfile); shellcheck on the scripts when it is installed
+#   5. hadolint on the Dockerfile (and the Prometheus and HAProxy images' Containerfiles); shellcheck on the scripts when it is installed
 #   6. the invariants test (pytest deploy/kubernetes/test_invariants.py)
 #   7. the real DNS-membership test (dns-membership.sh: loopback powersources behind one name
 #      in /etc/hosts); skip it with --skip-dns
@@ -87,8 +87,8 @@ PY
 promtool check config "$OUT/prometheus/prometheus.yml"
 
 step "hadolint Dockerfile"
-"$VENV/bin/hadolint" "$ROOT/Dockerfile" "$ROOT/deploy/containers/prometheus/Containerfile"
-echo "Dockerfile, deploy/containers/prometheus/Containerfile: no findings"
+"$VENV/bin/hadolint" "$ROOT/Dockerfile" "$ROOT/deploy/containers/prometheus/Containerfile" "$ROOT/deploy/containers/haproxy/Containerfile"
+echo "Dockerfile, deploy/containers/{prometheus,haproxy}/Containerfile: no findings"
 
 if command -v shellcheck >/dev/null; then
   step "shellcheck"

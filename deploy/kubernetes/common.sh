@@ -62,3 +62,21 @@ YAML
   $KUBECTL -n "$NAMESPACE" exec "$pod" -- test -f /dataset/characters.json || die "upload failed"
   $KUBECTL -n "$NAMESPACE" delete pod "$pod" --wait=false >/dev/null
 }
+
+# ensure_secrets: the two Secrets the front end needs to act as one, made with random values when
+# missing (kept when present, so a re-deploy changes no key):
+#   superpower-admin  token  the admin API and page; the replicas' peer calls carry it
+#   superpower-cookie key    the key of the signed superpower_last cookie (hex, 32 bytes)
+ensure_secrets() {
+  $KUBECTL apply -f "$HERE/base/namespace.yaml" >/dev/null
+  if ! $KUBECTL -n "$NAMESPACE" get secret superpower-admin >/dev/null 2>&1; then
+    $KUBECTL -n "$NAMESPACE" create secret generic superpower-admin \
+      --from-literal=token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
+    log "made the Secret superpower-admin (the admin token: kubectl -n $NAMESPACE get secret superpower-admin -o jsonpath='{.data.token}' | base64 -d)"
+  fi
+  if ! $KUBECTL -n "$NAMESPACE" get secret superpower-cookie >/dev/null 2>&1; then
+    $KUBECTL -n "$NAMESPACE" create secret generic superpower-cookie \
+      --from-literal=key="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
+    log "made the Secret superpower-cookie (the cookie key every superpower replica shares)"
+  fi
+}

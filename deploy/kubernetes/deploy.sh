@@ -59,6 +59,7 @@ YAML
   upload_dataset "$DATA"
 fi
 
+ensure_secrets
 existed=0
 $KUBECTL -n "$NAMESPACE" get statefulset/powersource >/dev/null 2>&1 && existed=1
 log "applying ${target#"$ROOT"/}"

@@ -222,7 +222,9 @@ def test_services_and_budgets_select_exactly_their_pods(docs):
         else:
             continue
         matched = [w["metadata"]["name"] for w in workloads(docs) if selects(sel, w["spec"]["template"]["metadata"]["labels"])]
-        assert matched == [d["metadata"]["name"]], f"{d['kind']}/{d['metadata']['name']} selects {matched}"
+        # a Service or budget is named after its workload (superpower-peers: superpower's peers)
+        name = d["metadata"]["name"].removesuffix("-peers")
+        assert matched == [name], f"{d['kind']}/{d['metadata']['name']} selects {matched}"
     for app in ("powersource", "superpower"):
         one(docs, "PodDisruptionBudget", app)
 
@@ -305,6 +307,38 @@ def test_superpower_resolves_the_headless_service(docs, contract):
     assert all(e["name"] != "POWERSOURCE_URLS" for e in c.get("env", []))
 
 
+def test_superpower_replicas_find_each_other_and_share_the_cookie_key(docs):
+    dep = one(docs, "Deployment", "superpower")
+    assert dep["spec"]["replicas"] >= 2, "the front end runs as replicas"
+    c = container(dep, "superpower")
+    env = {e["name"]: e for e in c["env"]}
+    # the peers: every ready superpower pod behind a headless Service, on the listen port
+    svc = one(docs, "Service", "superpower-peers")
+    assert svc["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": svc["spec"]["selector"]}, dep["spec"]["template"]["metadata"]["labels"])
+    (port,) = svc["spec"]["ports"]
+    listen = int(c["command"][c["command"].index("--listen") + 1].rsplit(":", 1)[1])
+    (cport,) = [p for p in c["ports"] if p["name"] == port["targetPort"]]
+    assert port["port"] == cport["containerPort"] == listen
+    ns = svc["metadata"]["namespace"]
+    assert env["SUPERPOWER_PEERS_DNS"]["value"] == f"superpower-peers.{ns}.svc.cluster.local:{port['port']}"
+    assert "SUPERPOWER_PEERS" not in env, "no static list beside DNS"
+    # one cookie key for every replica (and a previous one for rotation), from a Secret
+    for var, key in (("SUPERPOWER_COOKIE_KEY", "key"), ("SUPERPOWER_COOKIE_KEY_PREVIOUS", "previous")):
+        ref = env[var]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("superpower-cookie", key)
+    # the peer calls carry the admin token; each replica shows its pod's name
+    assert env["SUPERPOWER_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "superpower-admin"
+    assert env["SUPERPOWER_REPLICA_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_deploy_makes_the_secrets_the_front_end_needs():
+    text = (HERE / "common.sh").read_text() + (HERE / "deploy.sh").read_text()
+    assert "ensure_secrets" in (HERE / "deploy.sh").read_text()
+    for secret, key in (("superpower-admin", "token"), ("superpower-cookie", "key")):
+        assert re.search(rf"create secret generic {secret} \\\n\s*--from-literal={key}=", text), secret
+
+
 @pytest.mark.parametrize("kind,name", [("StatefulSet", "powersource"), ("Deployment", "superpower")])
 def test_probes_hit_health_and_live_on_the_listen_port(docs, kind, name):
     w = one(docs, kind, name)
@@ -319,11 +353,24 @@ def test_probes_hit_health_and_live_on_the_listen_port(docs, kind, name):
 
 
 def test_termination_fits_prestop_and_drain(docs):
+    """A pod is still serving while it leaves its Service: powersource's preStop sleep, superpower's
+    own lame duck (SUPERPOWER_LAME_DUCK_MS: readiness fails, each answer closes its connection),
+    at least as long as the readiness probe needs to see it; the grace period covers that and the
+    drain."""
     src = (ROOT / "service" / "src" / "http" / "server.rs").read_text()
     drain = int(re.search(r"drain_timeout: Duration::from_secs\((\d+)\)", src).group(1))
     for kind, name in (("StatefulSet", "powersource"), ("Deployment", "superpower")):
         w = one(docs, kind, name)
-        sleep = container(w, name)["lifecycle"]["preStop"]["sleep"]["seconds"]
+        c = container(w, name)
+        if name == "superpower":
+            assert "lifecycle" not in c, "superpower's lame duck replaces a preStop sleep"
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            sleep = int(env["SUPERPOWER_LAME_DUCK_MS"]) / 1000
+            probe = c["readinessProbe"]
+            noticed = probe["periodSeconds"] * probe["failureThreshold"] + probe["timeoutSeconds"]
+            assert sleep >= noticed, f"lame duck {sleep}s < readiness probe's {noticed}s"
+        else:
+            sleep = c["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert 1 <= sleep <= 10
         grace = pod_spec(w)["terminationGracePeriodSeconds"]
         assert grace > sleep + drain, f"{name}: grace {grace}s < preStop {sleep}s + drain {drain}s"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops everything deploy/local/up.sh started: the visitors, superpower, every powersource,
-# Prometheus.
+# Stops everything deploy/local/up.sh started: the visitors, the balancer and superpower (every
+# replica), every powersource, Prometheus.
 # SIGTERM first (each service drains its in-flight requests), SIGKILL after
 # FLEET_STOP_TIMEOUT seconds (default 15). Only processes named in var/fleet/*.pid are signalled.
 set -euo pipefail
@@ -12,8 +12,8 @@ if [ -z "$names" ]; then
   exit 0
 fi
 
-# The visitors first (so they do not fail visits against a fleet going down), then superpower
-# (so it does not log a storm of failed calls), then the rest, in parallel.
+# The visitors first (so they do not fail visits against a fleet going down), then the balancer
+# and superpower (so it does not log a storm of failed calls), then the rest, in parallel.
 stop_one() {
   local name="$1" pid
   if pid="$(pid_of "$name")"; then
@@ -24,12 +24,12 @@ stop_one() {
   fi
   return 0
 }
-for first in visitors superpower; do
+for first in visitors balancer $(echo "$names" | grep -x 'superpower\(-[0-9]\)\?'); do
   if echo "$names" | grep -qx "$first"; then stop_one "$first"; fi
 done
 pids=()
 for name in $names; do
-  case "$name" in visitors | superpower) continue ;; esac
+  case "$name" in visitors | balancer | superpower | superpower-*) continue ;; esac
   stop_one "$name" &
   pids+=($!)
 done

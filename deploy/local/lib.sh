@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, status.sh). Source it.
+# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, frontend.sh, status.sh). Source it.
 #
 # Everything lives under var/ at the repo root:
-#   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower, prometheus,
-#                                           visitors: the Locust population of visitors/locustfile.py)
-#   var/fleet/fleet.env                     what up.sh started (N, data dir), read by powersource.sh
+#   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower — or, with
+#                                           --frontends N > 1, superpower-1.. and the balancer in
+#                                           front of them —, prometheus, visitors: the Locust
+#                                           population of visitors/locustfile.py)
+#   var/fleet/balancer.cfg                  the balancer's HAProxy configuration (N > 1)
+#   var/fleet/balancer.sock                 its stats page, as CSV: which replicas are in rotation
+#   var/fleet/fleet.env                     what up.sh started (N, data dir, replicas, the token and
+#                                           the cookie key, or COOKIE_KEYS=own), read by the others
 #   var/fleet/targets/{superpower,powersource}.json   Prometheus file_sd targets
 #   var/stores/powersource-I                the sled store of powersource I
 #   var/prometheus                          Prometheus' TSDB
@@ -30,11 +35,169 @@ die() { printf '[fleet] error: %s\n' "$*" >&2; exit 1; }
 
 powersource_addr() { echo "127.0.0.1:$((6060 + $1))"; }
 
+# The front end: one superpower on $SUPERPOWER_ADDR, or (--frontends N > 1) superpower-1..N on
+# 127.0.0.1:30281.. behind the balancer (HAProxy, TCP, round robin, as kube-proxy spreads a
+# Service's connections) on $SUPERPOWER_ADDR. Replicas share the cookie key and find each other
+# as peers (superpower's --peer).
+frontends() {
+  local n=""
+  [ -f "$FLEET/fleet.env" ] && n="$(sed -n 's/^FRONTENDS=//p' "$FLEET/fleet.env")"
+  echo "${n:-1}"
+}
+superpower_names() {
+  local n i
+  n="$(frontends)"
+  if [ "$n" -le 1 ]; then echo superpower; return; fi
+  for i in $(seq 1 "$n"); do echo "superpower-$i"; done
+}
+superpower_addr() {
+  case "$1" in
+    superpower) echo "$SUPERPOWER_ADDR" ;;
+    superpower-*) echo "127.0.0.1:$((30280 + ${1#superpower-}))" ;;
+  esac
+}
+
+# fleet_env KEY: a value up.sh kept in var/fleet/fleet.env.
+fleet_env() {
+  [ -f "$FLEET/fleet.env" ] || return 0
+  sed -n "s/^$1=//p" "$FLEET/fleet.env"
+}
+
+# start_superpower NAME: starts that front-end process (not waiting for it), with the settings
+# up.sh kept in fleet.env: the powersources, the token, the cookie key (none with COOKIE_KEYS=own:
+# each replica makes its own at start, the naive front end), --naive, its peers. Only what is set
+# goes into its environment: an empty SUPERPOWER_PEERS or SUPERPOWER_COOKIE_KEY would be a value.
+start_superpower() {
+  local name="$1" addr peers=() other i n
+  addr="$(superpower_addr "$name")"
+  [ -x "$BIN/superpower" ] || die "$BIN/superpower is missing (cargo build --release -p superpower)"
+  if port_answers "$addr"; then
+    die "something else already listens on $addr; $name not started"
+  fi
+  n="$(frontends)"
+  local urls=() flags=() token key
+  if [ "$n" -gt 1 ]; then
+    for i in $(seq 1 "$n"); do
+      other="superpower-$i"
+      [ "$other" = "$name" ] || peers+=("http://$(superpower_addr "$other")")
+    done
+    # on SIGTERM, fail the balancer's check and keep serving until it has seen that
+    flags+=(--lame-duck-ms "$((2 * BALANCER_CHECK_MS))")
+  fi
+  for i in $(seq 1 "$(fleet_size)"); do urls+=("http://$(powersource_addr "$i")"); done
+  if [ "$(fleet_env NAIVE)" = 1 ]; then
+    flags+=(--naive --health-interval-ms "${NAIVE_HEALTH_INTERVAL_MS:-60000}")
+  fi
+  token="$(fleet_env SUPERPOWER_ADMIN_TOKEN)"
+  key="$(fleet_env SUPERPOWER_COOKIE_KEY)"
+  [ "$(fleet_env COOKIE_KEYS)" = own ] && key=""
+  (
+    unset SUPERPOWER_ADMIN_TOKEN POWERSOURCE_ADMIN_TOKEN SUPERPOWER_COOKIE_KEY SUPERPOWER_PEERS
+    if [ -n "$token" ]; then export SUPERPOWER_ADMIN_TOKEN="$token" POWERSOURCE_ADMIN_TOKEN="$token"; fi
+    if [ -n "$key" ]; then export SUPERPOWER_COOKIE_KEY="$key"; fi
+    if [ ${#peers[@]} -gt 0 ]; then export SUPERPOWER_PEERS="$(IFS=,; echo "${peers[*]}")"; fi
+    export SUPERPOWER_REPLICA_NAME="$name" POWERSOURCE_URLS="$(IFS=,; echo "${urls[*]}")"
+    launch "$name" "$BIN/superpower" --listen "$addr" "${flags[@]}"
+  )
+}
+
+# How often the balancer checks each replica (a failed check takes it out); a replica's lame
+# duck on SIGTERM is two of these (the check's own timeout is the interval).
+BALANCER_CHECK_MS=1000
+
+# The balancer's statistics (HAProxy's stats page, read as CSV) on a Unix socket only the fleet's
+# user can open: which replicas it has in rotation.
+BALANCER_STATS="$FLEET/balancer.sock"
+
+# write_balancer_config: HAProxy in TCP mode on $SUPERPOWER_ADDR, round robin over the replicas
+# (as kube-proxy spreads a Service's connections), each checked every BALANCER_CHECK_MS with
+# GET /health (a replica that stops answering, or answers 503 in its lame duck, leaves the
+# rotation, as an endpoint whose readiness probe fails does). A connection that a replica which
+# just went away refuses (killed, or draining: its listener is closed) is tried on the next
+# replica (redispatch) instead of being closed on the client: a replica that is stopped loses no
+# request (its lame duck closes each connection after an answer), one that is killed loses the
+# connections it held.
+write_balancer_config() {
+  local name
+  {
+    cat <<CFG
+global
+  maxconn 4000
+
+defaults
+  mode tcp
+  timeout connect 1s
+  timeout client 60s
+  timeout server 60s
+  retries 2
+  option redispatch 1
+
+frontend superpower
+  bind $SUPERPOWER_ADDR
+  default_backend replicas
+
+backend replicas
+  balance roundrobin
+  option httpchk
+  http-check send meth GET uri /health
+  http-check expect status 200
+CFG
+    for name in $(superpower_names); do
+      printf '  server %s %s check inter %sms fall 1 rise 1\n' "$name" "$(superpower_addr "$name")" "$BALANCER_CHECK_MS"
+    done
+    cat <<CFG
+
+listen stats
+  mode http
+  bind $BALANCER_STATS mode 600
+  stats enable
+  stats uri /
+CFG
+  } >"$FLEET/balancer.cfg"
+}
+
+# balancer_state NAME: the balancer's view of replica NAME (UP, DOWN, MAINT, ...; nothing when the
+# balancer does not answer).
+balancer_state() {
+  curl -s --max-time 2 --unix-socket "$BALANCER_STATS" 'http://balancer/;csv' 2>/dev/null |
+    awk -F, -v name="$1" '$1 == "replicas" && $2 == name { print $18 }'
+}
+
+# wait_out_of_rotation NAME: polls until the balancer has taken replica NAME out of rotation (its
+# check failed), for at most START_TIMEOUT seconds; at once when no balancer answers. A replica
+# stopped and started again at once would otherwise get connections while it starts, before its
+# /health says it is ready: Kubernetes takes a terminating pod out of the Service the same way.
+wait_out_of_rotation() {
+  local name="$1" deadline=$((SECONDS + START_TIMEOUT)) state
+  while :; do
+    state="$(balancer_state "$name")"
+    [ "$state" != UP ] && return 0
+    [ "$SECONDS" -lt "$deadline" ] || die "the balancer still has $name in rotation after ${START_TIMEOUT}s (log: var/fleet/balancer.log)"
+    sleep 0.2
+  done
+}
+
+# wait_in_rotation NAME: polls until the balancer has replica NAME in rotation (its check passed),
+# for at most START_TIMEOUT seconds: what a rolling restart waits for before it stops the next
+# replica, as Kubernetes waits for the new pod to be ready.
+wait_in_rotation() {
+  local name="$1" deadline=$((SECONDS + START_TIMEOUT)) state
+  while :; do
+    state="$(balancer_state "$name")"
+    [ "$state" = UP ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      die "the balancer does not have $name in rotation after ${START_TIMEOUT}s (state: ${state:-no answer on var/fleet/balancer.sock}; log: var/fleet/balancer.log)"
+    fi
+    sleep 0.2
+  done
+}
+
 # The executable a pidfile's process must be running: argv[0] as we started it.
 expected_exe() {
   case "$1" in
     powersource-*) echo "$BIN/powersource" ;;
-    superpower) echo "$BIN/superpower" ;;
+    superpower | superpower-*) echo "$BIN/superpower" ;;
+    balancer) command -v haproxy ;;
     prometheus) command -v prometheus ;;
     visitors) echo "$VISITORS_PYTHON" ;;
   esac
@@ -190,11 +353,42 @@ start_powersource() {
   fi
   # The admin token, when the fleet was started with one, is in fleet.env (mode 600), so an
   # instance restarted later (by an experiment's rollback) keeps the admin API.
-  local token=""
-  [ -f "$FLEET/fleet.env" ] && token="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' "$FLEET/fleet.env")"
+  local token
+  token="$(fleet_env SUPERPOWER_ADMIN_TOKEN)"
   [ -n "$token" ] && export POWERSOURCE_ADMIN_TOKEN="$token"
   launch "$name" "$BIN/powersource" \
     --listen "$(powersource_addr "$i")" --store "$ROOT/var/stores/$name" --name "$name"
+}
+
+# control CMD NAME HEALTH_URL START...: what powersource.sh and frontend.sh do to one process:
+# stop (SIGTERM, drained), kill (SIGKILL), or start (START..., then wait until HEALTH_URL answers
+# 200). Stopping what is not running, or starting what runs, says so and succeeds (so rollbacks
+# can always run).
+control() {
+  local cmd="$1" name="$2" url="$3" pid sig
+  shift 3
+  case "$cmd" in
+    stop | kill)
+      sig=TERM; [ "$cmd" = kill ] && sig=KILL
+      if pid="$(pid_of "$name")"; then
+        stop_process "$name" "$sig"
+        say "$name (pid $pid) stopped by SIG$sig"
+      else
+        rm -f "$FLEET/$name.pid"
+        say "$name is not running: nothing to $cmd"
+      fi
+      ;;
+    start)
+      if pid="$(pid_of "$name")"; then
+        say "$name is already running (pid $pid)"
+        return 0
+      fi
+      "$@"
+      wait_ready "$name" "$url"
+      say "$name started (pid $(pid_of "$name")) and healthy on ${url#http://}"
+      ;;
+    *) return 2 ;;
+  esac
 }
 
 # stop_process NAME SIGNAL: sends SIGNAL (TERM or KILL) to NAME's process and waits for it to

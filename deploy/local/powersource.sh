@@ -19,25 +19,4 @@ n="$(fleet_size)"
 [ "$i" -le "$n" ] || die "the fleet has $n powersource(s) (var/fleet/fleet.env): no powersource-$i"
 name="powersource-$i"
 
-case "$cmd" in
-  stop | kill)
-    sig=TERM; [ "$cmd" = kill ] && sig=KILL
-    if pid="$(pid_of "$name")"; then
-      stop_process "$name" "$sig"
-      say "$name (pid $pid) stopped by SIG$sig"
-    else
-      rm -f "$FLEET/$name.pid"
-      say "$name is not running: nothing to $cmd"
-    fi
-    ;;
-  start)
-    if pid="$(pid_of "$name")"; then
-      say "$name is already running (pid $pid)"
-      exit 0
-    fi
-    start_powersource "$i"
-    wait_ready "$name" "http://$(powersource_addr "$i")/health"
-    say "$name started (pid $(pid_of "$name")) and healthy on $(powersource_addr "$i")"
-    ;;
-  *) usage >&2; exit 2 ;;
-esac
+control "$cmd" "$name" "http://$(powersource_addr "$i")/health" start_powersource "$i" || { usage >&2; exit 2; }

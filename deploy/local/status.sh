@@ -21,7 +21,17 @@ printf '%-14s %-8s %-16s %s\n' NAME PID ADDRESS STATE
 for i in $(seq 1 "$(fleet_size)"); do
   row "powersource-$i" "$(powersource_addr "$i")" /health || ok=1
 done
-row superpower "$SUPERPOWER_ADDR" /health || ok=1
+for name in $(superpower_names); do
+  row "$name" "$(superpower_addr "$name")" /health || ok=1
+done
+if [ "$(frontends)" -gt 1 ]; then
+  row balancer "$SUPERPOWER_ADDR" /health || ok=1
+  if pid_of balancer >/dev/null; then
+    for name in $(superpower_names); do
+      printf '%-14s %-8s %-16s %s\n' "" "" "" "$name: $(balancer_state "$name" | grep . || echo unknown) in the balancer"
+    done
+  fi
+fi
 if command -v prometheus >/dev/null 2>&1; then
   row prometheus "$PROMETHEUS_ADDR" /-/ready || true
 fi

@@ -2,7 +2,10 @@
 # Tests the local fleet scripts for real: up.sh twice, the admin token (token.sh) and
 # experiments/faults.sh against a live instance, powersource.sh stop/kill/start, a partial fleet,
 # status.sh, the returning visitors (Locust) up.sh starts and down.sh stops, down.sh, then
-# up.sh --naive --no-visitors (every switch off, no visitors) and down.sh again. Needs the release binaries (SKIP_BUILD=1 uses what is built) and
+# up.sh --naive --no-visitors (every switch off, no visitors) and down.sh again, then the front
+# end as two replicas behind the balancer (up.sh --frontends 2: one cookie key, frontend.sh
+# kill/stop/start, the balancer's redispatch and rotation) and with a key per replica
+# (--own-cookie-keys). Needs the release binaries (SKIP_BUILD=1 uses what is built) and
 # the fleet's ports free: it refuses to run while a fleet runs (it would stop it). Holds
 # var/fleet.lock like the other suites that use the fleet. Ends with "N passed, N failed".
 set -uo pipefail
@@ -108,6 +111,71 @@ all_off() {
 }
 check "every resilience switch is off in the naive fleet" all_off
 check "down.sh stops the naive fleet" deploy/local/down.sh
+
+# --- the front end as replicas behind the balancer --------------------------------------------------
+# last_cookie URL [COOKIES]: the superpower_last cookie superpower at URL sets for a user (nothing
+# when it sets none), the user given by COOKIES ("superpower_id=...; superpower_last=...").
+last_cookie() {
+  local args=(-s -o /dev/null -D - --max-time 2 -H 'Accept: application/json')
+  [ -n "${2:-}" ] && args+=(-H "Cookie: $2")
+  curl "${args[@]}" "$1" |
+    sed -n 's/^[Ss]et-[Cc]ookie: \(superpower_last=[^;]*\).*/\1/p' | tr -d '\r'
+}
+# a new user's identity and last known superpower, as superpower-1 set them
+user_of_replica_1() {
+  curl -s -o /dev/null -D - --max-time 2 -H 'Accept: application/json' "http://$(superpower_addr superpower-1)/" |
+    sed -n 's/^[Ss]et-[Cc]ookie: \(superpower_[a-z]*=[^;]*\).*/\1/p' | tr -d '\r' | awk 'NR > 1 { printf "; " } { printf "%s", $0 }'
+}
+# answers_through_balancer N: N requests through the balancer, each on a new connection, all 200
+answers_through_balancer() {
+  local i
+  for i in $(seq 1 "$1"); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Accept: application/json' "http://$SUPERPOWER_ADDR/")" = 200 ] || return 1
+  done
+}
+in_rotation() { [ "$(balancer_state "$1")" = UP ]; }
+
+check "up.sh --frontends 2 starts two replicas behind the balancer" deploy/local/up.sh --frontends 2 --no-visitors
+for name in superpower-1 superpower-2; do
+  check "$name answers on $(superpower_addr "$name")" healthy "http://$(superpower_addr "$name")/health"
+  check "the balancer has $name in rotation" in_rotation "$name"
+done
+check "the balancer answers on $SUPERPOWER_ADDR" healthy "http://$SUPERPOWER_ADDR/health"
+check "status.sh says healthy, the balancer included" grep -Eq '^balancer +[0-9]+ .* healthy$' <(deploy/local/status.sh)
+check "fleet.env keeps one cookie key" grep -Eq '^SUPERPOWER_COOKIE_KEY=[0-9a-f]{64}$' "$FLEET/fleet.env"
+user="$(user_of_replica_1)"
+both_cookies() { grep -q 'superpower_id=' <<<"$1" && grep -q 'superpower_last=' <<<"$1"; }
+check "superpower-1 gives a new user both cookies" both_cookies "$user"
+check "superpower-2 takes superpower-1's signed cookie (one key: it sets none anew)" \
+  test -z "$(last_cookie "http://$(superpower_addr superpower-2)/" "$user")"
+pid1="$(pid_of superpower-1)"
+check "frontend.sh kill 1 (SIGKILL)" deploy/local/frontend.sh kill 1
+check "the killed replica is gone" gone "$pid1"
+check "frontend.sh kill 1 returns with superpower-1 out of rotation" fails in_rotation superpower-1
+check "frontend.sh start 1 returns with superpower-1 back in rotation" deploy/local/frontend.sh start 1
+check "superpower-1 is in rotation" in_rotation superpower-1
+kill -KILL "$(pid_of superpower-1)"
+check "right after a SIGKILL the balancer has not seen, 20 new connections are all answered (redispatch)" answers_through_balancer 20
+check "frontend.sh start 1 again" deploy/local/frontend.sh start 1
+check "superpower-1 restarted takes the cookie it signed before (the key is kept)" \
+  test -z "$(last_cookie "http://$(superpower_addr superpower-1)/" "$user")"
+check "frontend.sh stop 2 (SIGTERM, drained)" deploy/local/frontend.sh stop 2
+check "right after the stop, 20 new connections through the balancer are all answered" answers_through_balancer 20
+check "status.sh fails with a replica down" fails deploy/local/status.sh
+check "frontend.sh stop 2 again succeeds" deploy/local/frontend.sh stop 2
+check "frontend.sh start 2" deploy/local/frontend.sh start 2
+check "frontend.sh start 2 again succeeds" deploy/local/frontend.sh start 2
+check "frontend.sh refuses a replica the fleet does not have" fails deploy/local/frontend.sh start 3
+check "frontend.sh refuses an unknown command" fails deploy/local/frontend.sh explode 1
+check "down.sh stops the replicas and the balancer" deploy/local/down.sh
+check "no pidfile is left after the replicas" test -z "$(pidfile_names)"
+
+check "up.sh --frontends 2 --own-cookie-keys starts the naive front end" deploy/local/up.sh --frontends 2 --own-cookie-keys --no-visitors
+check "fleet.env keeps no cookie key" fails grep -q '^SUPERPOWER_COOKIE_KEY=.' "$FLEET/fleet.env"
+user="$(user_of_replica_1)"
+check "superpower-2 does not take superpower-1's cookie (a key each: it signs its own)" \
+  grep -q '^superpower_last=' <<<"$(last_cookie "http://$(superpower_addr superpower-2)/" "$user")"
+check "down.sh stops the naive front end" deploy/local/down.sh
 
 echo
 echo "$passed passed, $failed failed"

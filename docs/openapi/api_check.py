@@ -14,7 +14,7 @@ deterministic: the same code gives the same requests.
 
 The operations run in passes, because two of them change what the others answer:
   1. everything except the state-changing operations (PUT /admin/faults, PUT /admin/switches,
-     PUT /admin/instances/{name}/faults): a fault set by a random PUT (a hang, 300 s of latency,
+     PUT /admin/peer/switches, PUT /admin/instances/{name}/faults): a fault set by a random PUT (a hang, 300 s of latency,
      an error rate) would make later product requests slow, hang or answer 500, and a switch
      turned off changes what / answers (legitimately: that is what switches are for) — neither is
      a finding about the spec;
@@ -53,7 +53,7 @@ PASS_TIMEOUT_S = 300
 # Operations that change what other operations answer (see the module doc).
 STATEFUL_OPS = {
     "powersource": ["putFaults"],
-    "superpower": ["putSwitches", "putInstanceFaults"],
+    "superpower": ["putSwitches", "putInstanceFaults", "putPeerSwitches"],
 }
 # What a state-changing pass runs beside them: the other admin operations (reads and clears),
 # which faults and switches never affect; superpower's stateful phase follows the links from

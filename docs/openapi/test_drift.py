@@ -113,8 +113,8 @@ def superpower_table(routes: str) -> Table:
     assert len(paths) >= 11, f"parsed too few superpower routes: {paths}"
 
     methods: dict[str, set[str]] = {v: set() for v in paths}
-    # `fn route`: `route == Route::Index && parts.method == Method::GET` is answered by `index`
-    for v, m in re.findall(r"route == Route::(\w+) && parts\.method == Method::(\w+)", fn_body(routes, "route")):
+    # `fn routed` (what `fn route` answers with): `route == Route::Index && parts.method == Method::GET` is answered by `index`
+    for v, m in re.findall(r"route == Route::(\w+) && parts\.method == Method::(\w+)", fn_body(routes, "routed")):
         methods[v].add(m.lower())
     answer = fn_body(routes, "answer")
     for v, ms in re.findall(r"\(Route::(\w+)(?:\(\w+\))?,\s*((?:&Method::\w+\s*\|?\s*)+)\)\s*=>", answer):

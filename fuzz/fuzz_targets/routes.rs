@@ -11,7 +11,8 @@ use service::api::{
 use superpower::routes::template_of;
 
 /// Every powersource template.
-const POWERSOURCE: [&str; 8] = [
+const POWERSOURCE: [&str; 9] = [
+    "/characters",
     "/characters/{id}",
     "/characters/{id}/image",
     "/assignments/{user_key}",
@@ -23,9 +24,15 @@ const POWERSOURCE: [&str; 8] = [
 ];
 
 /// Every superpower template, and the label of no route.
-const SUPERPOWER: [&str; 11] = [
+const SUPERPOWER: [&str; 17] = [
     "/",
     "/static/{file}",
+    "/promises",
+    "/promises.json",
+    "/admin/reset",
+    "/admin/replicas",
+    "/admin/peer",
+    "/admin/peer/switches",
     "/health",
     "/live",
     "/metrics",

@@ -104,6 +104,20 @@ impl Catalog {
         }
     }
 
+    /// A page of `/characters`: the entries after the character `after` (from the first without
+    /// it), up to about `budget` bytes of JSON (at least one entry), and whether more follow.
+    pub fn page(&self, after: Option<CharacterId>, budget: usize) -> (&[Entry], bool) {
+        let start = after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a));
+        let rest = &self.entries[start..];
+        let mut used = 0;
+        let mut n = 0;
+        while n < rest.len() && (n == 0 || used + rest[n].json.len() <= budget) {
+            used += rest[n].json.len() + 1;
+            n += 1;
+        }
+        (&rest[..n], n < rest.len())
+    }
+
     /// How many characters can be served.
     pub fn eligible(&self) -> usize {
         self.entries.len()

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use common::model::CharacterId;
-use http::header::HeaderValue;
+use http::header::{HeaderValue, ETAG};
 use http::{HeaderMap, StatusCode};
-use service::api::{image_answer, valid_user_key, HealthDetail, RandomAnswer};
+use service::api::{image_answer, valid_user_key, HealthDetail, RandomAnswer, PAGE_TARGET_BYTES};
 use service::http::body::{full, json, Response};
 use service::http::ops;
 
@@ -84,6 +85,57 @@ pub fn random(state: &State) -> Result<Response, ApiError> {
             character_id: entry.id,
         },
     ))
+}
+
+/// `GET /characters?after={id}`: a page of every eligible character in id order
+/// ([`CharacterPage`](service::api::CharacterPage)), written from the JSON each entry already
+/// holds; its `ETag` is the dataset's fingerprint, and a request that has it gets 304.
+///
+/// # Errors
+/// [`ApiError::BadId`] for an `after` that is not an id, [`ApiError::NoCharacters`] for an
+/// empty store.
+pub fn characters(
+    state: &State,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let after = match query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after="))) {
+        Some(id) => Some(parse_id(id)?),
+        None => None,
+    };
+    let (Some((_, info)), true) = (state.catalog.info(), state.catalog.eligible() > 0) else {
+        return Err(ApiError::NoCharacters);
+    };
+    let etag = HeaderValue::from_str(&format!("\"{}\"", info.fingerprint)).ok();
+    if let Some(etag) = &etag {
+        if service::http::body::if_none_match(headers, etag) {
+            let mut resp = full(StatusCode::NOT_MODIFIED, "application/json", Bytes::new());
+            resp.headers_mut().insert(ETAG, etag.clone());
+            return Ok(resp);
+        }
+    }
+    let (entries, more) = state.catalog.page(after, PAGE_TARGET_BYTES);
+    let mut body = Vec::with_capacity(PAGE_TARGET_BYTES + 1024);
+    body.extend_from_slice(b"{\"fingerprint\":");
+    serde_json::to_writer(&mut body, &info.fingerprint).expect("a string always serializes");
+    body.extend_from_slice(b",\"characters\":[");
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&e.json);
+    }
+    body.extend_from_slice(b"],\"next\":");
+    match entries.last().filter(|_| more) {
+        Some(last) => body.extend_from_slice(last.id.to_string().as_bytes()),
+        None => body.extend_from_slice(b"null"),
+    }
+    body.push(b'}');
+    let mut resp = full(StatusCode::OK, "application/json", Bytes::from(body));
+    if let Some(etag) = etag {
+        resp.headers_mut().insert(ETAG, etag);
+    }
+    Ok(resp)
 }
 
 /// `GET /health`: 200 when the store is open and holds eligible characters, else 503.

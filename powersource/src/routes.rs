@@ -38,6 +38,9 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
             handlers::image(state.clone(), id, &parts.headers).await
         }
         (&Method::GET, Route::Assignment(key)) => handlers::assignment(&state, key),
+        (&Method::GET, Route::Characters) => {
+            handlers::characters(&state, parts.uri.query(), &parts.headers)
+        }
         (&Method::GET, Route::Random) => handlers::random(&state),
         (&Method::GET, Route::Health) => Ok(handlers::health(&state)),
         (&Method::GET, Route::Live) => Ok(ops::live()),

@@ -4,15 +4,16 @@
 //! sides cannot drift apart:
 //! - [`Route`]: every powersource route, its template (the `route` label of metrics and logs)
 //!   and its allowed methods, parsed from a path once; and the path builders superpower calls
-//!   ([`character_path`], [`image_path`], [`assignment_path`]).
+//!   ([`character_path`], [`image_path`], [`assignment_path`], [`characters_path`]).
 //! - the header names ([`INSTANCE_HEADER`], [`FAULT_HEADER`]);
 //! - the JSON of every answer: [`CharacterView`] (`/characters/{id}`, `/assignments/{key}`),
-//!   [`RandomAnswer`] (`/random`), [`HealthDetail`] (`/health`), [`FaultSpec`]
+//!   [`CharacterPage`] (`/characters`), [`RandomAnswer`] (`/random`), [`HealthDetail`]
+//!   (`/health`), [`FaultSpec`]
 //!   (`/admin/faults`), and the error body ([`ErrorBody`]);
 //! - the image answer, "304 or the bytes" ([`image_answer`]), which powersource sends from its
 //!   store and superpower from its cache;
 //! - the size limits superpower puts on what it reads ([`MAX_CHARACTER_BYTES`],
-//!   [`MAX_IMAGE_BYTES`], [`MAX_SMALL_BYTES`]).
+//!   [`MAX_IMAGE_BYTES`], [`MAX_SMALL_BYTES`], [`MAX_PAGE_BYTES`]).
 
 use bytes::Bytes;
 use common::model::{CharacterId, CharacterRecord};
@@ -52,6 +53,9 @@ pub enum Route<'a> {
     Image(&'a str),
     /// `GET /assignments/{user_key}`: the [`CharacterView`] assigned to a user.
     Assignment(&'a str),
+    /// `GET /characters?after={id}`: a [`CharacterPage`] of every eligible character, by id
+    /// (what superpower renders a degraded answer from). Not a product route: no fault applies.
+    Characters,
     /// `GET /random`: a [`RandomAnswer`].
     Random,
     /// `GET /health`: 200 or 503 with a [`HealthDetail`].
@@ -78,6 +82,7 @@ impl<'a> Route<'a> {
         let rest = path.strip_prefix('/')?;
         let mut segments = rest.split('/');
         let route = match (segments.next()?, segments.next(), segments.next()) {
+            ("characters", None, None) => Route::Characters,
             ("characters", Some(id), None) => Route::Character(id),
             ("characters", Some(id), Some("image")) => Route::Image(id),
             ("assignments", Some(key), None) => Route::Assignment(key),
@@ -97,6 +102,7 @@ impl<'a> Route<'a> {
             Route::Character(_) => "/characters/{id}",
             Route::Image(_) => "/characters/{id}/image",
             Route::Assignment(_) => "/assignments/{user_key}",
+            Route::Characters => "/characters",
             Route::Random => "/random",
             Route::Health => "/health",
             Route::Live => "/live",
@@ -180,6 +186,33 @@ impl CharacterView {
             learn_more_url: record.learn_more_url.clone(),
         }
     }
+}
+
+/// The path of [`Route::Characters`]: the first page, or the page after the character `after`.
+pub fn characters_path(after: Option<CharacterId>) -> String {
+    match after {
+        Some(id) => format!("/characters?after={id}"),
+        None => "/characters".to_owned(),
+    }
+}
+
+/// A page of `/characters` is filled up to about this many bytes of characters (one more
+/// character may pass it).
+pub const PAGE_TARGET_BYTES: usize = 64 * 1024;
+/// Largest `/characters` page superpower reads: the target and one more character, with room.
+pub const MAX_PAGE_BYTES: usize = PAGE_TARGET_BYTES + 4 * MAX_CHARACTER_BYTES;
+
+/// The JSON of `/characters`: eligible characters in id order, from the dataset `fingerprint`
+/// (also the page's `ETag`, quoted: a conditional request with it is answered 304 while the
+/// dataset is the same).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CharacterPage {
+    /// The dataset's fingerprint.
+    pub fingerprint: String,
+    /// The characters, ascending by id.
+    pub characters: Vec<CharacterView>,
+    /// The `after` of the next page; null on the last.
+    pub next: Option<CharacterId>,
 }
 
 /// The JSON of `/random` (the original demo's route): a uniformly random eligible character.
@@ -343,10 +376,11 @@ mod tests {
             Some(Route::Assignment("u-1"))
         );
         assert_eq!(Route::parse("/admin/faults"), Some(Route::AdminFaults));
+        assert_eq!(Route::parse("/characters"), Some(Route::Characters));
         for unknown in [
             "",
             "/",
-            "/characters",
+            "/charactersx",
             "/characters/1/image/x",
             "/characters/1/img",
             "/random/",

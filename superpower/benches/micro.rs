@@ -102,30 +102,44 @@ fn render(c: &mut Criterion) {
 }
 
 /// What an answer to a returning user costs besides the network, without and with the live
-/// promises: the fallback cache's `remember` alone (`--no-promise-tracking`), and `remember`
-/// plus the identity check and the answer's latency bucket (as shipped).
+/// promises: reading and verifying their signed `superpower_last` cookie and signing it again
+/// (a changed character), alone (`--no-promise-tracking`), and with the identity check and the
+/// answer's latency bucket (as shipped).
 fn promises(c: &mut Criterion) {
     use std::time::Duration;
-    use superpower::cache::Fallback;
+    use superpower::identity::UserId;
     use superpower::promises::Promises;
+    use superpower::remembered::{CookieKey, Keys, COOKIE_NAME};
 
     let ch = Arc::new(character());
-    let users = 1024u128;
-    let fallback = Fallback::new(100_000);
-    for u in 0..users {
-        fallback.remember(u, &ch);
-    }
+    let keys = Keys::new(Some(&CookieKey::from_hex(&"ab".repeat(32)).unwrap()), None);
+    let users: Vec<(UserId, http::HeaderMap)> = (0..1024)
+        .map(|_| {
+            let user = UserId::random();
+            let mut h = http::HeaderMap::new();
+            let cookie = format!(
+                "superpower_id={user}; {COOKIE_NAME}={}",
+                keys.sign(&user, ch.id)
+            );
+            h.insert(http::header::COOKIE, cookie.parse().unwrap());
+            (user, h)
+        })
+        .collect();
+    c.bench_function("promises/sign", |b| {
+        b.iter(|| keys.set_cookie(black_box(&users[0].0), black_box(ch.id)))
+    });
     let off = Promises::new(false);
     let on = Promises::new(true);
     for (id, p) in [
-        ("promises/remember_untracked", &off),
-        ("promises/remember_tracked", &on),
+        ("promises/recall_untracked", &off),
+        ("promises/recall_tracked", &on),
     ] {
         let mut u = 0;
         c.bench_function(id, |b| {
             b.iter(|| {
-                u = (u + 1) % users;
-                let previous = fallback.remember(black_box(u), &ch);
+                u = (u + 1) % users.len();
+                let (user, headers) = &users[u];
+                let previous = keys.recall(black_box(headers), user).map(|r| r.id);
                 p.identity(previous, ch.id);
                 p.answered(StatusCode::OK, black_box(Duration::from_micros(850)));
             })

@@ -8,7 +8,11 @@
 //!   that instance's admin API with superpower's powersource admin token; only known instances
 //!   can be named).
 //! - `POST /admin/reset`: back to the baseline: every switch on, the faults of every known
-//!   instance cleared.
+//!   instance cleared (on every replica: the switches' change reaches the peers, and the
+//!   faults live on the instances).
+//! - `GET /admin/replicas`: every replica of the front end with its switches.
+//! - `GET /admin/peer`, `PUT /admin/peer/switches`: what replicas ask each other
+//!   ([`crate::peers`]).
 //! - `GET /admin`: the control page (with the promises panel of `/promises`);
 //!   `GET /static/admin.js` its script.
 
@@ -23,7 +27,7 @@ use service::http::body::{full, json, read_limited_within, BodyError, Response};
 
 use crate::error::ApiError;
 use crate::state::State;
-use crate::switches::{SwitchPatch, SwitchState};
+use crate::switches::{SwitchPatch, SwitchState, Versioned};
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -82,6 +86,78 @@ struct InstanceView<'a> {
     on_ring: bool,
     /// Asked of the instance itself; `null` when it does not answer.
     faults: Option<FaultSpec>,
+}
+
+/// `GET /admin/peer`: this replica's state, as its peers ask for it ([`crate::peers`]).
+pub fn peer_state(state: &State) -> Response {
+    json(
+        StatusCode::OK,
+        &state.peers.state(&state.switches, &state.promises),
+    )
+}
+
+/// `PUT /admin/peer/switches`: a peer's switches with their version; taken when newer than
+/// this replica's. Answers the switches in force.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for a body that is not versioned switches; nothing changes then.
+pub async fn put_peer_switches(state: &State, req_body: Incoming) -> Result<Response, ApiError> {
+    let bytes = body(state, req_body).await?;
+    let theirs: Versioned = service::http::body::json_object(&bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"switches\": {{...every switch...}}, \"version\": {{\"counter\": N, \"origin\": ID}}}}: {e}"
+        ))
+    })?;
+    state.switches.adopt(&theirs);
+    Ok(json(StatusCode::OK, &state.switches.versioned()))
+}
+
+/// One replica as `GET /admin/replicas` lists it.
+#[derive(Serialize)]
+struct ReplicaView<'a> {
+    name: &'a str,
+    id: &'a str,
+    /// Where this replica asks it; null for this replica.
+    url: Option<&'a str>,
+    /// True for the replica that answers.
+    this: bool,
+    /// Answered the last call.
+    reachable: bool,
+    /// Why not.
+    error: Option<&'a str>,
+    switches: Option<&'a Versioned>,
+}
+
+/// `GET /admin/replicas`: every replica of the front end, this one first, with its switches
+/// (a replica out of step shows) or why it did not answer.
+pub fn replicas(state: &State) -> Response {
+    let me = state.peers.me();
+    let mine = state.switches.versioned();
+    let views = state.peers.views();
+    let mut list = vec![ReplicaView {
+        name: &me.name,
+        id: &me.id,
+        url: None,
+        this: true,
+        reachable: true,
+        error: None,
+        switches: Some(&mine),
+    }];
+    list.extend(views.iter().map(|v| {
+        ReplicaView {
+            name: v
+                .state
+                .as_ref()
+                .map_or(v.url.as_str(), |s| s.replica.name.as_str()),
+            id: v.state.as_ref().map_or("", |s| s.replica.id.as_str()),
+            url: Some(&v.url),
+            this: false,
+            reachable: v.state.is_some(),
+            error: v.error.as_deref(),
+            switches: v.state.as_ref().map(|s| &s.switches),
+        }
+    }));
+    json(StatusCode::OK, &serde_json::json!({ "replicas": list }))
 }
 
 /// `GET /admin/instances`: each known instance with its health and faults.
@@ -222,6 +298,9 @@ pub fn page() -> Response {
                         h2 { "Resilience switches" }
                         p { "Each mechanism that keeps a promise. Switch one off, run an experiment, watch it deviate." }
                         table.admin #switches { thead { tr { th { "mechanism" } th { "on" } } } tbody {} }
+                        h2 { "Front end replicas" }
+                        p { "A change made here reaches every replica within a second; a replica out of step, or one that does not answer, shows here." }
+                        table.admin #replicas { thead { tr { th { "replica" } th { "switches" } th { "version" } } } tbody {} }
                         h2 { "Powersource instances" }
                         table.admin #instances {
                             thead { tr { th { "instance" } th { "healthy" } th { "faults in force" } th { "inject (cleared by the instance itself after the duration)" } } }

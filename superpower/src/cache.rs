@@ -1,79 +1,12 @@
-//! The two bounded in-memory caches: each user's last known character (the fallback that keeps
-//! promise 1 when no instance answers) and recently served images (fresh for a TTL, then
-//! revalidated).
+//! Recently served images, bounded in bytes (fresh for a TTL, then revalidated). Each user's last
+//! known character is not kept here: it travels with the user ([`crate::remembered`]), and the
+//! characters to render it from are in [`crate::catalog`].
 
-use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lru::LruCache;
-
-use crate::model::Character;
-
-/// Each user's last known character, at most `capacity` users (least recently seen go first).
-/// Characters are shared: a user costs an id and a pointer, not a copy of the text.
-pub struct Fallback {
-    inner: Mutex<FallbackInner>,
-}
-
-struct FallbackInner {
-    /// (the LRU hashes with foldhash, hashbrown's default)
-    users: LruCache<u128, u64>,
-    /// foldhash, not std's SipHash: the ids come from the dataset, not from clients.
-    characters: HashMap<u64, Arc<Character>, foldhash::fast::RandomState>,
-}
-
-impl Fallback {
-    /// A cache of at most `capacity` users (at least 1).
-    pub fn new(capacity: usize) -> Self {
-        let cap = NonZeroUsize::new(capacity.max(1)).expect("at least 1");
-        Fallback {
-            inner: Mutex::new(FallbackInner {
-                users: LruCache::new(cap),
-                characters: HashMap::default(),
-            }),
-        }
-    }
-
-    /// Remembers that `user` has `character`; returns the id of the character `user` had
-    /// before, when the cache knew them (what the identity check compares: it costs nothing,
-    /// the LRU hands back the value it replaces).
-    pub fn remember(&self, user: u128, character: &Arc<Character>) -> Option<u64> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let id = character.id;
-        match inner.characters.get(&id) {
-            // (a prepared answer's character is the very one kept: no comparison of the text)
-            Some(known) if Arc::ptr_eq(known, character) || **known == **character => {}
-            _ => {
-                inner.characters.insert(id, character.clone());
-            }
-        }
-        inner.users.put(user, id)
-    }
-
-    /// The last known character of `user`.
-    pub fn recall(&self, user: u128) -> Option<Arc<Character>> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let id = *inner.users.get(&user)?;
-        inner.characters.get(&id).cloned()
-    }
-
-    /// Users remembered.
-    pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .users
-            .len()
-    }
-
-    /// No user remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// An image as superpower serves it.
 #[derive(Debug)]
@@ -172,35 +105,6 @@ impl ImageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn character(id: u64) -> Arc<Character> {
-        Arc::new(Character {
-            id,
-            name: format!("N{id}"),
-            description: String::new(),
-            learn_more_url: None,
-        })
-    }
-
-    #[test]
-    fn fallback_is_bounded_and_shares_characters() {
-        let f = Fallback::new(2);
-        assert_eq!(f.remember(1, &character(10)), None);
-        assert_eq!(f.remember(2, &character(10)), None);
-        assert_eq!(
-            f.remember(2, &character(12)),
-            Some(10),
-            "the previous character"
-        );
-        f.remember(3, &character(11));
-        assert_eq!(f.len(), 2);
-        assert!(
-            f.recall(1).is_none(),
-            "the least recently seen user went first"
-        );
-        assert_eq!(f.recall(2).unwrap().id, 12);
-        assert_eq!(f.recall(3).unwrap().name, "N11");
-    }
 
     #[test]
     fn image_cache_is_bounded_by_bytes() {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::remembered::CookieKey;
 use service::config::{
     millis, positive_count, positive_millis, DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
 };
@@ -77,9 +79,51 @@ pub struct Settings {
     #[arg(long = "hedge-delay-ms", env = "SUPERPOWER_HEDGE_DELAY_MS", value_parser = millis)]
     pub hedge_delay: Option<Duration>,
 
-    /// Users whose last known superpower is kept for fallback.
-    #[arg(long, env = "SUPERPOWER_FALLBACK_USERS", default_value_t = 100_000)]
-    pub fallback_users: usize,
+    /// The key of the `superpower_last` cookie (each user's last known character, signed with
+    /// HMAC-SHA256): hex, at least 32 bytes, the same on every replica of the front end. Without
+    /// one, a random key per process (and a warning): a user's cookie is then good only on the
+    /// replica that signed it, until it restarts.
+    #[arg(long, env = "SUPERPOWER_COOKIE_KEY", hide_env_values = true, value_parser = crate::remembered::parse_key)]
+    pub cookie_key: Option<CookieKey>,
+
+    /// A previous cookie key, still accepted (never used to sign): for rotating the key.
+    #[arg(long, env = "SUPERPOWER_COOKIE_KEY_PREVIOUS", hide_env_values = true, value_parser = crate::remembered::parse_key)]
+    pub cookie_key_previous: Option<CookieKey>,
+
+    /// Bytes of characters kept to render degraded answers (the whole dataset: the sample's 250
+    /// characters take about 150 KB).
+    #[arg(long, env = "SUPERPOWER_CATALOG_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub catalog_bytes: usize,
+
+    /// How often the catalog asks a powersource whether the dataset changed (one conditional
+    /// request, 304 while it has not).
+    #[arg(long = "catalog-interval-ms", env = "SUPERPOWER_CATALOG_INTERVAL_MS", value_parser = positive_millis, default_value = "5000")]
+    pub catalog_interval: Duration,
+
+    /// Base URL of another replica of this front end (switches and promises are shared with
+    /// it); repeat the flag, or give a comma-separated list in the environment variable.
+    #[arg(
+        long = "peer",
+        env = "SUPERPOWER_PEERS",
+        value_delimiter = ',',
+        conflicts_with = "peers_dns"
+    )]
+    pub peers: Vec<String>,
+
+    /// A DNS name and port (`host:port`) whose every address is a replica of this front end (a
+    /// Kubernetes headless Service); re-resolved every `--dns-interval-ms`, at most 3 s; this
+    /// replica recognizes and skips itself.
+    #[arg(long, env = "SUPERPOWER_PEERS_DNS")]
+    pub peers_dns: Option<String>,
+
+    /// How often each peer is asked for its switches and promises.
+    #[arg(long = "peer-interval-ms", env = "SUPERPOWER_PEER_INTERVAL_MS", value_parser = positive_millis, default_value = "500")]
+    pub peer_interval: Duration,
+
+    /// This replica's name on the control page and in `/promises.json` (Kubernetes: the pod's
+    /// name); by default the listen address.
+    #[arg(long, env = "SUPERPOWER_REPLICA_NAME")]
+    pub replica_name: Option<String>,
 
     /// Bytes of prepared answers (a powersource answer decoded, its JSON and HTML rendered)
     /// kept per worker thread, so a repeated answer is not decoded and rendered again; 0 turns
@@ -129,6 +173,13 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_WORKERS", value_parser = positive_count)]
     pub workers: Option<usize>,
 
+    /// Milliseconds of lame duck on SIGTERM before the drain: `/health` answers 503 (so a balancer
+    /// or a Service takes the replica out) while every request is still served, each answer
+    /// closing its connection (so keep-alive clients reconnect elsewhere). 0: drain at once. Set it
+    /// to the time the balancer in front needs to see the replica fail (`deploy/` sets it).
+    #[arg(long = "lame-duck-ms", env = "SUPERPOWER_LAME_DUCK_MS", value_parser = millis, default_value = "0")]
+    pub lame_duck: Duration,
+
     /// Milliseconds in-flight requests get to finish on shutdown.
     #[arg(long = "drain-timeout-ms", env = "SUPERPOWER_DRAIN_TIMEOUT_MS", value_parser = millis, default_value = "10000")]
     pub drain_timeout: Duration,
@@ -170,7 +221,10 @@ mod tests {
         assert_eq!(s.deadline, Duration::from_millis(800));
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
-        assert_eq!(s.fallback_users, 100_000);
+        assert_eq!(s.cookie_key, None);
+        assert_eq!(s.catalog_bytes, 32 * 1024 * 1024);
+        assert_eq!(s.peer_interval, Duration::from_millis(500));
+        assert!(s.peers.is_empty() && s.peers_dns.is_none());
         assert_eq!(s.answer_cache_bytes, 16 * 1024 * 1024);
         assert_eq!(s.max_connections, 10_000);
         assert_eq!(s.client_timeout, Duration::from_secs(10));
@@ -210,6 +264,17 @@ mod tests {
             );
             assert!(crate::cli::Cli::try_parse_from(["superpower", flag, "1"]).is_ok());
         }
+    }
+
+    #[test]
+    fn a_bad_cookie_key_is_refused_at_start() {
+        use clap::Parser;
+        let err = crate::cli::Cli::try_parse_from(["superpower", "--cookie-key", "abcd"])
+            .expect_err("too short")
+            .to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        let ok = crate::cli::Cli::try_parse_from(["superpower", "--cookie-key", &"0f".repeat(32)]);
+        assert!(ok.is_ok());
     }
 
     #[test]

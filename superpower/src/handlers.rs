@@ -1,6 +1,7 @@
 //! The handlers behind superpower's product and operational routes. Each returns
 //! `Result<Response, ApiError>`; the route layer turns an error into an answer.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use http::header::{HeaderValue, CACHE_CONTROL, SET_COOKIE, VARY};
@@ -16,7 +17,8 @@ use crate::identity::Identity;
 use crate::model::{Answer, Character};
 use crate::negotiate::Format;
 use crate::powersource::{ImageFetch, Served, UpstreamError};
-use crate::promises::Live;
+use crate::promises::{self, Live, ReplicaWho};
+use crate::remembered::Keys;
 use crate::render::{html, PROMISES_SCRIPT, STYLESHEET};
 use crate::state::State;
 
@@ -25,44 +27,51 @@ pub const DEGRADED_HEADER: &str = "x-superpower-degraded";
 /// Header naming the powersource instance that answered.
 pub const INSTANCE_HEADER: &str = "x-superpower-instance";
 
-/// `GET /`: the superpower of `identity`, as `format`; from the fallback cache when no
-/// instance answers and the user is known (has come back at least once with the cookie).
+/// `GET /`: the superpower of `identity`, as `format`; when no instance answers, the user's last
+/// known superpower, read from their signed `superpower_last` cookie ([`crate::remembered`]) and
+/// rendered from the catalog — on any replica, with no memory of the user here.
 ///
 /// # Errors
 /// [`ApiError::Unavailable`] (or a bad upstream answer) when no instance answers and the user
-/// has no last known superpower.
+/// has no last known superpower this replica can verify and render.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn index(
     state: &State,
     identity: &Identity,
+    headers: &HeaderMap,
     format: Format,
 ) -> Result<Response, ApiError> {
+    let recalled = state.keys.recall(headers, &identity.user);
     match superpower_of(state, identity).await {
         Ok(answer) => {
-            // Only a returning user (one who sent the cookie back) is remembered: one-visit
-            // traffic (crawlers, clients that keep no cookie) would otherwise evict the users
-            // the fallback is for. A user who has been back once is in it. They are remembered
-            // with the fallback off too while the promises are measured: the identity check
-            // compares with what the cache held (one comparison, no allocation).
-            if !identity.is_new && (state.switches.fallback() || state.promises.tracking()) {
-                let character = answer.character();
-                let previous = state.fallback.remember(identity.user.as_u128(), character);
-                state.promises.identity(previous, character.id);
+            let character = answer.character();
+            // the identity check: this answer against the one the user's cookie says they had
+            // (no check for a user with no verifiable cookie: new, or signed elsewhere)
+            state
+                .promises
+                .identity(recalled.map(|r| r.id), character.id);
+            state.catalog.learn(character);
+            let mut resp = prepared(format, &answer);
+            if Keys::needs_cookie(recalled, character.id) {
+                resp.headers_mut().append(
+                    SET_COOKIE,
+                    state.keys.set_cookie(&identity.user, character.id),
+                );
             }
-            Ok(prepared(format, &answer))
+            Ok(resp)
         }
         Err(err) => {
             let known = state
                 .switches
                 .fallback()
-                .then(|| state.fallback.recall(identity.user.as_u128()))
+                .then(|| recalled.and_then(|r| state.catalog.get(r.id)))
                 .flatten();
             let Some(character) = known else {
                 return Err(err.into());
             };
             metrics::counter!(SUPERPOWER_FALLBACK_RESPONSES_TOTAL).increment(1);
             state.promises.degraded();
-            tracing::info!(user = %identity.user, error = %err, "answering from the fallback cache");
+            tracing::info!(user = %identity.user, error = %err, "answering the last known superpower (degraded)");
             Ok(degraded(format, &character))
         }
     }
@@ -76,7 +85,7 @@ pub fn personalize(mut resp: Response, identity: &Identity) -> Response {
     h.insert(VARY, HeaderValue::from_static("Accept, Cookie"));
     if identity.is_new {
         if let Ok(v) = HeaderValue::from_str(&identity.set_cookie()) {
-            h.insert(SET_COOKIE, v);
+            h.append(SET_COOKIE, v);
         }
     }
     resp
@@ -191,6 +200,9 @@ pub fn stylesheet() -> Response {
 /// `GET /promises.json`: both promises over the last minute and second by second, with the
 /// fleet and the stable-assignment switch as they are now. Needs no token (the audience's
 /// screen reads it; `/metrics` shows as much).
+///
+/// With peers, the whole front end: each second summed over the replicas that answered their
+/// last call, and each replica's own line (one that did not answer is shown as such).
 pub fn promises_json(state: &State) -> Response {
     let fleet = state.powersource.fleet();
     let live = Live {
@@ -198,7 +210,55 @@ pub fn promises_json(state: &State) -> Response {
         known_instances: fleet.instances().len(),
         stable_assignment: state.switches.stable_assignment(),
     };
-    no_store(json(StatusCode::OK, &state.promises.view(live)))
+    let tracking = state.promises.tracking();
+    let own = state.promises.seconds();
+    if !state.peers.configured() {
+        return no_store(json(
+            StatusCode::OK,
+            &promises::summarize(&own, tracking, live, Vec::new()),
+        ));
+    }
+    let me = state.peers.me();
+    let mut lines = vec![promises::replica_line(
+        &own,
+        tracking,
+        ReplicaWho {
+            name: me.name.clone(),
+            this: true,
+            error: None,
+        },
+    )];
+    let mut lists = vec![own];
+    for view in state.peers.views() {
+        match view.state {
+            Some(peer) => {
+                lines.push(promises::replica_line(
+                    &peer.seconds,
+                    peer.tracking,
+                    ReplicaWho {
+                        name: peer.replica.name,
+                        this: false,
+                        error: None,
+                    },
+                ));
+                lists.push(peer.seconds);
+            }
+            None => lines.push(promises::replica_line(
+                &[],
+                tracking,
+                ReplicaWho {
+                    name: view.url,
+                    this: false,
+                    error: view.error.or_else(|| Some("no answer".into())),
+                },
+            )),
+        }
+    }
+    let merged = promises::merge(&lists);
+    no_store(json(
+        StatusCode::OK,
+        &promises::summarize(&merged, tracking, live, lines),
+    ))
 }
 
 /// `GET /promises`: the promises, live and read-only (the audience's screen); no token.
@@ -227,15 +287,19 @@ fn no_store(mut resp: Response) -> Response {
 }
 
 /// `GET /health`: superpower can answer as long as it runs (known users are served from the
-/// fallback even with no instance), so this is 200 with the fleet's state as detail.
+/// fallback even with no instance), so this is 200 with the fleet's state as detail — until
+/// the lame duck of a shutdown (`--lame-duck-ms`): then 503 with `"draining": true`, so that
+/// balancers stop sending it connections while it still answers.
 pub fn health(state: &State) -> Response {
     let fleet = state.powersource.fleet();
+    let draining = state.draining.load(Relaxed);
     service::http::ops::health(
-        true,
+        !draining,
         serde_json::json!({
+            "draining": draining,
             "ring_members": fleet.ring().len(),
             "known_instances": fleet.instances().len(),
-            "fallback_users": state.fallback.len(),
+            "catalog_characters": state.catalog.len(),
         }),
     )
 }

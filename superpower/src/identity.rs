@@ -108,7 +108,10 @@ impl Identity {
 /// split on `;`, each pair on its first `=`, names and values trimmed of spaces and tabs (and a
 /// value of its double quotes, RFC 6265 §4.1.1). Pairs without `=` are skipped; no byte is an
 /// error.
-fn cookie_values<'a>(header: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+pub(crate) fn cookie_values<'a>(
+    header: &'a [u8],
+    name: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     header.split(|&b| b == b';').filter_map(move |pair| {
         let eq = pair.iter().position(|&b| b == b'=')?;
         let (n, v) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));

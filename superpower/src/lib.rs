@@ -17,7 +17,10 @@
 //!   failover order.
 //! - [`client`]: the pooled HTTP client.
 //! - [`answers`]: powersource answers already decoded and rendered, per thread, by body.
-//! - [`cache`]: the last-known-good fallback and the image cache.
+//! - [`remembered`]: the `superpower_last` cookie, each user's last known character signed
+//!   under the key the replicas share; [`catalog`]: the characters to render it from.
+//! - [`peers`]: the replicas of one front end share their switches and promises.
+//! - [`cache`]: the image cache.
 //! - [`switches`]: the resilience switches; [`latency`]: the hedge delay estimate.
 //! - [`promises`]: both promises measured live (the identity check, latency), a ring of the
 //!   last minute, the JSON of `/promises.json`.
@@ -32,6 +35,7 @@ pub mod admin;
 pub mod answers;
 pub mod attempt_span;
 pub mod cache;
+pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -43,9 +47,11 @@ pub mod latency;
 pub mod membership;
 pub mod model;
 pub mod negotiate;
+pub mod peers;
 pub mod powersource;
 pub mod probe;
 pub mod promises;
+pub mod remembered;
 pub mod render;
 pub mod ring;
 pub mod routes;

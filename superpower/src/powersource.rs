@@ -22,6 +22,7 @@ use crate::cache::CachedImage;
 use crate::client::{Backend, CallError, Reply};
 use crate::fleet::{Fleet, Instance};
 use crate::identity::UserId;
+use crate::model::Character;
 use crate::routing::{RouteError, Routed, Router};
 
 /// How long an admin call to one instance may take.
@@ -56,6 +57,23 @@ pub enum ImageFetch {
     NotModified,
     /// The character has no image (404).
     Missing,
+}
+
+/// What [`Powersource::catalog`] got from one instance.
+#[derive(Debug)]
+pub enum CatalogFetch {
+    /// The dataset is still the one whose fingerprint was sent (304).
+    NotModified,
+    /// The characters of the dataset `fingerprint`, in id order: all of them, or (`complete`
+    /// false) the first ones, up to the byte budget of the call.
+    Listing {
+        /// The dataset's fingerprint.
+        fingerprint: String,
+        /// The characters.
+        characters: Vec<Character>,
+        /// Whether every page was read.
+        complete: bool,
+    },
 }
 
 /// The powersource API as superpower calls it.
@@ -177,6 +195,88 @@ impl Powersource {
             etag: routed.reply.headers.get(ETAG).cloned(),
             bytes: routed.reply.body,
         }))
+    }
+
+    /// `GET /characters`, page after page, from one instance: the whole listing, or a 304 when
+    /// `known` (a fingerprint) is still its dataset's. Stops reading once the pages hold more than
+    /// `budget` bytes (the listing is then not `complete`).
+    ///
+    /// # Errors
+    /// [`UpstreamError::BadAnswer`] when the instance cannot be reached or its pages break the
+    /// contract (another status, a fingerprint that changes between pages, ids not ascending).
+    pub async fn catalog(
+        &self,
+        inst: &Instance,
+        known: Option<&str>,
+        budget: usize,
+    ) -> Result<CatalogFetch, UpstreamError> {
+        let bad = |detail: String| UpstreamError::BadAnswer {
+            instance: inst.name().to_owned(),
+            detail,
+        };
+        let mut headers = http::HeaderMap::new();
+        if let Some(v) = known.and_then(|fp| HeaderValue::from_str(&format!("\"{fp}\"")).ok()) {
+            headers.insert(IF_NONE_MATCH, v);
+        }
+        let (mut characters, mut fingerprint, mut after, mut read) = (Vec::new(), None, None, 0);
+        loop {
+            let path = api::characters_path(after);
+            let reply = self
+                .router
+                .backend()
+                .get_with(
+                    inst.base(),
+                    &path,
+                    &headers,
+                    ADMIN_TIMEOUT,
+                    true,
+                    api::MAX_PAGE_BYTES,
+                )
+                .await
+                .map_err(|e| bad(format!("{path}: {e}")))?;
+            if reply.status == StatusCode::NOT_MODIFIED && after.is_none() && known.is_some() {
+                return Ok(CatalogFetch::NotModified);
+            }
+            if reply.status != StatusCode::OK {
+                return Err(bad(format!("{path} answered {}", reply.status)));
+            }
+            read += reply.body.len();
+            let page: api::CharacterPage =
+                serde_json::from_slice(&reply.body).map_err(|e| bad(format!("{path}: {e}")))?;
+            if fingerprint.get_or_insert_with(|| page.fingerprint.clone()) != &page.fingerprint {
+                return Err(bad("the dataset changed during the listing".into()));
+            }
+            let last = characters.last().map(|c: &Character| c.id);
+            let mut previous = last.or(after);
+            for view in page.characters {
+                if previous.is_some_and(|p| view.id <= p) {
+                    return Err(bad(format!("{path}: ids not ascending")));
+                }
+                previous = Some(view.id);
+                characters.push(Character::from(view));
+            }
+            match page.next {
+                Some(next) if previous.is_some_and(|p| next >= p) && read <= budget => {
+                    after = Some(next);
+                    headers.clear();
+                }
+                Some(_) if read > budget => {
+                    return Ok(CatalogFetch::Listing {
+                        fingerprint: fingerprint.unwrap_or_default(),
+                        characters,
+                        complete: false,
+                    })
+                }
+                Some(next) => return Err(bad(format!("{path}: next {next} goes backwards"))),
+                None => {
+                    return Ok(CatalogFetch::Listing {
+                        fingerprint: fingerprint.unwrap_or_default(),
+                        characters,
+                        complete: true,
+                    })
+                }
+            }
+        }
     }
 
     /// `GET /admin/faults` of one instance: the faults in force, `None` when it does not

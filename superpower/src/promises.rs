@@ -3,18 +3,18 @@
 //!
 //! The hot path only adds to cumulative atomic totals: per answer of `GET /`, one latency
 //! bucket (and a count when it is a 5xx); per answer to a returning user, the comparison of the
-//! character with the one the fallback cache last held for them ([`Fallback::remember`] hands
-//! that back) and one count (two when it changed). No lock, no allocation, no clock read beyond
-//! the answer's own timer. Once a second a background task copies the totals into a ring of the
-//! last [`WINDOW_SECONDS`] + 1 snapshots and adds what is new to the Prometheus counters
-//! (`superpower_identity_*_total`, so they trail by at most a second); [`Promises::view`] (the
-//! JSON of `/promises.json`, asked once a second by each open page) turns consecutive snapshots
-//! into per-second figures.
+//! character with the one their signed cookie names ([`crate::remembered`]: no memory of the user
+//! here) and one count (two when it changed). No lock, no allocation, no clock read beyond the
+//! answer's own timer. Once a second a background task copies the totals into a ring of the
+//! last [`WINDOW_SECONDS`] + 1 snapshots, stamped with the Unix second, and adds what is new to
+//! the Prometheus counters (`superpower_identity_*_total`, so they trail by at most a second).
+//! [`Promises::seconds`] turns consecutive snapshots into what happened in each second;
+//! [`summarize`] makes the JSON of `/promises.json` of them. With peers ([`crate::peers`]) the
+//! replicas' seconds are summed second by second ([`merge`]) first, so any replica shows the
+//! whole front end, with each replica's own line beside it.
 //!
 //! `--no-promise-tracking` turns all of it off (the benchmark's "off" side, so the cost of the
 //! tracking is measured in one run, on against off).
-//!
-//! [`Fallback::remember`]: crate::cache::Fallback::remember
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use common::model::CharacterId;
 use http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use service::metrics::{SUPERPOWER_IDENTITY_CHANGES_TOTAL, SUPERPOWER_IDENTITY_CHECKS_TOTAL};
 use tokio_util::sync::CancellationToken;
 
@@ -80,9 +80,12 @@ struct Totals {
     latency: [AtomicU64; BUCKETS],
 }
 
-/// The totals at one second, and the ring's size then.
-#[derive(Clone, Copy, Debug, Default)]
-struct Sample {
+/// The totals at one second (or, once [`Sample::since`] made it, what happened in one second),
+/// and the ring's size then. Peers send each other their seconds in this form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// The Unix second the snapshot was taken in.
+    t: u64,
     answers: u64,
     failed: u64,
     degraded: u64,
@@ -93,9 +96,10 @@ struct Sample {
 }
 
 impl Sample {
-    /// What happened between `earlier` and `self` (the ring's size is `self`'s).
+    /// What happened between `earlier` and `self` (the time and the ring's size are `self`'s).
     fn since(&self, earlier: &Sample) -> Sample {
         Sample {
+            t: self.t,
             answers: self.answers - earlier.answers,
             failed: self.failed - earlier.failed,
             degraded: self.degraded - earlier.degraded,
@@ -104,6 +108,30 @@ impl Sample {
             latency: std::array::from_fn(|i| self.latency[i] - earlier.latency[i]),
             ring_members: self.ring_members,
         }
+    }
+
+    /// Adds what happened in `other` (another replica's same second, or the next second).
+    fn add(&mut self, other: &Sample) {
+        self.answers += other.answers;
+        self.failed += other.failed;
+        self.degraded += other.degraded;
+        self.checks += other.checks;
+        self.changes += other.changes;
+        for (a, b) in self.latency.iter_mut().zip(other.latency) {
+            *a += b;
+        }
+        self.ring_members = self.ring_members.max(other.ring_members);
+    }
+
+    /// The sum of consecutive seconds (time and ring size of the last).
+    fn total<'a>(seconds: impl IntoIterator<Item = &'a Sample>) -> Sample {
+        let mut sum = Sample::default();
+        for s in seconds {
+            sum.add(s);
+            sum.t = s.t;
+            sum.ring_members = s.ring_members;
+        }
+        sum
     }
 
     /// Answers slower than the limit.
@@ -208,7 +236,7 @@ impl Promises {
         }
     }
 
-    /// A degraded answer (the last known character, from the fallback cache): a check that
+    /// A degraded answer (the last known character, no instance answering): a check that
     /// kept the character.
     #[inline]
     pub fn degraded(&self) {
@@ -236,9 +264,15 @@ impl Promises {
     /// Takes this second's snapshot of the totals (the ring has `ring_members` now) and adds
     /// the checks and changes since the last one to the Prometheus counters.
     pub fn tick(&self, ring_members: usize) {
+        self.tick_at(ring_members, unix_now());
+    }
+
+    /// [`Promises::tick`] at the Unix second `now`.
+    pub fn tick_at(&self, ring_members: usize, now: u64) {
         let t = &self.totals;
         let latency: [u64; BUCKETS] = std::array::from_fn(|i| t.latency[i].load(Relaxed));
         let sample = Sample {
+            t: now,
             answers: latency.iter().sum(),
             failed: t.failed.load(Relaxed),
             degraded: t.degraded.load(Relaxed),
@@ -260,88 +294,169 @@ impl Promises {
         history.push(sample);
     }
 
-    /// The promises over the last minute and second by second (the JSON of `/promises.json`).
-    pub fn view(&self, live: Live) -> View {
+    /// This replica's seconds, oldest first, at most [`WINDOW_SECONDS`]: what happened in each.
+    pub fn seconds(&self) -> Vec<Sample> {
         let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let seconds: Vec<Sample> = (1..history.len)
+        (1..history.len)
             .map(|i| history.get(i).since(history.get(i - 1)))
-            .collect();
-        let (minute, now) = match history.len {
-            0 => (Sample::default(), Sample::default()),
-            n => {
-                let last = history.get(n - 1);
-                let now_from = history.get((n - 1).saturating_sub(NOW_SECONDS));
-                (last.since(history.get(0)), last.since(now_from))
-            }
-        };
-        let now_seconds = seconds.len().min(NOW_SECONDS);
-        drop(history);
-
-        let identity_status = if !self.tracking || now.checks == 0 {
-            Status::Idle
-        } else if now.changes > 0 {
-            Status::Broken
-        } else {
-            Status::Kept
-        };
-        let good = |s: &Sample| s.answers.saturating_sub(s.slow() + s.failed);
-        let latency_status = if !self.tracking || now.answers == 0 {
-            Status::Idle
-        } else if (good(&now) as f64) < LATENCY_OBJECTIVE * now.answers as f64 {
-            Status::Broken
-        } else {
-            Status::Kept
-        };
-        let ratio = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
-        View {
-            tracking: self.tracking,
-            window_seconds: WINDOW_SECONDS,
-            now_seconds: NOW_SECONDS,
-            identity: IdentityView {
-                status: identity_status,
-                checks: minute.checks,
-                changes: minute.changes,
-                kept_ratio: ratio(minute.checks - minute.changes, minute.checks),
-                now_checks: now.checks,
-                now_changes: now.changes,
-            },
-            latency: LatencyView {
-                status: latency_status,
-                limit_ms: LATENCY_LIMIT.as_millis() as u64,
-                objective: LATENCY_OBJECTIVE,
-                answers: minute.answers,
-                slow: minute.slow(),
-                failed: minute.failed,
-                good_ratio: ratio(good(&minute), minute.answers),
-                p50_ms: minute.quantile_ms(0.5),
-                p99_ms: minute.quantile_ms(0.99),
-                now_good_ratio: ratio(good(&now), now.answers),
-            },
-            answers_per_second: if now_seconds == 0 {
-                0.0
-            } else {
-                now.answers as f64 / now_seconds as f64
-            },
-            degraded: minute.degraded,
-            ring_members: live.ring_members,
-            known_instances: live.known_instances,
-            stable_assignment: live.stable_assignment,
-            seconds: seconds
-                .iter()
-                .map(|s| Second {
-                    answers: s.answers,
-                    checks: s.checks,
-                    changes: s.changes,
-                    degraded: s.degraded,
-                    failed: s.failed,
-                    slow: s.slow(),
-                    p50_ms: s.quantile_ms(0.5),
-                    p99_ms: s.quantile_ms(0.99),
-                    ring_members: s.ring_members,
-                })
-                .collect(),
-        }
+            .collect()
     }
+
+    /// This replica's promises over the last minute and second by second (the JSON of
+    /// `/promises.json` when it has no peers).
+    pub fn view(&self, live: Live) -> View {
+        summarize(&self.seconds(), self.tracking, live, Vec::new())
+    }
+}
+
+/// The seconds of several replicas as one front end's: each Unix second summed over the
+/// replicas, oldest first, the last [`WINDOW_SECONDS`] of them, and none after the newest second
+/// every list has reached (a replica's latest second may not have come in yet: it would show
+/// as a dip).
+pub fn merge(lists: &[Vec<Sample>]) -> Vec<Sample> {
+    let cutoff = lists.iter().filter_map(|l| l.last().map(|s| s.t)).min();
+    let mut by_second: std::collections::BTreeMap<u64, Sample> = Default::default();
+    for s in lists.iter().flatten() {
+        if cutoff.is_some_and(|c| s.t > c) {
+            continue;
+        }
+        let sum = by_second.entry(s.t).or_insert(Sample {
+            t: s.t,
+            ..Sample::default()
+        });
+        sum.add(s);
+    }
+    let merged: Vec<Sample> = by_second.into_values().collect();
+    merged[merged.len().saturating_sub(WINDOW_SECONDS)..].to_vec()
+}
+
+/// The statuses of seconds, over the last [`NOW_SECONDS`] of them.
+fn statuses(seconds: &[Sample], tracking: bool) -> (Status, Status, Sample) {
+    let now = Sample::total(&seconds[seconds.len().saturating_sub(NOW_SECONDS)..]);
+    let identity = if !tracking || now.checks == 0 {
+        Status::Idle
+    } else if now.changes > 0 {
+        Status::Broken
+    } else {
+        Status::Kept
+    };
+    let latency = if !tracking || now.answers == 0 {
+        Status::Idle
+    } else if (good(&now) as f64) < LATENCY_OBJECTIVE * now.answers as f64 {
+        Status::Broken
+    } else {
+        Status::Kept
+    };
+    (identity, latency, now)
+}
+
+/// Answers within the limit and not 5xx.
+fn good(s: &Sample) -> u64 {
+    s.answers.saturating_sub(s.slow() + s.failed)
+}
+
+/// Answers per second over the last [`NOW_SECONDS`] of `seconds`.
+fn per_second(seconds: &[Sample], now: &Sample) -> f64 {
+    match seconds.len().min(NOW_SECONDS) {
+        0 => 0.0,
+        n => now.answers as f64 / n as f64,
+    }
+}
+
+/// One replica's line in the view: its own seconds, judged alone.
+pub fn replica_line(seconds: &[Sample], tracking: bool, who: ReplicaWho) -> ReplicaLine {
+    let (identity, latency, now) = statuses(seconds, tracking);
+    ReplicaLine {
+        name: who.name,
+        this: who.this,
+        reachable: who.error.is_none(),
+        error: who.error,
+        answers_per_second: per_second(seconds, &now),
+        identity,
+        latency,
+        now_checks: now.checks,
+        now_changes: now.changes,
+    }
+}
+
+/// The view of `seconds` (one replica's, or the front end's [`merge`]), with the replicas' own
+/// lines.
+pub fn summarize(
+    seconds: &[Sample],
+    tracking: bool,
+    live: Live,
+    replicas: Vec<ReplicaLine>,
+) -> View {
+    let minute = Sample::total(seconds);
+    let (identity_status, latency_status, now) = statuses(seconds, tracking);
+    let ratio = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
+    View {
+        tracking,
+        window_seconds: WINDOW_SECONDS,
+        now_seconds: NOW_SECONDS,
+        identity: IdentityView {
+            status: identity_status,
+            checks: minute.checks,
+            changes: minute.changes,
+            kept_ratio: ratio(minute.checks - minute.changes, minute.checks),
+            now_checks: now.checks,
+            now_changes: now.changes,
+        },
+        latency: LatencyView {
+            status: latency_status,
+            limit_ms: LATENCY_LIMIT.as_millis() as u64,
+            objective: LATENCY_OBJECTIVE,
+            answers: minute.answers,
+            slow: minute.slow(),
+            failed: minute.failed,
+            good_ratio: ratio(good(&minute), minute.answers),
+            p50_ms: minute.quantile_ms(0.5),
+            p99_ms: minute.quantile_ms(0.99),
+            now_good_ratio: ratio(good(&now), now.answers),
+        },
+        answers_per_second: per_second(seconds, &now),
+        degraded: minute.degraded,
+        ring_members: live.ring_members,
+        known_instances: live.known_instances,
+        stable_assignment: live.stable_assignment,
+        replicas,
+        seconds: seconds
+            .iter()
+            .map(|s| Second {
+                t: s.t,
+                answers: s.answers,
+                checks: s.checks,
+                changes: s.changes,
+                degraded: s.degraded,
+                failed: s.failed,
+                slow: s.slow(),
+                p50_ms: s.quantile_ms(0.5),
+                p99_ms: s.quantile_ms(0.99),
+                ring_members: s.ring_members,
+            })
+            .collect(),
+    }
+}
+
+/// Another replica's seconds, stamped by its clock (which read `their_now` when it answered),
+/// shifted to this replica's clock; only the last [`WINDOW_SECONDS`] + 1 are kept, and none
+/// stamped in the future here.
+pub fn on_our_clock(mut seconds: Vec<Sample>, their_now: u64) -> Vec<Sample> {
+    let now = unix_now();
+    let extra = seconds.len().saturating_sub(WINDOW_SECONDS + 1);
+    seconds.drain(..extra);
+    seconds.retain_mut(|s| {
+        s.t = s.t.saturating_add(now).saturating_sub(their_now);
+        s.t <= now
+    });
+    seconds
+}
+
+/// The current Unix second.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Takes a snapshot every second until `cancel` fires; `ring_members` tells the ring's size.
@@ -400,7 +515,7 @@ pub struct View {
     pub latency: LatencyView,
     /// Answers of `GET /` per second, over the last [`NOW_SECONDS`].
     pub answers_per_second: f64,
-    /// Degraded answers (from the fallback cache) in the window.
+    /// Degraded answers (the last known superpower, no instance answering) in the window.
     pub degraded: u64,
     /// Healthy instances on the ring now.
     pub ring_members: usize,
@@ -408,8 +523,44 @@ pub struct View {
     pub known_instances: usize,
     /// The stable-assignment switch now.
     pub stable_assignment: bool,
+    /// Each replica of the front end, this one first; empty for a replica without peers.
+    pub replicas: Vec<ReplicaLine>,
     /// Second by second, oldest first, at most [`WINDOW_SECONDS`].
     pub seconds: Vec<Second>,
+}
+
+/// Who a [`ReplicaLine`] is about.
+#[derive(Clone, Debug)]
+pub struct ReplicaWho {
+    /// Its name.
+    pub name: String,
+    /// True for the replica that answers.
+    pub this: bool,
+    /// Why it could not be asked for its seconds; `None` when it answered.
+    pub error: Option<String>,
+}
+
+/// One replica in the view, judged on its own answers.
+#[derive(Debug, Serialize)]
+pub struct ReplicaLine {
+    /// The replica's name (`--replica-name`).
+    pub name: String,
+    /// True for the replica that answered this view.
+    pub this: bool,
+    /// False when it did not answer its peer's last call: its seconds are not in the sums.
+    pub reachable: bool,
+    /// Why it is not reachable.
+    pub error: Option<String>,
+    /// Its answers per second.
+    pub answers_per_second: f64,
+    /// Promise 1 on its answers.
+    pub identity: Status,
+    /// Promise 2 on its answers.
+    pub latency: Status,
+    /// Its identity checks over the last [`NOW_SECONDS`].
+    pub now_checks: u64,
+    /// Its identity changes over the last [`NOW_SECONDS`].
+    pub now_changes: u64,
 }
 
 /// Promise 1 in the view.
@@ -457,6 +608,8 @@ pub struct LatencyView {
 /// One second in the view.
 #[derive(Debug, Serialize)]
 pub struct Second {
+    /// The Unix second.
+    pub t: u64,
     /// Answers of `GET /`.
     pub answers: u64,
     /// Identity checks.
@@ -508,6 +661,35 @@ mod tests {
         assert_eq!(v.degraded, 1);
         assert_eq!(v.seconds.len(), 1);
         assert_eq!(v.seconds[0].changes, 1);
+    }
+
+    #[test]
+    fn replicas_add_up_second_by_second_whatever_their_clocks_say() {
+        let sample = |t: u64, answers: u64| Sample {
+            t,
+            answers,
+            ..Sample::default()
+        };
+        let now = unix_now();
+        // a peer whose clock runs 30 s behind ours: its last second is our last second
+        let theirs = on_our_clock(vec![sample(now - 32, 5), sample(now - 31, 7)], now - 30);
+        assert_eq!(
+            theirs.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [now - 2, now - 1]
+        );
+        let ours = vec![sample(now - 2, 1), sample(now - 1, 1), sample(now, 1)];
+        let merged = merge(&[ours, theirs]);
+        // summed per second, and not past the newest second both have reached
+        assert_eq!(
+            merged.iter().map(|s| (s.t, s.answers)).collect::<Vec<_>>(),
+            [(now - 2, 6), (now - 1, 8)]
+        );
+        // a peer's seconds stamped in the future here, or too many of them, are dropped
+        let ahead = on_our_clock(vec![sample(now + 10, 1)], now);
+        assert!(ahead.is_empty());
+        let many = on_our_clock((0..500).map(|i| sample(now - 500 + i, 1)).collect(), now);
+        assert_eq!(many.len(), WINDOW_SECONDS + 1);
+        assert_eq!(many.last().unwrap().t, now - 1, "the newest are kept");
     }
 
     #[test]

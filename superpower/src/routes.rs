@@ -3,9 +3,10 @@
 //! answered route and the label of an abandoned request cannot disagree. A handler's
 //! [`ApiError`] becomes an answer here, in the format the client negotiated, and nowhere else.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use http::header::ACCEPT;
+use http::header::{HeaderValue, ACCEPT, CONNECTION};
 use http::{HeaderMap, Method, Request};
 use hyper::body::Incoming;
 use service::http::body::{method_not_allowed, not_found, with_route, Response};
@@ -35,6 +36,9 @@ enum Route<'a> {
     Instances,
     InstanceFaults(&'a str),
     Reset,
+    Replicas,
+    Peer,
+    PeerSwitches,
     Image(&'a str),
 }
 
@@ -54,6 +58,9 @@ impl<'a> Route<'a> {
             "/admin/switches" => Route::Switches,
             "/admin/instances" => Route::Instances,
             "/admin/reset" => Route::Reset,
+            "/admin/replicas" => Route::Replicas,
+            "/admin/peer" => Route::Peer,
+            "/admin/peer/switches" => Route::PeerSwitches,
             _ => {
                 if let Some(id) = path.strip_prefix("/images/") {
                     return (!id.contains('/')).then_some(Route::Image(id));
@@ -81,6 +88,9 @@ impl<'a> Route<'a> {
             Route::Instances => "/admin/instances",
             Route::InstanceFaults(_) => "/admin/instances/{name}/faults",
             Route::Reset => "/admin/reset",
+            Route::Replicas => "/admin/replicas",
+            Route::Peer => "/admin/peer",
+            Route::PeerSwitches => "/admin/peer/switches",
             Route::Image(_) => "/images/{id}",
         }
     }
@@ -89,7 +99,13 @@ impl<'a> Route<'a> {
     fn is_admin_api(self) -> bool {
         matches!(
             self,
-            Route::Switches | Route::Instances | Route::InstanceFaults(_) | Route::Reset
+            Route::Switches
+                | Route::Instances
+                | Route::InstanceFaults(_)
+                | Route::Reset
+                | Route::Replicas
+                | Route::Peer
+                | Route::PeerSwitches
         )
     }
 }
@@ -102,6 +118,17 @@ pub fn template_of(path: &str) -> &'static str {
 
 /// Answers one request.
 pub async fn route(state: &State, req: Request<Incoming>) -> Response {
+    let mut resp = routed(state, req).await;
+    if state.draining.load(Relaxed) {
+        // the lame duck: the client's next request opens a connection, which the balancer
+        // sends to a replica that stays
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn routed(state: &State, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
     let Some(route) = Route::parse(parts.uri.path()) else {
         return not_found();
@@ -132,7 +159,7 @@ async fn index(state: &State, headers: &HeaderMap) -> Response {
     };
     let started = state.promises.tracking().then(Instant::now);
     let identity = Identity::from_headers(headers);
-    let resp = handlers::index(state, &identity, format)
+    let resp = handlers::index(state, &identity, headers, format)
         .await
         .unwrap_or_else(|err| err.into_response(format));
     if let Some(started) = started {
@@ -174,6 +201,10 @@ async fn answer(
             admin::instance_faults(state, method.clone(), name, body).await?
         }
         (Route::Reset, &Method::POST) => admin::reset(state).await,
+        (Route::Replicas, &Method::GET) => admin::replicas(state),
+        (Route::Peer, &Method::GET) => admin::peer_state(state),
+        (Route::PeerSwitches, &Method::PUT) => admin::put_peer_switches(state, body).await?,
+        (Route::PeerSwitches, _) => method_not_allowed("PUT"),
         // HEAD is answered as GET by the shared server, so it is allowed wherever GET is
         (Route::Switches, _) => method_not_allowed("GET, HEAD, PUT"),
         (Route::InstanceFaults(_), _) => method_not_allowed("PUT, DELETE"),
@@ -214,6 +245,11 @@ mod tests {
             ),
             ("/admin/switches", "/admin/switches"),
             ("/admin/reset", "/admin/reset"),
+            ("/admin/replicas", "/admin/replicas"),
+            ("/admin/peer", "/admin/peer"),
+            ("/admin/peer/switches", "/admin/peer/switches"),
+            (crate::peers::PEER_PATH, "/admin/peer"),
+            (crate::peers::PEER_SWITCHES_PATH, "/admin/peer/switches"),
             ("/promises", "/promises"),
             ("/promises.json", "/promises.json"),
             ("/static/promises.js", "/static/{file}"),

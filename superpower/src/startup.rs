@@ -1,6 +1,7 @@
 //! Building and running the superpower service: state, background tasks, and the server.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -15,24 +16,35 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::answers::Answers;
-use crate::cache::{Fallback, ImageCache};
+use crate::cache::ImageCache;
+use crate::catalog::{self, Catalog};
 use crate::client::Backend;
 use crate::config::Settings;
 use crate::error::StartError;
 use crate::fleet::{Ejection, Fleet, Instance};
 use crate::membership;
+use crate::peers::{self, Peers, Replica};
 use crate::powersource::Powersource;
 use crate::promises::{self, Promises};
+use crate::remembered::Keys;
 use crate::render::security_headers;
 use crate::routing::Router;
 use crate::state::State;
 use crate::switches::{SwitchState, Switches};
+
+/// `host:port`, as `--powersource-dns` and `--peers-dns` take it.
+fn valid_dns_target(target: &str) -> bool {
+    target
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+}
 
 /// A built service, ready to run on its listener.
 pub struct Application {
     listener: TcpListener,
     state: Arc<State>,
     drain: Duration,
+    lame_duck: Duration,
     max_connections: usize,
     client_timeout: Duration,
     workers: usize,
@@ -65,10 +77,7 @@ impl Application {
 
         let fleet = match &settings.powersource_dns {
             Some(target) => {
-                if !target
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-                {
+                if !valid_dns_target(target) {
                     return Err(StartError::BadDnsTarget(target.clone()));
                 }
                 let fleet = Arc::new(Fleet::new(Vec::new(), ejection));
@@ -114,29 +123,90 @@ impl Application {
             "powersource fleet"
         );
 
-        let switches = Arc::new(Switches::new(if settings.naive {
-            SwitchState::NAIVE
-        } else {
-            SwitchState::RESILIENT
-        }));
+        let replica = Replica {
+            id: peers::new_id(),
+            name: settings
+                .replica_name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| {
+                    listener
+                        .local_addr()
+                        .map_or_else(|_| "superpower".into(), |a| a.to_string())
+                }),
+        };
+        let switches = Arc::new(Switches::for_replica(
+            if settings.naive {
+                SwitchState::NAIVE
+            } else {
+                SwitchState::RESILIENT
+            },
+            replica.id.clone(),
+        ));
+        if let Some(target) = &settings.peers_dns {
+            if !valid_dns_target(target) {
+                return Err(StartError::BadDnsTarget(target.clone()));
+            }
+        }
+        let peers = Arc::new(Peers::new(
+            replica,
+            &settings.peers,
+            settings.peers_dns.as_deref(),
+            settings.peer_interval,
+            // peers are re-resolved at least every 3 s, also when the powersources' name is
+            // re-resolved rarely (the naive fleet's hour): a replica started first must find the
+            // others
+            settings.dns_interval.min(std::time::Duration::from_secs(3)),
+            settings.admin_token.as_deref(),
+        ));
+        if peers.configured() {
+            if settings.admin_token.is_none() {
+                tracing::warn!("peers are configured but no --admin-token: peers cannot ask this replica, and switches and promises are not shared");
+            }
+            // a replica that starts takes the front end's switches before it serves
+            peers.round(&switches).await;
+            peers::spawn(peers.clone(), switches.clone(), cancel.clone());
+            tracing::info!(peers = peers.views().len(), replica = %peers.me().name, "front end peers");
+        }
+        let keys = Keys::new(
+            settings.cookie_key.as_ref(),
+            settings.cookie_key_previous.as_ref(),
+        );
+        if keys.is_random() {
+            tracing::warn!("no --cookie-key: a random key for this process; a returning user's last known superpower is good only on this replica, until it restarts (give every replica the same key)");
+        }
         let promises = Arc::new(Promises::new(!settings.no_promise_tracking));
         if promises.tracking() {
             let fleet = fleet.clone();
             promises::spawn_ticker(promises.clone(), move || fleet.ring().len(), cancel.clone());
         }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
+        let powersource = Arc::new(Powersource::new(
+            router,
+            settings.powersource_admin_token(),
+            Answers::new(settings.answer_cache_bytes),
+        ));
+        let catalog = Arc::new(Catalog::new(settings.catalog_bytes));
+        // filled before the replica serves (and says it is healthy) when an instance answers, so
+        // a replica that starts while users come back can answer them degraded at once
+        catalog::refresh(&catalog, &powersource).await;
+        catalog::spawn_refresh(
+            catalog.clone(),
+            powersource.clone(),
+            settings.catalog_interval,
+            cancel.clone(),
+        );
         let state = State {
-            powersource: Powersource::new(
-                router,
-                settings.powersource_admin_token(),
-                Answers::new(settings.answer_cache_bytes),
-            ),
+            powersource,
             switches,
-            fallback: Fallback::new(settings.fallback_users),
+            keys,
+            catalog,
+            peers,
             promises,
             images: ImageCache::new(settings.image_cache_bytes, settings.image_ttl),
             metrics,
             admin_token: AdminToken::new(settings.admin_token.as_deref()),
+            draining: AtomicBool::new(false),
             client_timeout: settings.client_timeout,
             _tasks: cancel.drop_guard(),
         };
@@ -144,6 +214,7 @@ impl Application {
             listener,
             state: Arc::new(state),
             drain: settings.drain_timeout,
+            lame_duck: settings.lame_duck,
             max_connections: settings.max_connections,
             client_timeout: settings.client_timeout,
             workers: settings
@@ -180,6 +251,18 @@ impl Application {
             ..ServeOptions::default()
         };
         let state = self.state;
+        let (lame_duck, ducking) = (self.lame_duck, state.clone());
+        let shutdown = async move {
+            shutdown.await;
+            if !lame_duck.is_zero() {
+                ducking.draining.store(true, Relaxed);
+                tracing::info!(
+                    lame_duck_ms = lame_duck.as_millis() as u64,
+                    "lame duck: /health answers 503, every answer closes its connection"
+                );
+                tokio::time::sleep(lame_duck).await;
+            }
+        };
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(%addr, workers = self.workers, "superpower listening");
         }

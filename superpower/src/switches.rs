@@ -1,7 +1,13 @@
 //! The resilience switches: each mechanism that keeps a promise can be turned off at run time,
 //! so that a presenter can show an experiment catch the break.
+//!
+//! Every change made here carries a [`Version`]: one more than the newest this replica has
+//! seen, and this replica's id. Replicas of one front end send each other their switches
+//! ([`crate::peers`]); each adopts a newer version ([`Switches::adopt`]), so the newest change
+//! made on any replica wins everywhere, and a replica that starts takes the front end's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use service::metrics::SUPERPOWER_RESILIENCE_ENABLED;
@@ -63,6 +69,20 @@ pub struct SwitchPatch {
     pub hedging: Option<bool>,
 }
 
+impl From<SwitchState> for SwitchPatch {
+    /// The patch that sets every switch as in `state`.
+    fn from(state: SwitchState) -> Self {
+        SwitchPatch {
+            ring: Some(state.ring),
+            failover: Some(state.failover),
+            fallback: Some(state.fallback),
+            stable_assignment: Some(state.stable_assignment),
+            deadlines: Some(state.deadlines),
+            hedging: Some(state.hedging),
+        }
+    }
+}
+
 impl SwitchPatch {
     /// Parses the body of `PUT /admin/switches`.
     ///
@@ -74,9 +94,36 @@ impl SwitchPatch {
     }
 }
 
+/// Which change of the switches a state is: later changes have larger versions (the counter
+/// first, then the replica that made it, so two replicas' changes are always ordered).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Version {
+    /// One more than the newest change the replica that made it had seen.
+    pub counter: u64,
+    /// The replica that made it (its id).
+    pub origin: String,
+}
+
+/// The switches with their version: what replicas send each other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Versioned {
+    /// The switches.
+    pub switches: SwitchState,
+    /// Their version.
+    pub version: Version,
+}
+
 /// The live switches, read on every request without locking.
 #[derive(Debug)]
 pub struct Switches {
+    /// The version of the state in force; held while a change is made, so changes are ordered.
+    version: Mutex<Version>,
+    /// This replica's id: the origin of its changes.
+    origin: String,
+    /// Told of every change made here (the peers' task sends it at once).
+    changed: tokio::sync::Notify,
     ring: AtomicBool,
     failover: AtomicBool,
     fallback: AtomicBool,
@@ -95,9 +142,20 @@ macro_rules! getters {
 }
 
 impl Switches {
-    /// Switches in the given state (and the gauge set to match).
+    /// Switches in the given state (and the gauge set to match), for a replica of a random id.
     pub fn new(state: SwitchState) -> Self {
+        Self::for_replica(state, format!("{:016x}", rand::random::<u64>()))
+    }
+
+    /// Switches in the given state for the replica `origin`; their version is 0 until a change.
+    pub fn for_replica(state: SwitchState, origin: String) -> Self {
         let s = Switches {
+            version: Mutex::new(Version {
+                counter: 0,
+                origin: origin.clone(),
+            }),
+            origin,
+            changed: tokio::sync::Notify::new(),
             ring: AtomicBool::new(state.ring),
             failover: AtomicBool::new(state.failover),
             fallback: AtomicBool::new(state.fallback),
@@ -132,18 +190,57 @@ impl Switches {
 
     /// Sets every switch to `state` (the control room's reset: [`SwitchState::RESILIENT`]).
     pub fn set(&self, state: SwitchState) -> SwitchState {
-        self.apply(SwitchPatch {
-            ring: Some(state.ring),
-            failover: Some(state.failover),
-            fallback: Some(state.fallback),
-            stable_assignment: Some(state.stable_assignment),
-            deadlines: Some(state.deadlines),
-            hedging: Some(state.hedging),
-        })
+        self.apply(SwitchPatch::from(state))
     }
 
-    /// Applies a partial update and returns the new state.
+    /// The state in force and its version.
+    pub fn versioned(&self) -> Versioned {
+        let version = self.lock_version();
+        Versioned {
+            switches: self.state(),
+            version: version.clone(),
+        }
+    }
+
+    /// Resolves when a change has been made here since the last time it resolved.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    fn lock_version(&self) -> std::sync::MutexGuard<'_, Version> {
+        self.version.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes another replica's switches when their version is newer than ours; returns whether
+    /// it did.
+    pub fn adopt(&self, other: &Versioned) -> bool {
+        let mut version = self.lock_version();
+        if other.version <= *version {
+            return false;
+        }
+        self.store(SwitchPatch::from(other.switches));
+        *version = other.version.clone();
+        drop(version);
+        tracing::info!(state = ?other.switches, from = %other.version.origin, "resilience switches adopted from a peer");
+        self.publish();
+        true
+    }
+
+    /// Applies a partial update made here (a newer version) and returns the new state.
     pub fn apply(&self, patch: SwitchPatch) -> SwitchState {
+        let mut version = self.lock_version();
+        self.store(patch);
+        version.counter = version.counter.saturating_add(1);
+        version.origin.clone_from(&self.origin);
+        drop(version);
+        let state = self.state();
+        tracing::info!(?state, "resilience switches changed");
+        self.publish();
+        self.changed.notify_one();
+        state
+    }
+
+    fn store(&self, patch: SwitchPatch) {
         let set = |flag: &AtomicBool, v: Option<bool>| {
             if let Some(v) = v {
                 flag.store(v, Ordering::Relaxed);
@@ -155,10 +252,6 @@ impl Switches {
         set(&self.stable_assignment, patch.stable_assignment);
         set(&self.deadlines, patch.deadlines);
         set(&self.hedging, patch.hedging);
-        let state = self.state();
-        tracing::info!(?state, "resilience switches changed");
-        self.publish();
-        state
     }
 
     fn publish(&self) {
@@ -205,6 +298,95 @@ mod tests {
         let s = Switches::new(SwitchState::NAIVE);
         assert_eq!(s.set(SwitchState::RESILIENT), SwitchState::RESILIENT);
         assert_eq!(s.state(), SwitchState::RESILIENT);
+    }
+
+    #[test]
+    fn the_newest_change_wins_on_every_replica() {
+        let a = Switches::for_replica(SwitchState::RESILIENT, "a".into());
+        let b = Switches::for_replica(SwitchState::RESILIENT, "b".into());
+        a.apply(SwitchPatch {
+            stable_assignment: Some(false),
+            ..Default::default()
+        });
+        let from_a = a.versioned();
+        assert_eq!(
+            from_a.version,
+            Version {
+                counter: 1,
+                origin: "a".into()
+            }
+        );
+        assert!(b.adopt(&from_a), "newer: adopted");
+        assert!(!b.stable_assignment());
+        assert!(!b.adopt(&from_a), "the same version again: nothing to do");
+        // b changes next: its version is newer than a's, and a takes it
+        b.set(SwitchState::RESILIENT);
+        assert_eq!(
+            b.versioned().version,
+            Version {
+                counter: 2,
+                origin: "b".into()
+            }
+        );
+        assert!(a.adopt(&b.versioned()));
+        assert!(a.stable_assignment());
+        assert!(
+            !b.adopt(&from_a),
+            "an older change never undoes a newer one"
+        );
+        // two changes with the same counter are ordered by origin, the same way everywhere
+        let (x, y) = (
+            Versioned {
+                switches: SwitchState::NAIVE,
+                version: Version {
+                    counter: 5,
+                    origin: "x".into(),
+                },
+            },
+            Versioned {
+                switches: SwitchState::RESILIENT,
+                version: Version {
+                    counter: 5,
+                    origin: "y".into(),
+                },
+            },
+        );
+        let (p, q) = (
+            Switches::new(SwitchState::RESILIENT),
+            Switches::new(SwitchState::RESILIENT),
+        );
+        assert!(p.adopt(&x) && p.adopt(&y));
+        assert!(q.adopt(&y) && !q.adopt(&x));
+        assert_eq!(p.versioned(), q.versioned());
+    }
+
+    #[tokio::test]
+    async fn a_change_made_here_is_announced_an_adopted_one_is_not() {
+        let s = Switches::for_replica(SwitchState::RESILIENT, "a".into());
+        let other = Versioned {
+            switches: SwitchState::NAIVE,
+            version: Version {
+                counter: 3,
+                origin: "z".into(),
+            },
+        };
+        assert!(s.adopt(&other));
+        let quiet = tokio::time::timeout(std::time::Duration::from_millis(50), s.changed()).await;
+        assert!(quiet.is_err(), "adopting is not a change to send on");
+        s.apply(SwitchPatch {
+            ring: Some(true),
+            ..Default::default()
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.changed())
+            .await
+            .expect("announced");
+        assert_eq!(
+            s.versioned().version,
+            Version {
+                counter: 4,
+                origin: "a".into()
+            }
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ struct Cli {
     /// The soak alone, for this many seconds (at least 30).
     #[arg(long, value_parser = soak_seconds)]
     soak_seconds: Option<Duration>,
-    /// Only the scaling scenario (3/10/30 powersources, 1k/100k/1M users, DNS membership).
+    /// Only the scaling scenario (3/10/30 powersources, 1k/100k/1M users on a front end of two
+    /// replicas with every powersource killed, one replica vs two, DNS membership).
     #[arg(long, conflicts_with_all = ["soak", "soak_seconds"])]
     only_scaling: bool,
     /// Only the peers' saturation runs (ingest, the fleet, nginx and HAProxy, oha with one

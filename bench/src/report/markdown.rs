@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::{
     E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results, Row, Scaling,
-    Soak, System, Target, Tool, Tracking,
+    Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
 };
 use crate::load::Report;
 
@@ -34,7 +34,7 @@ impl Results {
             lose_all(&mut s, l);
         }
         if let Some(c) = &self.scaling {
-            scaling(&mut s, c);
+            scaling(&mut s, c, &self.micro);
         }
         if let Some(k) = &self.soak {
             soak(&mut s, k);
@@ -390,7 +390,11 @@ fn lose_all(s: &mut String, l: &LoseAll) {
     );
     let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|");
     for (who, want, r) in [
-        ("known (fallback)", "200, degraded", &l.known),
+        (
+            "known (identity + signed cookie)",
+            "200, degraded",
+            &l.known,
+        ),
         ("unknown", "503", &l.unknown),
     ] {
         let _ = writeln!(
@@ -406,13 +410,15 @@ fn lose_all(s: &mut String, l: &LoseAll) {
     }
     let _ = writeln!(
         s,
-        "\nKnown users answered degraded: {} of {}; whose fallback superpower differed: {}.\n",
+        "\nKnown users answered degraded: {} of {}; answered another superpower: {}.\n",
         l.known.degraded, l.known.requests, l.changed_users
     );
 }
 
-/// The scaling tables: superpower with more powersources, and with more distinct users.
-fn scaling(s: &mut String, c: &Scaling) {
+/// The scaling tables: superpower with more powersources, with more distinct users (and the
+/// cookie's size and signing cost, from `micro` when criterion ran), with a second replica, and
+/// DNS membership.
+fn scaling(s: &mut String, c: &Scaling, micro: &[Micro]) {
     let _ = writeln!(
         s,
         "### How cost grows (plot: `scaling.svg` beside this file)\n\n\
@@ -435,35 +441,8 @@ fn scaling(s: &mut String, c: &Scaling) {
             p.superpower_rss_mib
         );
     }
-    let _ = writeln!(
-        s,
-        "\nsuperpower with more distinct users, each asking once (a fresh superpower each, 3 \
-         powersources, fallback cache of {} users; hit ratio: a sample of the users asked with \
-         every powersource killed):\n",
-        thousands(c.fallback_users as f64)
-    );
-    let _ = writeln!(
-        s,
-        "| users | req/s | p99 ms | errors | RSS before → after MiB | users remembered | bytes per user | fallback hit ratio |"
-    );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for u in &c.users {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {:.1} → {:.1} | {} | {:.0} | {:.1} % ({} of {}) |",
-            thousands(u.users as f64),
-            thousands(u.rps),
-            ms(u.p99_ms),
-            u.errors,
-            u.rss_before_mib,
-            u.rss_after_mib,
-            thousands(u.remembered as f64),
-            u.bytes_per_user,
-            u.hit_ratio * 100.0,
-            u.fallback_hits,
-            u.sampled
-        );
-    }
+    users(s, c, micro);
+    replicas(s, c);
     match (&c.dns, &c.dns_not_measured) {
         (Some(d), _) => {
             let _ = writeln!(
@@ -485,6 +464,154 @@ fn scaling(s: &mut String, c: &Scaling) {
         (None, None) => {}
     }
     s.push('\n');
+}
+
+/// The distinct-users table, the cookie's size and the signing cost.
+fn users(s: &mut String, c: &Scaling, micro: &[Micro]) {
+    if c.users.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nsuperpower with more distinct users: a fresh front end of two replicas each \
+         (superpower-a and superpower-b: peers, one `--cookie-key`), 3 powersources; N new users \
+         once each through superpower-a (a first visit: each answer signs and sets the user's \
+         `superpower_last` cookie), then N others (what the first N left as warm-up is not left \
+         again: the second pass's growth is what is kept per user); then a sample spread over \
+         the first N asked again, their cookies kept; every powersource killed, and the sample \
+         asked on each replica (kept: the same superpower, degraded):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| users (N) | req/s | p99 ms | errors | superpower-a RSS MiB: before → N → 2N | bytes \
+         per user: first N / next N | superpower-b RSS MiB | returning users sampled | kept on \
+         superpower-a | kept on superpower-b | changed |"
+    );
+    let _ = writeln!(
+        s,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for u in &c.users {
+        let rss = |i: usize| {
+            u.rss.get(i).map_or("not measured".into(), |r| {
+                format!(
+                    "{:.1} → {:.1} → {:.1}",
+                    r.before_mib, r.after_mib, r.after_second_mib
+                )
+            })
+        };
+        let kept = |i: usize| {
+            u.returning.get(i).map_or("not measured".into(), |r| {
+                let mut cell = format!(
+                    "{} ({:.2} %)",
+                    thousands(r.kept as f64),
+                    r.kept as f64 * 100.0 / u.sampled.max(1) as f64
+                );
+                if r.failed > 0 {
+                    let _ = write!(cell, "; failed {}", failures_cell(&r.report));
+                }
+                cell
+            })
+        };
+        let changed: Vec<String> = u.returning.iter().map(|r| r.changed.to_string()).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {:.1} / {:.1} | {} | {} | {} | {} | {} |",
+            thousands(u.users as f64),
+            thousands(u.rps),
+            ms(u.p99_ms),
+            u.errors,
+            rss(0),
+            u.first_bytes_per_user,
+            u.bytes_per_user,
+            rss(1),
+            thousands(u.sampled as f64),
+            kept(0),
+            kept(1),
+            changed.join(" / ")
+        );
+    }
+    let value = c
+        .users
+        .iter()
+        .map(|u| u.cookie.value_bytes)
+        .max()
+        .unwrap_or(0);
+    let header = c
+        .users
+        .iter()
+        .map(|u| u.cookie.set_cookie_bytes)
+        .max()
+        .unwrap_or(0);
+    let request = c
+        .users
+        .iter()
+        .map(|u| u.cookie.request_bytes)
+        .max()
+        .unwrap_or(0);
+    let mean = |id: &str| micro.iter().find(|m| m.id == id).map(|m| m.mean_ns);
+    let cost = match (mean(MICRO_SIGN), mean(MICRO_RECALL)) {
+        (Some(sign), Some(recall)) => format!(
+            "Signing it (criterion `{MICRO_SIGN}`, the `Set-Cookie` value): {} ns per answer \
+             that sets it; reading and verifying it on a returning user's request, with the \
+             identity check (`{MICRO_RECALL}`): {} ns.",
+            thousands(sign),
+            thousands(recall)
+        ),
+        _ => format!(
+            "Signing it: not measured in this run (criterion's `{MICRO_SIGN}`; `bench/run.sh` \
+             without `--no-micro` runs it)."
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "\nThe `superpower_last` cookie (the largest of the samples): a value of {value} bytes \
+         (`ID.TAG`); the `Set-Cookie` header line carrying it, {header} bytes, on an answer \
+         whose character changed (a new user's first); {request} bytes more on every later \
+         request's `Cookie`. {cost}"
+    );
+}
+
+/// The table of returning users' throughput on one replica and on two.
+fn replicas(s: &mut String, c: &Scaling) {
+    let Some(first) = c.replicas.first() else {
+        return;
+    };
+    let users = c.users.first().map_or(0, |u| u.sampled);
+    let _ = writeln!(
+        s,
+        "\nReturning users ({} of them, each with both cookies; closed loop, {} connections, best \
+         of {} interleaved rounds) on superpower-a alone, then with the connections spread over \
+         superpower-a and superpower-b, as a balancer spreads them:\n",
+        thousands(users as f64),
+        first.connections,
+        first.rounds_rps.len()
+    );
+    let _ = writeln!(
+        s,
+        "| replicas | max req/s | p50 ms | p99 ms | errors | server CPU µs/req | each round req/s |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---|");
+    for r in &c.replicas {
+        let l = &r.max.latency;
+        let rounds: Vec<String> = r.rounds_rps.iter().map(|x| thousands(*x)).collect();
+        let ratio = if r.replicas > 1 && first.max.rps > 0.0 {
+            format!(" ({:.2}× one)", r.max.rps / first.max.rps)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {}{ratio} | {} | {} | {} | {:.1} | {} |",
+            r.replicas,
+            thousands(r.max.rps),
+            ms(l.p50_ms),
+            ms(l.p99_ms),
+            failures_cell(&r.max),
+            r.server_cpu_us_per_request,
+            rounds.join(", ")
+        );
+    }
 }
 
 /// Incidents the soak's markdown lists (the JSON has them all).
@@ -746,7 +873,19 @@ mod tests {
     #[test]
     fn the_markdown_of_a_full_run_is_unchanged() {
         let md = crate::report::sample::results().markdown();
-        assert_eq!(md, include_str!("../../testdata/results.md"));
+        crate::report::golden("results.md", &md, include_str!("../../testdata/results.md"));
+    }
+
+    #[test]
+    fn without_criterion_the_signing_cost_says_where_it_comes_from() {
+        let mut r = crate::report::sample::results();
+        r.micro.clear();
+        let md = r.markdown();
+        assert!(md.contains("Signing it: not measured in this run (criterion's `promises/sign`"));
+        r.scaling.as_mut().unwrap().users.clear();
+        r.scaling.as_mut().unwrap().replicas.clear();
+        let md = r.markdown();
+        assert!(!md.contains("superpower_last") && !md.contains("replicas |"));
     }
 
     #[test]

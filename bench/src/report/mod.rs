@@ -3,7 +3,8 @@
 //!
 //! The types and the JSON (their `Serialize` form) are here; `names` has the names of what was
 //! measured (mode, systems, tools, processes), `markdown` writes the markdown, one function per
-//! section. Both forms are pinned by tests against `bench/testdata/`.
+//! section. Both forms are pinned by tests against `bench/testdata/` (after a deliberate change
+//! of form, `BENCH_BLESS=1 cargo test -p bench --lib report` writes them from the code).
 
 use serde::Serialize;
 
@@ -211,15 +212,17 @@ pub struct PeerFailover {
     pub changed_users: usize,
 }
 
-/// How cost grows: superpower with more powersources, and with more distinct users.
+/// How cost grows: superpower with more powersources, with more distinct users, and with a
+/// second replica.
 #[derive(Debug, Default, Serialize)]
 pub struct Scaling {
-    /// superpower's fallback cache (`--fallback-users`).
-    pub fallback_users: usize,
     /// One fresh fleet per size.
     pub instances: Vec<InstancesPoint>,
-    /// One fresh superpower per count of users (in front of 3 powersources).
+    /// One fresh front end of two replicas per count of users (in front of 3 powersources).
     pub users: Vec<UsersPoint>,
+    /// Maximum throughput of returning users on one replica, then spread over both (the first
+    /// users point's front end).
+    pub replicas: Vec<ReplicasRun>,
     /// The largest fleet again, found through one DNS name with all its addresses.
     pub dns: Option<DnsPoint>,
     /// Why the DNS run was not measured, when it was not.
@@ -254,31 +257,91 @@ pub struct InstancesPoint {
     pub superpower_rss_mib: f64,
 }
 
-/// A fresh superpower asked by `users` distinct users, each once (closed loop).
-#[derive(Debug, Serialize)]
+/// A fresh front end of two replicas (peers, one cookie key) asked by `users` distinct users,
+/// each once, through replica A (closed loop), then by as many others; then a sample of the
+/// first asked again (their cookies recorded), every powersource killed, and the sample asked
+/// on each replica.
+#[derive(Debug, Default, Serialize)]
 pub struct UsersPoint {
     /// Distinct users.
     pub users: usize,
-    /// Throughput of the pass.
+    /// Throughput of the first pass.
     pub rps: f64,
     /// Its p99, ms.
     pub p99_ms: f64,
     /// Its failures.
     pub errors: u64,
-    /// superpower's RSS before the pass (after a warm-up on 1,000 other users), MiB.
-    pub rss_before_mib: f64,
-    /// And after it.
-    pub rss_after_mib: f64,
-    /// Users the fallback holds after the pass (warm-up included): at most its capacity.
-    pub remembered: usize,
-    /// RSS growth over the users remembered during the pass, bytes per user.
+    /// Each replica's RSS before the pass (after a warm-up on 10,000 other users), after it and
+    /// after a second pass of as many other users: A took both, B none of them.
+    pub rss: Vec<ReplicaRss>,
+    /// A's RSS growth over the first pass, bytes per distinct user: what is kept per user, and
+    /// the warm-up of what is not (allocator arenas, buffers).
+    pub first_bytes_per_user: f64,
+    /// A's RSS growth over the second pass, bytes per distinct user: what is kept per user (0 is
+    /// the goal: nothing is).
     pub bytes_per_user: f64,
-    /// Users asked (spread evenly over the pass) with every powersource killed.
+    /// Returning users sampled, spread evenly over the pass.
     pub sampled: usize,
-    /// Of those, answered from the fallback (200, degraded); the others got 503.
-    pub fallback_hits: u64,
-    /// `fallback_hits / sampled`.
-    pub hit_ratio: f64,
+    /// The size of their `superpower_last` cookie, as their answers set it.
+    pub cookie: CookieSize,
+    /// The sample asked on each replica with every powersource dead.
+    pub returning: Vec<ReturningRun>,
+}
+
+/// One replica's RSS around the two passes of new users.
+#[derive(Debug, Serialize)]
+pub struct ReplicaRss {
+    /// The replica.
+    pub replica: Process,
+    /// Before the first pass, MiB.
+    pub before_mib: f64,
+    /// After it, MiB.
+    pub after_mib: f64,
+    /// After the second, MiB.
+    pub after_second_mib: f64,
+}
+
+/// The size of the `superpower_last` cookie (the largest of a sample).
+#[derive(Debug, Default, Serialize)]
+pub struct CookieSize {
+    /// Its value, `ID.TAG`, bytes.
+    pub value_bytes: usize,
+    /// The whole `Set-Cookie: …` header line with its CRLF, bytes, on an answer that sets it (a
+    /// new user's, or a changed character's).
+    pub set_cookie_bytes: usize,
+    /// What it adds to every later request's `Cookie` header (`; superpower_last=VALUE`), bytes.
+    pub request_bytes: usize,
+}
+
+/// Returning users (identity and signed cookie) asked once on one replica, every powersource
+/// dead.
+#[derive(Debug, Serialize)]
+pub struct ReturningRun {
+    /// The replica asked.
+    pub replica: Process,
+    /// Answered 200 with the superpower recorded for them.
+    pub kept: u64,
+    /// Answered 200 with another one (must be 0).
+    pub changed: u64,
+    /// Not answered 200.
+    pub failed: u64,
+    /// The load.
+    pub report: Report,
+}
+
+/// Maximum throughput of returning users on `replicas` replicas of one front end.
+#[derive(Debug, Serialize)]
+pub struct ReplicasRun {
+    /// 1: every connection to replica A (B idle); 2: the connections spread over A and B.
+    pub replicas: usize,
+    /// Connections of the load.
+    pub connections: usize,
+    /// The best round (closed loop).
+    pub max: Report,
+    /// Each round's answers per second.
+    pub rounds_rps: Vec<f64>,
+    /// CPU time of the replicas loaded and the powersources per request in the best round, µs.
+    pub server_cpu_us_per_request: f64,
 }
 
 /// The failover scenario.
@@ -305,9 +368,10 @@ pub struct Failover {
 /// The lose-all scenario.
 #[derive(Debug, Default, Serialize)]
 pub struct LoseAll {
-    /// Known users (answered from the fallback cache): should all be 200, degraded.
+    /// Known users (their identity and signed `superpower_last` cookie): should all be 200,
+    /// degraded, with their superpower.
     pub known: Report,
-    /// Known users whose fallback superpower differed from theirs.
+    /// Known users answered another superpower than theirs.
     pub changed_users: usize,
     /// Unknown users (no cookie): should all be 503.
     pub unknown: Report,
@@ -437,6 +501,13 @@ pub struct Memory {
     pub peak_rss_mib: f64,
 }
 
+/// The criterion benchmark of signing a user's `superpower_last` cookie (the `Set-Cookie` value
+/// of an answer that sets it): the signing cost the scaling section quotes.
+pub const MICRO_SIGN: &str = "promises/sign";
+/// The one of reading and verifying it on a returning user's request, with the identity check
+/// (quoted beside it).
+pub const MICRO_RECALL: &str = "promises/recall_tracked";
+
 /// One criterion benchmark.
 #[derive(Debug, Serialize)]
 pub struct Micro {
@@ -479,11 +550,33 @@ pub fn write(results: &Results, out: &std::path::Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod sample;
 
+/// Compares `actual` with the golden file `bench/testdata/NAME`; with `BENCH_BLESS=1` in the
+/// environment, writes it there instead (after a deliberate change to the results' form).
+#[cfg(test)]
+fn golden(name: &str, actual: &str, expected: &str) {
+    if std::env::var_os("BENCH_BLESS").is_some_and(|v| v == "1") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name);
+        std::fs::write(&path, actual).expect("the golden file is writable");
+        return;
+    }
+    assert!(
+        actual == expected,
+        "bench/testdata/{name} differs from what the code writes (BENCH_BLESS=1 rewrites it); \
+         the code's:\n{actual}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_json_of_a_full_run_is_unchanged() {
         let json = serde_json::to_string_pretty(&super::sample::results()).unwrap() + "\n";
-        assert_eq!(json, include_str!("../../testdata/results.json"));
+        super::golden(
+            "results.json",
+            &json,
+            include_str!("../../testdata/results.json"),
+        );
     }
 }

@@ -124,6 +124,9 @@ pub enum Process {
     Superpower,
     /// A second superpower with `--no-promise-tracking` (the tracking scenario's "off" side).
     SuperpowerUntracked,
+    /// A replica of the scaling scenario's front end of two (`A` or `B`, peers with the same
+    /// cookie key).
+    Replica(char),
     /// The one-tier reference server.
     OneTierReference,
     /// The two-tier reference server.
@@ -141,6 +144,7 @@ impl fmt::Display for Process {
             Process::Powersource(n) => write!(f, "powersource-{n}"),
             Process::Superpower => f.write_str("superpower"),
             Process::SuperpowerUntracked => f.write_str("superpower-untracked"),
+            Process::Replica(r) => write!(f, "superpower-{}", r.to_ascii_lowercase()),
             Process::OneTierReference => f.write_str("one-tier-reference"),
             Process::TwoTierReference => f.write_str("two-tier-reference"),
             Process::Nginx => f.write_str("nginx"),
@@ -232,5 +236,6 @@ mod tests {
         }
         assert_eq!(json(Process::Powersource(2)), "\"powersource-2\"");
         assert_eq!(json(Process::TwoTierReference), "\"two-tier-reference\"");
+        assert_eq!(json(Process::Replica('B')), "\"superpower-b\"");
     }
 }

@@ -3,9 +3,10 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint, LoseAll, Machine,
-    Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, Report, Results, Row, Rss, RssRule,
-    Scaling, Soak, System, Target, Tool, Tracking, UsersPoint,
+    CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint,
+    LoseAll, Machine, Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, ReplicaRss,
+    ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak, System, Target,
+    Tool, Tracking, UsersPoint,
 };
 
 /// A run with every section filled in and every branch of the cells taken.
@@ -257,8 +258,24 @@ pub(super) fn results() -> Results {
             run(FrontEnd::Nginx, bad),
         ],
     };
+    let returning = |name, kept: u64, changed: u64, r: Report| ReturningRun {
+        replica: Process::Replica(name),
+        kept,
+        changed,
+        failed: r.failures(),
+        report: r,
+    };
+    let mut refused = report(2000, None, 3_000.0, 0.3);
+    refused.expected = 1_998;
+    refused.unexpected_status = BTreeMap::from([(503, 2)]);
+    let replicas_run = |replicas, rps: f64, rounds: Vec<f64>| ReplicasRun {
+        replicas,
+        connections: 32,
+        max: report(120_000, None, rps, 1.1),
+        rounds_rps: rounds,
+        server_cpu_us_per_request: 61.25,
+    };
     let scaling = Scaling {
-        fallback_users: 100_000,
         instances: [3, 10, 30]
             .iter()
             .map(|&n| InstancesPoint {
@@ -268,19 +285,76 @@ pub(super) fn results() -> Results {
                 superpower_rss_mib: 20.5,
             })
             .collect(),
-        users: vec![UsersPoint {
-            users: 1_000_000,
-            rps: 25_000.0,
-            p99_ms: 3.25,
-            errors: 0,
-            rss_before_mib: 20.0,
-            rss_after_mib: 30.0,
-            remembered: 100_000,
-            bytes_per_user: 104.9,
-            sampled: 2000,
-            fallback_hits: 200,
-            hit_ratio: 0.1,
-        }],
+        users: vec![
+            UsersPoint {
+                users: 1000,
+                rps: 16_000.0,
+                p99_ms: 5.5,
+                errors: 0,
+                rss: vec![
+                    ReplicaRss {
+                        replica: Process::Replica('A'),
+                        before_mib: 20.0,
+                        after_mib: 21.3,
+                        after_second_mib: 21.3,
+                    },
+                    ReplicaRss {
+                        replica: Process::Replica('B'),
+                        before_mib: 19.0,
+                        after_mib: 19.0,
+                        after_second_mib: 19.1,
+                    },
+                ],
+                first_bytes_per_user: 1363.1,
+                bytes_per_user: 0.0,
+                sampled: 1000,
+                cookie: CookieSize {
+                    value_bytes: 30,
+                    set_cookie_bytes: 103,
+                    request_bytes: 47,
+                },
+                returning: vec![
+                    returning('A', 1000, 0, report(1000, None, 3_000.0, 0.3)),
+                    returning('B', 1000, 0, report(1000, None, 3_000.0, 0.3)),
+                ],
+            },
+            UsersPoint {
+                users: 1_000_000,
+                rps: 25_000.0,
+                p99_ms: 3.25,
+                errors: 0,
+                rss: vec![
+                    ReplicaRss {
+                        replica: Process::Replica('A'),
+                        before_mib: 20.0,
+                        after_mib: 28.25,
+                        after_second_mib: 28.5,
+                    },
+                    ReplicaRss {
+                        replica: Process::Replica('B'),
+                        before_mib: 19.5,
+                        after_mib: 19.4,
+                        after_second_mib: 19.4,
+                    },
+                ],
+                first_bytes_per_user: 8.65,
+                bytes_per_user: 0.26,
+                sampled: 2000,
+                cookie: CookieSize {
+                    value_bytes: 30,
+                    set_cookie_bytes: 103,
+                    request_bytes: 47,
+                },
+                returning: vec![
+                    returning('A', 2000, 0, report(2000, None, 3_000.0, 0.3)),
+                    returning('B', 1_997, 1, refused),
+                ],
+            },
+        ],
+        replicas: vec![
+            replicas_run(1, 24_000.0, vec![24_000.0, 23_500.5]),
+            replicas_run(2, 22_800.0, vec![22_100.0, 22_800.0]),
+        ],
         dns: Some(DnsPoint {
             addresses: 30,
             dns_interval_ms: 1000,
@@ -362,6 +436,14 @@ pub(super) fn results() -> Results {
             Micro {
                 id: "render/json_answer".into(),
                 mean_ns: 1_234.5,
+            },
+            Micro {
+                id: super::MICRO_SIGN.into(),
+                mean_ns: 1_012.7,
+            },
+            Micro {
+                id: super::MICRO_RECALL.into(),
+                mean_ns: 1_105.2,
             },
         ],
         targets: vec![

@@ -14,8 +14,15 @@ use crate::procs::{free_addr, Proc};
 use crate::report::Process;
 
 /// The admin token of the powersources the benchmark starts (the peers scenario slows one
-/// through `/admin/faults`).
+/// through `/admin/faults`), and of the replicas of the scaling scenario (peers ask each other
+/// with it).
 pub(super) const ADMIN_TOKEN: &str = "bench-admin-token";
+
+/// The `--cookie-key` of every superpower the benchmark starts (hex, 32 bytes): a returning
+/// user's signed `superpower_last` cookie verifies on each of them, as on the replicas of one
+/// front end, so no superpower signs again what another one signed.
+pub(super) const COOKIE_KEY: &str =
+    "62656e63682d636f6f6b69652d6b65792d6f662d7468652d62656e63682d2d21";
 
 /// The processes of the end-to-end scenarios.
 pub(super) struct Fleet {
@@ -142,26 +149,42 @@ pub(super) async fn start_superpower(
     powersources: &[Proc],
     extra: &[String],
 ) -> anyhow::Result<Proc> {
-    let addr = free_addr()?;
-    let mut args = vec!["--listen".into(), addr.to_string()];
+    let mut superpower = spawn_superpower(opts, logs, process, free_addr()?, powersources, extra)?;
+    let n = powersources.len() as u64;
+    superpower
+        .wait_ready("/health", ring_is(n), PRODUCT_READY)
+        .await?;
+    Ok(superpower)
+}
+
+/// Starts superpower (as `process`, on `addr`, with the bench's [`COOKIE_KEY`] and `extra`
+/// flags) in front of `powersources`, without waiting for it.
+pub(super) fn spawn_superpower(
+    opts: &Options,
+    logs: &Path,
+    process: Process,
+    addr: SocketAddr,
+    powersources: &[Proc],
+    extra: &[String],
+) -> anyhow::Result<Proc> {
+    let mut args = vec![
+        "--listen".into(),
+        addr.to_string(),
+        format!("--cookie-key={COOKIE_KEY}"),
+    ];
     for p in powersources {
         args.push("--powersource".into());
         args.push(format!("http://{}", p.addr));
     }
     args.extend(extra.iter().cloned());
-    let mut superpower = Proc::spawn(
+    Ok(Proc::spawn(
         &process.to_string(),
         &bin(opts, "superpower")?,
         &args,
         &opts.product_env,
         addr,
         logs,
-    )?;
-    let n = powersources.len() as u64;
-    superpower
-        .wait_ready("/health", ring_is(n), PRODUCT_READY)
-        .await?;
-    Ok(superpower)
+    )?)
 }
 
 /// Starts a powersource named `names[i]` on `addrs[i]` over `stores[i]` for each `i` (with the
@@ -202,10 +225,22 @@ pub(super) async fn start_powersources(
 
 /// A `/health` body check: superpower has `n` instances on its ring.
 pub(super) fn ring_is(n: u64) -> impl Fn(&str) -> bool {
+    move |body| health_field(body, "ring_members") == Some(n)
+}
+
+/// A `/health` body check: superpower has `n` instances on its ring and its catalog holds
+/// characters (its first listing arrived, so it can answer a returning user degraded).
+pub(super) fn ring_and_catalog(n: u64) -> impl Fn(&str) -> bool {
     move |body| {
-        serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("ring_members").and_then(serde_json::Value::as_u64))
-            == Some(n)
+        health_field(body, "ring_members") == Some(n)
+            && health_field(body, "catalog_characters").is_some_and(|c| c > 0)
     }
+}
+
+/// A number of superpower's `/health` body.
+fn health_field(body: &str, field: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get(field)?
+        .as_u64()
 }

@@ -1,5 +1,6 @@
-//! The lose-all scenario: every powersource SIGKILLed; known users should get their superpower
-//! from the fallback cache (degraded), unknown ones a 503.
+//! The lose-all scenario: every powersource SIGKILLed; known users (back with their identity and
+//! their signed `superpower_last` cookie) should get their superpower, degraded, unknown ones a
+//! 503.
 
 use std::sync::Arc;
 
@@ -43,8 +44,8 @@ pub(super) async fn lose_all(
     })
 }
 
-/// What went wrong in a lose-all run: known users not answered from the fallback, or with
-/// another superpower; unknown users not answered 503.
+/// What went wrong in a lose-all run: known users not answered (degraded), or answered another
+/// superpower; unknown users not answered 503.
 pub(super) fn failures(l: &LoseAll) -> Vec<String> {
     let mut out = Vec::new();
     if l.known.failures() > 0 {
@@ -55,7 +56,7 @@ pub(super) fn failures(l: &LoseAll) -> Vec<String> {
     }
     if l.changed_users > 0 {
         out.push(format!(
-            "lose all: {} known users got another superpower from the fallback",
+            "lose all: {} known users got another superpower (degraded)",
             l.changed_users
         ));
     }

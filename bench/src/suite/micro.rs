@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::report::Micro;
+use crate::report::{Micro, MICRO_RECALL, MICRO_SIGN};
 
 #[derive(serde::Deserialize)]
 /// The part of criterion's `estimates.json` read.
@@ -32,8 +32,9 @@ pub const MICRO: &[&str] = &[
     "identity/from_headers",
     "render/json_answer",
     "render/html_character_page",
-    "promises/remember_untracked",
-    "promises/remember_tracked",
+    MICRO_SIGN,
+    "promises/recall_untracked",
+    MICRO_RECALL,
 ];
 
 /// Reads criterion's mean of each of [`MICRO`] under `dir`.

@@ -12,12 +12,12 @@
 //! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
 //! module: `ingest`, `e2e` (maximum throughput and constant rates), `tracking` (the cost of
 //! measuring the promises: on vs off, same run), `peers`, `failover`, `lose_all`, `memory`,
-//! `scaling` (powersources, users, DNS membership), `micro`, `soak` (with its fault schedule and
-//! RSS verdict); `targets` judges the
-//! results. What they share: `options` (how the suite
-//! runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes loaded),
-//! `users` (the fixed users and their superpowers), `programs` (the release binaries),
-//! `machine` (what it ran on) and `progress` (the progress lines).
+//! `scaling` (powersources, users, replicas, DNS membership), `micro`, `soak` (with its fault
+//! schedule and RSS verdict); `targets` judges the results. What they share: `options` (how the
+//! suite runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes
+//! loaded), `users` (the fixed users, their superpowers and the cookies they come back with),
+//! `programs` (the release binaries), `machine` (what it ran on) and `progress` (the progress
+//! lines).
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -87,16 +87,10 @@ pub async fn run(opts: &Options) -> Results {
     }
 
     if opts.only_scaling {
-        let users = Arc::new(load::identities(t.users, 2024));
-        step("scaling: powersources and distinct users (alone)");
-        match scaling::scaling(opts, &t, &users, &logs).await {
-            Ok(s) => {
-                res.failures
-                    .extend(s.failures.iter().map(|f| format!("scaling: {f}")));
-                res.scaling = Some(s);
-            }
-            Err(e) => res.failures.push(format!("scaling: {e:#}")),
-        }
+        let ids = Arc::new(load::identities(t.users, 2024));
+        step("scaling: powersources, distinct users and replicas (alone)");
+        run_scaling(opts, &t, &ids, &logs, &mut res).await;
+        read_micro(opts, &mut res);
         finish(&mut res, t0);
         return res;
     }
@@ -117,13 +111,15 @@ pub async fn run(opts: &Options) -> Results {
         }
     };
 
-    let users = Arc::new(load::identities(t.users, 2024));
+    let ids = Arc::new(load::identities(t.users, 2024));
     step(&format!(
-        "recording the superpower of {} users",
-        users.len()
+        "recording the superpower and the cookies of {} users",
+        ids.len()
     ));
-    let names = match users::record_names(fleet.superpower.addr, &users).await {
-        Ok(n) => Arc::new(n),
+    // from here on the users come back as a browser does: their identity and the signed
+    // `superpower_last` cookie their first answer set
+    let (users, names) = match users::record(fleet.superpower.addr, &ids).await {
+        Ok(r) => (Arc::new(r.returning), Arc::new(r.names)),
         Err(e) => {
             res.failures.push(format!("cannot record the users: {e:#}"));
             finish(&mut res, t0);
@@ -175,20 +171,23 @@ pub async fn run(opts: &Options) -> Results {
     res.memory = memory::peak(&fleet);
     drop(fleet);
 
-    step("scaling: powersources and distinct users");
-    match scaling::scaling(opts, &t, &users, &logs).await {
-        Ok(s) => res.scaling = Some(s),
-        Err(e) => res.failures.push(format!("scaling: {e:#}")),
-    }
+    step("scaling: powersources, distinct users and replicas");
+    run_scaling(opts, &t, &ids, &logs, &mut res).await;
 
+    read_micro(opts, &mut res);
+    finish(&mut res, t0);
+    res
+}
+
+/// Reads criterion's estimates into `res` when the run has them (`--criterion-dir`; the
+/// scaling section quotes the signing cost from them).
+fn read_micro(opts: &Options, res: &mut Results) {
     if let Some(dir) = &opts.criterion_dir {
         match micro::micro(dir) {
             Ok(m) => res.micro = m,
             Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
         }
     }
-    finish(&mut res, t0);
-    res
 }
 
 /// Runs the peers scenario into `res` (its figures, or why it could not run).
@@ -207,6 +206,25 @@ async fn run_peers(
             res.peers = Some(p);
         }
         Err(e) => res.failures.push(format!("peers: {e:#}")),
+    }
+}
+
+/// Runs the scaling scenario into `res` (its figures and its points' failures, or why it could
+/// not run).
+async fn run_scaling(
+    opts: &Options,
+    t: &Timing,
+    ids: &Arc<Vec<http::HeaderValue>>,
+    logs: &std::path::Path,
+    res: &mut Results,
+) {
+    match scaling::scaling(opts, t, ids, logs).await {
+        Ok(s) => {
+            res.failures
+                .extend(s.failures.iter().map(|f| format!("scaling: {f}")));
+            res.scaling = Some(s);
+        }
+        Err(e) => res.failures.push(format!("scaling: {e:#}")),
     }
 }
 

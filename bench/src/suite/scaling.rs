@@ -1,8 +1,10 @@
 //! How cost grows: superpower's throughput and p99 with more powersources (a fresh fleet of
-//! each size), and with more distinct users (a fresh superpower per count, every user once):
-//! the fallback cache's memory per user from superpower's RSS, and its hit ratio when the users
-//! outnumber it (every powersource killed, a sample of the users asked, the degraded answers
-//! counted); and DNS membership with as many addresses behind one name.
+//! each size); with more distinct users, through a fresh front end of two replicas per count
+//! (peers, one cookie key), every user once: the replicas' memory per user from their RSS, the
+//! `superpower_last` cookie's size, and whether a sample of the users, back with their cookies
+//! once every powersource is dead, keeps their superpower on the replica they used and on the
+//! other; throughput with one replica and with two; and DNS membership with as many addresses
+//! behind one name.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,22 +12,28 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::fleet::{ring_is, start_powersources, start_product_of, Product};
+use super::fleet::{
+    ring_and_catalog, ring_is, spawn_superpower, start_powersources, start_product_of, Product,
+    ADMIN_TOKEN, COOKIE_KEY,
+};
 use super::options::Options;
 use super::programs::bin;
 use super::progress::step;
 use super::timing::{
-    Timing, DNS_INTERVAL_MS, FALLBACK_USERS, HIT_SAMPLE, MAX_CONNECTIONS, PRODUCT_READY, RATES,
-    RATE_CONNECTIONS, SCALE_PASS_LIMIT,
+    Timing, DNS_INTERVAL_MS, MAX_CONNECTIONS, PRODUCT_READY, RATES, RATE_CONNECTIONS,
+    RETURNING_SAMPLE, SCALE_PASS_LIMIT, SCALE_WARM_USERS,
 };
-use super::users::cookies;
-use crate::load::{self, Names, Plan, Rotation};
-use crate::procs::{free_addr, Proc};
-use crate::report::{DnsPoint, InstancesPoint, Process, Scaling, UsersPoint};
+use super::users::{self, cookies};
+use crate::load::{self, Names, Plan};
+use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
+use crate::report::{
+    CookieSize, DnsPoint, InstancesPoint, Process, ReplicaRss, ReplicasRun, ReturningRun, Scaling,
+    UsersPoint,
+};
 
-/// superpower's RSS now, MiB (0 when unknown).
-fn rss_mib(p: &Product) -> f64 {
-    p.superpower.rss_kib().unwrap_or(0) as f64 / 1024.0
+/// The RSS of `p` now, MiB (0 when unknown).
+fn rss_mib(p: &Proc) -> f64 {
+    p.rss_kib().unwrap_or(0) as f64 / 1024.0
 }
 
 /// Maximum throughput (rotating `users`) and p99 at 1,000 req/s of `p`.
@@ -48,84 +56,274 @@ async fn instances_point(
         powersources: n,
         max,
         at_rate,
-        superpower_rss_mib: rss_mib(p),
+        superpower_rss_mib: rss_mib(&p.superpower),
     })
 }
 
-/// Every one of `n` new users once through a fresh superpower of `p`, its RSS before and
-/// after, then the fallback's hit ratio over a sample of them with every powersource killed
-/// (they are started again after).
-async fn users_point(p: &mut Product, n: usize) -> anyhow::Result<UsersPoint> {
-    step(&format!("scaling: {n} distinct users"));
-    p.superpower.restart()?;
-    p.superpower
-        .wait_ready(
+/// The replicas of one front end: A and B, peers of each other with the bench's cookie key and
+/// admin token, in front of `powersources`; ready once each has them all on its ring and its
+/// catalog filled.
+async fn start_replicas(
+    opts: &Options,
+    logs: &Path,
+    powersources: &[Proc],
+) -> anyhow::Result<[Proc; 2]> {
+    let addrs = [free_addr()?, free_addr()?];
+    let mut replicas = Vec::new();
+    for (i, name) in ['A', 'B'].into_iter().enumerate() {
+        let process = Process::Replica(name);
+        let extra = vec![
+            format!("--admin-token={ADMIN_TOKEN}"),
+            format!("--replica-name={process}"),
+            "--peer".into(),
+            format!("http://{}", addrs[1 - i]),
+        ];
+        replicas.push(spawn_superpower(
+            opts,
+            logs,
+            process,
+            addrs[i],
+            powersources,
+            &extra,
+        )?);
+    }
+    for r in &mut replicas {
+        r.wait_ready(
             "/health",
-            ring_is(p.powersources.len() as u64),
+            ring_and_catalog(powersources.len() as u64),
             PRODUCT_READY,
         )
         .await?;
-    let users = Arc::new(load::identities(n, 7 + n as u64));
-    // a warm-up on other users, so pools and buffers are there before the first reading
-    let warm = Arc::new(load::identities(1000, 1));
-    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
-    plan.rotation = cookies(&warm);
-    plan.max_requests = Some(warm.len() as u64 * 2);
-    load::run(plan).await?;
-    let before = rss_mib(p);
-    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
-    plan.rotation = cookies(&users);
-    plan.max_requests = Some(n as u64);
+    }
+    let b = replicas.pop().expect("two were started");
+    let a = replicas.pop().expect("two were started");
+    Ok([a, b])
+}
+
+/// CPU ticks of each of `procs` now.
+fn ticks(procs: &[&Proc]) -> Vec<Option<u64>> {
+    procs.iter().map(|p| p.cpu_ticks()).collect()
+}
+
+/// CPU microseconds per request of `procs` since `before`.
+fn cpu_per_request(procs: &[&Proc], before: &[Option<u64>], requests: u64) -> f64 {
+    let used: u64 = procs
+        .iter()
+        .zip(before)
+        .filter_map(|(p, b)| Some(p.cpu_ticks()?.saturating_sub((*b)?)))
+        .sum();
+    used as f64 * MICROS_PER_TICK / requests.max(1) as f64
+}
+
+/// Maximum throughput of `returning` users on replica A alone, then spread over A and B
+/// (each connection to one of them, as a balancer spreads them), interleaved rounds, the best
+/// of each.
+async fn replicas_runs(
+    replicas: &[Proc; 2],
+    powersources: &[Proc],
+    t: &Timing,
+    returning: &Arc<Vec<HeaderValue>>,
+) -> anyhow::Result<Vec<ReplicasRun>> {
+    let mut runs: Vec<ReplicasRun> = Vec::new();
+    for round in 0..t.max_rounds {
+        let order: [usize; 2] = if round % 2 == 0 { [1, 2] } else { [2, 1] };
+        for n in order {
+            step(&format!(
+                "scaling: returning users on {n} replica(s), max throughput, round {}",
+                round + 1
+            ));
+            let mut plan = Plan::new(replicas[0].addr, "/", MAX_CONNECTIONS, t.max);
+            plan.rotation = cookies(returning);
+            if n == 2 {
+                plan.spread = vec![replicas[1].addr];
+            }
+            let procs: Vec<&Proc> = replicas[..n].iter().chain(powersources).collect();
+            let before = ticks(&procs);
+            let r = load::run(plan).await?;
+            ensure!(r.failures() == 0, "{n} replica(s): {}", r.failure_summary());
+            let cpu = cpu_per_request(&procs, &before, r.requests);
+            match runs.iter_mut().find(|x| x.replicas == n) {
+                Some(x) => {
+                    x.rounds_rps.push(r.rps);
+                    if r.rps > x.max.rps {
+                        x.max = r;
+                        x.server_cpu_us_per_request = cpu;
+                    }
+                }
+                None => runs.push(ReplicasRun {
+                    replicas: n,
+                    connections: MAX_CONNECTIONS,
+                    rounds_rps: vec![r.rps],
+                    max: r,
+                    server_cpu_us_per_request: cpu,
+                }),
+            }
+        }
+    }
+    runs.sort_by_key(|x| x.replicas);
+    Ok(runs)
+}
+
+/// The size of a sample's `superpower_last` cookie from the `Set-Cookie` values its answers
+/// carried (the largest of each figure).
+fn cookie_size(set_cookies: &[String]) -> CookieSize {
+    let mut size = CookieSize::default();
+    for set in set_cookies {
+        let pair = set.split(';').next().unwrap_or("").trim();
+        let value = pair.split_once('=').map_or("", |(_, v)| v);
+        size.value_bytes = size.value_bytes.max(value.len());
+        size.set_cookie_bytes = size
+            .set_cookie_bytes
+            .max("Set-Cookie: ".len() + set.len() + "\r\n".len());
+        size.request_bytes = size.request_bytes.max("; ".len() + pair.len());
+    }
+    size
+}
+
+/// Every one of `users` once at `replica` (closed loop): a first visit each.
+async fn pass_of(replica: &Proc, users: &Arc<Vec<HeaderValue>>) -> anyhow::Result<load::Report> {
+    let mut plan = Plan::new(replica.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+    plan.rotation = cookies(users);
+    plan.max_requests = Some(users.len() as u64);
     let pass = load::run(plan).await?;
     ensure!(
-        pass.requests == n as u64,
-        "the pass over {n} users made {} requests within {SCALE_PASS_LIMIT:?}",
+        pass.requests == users.len() as u64,
+        "the pass over {} users made {} requests within {SCALE_PASS_LIMIT:?}",
+        users.len(),
         pass.requests
     );
-    let after = rss_mib(p);
-    let remembered = (n + warm.len()).min(FALLBACK_USERS);
-    let new_remembered = remembered.saturating_sub(warm.len()).max(1);
+    Ok(pass)
+}
 
-    // the hit ratio: a sample spread over the users, asked with no powersource up
-    let sample_n = HIT_SAMPLE.min(n);
-    let sample: Vec<HeaderValue> = (0..sample_n)
-        .map(|i| users[i * n / sample_n].clone())
-        .collect();
+/// RSS growth from `from` to `to` MiB over `n` users, bytes per user (none when it shrank).
+fn bytes_per_user(from: f64, to: f64, n: usize) -> f64 {
+    (to - from).max(0.0) * 1024.0 * 1024.0 / n.max(1) as f64
+}
+
+/// `sample` (returning users, with the superpower recorded for each in `names`) asked once on
+/// `replica`, every powersource dead.
+async fn ask_returning(
+    replica: &Proc,
+    process: Process,
+    sample: &Arc<Vec<HeaderValue>>,
+    names: &Arc<Vec<String>>,
+) -> anyhow::Result<ReturningRun> {
+    step(&format!(
+        "scaling: {} returning users on {process}, every powersource dead",
+        sample.len()
+    ));
+    let mut plan = Plan::new(replica.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
+    plan.rotation = cookies(sample);
+    plan.max_requests = Some(sample.len() as u64);
+    plan.names = Names::Check(names.clone());
+    let r = load::run(plan).await?;
+    let changed = r.changed_users.len() as u64;
+    Ok(ReturningRun {
+        replica: process,
+        kept: r.checked.saturating_sub(changed),
+        changed,
+        failed: r.failures(),
+        report: r,
+    })
+}
+
+/// Every one of `n` new users once through replica A of a fresh front end of two in front of
+/// `p`'s powersources, then as many other new users, both replicas' RSS before, between and
+/// after; then a sample of the first users asked again on A, their cookies kept; the
+/// throughput of those returning users on one replica and on two, into `replicas` when given;
+/// then every powersource killed and the sample asked on A and on B (the powersources are
+/// started again after).
+async fn users_point(
+    opts: &Options,
+    logs: &Path,
+    p: &mut Product,
+    t: &Timing,
+    n: usize,
+    replicas: Option<&mut Vec<ReplicasRun>>,
+) -> anyhow::Result<UsersPoint> {
+    step(&format!("scaling: {n} distinct users, two replicas"));
+    let front = start_replicas(opts, logs, &p.powersources).await?;
+    let distinct = Arc::new(load::identities(n, 7 + n as u64));
+    // a warm-up of both on other users, so pools, buffers and caches are full before the first
+    // reading
+    let warm = Arc::new(load::identities(SCALE_WARM_USERS, 1));
+    for r in &front {
+        let mut plan = Plan::new(r.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+        plan.rotation = cookies(&warm);
+        plan.max_requests = Some(warm.len() as u64 * 2);
+        load::run(plan).await?;
+    }
+    let before = front.each_ref().map(rss_mib);
+    let pass = pass_of(&front[0], &distinct).await?;
+    let after = front.each_ref().map(rss_mib);
+
+    // a sample spread over the users, to come back after the second pass
+    let sample_n = RETURNING_SAMPLE.min(n);
+    let sample: Arc<Vec<HeaderValue>> = Arc::new(
+        (0..sample_n)
+            .map(|i| distinct[i * n / sample_n].clone())
+            .collect(),
+    );
+    drop(distinct);
+    // as many other new users again: what the first pass left that was warm-up (allocator
+    // arenas, buffers) is not left again, what is kept per user would be
+    step(&format!("scaling: {n} other distinct users"));
+    let others = Arc::new(load::identities(n, 8 + n as u64));
+    pass_of(&front[0], &others).await?;
+    drop(others);
+    let after_second = front.each_ref().map(rss_mib);
+
+    step(&format!(
+        "scaling: {sample_n} of the first {n} users again, their cookies recorded"
+    ));
+    let recorded = users::record(front[0].addr, &sample)
+        .await
+        .context("recording the returning users' cookies")?;
+    let returning = Arc::new(recorded.returning);
+    let names = Arc::new(recorded.names);
+    if let Some(runs) = replicas {
+        *runs = replicas_runs(&front, &p.powersources, t, &returning).await?;
+    }
+
     for ps in &mut p.powersources {
         ps.kill();
     }
-    let mut plan = Plan::new(p.superpower.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
-    plan.rotation = Rotation::Cookies(Arc::new(sample));
-    plan.max_requests = Some(sample_n as u64);
-    // the answers are read (not ignored), so the degraded ones are counted
-    plan.names = Names::Record;
-    let asked = load::run(plan).await?;
+    let asked = async {
+        let mut asked = Vec::new();
+        for (r, name) in front.iter().zip(['A', 'B']) {
+            asked.push(ask_returning(r, Process::Replica(name), &returning, &names).await?);
+        }
+        anyhow::Ok(asked)
+    }
+    .await;
+    // started again whatever happened, for the next point
     for ps in &mut p.powersources {
         ps.restart()?;
     }
     for ps in &mut p.powersources {
         ps.wait_ready("/health", |_| true, PRODUCT_READY).await?;
     }
-    p.superpower
-        .wait_ready(
-            "/health",
-            ring_is(p.powersources.len() as u64),
-            PRODUCT_READY,
-        )
-        .await
-        .context("superpower did not take the powersources back")?;
+    let asked = asked?;
     Ok(UsersPoint {
         users: n,
         rps: pass.rps,
         p99_ms: pass.latency.p99_ms,
         errors: pass.failures(),
-        rss_before_mib: before,
-        rss_after_mib: after,
-        remembered,
-        bytes_per_user: (after - before).max(0.0) * 1024.0 * 1024.0 / new_remembered as f64,
+        rss: ['A', 'B']
+            .iter()
+            .enumerate()
+            .map(|(i, &name)| ReplicaRss {
+                replica: Process::Replica(name),
+                before_mib: before[i],
+                after_mib: after[i],
+                after_second_mib: after_second[i],
+            })
+            .collect(),
+        first_bytes_per_user: bytes_per_user(before[0], after[0], n),
+        bytes_per_user: bytes_per_user(after[0], after_second[0], n),
         sampled: sample_n,
-        fallback_hits: asked.degraded,
-        hit_ratio: asked.degraded as f64 / sample_n.max(1) as f64,
+        cookie: cookie_size(&recorded.set_cookies),
+        returning: asked,
     })
 }
 
@@ -221,6 +419,7 @@ async fn dns_point(
     let args = vec![
         "--listen".into(),
         addr.to_string(),
+        format!("--cookie-key={COOKIE_KEY}"),
         "--powersource-dns".into(),
         format!("{host}:{port}"),
         format!("--dns-interval-ms={DNS_INTERVAL_MS}"),
@@ -252,24 +451,38 @@ async fn dns_point(
     })
 }
 
-/// Runs the scaling scenario: `t.scale_instances` fleets, then `t.scale_users` on the first.
+/// What went wrong at a users point: a returning user answered another superpower.
+fn returning_failures(u: &UsersPoint) -> Vec<String> {
+    u.returning
+        .iter()
+        .filter(|r| r.changed > 0)
+        .map(|r| {
+            format!(
+                "{} distinct users: {} of {} returning users got another superpower on {} with \
+                 every powersource dead",
+                u.users, r.changed, u.sampled, r.replica
+            )
+        })
+        .collect()
+}
+
+/// Runs the scaling scenario: `t.scale_instances` fleets, then `t.scale_users` on the first;
+/// `ids` are the users the fleets' loads follow, as new users (each fleet records their cookies
+/// first, so the loads are of returning users).
 pub(super) async fn scaling(
     opts: &Options,
     t: &Timing,
-    users: &Arc<Vec<HeaderValue>>,
+    ids: &Arc<Vec<HeaderValue>>,
     logs: &Path,
 ) -> anyhow::Result<Scaling> {
-    let mut res = Scaling {
-        fallback_users: FALLBACK_USERS,
-        ..Scaling::default()
-    };
+    let mut res = Scaling::default();
+    let mut returning = ids.clone();
     // a point that fails is recorded and the others still run
     for (i, &n) in t.scale_instances.iter().enumerate() {
         step(&format!(
             "scaling: starting {n} powersources and superpower"
         ));
-        let extra = [format!("--fallback-users={FALLBACK_USERS}")];
-        let mut p = match start_product_of(opts, logs, n, &extra).await {
+        let mut p = match start_product_of(opts, logs, n, &[]).await {
             Ok(p) => p,
             Err(e) => {
                 res.failures
@@ -277,14 +490,28 @@ pub(super) async fn scaling(
                 continue;
             }
         };
-        match instances_point(&p, t, users).await {
-            Ok(point) => res.instances.push(point),
-            Err(e) => res.failures.push(format!("{n} powersources: {e:#}")),
+        match users::record(p.superpower.addr, ids).await {
+            Ok(r) => {
+                returning = Arc::new(r.returning);
+                match instances_point(&p, t, &returning).await {
+                    Ok(point) => res.instances.push(point),
+                    Err(e) => res.failures.push(format!("{n} powersources: {e:#}")),
+                }
+            }
+            Err(e) => res
+                .failures
+                .push(format!("{n} powersources: recording the users: {e:#}")),
         }
         if i == 0 {
-            for &u in &t.scale_users {
-                match users_point(&mut p, u).await {
-                    Ok(point) => res.users.push(point),
+            // the users points bring their own front end of two
+            p.superpower.kill();
+            for (j, &u) in t.scale_users.iter().enumerate() {
+                let runs = (j == 0).then_some(&mut res.replicas);
+                match users_point(opts, logs, &mut p, t, u, runs).await {
+                    Ok(point) => {
+                        res.failures.extend(returning_failures(&point));
+                        res.users.push(point);
+                    }
                     Err(e) => res.failures.push(format!("{u} distinct users: {e:#}")),
                 }
             }
@@ -292,7 +519,7 @@ pub(super) async fn scaling(
     }
     let n = t.scale_instances.last().copied().unwrap_or(3);
     step(&format!("scaling: {n} powersources behind one DNS name"));
-    match dns_point(opts, t, users, logs, n).await {
+    match dns_point(opts, t, &returning, logs, n).await {
         Ok(d) => res.dns = Some(d),
         Err(e) => res.dns_not_measured = Some(format!("{e:#}")),
     }

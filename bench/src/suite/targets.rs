@@ -2,7 +2,7 @@
 
 use super::soak;
 use super::timing::RATES;
-use crate::report::{E2e, FrontEnd, Mode, Process, Results, System, Target, Tool};
+use crate::report::{thousands, E2e, FrontEnd, Mode, Process, Results, System, Target, Tool};
 
 /// A target row: `figure` is "not measured" when absent.
 fn push(
@@ -133,6 +133,7 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         f.map(|f| format!("{:.1} ms", f.window.latency.max_ms)),
         f.map(|f| f.window.latency.max_ms < 1000.0),
     );
+    returning_targets(res, &mut push);
     let i = res.ingest.as_ref();
     push(
         &format!(
@@ -146,7 +147,7 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
     );
     for m in &res.memory {
         let limit = match m.process {
-            Process::Superpower | Process::SuperpowerUntracked => 30.0,
+            Process::Superpower | Process::SuperpowerUntracked | Process::Replica(_) => 30.0,
             Process::Powersource(_) => 50.0,
             Process::OneTierReference
             | Process::TwoTierReference
@@ -161,6 +162,60 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         );
     }
     out
+}
+
+/// The share of sampled returning users who must keep their superpower on each replica with
+/// every powersource dead.
+const KEPT: f64 = 0.999;
+
+/// One row per count of distinct users of the scaling scenario: the sampled returning users,
+/// every powersource dead, keep their superpower on the replica they used and on the other
+/// (at least [`KEPT`] of them on each, none with another superpower); one row "not measured"
+/// when no count was.
+fn returning_targets(
+    res: &Results,
+    push: &mut impl FnMut(&str, &str, Option<String>, Option<bool>),
+) {
+    let target = format!("≥ {:.1} % kept, 0 changed, on each", KEPT * 100.0);
+    let points = res.scaling.as_ref().map_or(&[][..], |s| &s.users[..]);
+    if points.is_empty() {
+        push(
+            "returning users, every powersource dead: kept on either replica",
+            &target,
+            None,
+            None,
+        );
+    }
+    for u in points {
+        let figure: Vec<String> = u
+            .returning
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {}/{} ({:.2} %), {} changed",
+                    r.replica,
+                    r.kept,
+                    u.sampled,
+                    r.kept as f64 * 100.0 / u.sampled.max(1) as f64,
+                    r.changed
+                )
+            })
+            .collect();
+        let pass = u.returning.len() == 2
+            && u.returning
+                .iter()
+                .all(|r| r.changed == 0 && r.kept as f64 >= KEPT * u.sampled as f64);
+        push(
+            &format!(
+                "returning users sampled from {} distinct, every powersource dead: kept on the \
+                 replica they used and on the other",
+                thousands(u.users as f64)
+            ),
+            &target,
+            Some(figure.join("; ")),
+            Some(pass),
+        );
+    }
 }
 
 /// The soak's verdict, one row per clause (RSS: one per process).
@@ -218,7 +273,54 @@ fn soak_targets(res: &Results) -> Vec<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Rss, Soak};
+    use crate::report::{ReturningRun, Rss, Scaling, Soak, UsersPoint};
+
+    #[test]
+    fn returning_users_keep_their_superpower_on_both_replicas_or_miss() {
+        let run = |name, kept, changed| ReturningRun {
+            replica: Process::Replica(name),
+            kept,
+            changed,
+            failed: 2000 - kept - changed,
+            report: crate::load::Report::default(),
+        };
+        let verdict = |b: ReturningRun| {
+            let res = Results {
+                scaling: Some(Scaling {
+                    users: vec![UsersPoint {
+                        users: 1_000_000,
+                        sampled: 2000,
+                        returning: vec![run('A', 2000, 0), b],
+                        ..UsersPoint::default()
+                    }],
+                    ..Scaling::default()
+                }),
+                ..Results::default()
+            };
+            let t = targets(&res);
+            let row = t
+                .iter()
+                .find(|t| t.what.starts_with("returning users"))
+                .unwrap();
+            assert!(row.what.contains("1,000,000 distinct"), "{}", row.what);
+            (row.pass, row.figure.clone())
+        };
+        let (pass, figure) = verdict(run('B', 1998, 0));
+        assert_eq!(pass, Some(true), "99.9 % is enough");
+        assert_eq!(
+            figure,
+            "superpower-a: 2000/2000 (100.00 %), 0 changed; superpower-b: 1998/2000 (99.90 %), 0 changed"
+        );
+        assert_eq!(verdict(run('B', 1997, 0)).0, Some(false), "99.85 % is not");
+        assert_eq!(verdict(run('B', 1999, 1)).0, Some(false), "one changed");
+
+        let t = targets(&Results::default());
+        let row = t
+            .iter()
+            .find(|t| t.what.starts_with("returning users"))
+            .unwrap();
+        assert_eq!((row.pass, row.figure.as_str()), (None, "not measured"));
+    }
 
     #[test]
     fn a_soak_run_is_judged_on_the_soak_alone() {

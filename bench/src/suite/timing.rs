@@ -97,12 +97,16 @@ pub(super) const PEER_SLOW_RATE: f64 = 1000.0;
 /// timeout (a third of 1,000 req/s for 0.3 s) not to hold up the ones due after them.
 pub(super) const PEER_SLOW_CONNECTIONS: usize = 256;
 
-/// superpower's fallback cache in the scaling scenario (`--fallback-users`, its default).
-pub(super) const FALLBACK_USERS: usize = 100_000;
 /// superpower's `--dns-interval-ms` in the DNS membership run.
 pub(super) const DNS_INTERVAL_MS: u64 = 1000;
-/// Users asked with every powersource down, to measure the fallback's hit ratio.
-pub(super) const HIT_SAMPLE: usize = 2000;
+/// Other users, each asking each replica twice, before the scaling scenario's RSS reading:
+/// enough that every character has been answered from every powersource on every worker
+/// thread (the sample's 250 characters from 3 instances), so the prepared answers and the
+/// catalog are full and the reading's growth is the users'.
+pub(super) const SCALE_WARM_USERS: usize = 10_000;
+/// Returning users sampled from each count of distinct users (spread evenly over them) and asked
+/// on each replica with every powersource dead: 99.9 % of them is all but 2.
+pub(super) const RETURNING_SAMPLE: usize = 2000;
 /// The most one pass of the scaling scenario may take (a million users once).
 pub(super) const SCALE_PASS_LIMIT: Duration = Duration::from_secs(180);
 

@@ -5,8 +5,11 @@
 //! on; …), so a burst of other work on the machine hurts both sides alike. Each side is
 //! charged the CPU time of its superpower process only (the powersources serve both alike).
 //!
-//! The "on" side must have checked identities (`superpower_identity_checks_total` > 0) and
-//! seen no change: otherwise the comparison would measure nothing, or a broken promise.
+//! The users are returning ones (their identity and the signed `superpower_last` cookie, which
+//! both superpowers verify: they share the bench's cookie key), so every answer of the "on"
+//! side is an identity check. It must have checked identities
+//! (`superpower_identity_checks_total` > 0) and seen no change: otherwise the comparison would
+//! measure nothing, or a broken promise.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,9 +21,9 @@ use http::header::HeaderValue;
 use super::fleet::{start_superpower, Fleet};
 use super::options::Options;
 use super::progress::step;
-use super::timing::{Timing, MAX_CONNECTIONS};
-use super::users::{cookies, record_names};
-use crate::load::{self, Plan};
+use super::timing::{Timing, MAX_CONNECTIONS, RECORD_LIMIT};
+use super::users::{cookies, every_user_once};
+use crate::load::{self, Names, Plan};
 use crate::procs::{Proc, MICROS_PER_TICK};
 use crate::report::{Process, Tracking};
 
@@ -95,11 +98,15 @@ pub(super) async fn tracking(
     )
     .await?;
     let on = &fleet.superpower;
-    // both remember every user (the second visit), so every answer after is a check on "on"
+    // both warmed by every user once (pools, prepared answers)
     for p in [on, &off] {
-        record_names(p.addr, users)
-            .await
-            .with_context(|| format!("warming {}", p.name()))?;
+        let r = load::run(every_user_once(p.addr, users, Names::Ignore, RECORD_LIMIT)).await?;
+        ensure!(
+            r.failures() == 0,
+            "warming {}: {}",
+            p.name(),
+            r.failure_summary()
+        );
     }
     let checks_before = counter(on.addr, "superpower_identity_checks_total").await?;
     let mut res = Tracking {

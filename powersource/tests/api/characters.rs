@@ -93,7 +93,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     for path in [
         "/",
         "/nope",
-        "/characters",
+        "/charactersx",
         "/characters/1/image/x",
         "/random/",
         "/admin",
@@ -168,4 +168,77 @@ async fn the_loader_sizes_a_character_answer_as_powersource_writes_it() {
             e.record.name
         );
     }
+}
+
+#[tokio::test]
+async fn the_listing_pages_through_every_eligible_character_once_in_order() {
+    let app = spawn_app().await;
+    let want: Vec<u64> = {
+        let mut ids = eligible_ids();
+        ids.sort_unstable();
+        ids
+    };
+    let (mut got, mut after, mut pages, mut etag) = (Vec::new(), None::<u64>, 0, None);
+    loop {
+        let path = match after {
+            Some(a) => format!("/characters?after={a}"),
+            None => "/characters".to_owned(),
+        };
+        let r = app.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            r.body.len() <= service::api::MAX_PAGE_BYTES,
+            "a page superpower can read"
+        );
+        let tag = r
+            .header("etag")
+            .expect("the dataset's fingerprint")
+            .to_owned();
+        assert_eq!(
+            etag.get_or_insert(tag.clone()),
+            &tag,
+            "one dataset, one tag"
+        );
+        let page: service::api::CharacterPage = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(format!("\"{}\"", page.fingerprint), tag);
+        for view in &page.characters {
+            let one = app.character(view.id).await;
+            assert_eq!(
+                &serde_json::from_slice::<service::api::CharacterView>(&one.body).unwrap(),
+                view
+            );
+            got.push(view.id);
+        }
+        pages += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(got, want, "every eligible character, once, ascending");
+    assert!(pages >= 2, "the sample takes more than one page ({pages})");
+    // the same dataset: 304 on the tag, with the tag
+    let tag = etag.unwrap();
+    let r = app
+        .request(Method::GET, "/characters", &[("if-none-match", &tag)], [])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(r.header("etag"), Some(tag.as_str()));
+    assert!(r.body.is_empty());
+    // after the last id: an empty last page; other query parameters are ignored
+    let last = want.last().unwrap();
+    let r = app.get(&format!("/characters?x=1&after={last}")).await;
+    let page: service::api::CharacterPage = serde_json::from_slice(&r.body).unwrap();
+    assert!(page.characters.is_empty() && page.next.is_none());
+}
+
+#[tokio::test]
+async fn a_bad_after_is_400_and_the_listing_allows_only_get() {
+    let app = spawn_app().await;
+    for bad in ["abc", "-1", "", "99999999999999999999999"] {
+        let r = app.get(&format!("/characters?after={bad}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    let r = app.request(Method::POST, "/characters", &[], []).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -1,5 +1,6 @@
 // superpower control room: switches, fault injection (with a duration after which the instance
-// clears them itself) and the reset to the baseline; the promises panel is promises.js's. No framework, no external assets.
+// clears them itself), the reset to the baseline, and every replica of the front end with its
+// switches; the promises panel is promises.js's. No framework, no external assets.
 // The token is typed by the presenter, kept in sessionStorage for this tab only, and sent as a
 // bearer token with every call; it never goes into a URL.
 "use strict";
@@ -137,6 +138,25 @@ function renderInstances(data) {
   for (const [name, row] of rows) if (!listed.has(name)) row.remove();
 }
 
+// Every replica of the front end with its switches: a replica out of step shows (its switches
+// differ from the others'), and so does one its peer could not reach.
+function renderReplicas(data) {
+  const body = document.querySelector("#replicas tbody");
+  const off = (sw) => SWITCHES.filter(([name]) => !sw[name]).map(([name]) => name);
+  const rows = data.replicas.map((r) => {
+    const sw = r.switches && r.switches.switches;
+    const state = !r.reachable ? "unreachable: " + (r.error || "no answer")
+      : (off(sw).length ? "off: " + off(sw).join(", ") : "all on");
+    const version = r.switches ? "v" + r.switches.version.counter : "";
+    return el("tr", { "data-replica": r.name, "data-reachable": String(r.reachable) },
+      el("td", {}, r.name + (r.this ? " (this page's)" : "")), el("td", { class: "replica-switches" }, state),
+      el("td", {}, version));
+  });
+  body.replaceChildren(...rows);
+  const versions = new Set(data.replicas.filter((r) => r.switches).map((r) => JSON.stringify(r.switches.switches)));
+  document.getElementById("replicas").dataset.inStep = String(versions.size <= 1);
+}
+
 // Connected: the controls show and the login form hides; disconnected, the other way round.
 function connected(yes) {
   document.getElementById("controls").hidden = !yes;
@@ -145,9 +165,11 @@ function connected(yes) {
 
 async function refresh() {
   try {
-    const [switches, instances] = await Promise.all([api("GET", "/admin/switches"), api("GET", "/admin/instances")]);
+    const [switches, instances, replicas] = await Promise.all([
+      api("GET", "/admin/switches"), api("GET", "/admin/instances"), api("GET", "/admin/replicas")]);
     renderSwitches(switches);
     renderInstances(instances);
+    renderReplicas(replicas);
     connected(true);
     document.getElementById("login-error").textContent = "";
     const controls = document.getElementById("controls");
@@ -187,5 +209,5 @@ document.addEventListener("DOMContentLoaded", () => {
     } catch (e) { status("reset failed: " + e.message, true); }
   });
   if (token) refresh();
-  setInterval(() => { if (!document.getElementById("controls").hidden) refresh(); }, 3000);
+  setInterval(() => { if (!document.getElementById("controls").hidden) refresh(); }, 1000);
 });

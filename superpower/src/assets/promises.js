@@ -135,6 +135,24 @@
       `${v.answers_per_second.toFixed(1)} answers/s · ${v.degraded} degraded in the last minute · ring ${v.ring_members}/${v.known_instances} · stable assignment ${v.stable_assignment ? "on" : "OFF"}`);
     chart(c3, "answers", answersChart(v.seconds));
     chart(c3, "ring", ringChart(v.seconds, v.known_instances));
+    renderReplicas(v.replicas || []);
+  }
+
+  // Each replica of the front end on its own line (the figures above are their sum); one that
+  // did not answer its peer is shown as such, not left out.
+  function renderReplicas(lines) {
+    const list = document.getElementById("replica-lines");
+    if (!list) return;
+    list.hidden = lines.length === 0;
+    list.replaceChildren(...lines.map((r) => {
+      const li = document.createElement("li");
+      li.dataset.replica = r.name;
+      li.dataset.reachable = String(r.reachable);
+      li.textContent = r.reachable
+        ? `${r.name}${r.this ? " (answering this page)" : ""}: ${r.answers_per_second.toFixed(1)} answers/s · promise 1 ${r.identity} · promise 2 ${r.latency}`
+        : `${r.name}: unreachable (${r.error}) — not in the figures above`;
+      return li;
+    }));
   }
 
   async function poll() {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use service::telemetry::error_chain;
 
 use crate::identity::COOKIE_NAME;
+use crate::remembered::COOKIE_NAME as LAST_COOKIE;
 
 /// Largest answer the probe reads: a character's JSON is well under a kilobyte.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -46,8 +47,10 @@ pub enum Outcome {
         name: String,
         /// The character's image URL.
         image_url: Option<String>,
-        /// superpower answered from its fallback cache.
+        /// superpower answered the user's last known superpower (no instance answered).
         degraded: bool,
+        /// The `superpower_last` cookie this answer set, if it set one.
+        last: Option<String>,
     },
     /// No usable answer.
     Failed(AskError),
@@ -145,10 +148,17 @@ struct Answer {
     degraded: bool,
 }
 
-/// GETs the page as JSON with the user's cookie, all of it within `limit`.
-pub async fn ask(client: &HttpClient, uri: &Uri, id: &str, limit: Duration) -> Observation {
+/// GETs the page as JSON with the user's cookies (the identity, and the signed last known
+/// superpower when the user has one), all of it within `limit`.
+pub async fn ask(
+    client: &HttpClient,
+    uri: &Uri,
+    id: &str,
+    last: Option<&str>,
+    limit: Duration,
+) -> Observation {
     let started = Instant::now();
-    let outcome = match tokio::time::timeout(limit, fetch(client, uri, id)).await {
+    let outcome = match tokio::time::timeout(limit, fetch(client, uri, id, last)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Failed(AskError::Timeout {
             limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
@@ -162,8 +172,8 @@ pub async fn ask(client: &HttpClient, uri: &Uri, id: &str, limit: Duration) -> O
 }
 
 /// One GET, without the time limit.
-async fn fetch(client: &HttpClient, uri: &Uri, id: &str) -> Outcome {
-    match try_fetch(client, uri, id).await {
+async fn fetch(client: &HttpClient, uri: &Uri, id: &str, last: Option<&str>) -> Outcome {
+    match try_fetch(client, uri, id, last).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(e),
     }
@@ -184,10 +194,19 @@ fn trace_context() -> &'static [(HeaderName, HeaderValue)] {
     })
 }
 
-async fn try_fetch(client: &HttpClient, uri: &Uri, id: &str) -> Result<Outcome, AskError> {
+async fn try_fetch(
+    client: &HttpClient,
+    uri: &Uri,
+    id: &str,
+    last: Option<&str>,
+) -> Result<Outcome, AskError> {
+    let cookies = match last {
+        Some(last) => format!("{COOKIE_NAME}={id}; {LAST_COOKIE}={last}"),
+        None => format!("{COOKIE_NAME}={id}"),
+    };
     let mut req = Request::get(uri.clone())
         .header(ACCEPT, "application/json")
-        .header(COOKIE, format!("{COOKIE_NAME}={id}"));
+        .header(COOKIE, cookies);
     for (name, value) in trace_context() {
         req = req.header(name, value);
     }
@@ -218,14 +237,21 @@ async fn try_fetch(client: &HttpClient, uri: &Uri, id: &str) -> Result<Outcome, 
             body: String::from_utf8_lossy(&body[..body.len().min(200)]).replace('\n', " "),
         });
     }
-    // superpower sets the cookie only when it did not accept ours: the user lost their identity.
-    let replaced = parts
+    let set: Vec<cookie::Cookie<'_>> = parts
         .headers
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| cookie::Cookie::parse(v).ok())
+        .collect();
+    // superpower sets the identity only when it did not accept ours: the user lost their identity.
+    let replaced = set
+        .iter()
         .find(|c| c.name() == COOKIE_NAME && c.value() != id);
+    let new_last = set
+        .iter()
+        .find(|c| c.name() == LAST_COOKIE)
+        .map(|c| c.value().to_owned());
     if let Some(c) = replaced {
         return Err(AskError::IdentityReplaced {
             new_id: c.value().to_owned(),
@@ -238,6 +264,7 @@ async fn try_fetch(client: &HttpClient, uri: &Uri, id: &str) -> Result<Outcome, 
         name: a.name,
         image_url: a.image_url,
         degraded: a.degraded,
+        last: new_last,
     })
 }
 

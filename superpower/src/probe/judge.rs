@@ -157,11 +157,15 @@ pub fn record(ids: &[String], observed: &[Observation]) -> Vec<Recorded> {
                 .find(|o| &o.id == id)
                 .and_then(|o| match &o.outcome {
                     Outcome::Answer {
-                        name, image_url, ..
+                        name,
+                        image_url,
+                        last,
+                        ..
                     } => Some(Recorded {
                         id: id.clone(),
                         name: name.clone(),
                         image_url: image_url.clone(),
+                        last: last.clone(),
                     }),
                     Outcome::Failed(_) => None,
                 })
@@ -194,6 +198,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             image_url: Some("/images/1".into()),
+            last: None,
         }
     }
 
@@ -205,6 +210,7 @@ mod tests {
                 name: name.into(),
                 image_url: None,
                 degraded,
+                last: None,
             },
         }
     }

@@ -8,9 +8,11 @@
 //! - the first run (no `FILE`) makes `N` identities (random `superpower_id` cookies, as a browser
 //!   would get), asks superpower for each one's superpower, and records them in `FILE`;
 //! - later runs ask again with the same cookies and fail if any user gets a different superpower
-//!   (promise 1), or if any request fails or takes longer than the timeout (promise 2).
+//!   (promise 1), or if any request fails or takes longer than the timeout (promise 2). Like a
+//!   browser, the probe keeps the signed `superpower_last` cookie superpower set on the first run
+//!   and sends it back, so a degraded answer can be given when no instance answers.
 //!
-//! A `degraded: true` answer (superpower's last-known-good fallback) still keeps promise 1 when
+//! A `degraded: true` answer (the user's last known superpower, no instance answering) still keeps promise 1 when
 //! the name is the same. Exit codes: 0 the steady state holds, 1 it does not (one line per
 //! broken promise, then a summary; or superpower is unreachable), 2 bad arguments or an
 //! unusable state file (one line on stderr).
@@ -177,23 +179,29 @@ async fn check(args: &IdentityArgs, first_run: &mut Option<bool>) -> Result<Verd
     let recorded = State::load(&args.state)?;
     *first_run = Some(recorded.is_none());
     let limit = Duration::from_millis(args.timeout_ms);
-    let ids: Vec<String> = match &recorded {
-        Some(state) => state.users.iter().map(|u| u.id.clone()).collect(),
+    // each user's identity and, once superpower has set it, their signed last known superpower
+    let users: Vec<(String, Option<String>)> = match &recorded {
+        Some(state) => state
+            .users
+            .iter()
+            .map(|u| (u.id.clone(), u.last.clone()))
+            .collect(),
         None => (0..args.users)
-            .map(|_| UserId::random().to_string())
+            .map(|_| (UserId::random().to_string(), None))
             .collect(),
     };
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.clone()).collect();
     let client = client::client(limit);
 
     // One user first: when superpower is not there at all, say so at once instead of 50 times.
-    let first = ask(&client, &uri, &ids[0], limit).await;
+    let first = ask(&client, &uri, &users[0].0, users[0].1.as_deref(), limit).await;
     if let Outcome::Failed(AskError::Unreachable(e)) = first.outcome {
         return Ok(Verdict::Unreachable(e));
     }
     let mut observed = vec![first];
     observed.extend(
-        stream::iter(&ids[1..])
-            .map(|id| ask(&client, &uri, id, limit))
+        stream::iter(&users[1..])
+            .map(|(id, last)| ask(&client, &uri, id, last.as_deref(), limit))
             .buffer_unordered(args.concurrency as usize)
             .collect::<Vec<_>>()
             .await,

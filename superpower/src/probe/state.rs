@@ -32,6 +32,11 @@ pub struct Recorded {
     /// The character's image as superpower serves it (informative).
     #[serde(default)]
     pub image_url: Option<String>,
+    /// The `superpower_last` cookie superpower set (the user's last known superpower, signed),
+    /// sent back as a browser would, so a degraded answer can be given when no instance
+    /// answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
 }
 
 /// Why a state file cannot be used.
@@ -139,6 +144,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             image_url: Some("/images/1".into()),
+            last: None,
         }
     }
 

@@ -85,6 +85,7 @@ pub fn promises_panel() -> Markup {
                 p.figures {}
                 div.chart data-chart="answers" {}
                 div.chart data-chart="ring" {}
+                ul #replica-lines .replicas hidden {}
             }
         }
     }

@@ -123,7 +123,7 @@ async fn without_fallback_a_dead_fleet_breaks_identity_for_everyone() {
     let app = spawn_app(test_settings(fleet.urls())).await;
     app.wait_for_ring(1).await;
     let users = app.new_users(5).await;
-    // a second visit: the fallback remembers returning users only
+    // a second visit, with the cookies of the first
     for a in app.ask_all(&users).await {
         assert_eq!(a.status, StatusCode::OK);
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use superpower::identity::COOKIE_NAME;
+use superpower::remembered::CookieKey;
 
 use crate::helpers::{spawn_app, test_settings, TestFleet};
 
@@ -216,36 +217,95 @@ async fn errors_from_one_instance_reach_no_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_visit_traffic_does_not_evict_returning_users_from_the_fallback() {
-    let mut fleet = TestFleet::start(1);
-    let mut settings = test_settings(fleet.urls());
-    settings.fallback_users = 20;
-    let app = spawn_app(settings).await;
-    app.wait_for_ring(1).await;
-    // a user who has come back once
-    let regulars = app.new_users(5).await;
-    for a in app.ask_all(&regulars).await {
-        assert_eq!(a.status, StatusCode::OK);
+async fn a_returning_user_keeps_their_superpower_on_any_replica_with_the_key() {
+    let mut fleet = TestFleet::start(2);
+    let key = CookieKey::from_hex(&"5e".repeat(32)).unwrap();
+    let replica = |key: CookieKey| {
+        let mut s = test_settings(fleet.urls());
+        s.cookie_key = Some(key);
+        s
+    };
+    let a = spawn_app(replica(key.clone())).await;
+    let b = spawn_app(replica(key)).await;
+    let foreign = spawn_app(replica(CookieKey::from_hex(&"77".repeat(32)).unwrap())).await;
+    for app in [&a, &b, &foreign] {
+        app.wait_for_ring(2).await;
+        app.wait_for_catalog().await;
     }
-    // then more one-visit users (no cookie, never back) than the cache holds
-    let passers_by = app.new_users(50).await;
+    // users who only ever visited replica a, and one-visit traffic before they come back
+    let users = a.new_users(30).await;
+    let _passers_by = a.new_users(100).await;
+    for i in 0..2 {
+        fleet.instances[i].kill();
+    }
+    for app in [&a, &b] {
+        app.wait_for_ring(0).await;
+        for (a, (_, name)) in app.ask_all(&users).await.iter().zip(&users) {
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+            assert_eq!(a.json()["name"], name.as_str(), "the same superpower");
+            assert_eq!(a.json()["degraded"], true);
+            assert!(a.elapsed < PROMISE, "took {:?}", a.elapsed);
+        }
+    }
+    // a replica with another key cannot vouch for the cookie: a clear 503, never another superpower
+    foreign.wait_for_ring(0).await;
+    for a in foreign.ask_all(&users).await {
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_moved_or_malformed_last_cookie_changes_nothing() {
+    let mut fleet = TestFleet::start(1);
+    let app = spawn_app(test_settings(fleet.urls())).await;
+    app.wait_for_ring(1).await;
+    app.wait_for_catalog().await;
+    let users = app.new_users(40).await;
+    // two users whose superpowers differ
+    let (x, y) = users
+        .iter()
+        .find_map(|x| users.iter().find(|y| y.1 != x.1).map(|y| (x, y)))
+        .expect("40 users share no superpower");
+    let last_of = |jar: &str| jar.split("superpower_last=").nth(1).unwrap().to_owned();
+    let id_of = |jar: &str| jar.split(';').next().unwrap().to_owned();
+    let x_last = last_of(&x.0);
+    let (id, tag) = x_last.split_once('.').unwrap();
+    let hostile = [
+        format!("{}; superpower_last={x_last}", id_of(&y.0)),
+        format!(
+            "{}; superpower_last={}.{tag}",
+            id_of(&y.0),
+            id.parse::<u64>().unwrap() + 1
+        ),
+        format!("{}; superpower_last=<script>", id_of(&y.0)),
+        format!("{}; superpower_last={}", id_of(&y.0), "9".repeat(5000)),
+        format!("{}; superpower_last=", id_of(&y.0)),
+    ];
+    for cookie in &hostile {
+        let a = app.superpower_json(Some(cookie)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(
+            a.json()["name"],
+            y.1.as_str(),
+            "{cookie}: y keeps y's superpower"
+        );
+        assert!(
+            a.set_cookie("superpower_last").is_some(),
+            "y's own value is set again"
+        );
+    }
     fleet.instances[0].kill();
-    for (a, (_, name)) in app.ask_all(&regulars).await.iter().zip(&regulars) {
+    app.wait_for_ring(0).await;
+    for cookie in &hostile {
+        let a = app.superpower_json(Some(cookie)).await;
         assert_eq!(
             a.status,
-            StatusCode::OK,
-            "a returning user lost their superpower"
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{cookie}: never x's superpower for y"
         );
-        assert_eq!(a.json()["name"], name.as_str());
-        assert_eq!(a.json()["degraded"], true);
-        assert!(a.elapsed < PROMISE, "took {:?}", a.elapsed);
     }
-    // the one-visit users were never remembered: they come back to a clear 503
-    let (cookie, _) = &passers_by[0];
-    assert_eq!(
-        app.superpower_json(Some(cookie)).await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    let a = app.superpower_json(Some(&y.0)).await;
+    assert_eq!(a.json()["name"], y.1.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

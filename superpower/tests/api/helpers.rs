@@ -155,11 +155,35 @@ pub struct TestApp {
     pub state: Arc<State>,
     /// superpower's base URL and a keep-alive client (requests: `app.request(…)`).
     pub site: testkit::http::Site,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// An answer, read whole.
 pub use testkit::http::Reply as Answer;
+
+/// The `Cookie` header of a user: `cookie` as given when it names its cookies, else the
+/// identity cookie with that id.
+pub fn cookie_header(cookie: &str) -> String {
+    if cookie.contains('=') {
+        cookie.to_owned()
+    } else {
+        format!("{COOKIE_NAME}={cookie}")
+    }
+}
+
+/// The cookies a new user's first answer set, as the `Cookie` header a browser sends next.
+pub fn jar(a: &Answer) -> String {
+    let id = a
+        .set_cookie(COOKIE_NAME)
+        .expect("a new user gets an identity");
+    match a.set_cookie(superpower::remembered::COOKIE_NAME) {
+        Some(last) => format!(
+            "{COOKIE_NAME}={id}; {}={last}",
+            superpower::remembered::COOKIE_NAME
+        ),
+        None => format!("{COOKIE_NAME}={id}"),
+    }
+}
 
 /// Settings for tests: quick health checks so membership changes are seen fast.
 pub fn test_settings(urls: Vec<String>) -> Settings {
@@ -172,8 +196,14 @@ pub fn test_settings(urls: Vec<String>) -> Settings {
 
 /// Starts superpower with `settings` on port 0.
 pub async fn spawn_app(settings: Settings) -> TestApp {
-    service::telemetry::init_for_tests();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    spawn_app_on(settings, listener).await
+}
+
+/// Starts superpower with `settings` on `listener` (bound already: replicas that name each
+/// other as peers need each other's address first).
+pub async fn spawn_app_on(settings: Settings, listener: tokio::net::TcpListener) -> TestApp {
+    service::telemetry::init_for_tests();
     let app = Application::build(settings, listener)
         .await
         .expect("superpower builds");
@@ -186,7 +216,7 @@ pub async fn spawn_app(settings: Settings) -> TestApp {
     TestApp {
         state,
         site: testkit::http::Site::new(format!("http://{addr}")),
-        _shutdown: tx,
+        shutdown: Some(tx),
     }
 }
 
@@ -199,14 +229,23 @@ impl std::ops::Deref for TestApp {
 }
 
 impl TestApp {
+    /// Shuts it down as SIGTERM does (the lame duck, if any, then the drain).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// `GET path` with headers.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.request(Method::GET, path, headers, "").await
     }
 
-    /// `GET /` as JSON, as the user with `cookie` (or a new user).
+    /// `GET /` as JSON, as the user with `cookie` (or a new user): a bare id, or the whole
+    /// `Cookie` header a browser would send (`superpower_id=…; superpower_last=…`, as
+    /// [`TestApp::new_users`] keeps it).
     pub async fn superpower_json(&self, cookie: Option<&str>) -> Answer {
-        let c = cookie.map(|c| format!("superpower_id={c}"));
+        let c = cookie.map(cookie_header);
         let mut h = vec![(ACCEPT.as_str(), "application/json")];
         if let Some(c) = &c {
             h.push((COOKIE.as_str(), c));
@@ -216,7 +255,7 @@ impl TestApp {
 
     /// `GET /` as a browser would ask.
     pub async fn superpower_html(&self, cookie: Option<&str>) -> Answer {
-        let c = cookie.map(|c| format!("superpower_id={c}"));
+        let c = cookie.map(cookie_header);
         let mut h = vec![(
             ACCEPT.as_str(),
             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -254,14 +293,23 @@ impl TestApp {
         }
     }
 
-    /// `n` new users: each one's cookie and the name of their superpower.
+    /// Waits (polling, bounded) until the catalog holds the dataset's characters.
+    pub async fn wait_for_catalog(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.state.catalog.fingerprint().is_none() {
+            assert!(Instant::now() < deadline, "the catalog was never filled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `n` new users: each one's cookies as a browser keeps them (the identity and the signed
+    /// last known superpower, as one `Cookie` header) and the name of their superpower.
     pub async fn new_users(&self, n: usize) -> Vec<(String, String)> {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             let a = self.superpower_json(None).await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.text());
-            let cookie = a.set_cookie(COOKIE_NAME).expect("a new user gets a cookie");
-            out.push((cookie, a.json()["name"].as_str().unwrap().to_owned()));
+            out.push((jar(&a), a.json()["name"].as_str().unwrap().to_owned()));
         }
         out
     }

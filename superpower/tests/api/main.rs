@@ -7,3 +7,5 @@ mod failures;
 mod membership;
 mod pages;
 mod promises;
+mod replicas;
+mod shutdown;

@@ -1,11 +1,13 @@
-// Headless Chromium against a real superpower in front of a real powersource (started by
-// run.sh): the character page renders with its image, and the control room flips a switch.
+// Headless Chromium against a real superpower in front of real powersources (started by run.sh):
+// the character page renders with its image, the control room flips a switch, and two replicas
+// act as one front end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.SUPERPOWER_URL;
+const PEER = process.env.PEER_URL;
 const TOKEN = process.env.ADMIN_TOKEN;
 const ARTIFACTS = process.env.ARTIFACTS;
 assert.ok(BASE && TOKEN && ARTIFACTS, "run through run.sh");
@@ -115,15 +117,18 @@ function visitors(users, everyMs, maxMs) {
   let running = true;
   const until = Date.now() + maxMs;
   const one = async () => {
-    let cookie = null, last = null;
+    const jar = new Map(); // as a browser keeps them: superpower_id, superpower_last
+    let last = null;
     while (running && Date.now() < until) {
       const t0 = Date.now();
       try {
         const headers = { Accept: "application/json" };
-        if (cookie) headers.Cookie = cookie;
+        if (jar.size) headers.Cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
         const resp = await fetch(BASE + "/", { headers });
-        const set = resp.headers.get("set-cookie");
-        if (set) cookie = set.split(";")[0];
+        for (const set of resp.headers.getSetCookie()) {
+          const [name, ...value] = set.split(";")[0].split("=");
+          jar.set(name.trim(), value.join("="));
+        }
         if (resp.status !== 200) stats.failed++;
         else {
           const body = await resp.json();
@@ -228,4 +233,66 @@ test("the promises, live: green on a healthy fleet, promise 1 red within 5 s wit
   }
   assert.ok(crowd.stats.visits > 100, `visits: ${JSON.stringify(crowd.stats)}`);
   assert.equal(crowd.stats.failed, 0, `failed visits: ${JSON.stringify(crowd.stats)}`);
+});
+
+async function switchesOf(base) {
+  return (await fetch(base + "/admin/switches", { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+}
+
+// Polls until `f()` holds; returns the milliseconds it took, or fails after `timeoutMs`.
+async function within(timeoutMs, what, f) {
+  const t0 = Date.now();
+  while (!(await f())) {
+    assert.ok(Date.now() - t0 < timeoutMs, `${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}
+
+test("two replicas are one front end: a switch flipped on either page is on both within a second, and either shows the promises of both", async () => {
+  assert.ok(PEER, "run through run.sh (PEER_URL)");
+  const b = await browser();
+  try {
+    const pages = [];
+    for (const base of [BASE, PEER]) {
+      const page = await b.newPage({ viewport: { width: 1200, height: 1000 } });
+      await page.goto(base + "/admin", { waitUntil: "load" });
+      await page.fill("#token", TOKEN);
+      await page.click("button[type=submit]");
+      await page.waitForSelector("#switch-hedging", { state: "visible" });
+      // both replicas listed, reachable, in step
+      await page.waitForFunction(() => document.querySelectorAll('#replicas tbody tr[data-reachable="true"]').length === 2
+        && document.querySelector("#replicas").dataset.inStep === "true", null, { timeout: 10_000 });
+      pages.push(page);
+    }
+    // off on replica 1's page: on replica 2 within a second, and its page shows it
+    await pages[0].click("#switch-hedging");
+    await pages[0].waitForFunction(() => /hedging is now off/.test(document.querySelector("#status").textContent));
+    const took = await within(1000, "the change on replica 2", async () => (await switchesOf(PEER)).hedging === false);
+    console.log(`a switch flipped on replica 1 was on replica 2 after ${took} ms`);
+    await pages[1].waitForFunction(() => !document.querySelector("#switch-hedging").checked, null, { timeout: 3000 });
+    await pages[1].screenshot({ path: `${ARTIFACTS}/replicas-1-switch-on-both.png`, fullPage: true });
+    // and back on from replica 2's page
+    await pages[1].click("#switch-hedging");
+    await within(1000, "the change back on replica 1", async () => (await switchesOf(BASE)).hedging === true);
+    await pages[0].waitForFunction(() => document.querySelector("#switch-hedging").checked, null, { timeout: 3000 });
+
+    // the audience's screen through either replica: the same front end, both replicas' lines
+    const views = [];
+    for (const base of [BASE, PEER]) {
+      const audience = await b.newPage({ viewport: { width: 1280, height: 900 } });
+      await audience.goto(base + "/promises", { waitUntil: "load" });
+      await audience.waitForFunction(() => document.querySelectorAll('#replica-lines li[data-reachable="true"]').length === 2,
+        null, { timeout: 10_000 });
+      const names = await audience.$$eval("#replica-lines li", (ls) => ls.map((l) => l.dataset.replica).sort());
+      assert.deepEqual(names, ["replica-1", "replica-2"]);
+      views.push(await (await fetch(base + "/promises.json")).json());
+      await audience.screenshot({ path: `${ARTIFACTS}/replicas-2-promises-${views.length}.png`, fullPage: true });
+    }
+    // either one's figures are the sum of both replicas' answers over the same minute
+    const [one, two] = views.map((v) => v.latency.answers);
+    assert.ok(one > 0 && Math.abs(one - two) <= Math.max(5, 0.2 * one), `answers through replica 1: ${one}, through 2: ${two}`);
+  } finally {
+    await b.close();
+  }
 });

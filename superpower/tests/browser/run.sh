@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Headless Chromium tests of superpower's pages: starts three powersources and superpower from the
-# release binaries on free loopback ports and the Locust visitors, runs pages.test.mjs (node's test runner with
+# Headless Chromium tests of superpower's pages: starts three powersources and two superpower
+# replicas (peers, one cookie key) from the release binaries on free loopback ports and the Locust
+# visitors, runs pages.test.mjs (node's test runner with
 # playwright-core driving Debian's chromium), keeps the screenshots in var/artifacts/, and stops
 # only what it started.
 set -euo pipefail
@@ -44,11 +45,19 @@ for i in 1 2 3; do
   wait_health "http://127.0.0.1:$port" "$WORK/powersource-$i.log"
   PS_URLS+=(--powersource "http://127.0.0.1:$port")
 done
+# two replicas of one front end: peers of each other, one cookie key
 SP_PORT=$(free_port)
-SUPERPOWER_ADMIN_TOKEN="$TOKEN" "$ROOT/target/release/superpower" --listen "127.0.0.1:$SP_PORT" \
-  "${PS_URLS[@]}" >"$WORK/superpower.log" 2>&1 &
-PIDS+=($!)
-wait_health "http://127.0.0.1:$SP_PORT" "$WORK/superpower.log"
+SP2_PORT=$(free_port)
+COOKIE_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+for replica in "1 $SP_PORT $SP2_PORT" "2 $SP2_PORT $SP_PORT"; do
+  read -r i port peer <<<"$replica"
+  SUPERPOWER_ADMIN_TOKEN="$TOKEN" SUPERPOWER_COOKIE_KEY="$COOKIE_KEY" "$ROOT/target/release/superpower" \
+    --listen "127.0.0.1:$port" --peer "http://127.0.0.1:$peer" --replica-name "replica-$i" \
+    "${PS_URLS[@]}" >"$WORK/superpower-$i.log" 2>&1 &
+  PIDS+=($!)
+done
+wait_health "http://127.0.0.1:$SP_PORT" "$WORK/superpower-1.log"
+wait_health "http://127.0.0.1:$SP2_PORT" "$WORK/superpower-2.log"
 
 # The returning visitors (visitors/locustfile.py, Locust with its web UI on a free port): the
 # promises test also reads their named failures from Locust's stats.
@@ -64,6 +73,7 @@ for _ in $(seq 1 100); do
   python3 -c 'import time; time.sleep(0.1)'
 done
 
-export SUPERPOWER_URL="http://127.0.0.1:$SP_PORT" ADMIN_TOKEN="$TOKEN" ARTIFACTS="$ROOT/var/artifacts" LOCUST_URL
+export SUPERPOWER_URL="http://127.0.0.1:$SP_PORT" PEER_URL="http://127.0.0.1:$SP2_PORT" ADMIN_TOKEN="$TOKEN" \
+  ARTIFACTS="$ROOT/var/artifacts" LOCUST_URL
 cd "$HERE" && node --test pages.test.mjs
 echo "screenshots: $ARTIFACTS/superpower-page.png $ARTIFACTS/superpower-admin.png $ARTIFACTS/promises-*.png"

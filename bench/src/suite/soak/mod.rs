@@ -6,8 +6,9 @@
 //! The verdict: no failed request, no user whose superpower changed (a degraded answer with
 //! the same name keeps it), no answer slower than 1 s, no process that exited by itself, and
 //! the RSS of superpower and of each powersource flat (see `rss`). Never more than 2 of the 3
-//! powersources are impaired at once (`chaos`), so the fallback is not what answers; the
-//! lose-all scenario checks it.
+//! powersources are impaired at once (`chaos`), so the fallback (a returning user's signed
+//! `superpower_last` cookie, answered degraded) is not what answers; the lose-all scenario
+//! checks it.
 //!
 //! # Layout
 //! [`soak`] (here) starts the product, records each user's superpower, runs the load and
@@ -29,7 +30,7 @@ use super::timing::{
     AFTER_SOAK_LIMIT, PRODUCT_READY, RSS_SAMPLE_EVERY, SOAK_CONNECTIONS, SOAK_MAX_LATENCY,
     SOAK_PROGRESS_EVERY, SOAK_RATE, SOAK_SLOW, SOAK_TERM_GRACE, SOAK_USERS,
 };
-use super::users::{cookies, every_user_once, record_names};
+use super::users::{cookies, every_user_once, record};
 use crate::load::{self, Names, Plan};
 use crate::procs::Proc;
 use crate::report::{Fault, FaultKind, Process, Soak};
@@ -56,10 +57,13 @@ pub(super) async fn soak(
     let sp = product.superpower.addr;
     let users = Arc::new(load::identities(SOAK_USERS, USERS_SEED));
     step(&format!(
-        "recording the superpower of {} users",
+        "recording the superpower and the cookies of {} users",
         users.len()
     ));
-    let names = Arc::new(record_names(sp, &users).await?);
+    // they come back with their identity and the signed `superpower_last` cookie, as browsers
+    let recorded = record(sp, &users).await?;
+    let names = Arc::new(recorded.names);
+    let users = Arc::new(recorded.returning);
 
     let schedule = chaos::plan(&chaos::SOAK, length, seed);
     step(&format!(

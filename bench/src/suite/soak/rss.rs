@@ -1,8 +1,8 @@
 //! The soak's memory verdict: every process's `VmRSS` sampled through the run, and whether it
 //! stayed flat.
 //!
-//! Flat means two things, after a warm-up (the fallback cache learning every user, the image
-//! cache, sled's page cache and the allocator's arenas filling):
+//! Flat means two things, after a warm-up (the image cache, the prepared answers, sled's page
+//! cache, the connection pools and the allocator's arenas filling):
 //! - the end is within a tolerance of the start: `end ≤ start + max(10 % of start, 2 MiB)`,
 //!   where start and end are medians of 5 samples, so one odd sample does not decide;
 //! - no steady growth: the samples after the warm-up, cut into 5 windows, do not have medians

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Stops, kills or starts one superpower replica of a local fleet started with --frontends N > 1
+# (the front-end experiments: lose a replica, a rolling restart).
+#
+#   deploy/local/frontend.sh stop INDEX    SIGTERM: the replica's lame duck (it fails the balancer's
+#                                          check while it still serves), then it drains;
+#                                          returns once it has exited and the balancer has
+#                                          taken it out of rotation
+#   deploy/local/frontend.sh kill INDEX    SIGKILL: it dies at once, its connections cut (and
+#                                          the same wait)
+#   deploy/local/frontend.sh start INDEX   start it again (it takes the front end's switches from
+#                                          its peers first), wait until /health answers 200 and
+#                                          the balancer has it back in rotation
+#
+# INDEX is 1-based: superpower-INDEX on 127.0.0.1:(30280+INDEX), behind the balancer on :30280.
+# Stopping a replica that is not running, or starting one that runs, says so and succeeds (so
+# rollbacks can always run). A rolling restart is `stop 1; start 1; stop 2; start 2`: each start
+# returns once the balancer sends it connections again, so the front end never has fewer than
+# N-1 replicas in rotation.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+[ $# -eq 2 ] || { usage >&2; exit 2; }
+cmd="$1" i="$2"
+[[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"
+n="$(frontends)"
+[ "$n" -gt 1 ] || die "the fleet runs one superpower (var/fleet/fleet.env): start it with deploy/local/up.sh --frontends 2"
+[ "$i" -le "$n" ] || die "the fleet has $n superpower replicas: no superpower-$i"
+name="superpower-$i"
+control "$cmd" "$name" "http://$(superpower_addr "$name")/health" start_superpower "$name" || { usage >&2; exit 2; }
+case "$cmd" in
+  start) wait_in_rotation "$name"; say "$name is in the balancer's rotation" ;;
+  stop | kill) wait_out_of_rotation "$name"; say "$name is out of the balancer's rotation" ;;
+esac

@@ -175,16 +175,6 @@ pub struct Settings {
     #[arg(long, env = "SUPERPOWER_WORKERS", value_parser = positive_count)]
     pub workers: Option<usize>,
 
-    /// Which HTTP/1.1 client code calls powersource: `own` (superpower's exchange) or `hyper`
-    /// (hyper's client connection, driven on the requesting task); the benchmark's A/B.
-    #[arg(
-        long = "client",
-        env = "SUPERPOWER_CLIENT",
-        value_enum,
-        default_value = "own"
-    )]
-    pub client: crate::client::Driver,
-
     /// Milliseconds of lame duck on SIGTERM before the drain: `/health` answers 503 (so a balancer
     /// or a Service takes the replica out) while every request is still served, each answer
     /// closing its connection (so keep-alive clients reconnect elsewhere). 0: drain at once. Set it

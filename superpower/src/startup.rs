@@ -68,8 +68,7 @@ impl Application {
         ] {
             metrics::counter!(counter).increment(0);
         }
-        let backend =
-            Backend::for_powersource(settings.connect_timeout).with_driver(settings.client);
+        let backend = Backend::for_powersource(settings.connect_timeout);
         let cancel = CancellationToken::new();
         // the main runtime's calls (health checks, the catalog, admin) have a pool of their own
         tokio::spawn(backend.clone().sweep_until(cancel.clone()));

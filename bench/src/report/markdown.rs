@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    ClientAb, E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results,
+    E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results,
     Row, Scaling, Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
 };
 use crate::load::Report;
@@ -23,9 +23,6 @@ impl Results {
         }
         if let Some(k) = &self.tracking {
             tracking(&mut s, k);
-        }
-        if let Some(c) = &self.client {
-            client(&mut s, c);
         }
         if let Some(p) = &self.peers {
             peers(&mut s, p);
@@ -140,48 +137,6 @@ fn ab_table(s: &mut String, what: &str, sides: [(&str, f64, &Vec<f64>, f64); 2])
             list(runs)
         );
     }
-}
-
-/// The client comparison: the own client vs hyper's, same run, and the decision.
-fn client(s: &mut String, c: &ClientAb) {
-    let _ = writeln!(
-        s,
-        "### The client: superpower's own HTTP/1.1 exchange vs hyper's client connection \
-         (`--client hyper`; same powersources and users, {} interleaved rounds, maximum throughput)\n",
-        c.rounds
-    );
-    let _ = writeln!(
-        s,
-        "| client | best req/s | each run, req/s | superpower CPU µs/req (median) |"
-    );
-    let _ = writeln!(s, "|---|---:|---|---:|");
-    for (side, best, runs, cpu) in [
-        ("own", c.own_best_rps, &c.own_rps, c.own_median_cpu_us),
-        (
-            "hyper",
-            c.hyper_best_rps,
-            &c.hyper_rps,
-            c.hyper_median_cpu_us,
-        ),
-    ] {
-        let _ = writeln!(
-            s,
-            "| {side} | {} | {} | {cpu:.1} |",
-            thousands(best),
-            list(runs)
-        );
-    }
-    let _ = writeln!(
-        s,
-        "\nThe own client saves **{:.1} %** of superpower's CPU per request (medians): {} \
-         (protocol code of our own stays only for a saving of at least 10 %).\n",
-        c.saving * 100.0,
-        if c.keep_own {
-            "keep it"
-        } else {
-            "**hyper's client connection should replace it**"
-        }
-    );
 }
 
 /// The promise-tracking comparison: on vs off, same run.

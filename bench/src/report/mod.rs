@@ -35,9 +35,6 @@ pub struct Results {
     /// The cost of measuring the promises live: superpower with and without
     /// `--no-promise-tracking`, same run.
     pub tracking: Option<Tracking>,
-    /// superpower's own HTTP/1.1 client against hyper's client connection (`--client`), same
-    /// run: which one it keeps.
-    pub client: Option<ClientAb>,
     /// nginx and HAProxy beside superpower, in front of the same powersources.
     pub peers: Option<Peers>,
     /// One of three powersources killed and restarted under load.
@@ -121,35 +118,6 @@ pub struct Tracking {
     pub identity_checks: u64,
     /// Identity changes it saw (must be 0: the whole fleet is up).
     pub identity_changes: u64,
-}
-
-/// The client comparison: maximum throughput of superpower with its own HTTP/1.1 exchange and
-/// with hyper's client connection (`--client hyper`), interleaved rounds, same users, same
-/// powersources.
-#[derive(Debug, Default, Serialize)]
-pub struct ClientAb {
-    /// Rounds (each one run per side).
-    pub rounds: usize,
-    /// Answers per second of each run with the own client.
-    pub own_rps: Vec<f64>,
-    /// The same with hyper's.
-    pub hyper_rps: Vec<f64>,
-    /// The best run of each.
-    pub own_best_rps: f64,
-    /// The best run with hyper's.
-    pub hyper_best_rps: f64,
-    /// CPU microseconds per request of the superpower process, each run, own client.
-    pub own_cpu_us_per_request: Vec<f64>,
-    /// The same with hyper's.
-    pub hyper_cpu_us_per_request: Vec<f64>,
-    /// The median of `own_cpu_us_per_request`.
-    pub own_median_cpu_us: f64,
-    /// The median of `hyper_cpu_us_per_request`.
-    pub hyper_median_cpu_us: f64,
-    /// The share of CPU per request the own client saves: `1 - own / hyper` (medians).
-    pub saving: f64,
-    /// Whether the saving reaches the bar to keep protocol code of our own (10 %).
-    pub keep_own: bool,
 }
 
 /// The end-to-end scenario.

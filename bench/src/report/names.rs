@@ -124,8 +124,6 @@ pub enum Process {
     Superpower,
     /// A second superpower with `--no-promise-tracking` (the tracking scenario's "off" side).
     SuperpowerUntracked,
-    /// A second superpower with `--client hyper` (the client comparison's other side).
-    SuperpowerHyper,
     /// A replica of the scaling scenario's front end of two (`A` or `B`, peers with the same
     /// cookie key).
     Replica(char),
@@ -146,7 +144,6 @@ impl fmt::Display for Process {
             Process::Powersource(n) => write!(f, "powersource-{n}"),
             Process::Superpower => f.write_str("superpower"),
             Process::SuperpowerUntracked => f.write_str("superpower-untracked"),
-            Process::SuperpowerHyper => f.write_str("superpower-hyper"),
             Process::Replica(r) => write!(f, "superpower-{}", r.to_ascii_lowercase()),
             Process::OneTierReference => f.write_str("one-tier-reference"),
             Process::TwoTierReference => f.write_str("two-tier-reference"),

@@ -3,7 +3,7 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    ClientAb, CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest,
+    CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest,
     InstancesPoint, LoseAll, Machine, Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process,
     ReplicaRss, ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak,
     System, Target, Tool, Tracking, UsersPoint,
@@ -391,19 +391,6 @@ pub(super) fn results() -> Results {
             off_median_cpu_us: 118.25,
             identity_checks: 33_000,
             identity_changes: 0,
-        }),
-        client: Some(ClientAb {
-            rounds: 2,
-            own_rps: vec![4_100.5, 4_210.0],
-            hyper_rps: vec![3_900.0, 3_950.25],
-            own_best_rps: 4_210.0,
-            hyper_best_rps: 3_950.25,
-            own_cpu_us_per_request: vec![110.0, 112.0],
-            hyper_cpu_us_per_request: vec![125.0, 127.0],
-            own_median_cpu_us: 111.0,
-            hyper_median_cpu_us: 126.0,
-            saving: 0.119,
-            keep_own: true,
         }),
         peers: Some(peers),
         scaling: Some(scaling),

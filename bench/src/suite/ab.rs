@@ -3,11 +3,9 @@
 //! a burst of other work on the machine hurts both sides alike. Each side is charged the CPU
 //! time of its own superpower process only (the powersources serve both alike).
 //!
-//! Two comparisons are made of it: the cost of the live promises (`tracking`: as shipped vs
-//! `--no-promise-tracking`) and the client's (here: superpower's own HTTP/1.1 exchange vs
-//! hyper's client connection driven on the requesting task, `--client hyper`). The client
-//! comparison decides which one superpower keeps: its own only while it saves at least
-//! [`CLIENT_SAVING`] of superpower's CPU per request.
+//! The cost of the live promises is measured with it (`tracking`: as shipped vs
+//! `--no-promise-tracking`). (It also decided superpower's client: its own HTTP/1.1 exchange
+//! against hyper's client connection; docs/performance.md has the figures.)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,10 +20,7 @@ use super::timing::{Timing, MAX_CONNECTIONS, RECORD_LIMIT};
 use super::users::{cookies, every_user_once};
 use crate::load::{self, Names, Plan};
 use crate::procs::{Proc, MICROS_PER_TICK};
-use crate::report::{ClientAb, Process};
-
-/// The share of superpower's CPU per request its own client must save over hyper's to stay.
-pub const CLIENT_SAVING: f64 = 0.10;
+use crate::report::Process;
 
 /// What each side did: answers per second and CPU microseconds per request, each round.
 pub(super) struct Sides {
@@ -130,47 +125,4 @@ pub(super) fn median(v: &[f64]) -> f64 {
 /// The best of `v` (0 for none).
 pub(super) fn best(v: &[f64]) -> f64 {
     v.iter().copied().fold(0.0, f64::max)
-}
-
-/// The client comparison: the fleet's superpower (its own client) against a second one with
-/// `--client hyper`.
-pub(super) async fn client(
-    opts: &Options,
-    fleet: &Fleet,
-    t: &Timing,
-    users: &Arc<Vec<HeaderValue>>,
-    logs: &Path,
-    failures: &mut Vec<String>,
-) -> anyhow::Result<ClientAb> {
-    let hyper = (Process::SuperpowerHyper, &["--client", "hyper"][..]);
-    let (_, s) = versus(
-        opts,
-        fleet,
-        logs,
-        hyper,
-        ["own", "hyper"],
-        users,
-        t,
-        failures,
-    )
-    .await?;
-    let [own_cpu, hyper_cpu] = [median(&s.cpu_us[0]), median(&s.cpu_us[1])];
-    let saving = if hyper_cpu > 0.0 {
-        1.0 - own_cpu / hyper_cpu
-    } else {
-        0.0
-    };
-    Ok(ClientAb {
-        rounds: t.tracking_rounds,
-        own_best_rps: best(&s.rps[0]),
-        hyper_best_rps: best(&s.rps[1]),
-        own_median_cpu_us: own_cpu,
-        hyper_median_cpu_us: hyper_cpu,
-        saving,
-        keep_own: saving >= CLIENT_SAVING,
-        own_rps: s.rps[0].clone(),
-        hyper_rps: s.rps[1].clone(),
-        own_cpu_us_per_request: s.cpu_us[0].clone(),
-        hyper_cpu_us_per_request: s.cpu_us[1].clone(),
-    })
 }

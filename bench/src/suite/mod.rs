@@ -129,7 +129,6 @@ pub async fn run(opts: &Options) -> Results {
     };
 
     if opts.only_peers {
-        run_client(opts, &fleet, &t, &users, &logs, &mut res).await;
         step("peers: saturation only");
         run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
         res.memory = memory::peak(&fleet);
@@ -148,8 +147,6 @@ pub async fn run(opts: &Options) -> Results {
         Ok(k) => res.tracking = Some(k),
         Err(e) => res.failures.push(format!("promise tracking: {e:#}")),
     }
-
-    run_client(opts, &fleet, &t, &users, &logs, &mut res).await;
 
     step("peers: nginx and HAProxy in front of the same powersources");
     run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
@@ -191,22 +188,6 @@ fn read_micro(opts: &Options, res: &mut Results) {
             Ok(m) => res.micro = m,
             Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
         }
-    }
-}
-
-/// Runs the client comparison into `res` (its figures, or why it could not run).
-async fn run_client(
-    opts: &Options,
-    fleet: &fleet::Fleet,
-    t: &Timing,
-    users: &Arc<Vec<http::HeaderValue>>,
-    logs: &std::path::Path,
-    res: &mut Results,
-) {
-    step("client: own vs hyper");
-    match ab::client(opts, fleet, t, users, logs, &mut res.failures).await {
-        Ok(c) => res.client = Some(c),
-        Err(e) => res.failures.push(format!("client comparison: {e:#}")),
     }
 }
 

@@ -149,7 +149,6 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         let limit = match m.process {
             Process::Superpower
             | Process::SuperpowerUntracked
-            | Process::SuperpowerHyper
             | Process::Replica(_) => 30.0,
             Process::Powersource(_) => 50.0,
             Process::OneTierReference

@@ -17,7 +17,6 @@
 //! does not name the request it was sent for.
 
 mod exchange;
-mod hyper_conn;
 mod pool;
 
 use std::cell::RefCell;
@@ -33,8 +32,7 @@ use tokio::net::TcpStream;
 
 use crate::fleet::Outcome;
 use exchange::{exchange, Answer, Failure};
-use hyper_conn::HyperConn;
-use pool::{Conn, Pool, Pooled};
+use pool::{Conn, Pool};
 
 /// How often each thread's idle connections are swept ([`Backend::sweep_until`]).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -111,9 +109,7 @@ impl From<Answer> for Reply {
 #[derive(Clone)]
 pub struct Backend {
     connect_timeout: Duration,
-    pools: Arc<ThreadLocal<RefCell<Pools>>>,
-    /// Which client code makes the calls.
-    driver: Driver,
+    pools: Arc<ThreadLocal<RefCell<Pool>>>,
     /// Every answer must name the request it is for (powersource's [`TARGET_HEADER`]).
     check_target: bool,
 }
@@ -135,7 +131,6 @@ impl Backend {
             connect_timeout,
             pools: Arc::new(ThreadLocal::new()),
             check_target: false,
-            driver: Driver::Own,
         }
     }
 
@@ -150,12 +145,6 @@ impl Backend {
             check_target: true,
             ..Backend::new(connect_timeout)
         }
-    }
-
-    /// This client with `driver` making its calls.
-    #[must_use]
-    pub fn with_driver(self, driver: Driver) -> Self {
-        Backend { driver, ..self }
     }
 
     /// `GET base + path`, the whole answer within `timeout`, the body at most `limit` bytes.
@@ -248,46 +237,29 @@ impl Backend {
             headers: call.headers,
             body: call.body,
         };
-        match self.driver {
-            Driver::Own => {
-                self.call_on::<Conn>(authority, &req, tight, limit, call.path)
-                    .await
-            }
-            Driver::Hyper => {
-                self.call_on::<HyperConn>(authority, &req, tight, limit, call.path)
-                    .await
-            }
-        }
-    }
-
-    async fn call_on<C: Driven>(
-        &self,
-        authority: &str,
-        req: &exchange::Request<'_>,
-        tight: bool,
-        limit: usize,
-        path: &str,
-    ) -> Result<Reply, CallError> {
-        let pooled = C::pool(&mut self.pools().borrow_mut()).take(authority, Instant::now());
+        let pooled = self.pools().borrow_mut().take(authority, Instant::now());
         if let Some(mut conn) = pooled {
-            match conn.exchange(req, limit).await {
-                Ok(answer) => return self.keep(authority, conn, answer, path),
+            match exchange(&mut conn.stream, &mut conn.buf, &req, limit).await {
+                Ok(answer) => return self.keep(authority, conn, answer, call.path),
                 // closed by the peer while it sat idle: not an answer from the instance
                 Err(Failure::Closed(_)) => {}
                 Err(other) => return Err(other.into()),
             }
         }
-        let mut conn = C::open(self.connect(authority, tight).await?).await?;
-        let answer = conn.exchange(req, limit).await?;
-        self.keep(authority, conn, answer, path)
+        let mut conn = Conn {
+            stream: self.connect(authority, tight).await?,
+            buf: BytesMut::new(),
+        };
+        let answer = exchange(&mut conn.stream, &mut conn.buf, &req, limit).await?;
+        self.keep(authority, conn, answer, call.path)
     }
 
     /// The answer, if it is for `target` (when this client checks); `conn` pooled when the
     /// answer is and leaves it reusable.
-    fn keep<C: Driven>(
+    fn keep(
         &self,
         authority: &str,
-        conn: C,
+        conn: Conn,
         answer: Answer,
         target: &str,
     ) -> Result<Reply, CallError> {
@@ -308,7 +280,7 @@ impl Backend {
             }
         }
         if answer.reusable {
-            C::pool(&mut self.pools().borrow_mut()).put(authority, conn, Instant::now());
+            self.pools().borrow_mut().put(authority, conn, Instant::now());
         }
         Ok(answer.into())
     }
@@ -322,26 +294,19 @@ impl Backend {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(SWEEP_INTERVAL) => {}
             }
-            let now = Instant::now();
-            let mut pools = self.pools().borrow_mut();
-            pools.own.sweep(now);
-            pools.hyper.sweep(now);
+            self.pools().borrow_mut().sweep(Instant::now());
         }
     }
 
     /// This thread's pools (never borrowed across an `await`).
-    fn pools(&self) -> &RefCell<Pools> {
+    fn pools(&self) -> &RefCell<Pool> {
         self.pools.get_or_default()
     }
 
-    /// Idle connections to `authority` in this thread's pool of the driver in use.
+    /// Idle connections to `authority` in this thread's pool.
     #[cfg(test)]
     fn idle(&self, authority: &str) -> usize {
-        let pools = self.pools().borrow();
-        match self.driver {
-            Driver::Own => pools.own.idle(authority),
-            Driver::Hyper => pools.hyper.idle(authority),
-        }
+        self.pools().borrow().idle(authority)
     }
 
     async fn connect(&self, authority: &str, tight: bool) -> Result<TcpStream, CallError> {
@@ -362,76 +327,6 @@ impl Backend {
         };
         let _ = stream.set_nodelay(true);
         Ok(stream)
-    }
-}
-
-/// Which HTTP/1.1 client code makes the calls (`--client`): the A/B of `bench/run.sh`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Driver {
-    /// superpower's own exchange ([`exchange`]): `httparse` and hand-written framing.
-    #[default]
-    Own,
-    /// hyper's HTTP/1 client connection, driven on the requesting task ([`hyper_conn`]).
-    Hyper,
-}
-
-/// One thread's idle connections, of each driver.
-#[derive(Default)]
-struct Pools {
-    own: Pool<Conn>,
-    hyper: Pool<HyperConn>,
-}
-
-/// A connection one of the drivers makes calls on.
-trait Driven: Pooled + Sized {
-    /// Its pool among a thread's.
-    fn pool(pools: &mut Pools) -> &mut Pool<Self>;
-    /// A connection over `stream`.
-    async fn open(stream: TcpStream) -> Result<Self, CallError>;
-    /// One request and its answer.
-    async fn exchange(
-        &mut self,
-        req: &exchange::Request<'_>,
-        limit: usize,
-    ) -> Result<Answer, Failure>;
-}
-
-impl Driven for Conn {
-    fn pool(pools: &mut Pools) -> &mut Pool<Self> {
-        &mut pools.own
-    }
-
-    async fn open(stream: TcpStream) -> Result<Self, CallError> {
-        Ok(Conn {
-            stream,
-            buf: BytesMut::new(),
-        })
-    }
-
-    async fn exchange(
-        &mut self,
-        req: &exchange::Request<'_>,
-        limit: usize,
-    ) -> Result<Answer, Failure> {
-        exchange(&mut self.stream, &mut self.buf, req, limit).await
-    }
-}
-
-impl Driven for HyperConn {
-    fn pool(pools: &mut Pools) -> &mut Pool<Self> {
-        &mut pools.hyper
-    }
-
-    async fn open(stream: TcpStream) -> Result<Self, CallError> {
-        Ok(HyperConn::new(stream).await?)
-    }
-
-    async fn exchange(
-        &mut self,
-        req: &exchange::Request<'_>,
-        limit: usize,
-    ) -> Result<Answer, Failure> {
-        hyper_conn::exchange(self, req, limit).await
     }
 }
 
@@ -506,187 +401,317 @@ mod tests {
 
     const SECOND: Duration = Duration::from_secs(1);
 
-    /// Every test below, for one driver: both must pass all of them.
-    macro_rules! client_tests {
-        ($driver:expr) => {
-            use super::*;
+    /// What a hostile server answers to one request: `now`, then (once it is written) `late`,
+    /// the test told when `late` is out.
+    struct Step {
+        now: Vec<u8>,
+        late: Vec<u8>,
+    }
 
-            fn backend() -> Backend {
-                Backend::new(Duration::from_millis(200)).with_driver($driver)
-            }
+    fn step(now: impl AsRef<[u8]>) -> Step {
+        Step { now: now.as_ref().to_vec(), late: Vec::new() }
+    }
 
-            #[tokio::test]
-            async fn calls_reuse_one_keep_alive_connection() {
-                let (base, accepted, _) = server(OK, usize::MAX).await;
-                let b = backend();
-                for _ in 0..5 {
-                    let reply = b.get(&base, "/health", SECOND, true, 64).await.unwrap();
-                    assert_eq!(reply.status, StatusCode::OK);
-                    assert_eq!(&reply.body[..], b"ok");
-                }
-                assert_eq!(accepted.load(Ordering::SeqCst), 1);
-                let authority = base.trim_start_matches("http://");
-                assert_eq!(b.idle(authority), 1);
-            }
+    fn late(now: impl AsRef<[u8]>, late: impl AsRef<[u8]>) -> Step {
+        Step { now: now.as_ref().to_vec(), late: late.as_ref().to_vec() }
+    }
 
-            #[tokio::test]
-            async fn a_pooled_connection_the_peer_closed_is_replaced_without_an_error() {
-                // one answer per connection, then the server closes it (without saying so)
-                let (base, accepted, _) = server(OK, 1).await;
-                let b = backend();
-                for _ in 0..4 {
-                    let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-                    assert_eq!(&reply.body[..], b"ok");
-                }
-                assert_eq!(accepted.load(Ordering::SeqCst), 4);
-            }
-
-            #[tokio::test]
-            async fn the_powersource_client_serves_only_an_answer_that_names_its_request() {
-                let (base, accepted, _) = server(
-                    b"HTTP/1.1 200 OK\r\nx-powersource-target: /x\r\ncontent-length: 2\r\n\r\nok",
-                    100,
-                )
-                .await;
-                let authority = base.trim_start_matches("http://").to_owned();
-                let b = Backend::for_powersource(Duration::from_millis(200)).with_driver($driver);
-                let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-                assert_eq!(&reply.body[..], b"ok");
-                assert_eq!(b.idle(&authority), 1, "kept");
-                // the same answer to another request: refused, and its connection dropped
-                let err = b.get(&base, "/y", SECOND, true, 64).await.unwrap_err();
-                assert!(matches!(err, CallError::Protocol(_)), "{err}");
-                assert!(err.to_string().contains("another request"), "{err}");
-                assert!(!err.ejects());
-                assert_eq!(b.idle(&authority), 0, "dropped");
-                assert_eq!(accepted.load(Ordering::SeqCst), 1);
-                // an answer that names no request: refused too
-                let (bare, _, _) = server(OK, 100).await;
-                let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
-                assert!(
-                    err.to_string().contains("does not name its request"),
-                    "{err}"
-                );
-                // a client that does not check (the peers') takes it
-                assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
-            }
-
-            #[tokio::test]
-            async fn an_answer_that_says_close_is_not_pooled() {
-                let (base, accepted, _) = server(
-                    b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
-                    1,
-                )
-                .await;
-                let b = backend();
-                b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-                b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-                assert_eq!(accepted.load(Ordering::SeqCst), 2);
-                assert_eq!(
-                    b.idle(base.trim_start_matches("http://")),
-                    0
-                );
-            }
-
-            #[tokio::test]
-            async fn a_refused_connection_is_a_connect_error_that_ejects() {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
-                drop(listener);
-                let err = backend()
-                    .get(&base, "/x", SECOND, true, 64)
-                    .await
-                    .unwrap_err();
-                assert!(matches!(err, CallError::Connect(_)), "{err}");
-                assert!(err.ejects());
-                assert_eq!(err.outcome(), Outcome::ConnectError);
-            }
-
-            #[tokio::test]
-            async fn a_peer_that_never_answers_times_out() {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
-                let hold = tokio::spawn(async move {
-                    let (sock, _) = listener.accept().await.unwrap();
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    drop(sock);
+    /// A real TCP server answering its i-th request (over all connections) with `steps[i]` (the
+    /// last repeated); counts connections, and sends `()` each time a late part is out.
+    async fn hostile(
+        steps: Vec<Step>,
+    ) -> (String, Arc<AtomicUsize>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let steps = Arc::new(steps);
+        let (a, asked) = (accepted.clone(), Arc::new(AtomicUsize::new(0)));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let (steps, tx, asked) = (steps.clone(), tx.clone(), asked.clone());
+                tokio::spawn(async move {
+                    let mut req = vec![0u8; 8192];
+                    loop {
+                        match sock.read(&mut req).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        let i = asked.fetch_add(1, Ordering::SeqCst);
+                        let s = &steps[i.min(steps.len() - 1)];
+                        if sock.write_all(&s.now).await.is_err() {
+                            return;
+                        }
+                        if !s.late.is_empty() {
+                            tokio::task::yield_now().await;
+                            if sock.write_all(&s.late).await.is_err() {
+                                return;
+                            }
+                            let _ = tx.send(());
+                        }
+                    }
                 });
-                let t0 = Instant::now();
-                let err = backend()
-                    .get(&base, "/x", Duration::from_millis(100), true, 64)
-                    .await
-                    .unwrap_err();
-                assert!(matches!(err, CallError::Timeout), "{err}");
-                assert!(t0.elapsed() < Duration::from_secs(1));
-                hold.abort();
             }
-
-            #[tokio::test]
-            async fn a_broken_answer_is_a_protocol_error_that_does_not_eject() {
-                let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", 1).await;
-                let err = backend()
-                    .get(&base, "/x", SECOND, true, 64)
-                    .await
-                    .unwrap_err();
-                // the own client names the header; hyper says it could not read the answer
-                assert!(
-                    matches!(&err, CallError::Protocol(m) if m.contains("content-length") || $driver == Driver::Hyper),
-                    "{err}"
-                );
-                assert!(!err.ejects());
-                let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", 1).await;
-                let err = backend()
-                    .get(&base, "/x", SECOND, true, 64)
-                    .await
-                    .unwrap_err();
-                assert!(matches!(err, CallError::TooLarge(64)), "{err}");
-            }
-
-            #[tokio::test]
-            async fn send_carries_the_method_headers_and_body() {
-                let (base, _, last) = server(b"HTTP/1.1 204 No Content\r\n\r\n", usize::MAX).await;
-                let req = Request::put(format!("{base}/admin/faults"))
-                    .header("authorization", "Bearer t")
-                    .body(Full::new(Bytes::from_static(b"{\"latency_ms\":5}")))
-                    .unwrap();
-                let reply = backend().send(req, SECOND, true, 64).await.unwrap();
-                assert_eq!(reply.status, StatusCode::NO_CONTENT);
-                let sent = String::from_utf8(last.lock().unwrap().clone()).unwrap();
-                assert!(sent.starts_with("PUT /admin/faults HTTP/1.1\r\n"), "{sent}");
-                assert!(sent.contains("authorization: Bearer t\r\n"), "{sent}");
-                assert!(
-                    sent.ends_with("content-length: 16\r\n\r\n{\"latency_ms\":5}"),
-                    "{sent}"
-                );
-            }
-
-            #[tokio::test]
-            async fn a_base_with_a_path_prefix_and_bad_bases() {
-                let (base, _, last) = server(OK, usize::MAX).await;
-                backend()
-                    .get(&format!("{base}/v1/"), "/health", SECOND, true, 64)
-                    .await
-                    .unwrap();
-                assert!(last
-                    .lock()
-                    .unwrap()
-                    .starts_with(b"GET /v1/health HTTP/1.1\r\n"));
-                for bad in ["https://h:1", "h:1", "http://", "http:///x"] {
-                    let err = backend()
-                        .get(bad, "/x", SECOND, true, 64)
-                        .await
-                        .unwrap_err();
-                    assert!(matches!(err, CallError::Protocol(_)), "{bad}: {err}");
-                }
-            }
-        };
+        });
+        (base, accepted, rx)
     }
 
-    mod own {
-        client_tests!(Driver::Own);
+    const SECOND_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecond";
+
+    fn backend() -> Backend {
+        Backend::new(Duration::from_millis(200))
     }
 
-    mod hyper {
-        client_tests!(Driver::Hyper);
+    #[tokio::test]
+    async fn calls_reuse_one_keep_alive_connection() {
+        let (base, accepted, _) = server(OK, usize::MAX).await;
+        let b = backend();
+        for _ in 0..5 {
+            let reply = b.get(&base, "/health", SECOND, true, 64).await.unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(&reply.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let authority = base.trim_start_matches("http://");
+        assert_eq!(b.idle(authority), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_peer_closed_is_replaced_without_an_error() {
+        // one answer per connection, then the server closes it (without saying so)
+        let (base, accepted, _) = server(OK, 1).await;
+        let b = backend();
+        for _ in 0..4 {
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!(&reply.body[..], b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn the_powersource_client_serves_only_an_answer_that_names_its_request() {
+        let (base, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\nx-powersource-target: /x\r\ncontent-length: 2\r\n\r\nok",
+            100,
+        )
+        .await;
+        let authority = base.trim_start_matches("http://").to_owned();
+        let b = Backend::for_powersource(Duration::from_millis(200));
+        let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        assert_eq!(&reply.body[..], b"ok");
+        assert_eq!(b.idle(&authority), 1, "kept");
+        // the same answer to another request: refused, and its connection dropped
+        let err = b.get(&base, "/y", SECOND, true, 64).await.unwrap_err();
+        assert!(matches!(err, CallError::Protocol(_)), "{err}");
+        assert!(err.to_string().contains("another request"), "{err}");
+        assert!(!err.ejects());
+        assert_eq!(b.idle(&authority), 0, "dropped");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // an answer that names no request: refused too
+        let (bare, _, _) = server(OK, 100).await;
+        let err = b.get(&bare, "/x", SECOND, true, 64).await.unwrap_err();
+        assert!(
+            err.to_string().contains("does not name its request"),
+            "{err}"
+        );
+        // a client that does not check (the peers') takes it
+        assert!(backend().get(&bare, "/x", SECOND, true, 64).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_says_close_is_not_pooled() {
+        let (base, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+            1,
+        )
+        .await;
+        let b = backend();
+        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            b.idle(base.trim_start_matches("http://")),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error_that_ejects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Connect(_)), "{err}");
+        assert!(err.ejects());
+        assert_eq!(err.outcome(), Outcome::ConnectError);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hold = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(sock);
+        });
+        let t0 = Instant::now();
+        let err = backend()
+            .get(&base, "/x", Duration::from_millis(100), true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Timeout), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_broken_answer_is_a_protocol_error_that_does_not_eject() {
+        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n", 1).await;
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+            assert!(
+            matches!(&err, CallError::Protocol(m) if m.contains("content-length")),
+            "{err}"
+        );
+        assert!(!err.ejects());
+        let (base, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", 1).await;
+        let err = backend()
+            .get(&base, "/x", SECOND, true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::TooLarge(64)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn send_carries_the_method_headers_and_body() {
+        let (base, _, last) = server(b"HTTP/1.1 204 No Content\r\n\r\n", usize::MAX).await;
+        let req = Request::put(format!("{base}/admin/faults"))
+            .header("authorization", "Bearer t")
+            .body(Full::new(Bytes::from_static(b"{\"latency_ms\":5}")))
+            .unwrap();
+        let reply = backend().send(req, SECOND, true, 64).await.unwrap();
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        let sent = String::from_utf8(last.lock().unwrap().clone()).unwrap();
+        assert!(sent.starts_with("PUT /admin/faults HTTP/1.1\r\n"), "{sent}");
+        assert!(sent.contains("authorization: Bearer t\r\n"), "{sent}");
+        assert!(
+            sent.ends_with("content-length: 16\r\n\r\n{\"latency_ms\":5}"),
+            "{sent}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_base_with_a_path_prefix_and_bad_bases() {
+        let (base, _, last) = server(OK, usize::MAX).await;
+        backend()
+            .get(&format!("{base}/v1/"), "/health", SECOND, true, 64)
+            .await
+            .unwrap();
+        assert!(last
+            .lock()
+            .unwrap()
+            .starts_with(b"GET /v1/health HTTP/1.1\r\n"));
+        for bad in ["https://h:1", "h:1", "http://", "http:///x"] {
+            let err = backend()
+                .get(bad, "/x", SECOND, true, 64)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, CallError::Protocol(_)), "{bad}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn interim_answers_are_skipped() {
+        let (base, accepted, _) = hostile(vec![step(
+            [
+                &b"HTTP/1.1 100 Continue\r\n\r\n"[..],
+                b"HTTP/1.1 103 Early Hints\r\nlink: </s.css>; rel=preload\r\n\r\n",
+                OK,
+            ]
+            .concat(),
+        )])
+        .await;
+        let b = backend();
+        for _ in 0..3 {
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"ok"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the connection kept");
+    }
+
+    #[tokio::test]
+    async fn a_304_whose_body_comes_late_leaves_the_next_call_whole() {
+        for stray in [&b"ok"[..], b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray"] {
+            let (base, _, mut out) = hostile(vec![
+                late(b"HTTP/1.1 304 Not Modified\r\netag: \"a\"\r\ncontent-length: 2\r\n\r\n", stray),
+                step(SECOND_ANSWER),
+            ])
+            .await;
+            let b = backend();
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+            assert!(reply.body.is_empty());
+            out.recv().await.unwrap();
+            // the stray bytes wait on the connection: it is not used again
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"second"[..]), "{:?}", String::from_utf8_lossy(stray));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_head_over_the_limit_is_refused_however_it_arrives() {
+        let big = format!("HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok", "a".repeat(100_000));
+        let (base, _, _) = hostile(vec![step(big)]).await;
+        let b = backend();
+        for _ in 0..12 {
+            let err = b.get(&base, "/x", SECOND, true, 64).await.unwrap_err();
+            assert!(matches!(err, CallError::Protocol(_)), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn chunk_sizes_are_read_strictly() {
+        for good in ["2", "02", "2;name=value"] {
+            let answer = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{good}\r\nok\r\n0\r\n\r\n");
+            let (base, _, _) = hostile(vec![step(answer)]).await;
+            let reply = backend().get(&base, "/x", SECOND, true, 64).await;
+            assert_eq!(reply.map(|r| r.body).ok().as_deref(), Some(&b"ok"[..]), "{good:?}");
+        }
+        for bad in ["+2", " 2", "0x2", "-2", "2 2", "", "g", "ffffffffffffffffff"] {
+            let answer = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{bad}\r\nok\r\n0\r\n\r\n");
+            let (base, _, _) = hostile(vec![step(answer)]).await;
+            let err = backend().get(&base, "/x", SECOND, true, 64).await.unwrap_err();
+            assert!(matches!(err, CallError::Protocol(_)), "{bad:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_lone_chunked_coding_is_taken() {
+        // transfer codings other than chunked (never asked for), a second
+        // Transfer-Encoding line, or one beside Content-Length: refused, the
+        // connection dropped, the next call whole
+        for te in [
+            "transfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n",
+            "transfer-encoding: chunked\r\ntransfer-encoding: gzip\r\n",
+            "transfer-encoding: gzip, chunked\r\n",
+            "transfer-encoding: chunked\r\ncontent-length: 5\r\n",
+            "content-length: 5\r\ntransfer-encoding: chunked\r\n",
+        ] {
+            let answer = format!("HTTP/1.1 200 OK\r\n{te}\r\n2\r\nok\r\n0\r\n\r\n");
+            let (base, accepted, _) = hostile(vec![step(answer), step(SECOND_ANSWER)]).await;
+            let b = backend();
+            let err = b.get(&base, "/x", SECOND, true, 64).await.unwrap_err();
+            assert!(matches!(err, CallError::Protocol(_)), "{te:?}: {err}");
+            let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
+            assert_eq!(&reply.body[..], b"second", "{te:?}: a fresh connection's first answer");
+            assert_eq!(accepted.load(Ordering::SeqCst), 2, "{te:?}");
+        }
     }
 }

@@ -22,26 +22,8 @@ pub(super) struct Conn {
     pub buf: BytesMut,
 }
 
-/// A connection the pool can keep.
-pub(super) trait Pooled {
-    /// Whether it has nothing to say (no byte waiting, no close): only then is it taken.
-    fn quiet(&mut self) -> bool;
-}
-
-impl Pooled for Conn {
-    fn quiet(&mut self) -> bool {
-        quiet(self)
-    }
-}
-
-impl Pooled for super::hyper_conn::HyperConn {
-    fn quiet(&mut self) -> bool {
-        super::hyper_conn::HyperConn::quiet(self)
-    }
-}
-
-struct Idle<C> {
-    conn: C,
+struct Idle {
+    conn: Conn,
     since: Instant,
 }
 
@@ -59,21 +41,14 @@ fn quiet(conn: &Conn) -> bool {
 }
 
 /// Idle connections by `host:port`.
-pub(super) struct Pool<C> {
-    hosts: HashMap<Box<str>, VecDeque<Idle<C>>>,
+#[derive(Default)]
+pub(super) struct Pool {
+    hosts: HashMap<Box<str>, VecDeque<Idle>>,
 }
 
-impl<C> Default for Pool<C> {
-    fn default() -> Self {
-        Pool {
-            hosts: HashMap::new(),
-        }
-    }
-}
-
-impl<C: Pooled> Pool<C> {
+impl Pool {
     /// An idle connection to `authority`, if one is fresh enough.
-    pub(super) fn take(&mut self, authority: &str, now: Instant) -> Option<C> {
+    pub(super) fn take(&mut self, authority: &str, now: Instant) -> Option<Conn> {
         let idle = self.hosts.get_mut(authority)?;
         while idle
             .front()
@@ -81,8 +56,8 @@ impl<C: Pooled> Pool<C> {
         {
             idle.pop_front();
         }
-        while let Some(mut i) = idle.pop_back() {
-            if i.conn.quiet() {
+        while let Some(i) = idle.pop_back() {
+            if quiet(&i.conn) {
                 return Some(i.conn);
             }
         }
@@ -90,7 +65,7 @@ impl<C: Pooled> Pool<C> {
     }
 
     /// Keeps `conn` (its answer complete, the connection reusable) for the next call.
-    pub(super) fn put(&mut self, authority: &str, conn: C, now: Instant) {
+    pub(super) fn put(&mut self, authority: &str, conn: Conn, now: Instant) {
         let idle = match self.hosts.get_mut(authority) {
             Some(idle) => idle,
             None => self.hosts.entry(authority.into()).or_default(),
@@ -108,7 +83,7 @@ impl<C: Pooled> Pool<C> {
         let mut dropped = 0;
         self.hosts.retain(|_, idle| {
             let before = idle.len();
-            idle.retain_mut(|i| now.duration_since(i.since) <= IDLE_TIMEOUT && i.conn.quiet());
+            idle.retain_mut(|i| now.duration_since(i.since) <= IDLE_TIMEOUT && quiet(&i.conn));
             dropped += before - idle.len();
             !idle.is_empty()
         });
@@ -153,7 +128,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_with_a_stray_byte_or_a_close_waiting_is_not_taken() {
-        let mut pool = Pool::<Conn>::default();
+        let mut pool = Pool::default();
         let (silent, _server_a) = pair().await;
         let (stray, mut server_b) = pair().await;
         let (closed, server_c) = pair().await;
@@ -168,15 +143,15 @@ mod tests {
         }
         // the most recent first: the closed one and the stray one are dropped, the silent one
         // is taken
-        let mut taken = pool.take("h:1", now).expect("the silent connection");
-        assert!(taken.quiet());
+        let taken = pool.take("h:1", now).expect("the silent connection");
+        assert!(quiet(&taken));
         assert_eq!(pool.idle("h:1"), 0);
         assert!(pool.take("h:1", now).is_none());
     }
 
     #[tokio::test]
     async fn a_sweep_drops_closed_and_old_connections_and_empty_hosts() {
-        let mut pool = Pool::<Conn>::default();
+        let mut pool = Pool::default();
         let (silent, _server_a) = pair().await;
         let (closed, server_b) = pair().await;
         let (old, _server_c) = pair().await;

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use superpower::client::Driver;
 use superpower::identity::COOKIE_NAME;
 use superpower::remembered::CookieKey;
 
@@ -395,32 +394,29 @@ fn sockets_to(port: u16) -> Vec<String> {
 // one thread's pool, which one sweeper serves
 #[tokio::test(flavor = "current_thread")]
 async fn pooled_connections_to_a_killed_instance_are_closed_within_seconds() {
-    for driver in [Driver::Own, Driver::Hyper] {
-        let mut fleet = TestFleet::start(1);
-        let port = fleet.instances[0].addr.port();
-        let mut settings = test_settings(fleet.urls());
-        settings.client = driver;
-        let app = spawn_app(settings).await;
-        app.wait_for_ring(1).await;
-        app.new_users(20).await;
-        assert!(
-            sockets_to(port).iter().any(|s| s == "01"),
-            "{driver:?}: superpower keeps connections to the instance: {:?}",
-            sockets_to(port)
-        );
-        fleet.instances[0].kill();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = sockets_to(port);
-            if left.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{driver:?}: 5 s after the kill, sockets to it are still open (states {left:?}; \
-                 08 is CLOSE_WAIT)"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fleet = TestFleet::start(1);
+    let port = fleet.instances[0].addr.port();
+    let settings = test_settings(fleet.urls());
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(1).await;
+    app.new_users(20).await;
+    assert!(
+        sockets_to(port).iter().any(|s| s == "01"),
+        "superpower keeps connections to the instance: {:?}",
+        sockets_to(port)
+    );
+    fleet.instances[0].kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = sockets_to(port);
+        if left.is_empty() {
+            break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "5 s after the kill, sockets to it are still open (states {left:?}; \
+             08 is CLOSE_WAIT)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use superpower::client::Driver;
 use superpower::identity::COOKIE_NAME;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -160,48 +159,36 @@ async fn new_users_through(
     (own, other, failed)
 }
 
-/// Both clients of the A/B (`--client`).
-const DRIVERS: [Driver; 2] = [Driver::Own, Driver::Hyper];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stray_answer_never_reaches_another_user() {
-    for (stray, driver) in [Stray::Duplicate, Stray::LongBody]
-        .into_iter()
-        .flat_map(|s| DRIVERS.map(|d| (s, d)))
-    {
+    for stray in [Stray::Duplicate, Stray::LongBody] {
         let fleet = TestFleet::start(1);
         let hop = Hop::start(fleet.instances[0].addr, stray).await;
-        let mut settings = test_settings(vec![hop.url()]);
-        settings.client = driver;
-        let app = spawn_app(settings).await;
+        let app = spawn_app(test_settings(vec![hop.url()])).await;
         app.wait_for_ring(1).await;
         let direct = testkit::http::Site::new(fleet.urls()[0].clone());
         let (own, other, failed) = new_users_through(&app, &direct, 60).await;
-        assert_eq!(other, 0, "{stray:?}, {driver:?}: {other} of 60 users got another user's character ({own} their own, {failed} none)");
+        assert_eq!(other, 0, "{stray:?}: {other} of 60 users got another user's character ({own} their own, {failed} none)");
         assert!(
             own > 0,
-            "{stray:?}, {driver:?}: nobody was served ({failed} failed)"
+            "{stray:?}: nobody was served ({failed} failed)"
         );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stray_answer_is_dropped_and_the_call_fails_over() {
-    for driver in DRIVERS {
-        let fleet = TestFleet::start(2);
-        let hop = Hop::start(fleet.instances[0].addr, Stray::Duplicate).await;
-        let mut settings = test_settings(vec![hop.url(), fleet.urls()[1].clone()]);
-        settings.client = driver;
-        let app = spawn_app(settings).await;
-        app.wait_for_ring(2).await;
-        let direct = testkit::http::Site::new(fleet.urls()[1].clone());
-        let (own, other, failed) = new_users_through(&app, &direct, 60).await;
-        assert_eq!(
-            (own, other, failed),
-            (60, 0, 0),
-            "{driver:?}: every user served their own, by failover if need be"
-        );
-    }
+    let fleet = TestFleet::start(2);
+    let hop = Hop::start(fleet.instances[0].addr, Stray::Duplicate).await;
+    let app = spawn_app(test_settings(vec![hop.url(), fleet.urls()[1].clone()])).await;
+    app.wait_for_ring(2).await;
+    let direct = testkit::http::Site::new(fleet.urls()[1].clone());
+    let (own, other, failed) = new_users_through(&app, &direct, 60).await;
+    assert_eq!(
+        (own, other, failed),
+        (60, 0, 0),
+        "every user served their own, by failover if need be"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

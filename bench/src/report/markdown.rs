@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results,
-    Row, Scaling, Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
+    E2e, Failover, FrontEnd, Ingest, LoseAll, Memory, Micro, PeerRun, Peers, Results, Row, Scaling,
+    Soak, System, Target, Tool, Tracking, MICRO_RECALL, MICRO_SIGN,
 };
 use crate::load::Report;
 

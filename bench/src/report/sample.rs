@@ -3,10 +3,10 @@
 //! (`bench/testdata/results.{json,md}`).
 
 use super::{
-    CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest,
-    InstancesPoint, LoseAll, Machine, Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process,
-    ReplicaRss, ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak,
-    System, Target, Tool, Tracking, UsersPoint,
+    CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint,
+    LoseAll, Machine, Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, ReplicaRss,
+    ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak, System, Target,
+    Tool, Tracking, UsersPoint,
 };
 
 /// A run with every section filled in and every branch of the cells taken.

@@ -147,9 +147,7 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
     );
     for m in &res.memory {
         let limit = match m.process {
-            Process::Superpower
-            | Process::SuperpowerUntracked
-            | Process::Replica(_) => 30.0,
+            Process::Superpower | Process::SuperpowerUntracked | Process::Replica(_) => 30.0,
             Process::Powersource(_) => 50.0,
             Process::OneTierReference
             | Process::TwoTierReference

@@ -280,7 +280,9 @@ impl Backend {
             }
         }
         if answer.reusable {
-            self.pools().borrow_mut().put(authority, conn, Instant::now());
+            self.pools()
+                .borrow_mut()
+                .put(authority, conn, Instant::now());
         }
         Ok(answer.into())
     }
@@ -327,6 +329,91 @@ impl Backend {
         };
         let _ = stream.set_nodelay(true);
         Ok(stream)
+    }
+}
+
+/// The answer bytes `answer` read as the answer to `GET /` (`HEAD /` when `head`) over an
+/// in-memory connection that delivers `piece` bytes a read and then ends: the client's whole
+/// parsing path (interim answers, head, framing, body, reuse), without a socket. The answer and
+/// whether the connection would be reused. The fuzz target `client_answer` runs it.
+///
+/// # Errors
+/// As a call's: [`CallError::Protocol`] for a broken or closed answer, [`CallError::TooLarge`].
+pub fn replay(
+    answer: &[u8],
+    piece: usize,
+    head: bool,
+    limit: usize,
+) -> Result<(Reply, bool), CallError> {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut io = Replayed {
+        answer,
+        piece: piece.max(1),
+    };
+    let method = if head { Method::HEAD } else { Method::GET };
+    let req = exchange::Request {
+        method: &method,
+        authority: "replay",
+        target: "/",
+        headers: &HeaderMap::new(),
+        body: &[],
+    };
+    let mut buf = BytesMut::new();
+    let fut = std::pin::pin!(exchange(&mut io, &mut buf, &req, limit));
+    // every read and write is ready at once: the exchange ends in one poll
+    match fut.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(answer)) => {
+            let reusable = answer.reusable;
+            Ok((answer.into(), reusable))
+        }
+        Poll::Ready(Err(e)) => Err(e.into()),
+        Poll::Pending => Err(CallError::Protocol("the replay waited".into())),
+    }
+}
+
+/// [`replay`]'s connection: reads give the answer `piece` bytes at a time, then the end; writes
+/// are taken whole.
+struct Replayed<'a> {
+    answer: &'a [u8],
+    piece: usize,
+}
+
+impl tokio::io::AsyncRead for Replayed<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.piece.min(self.answer.len()).min(out.remaining());
+        let (now, rest) = self.answer.split_at(n);
+        out.put_slice(now);
+        self.answer = rest;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Replayed<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 
@@ -409,18 +496,28 @@ mod tests {
     }
 
     fn step(now: impl AsRef<[u8]>) -> Step {
-        Step { now: now.as_ref().to_vec(), late: Vec::new() }
+        Step {
+            now: now.as_ref().to_vec(),
+            late: Vec::new(),
+        }
     }
 
     fn late(now: impl AsRef<[u8]>, late: impl AsRef<[u8]>) -> Step {
-        Step { now: now.as_ref().to_vec(), late: late.as_ref().to_vec() }
+        Step {
+            now: now.as_ref().to_vec(),
+            late: late.as_ref().to_vec(),
+        }
     }
 
     /// A real TCP server answering its i-th request (over all connections) with `steps[i]` (the
     /// last repeated); counts connections, and sends `()` each time a late part is out.
     async fn hostile(
         steps: Vec<Step>,
-    ) -> (String, Arc<AtomicUsize>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    ) -> (
+        String,
+        Arc<AtomicUsize>,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -530,10 +627,7 @@ mod tests {
         b.get(&base, "/x", SECOND, true, 64).await.unwrap();
         b.get(&base, "/x", SECOND, true, 64).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(
-            b.idle(base.trim_start_matches("http://")),
-            0
-        );
+        assert_eq!(b.idle(base.trim_start_matches("http://")), 0);
     }
 
     #[tokio::test]
@@ -576,7 +670,7 @@ mod tests {
             .get(&base, "/x", SECOND, true, 64)
             .await
             .unwrap_err();
-            assert!(
+        assert!(
             matches!(&err, CallError::Protocol(m) if m.contains("content-length")),
             "{err}"
         );
@@ -641,16 +735,25 @@ mod tests {
         let b = backend();
         for _ in 0..3 {
             let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-            assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"ok"[..]));
+            assert_eq!(
+                (reply.status, &reply.body[..]),
+                (StatusCode::OK, &b"ok"[..])
+            );
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "the connection kept");
     }
 
     #[tokio::test]
     async fn a_304_whose_body_comes_late_leaves_the_next_call_whole() {
-        for stray in [&b"ok"[..], b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray"] {
+        for stray in [
+            &b"ok"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray",
+        ] {
             let (base, _, mut out) = hostile(vec![
-                late(b"HTTP/1.1 304 Not Modified\r\netag: \"a\"\r\ncontent-length: 2\r\n\r\n", stray),
+                late(
+                    b"HTTP/1.1 304 Not Modified\r\netag: \"a\"\r\ncontent-length: 2\r\n\r\n",
+                    stray,
+                ),
                 step(SECOND_ANSWER),
             ])
             .await;
@@ -661,33 +764,63 @@ mod tests {
             out.recv().await.unwrap();
             // the stray bytes wait on the connection: it is not used again
             let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-            assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"second"[..]), "{:?}", String::from_utf8_lossy(stray));
+            assert_eq!(
+                (reply.status, &reply.body[..]),
+                (StatusCode::OK, &b"second"[..]),
+                "{:?}",
+                String::from_utf8_lossy(stray)
+            );
         }
     }
 
     #[tokio::test]
     async fn a_head_over_the_limit_is_refused_however_it_arrives() {
-        let big = format!("HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok", "a".repeat(100_000));
+        let big = format!(
+            "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok",
+            "a".repeat(100_000)
+        );
         let (base, _, _) = hostile(vec![step(big)]).await;
         let b = backend();
         for _ in 0..12 {
-            let err = b.get(&base, "/x", SECOND, true, 64).await.unwrap_err();
-            assert!(matches!(err, CallError::Protocol(_)), "{err}");
+            match b.get(&base, "/x", SECOND, true, 64).await {
+                Err(err) => assert!(matches!(err, CallError::Protocol(_)), "{err}"),
+                Ok(r) => panic!("taken: {} with {} headers", r.status, r.headers.len()),
+            }
         }
     }
 
     #[tokio::test]
     async fn chunk_sizes_are_read_strictly() {
         for good in ["2", "02", "2;name=value"] {
-            let answer = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{good}\r\nok\r\n0\r\n\r\n");
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{good}\r\nok\r\n0\r\n\r\n"
+            );
             let (base, _, _) = hostile(vec![step(answer)]).await;
             let reply = backend().get(&base, "/x", SECOND, true, 64).await;
-            assert_eq!(reply.map(|r| r.body).ok().as_deref(), Some(&b"ok"[..]), "{good:?}");
+            assert_eq!(
+                reply.map(|r| r.body).ok().as_deref(),
+                Some(&b"ok"[..]),
+                "{good:?}"
+            );
         }
-        for bad in ["+2", " 2", "0x2", "-2", "2 2", "", "g", "ffffffffffffffffff"] {
-            let answer = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{bad}\r\nok\r\n0\r\n\r\n");
+        for bad in [
+            "+2",
+            " 2",
+            "0x2",
+            "-2",
+            "2 2",
+            "",
+            "g",
+            "ffffffffffffffffff",
+        ] {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{bad}\r\nok\r\n0\r\n\r\n"
+            );
             let (base, _, _) = hostile(vec![step(answer)]).await;
-            let err = backend().get(&base, "/x", SECOND, true, 64).await.unwrap_err();
+            let err = backend()
+                .get(&base, "/x", SECOND, true, 64)
+                .await
+                .unwrap_err();
             assert!(matches!(err, CallError::Protocol(_)), "{bad:?}: {err}");
         }
     }
@@ -710,8 +843,35 @@ mod tests {
             let err = b.get(&base, "/x", SECOND, true, 64).await.unwrap_err();
             assert!(matches!(err, CallError::Protocol(_)), "{te:?}: {err}");
             let reply = b.get(&base, "/x", SECOND, true, 64).await.unwrap();
-            assert_eq!(&reply.body[..], b"second", "{te:?}: a fresh connection's first answer");
+            assert_eq!(
+                &reply.body[..],
+                b"second",
+                "{te:?}: a fresh connection's first answer"
+            );
             assert_eq!(accepted.load(Ordering::SeqCst), 2, "{te:?}");
         }
+    }
+
+    #[test]
+    fn a_replayed_answer_reads_the_same_however_it_is_split() {
+        let answer = b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        for piece in [1, 2, 7, 4096] {
+            let (reply, reusable) = replay(answer, piece, false, 64).unwrap();
+            assert_eq!(
+                (reply.status, &reply.body[..], reusable),
+                (StatusCode::OK, &b"ok"[..], true),
+                "{piece}"
+            );
+        }
+        let (reply, reusable) =
+            replay(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", 3, true, 64).unwrap();
+        assert!(
+            reply.body.is_empty() && reusable,
+            "a HEAD's answer has no body"
+        );
+        assert!(matches!(
+            replay(b"HTTP/1.1 200 OK\r\n\r\nabc", 1, false, 2),
+            Err(CallError::TooLarge(2))
+        ));
     }
 }

@@ -169,10 +169,7 @@ async fn a_stray_answer_never_reaches_another_user() {
         let direct = testkit::http::Site::new(fleet.urls()[0].clone());
         let (own, other, failed) = new_users_through(&app, &direct, 60).await;
         assert_eq!(other, 0, "{stray:?}: {other} of 60 users got another user's character ({own} their own, {failed} none)");
-        assert!(
-            own > 0,
-            "{stray:?}: nobody was served ({failed} failed)"
-        );
+        assert!(own > 0, "{stray:?}: nobody was served ({failed} failed)");
     }
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, FromArgMatches};
 /// Connections a service serves at once, unless `--max-connections` says otherwise: the one
 /// statement of this default (both services' flags and [`ServeOptions`](crate::http::ServeOptions)
 /// use it).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2_000;
 
 /// How long a slow client may stall before it is cut off, in milliseconds, unless
 /// `--client-timeout-ms` says otherwise (both services' flags use it).

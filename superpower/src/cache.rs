@@ -34,8 +34,17 @@ struct Entry {
     stored: Instant,
 }
 
-/// Recently served images, at most `capacity` bytes in all, each fresh for `ttl` after it was
-/// fetched or revalidated.
+/// What an entry costs beyond its image's bytes: the `CachedImage` and its `Arc`, the header
+/// values, the LRU's node and its slot.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<CachedImage>() + 16 + 2 * 64 + 64 + 16;
+
+/// What `image` costs in the cache, in bytes.
+fn cost(image: &CachedImage) -> usize {
+    ENTRY_OVERHEAD + image.bytes.len()
+}
+
+/// Recently served images, at most `capacity` bytes in all (their bytes and each entry's
+/// overhead), each fresh for `ttl` after it was fetched or revalidated.
 pub struct ImageCache {
     inner: Mutex<(LruCache<u64, Entry>, usize)>,
     capacity: usize,
@@ -65,7 +74,7 @@ impl ImageCache {
     /// Caches an image, fresh from now (also after a 304 revalidated it); images larger than
     /// the whole cache are not kept.
     pub fn put(&self, id: u64, image: Arc<CachedImage>) {
-        let size = image.bytes.len();
+        let size = cost(&image);
         if size > self.capacity {
             return;
         }
@@ -76,12 +85,12 @@ impl ImageCache {
             stored: Instant::now(),
         };
         if let Some(old) = lru.put(id, entry) {
-            *used -= old.image.bytes.len();
+            *used -= cost(&old.image);
         }
         *used += size;
         while *used > self.capacity {
             match lru.pop_lru() {
-                Some((_, old)) => *used -= old.image.bytes.len(),
+                Some((_, old)) => *used -= cost(&old.image),
                 None => break,
             }
         }
@@ -92,7 +101,7 @@ impl ImageCache {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (lru, used) = &mut *guard;
         if let Some(old) = lru.pop(&id) {
-            *used -= old.image.bytes.len();
+            *used -= cost(&old.image);
         }
     }
 
@@ -108,7 +117,8 @@ mod tests {
 
     #[test]
     fn image_cache_is_bounded_by_bytes() {
-        let c = ImageCache::new(10, Duration::from_secs(60));
+        // room for 10 bytes of images and two entries' overhead
+        let c = ImageCache::new(10 + 2 * ENTRY_OVERHEAD, Duration::from_secs(60));
         let img = |n: usize| {
             Arc::new(CachedImage {
                 content_type: http::HeaderValue::from_static("image/png"),
@@ -118,11 +128,11 @@ mod tests {
         };
         c.put(1, img(6));
         c.put(2, img(4));
-        assert_eq!(c.bytes(), 10);
+        assert_eq!(c.bytes(), 10 + 2 * ENTRY_OVERHEAD);
         c.put(3, img(5));
         assert!(c.get(1).is_none());
-        assert!(c.bytes() <= 10);
-        c.put(4, img(11));
+        assert!(c.bytes() <= 10 + 2 * ENTRY_OVERHEAD);
+        c.put(4, img(11 + 2 * ENTRY_OVERHEAD));
         assert!(c.get(4).is_none(), "larger than the cache: not kept");
         assert!(c.get(3).unwrap().fresh);
         c.remove(3);
@@ -131,7 +141,7 @@ mod tests {
 
     #[test]
     fn images_go_stale_after_the_ttl_and_a_put_freshens_them() {
-        let c = ImageCache::new(100, Duration::ZERO);
+        let c = ImageCache::new(100 + ENTRY_OVERHEAD, Duration::ZERO);
         let img = Arc::new(CachedImage {
             content_type: http::HeaderValue::from_static("image/png"),
             etag: None,
@@ -139,9 +149,9 @@ mod tests {
         });
         c.put(1, img.clone());
         assert!(!c.get(1).unwrap().fresh, "a zero TTL: always revalidate");
-        let c = ImageCache::new(100, Duration::from_secs(60));
+        let c = ImageCache::new(100 + ENTRY_OVERHEAD, Duration::from_secs(60));
         c.put(1, img);
         assert!(c.get(1).unwrap().fresh);
-        assert_eq!(c.bytes(), 3);
+        assert_eq!(c.bytes(), 3 + ENTRY_OVERHEAD);
     }
 }

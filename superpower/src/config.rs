@@ -126,9 +126,9 @@ pub struct Settings {
     pub replica_name: Option<String>,
 
     /// Bytes of prepared answers (a powersource answer decoded, its JSON and HTML rendered)
-    /// kept per worker thread, so a repeated answer is not decoded and rendered again; 0 turns
-    /// this off. An entry of the sample dataset is about 2.5 KB, so the default holds some
-    /// 6,000: a 1,500-character dataset from each of 3 instances, with room.
+    /// kept by the process, each worker thread its equal share, so a repeated answer is not
+    /// decoded and rendered again; 0 turns this off. An entry of the sample dataset is about
+    /// 2.5 KB, so the default holds some 6,500 in all (3,300 per worker thread on 2 cores).
     #[arg(long, env = "SUPERPOWER_ANSWER_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub answer_cache_bytes: usize,
 

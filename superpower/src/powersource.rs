@@ -200,7 +200,9 @@ impl Powersource {
         Ok(ImageFetch::Image(CachedImage {
             content_type,
             etag: routed.reply.headers.get(ETAG).cloned(),
-            bytes: routed.reply.body,
+            // an exact-size copy: the answer's bytes are a view of the connection's read
+            // buffer, which can be much larger, and the image cache counts what it keeps
+            bytes: Bytes::copy_from_slice(&routed.reply.body),
         }))
     }
 

@@ -184,10 +184,14 @@ impl Application {
             promises::spawn_ticker(promises.clone(), move || fleet.ring().len(), cancel.clone());
         }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
+        // the bound is the process's: each worker thread gets its share
+        let workers = settings
+            .workers
+            .unwrap_or_else(crate::workers::default_count);
         let powersource = Arc::new(Powersource::new(
             router,
             settings.powersource_admin_token(),
-            Answers::new(settings.answer_cache_bytes),
+            Answers::new(settings.answer_cache_bytes / workers.max(1)),
         ));
         let catalog = Arc::new(Catalog::new(settings.catalog_bytes));
         // filled before the replica serves (and says it is healthy) when an instance answers, so
@@ -220,9 +224,7 @@ impl Application {
             lame_duck: settings.lame_duck,
             max_connections: settings.max_connections,
             client_timeout: settings.client_timeout,
-            workers: settings
-                .workers
-                .unwrap_or_else(crate::workers::default_count),
+            workers,
         })
     }
 

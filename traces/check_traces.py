@@ -170,6 +170,12 @@ def services(a):
     spans = wait_spans(a.receiver, tid, complete)
     check(status == 200 and spans and all(s["trace_state"] == small for s in spans),
           f"a small tracestate is kept on every span of the trace ({[s['trace_state'] for s in spans]})")
+    many = ",".join(f"v{i}=x" for i in range(9))
+    tid, parent = new_traceparent()
+    status, _, _ = ask(a.superpower, user, (tid, parent), tracestate=many)
+    spans = wait_spans(a.receiver, tid, complete)
+    check(status == 200 and spans and all(s["trace_state"] == "" for s in spans),
+          f"a tracestate of 9 members is dropped from every span ({[s['trace_state'] for s in spans]})")
     huge = ",".join(f"v{i}={'x' * 240}" for i in range(32))
     tid, parent = new_traceparent()
     status, _, _ = ask(a.superpower, user, (tid, parent), tracestate=huge)

@@ -91,8 +91,8 @@ pub struct Settings {
     pub cookie_key_previous: Option<CookieKey>,
 
     /// Bytes of characters kept to render degraded answers (the whole dataset: the sample's 250
-    /// characters take about 150 KB).
-    #[arg(long, env = "SUPERPOWER_CATALOG_BYTES", default_value_t = 32 * 1024 * 1024)]
+    /// characters take about 150 KB, so the default holds some 13,000 of their size).
+    #[arg(long, env = "SUPERPOWER_CATALOG_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub catalog_bytes: usize,
 
     /// How often the catalog asks a powersource whether the dataset changed (one conditional
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.cookie_key, None);
-        assert_eq!(s.catalog_bytes, 32 * 1024 * 1024);
+        assert_eq!(s.catalog_bytes, 8 * 1024 * 1024);
         assert_eq!(s.peer_interval, Duration::from_millis(500));
         assert!(s.peers.is_empty() && s.peers_dns.is_none());
         assert_eq!(s.answer_cache_bytes, 16 * 1024 * 1024);

@@ -15,6 +15,9 @@ use tokio::net::TcpStream;
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept per host and thread.
 pub(super) const MAX_IDLE_PER_HOST: usize = 256;
+/// The read buffer a connection keeps while idle at most: one that grew past it (a long head, a
+/// large body) is given up, so idle connections do not hold what their largest answer needed.
+pub(super) const MAX_IDLE_BUFFER: usize = 16 * 1024;
 
 /// A connection and its read buffer.
 pub(super) struct Conn {
@@ -65,7 +68,10 @@ impl Pool {
     }
 
     /// Keeps `conn` (its answer complete, the connection reusable) for the next call.
-    pub(super) fn put(&mut self, authority: &str, conn: Conn, now: Instant) {
+    pub(super) fn put(&mut self, authority: &str, mut conn: Conn, now: Instant) {
+        if conn.buf.capacity() > MAX_IDLE_BUFFER {
+            conn.buf = BytesMut::new();
+        }
         let idle = match self.hosts.get_mut(authority) {
             Some(idle) => idle,
             None => self.hosts.entry(authority.into()).or_default(),
@@ -147,6 +153,20 @@ mod tests {
         assert!(quiet(&taken));
         assert_eq!(pool.idle("h:1"), 0);
         assert!(pool.take("h:1", now).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_does_not_keep_a_grown_buffer() {
+        let mut pool = Pool::default();
+        let (mut conn, _server) = pair().await;
+        conn.buf.reserve(1 << 20);
+        pool.put("h:1", conn, Instant::now());
+        let taken = pool.take("h:1", Instant::now()).expect("kept");
+        assert!(
+            taken.buf.capacity() <= MAX_IDLE_BUFFER,
+            "{}",
+            taken.buf.capacity()
+        );
     }
 
     #[tokio::test]

@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(s.peer_interval, Duration::from_millis(500));
         assert!(s.peers.is_empty() && s.peers_dns.is_none());
         assert_eq!(s.answer_cache_bytes, 16 * 1024 * 1024);
-        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.max_connections, 1_000);
         assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.powersources, ["http://127.0.0.1:1"]);

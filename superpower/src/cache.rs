@@ -1,4 +1,6 @@
-//! Recently served images, bounded in bytes (fresh for a TTL, then revalidated). Each user's last
+//! Recently served images, bounded in bytes (fresh for a TTL, then revalidated), and the
+//! memory of every image on its way to a client, in the cache or not ([`ImageCache::hold`]):
+//! an image a slow client is still reading after the cache dropped it is still counted. Each user's last
 //! known character is not kept here: it travels with the user ([`crate::remembered`]), and the
 //! characters to render it from are in [`crate::catalog`].
 
@@ -49,6 +51,26 @@ pub struct ImageCache {
     inner: Mutex<(LruCache<u64, Entry>, usize)>,
     capacity: usize,
     ttl: Duration,
+    /// Bytes of images held anywhere (in the cache, in answers being sent), in KiB:
+    /// [`HELD_FACTOR`] × the cache's capacity.
+    held: Arc<tokio::sync::Semaphore>,
+}
+
+/// Images held in memory at most, anywhere: this many times the cache's capacity (the cache's
+/// own images, and as much again on their way to clients after the cache let them go).
+pub const HELD_FACTOR: usize = 2;
+
+/// An image's bytes and the part of the budget they hold, given back when the last copy of the
+/// `Bytes` made of it is dropped (the cache's and every answer's).
+struct Held {
+    bytes: Vec<u8>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl ImageCache {
@@ -58,7 +80,22 @@ impl ImageCache {
             inner: Mutex::new((LruCache::unbounded(), 0)),
             capacity,
             ttl,
+            held: Arc::new(tokio::sync::Semaphore::new(
+                capacity.saturating_mul(HELD_FACTOR).div_ceil(1024),
+            )),
         }
+    }
+
+    /// `image` (an answer's bytes) as bytes of their own, exactly their size, counted against
+    /// the images held ([`HELD_FACTOR`] × the capacity) until the last copy is dropped; `None`
+    /// when that budget is spent (the caller answers 503: an image cannot be held now).
+    pub fn hold(&self, image: &[u8]) -> Option<Bytes> {
+        let kib = u32::try_from(image.len().div_ceil(1024)).ok()?;
+        let permit = self.held.clone().try_acquire_many_owned(kib).ok()?;
+        Some(Bytes::from_owner(Held {
+            bytes: image.to_vec(),
+            _permit: permit,
+        }))
     }
 
     /// The image of character `id`, if cached, and whether it is still fresh.
@@ -153,5 +190,22 @@ mod tests {
         c.put(1, img);
         assert!(c.get(1).unwrap().fresh);
         assert_eq!(c.bytes(), 3 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn images_held_anywhere_are_bounded_and_given_back_when_dropped() {
+        let c = ImageCache::new(4 * 1024, Duration::from_secs(60));
+        // 8 KiB in all: two images of 4 KiB, not a third
+        let a = c.hold(&[1u8; 4096]).expect("room");
+        let b = c.hold(&[2u8; 4096]).expect("room");
+        assert!(c.hold(&[3u8; 1]).is_none(), "the budget is spent");
+        assert_eq!(&a[..], &[1u8; 4096][..]);
+        // a copy (an answer being sent) keeps it held; the last one gives it back
+        let answer = b.clone();
+        drop(b);
+        assert!(c.hold(&[3u8; 1]).is_none());
+        drop(answer);
+        assert!(c.hold(&[3u8; 4096]).is_some());
+        drop(a);
     }
 }

@@ -200,9 +200,9 @@ impl Powersource {
         Ok(ImageFetch::Image(CachedImage {
             content_type,
             etag: routed.reply.headers.get(ETAG).cloned(),
-            // an exact-size copy: the answer's bytes are a view of the connection's read
-            // buffer, which can be much larger, and the image cache counts what it keeps
-            bytes: Bytes::copy_from_slice(&routed.reply.body),
+            // a view of the connection's read buffer: the handler keeps an exact-size copy
+            // (`ImageCache::hold`)
+            bytes: routed.reply.body,
         }))
     }
 

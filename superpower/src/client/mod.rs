@@ -31,8 +31,15 @@ use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
 use crate::fleet::Outcome;
-use exchange::{exchange, Answer, Failure};
+use exchange::{exchange, Answer, Failure, MAX_HEAD_BYTES};
 use pool::{Conn, Pool};
+
+/// The memory calls in flight may read into at most, process-wide: each call reserves its
+/// worst case (its body limit and [`MAX_HEAD_BYTES`]) before it starts, and waits while the
+/// reservations in flight would pass this (within its timeout). A character's call reserves
+/// 80 KiB (some 200 at once), an image's 6 MiB (2 at once): what a hostile or slow powersource
+/// can make superpower hold is bounded, whatever the number of requests.
+pub const CALL_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 
 /// How often each thread's idle connections are swept ([`Backend::sweep_until`]).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -110,6 +117,9 @@ impl From<Answer> for Reply {
 pub struct Backend {
     connect_timeout: Duration,
     pools: Arc<ThreadLocal<RefCell<Pool>>>,
+    /// [`CALL_BUDGET_BYTES`], in KiB, and its size.
+    budget: Arc<tokio::sync::Semaphore>,
+    budget_kib: usize,
     /// Every answer must name the request it is for (powersource's [`TARGET_HEADER`]).
     check_target: bool,
 }
@@ -130,6 +140,8 @@ impl Backend {
         Backend {
             connect_timeout,
             pools: Arc::new(ThreadLocal::new()),
+            budget: Arc::new(tokio::sync::Semaphore::new(kib(CALL_BUDGET_BYTES))),
+            budget_kib: kib(CALL_BUDGET_BYTES),
             check_target: false,
         }
     }
@@ -144,6 +156,16 @@ impl Backend {
         Backend {
             check_target: true,
             ..Backend::new(connect_timeout)
+        }
+    }
+
+    /// This client with a call budget of `bytes` instead of [`CALL_BUDGET_BYTES`].
+    #[must_use]
+    pub fn with_budget(self, bytes: usize) -> Self {
+        Backend {
+            budget: Arc::new(tokio::sync::Semaphore::new(kib(bytes))),
+            budget_kib: kib(bytes),
+            ..self
         }
     }
 
@@ -223,6 +245,14 @@ impl Backend {
     /// pooled one turns out closed), else on a fresh one.
     async fn call(&self, call: &Call<'_>, tight: bool, limit: usize) -> Result<Reply, CallError> {
         let (authority, prefix) = split_base(call.base)?;
+        // the worst this call can read, reserved for as long as it runs (a call larger than
+        // the whole budget takes all of it)
+        let want = kib(limit.saturating_add(MAX_HEAD_BYTES)).min(self.budget_kib);
+        let _reserved = self
+            .budget
+            .acquire_many(u32::try_from(want).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| CallError::Protocol("the call budget is closed".into()))?;
         let target;
         let target = if prefix.is_empty() {
             call.path
@@ -415,6 +445,11 @@ impl tokio::io::AsyncWrite for Replayed<'_> {
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
+}
+
+/// `bytes` in KiB, rounded up (the unit of the call budget's permits).
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024)
 }
 
 /// `fut` within `timeout`, else [`CallError::Timeout`].
@@ -873,5 +908,41 @@ mod tests {
             replay(b"HTTP/1.1 200 OK\r\n\r\nabc", 1, false, 2),
             Err(CallError::TooLarge(2))
         ));
+    }
+
+    #[tokio::test]
+    async fn calls_wait_while_the_budget_is_reserved_by_others() {
+        // a peer that takes a request and never answers holds the one call the budget allows
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent = format!("http://{}", listener.local_addr().unwrap());
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let (quick, _, _) = server(OK, usize::MAX).await;
+        let b = backend().with_budget(64 + MAX_HEAD_BYTES);
+        let first = {
+            let b = b.clone();
+            let silent = silent.clone();
+            tokio::spawn(async move { b.get(&silent, "/x", SECOND, true, 64).await })
+        };
+        // poll until the first call holds the whole budget
+        let t0 = Instant::now();
+        while b.budget.available_permits() > 0 {
+            assert!(t0.elapsed() < SECOND, "the first call never reserved");
+            tokio::task::yield_now().await;
+        }
+        let err = b
+            .get(&quick, "/x", Duration::from_millis(200), true, 64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Timeout), "{err}");
+        // the first one times out and gives its reservation back
+        assert!(matches!(first.await.unwrap(), Err(CallError::Timeout)));
+        let reply = b.get(&quick, "/x", SECOND, true, 64).await.unwrap();
+        assert_eq!(&reply.body[..], b"ok");
+        hold.abort();
     }
 }

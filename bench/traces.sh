@@ -8,7 +8,7 @@
 #
 # Then the memory flood: superpower with its default settings, sampling 1.0, exporting to a
 # collector that accepts and never answers, in front of a hostile powersource (`bench-ref hostile`:
-# a new character with every answer, a new 64 KB image for every id, a 40 KB header on every
+# a new character with every answer, a new 1 MiB image for every id, a 40 KB header on every
 # answer), while clients hold most of its connections with partial 15 KB request heads and the
 # rest ask for new users (a sampled traceparent, the largest tracestate kept), new images and
 # 3,000-byte paths (a tracestate dropped for its size). Prints superpower's peak RSS (VmHWM)

@@ -18,7 +18,7 @@ use service::api::{
 use tokio::net::TcpListener;
 
 /// The size of every image it serves.
-const IMAGE_BYTES: usize = 64 * 1024;
+const IMAGE_BYTES: usize = 1024 * 1024;
 /// The padding header's size.
 const PADDING_BYTES: usize = 40 * 1024;
 

@@ -60,6 +60,14 @@ pub struct ImageCache {
 /// own images, and as much again on their way to clients after the cache let them go).
 pub const HELD_FACTOR: usize = 2;
 
+/// The bytes of images held anywhere with a cache of `capacity`: [`HELD_FACTOR`] × it, and at
+/// least room for the largest image (with the cache off, images are still served).
+fn held_bytes(capacity: usize) -> usize {
+    capacity
+        .saturating_mul(HELD_FACTOR)
+        .max(service::api::MAX_IMAGE_BYTES)
+}
+
 /// An image's bytes and the part of the budget they hold, given back when the last copy of the
 /// `Bytes` made of it is dropped (the cache's and every answer's).
 struct Held {
@@ -81,7 +89,7 @@ impl ImageCache {
             capacity,
             ttl,
             held: Arc::new(tokio::sync::Semaphore::new(
-                capacity.saturating_mul(HELD_FACTOR).div_ceil(1024),
+                held_bytes(capacity).div_ceil(1024),
             )),
         }
     }
@@ -194,18 +202,22 @@ mod tests {
 
     #[test]
     fn images_held_anywhere_are_bounded_and_given_back_when_dropped() {
-        let c = ImageCache::new(4 * 1024, Duration::from_secs(60));
-        // 8 KiB in all: two images of 4 KiB, not a third
-        let a = c.hold(&[1u8; 4096]).expect("room");
-        let b = c.hold(&[2u8; 4096]).expect("room");
+        let capacity = service::api::MAX_IMAGE_BYTES;
+        let c = ImageCache::new(capacity, Duration::from_secs(60));
+        // twice the capacity in all: two images of the capacity, not a third
+        let a = c.hold(&vec![1u8; capacity]).expect("room");
+        let b = c.hold(&vec![2u8; capacity]).expect("room");
         assert!(c.hold(&[3u8; 1]).is_none(), "the budget is spent");
-        assert_eq!(&a[..], &[1u8; 4096][..]);
+        assert!(a.iter().all(|&x| x == 1) && a.len() == capacity);
         // a copy (an answer being sent) keeps it held; the last one gives it back
         let answer = b.clone();
         drop(b);
         assert!(c.hold(&[3u8; 1]).is_none());
         drop(answer);
-        assert!(c.hold(&[3u8; 4096]).is_some());
+        assert!(c.hold(&vec![3u8; capacity]).is_some());
         drop(a);
+        // with the cache off, the largest image can still be held (and served)
+        let off = ImageCache::new(0, Duration::from_secs(60));
+        assert!(off.hold(&vec![4u8; capacity]).is_some());
     }
 }

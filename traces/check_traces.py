@@ -83,6 +83,17 @@ def new_traceparent():
     return secrets.token_hex(16), secrets.token_hex(8)
 
 
+def log_has(path, needle, timeout=3.0):
+    """Whether the log at `path` holds `needle` within `timeout` (the log writer writes in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if needle in open(path, encoding="utf-8", errors="replace").read():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def ask(superpower, user=None, traceparent=None, timeout=5.0, tracestate=None, path="/"):
     headers = {"Accept": "application/json"}
     if user:
@@ -158,8 +169,7 @@ def services(a):
     )
     check(ps["attributes"].get("http.route", "").startswith("/assignments"), f'powersource names its route template ({ps["attributes"].get("http.route")})')
     check(ps["resource"].get("service.instance.id") == (answer or {}).get("instance"), "powersource's spans carry its instance name")
-    log = open(os.path.join(a.fleet_dir, "superpower.log"), encoding="utf-8", errors="replace").read()
-    check(f'"trace_id":"{tid}"' in log, "the access log line carries the trace id")
+    check(log_has(os.path.join(a.fleet_dir, "superpower.log"), f'"trace_id":"{tid}"'), "the access log line carries the trace id")
 
     # 1b. a client's bytes stay bounded in the spans: a small tracestate goes on (to powersource
     # too), the largest W3C allows (32 members) is dropped whole, a long path is cut as the access
@@ -406,7 +416,13 @@ def observer(a):
             status, _, body = http("GET", a.superpower.rstrip("/") + "/metrics")
         finally:
             stop()
-        lines1 = sum(1 for _ in open(log_path, errors="replace"))
+        # the log writer writes in batches (at most some 12 ms behind): poll, do not read once
+        deadline = time.monotonic() + 3
+        while True:
+            lines1 = sum(1 for _ in open(log_path, errors="replace"))
+            if lines1 - lines0 >= a.requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         print(f"  collector {name}: {a.requests} requests, p99 {p99(lat):.1f} ms, superpower RSS {rss} KiB")
         check(errors == 0, f"collector {name}: every request answered 200")
         check(status == 200 and b"http_server_request_duration_seconds" in body, f"collector {name}: Prometheus metrics still served")

@@ -377,10 +377,12 @@ pub fn replay(
 ) -> Result<(Reply, bool), CallError> {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
-    let mut io = Replayed {
-        answer,
-        piece: piece.max(1),
-    };
+    // reads give one piece each, then the end; writes go nowhere
+    let pieces = answer.chunks(piece.max(1)).map(Ok::<_, std::io::Error>);
+    let mut io = tokio::io::join(
+        tokio_util::io::StreamReader::new(futures_util::stream::iter(pieces)),
+        tokio::io::sink(),
+    );
     let method = if head { Method::HEAD } else { Method::GET };
     let req = exchange::Request {
         method: &method,
@@ -399,51 +401,6 @@ pub fn replay(
         }
         Poll::Ready(Err(e)) => Err(e.into()),
         Poll::Pending => Err(CallError::Protocol("the replay waited".into())),
-    }
-}
-
-/// [`replay`]'s connection: reads give the answer `piece` bytes at a time, then the end; writes
-/// are taken whole.
-struct Replayed<'a> {
-    answer: &'a [u8],
-    piece: usize,
-}
-
-impl tokio::io::AsyncRead for Replayed<'_> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        out: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let n = self.piece.min(self.answer.len()).min(out.remaining());
-        let (now, rest) = self.answer.split_at(n);
-        out.put_slice(now);
-        self.answer = rest;
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncWrite for Replayed<'_> {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::task::Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
     }
 }
 

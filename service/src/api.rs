@@ -156,7 +156,11 @@ pub fn image_path(id: CharacterId) -> String {
 
 /// The path of [`Route::Assignment`]; `user_key` must be a valid key ([`valid_user_key`]).
 pub fn assignment_path(user_key: impl std::fmt::Display) -> String {
-    format!("/assignments/{user_key}")
+    use std::fmt::Write as _;
+    // on every request of `GET /`: one allocation, sized for a user id (22 characters)
+    let mut path = String::with_capacity(40);
+    let _ = write!(path, "/assignments/{user_key}");
+    path
 }
 
 /// The path of [`Route::Random`].

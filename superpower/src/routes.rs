@@ -217,6 +217,11 @@ async fn answer(
 /// split its list over several `Accept` headers (RFC 9110 §5.3): they are joined with commas
 /// into one list first. A value that is not text is skipped.
 fn negotiated(headers: &HeaderMap) -> Option<Format> {
+    let mut all = headers.get_all(ACCEPT).iter();
+    // the common case, one `Accept`, is read in place
+    if let (Some(only), None) = (all.next(), all.next()) {
+        return negotiate::choose(only.to_str().ok());
+    }
     let values: Vec<&str> = headers
         .get_all(ACCEPT)
         .iter()

@@ -257,15 +257,21 @@ fn peers(s: &mut String, p: &Peers) {
                 .map_or("not measured".into(), |r| r.changed_users.len().to_string()),
         },
     );
+    let paired = super::paired_medians(&p.max_rounds);
     row(
-        "max throughput, oha -c 32, one cookie (req/s)".into(),
+        format!(
+            "max throughput, oha -c 32, one cookie (req/s; the median of {} rounds; superpower: the median of its ratios to nginx in the same round)",
+            p.max_rounds.len()
+        ),
         &|fe| {
-            find(&p.max, fe, None).map_or("not measured".into(), |r| {
-                if fe == FrontEnd::Nginx || nginx_max <= 0.0 {
-                    thousands(r.rps)
-                } else {
+            find(&p.max, fe, None).map_or("not measured".into(), |r| match (fe, paired) {
+                (FrontEnd::Superpower, Some((ratio, _, _))) => {
+                    format!("{} ({ratio:.2}× nginx)", thousands(r.rps))
+                }
+                (FrontEnd::Haproxy, _) if nginx_max > 0.0 => {
                     format!("{} ({:.2}× nginx)", thousands(r.rps), r.rps / nginx_max)
                 }
+                _ => thousands(r.rps),
             })
         },
     );

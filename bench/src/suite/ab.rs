@@ -111,16 +111,7 @@ pub(super) async fn versus(
     Ok((other, s))
 }
 
-/// The median of `v` (0 for none).
-pub(super) fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
+pub(super) use crate::report::median;
 
 /// The best of `v` (0 for none).
 pub(super) fn best(v: &[f64]) -> f64 {

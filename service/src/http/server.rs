@@ -14,12 +14,13 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::body::{error_json, Body, Response, RouteLabel};
+use super::idle::{self, Activity};
 use super::stall::StallTimeout;
 use crate::log_format::{cut_path, ACCESS_TARGET};
 use crate::traces;
@@ -29,7 +30,9 @@ use crate::traces;
 pub struct ServeOptions {
     /// Headers added to every response (for example `X-Powersource-Instance`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// A client must send its request head within this time, or the connection is closed.
+    /// A connection with no request for this long is closed: one that sends nothing, trickles a
+    /// head that never completes, or sits idle between requests (checked lazily, once per half
+    /// of it: closed between 1 and 1.5 times it after the last request or answer byte).
     pub header_read_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
     pub drain_timeout: Duration,
@@ -89,17 +92,15 @@ pub async fn serve<H, Fut>(
     let spare = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // hyper's header read timeout would arm a timer per request: the bound is `idle`'s instead
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(options.max_header_bytes.max(8192))
         .keep_alive(true);
     tokio::pin!(shutdown);
 
     let mut spare_builder = builder.clone();
-    spare_builder
-        .keep_alive(false)
-        .header_read_timeout(SPARE_HEAD_TIMEOUT);
+    spare_builder.keep_alive(false);
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -115,22 +116,37 @@ pub async fn serve<H, Fut>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(StallTimeout::new(stream, options.client_timeout));
+        let activity = Arc::new(Activity::default());
+        let io = TokioIo::new(StallTimeout::new(
+            stream,
+            options.client_timeout,
+            activity.clone(),
+        ));
         let (handler, opts) = (handler.clone(), options.clone());
         if let Ok(permit) = permits.clone().try_acquire_owned() {
+            let quiet = idle::quiet_for(activity.clone(), options.header_read_timeout);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (handler, opts) = (handler.clone(), opts.clone());
-                async move { Ok::<_, Infallible>(observe(req, &*handler, &opts).await) }
+                let working = activity.request();
+                async move {
+                    let resp = observe(req, &*handler, &opts).await;
+                    drop(working);
+                    Ok::<_, Infallible>(resp)
+                }
             });
             run(
                 graceful.watch(builder.serve_connection(io, service)),
+                quiet,
                 permit,
                 peer,
             );
         } else if let Ok(permit) = spare.clone().try_acquire_owned() {
+            let quiet = idle::quiet_for(activity.clone(), SPARE_HEAD_TIMEOUT);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (handler, opts) = (handler.clone(), opts.clone());
+                let working = activity.request();
                 async move {
+                    let _working = working;
                     let resp = if is_probe(&req) {
                         observe(req, &*handler, &opts).await
                     } else {
@@ -141,6 +157,7 @@ pub async fn serve<H, Fut>(
             });
             run(
                 graceful.watch(spare_builder.serve_connection(io, service)),
+                quiet,
                 permit,
                 peer,
             );
@@ -161,14 +178,22 @@ pub async fn serve<H, Fut>(
     }
 }
 
-/// Serves one connection on its own task, holding `permit` until it ends.
-fn run<C>(conn: C, permit: OwnedSemaphorePermit, peer: std::net::SocketAddr)
-where
+/// Serves one connection on its own task, holding `permit` until it ends or `quiet` resolves
+/// (no request for the header read timeout: the connection is dropped, so closed).
+fn run<C>(
+    conn: C,
+    quiet: impl Future<Output = ()> + Send + 'static,
+    permit: OwnedSemaphorePermit,
+    peer: std::net::SocketAddr,
+) where
     C: Future<Output = Result<(), hyper::Error>> + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(err) = conn.await {
-            tracing::debug!(%peer, %err, "connection ended with an error");
+        tokio::select! {
+            ended = conn => if let Err(err) = ended {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            },
+            () = quiet => tracing::debug!(%peer, "connection closed: no request within the header read timeout"),
         }
         drop(permit);
     });
@@ -393,6 +418,77 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+    }
+
+    /// Reads from `client` until it is closed; how long that took.
+    async fn closed_after(client: &mut tokio::net::TcpStream) -> Duration {
+        use tokio::io::AsyncReadExt;
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return started.elapsed(),
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("still open after 10 s"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_without_a_request_is_closed_after_the_header_read_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_millis(400);
+        let options = ServeOptions {
+            header_read_timeout: timeout,
+            ..ServeOptions::default()
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            |_req| async { super::super::body::full(StatusCode::OK, "text/plain", "ok") },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        // a head that never completes, however slowly it keeps coming
+        let mut trickle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = Instant::now();
+        let trickling = async {
+            trickle.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            for i in 0.. {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if trickle
+                    .write_all(format!("x{i}: y\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let mut b = [0u8; 1];
+                if let Ok(Ok(0) | Err(_)) =
+                    tokio::time::timeout(Duration::from_millis(1), trickle.read(&mut b)).await
+                {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(10), "never cut");
+            }
+            started.elapsed()
+        };
+        let cut = trickling.await;
+        assert!(cut >= timeout, "cut after {cut:?}");
+        // an idle keep-alive connection, after an answer
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let waited = closed_after(&mut idle).await;
+        assert!(waited >= timeout, "closed after {waited:?}");
+        assert!(waited < timeout * 4, "closed after {waited:?}");
         let _ = stop_tx.send(());
         server.await.unwrap();
     }

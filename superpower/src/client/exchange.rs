@@ -16,6 +16,7 @@
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use service::api::{INSTANCE_HEADER, TARGET_HEADER};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Headers an answer may carry at most.
@@ -105,7 +106,6 @@ where
                     "over {MAX_INTERIM} interim answers"
                 )));
             }
-            let _ = buf.split_to(head.len);
             continue;
         }
         if buf.len() > MAX_HEAD_BYTES {
@@ -127,7 +127,6 @@ where
             Err(e) => return Err(Failure::Broken(format!("reading the answer: {e}"))),
         }
     };
-    let _ = buf.split_to(head.len);
     let (body, clean) = match head.framing {
         Framing::Length(n) => read_length(io, buf, n, limit).await?,
         Framing::Chunked => read_chunked(io, buf, limit).await?,
@@ -178,14 +177,13 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
 struct Head {
     status: StatusCode,
     headers: HeaderMap,
-    /// Bytes of the head in the buffer.
-    len: usize,
     framing: Framing,
     keep_alive: bool,
 }
 
-/// The head, once `buf` holds all of it (`head_request`: the answer to a `HEAD`, no body).
-fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Failure> {
+/// The head, once `buf` holds all of it (`head_request`: the answer to a `HEAD`, no body): it
+/// is cut off the front of `buf`, and the header values share its bytes (no copy).
+fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Failure> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
     let len = match resp.parse(buf) {
@@ -209,20 +207,30 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Failure> {
     }
     if status.is_informational() {
         // skipped by the caller: its headers are of no use
+        let _ = buf.split_to(len);
         return Ok(Some(Head {
             status,
             headers: HeaderMap::new(),
-            len,
             framing: Framing::Length(0),
             keep_alive: true,
         }));
     }
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Failure::Broken(format!("bad header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| Failure::Broken(format!("bad value of header {}", h.name)))?;
+    // where each name and value lies in `buf` (httparse's slices borrow it)
+    let mut spans = [[0usize; 4]; MAX_HEADERS];
+    let start = buf.as_ptr() as usize;
+    let count = resp.headers.len();
+    for (h, span) in resp.headers.iter().zip(spans.iter_mut()) {
+        let name = h.name.as_ptr() as usize - start;
+        let value = h.value.as_ptr() as usize - start;
+        *span = [name, name + h.name.len(), value, value + h.value.len()];
+    }
+    let http11 = resp.version == Some(1);
+    let raw = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &[name_from, name_to, value_from, value_to] in &spans[..count] {
+        let name = header_name(&raw[name_from..name_to])?;
+        let value = HeaderValue::from_maybe_shared(raw.slice(value_from..value_to))
+            .map_err(|_| Failure::Broken(format!("bad value of header {name}")))?;
         headers.append(name, value);
     }
     let framing = if head_request {
@@ -230,7 +238,6 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Failure> {
     } else {
         framing(status, &headers)?
     };
-    let http11 = resp.version == Some(1);
     let keep_alive = match headers.get(CONNECTION).map(HeaderValue::as_bytes) {
         Some(v) if has_token(v, b"close") => false,
         Some(v) if has_token(v, b"keep-alive") => true,
@@ -239,10 +246,25 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Failure> {
     Ok(Some(Head {
         status,
         headers,
-        len,
         framing,
         keep_alive,
     }))
+}
+
+/// The name of a header of an answer: powersource's own names are the shared constants (a
+/// name `http` does not know is otherwise copied on every answer).
+fn header_name(name: &[u8]) -> Result<HeaderName, Failure> {
+    for known in [&INSTANCE_HEADER, &TARGET_HEADER] {
+        if name.eq_ignore_ascii_case(known.as_str().as_bytes()) {
+            return Ok(known.clone());
+        }
+    }
+    HeaderName::from_bytes(name).map_err(|_| {
+        Failure::Broken(format!(
+            "bad header name {:?}",
+            String::from_utf8_lossy(&name[..name.len().min(64)])
+        ))
+    })
 }
 
 /// How the body ends (RFC 9112 §6.3): none for 204 and 304; `chunked` when that is the one

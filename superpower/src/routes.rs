@@ -119,6 +119,7 @@ pub fn template_of(path: &str) -> &'static str {
 /// Answers one request.
 pub async fn route(state: &State, req: Request<Incoming>) -> Response {
     let mut resp = routed(state, req).await;
+    crate::render::add_page_headers(&mut resp);
     if state.draining.load(Relaxed) {
         // the lame duck: the client's next request opens a connection, which the balancer
         // sends to a replica that stays

@@ -61,6 +61,19 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
         r.map(|v| format!("{v:.3}×")),
         r.map(|v| v >= 0.6),
     );
+    // the tail at moderate load, like for like: oha at the same constant rate (latency
+    // correction) against superpower and the bare two-tier pair of the same run
+    let oha_p99 = |system| {
+        e2e.and_then(|e| e.find(system, Tool::Oha, Some(RATES[1])))
+            .map(|r| r.latency.p99_ms)
+    };
+    let tail = oha_p99(System::Superpower).zip(oha_p99(System::TwoTier));
+    push(
+        "superpower p99 at 1,000 req/s vs the two-tier reference's (oha, latency correction)",
+        "≤ 1.5×",
+        tail.map(|(s, t)| format!("{s:.2} ms vs {t:.2} ms ({:.2}×)", s / t.max(0.001))),
+        tail.map(|(s, t)| s <= 1.5 * t),
+    );
     let p = p99(System::Superpower);
     push(
         "superpower p99 at 1,000 req/s",

@@ -28,7 +28,8 @@ use crate::traces;
 /// How a service is served.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Headers added to every response (for example `X-Powersource-Instance`).
+    /// Headers added to every response that its handler did not set (for example
+    /// `X-Powersource-Instance`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// A connection with no request for this long is closed: one that sends nothing, trickles a
     /// head that never completes, or sits idle between requests (checked lazily, once per half
@@ -263,7 +264,9 @@ where
         resp = without_body(resp);
     }
     for (name, value) in &options.headers {
-        resp.headers_mut().insert(name.clone(), value.clone());
+        resp.headers_mut()
+            .entry(name)
+            .or_insert_with(|| value.clone());
     }
     let route = resp
         .extensions()

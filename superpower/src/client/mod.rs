@@ -198,6 +198,24 @@ impl Backend {
         tight: bool,
         limit: usize,
     ) -> Result<Reply, CallError> {
+        self.get_until(base, path, headers, Instant::now() + timeout, tight, limit)
+            .await
+    }
+
+    /// [`Backend::get_with`], the whole answer by `until` (a caller that has read the clock
+    /// passes its deadline: no other clock read).
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn get_until(
+        &self,
+        base: &str,
+        path: &str,
+        headers: &HeaderMap,
+        until: Instant,
+        tight: bool,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
         let call = Call {
             method: &Method::GET,
             base,
@@ -205,7 +223,7 @@ impl Backend {
             headers,
             body: &[],
         };
-        within(timeout, self.call(&call, tight, limit)).await
+        within_at(until, self.call(&call, tight, limit)).await
     }
 
     /// Sends `req` (any method, with its body; its URI absolute: `http://host:port/path`), the
@@ -238,7 +256,7 @@ impl Backend {
             headers: &parts.headers,
             body: &body,
         };
-        within(timeout, self.call(&call, tight, limit)).await
+        within_at(Instant::now() + timeout, self.call(&call, tight, limit)).await
     }
 
     /// The call on a pooled connection if there is one (once more on a fresh one when the
@@ -409,12 +427,12 @@ fn kib(bytes: usize) -> usize {
     bytes.div_ceil(1024)
 }
 
-/// `fut` within `timeout`, else [`CallError::Timeout`].
-async fn within(
-    timeout: Duration,
+/// `fut` by `until`, else [`CallError::Timeout`].
+async fn within_at(
+    until: Instant,
     fut: impl std::future::Future<Output = Result<Reply, CallError>>,
 ) -> Result<Reply, CallError> {
-    tokio::time::timeout(timeout, fut)
+    tokio::time::timeout_at(until.into(), fut)
         .await
         .unwrap_or(Err(CallError::Timeout))
 }

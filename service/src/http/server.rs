@@ -123,47 +123,41 @@ pub async fn serve<H, Fut>(
             options.client_timeout,
             activity.clone(),
         ));
+        // a slot of `max_connections`, else a spare one (probes only), else none: closed at
+        // once (dropped)
+        let (permit, spare_slot) = if let Ok(p) = permits.clone().try_acquire_owned() {
+            (p, false)
+        } else if let Ok(p) = spare.clone().try_acquire_owned() {
+            (p, true)
+        } else {
+            continue;
+        };
+        let head_timeout = if spare_slot {
+            SPARE_HEAD_TIMEOUT
+        } else {
+            options.header_read_timeout
+        };
+        let quiet = idle::quiet_for(activity.clone(), head_timeout);
         let (handler, opts) = (handler.clone(), options.clone());
-        if let Ok(permit) = permits.clone().try_acquire_owned() {
-            let quiet = idle::quiet_for(activity.clone(), options.header_read_timeout);
-            let service = service_fn(move |req: Request<Incoming>| {
-                let (handler, opts) = (handler.clone(), opts.clone());
-                let working = activity.request();
-                async move {
-                    let resp = observe(req, &*handler, &opts).await;
-                    drop(working);
-                    Ok::<_, Infallible>(resp)
-                }
-            });
-            run(
-                graceful.watch(builder.serve_connection(io, service)),
-                quiet,
-                permit,
-                peer,
-            );
-        } else if let Ok(permit) = spare.clone().try_acquire_owned() {
-            let quiet = idle::quiet_for(activity.clone(), SPARE_HEAD_TIMEOUT);
-            let service = service_fn(move |req: Request<Incoming>| {
-                let (handler, opts) = (handler.clone(), opts.clone());
-                let working = activity.request();
-                async move {
-                    let _working = working;
-                    let resp = if is_probe(&req) {
-                        observe(req, &*handler, &opts).await
-                    } else {
-                        observe(req, &|_| async { busy() }, &opts).await
-                    };
-                    Ok::<_, Infallible>(resp)
-                }
-            });
-            run(
-                graceful.watch(spare_builder.serve_connection(io, service)),
-                quiet,
-                permit,
-                peer,
-            );
-        }
-        // else: past the limit and every spare connection, it is closed at once (dropped)
+        let service = service_fn(move |req: Request<Incoming>| {
+            let (handler, opts) = (handler.clone(), opts.clone());
+            let working = activity.request();
+            async move {
+                let resp = if spare_slot && !is_probe(&req) {
+                    observe(req, &|_| async { busy() }, &opts).await
+                } else {
+                    observe(req, &*handler, &opts).await
+                };
+                drop(working);
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let conn = if spare_slot {
+            spare_builder.serve_connection(io, service)
+        } else {
+            builder.serve_connection(io, service)
+        };
+        run(graceful.watch(conn), quiet, permit, peer);
     }
 
     drop(listener);

@@ -6,6 +6,14 @@
 # /proc/PID/stat over the measured run ÷ requests) and the receiver's, the spans the receiver
 # got, superpower's peak RSS and binary size.
 #
+# Then the memory flood: superpower with its default settings, sampling 1.0, exporting to a
+# collector that accepts and never answers, in front of a hostile powersource (`bench-ref hostile`:
+# a new character with every answer, a new 1 MiB image for every id, a 40 KB header on every
+# answer), while clients hold most of its connections with partial 15 KB request heads and the
+# rest ask for new users (a sampled traceparent, the largest tracestate kept), new images and
+# 3,000-byte paths (a tracestate dropped for its size). Prints superpower's peak RSS (VmHWM)
+# against its 128 MiB budget (docs/CONTRACTS.md, Memory).
+#
 #   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C] [--receiver sink|python]
 #
 # The live receiver is `otlp-sink` (bench crate: hyper, decodes every export with
@@ -41,7 +49,7 @@ done
 ensure_venv
 ensure_oha
 ensure_release_build
-(cd "$ROOT" && cargo build --release --locked -q -p bench --bin otlp-sink) >&2
+(cd "$ROOT" && cargo build --release --locked -q -p bench --bin otlp-sink --bin bench-ref) >&2
 BIN="$ROOT/target/release"
 OUT="$ROOT/var/bench/traces"
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -121,6 +129,58 @@ for round in $(seq 1 "$rounds"); do
   for cfg in "${configs[@]}"; do run_one "$cfg" "$round"; done
 done
 
+# the memory flood (see the top); its own superpower, powersource and collector
+flood() {
+  local secs=$((seconds * 2)) hostile_port bh_port port sp hwm held
+  hostile_port=$(free_port) bh_port=$(free_port) port=$(free_port)
+  "$BIN/bench-ref" hostile --listen "127.0.0.1:$hostile_port" >"$OUT/hostile.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$hostile_port/health" "$!"
+  # a collector that accepts (the kernel's backlog) and never reads or answers
+  "$PY" -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(4096); time.sleep(3600)' "$bh_port" &
+  pids+=($!)
+  env OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$bh_port" OTEL_TRACES_SAMPLER=parentbased_always_on \
+    "$BIN/superpower" --listen "127.0.0.1:$port" --powersource "http://127.0.0.1:$hostile_port" \
+    >"$OUT/superpower-flood.log" 2>&1 &
+  sp=$!
+  pids+=($sp)
+  wait_http "http://127.0.0.1:$port/health" "$sp"
+  local tp state dropped
+  tp="traceparent: $("$PY" -c 'import secrets; print(f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01")')"
+  state="tracestate: $("$PY" -c 'print(",".join(f"v{i}=" + "x" * 58 for i in range(8)))')"
+  dropped="tracestate: $("$PY" -c 'print(",".join(f"v{i:02d}=" + "x" * 240 for i in range(32)))')"
+  # most of the default 1,000 connections held with a partial head
+  "$PY" - "$port" 950 "$secs" >"$OUT/flood-held.txt" 2>&1 <<'HOLD' &
+import socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+held = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 15000)
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(secs + 2)
+HOLD
+  local holder=$!
+  pids+=($holder)
+  for _ in $(seq 100); do [ -s "$OUT/flood-held.txt" ] && break; sleep 0.1; done
+  oha --no-tui --output-format json -z "${secs}s" -c 16 -H 'Accept: application/json' -H "$tp" -H "$state" \
+    "http://127.0.0.1:$port/" >"$OUT/flood-users.json" &
+  local users=$!
+  oha --no-tui --output-format json -z "${secs}s" -c 8 -H "$tp" -H "$state" \
+    --rand-regex-url "http://127.0.0.1:$port/images/[1-9][0-9]{6}" >"$OUT/flood-images.json" &
+  local images=$!
+  oha --no-tui --output-format json -z "${secs}s" -c 4 -H "$tp" -H "$dropped" \
+    --rand-regex-url "http://127.0.0.1:$port/[a-z]{3000}" >"$OUT/flood-paths.json" &
+  wait "$users" "$images" "$!"
+  hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$sp/status")
+  held=$(head -1 "$OUT/flood-held.txt")
+  kill -TERM "$sp" "$holder" 2>/dev/null || true
+  echo "$hwm $held $secs" >"$OUT/flood.txt"
+}
+flood
+echo "[bench/traces] memory flood done" >&2
+
 "$PY" - "$OUT" "$conns" "$seconds" "$(getconf CLK_TCK)" "$receiver_kind" <<'EOF'
 import json, os, statistics, sys, pathlib
 out, conns, seconds, tck, receiver = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -161,6 +221,18 @@ s1 = med["sampling-1"]
 cost = 1 - s1["rps"] / base["rps"]
 lines += ["", f"sampling 1.0 costs {cost * 100:.1f} % of throughput (target: under 15 %): {'MET' if cost < 0.15 else 'MISSED'}; "
           f"superpower's CPU per request +{(s1['cpu_us'] / base['cpu_us'] - 1) * 100:.1f} %"]
+hwm, held, secs = (out / "flood.txt").read_text().split()
+def flood_counts(name):
+    o = json.loads((out / f"flood-{name}.json").read_text())
+    return o["summary"]["requestsPerSec"], o.get("statusCodeDistribution", {})
+lines += ["", f"memory flood ({secs} s; a hostile powersource, a collector that never answers, {held} connections held "
+          "with partial 15 KB heads, new users with a sampled trace and an 8-member tracestate, new images, 3,000-byte paths "
+          "with a 32-member tracestate):"]
+for name in ("users", "images", "paths"):
+    rps, codes = flood_counts(name)
+    lines.append(f"- {name}: {rps:.0f} req/s, statuses {dict(sorted(codes.items()))}")
+peak = int(hwm) / 1024
+lines.append(f"- superpower's peak RSS {peak:.1f} MiB (budget 128 MiB): {'MET' if peak < 128 else 'MISSED'}")
 if "reference" in med:
     r = med["reference"]
     lines.append(f"off vs the reference binary: throughput {base['rps'] / r['rps']:.3f}, p99 {base['p99'] / r['p99']:.3f}, binary +{(base['size'] - r['size']) / 2**20:.1f} MiB, peak RSS {(base['hwm'] - r['hwm']) / 1024:+.1f} MiB")

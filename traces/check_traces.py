@@ -83,13 +83,26 @@ def new_traceparent():
     return secrets.token_hex(16), secrets.token_hex(8)
 
 
-def ask(superpower, user=None, traceparent=None, timeout=5.0):
+def log_has(path, needle, timeout=3.0):
+    """Whether the log at `path` holds `needle` within `timeout` (the log writer writes in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if needle in open(path, encoding="utf-8", errors="replace").read():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def ask(superpower, user=None, traceparent=None, timeout=5.0, tracestate=None, path="/"):
     headers = {"Accept": "application/json"}
     if user:
         headers["Cookie"] = f"superpower_id={user}"
     if traceparent:
         headers["traceparent"] = "00-%s-%s-01" % traceparent
-    status, hdrs, body = http("GET", superpower, headers, timeout)
+    if tracestate:
+        headers["tracestate"] = tracestate
+    status, hdrs, body = http("GET", superpower.rstrip("/") + path, headers, timeout)
     cookie = hdrs.get("set-cookie", "")
     new_user = cookie.split(";")[0].split("=", 1)[1] if cookie.startswith("superpower_id=") else None
     return status, (json.loads(body) if status == 200 else None), new_user
@@ -156,8 +169,29 @@ def services(a):
     )
     check(ps["attributes"].get("http.route", "").startswith("/assignments"), f'powersource names its route template ({ps["attributes"].get("http.route")})')
     check(ps["resource"].get("service.instance.id") == (answer or {}).get("instance"), "powersource's spans carry its instance name")
-    log = open(os.path.join(a.fleet_dir, "superpower.log"), encoding="utf-8", errors="replace").read()
-    check(f'"trace_id":"{tid}"' in log, "the access log line carries the trace id")
+    check(log_has(os.path.join(a.fleet_dir, "superpower.log"), f'"trace_id":"{tid}"'), "the access log line carries the trace id")
+
+    # 1b. a client's bytes stay bounded in the spans: a small tracestate goes on (to powersource
+    # too); one of more than 8 members, or over 512 bytes (the largest W3C allows: 32 members),
+    # is dropped whole; a long path is cut as the access log cuts it
+    small = "vendor=abc"
+    for state, kept, what in [
+        (small, small, "a small tracestate is kept on"),
+        (",".join(f"v{i}=x" for i in range(9)), "", "a tracestate of 9 members is dropped from"),
+        (",".join(f"v{i}={'x' * 240}" for i in range(32)), "", "a 7,829-byte tracestate is dropped from"),
+    ]:
+        tid, parent = new_traceparent()
+        status, _, _ = ask(a.superpower, user, (tid, parent), tracestate=state)
+        spans = wait_spans(a.receiver, tid, complete)
+        check(status == 200 and spans and all(s["trace_state"] == kept for s in spans),
+              f"{what} every span of the trace ({[s['trace_state'][:20] for s in spans]})")
+    tid, parent = new_traceparent()
+    status, _, _ = ask(a.superpower, None, (tid, parent), path="/images/" + "9" * 3000)
+    spans = wait_spans(a.receiver, tid, lambda spans: server_span(spans, "superpower"))
+    sp = server_span(spans, "superpower") if spans else None
+    check(sp is not None and len(sp["attributes"].get("url.path", "")) == 200,
+          f"a 3,007-byte path is cut to 200 bytes in the span (status {status}, "
+          f"{len(sp['attributes'].get('url.path', '')) if sp else 'no span'})")
 
     # 2. the owner frozen (SIGSTOP): the hedge answers, the frozen attempt fails; siblings
     for fault in ("freeze", "kill"):
@@ -280,8 +314,9 @@ def flush(a):
                 failed += ask(url, user, tp)[0] != 200
                 tids.append(tp[0])
             check(failed == 0, f"flush: {k} requests with known traceparents answered 200 ({failed} not)")
-            held = sum(len(spans_of(a.receiver, t)) for t in tids[:5] + tids[-5:])
-            check(held == 0, f"flush: nothing exported while it runs (batches held back; {held} spans of 10 sampled traces arrived)")
+            # its own spans only: the fleet's powersources export theirs on their own schedule
+            held = sum(1 for t in tids[:5] + tids[-5:] for s in spans_of(a.receiver, t) if s["service"] == name)
+            check(held == 0, f"flush: nothing exported while it runs (batches held back; {held} of its spans of 10 sampled traces arrived)")
         finally:
             took = stop(proc)
     check(took is not None and took < 2.5, f"flush: superpower exits promptly on SIGTERM, flush included ({took and round(took, 2)} s, bound 2.5 s)")
@@ -374,7 +409,13 @@ def observer(a):
             status, _, body = http("GET", a.superpower.rstrip("/") + "/metrics")
         finally:
             stop()
-        lines1 = sum(1 for _ in open(log_path, errors="replace"))
+        # the log writer writes in batches (at most some 12 ms behind): poll, do not read once
+        deadline = time.monotonic() + 3
+        while True:
+            lines1 = sum(1 for _ in open(log_path, errors="replace"))
+            if lines1 - lines0 >= a.requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         print(f"  collector {name}: {a.requests} requests, p99 {p99(lat):.1f} ms, superpower RSS {rss} KiB")
         check(errors == 0, f"collector {name}: every request answered 200")
         check(status == 200 and b"http_server_request_duration_seconds" in body, f"collector {name}: Prometheus metrics still served")

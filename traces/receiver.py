@@ -54,8 +54,8 @@ def any_value(v):
 
 def flatten(request):
     """The spans of an ExportTraceServiceRequest, one dict each: trace_id, span_id,
-    parent_span_id (hex; "" for a root), name, kind, service (service.name), resource,
-    attributes, status, start_ns, end_ns."""
+    parent_span_id (hex; "" for a root), trace_state, name, kind, service (service.name),
+    resource, attributes, status, start_ns, end_ns."""
     out = []
     for rs in request.resource_spans:
         resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
@@ -66,6 +66,7 @@ def flatten(request):
                         "trace_id": s.trace_id.hex(),
                         "span_id": s.span_id.hex(),
                         "parent_span_id": s.parent_span_id.hex(),
+                        "trace_state": s.trace_state,
                         "name": s.name,
                         "kind": KINDS.get(s.kind, str(s.kind)),
                         "service": resource.get("service.name"),

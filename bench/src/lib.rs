@@ -21,6 +21,7 @@
 //!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]);
 //!   `report::markdown`, the markdown form, one function per section.
 
+pub mod hostile;
 pub mod load;
 pub mod oha;
 pub mod otlp_sink;

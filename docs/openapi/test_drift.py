@@ -84,7 +84,7 @@ def powersource_table(api: str, routes: str) -> Table:
     # the dispatch: `(&Method::GET, Route::Character(id))` arms, and the nested `Method::PUT =>`
     # arms of `(method, Route::AdminFaults)`
     dispatch: dict[str, set[str]] = {v: set() for v in templates}
-    body = fn_body(routes, "route")
+    body = fn_body(routes, "routed")
     for method, variant in re.findall(r"\(&Method::(\w+),\s*Route::(\w+)", body):
         dispatch[variant].add(method.lower())
     for variant, inner in re.findall(r"\(method,\s*Route::(\w+)\)\s*=>(.*?)\n        \(", body, re.S):

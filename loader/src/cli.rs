@@ -71,6 +71,10 @@ pub struct IngestArgs {
     /// unhealthy); without it such a dataset is refused.
     #[arg(long)]
     pub allow_empty: bool,
+    /// The memory the powersources serving these stores may use, in MiB (the manifests give
+    /// 128Mi). A dataset estimated to need more is ingested anyway, with a warning.
+    #[arg(long, env = "POWERSOURCE_MEMORY_LIMIT_MIB", value_parser = clap::value_parser!(u64).range(1..), default_value_t = common::memory::DOCUMENTED_LIMIT_MIB)]
+    pub memory_limit_mib: u64,
 }
 
 /// Runs a parsed command line.
@@ -132,6 +136,9 @@ fn run_ingest(args: &IngestArgs) -> Result<(), Error> {
     };
     print_warnings(dataset.warnings());
     ingest::check_not_empty(&dataset, args.allow_empty)?;
+    if let Some(over) = dataset.need().over(args.memory_limit_mib) {
+        eprintln!("warning: {over}");
+    }
 
     // open every store before writing any, so a bad path fails early with all stores untouched
     let stores = args

@@ -7,6 +7,7 @@
 //! built here, once.
 
 use bytes::Bytes;
+use common::memory::Need;
 use common::model::{CharacterId, ImageRecord};
 use common::store::{DatasetInfo, Snapshot, Store, StoreError};
 use service::api::CharacterView;
@@ -43,22 +44,27 @@ impl Catalog {
         let snapshot = store.current()?;
         let mut entries = Vec::new();
         if let Some(snap) = &snapshot {
+            entries.reserve_exact(usize::try_from(snap.info().eligible).unwrap_or(0));
+            let mut json = Vec::new();
             for record in snap.characters() {
                 let record = record?;
                 if !record.eligible {
                     continue;
                 }
-                let json = serde_json::to_vec(&CharacterView::of(&record))
+                json.clear();
+                serde_json::to_writer(&mut json, &CharacterView::of(&record))
                     .expect("a CharacterView always serializes");
                 entries.push(Entry {
                     id: record.id,
-                    json: Bytes::from(json),
+                    // an allocation of the answer's exact size
+                    json: Bytes::copy_from_slice(&json),
                 });
             }
         }
         // sled iterates big-endian keys in order; sort anyway, the lookup depends on it
         entries.sort_unstable_by_key(|e| e.id);
         entries.dedup_by_key(|e| e.id);
+        entries.shrink_to_fit();
         let assigner = Assigner::new(entries.iter().map(|e| e.id));
         Ok(Catalog {
             entries,
@@ -121,6 +127,15 @@ impl Catalog {
     /// How many characters can be served.
     pub fn eligible(&self) -> usize {
         self.entries.len()
+    }
+
+    /// What the loaded dataset takes in memory, for the estimate of [`common::memory`].
+    pub fn need(&self) -> Need {
+        Need {
+            eligible: self.entries.len() as u64,
+            answer_bytes: self.entries.iter().map(|e| e.json.len() as u64).sum(),
+            image_bytes: self.snapshot.as_ref().map_or(0, |s| s.info().image_bytes),
+        }
     }
 
     /// What the current generation holds, when there is one.

@@ -44,7 +44,9 @@ pub struct Settings {
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub admin_token: Option<String>,
 
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once, one limit for the process. Past it, up to 64 more are
+    /// accepted for probes: `/live` and `/health` answered, any other request a 503 that closes
+    /// the connection; past those, a connection is closed at once.
     #[arg(long, env = "POWERSOURCE_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
@@ -52,6 +54,11 @@ pub struct Settings {
     /// one that takes longer to send a request body (the admin API's) is answered 408.
     #[arg(long = "client-timeout-ms", env = "POWERSOURCE_CLIENT_TIMEOUT_MS", value_parser = positive_millis, default_value = DEFAULT_CLIENT_TIMEOUT_MS)]
     pub client_timeout: Duration,
+
+    /// The memory this powersource may use, in MiB: its container's limit (the manifests give
+    /// 128Mi). A dataset estimated to need more is still served, with a warning at start.
+    #[arg(long, env = "POWERSOURCE_MEMORY_LIMIT_MIB", value_parser = clap::value_parser!(u64).range(1..), default_value_t = common::memory::DOCUMENTED_LIMIT_MIB)]
+    pub memory_limit_mib: u64,
 
     /// Faults injected from start-up (the admin API can change them later).
     #[command(flatten)]
@@ -158,6 +165,24 @@ mod tests {
         assert_eq!(s.instance_name(), "127.0.0.1:0");
         assert_eq!(s.fault_spec().unwrap().latency_ms, 20);
         assert_eq!(s.admin_token(), None);
+        assert_eq!(s.memory_limit_mib, 128, "the manifests' limit");
+    }
+
+    #[test]
+    fn the_default_memory_limit_is_the_manifests() {
+        // the warning's default limit is the container's: if one changes, so must the other
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let read = |p: &str| std::fs::read_to_string(repo.join(p)).unwrap();
+        let manifest = read("deploy/kubernetes/base/powersource.yaml");
+        let container = &manifest[manifest.find("- name: powersource\n").unwrap()..];
+        let limits = &container[container.find("limits:").unwrap()..];
+        let memory = limits.lines().find(|l| l.contains("memory:")).unwrap();
+        let limit = common::memory::DOCUMENTED_LIMIT_MIB;
+        assert_eq!(memory.trim(), format!("memory: {limit}Mi"));
+        let compose = read("deploy/compose/compose.yaml");
+        let service = &compose[compose.find("x-powersource: &powersource").unwrap()..];
+        let memory = service.lines().find(|l| l.contains("mem_limit:")).unwrap();
+        assert_eq!(memory.trim(), format!("mem_limit: {limit}m"));
     }
 
     #[test]

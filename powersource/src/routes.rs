@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request};
+use http::{HeaderValue, Method, Request};
 use hyper::body::Incoming;
-use service::api::Route;
+use service::api::{Route, MAX_TARGET_ECHO, TARGET_HEADER};
 use service::http::body::{method_not_allowed, not_found, with_route, Response};
 use service::http::ops;
 
@@ -20,8 +20,22 @@ pub fn template_of(path: &str) -> &'static str {
     Route::parse(path).map_or("unmatched", Route::template)
 }
 
-/// Answers one request.
+/// Answers one request; every answer names the request it is for ([`TARGET_HEADER`]).
 pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|t| t.as_str())
+        .filter(|t| t.len() <= MAX_TARGET_ECHO)
+        .and_then(|t| HeaderValue::from_str(t).ok());
+    let mut resp = routed(state, req).await;
+    if let Some(target) = target {
+        resp.headers_mut().insert(TARGET_HEADER.clone(), target);
+    }
+    resp
+}
+
+async fn routed(state: Arc<State>, req: Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
     let Some(route) = Route::parse(parts.uri.path()) else {
         return not_found();

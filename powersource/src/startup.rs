@@ -58,18 +58,29 @@ impl Application {
         let metrics = service::metrics::install();
         let catalog = tokio::task::spawn_blocking(move || Catalog::load(store)).await??;
         metrics::gauge!(POWERSOURCE_ELIGIBLE_CHARACTERS).set(catalog.eligible() as f64);
+        let need = catalog.need();
         match catalog.info() {
             Some((generation, info)) => tracing::info!(
                 store = %settings.store.display(),
                 generation,
                 fingerprint = %info.fingerprint,
                 eligible = catalog.eligible(),
+                memory_estimate_mib = need.mib(),
                 "dataset loaded"
             ),
             None => tracing::warn!(
                 store = %settings.store.display(),
                 "the store holds no dataset (run `loader ingest`); /health answers 503"
             ),
+        }
+        // a warning, not a refusal: a larger limit may be in force than the flag says
+        if let Some(over) = need.over(settings.memory_limit_mib) {
+            tracing::warn!(
+                eligible = need.eligible,
+                memory_estimate_mib = need.mib(),
+                memory_limit_mib = settings.memory_limit_mib,
+                "{over}"
+            );
         }
         let shutdown = CancellationToken::new();
         let state = State {

@@ -5,7 +5,7 @@
 //! - [`Route`]: every powersource route, its template (the `route` label of metrics and logs)
 //!   and its allowed methods, parsed from a path once; and the path builders superpower calls
 //!   ([`character_path`], [`image_path`], [`assignment_path`], [`characters_path`]).
-//! - the header names ([`INSTANCE_HEADER`], [`FAULT_HEADER`]);
+//! - the header names ([`INSTANCE_HEADER`], [`FAULT_HEADER`], [`TARGET_HEADER`]);
 //! - the JSON of every answer: [`CharacterView`] (`/characters/{id}`, `/assignments/{key}`),
 //!   [`CharacterPage`] (`/characters`), [`RandomAnswer`] (`/random`), [`HealthDetail`]
 //!   (`/health`), [`FaultSpec`]
@@ -26,6 +26,21 @@ use crate::http::body::{full, if_none_match, json_object, Body, Response};
 
 /// The header naming the powersource instance on every one of its responses.
 pub static INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-powersource-instance");
+
+/// The longest instance name superpower passes on from [`INSTANCE_HEADER`] (a pod's name is
+/// at most 253 bytes); a longer one is replaced by the instance's address.
+pub const MAX_INSTANCE_NAME: usize = 253;
+
+/// The header naming the request an answer is for: powersource echoes the request target (path
+/// and query) on every answer, and superpower serves no answer whose echo is
+/// not the target it sent. Once a request is written, HTTP/1.1 alone cannot tell a stray answer
+/// (a duplicate, a body longer than its `Content-Length`) from the real one; this can, so one
+/// user's answer never reaches another. Targets longer than [`MAX_TARGET_ECHO`] are not echoed
+/// (superpower's are far shorter).
+pub static TARGET_HEADER: HeaderName = HeaderName::from_static("x-powersource-target");
+
+/// The longest request target powersource echoes in [`TARGET_HEADER`].
+pub const MAX_TARGET_ECHO: usize = 512;
 
 /// The header on an injected error (`error`), so nobody mistakes it for a real failure.
 pub static FAULT_HEADER: HeaderName = HeaderName::from_static("x-powersource-fault");
@@ -141,7 +156,11 @@ pub fn image_path(id: CharacterId) -> String {
 
 /// The path of [`Route::Assignment`]; `user_key` must be a valid key ([`valid_user_key`]).
 pub fn assignment_path(user_key: impl std::fmt::Display) -> String {
-    format!("/assignments/{user_key}")
+    use std::fmt::Write as _;
+    // on every request of `GET /`: one allocation, sized for a user id (22 characters)
+    let mut path = String::with_capacity(40);
+    let _ = write!(path, "/assignments/{user_key}");
+    path
 }
 
 /// The path of [`Route::Random`].

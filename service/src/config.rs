@@ -7,8 +7,10 @@ use clap::{Args, FromArgMatches};
 
 /// Connections a service serves at once, unless `--max-connections` says otherwise: the one
 /// statement of this default (both services' flags and [`ServeOptions`](crate::http::ServeOptions)
-/// use it).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// use it). A connection costs up to about 32 KiB (hyper's read buffer, up to the 16 KiB head
+/// limit, its write buffer, the task): 1,000 of them stay within a third of superpower's
+/// 128 MiB memory budget (docs/CONTRACTS.md, Memory). Every fleet runs two replicas.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000;
 
 /// How long a slow client may stall before it is cut off, in milliseconds, unless
 /// `--client-timeout-ms` says otherwise (both services' flags use it).

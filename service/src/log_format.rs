@@ -27,6 +27,27 @@ use tracing_subscriber::registry::LookupSpan;
 /// The target of the access-log event (`RUST_LOG=access=off` turns it off).
 pub const ACCESS_TARGET: &str = "access";
 
+/// How much of a request path goes into an access line or a span (`url.path`): a client's bytes
+/// are kept bounded wherever they are kept.
+pub const PATH_BYTES: usize = 200;
+
+/// `path` cut to [`PATH_BYTES`] (at a character boundary).
+pub fn cut_path(path: &str) -> &str {
+    truncate(path, PATH_BYTES)
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The JSON line format of both services (see the module docs).
 pub struct JsonLines {
     /// tracing-subscriber's JSON format, for every event but the access line.

@@ -10,7 +10,10 @@
 //!
 //! A slow, dead or black-holed collector never reaches a request: a finished span goes into a
 //! queue of at most `--otlp-queue-spans` spans (dropped when full), and one background thread
-//! exports batches from it, each POST bounded by `--otlp-timeout-ms`.
+//! exports batches from it, each POST bounded by `--otlp-timeout-ms`. A span holds few of a
+//! client's bytes, so the queue is bounded in bytes too: the path cut as the access log cuts it
+//! ([`crate::log_format::PATH_BYTES`]), and a caller's `tracestate` (which every span of the
+//! request copies) only up to [`MAX_TRACESTATE_BYTES`].
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -32,6 +35,17 @@ use opentelemetry_sdk::Resource;
 
 /// The W3C header of a caller's span.
 const TRACEPARENT: &str = "traceparent";
+/// The W3C header of vendors' trace state, which every span under the caller's copies.
+const TRACESTATE: &str = "tracestate";
+/// The largest `tracestate` taken from a caller, in bytes and in list members (W3C allows 32
+/// members, each up to 256 characters of value): a larger one is dropped whole (W3C
+/// trace-context allows it), so that a client cannot make every span of its request carry
+/// kilobytes of its own bytes. Every span holds the parsed list, two strings a member: 32 short
+/// members made a queued span cost about 4 KiB, 8 about 2 KiB (the trace flood of
+/// `bench/traces.sh`).
+pub const MAX_TRACESTATE_BYTES: usize = 512;
+/// See [`MAX_TRACESTATE_BYTES`].
+pub const MAX_TRACESTATE_MEMBERS: usize = 8;
 
 /// How long SIGTERM's flush of the spans still queued may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -359,7 +373,7 @@ pub fn server_span(
         return TraceSpan::none();
     }
     let parent = if headers.contains_key(TRACEPARENT) {
-        TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+        TraceContextPropagator::new().extract(&Bounded(HeaderExtractor(headers)))
     } else {
         Context::new()
     };
@@ -390,10 +404,27 @@ pub fn server_span(
         SpanKind::Server,
         vec![
             KeyValue::new("http.request.method", method),
-            KeyValue::new("url.path", path.to_owned()),
+            KeyValue::new("url.path", crate::log_format::cut_path(path).to_owned()),
         ],
         &parent,
     )
+}
+
+/// The caller's headers as the propagator reads them, with a `tracestate` over
+/// [`MAX_TRACESTATE_BYTES`] or [`MAX_TRACESTATE_MEMBERS`] left out.
+struct Bounded<'a>(HeaderExtractor<'a>);
+
+impl opentelemetry::propagation::Extractor for Bounded<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = self.0.get(key)?;
+        let bounded = value.len() <= MAX_TRACESTATE_BYTES
+            && value.split(',').filter(|m| !m.trim().is_empty()).count() <= MAX_TRACESTATE_MEMBERS;
+        (key != TRACESTATE || bounded).then_some(value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys()
+    }
 }
 
 /// Records a request's route template and status on its server span (a 5xx marks it failed),
@@ -439,6 +470,43 @@ mod tests {
         assert!(root(false, 1.0).keep(Some(false)) && !root(false, 0.0).keep(Some(true)));
         assert_eq!(ratio("1.0"), Ok(1.0));
         assert!(ratio("1.5").is_err() && ratio("-0.1").is_err() && ratio("x").is_err());
+    }
+
+    #[test]
+    fn a_tracestate_over_its_bounds_is_left_out() {
+        use opentelemetry::propagation::Extractor;
+        let with = |state: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                TRACEPARENT,
+                http::HeaderValue::from_static(
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                ),
+            );
+            h.insert(TRACESTATE, http::HeaderValue::from_str(state).unwrap());
+            h
+        };
+        let members = |n: usize| {
+            (0..n)
+                .map(|i| format!("v{i}=x"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (state, kept) in [
+            (members(1), true),
+            (members(MAX_TRACESTATE_MEMBERS), true),
+            (members(MAX_TRACESTATE_MEMBERS + 1), false),
+            (format!("v={}", "x".repeat(MAX_TRACESTATE_BYTES - 2)), true),
+            (format!("v={}", "x".repeat(MAX_TRACESTATE_BYTES - 1)), false),
+        ] {
+            let h = with(&state);
+            let b = Bounded(HeaderExtractor(&h));
+            assert_eq!(b.get(TRACESTATE).is_some(), kept, "{} bytes", state.len());
+            assert!(
+                b.get(TRACEPARENT).is_some(),
+                "the traceparent always goes on"
+            );
+        }
     }
 
     #[test]

@@ -63,7 +63,10 @@ impl Prepared {
         page: bool,
     ) -> Result<Self, serde_json::Error> {
         let character = Character::from(view);
-        let json = serde_json::to_vec(&Answer::of(&character, Some(instance)))?;
+        let mut json = serde_json::to_vec(&Answer::of(&character, Some(instance)))?;
+        // the bound counts lengths: the allocations are made no larger (a rendered buffer grows
+        // by doubling, and kept as it is it would hold up to twice what is counted)
+        json.shrink_to_fit();
         let html = OnceLock::new();
         if page {
             let _ = html.set(page_of(&character));
@@ -123,7 +126,9 @@ impl Prepared {
 }
 
 fn page_of(c: &Character) -> Bytes {
-    Bytes::from(html::character_page(c, false))
+    let mut page = html::character_page(c, false);
+    page.shrink_to_fit();
+    Bytes::from(page)
 }
 
 /// One thread's entries, by the hash of their key, and the bytes they hold.

@@ -1,4 +1,6 @@
-//! Recently served images, bounded in bytes (fresh for a TTL, then revalidated). Each user's last
+//! Recently served images, bounded in bytes (fresh for a TTL, then revalidated), and the
+//! memory of every image on its way to a client, in the cache or not ([`ImageCache::hold`]):
+//! an image a slow client is still reading after the cache dropped it is still counted. Each user's last
 //! known character is not kept here: it travels with the user ([`crate::remembered`]), and the
 //! characters to render it from are in [`crate::catalog`].
 
@@ -34,12 +36,49 @@ struct Entry {
     stored: Instant,
 }
 
-/// Recently served images, at most `capacity` bytes in all, each fresh for `ttl` after it was
-/// fetched or revalidated.
+/// What an entry costs beyond its image's bytes: the `CachedImage` and its `Arc`, the header
+/// values, the LRU's node and its slot.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<CachedImage>() + 16 + 2 * 64 + 64 + 16;
+
+/// What `image` costs in the cache, in bytes.
+fn cost(image: &CachedImage) -> usize {
+    ENTRY_OVERHEAD + image.bytes.len()
+}
+
+/// Recently served images, at most `capacity` bytes in all (their bytes and each entry's
+/// overhead), each fresh for `ttl` after it was fetched or revalidated.
 pub struct ImageCache {
     inner: Mutex<(LruCache<u64, Entry>, usize)>,
     capacity: usize,
     ttl: Duration,
+    /// Bytes of images held anywhere (in the cache, in answers being sent), in KiB:
+    /// [`HELD_FACTOR`] × the cache's capacity.
+    held: Arc<tokio::sync::Semaphore>,
+}
+
+/// Images held in memory at most, anywhere: this many times the cache's capacity (the cache's
+/// own images, and as much again on their way to clients after the cache let them go).
+pub const HELD_FACTOR: usize = 2;
+
+/// The bytes of images held anywhere with a cache of `capacity`: [`HELD_FACTOR`] × it, and at
+/// least room for the largest image (with the cache off, images are still served).
+fn held_bytes(capacity: usize) -> usize {
+    capacity
+        .saturating_mul(HELD_FACTOR)
+        .max(service::api::MAX_IMAGE_BYTES)
+}
+
+/// An image's bytes and the part of the budget they hold, given back when the last copy of the
+/// `Bytes` made of it is dropped (the cache's and every answer's).
+struct Held {
+    bytes: Vec<u8>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl ImageCache {
@@ -49,7 +88,22 @@ impl ImageCache {
             inner: Mutex::new((LruCache::unbounded(), 0)),
             capacity,
             ttl,
+            held: Arc::new(tokio::sync::Semaphore::new(
+                held_bytes(capacity).div_ceil(1024),
+            )),
         }
+    }
+
+    /// `image` (an answer's bytes) as bytes of their own, exactly their size, counted against
+    /// the images held ([`HELD_FACTOR`] × the capacity) until the last copy is dropped; `None`
+    /// when that budget is spent (the caller answers 503: an image cannot be held now).
+    pub fn hold(&self, image: &[u8]) -> Option<Bytes> {
+        let kib = u32::try_from(image.len().div_ceil(1024)).ok()?;
+        let permit = self.held.clone().try_acquire_many_owned(kib).ok()?;
+        Some(Bytes::from_owner(Held {
+            bytes: image.to_vec(),
+            _permit: permit,
+        }))
     }
 
     /// The image of character `id`, if cached, and whether it is still fresh.
@@ -65,7 +119,7 @@ impl ImageCache {
     /// Caches an image, fresh from now (also after a 304 revalidated it); images larger than
     /// the whole cache are not kept.
     pub fn put(&self, id: u64, image: Arc<CachedImage>) {
-        let size = image.bytes.len();
+        let size = cost(&image);
         if size > self.capacity {
             return;
         }
@@ -76,12 +130,12 @@ impl ImageCache {
             stored: Instant::now(),
         };
         if let Some(old) = lru.put(id, entry) {
-            *used -= old.image.bytes.len();
+            *used -= cost(&old.image);
         }
         *used += size;
         while *used > self.capacity {
             match lru.pop_lru() {
-                Some((_, old)) => *used -= old.image.bytes.len(),
+                Some((_, old)) => *used -= cost(&old.image),
                 None => break,
             }
         }
@@ -92,7 +146,7 @@ impl ImageCache {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (lru, used) = &mut *guard;
         if let Some(old) = lru.pop(&id) {
-            *used -= old.image.bytes.len();
+            *used -= cost(&old.image);
         }
     }
 
@@ -108,7 +162,8 @@ mod tests {
 
     #[test]
     fn image_cache_is_bounded_by_bytes() {
-        let c = ImageCache::new(10, Duration::from_secs(60));
+        // room for 10 bytes of images and two entries' overhead
+        let c = ImageCache::new(10 + 2 * ENTRY_OVERHEAD, Duration::from_secs(60));
         let img = |n: usize| {
             Arc::new(CachedImage {
                 content_type: http::HeaderValue::from_static("image/png"),
@@ -118,11 +173,11 @@ mod tests {
         };
         c.put(1, img(6));
         c.put(2, img(4));
-        assert_eq!(c.bytes(), 10);
+        assert_eq!(c.bytes(), 10 + 2 * ENTRY_OVERHEAD);
         c.put(3, img(5));
         assert!(c.get(1).is_none());
-        assert!(c.bytes() <= 10);
-        c.put(4, img(11));
+        assert!(c.bytes() <= 10 + 2 * ENTRY_OVERHEAD);
+        c.put(4, img(11 + 2 * ENTRY_OVERHEAD));
         assert!(c.get(4).is_none(), "larger than the cache: not kept");
         assert!(c.get(3).unwrap().fresh);
         c.remove(3);
@@ -131,7 +186,7 @@ mod tests {
 
     #[test]
     fn images_go_stale_after_the_ttl_and_a_put_freshens_them() {
-        let c = ImageCache::new(100, Duration::ZERO);
+        let c = ImageCache::new(100 + ENTRY_OVERHEAD, Duration::ZERO);
         let img = Arc::new(CachedImage {
             content_type: http::HeaderValue::from_static("image/png"),
             etag: None,
@@ -139,9 +194,30 @@ mod tests {
         });
         c.put(1, img.clone());
         assert!(!c.get(1).unwrap().fresh, "a zero TTL: always revalidate");
-        let c = ImageCache::new(100, Duration::from_secs(60));
+        let c = ImageCache::new(100 + ENTRY_OVERHEAD, Duration::from_secs(60));
         c.put(1, img);
         assert!(c.get(1).unwrap().fresh);
-        assert_eq!(c.bytes(), 3);
+        assert_eq!(c.bytes(), 3 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn images_held_anywhere_are_bounded_and_given_back_when_dropped() {
+        let capacity = service::api::MAX_IMAGE_BYTES;
+        let c = ImageCache::new(capacity, Duration::from_secs(60));
+        // twice the capacity in all: two images of the capacity, not a third
+        let a = c.hold(&vec![1u8; capacity]).expect("room");
+        let b = c.hold(&vec![2u8; capacity]).expect("room");
+        assert!(c.hold(&[3u8; 1]).is_none(), "the budget is spent");
+        assert!(a.iter().all(|&x| x == 1) && a.len() == capacity);
+        // a copy (an answer being sent) keeps it held; the last one gives it back
+        let answer = b.clone();
+        drop(b);
+        assert!(c.hold(&[3u8; 1]).is_none());
+        drop(answer);
+        assert!(c.hold(&vec![3u8; capacity]).is_some());
+        drop(a);
+        // with the cache off, the largest image can still be held (and served)
+        let off = ImageCache::new(0, Duration::from_secs(60));
+        assert!(off.hold(&vec![4u8; capacity]).is_some());
     }
 }

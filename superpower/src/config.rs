@@ -91,8 +91,8 @@ pub struct Settings {
     pub cookie_key_previous: Option<CookieKey>,
 
     /// Bytes of characters kept to render degraded answers (the whole dataset: the sample's 250
-    /// characters take about 150 KB).
-    #[arg(long, env = "SUPERPOWER_CATALOG_BYTES", default_value_t = 32 * 1024 * 1024)]
+    /// characters take about 150 KB, so the default holds some 13,000 of their size).
+    #[arg(long, env = "SUPERPOWER_CATALOG_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub catalog_bytes: usize,
 
     /// How often the catalog asks a powersource whether the dataset changed (one conditional
@@ -126,9 +126,9 @@ pub struct Settings {
     pub replica_name: Option<String>,
 
     /// Bytes of prepared answers (a powersource answer decoded, its JSON and HTML rendered)
-    /// kept per worker thread, so a repeated answer is not decoded and rendered again; 0 turns
-    /// this off. An entry of the sample dataset is about 2.5 KB, so the default holds some
-    /// 6,000: a 1,500-character dataset from each of 3 instances, with room.
+    /// kept by the process, each worker thread its equal share, so a repeated answer is not
+    /// decoded and rendered again; 0 turns this off. An entry of the sample dataset is about
+    /// 2.5 KB, so the default holds some 6,500 in all (3,300 per worker thread on 2 cores).
     #[arg(long, env = "SUPERPOWER_ANSWER_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub answer_cache_bytes: usize,
 
@@ -159,7 +159,9 @@ pub struct Settings {
     #[arg(long, env = "POWERSOURCE_ADMIN_TOKEN", hide_env_values = true, value_parser = service::config::admin_token)]
     pub powersource_admin_token: Option<String>,
 
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once, one limit for the process. Past it, up to 64 more are
+    /// accepted for probes: `/live` and `/health` answered, any other request a 503 that closes
+    /// the connection; past those, a connection is closed at once.
     #[arg(long, env = "SUPERPOWER_MAX_CONNECTIONS", value_parser = positive_count, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
@@ -222,11 +224,11 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.cookie_key, None);
-        assert_eq!(s.catalog_bytes, 32 * 1024 * 1024);
+        assert_eq!(s.catalog_bytes, 8 * 1024 * 1024);
         assert_eq!(s.peer_interval, Duration::from_millis(500));
         assert!(s.peers.is_empty() && s.peers_dns.is_none());
         assert_eq!(s.answer_cache_bytes, 16 * 1024 * 1024);
-        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.max_connections, 1_000);
         assert_eq!(s.client_timeout, Duration::from_secs(10));
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.powersources, ["http://127.0.0.1:1"]);

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// No powersource answered and there is nothing to fall back on.
     #[error("no powersource answered")]
     Unavailable(#[source] RouteError),
+    /// The memory set aside for something (images on their way to clients) is in use.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// A powersource answered something that makes no sense.
     #[error("bad answer from powersource {instance}: {detail}")]
     BadUpstream {
@@ -84,7 +87,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadUpstream { .. } => StatusCode::BAD_GATEWAY,
         };
         if status.is_server_error() {
@@ -96,6 +99,7 @@ impl ApiError {
                 "no power source can answer right now; try again in a few seconds".into()
             }
             ApiError::BadUpstream { .. } => "a power source gave a bad answer".into(),
+            ApiError::Busy(_) => "too busy right now; try again in a moment".into(),
             other => other.to_string(),
         };
         let mut resp = match format {

@@ -149,7 +149,12 @@ pub async fn image(state: &State, id: &str, headers: &HeaderMap) -> Result<Respo
     };
     let etag = stale.as_ref().and_then(|img| img.etag.as_ref());
     let cached = match (state.powersource.image(id, etag).await, stale) {
-        (Ok(ImageFetch::Image(img)), _) => {
+        (Ok(ImageFetch::Image(mut img)), _) => {
+            // its own bytes, counted until the last answer sending them is done
+            img.bytes = state
+                .images
+                .hold(&img.bytes)
+                .ok_or(ApiError::Busy("images held in memory at their bound"))?;
             let img = Arc::new(img);
             state.images.put(id, img.clone());
             img

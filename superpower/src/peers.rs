@@ -307,6 +307,7 @@ pub fn spawn(peers: Arc<Peers>, switches: Arc<Switches>, cancel: CancellationTok
     if !peers.configured() {
         return;
     }
+    tokio::spawn(peers.backend.clone().sweep_until(cancel.clone()));
     tokio::spawn(async move {
         loop {
             tokio::select! {

@@ -103,6 +103,11 @@ impl Powersource {
         self.router.fleet()
     }
 
+    /// The client the calls go through.
+    pub fn backend(&self) -> &Backend {
+        self.router.backend()
+    }
+
     /// `GET /assignments/{user}`: the user's superpower.
     ///
     /// # Errors
@@ -142,6 +147,8 @@ impl Powersource {
             .headers
             .get(&INSTANCE_HEADER)
             .and_then(|v| v.to_str().ok())
+            // a name is short: a longer one (a misbehaving peer's) is not passed on to users
+            .filter(|name| name.len() <= api::MAX_INSTANCE_NAME)
             .unwrap_or(routed.instance.name());
         self.answers.prepare(
             &routed.reply.body,
@@ -193,6 +200,8 @@ impl Powersource {
         Ok(ImageFetch::Image(CachedImage {
             content_type,
             etag: routed.reply.headers.get(ETAG).cloned(),
+            // a view of the connection's read buffer: the handler keeps an exact-size copy
+            // (`ImageCache::hold`)
             bytes: routed.reply.body,
         }))
     }

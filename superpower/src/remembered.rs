@@ -173,10 +173,7 @@ impl Keys {
             return None;
         }
         let id: CharacterId = id.parse().ok()?;
-        let mut raw = [0u8; TAG_BYTES + 2];
-        if URL_SAFE_NO_PAD.decode_slice(tag, &mut raw).ok()? != TAG_BYTES {
-            return None;
-        }
+        let raw = crate::identity::decode_16(tag.as_bytes())?;
         let tag = &raw[..TAG_BYTES];
         if Self::tag(&self.current, user, id)
             .verify_truncated_left(tag)

@@ -119,6 +119,7 @@ pub fn template_of(path: &str) -> &'static str {
 /// Answers one request.
 pub async fn route(state: &State, req: Request<Incoming>) -> Response {
     let mut resp = routed(state, req).await;
+    crate::render::add_page_headers(&mut resp);
     if state.draining.load(Relaxed) {
         // the lame duck: the client's next request opens a connection, which the balancer
         // sends to a replica that stays
@@ -217,6 +218,11 @@ async fn answer(
 /// split its list over several `Accept` headers (RFC 9110 §5.3): they are joined with commas
 /// into one list first. A value that is not text is skipped.
 fn negotiated(headers: &HeaderMap) -> Option<Format> {
+    let mut all = headers.get_all(ACCEPT).iter();
+    // the common case, one `Accept`, is read in place
+    if let (Some(only), None) = (all.next(), all.next()) {
+        return negotiate::choose(only.to_str().ok());
+    }
     let values: Vec<&str> = headers
         .get_all(ACCEPT)
         .iter()

@@ -151,10 +151,12 @@ impl Router {
         let start = Instant::now();
         let deadline = tight.then(|| start + self.deadline);
 
-        let launch = |i: usize, reason: Reason| -> Attempt {
+        // `now`: when the attempt starts (the request's start for the first: one clock read
+        // serves the deadline, the attempt's timeout and its latency)
+        let launch = |i: usize, reason: Reason, now: Instant| -> Attempt {
             let inst = candidates.get(i).expect("index below max_attempts").clone();
             let timeout = match deadline {
-                Some(d) => attempt_timeout.min(d.saturating_duration_since(Instant::now())),
+                Some(d) => attempt_timeout.min(d.saturating_duration_since(now)),
                 None => attempt_timeout,
             };
             let backend = self.backend.clone();
@@ -162,14 +164,13 @@ impl Router {
             let mut headers = headers.clone();
             let span = AttemptSpan::start(&inst, i + 1, reason, &mut headers);
             Box::pin(async move {
-                let t0 = Instant::now();
                 let r = backend
-                    .get_with(inst.base(), &path, &headers, timeout, tight, limit)
+                    .get_until(inst.base(), &path, &headers, now + timeout, tight, limit)
                     .await;
-                (inst, t0, span, r)
+                (inst, now, span, r)
             })
         };
-        let mut first = launch(0, Reason::First);
+        let mut first = launch(0, Reason::First, start);
         let mut launched = 1;
         let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
 
@@ -178,7 +179,9 @@ impl Router {
         // that needs no second attempt pays for no set of attempts and no deadline timer.
         let hedge_first = (hedging && launched < max_attempts).then(|| self.hedge_delay());
         let first_result = match hedge_first {
-            Some(delay) => tokio::time::timeout(delay, &mut first).await.ok(),
+            Some(delay) => tokio::time::timeout_at((start + delay).into(), &mut first)
+                .await
+                .ok(),
             None => Some((&mut first).await),
         };
         match first_result {
@@ -193,13 +196,13 @@ impl Router {
                     return Err(RouteError::Exhausted { attempts: launched });
                 }
                 metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
-                inflight.push(launch(launched, Reason::Failover));
+                inflight.push(launch(launched, Reason::Failover, Instant::now()));
                 launched += 1;
             }
             None => {
                 metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
                 inflight.push(first);
-                inflight.push(launch(launched, Reason::Hedge));
+                inflight.push(launch(launched, Reason::Hedge, Instant::now()));
                 launched += 1;
             }
         }
@@ -232,13 +235,13 @@ impl Router {
                             break;
                         }
                         metrics::counter!(SUPERPOWER_FAILOVERS_TOTAL).increment(1);
-                        inflight.push(launch(launched, Reason::Failover));
+                        inflight.push(launch(launched, Reason::Failover, Instant::now()));
                         launched += 1;
                     }
                 }
                 () = hedge => {
                     metrics::counter!(SUPERPOWER_HEDGED_REQUESTS_TOTAL).increment(1);
-                    inflight.push(launch(launched, Reason::Hedge));
+                    inflight.push(launch(launched, Reason::Hedge, Instant::now()));
                     launched += 1;
                 }
                 () = overall => break,

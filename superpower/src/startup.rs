@@ -13,6 +13,7 @@ use service::metrics::{
     SUPERPOWER_HEDGED_REQUESTS_TOTAL,
 };
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::answers::Answers;
@@ -67,8 +68,10 @@ impl Application {
         ] {
             metrics::counter!(counter).increment(0);
         }
-        let backend = Backend::new(settings.connect_timeout);
+        let backend = Backend::for_powersource(settings.connect_timeout);
         let cancel = CancellationToken::new();
+        // the main runtime's calls (health checks, the catalog, admin) have a pool of their own
+        tokio::spawn(backend.clone().sweep_until(cancel.clone()));
         let ejection = Ejection {
             cooldown: settings.eject_cooldown,
             max_percent: settings.max_ejection_percent,
@@ -181,10 +184,14 @@ impl Application {
             promises::spawn_ticker(promises.clone(), move || fleet.ring().len(), cancel.clone());
         }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
+        // the bound is the process's: each worker thread gets its share
+        let workers = settings
+            .workers
+            .unwrap_or_else(crate::workers::default_count);
         let powersource = Arc::new(Powersource::new(
             router,
             settings.powersource_admin_token(),
-            Answers::new(settings.answer_cache_bytes),
+            Answers::new(settings.answer_cache_bytes / workers.max(1)),
         ));
         let catalog = Arc::new(Catalog::new(settings.catalog_bytes));
         // filled before the replica serves (and says it is healthy) when an instance answers, so
@@ -217,9 +224,7 @@ impl Application {
             lame_duck: settings.lame_duck,
             max_connections: settings.max_connections,
             client_timeout: settings.client_timeout,
-            workers: settings
-                .workers
-                .unwrap_or_else(crate::workers::default_count),
+            workers,
         })
     }
 
@@ -266,19 +271,22 @@ impl Application {
         if let Ok(addr) = self.listener.local_addr() {
             tracing::info!(%addr, workers = self.workers, "superpower listening");
         }
+        // one limit for the process, whichever worker the kernel hands a connection to
+        let options = ServeOptions {
+            permits: Some(Arc::new(Semaphore::new(self.max_connections))),
+            ..options
+        };
         let served = crate::workers::serve(
             self.listener,
             self.workers,
-            self.max_connections,
-            move |listener, max_connections, stop| {
+            move |listener, stop| {
+                // on this worker's runtime: its pool of connections to powersource is its own
+                let sweeper = state.powersource.backend().clone();
+                tokio::spawn(sweeper.sweep_until(stop.clone()));
                 let state = state.clone();
-                let options = ServeOptions {
-                    max_connections,
-                    ..options.clone()
-                };
                 service::http::serve(
                     listener,
-                    options,
+                    options.clone(),
                     move |req| {
                         let state = state.clone();
                         async move { crate::routes::route(&state, req).await }

@@ -85,12 +85,14 @@ pub fn default_count() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
-/// Serves `serve_one` on `count` worker threads, each with a duplicate of `listener` and its
-/// share of `max_connections`, until `shutdown` resolves; then every worker drains (the
-/// `serve_one` future finishes) before this returns.
+/// Serves `serve_one` on `count` worker threads, each with a duplicate of `listener`, until
+/// `shutdown` resolves; then every worker drains (the `serve_one` future finishes) before this
+/// returns.
 ///
-/// `serve_one(listener, max_connections, stop)` is one worker's accept loop; it must return
-/// once `stop` is cancelled and its connections are drained.
+/// `serve_one(listener, stop)` is one worker's accept loop; it must return once `stop` is
+/// cancelled and its connections are drained. A limit on connections is the caller's, shared
+/// by the workers (one for the process: the kernel spreads new connections over the workers'
+/// sockets whatever each one holds).
 ///
 /// # Errors
 /// When the socket cannot be duplicated or a thread or runtime cannot be made (then no worker
@@ -98,12 +100,11 @@ pub fn default_count() -> usize {
 pub async fn serve<S, Fut>(
     listener: TcpListener,
     count: usize,
-    max_connections: usize,
     serve_one: S,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
-    S: Fn(TcpListener, usize, CancellationToken) -> Fut + Send + Sync + 'static,
+    S: Fn(TcpListener, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     let count = count.max(1);
@@ -113,7 +114,6 @@ where
         sockets.push(beside(&std_listener)?);
     }
     sockets.push(std_listener);
-    let per_worker = max_connections.div_ceil(count).max(1);
     let stop = CancellationToken::new();
     let serve_one = Arc::new(serve_one);
     let mut done = Vec::with_capacity(count);
@@ -137,7 +137,7 @@ where
                 runtime.block_on(async move {
                     tokio::spawn(keep_a_timer_due());
                     match TcpListener::from_std(socket) {
-                        Ok(listener) => serve_one(listener, per_worker, worker_stop).await,
+                        Ok(listener) => serve_one(listener, worker_stop).await,
                         Err(err) => tracing::error!(worker = i, %err, "worker cannot listen"),
                     }
                 });
@@ -172,7 +172,6 @@ where
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Each worker answers with its thread's name; connections reach more than one worker, and
@@ -198,16 +197,13 @@ mod tests {
 
     async fn two_workers_answer_and_stop(listener: TcpListener) {
         let addr = listener.local_addr().unwrap();
-        let shares = Arc::new(Mutex::new(Vec::new()));
         let stopped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (shares2, stopped2) = (shares.clone(), stopped.clone());
+        let stopped2 = stopped.clone();
         let server = tokio::spawn(serve(
             listener,
             2,
-            10,
-            move |listener, share, stop| {
-                shares2.lock().unwrap().push(share);
+            move |listener, stop| {
                 let stopped = stopped2.clone();
                 async move {
                     let name = std::thread::current().name().unwrap_or("").to_owned();
@@ -246,7 +242,6 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|n| n.starts_with("superpower-worker-")));
-        assert_eq!(*shares.lock().unwrap(), [5, 5]);
         let _ = stop_tx.send(());
         server.await.unwrap().unwrap();
         assert_eq!(stopped.load(std::sync::atomic::Ordering::SeqCst), 2);

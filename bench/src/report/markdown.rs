@@ -114,29 +114,22 @@ fn max_throughput(s: &mut String, e: &E2e) {
     );
 }
 
-/// The promise-tracking comparison: on vs off, same run.
-fn tracking(s: &mut String, k: &Tracking) {
-    let list = |v: &[f64]| {
-        v.iter()
-            .map(|x| thousands(*x))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+/// The runs of one side, thousands grouped.
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| thousands(*x))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The table of an A/B: each side's best run, every run, and its CPU per request.
+fn ab_table(s: &mut String, what: &str, sides: [(&str, f64, &Vec<f64>, f64); 2]) {
     let _ = writeln!(
         s,
-        "### Promise tracking: on vs off (superpower as shipped, and with `--no-promise-tracking`; \
-         same powersources and users, {} interleaved rounds, maximum throughput)\n",
-        k.rounds
-    );
-    let _ = writeln!(
-        s,
-        "| promise tracking | best req/s | each run, req/s | superpower CPU µs/req (median) |"
+        "| {what} | best req/s | each run, req/s | superpower CPU µs/req (median) |"
     );
     let _ = writeln!(s, "|---|---:|---|---:|");
-    for (side, best, runs, cpu) in [
-        ("on", k.on_best_rps, &k.on_rps, k.on_median_cpu_us),
-        ("off", k.off_best_rps, &k.off_rps, k.off_median_cpu_us),
-    ] {
+    for (side, best, runs, cpu) in sides {
         let _ = writeln!(
             s,
             "| {side} | {} | {} | {cpu:.1} |",
@@ -144,6 +137,24 @@ fn tracking(s: &mut String, k: &Tracking) {
             list(runs)
         );
     }
+}
+
+/// The promise-tracking comparison: on vs off, same run.
+fn tracking(s: &mut String, k: &Tracking) {
+    let _ = writeln!(
+        s,
+        "### Promise tracking: on vs off (superpower as shipped, and with `--no-promise-tracking`; \
+         same powersources and users, {} interleaved rounds, maximum throughput)\n",
+        k.rounds
+    );
+    ab_table(
+        s,
+        "promise tracking",
+        [
+            ("on", k.on_best_rps, &k.on_rps, k.on_median_cpu_us),
+            ("off", k.off_best_rps, &k.off_rps, k.off_median_cpu_us),
+        ],
+    );
     let _ = writeln!(
         s,
         "\non = **{:.3}×** off (best runs); {} identity checks made by the \"on\" side, {} changes.\n",
@@ -246,15 +257,21 @@ fn peers(s: &mut String, p: &Peers) {
                 .map_or("not measured".into(), |r| r.changed_users.len().to_string()),
         },
     );
+    let paired = super::paired_medians(&p.max_rounds);
     row(
-        "max throughput, oha -c 32, one cookie (req/s)".into(),
+        format!(
+            "max throughput, oha -c 32, one cookie (req/s; the median of {} rounds; superpower: the median of its ratios to nginx in the same round)",
+            p.max_rounds.len()
+        ),
         &|fe| {
-            find(&p.max, fe, None).map_or("not measured".into(), |r| {
-                if fe == FrontEnd::Nginx || nginx_max <= 0.0 {
-                    thousands(r.rps)
-                } else {
+            find(&p.max, fe, None).map_or("not measured".into(), |r| match (fe, paired) {
+                (FrontEnd::Superpower, Some((ratio, _, _))) => {
+                    format!("{} ({ratio:.2}× nginx)", thousands(r.rps))
+                }
+                (FrontEnd::Haproxy, _) if nginx_max > 0.0 => {
                     format!("{} ({:.2}× nginx)", thousands(r.rps), r.rps / nginx_max)
                 }
+                _ => thousands(r.rps),
             })
         },
     );

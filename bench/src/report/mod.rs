@@ -114,7 +114,7 @@ pub struct Tracking {
     pub on_median_cpu_us: f64,
     /// The median of `off_cpu_us_per_request`.
     pub off_median_cpu_us: f64,
-    /// Identity checks the "on" side made during the runs.
+    /// Identity checks the "on" side made (its warm-up included).
     pub identity_checks: u64,
     /// Identity changes it saw (must be 0: the whole fleet is up).
     pub identity_changes: u64,
@@ -170,8 +170,11 @@ pub struct Peers {
     pub users: usize,
     /// Every user once through each peer, checked against the character superpower gave.
     pub same_character: Vec<PeerRun>,
-    /// Maximum throughput with oha (one cookie, closed loop), the best of the rounds.
+    /// Maximum throughput with oha (one cookie, closed loop): each front end's median round.
     pub max: Vec<PeerRun>,
+    /// The paired rounds of `max`: in each, every front end measured once, one after the other
+    /// (the order reversed every other round, so a drifting machine favours none).
+    pub max_rounds: Vec<PairedRound>,
     /// Constant rates with the generator (rotating users, each one's character checked).
     pub rates: Vec<PeerRun>,
     /// The latency fault on one powersource, ms.
@@ -184,6 +187,41 @@ pub struct Peers {
     pub failover: Vec<PeerFailover>,
     /// Every powersource killed: what each front end answers (known users).
     pub lose_all: Vec<PeerRun>,
+}
+
+/// One paired round of the peers' maximum throughput: superpower beside nginx.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PairedRound {
+    /// superpower's req/s over nginx's.
+    pub rps_ratio: f64,
+    /// superpower's p99 at saturation, ms.
+    pub superpower_p99_ms: f64,
+    /// nginx's p99 at saturation, ms.
+    pub nginx_p99_ms: f64,
+}
+
+/// The median of the paired rounds' req/s ratios and of their p99s (superpower's, nginx's);
+/// `None` without rounds.
+pub fn paired_medians(rounds: &[PairedRound]) -> Option<(f64, f64, f64)> {
+    let of = |f: fn(&PairedRound) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
+    (!rounds.is_empty()).then(|| {
+        (
+            of(|r| r.rps_ratio),
+            of(|r| r.superpower_p99_ms),
+            of(|r| r.nginx_p99_ms),
+        )
+    })
+}
+
+/// The median of `v` (0 for none).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
 }
 
 /// One load run against one front end of the peers scenario.

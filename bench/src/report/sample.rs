@@ -4,9 +4,9 @@
 
 use super::{
     CookieSize, DnsPoint, E2e, Failover, Fault, FaultKind, FrontEnd, Ingest, InstancesPoint,
-    LoseAll, Machine, Memory, Micro, Mode, PeerFailover, PeerRun, Peers, Process, ReplicaRss,
-    ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak, System, Target,
-    Tool, Tracking, UsersPoint,
+    LoseAll, Machine, Memory, Micro, Mode, PairedRound, PeerFailover, PeerRun, Peers, Process,
+    ReplicaRss, ReplicasRun, Report, Results, ReturningRun, Row, Rss, RssRule, Scaling, Soak,
+    System, Target, Tool, Tracking, UsersPoint,
 };
 
 /// A run with every section filled in and every branch of the cells taken.
@@ -222,6 +222,14 @@ pub(super) fn results() -> Results {
             .iter()
             .zip([36_000.0, 50_000.0, 52_000.0])
             .map(|(&fe, rps)| run(fe, report(200_000, None, rps, 0.6)))
+            .collect(),
+        max_rounds: [(0.70, 0.6, 0.5), (0.72, 0.6, 0.6), (0.75, 0.7, 0.6)]
+            .into_iter()
+            .map(|(rps_ratio, sp, ng)| PairedRound {
+                rps_ratio,
+                superpower_p99_ms: sp,
+                nginx_p99_ms: ng,
+            })
             .collect(),
         rates: [1000.0, 10_000.0]
             .iter()

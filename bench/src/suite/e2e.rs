@@ -122,6 +122,7 @@ pub(super) async fn e2e(
     // oha sends one fixed request: one cookie, one character id
     let oha_targets = [
         (System::OneTier, fleet.one.addr, "/".to_owned(), None),
+        (System::TwoTier, fleet.two.addr, "/".to_owned(), None),
         (
             System::Superpower,
             fleet.superpower.addr,

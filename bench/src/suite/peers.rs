@@ -28,7 +28,7 @@ use crate::load::{self, Names, Plan, Report};
 use crate::oha;
 use crate::peers::{self, NOBODY};
 use crate::procs::{free_addr, Proc};
-use crate::report::{FrontEnd, PeerFailover, PeerRun, Peers, Process};
+use crate::report::{FrontEnd, PairedRound, PeerFailover, PeerRun, Peers, Process};
 
 /// The two peers, running.
 pub(super) struct Running {
@@ -232,11 +232,16 @@ pub(super) async fn peers(
             .push(measure(fe, fleet, &running, run).await?);
     }
 
-    // saturation: oha with one cookie, interleaved rounds, best of each
+    // saturation: oha with one cookie, paired rounds (every front end once per round, the
+    // order reversed every other round); each front end's median round is its row
     let cookie = users[0].to_str()?.to_owned();
-    let mut best: Vec<Option<PeerRun>> = vec![None, None, None];
+    let mut rounds: [Vec<PeerRun>; 3] = Default::default();
     for round in 1..=t.max_rounds {
-        for (i, fe) in FrontEnd::ALL.into_iter().enumerate() {
+        let mut order = FrontEnd::ALL.into_iter().enumerate().collect::<Vec<_>>();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for (i, fe) in order {
             step(&format!(
                 "peers: max throughput with oha, round {round}: {fe}"
             ));
@@ -244,16 +249,26 @@ pub(super) async fn peers(
             let run = async {
                 Ok(oha::run(addr, "/", Some(&cookie), MAX_CONNECTIONS, t.max, None).await?)
             };
-            let row = measure(fe, fleet, &running, run).await?;
-            if best[i]
-                .as_ref()
-                .is_none_or(|b| row.report.rps > b.report.rps)
-            {
-                best[i] = Some(row);
-            }
+            rounds[i].push(measure(fe, fleet, &running, run).await?);
+        }
+        let (sp, ng) = (&rounds[0][round - 1].report, &rounds[1][round - 1].report);
+        let paired = PairedRound {
+            rps_ratio: sp.rps / ng.rps.max(1.0),
+            superpower_p99_ms: sp.latency.p99_ms,
+            nginx_p99_ms: ng.latency.p99_ms,
+        };
+        step(&format!(
+            "peers: round {round}: superpower {:.3}× nginx, p99 {:.2} vs {:.2} ms",
+            paired.rps_ratio, paired.superpower_p99_ms, paired.nginx_p99_ms
+        ));
+        res.max_rounds.push(paired);
+    }
+    for mut runs in rounds {
+        runs.sort_by(|a, b| a.report.rps.total_cmp(&b.report.rps));
+        if !runs.is_empty() {
+            res.max.push(runs.swap_remove(runs.len() / 2));
         }
     }
-    res.max.extend(best.into_iter().flatten());
     if opts.only_peers {
         drop(running);
         return Ok(res);

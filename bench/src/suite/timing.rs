@@ -55,7 +55,7 @@ impl Timing {
         } else {
             Timing {
                 max: Duration::from_secs(4),
-                max_rounds: 2,
+                max_rounds: 5,
                 rate: Duration::from_secs(5),
                 tracking_rounds: 4,
                 users: 1000,

@@ -1,9 +1,6 @@
 //! The cost of measuring the promises live (superpower's identity check and its per-second
 //! ring, `superpower/src/promises.rs`), in the same run: a second superpower with
-//! `--no-promise-tracking` in front of the same 3 powersources, both loaded at maximum
-//! throughput by the same users, in interleaved rounds whose order alternates (on, off; off,
-//! on; …), so a burst of other work on the machine hurts both sides alike. Each side is
-//! charged the CPU time of its superpower process only (the powersources serve both alike).
+//! `--no-promise-tracking` in front of the same 3 powersources, an A/B ([`super::ab`]).
 //!
 //! The users are returning ones (their identity and the signed `superpower_last` cookie, which
 //! both superpowers verify: they share the bench's cookie key), so every answer of the "on"
@@ -18,38 +15,11 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::fleet::{start_superpower, Fleet};
+use super::ab::{best, median, versus};
+use super::fleet::Fleet;
 use super::options::Options;
-use super::progress::step;
-use super::timing::{Timing, MAX_CONNECTIONS, RECORD_LIMIT};
-use super::users::{cookies, every_user_once};
-use crate::load::{self, Names, Plan};
-use crate::procs::{Proc, MICROS_PER_TICK};
+use super::timing::Timing;
 use crate::report::{Process, Tracking};
-
-/// One maximum-throughput run at `p`: its answers per second and the CPU microseconds its
-/// process used per request.
-async fn run_once(
-    p: &Proc,
-    users: &Arc<Vec<HeaderValue>>,
-    t: &Timing,
-    failures: &mut Vec<String>,
-    what: &str,
-) -> anyhow::Result<(f64, f64)> {
-    let mut plan = Plan::new(p.addr, "/", MAX_CONNECTIONS, t.max);
-    plan.rotation = cookies(users);
-    let before = p.cpu_ticks();
-    let r = load::run(plan).await?;
-    let after = p.cpu_ticks();
-    if r.failures() > 0 {
-        failures.push(format!("{what}: {}", r.failure_summary()));
-    }
-    let cpu = match (before, after) {
-        (Some(b), Some(a)) => (a - b) as f64 * MICROS_PER_TICK / r.requests.max(1) as f64,
-        _ => 0.0,
-    };
-    Ok((r.rps, cpu))
-}
 
 /// The value of counter `name` in `addr`'s `/metrics`.
 async fn counter(addr: SocketAddr, name: &str) -> anyhow::Result<u64> {
@@ -70,16 +40,6 @@ async fn counter(addr: SocketAddr, name: &str) -> anyhow::Result<u64> {
     Ok(line[name.len()..].trim().parse::<f64>()? as u64)
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
 /// Runs the comparison; a load run with failures is recorded in `failures`.
 pub(super) async fn tracking(
     opts: &Options,
@@ -89,50 +49,28 @@ pub(super) async fn tracking(
     logs: &Path,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<Tracking> {
-    let off = start_superpower(
+    let on = &fleet.superpower;
+    let checks_before = counter(on.addr, "superpower_identity_checks_total").await?;
+    let untracked = (Process::SuperpowerUntracked, &["--no-promise-tracking"][..]);
+    let (off, s) = versus(
         opts,
+        fleet,
         logs,
-        Process::SuperpowerUntracked,
-        &fleet.powersources,
-        &["--no-promise-tracking".to_owned()],
+        untracked,
+        ["on", "off"],
+        users,
+        t,
+        failures,
     )
     .await?;
-    let on = &fleet.superpower;
-    // both warmed by every user once (pools, prepared answers)
-    for p in [on, &off] {
-        let r = load::run(every_user_once(p.addr, users, Names::Ignore, RECORD_LIMIT)).await?;
-        ensure!(
-            r.failures() == 0,
-            "warming {}: {}",
-            p.name(),
-            r.failure_summary()
-        );
-    }
-    let checks_before = counter(on.addr, "superpower_identity_checks_total").await?;
     let mut res = Tracking {
         rounds: t.tracking_rounds,
+        on_rps: s.rps[0].clone(),
+        off_rps: s.rps[1].clone(),
+        on_cpu_us_per_request: s.cpu_us[0].clone(),
+        off_cpu_us_per_request: s.cpu_us[1].clone(),
         ..Tracking::default()
     };
-    for round in 0..t.tracking_rounds {
-        let order = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for tracked in order {
-            let (p, side) = if tracked { (on, "on") } else { (&off, "off") };
-            step(&format!("promise tracking, round {}: {side}", round + 1));
-            let what = format!("max throughput, promise tracking {side}");
-            let (rps, cpu) = run_once(p, users, t, failures, &what).await?;
-            if tracked {
-                res.on_rps.push(rps);
-                res.on_cpu_us_per_request.push(cpu);
-            } else {
-                res.off_rps.push(rps);
-                res.off_cpu_us_per_request.push(cpu);
-            }
-        }
-    }
     res.identity_checks =
         counter(on.addr, "superpower_identity_checks_total").await? - checks_before;
     res.identity_changes = counter(on.addr, "superpower_identity_changes_total").await?;
@@ -150,7 +88,6 @@ pub(super) async fn tracking(
             res.identity_changes
         ));
     }
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     res.on_best_rps = best(&res.on_rps);
     res.off_best_rps = best(&res.off_rps);
     res.on_vs_off = if res.off_best_rps > 0.0 {

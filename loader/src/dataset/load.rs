@@ -31,6 +31,8 @@ pub struct Counts {
     pub missing_images: u64,
     /// Total bytes of the images.
     pub image_bytes: u64,
+    /// Total bytes of the eligible characters' JSON answers, which powersource keeps in memory.
+    pub answer_bytes: u64,
 }
 
 /// A validated dataset: every record and image checked, ready to ingest.
@@ -140,6 +142,7 @@ impl Dataset {
                 match load_image(&path, &canonical_dir, &claim, record_ref)? {
                     Ok(image) => {
                         counts.eligible += 1;
+                        counts.answer_bytes += answer as u64;
                         counts.images += 1;
                         counts.image_bytes += image.len;
                         Some(image)
@@ -198,6 +201,16 @@ impl Dataset {
     /// The counts.
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// What a powersource serving this dataset keeps in memory, for the estimate of
+    /// [`common::memory`].
+    pub fn need(&self) -> common::memory::Need {
+        common::memory::Need {
+            eligible: self.counts.eligible,
+            answer_bytes: self.counts.answer_bytes,
+            image_bytes: self.counts.image_bytes,
+        }
     }
 
     /// A SHA-256 digest (hex) of the records and the image bytes (through their ETags). Equal

@@ -208,6 +208,58 @@ fn a_missing_image_is_ingested_as_not_eligible_with_a_warning() {
 }
 
 #[test]
+fn a_dataset_over_powersources_memory_limit_is_ingested_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = sample(tmp.path(), "data", 250, 6);
+    let need = Dataset::load(&data).unwrap().need();
+    // the sample fits the manifests' limit (128 MiB, the default): not a word
+    let (_, stderr) = ingest_ok(&data, &tmp.path().join("fits"));
+    assert!(!stderr.contains("memory limit"), "{stderr}");
+
+    // 13 MiB is less than it needs: ingested all the same, with the estimate and what fits
+    let expected = format!("warning: {}\n", need.over(13).expect("over 13 MiB"));
+    let store_path = tmp.path().join("small");
+    let out = run(&[
+        "ingest",
+        "--data",
+        s(&data),
+        "--store",
+        s(&store_path),
+        "--memory-limit-mib",
+        "13",
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("ingested 250 characters"), "{stdout}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: {} eligible characters with ",
+            need.eligible
+        )) && stderr.contains("over its memory limit of 13 MiB, which fits about ")
+            && stderr.contains("--memory-limit-mib"),
+        "{stderr}"
+    );
+    assert_holds(
+        &Store::open(&store_path).unwrap(),
+        &Dataset::load(&data).unwrap(),
+    );
+
+    // the limit can come from the variable powersource reads too
+    let out = loader()
+        .args(["ingest", "--data", s(&data), "--store"])
+        .arg(tmp.path().join("env"))
+        .env_remove("LOADER_DATA")
+        .env_remove("LOADER_STORE")
+        .env("POWERSOURCE_MEMORY_LIMIT_MIB", "13")
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
 fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
     let tmp = tempfile::tempdir().unwrap();
     let data = sample(tmp.path(), "data", 12, 4);

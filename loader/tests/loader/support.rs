@@ -20,6 +20,7 @@ pub fn run(args: &[&str]) -> Output {
         .args(args)
         .env_remove("LOADER_DATA")
         .env_remove("LOADER_STORE")
+        .env_remove("POWERSOURCE_MEMORY_LIMIT_MIB")
         .output()
         .expect("loader runs")
 }
@@ -31,6 +32,7 @@ pub fn run_bounded(args: &[&str], limit: Duration) -> Output {
         .args(args)
         .env_remove("LOADER_DATA")
         .env_remove("LOADER_STORE")
+        .env_remove("POWERSOURCE_MEMORY_LIMIT_MIB")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -2,7 +2,7 @@
 
 use http::{Method, StatusCode};
 
-use crate::helpers::{eligible_ids, sample_entries, spawn_app};
+use crate::helpers::{eligible_ids, sample_entries, spawn_app, spawn_with, Options};
 
 #[tokio::test]
 async fn every_eligible_character_is_served_as_the_view_json() {
@@ -140,6 +140,44 @@ async fn every_response_names_the_instance() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn every_response_names_the_request_it_answers() {
+    let app = spawn_app().await;
+    for target in [
+        "/assignments/user-1",
+        "/characters/1011334",
+        "/characters/1011334/image",
+        "/characters?after=0",
+        "/random",
+        "/nope",
+        "/characters/x",
+        "/health",
+    ] {
+        let r = app.get(target).await;
+        assert_eq!(r.header("x-powersource-target"), Some(target), "{target}");
+    }
+    // a target longer than any superpower sends is answered without the echo
+    let long = format!("/assignments/{}", "k".repeat(600));
+    let r = app.get(&long).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.header("x-powersource-target"), None);
+}
+
+#[tokio::test]
+async fn an_injected_error_names_its_request_too() {
+    let app = spawn_with(Options {
+        tweak: Some(Box::new(|s| s.faults.fault_error_rate = 1.0)),
+        ..Default::default()
+    })
+    .await;
+    let r = app.get("/assignments/user-1").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        r.header("x-powersource-target"),
+        Some("/assignments/user-1")
+    );
 }
 
 #[tokio::test]

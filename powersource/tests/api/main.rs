@@ -8,6 +8,7 @@ mod characters;
 mod faults;
 mod helpers;
 mod images;
+mod memory;
 mod ops;
 mod shutdown;
 mod slow_clients;

@@ -6,9 +6,11 @@
 //! - [`auth`]: the admin bearer token, compared in constant time.
 //! - [`ops`]: the `/health`, `/live` and `/metrics` answers.
 //! - `stall` (private): the connection IO's bound on writes a client stopped reading.
+//! - `idle` (private): the bound on a connection without requests (the header read timeout).
 
 pub mod auth;
 pub mod body;
+mod idle;
 pub mod ops;
 pub mod server;
 mod stall;

@@ -4,6 +4,7 @@
 //! access-log line and a latency sample per request, a server span per request when traces are
 //! on ([`crate::traces`]), and a graceful drain on shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,27 +14,36 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::body::{Body, Response, RouteLabel};
+use super::body::{error_json, Body, Response, RouteLabel};
+use super::idle::{self, Activity};
 use super::stall::StallTimeout;
-use crate::log_format::ACCESS_TARGET;
+use crate::log_format::{cut_path, ACCESS_TARGET};
 use crate::traces;
 
 /// How a service is served.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Headers added to every response (for example `X-Powersource-Instance`).
+    /// Headers added to every response that its handler did not set (for example
+    /// `X-Powersource-Instance`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// A client must send its request head within this time, or the connection is closed.
+    /// A connection with no request for this long is closed: one that sends nothing, trickles a
+    /// head that never completes, or sits idle between requests (checked lazily, once per half
+    /// of it: closed between 1 and 1.5 times it after the last request or answer byte).
     pub header_read_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
     pub drain_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once. Past it a connection is still accepted, as one of
+    /// [`SPARE_CONNECTIONS`]: it gets `/live` and `/health` answered (probes keep working at the
+    /// limit) and any other request a 503 that closes it; past those too, it is closed at once.
     pub max_connections: usize,
+    /// The permits of `max_connections` when several accept loops share one limit (superpower's
+    /// workers); `None`: this loop's own.
+    pub permits: Option<Arc<Semaphore>>,
     /// A client that accepts no byte of an answer for this long (it stopped reading) has its
     /// connection closed, so it cannot hold one of the `max_connections` forever.
     pub client_timeout: Duration,
@@ -52,6 +62,7 @@ impl Default for ServeOptions {
             header_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
+            permits: None,
             client_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             route_of: |_| "unmatched",
@@ -75,21 +86,24 @@ pub async fn serve<H, Fut>(
 {
     let handler = Arc::new(handler);
     let options = Arc::new(options);
-    let permits = Arc::new(Semaphore::new(options.max_connections));
+    let permits = options
+        .permits
+        .clone()
+        .unwrap_or_else(|| Arc::new(Semaphore::new(options.max_connections)));
+    let spare = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // hyper's header read timeout would arm a timer per request: the bound is `idle`'s instead
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(options.max_header_bytes.max(8192))
         .keep_alive(true);
     tokio::pin!(shutdown);
 
+    let mut spare_builder = builder.clone();
+    spare_builder.keep_alive(false);
+
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -103,22 +117,47 @@ pub async fn serve<H, Fut>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = StallTimeout::new(stream, options.client_timeout);
-        let handler = handler.clone();
-        let options = options.clone();
+        let activity = Arc::new(Activity::default());
+        let io = TokioIo::new(StallTimeout::new(
+            stream,
+            options.client_timeout,
+            activity.clone(),
+        ));
+        // a slot of `max_connections`, else a spare one (probes only), else none: closed at
+        // once (dropped)
+        let (permit, spare_slot) = if let Ok(p) = permits.clone().try_acquire_owned() {
+            (p, false)
+        } else if let Ok(p) = spare.clone().try_acquire_owned() {
+            (p, true)
+        } else {
+            continue;
+        };
+        let head_timeout = if spare_slot {
+            SPARE_HEAD_TIMEOUT
+        } else {
+            options.header_read_timeout
+        };
+        let quiet = idle::quiet_for(activity.clone(), head_timeout);
+        let (handler, opts) = (handler.clone(), options.clone());
         let service = service_fn(move |req: Request<Incoming>| {
-            let handler = handler.clone();
-            let options = options.clone();
-            async move { Ok::<_, std::convert::Infallible>(observe(req, &*handler, &options).await) }
-        });
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%peer, %err, "connection ended with an error");
+            let (handler, opts) = (handler.clone(), opts.clone());
+            let working = activity.request();
+            async move {
+                let resp = if spare_slot && !is_probe(&req) {
+                    observe(req, &|_| async { busy() }, &opts).await
+                } else {
+                    observe(req, &*handler, &opts).await
+                };
+                drop(working);
+                Ok::<_, Infallible>(resp)
             }
-            drop(permit);
         });
+        let conn = if spare_slot {
+            spare_builder.serve_connection(io, service)
+        } else {
+            builder.serve_connection(io, service)
+        };
+        run(graceful.watch(conn), quiet, permit, peer);
     }
 
     drop(listener);
@@ -132,6 +171,50 @@ pub async fn serve<H, Fut>(
             tracing::warn!("drain timed out; closing remaining connections");
         }
     }
+}
+
+/// Serves one connection on its own task, holding `permit` until it ends or `quiet` resolves
+/// (no request for the header read timeout: the connection is dropped, so closed).
+fn run<C>(
+    conn: C,
+    quiet: impl Future<Output = ()> + Send + 'static,
+    permit: OwnedSemaphorePermit,
+    peer: std::net::SocketAddr,
+) where
+    C: Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        tokio::select! {
+            ended = conn => if let Err(err) = ended {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            },
+            () = quiet => tracing::debug!(%peer, "connection closed: no request within the header read timeout"),
+        }
+        drop(permit);
+    });
+}
+
+/// Connections accepted past `max_connections`, each for probes only ([`ServeOptions`]).
+pub const SPARE_CONNECTIONS: usize = 64;
+
+/// How long a spare connection may take to send its request head.
+const SPARE_HEAD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether `req` is a probe a spare connection answers: `GET` or `HEAD` of `/live` or `/health`.
+fn is_probe(req: &Request<Incoming>) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        && matches!(req.uri().path(), "/live" | "/health")
+}
+
+/// The answer past the connection limit: 503, the connection closed after it.
+fn busy() -> Response {
+    let mut resp = error_json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "at the connection limit (--max-connections): try again",
+    );
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Runs one request through the handler, then records the latency histogram and the access log.
@@ -175,7 +258,9 @@ where
         resp = without_body(resp);
     }
     for (name, value) in &options.headers {
-        resp.headers_mut().insert(name.clone(), value.clone());
+        resp.headers_mut()
+            .entry(name)
+            .or_insert_with(|| value.clone());
     }
     let route = resp
         .extensions()
@@ -231,7 +316,7 @@ impl Pending {
             target: ACCESS_TARGET,
             method = self.method,
             // `%`: the pretty format shows the path unquoted, as it always has
-            path = %truncate(self.uri.path(), 200),
+            path = %cut_path(self.uri.path()),
             route,
             status,
             duration_us = elapsed.as_micros() as u64,
@@ -278,17 +363,6 @@ fn status_label(status: u16) -> &'static str {
         504 => "504",
         s => LABELS[usize::from(s / 100).min(5)],
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -345,12 +419,87 @@ mod tests {
         server.await.unwrap();
     }
 
+    /// Reads from `client` until it is closed; how long that took.
+    async fn closed_after(client: &mut tokio::net::TcpStream) -> Duration {
+        use tokio::io::AsyncReadExt;
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return started.elapsed(),
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("still open after 10 s"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_without_a_request_is_closed_after_the_header_read_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_millis(400);
+        let options = ServeOptions {
+            header_read_timeout: timeout,
+            ..ServeOptions::default()
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            options,
+            |_req| async { super::super::body::full(StatusCode::OK, "text/plain", "ok") },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        // a head that never completes, however slowly it keeps coming
+        let mut trickle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = Instant::now();
+        let trickling = async {
+            trickle.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            for i in 0.. {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if trickle
+                    .write_all(format!("x{i}: y\r\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let mut b = [0u8; 1];
+                if let Ok(Ok(0) | Err(_)) =
+                    tokio::time::timeout(Duration::from_millis(1), trickle.read(&mut b)).await
+                {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(10), "never cut");
+            }
+            started.elapsed()
+        };
+        let cut = trickling.await;
+        assert!(cut >= timeout, "cut after {cut:?}");
+        // an idle keep-alive connection, after an answer
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let waited = closed_after(&mut idle).await;
+        assert!(waited >= timeout, "closed after {waited:?}");
+        assert!(waited < timeout * 4, "closed after {waited:?}");
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+    }
+
     #[test]
     fn labels_stay_bounded() {
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
         assert_eq!(status_label(200), "200");
         assert_eq!(status_label(418), "4xx");
         assert_eq!(status_label(999), "5xx");
-        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(crate::log_format::truncate("ééé", 3), "é");
+        assert_eq!(
+            cut_path(&"/x".repeat(500)).len(),
+            crate::log_format::PATH_BYTES
+        );
     }
 }

@@ -5,28 +5,45 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use super::idle::Activity;
+
 /// `S` whose writes (and flushes) fail with [`io::ErrorKind::TimedOut`] once they have made no
 /// progress for `timeout`: the clock starts when a write first has to wait and restarts on every
 /// byte accepted, so a slow but reading client is never cut, only one that stopped reading.
+///
+/// Every write that makes progress is noted in the connection's [`Activity`].
 pub(crate) struct StallTimeout<S> {
     inner: S,
     timeout: Duration,
+    activity: Arc<Activity>,
     /// Running while a write waits; `None` while writes make progress.
     stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> StallTimeout<S> {
-    pub(crate) fn new(inner: S, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: S, timeout: Duration, activity: Arc<Activity>) -> Self {
         StallTimeout {
             inner,
             timeout,
+            activity,
             stalled: None,
+        }
+    }
+
+    /// Notes bytes written in the connection's activity (a flush with nothing to write is not
+    /// progress).
+    fn wrote(&self, result: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = result {
+            if *n > 0 {
+                self.activity.progress();
+            }
         }
     }
 
@@ -72,6 +89,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.wrote(&result);
         this.watch(cx, result)
     }
 
@@ -82,6 +100,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallTimeout<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.wrote(&result);
         this.watch(cx, result)
     }
 
@@ -111,7 +130,7 @@ mod tests {
     async fn a_write_that_waits_past_the_timeout_fails() {
         // a 16-byte pipe nobody reads: the third write of 8 bytes has to wait
         let (client, _server) = tokio::io::duplex(16);
-        let mut io = StallTimeout::new(client, Duration::from_millis(300));
+        let mut io = StallTimeout::new(client, Duration::from_millis(300), Arc::default());
         io.write_all(&[0; 16]).await.unwrap();
         let started = std::time::Instant::now();
         let err = tokio::time::timeout(Duration::from_secs(10), io.write_all(&[0; 8]))

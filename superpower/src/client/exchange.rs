@@ -2,6 +2,13 @@
 //! the answer's head parsed with `httparse`, its body framed by `Content-Length`, `chunked`
 //! or the end of the connection, at most `limit` bytes of it read.
 //!
+//! Strict where a lenient reading could hand one answer's bytes to the next request (RFC 9112):
+//! a head over [`MAX_HEAD_BYTES`] is refused however it arrives; interim answers (1xx) are
+//! skipped, at most [`MAX_INTERIM`] of them, and `101` refused (no upgrade is ever asked for);
+//! a `Transfer-Encoding` is taken only as `chunked` alone, over all its lines, and never beside a
+//! `Content-Length`; a chunk size is hex digits only (no sign, no `0x`, no leading space), at most
+//! 15 of them. A chunked body is decoded as it arrives, each chunk once.
+//!
 //! The exchange runs on the task that asked (see [`super`] for why), so a dropped call (its
 //! timeout, a hedge that lost) drops the connection with it: a connection goes back to the pool
 //! only after a complete answer that leaves it reusable.
@@ -9,6 +16,7 @@
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use service::api::{INSTANCE_HEADER, TARGET_HEADER};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Headers an answer may carry at most.
@@ -17,6 +25,10 @@ const MAX_HEADERS: usize = 64;
 pub(super) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Free space kept in the read buffer before each read.
 const READ_SPACE: usize = 8 * 1024;
+/// Interim (1xx) answers skipped before an answer at most.
+pub(super) const MAX_INTERIM: usize = 8;
+/// Bytes a chunk-size line, or a trailer line, may take at most.
+const MAX_CHUNK_LINE: usize = 4096;
 
 /// A request to write.
 pub(super) struct Request<'a> {
@@ -80,16 +92,29 @@ where
         .map_err(|e| Failure::Closed(format!("sending the request: {e}")))?;
 
     buf.clear();
+    let head_request = *req.method == Method::HEAD;
+    let mut interim = 0;
     let head = loop {
-        if let Some(head) = parse_head(buf)? {
-            break head;
+        if let Some(head) = parse_head(buf, head_request)? {
+            if !head.status.is_informational() {
+                break head;
+            }
+            // a 100 Continue or a 103 Early Hints: skipped, the answer follows (RFC 9110 §15.2)
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(Failure::Broken(format!(
+                    "over {MAX_INTERIM} interim answers"
+                )));
+            }
+            continue;
         }
         if buf.len() > MAX_HEAD_BYTES {
             return Err(Failure::Broken(format!(
                 "answer head over {MAX_HEAD_BYTES} bytes"
             )));
         }
-        let empty = buf.is_empty();
+        // after an interim answer, a close is in the middle of the answer
+        let empty = buf.is_empty() && interim == 0;
         match fill(io, buf).await {
             Ok(0) if empty => return Err(Failure::Closed("closed before answering".into())),
             Ok(0) => {
@@ -102,7 +127,6 @@ where
             Err(e) => return Err(Failure::Broken(format!("reading the answer: {e}"))),
         }
     };
-    let _ = buf.split_to(head.len);
     let (body, clean) = match head.framing {
         Framing::Length(n) => read_length(io, buf, n, limit).await?,
         Framing::Chunked => read_chunked(io, buf, limit).await?,
@@ -153,14 +177,13 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
 struct Head {
     status: StatusCode,
     headers: HeaderMap,
-    /// Bytes of the head in the buffer.
-    len: usize,
     framing: Framing,
     keep_alive: bool,
 }
 
-/// The head, once `buf` holds all of it.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
+/// The head, once `buf` holds all of it (`head_request`: the answer to a `HEAD`, no body): it
+/// is cut off the front of `buf`, and the header values share its bytes (no copy).
+fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Failure> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
     let len = match resp.parse(buf) {
@@ -168,25 +191,53 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(Failure::Broken(format!("malformed answer head: {e}"))),
     };
+    // the whole head may have come in one read: its size is checked here too
+    if len > MAX_HEAD_BYTES {
+        return Err(Failure::Broken(format!(
+            "answer head of {len} bytes, over {MAX_HEAD_BYTES}"
+        )));
+    }
     let code = resp.code.unwrap_or(0);
     let status = StatusCode::from_u16(code)
         .map_err(|_| Failure::Broken(format!("bad status code {code}")))?;
-    if status.is_informational() {
-        // nothing superpower sends asks for one (no `Expect`, no upgrade)
-        return Err(Failure::Broken(format!(
-            "unexpected informational answer {code}"
-        )));
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err(Failure::Broken(
+            "101 Switching Protocols, but no upgrade was asked for".into(),
+        ));
     }
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Failure::Broken(format!("bad header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| Failure::Broken(format!("bad value of header {}", h.name)))?;
+    if status.is_informational() {
+        // skipped by the caller: its headers are of no use
+        let _ = buf.split_to(len);
+        return Ok(Some(Head {
+            status,
+            headers: HeaderMap::new(),
+            framing: Framing::Length(0),
+            keep_alive: true,
+        }));
+    }
+    // where each name and value lies in `buf` (httparse's slices borrow it)
+    let mut spans = [[0usize; 4]; MAX_HEADERS];
+    let start = buf.as_ptr() as usize;
+    let count = resp.headers.len();
+    for (h, span) in resp.headers.iter().zip(spans.iter_mut()) {
+        let name = h.name.as_ptr() as usize - start;
+        let value = h.value.as_ptr() as usize - start;
+        *span = [name, name + h.name.len(), value, value + h.value.len()];
+    }
+    let http11 = resp.version == Some(1);
+    let raw = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &[name_from, name_to, value_from, value_to] in &spans[..count] {
+        let name = header_name(&raw[name_from..name_to])?;
+        let value = HeaderValue::from_maybe_shared(raw.slice(value_from..value_to))
+            .map_err(|_| Failure::Broken(format!("bad value of header {name}")))?;
         headers.append(name, value);
     }
-    let framing = framing(status, &headers)?;
-    let http11 = resp.version == Some(1);
+    let framing = if head_request {
+        Framing::Length(0)
+    } else {
+        framing(status, &headers)?
+    };
     let keep_alive = match headers.get(CONNECTION).map(HeaderValue::as_bytes) {
         Some(v) if has_token(v, b"close") => false,
         Some(v) if has_token(v, b"keep-alive") => true,
@@ -195,31 +246,63 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
     Ok(Some(Head {
         status,
         headers,
-        len,
         framing,
         keep_alive,
     }))
 }
 
-/// How the body ends (RFC 9112 §6.3): none for 204 and 304, `chunked` before `Content-Length`,
-/// else the end of the connection.
+/// The name of a header of an answer: powersource's own names are the shared constants (a
+/// name `http` does not know is otherwise copied on every answer).
+fn header_name(name: &[u8]) -> Result<HeaderName, Failure> {
+    for known in [&INSTANCE_HEADER, &TARGET_HEADER] {
+        if name.eq_ignore_ascii_case(known.as_str().as_bytes()) {
+            return Ok(known.clone());
+        }
+    }
+    HeaderName::from_bytes(name).map_err(|_| {
+        Failure::Broken(format!(
+            "bad header name {:?}",
+            String::from_utf8_lossy(&name[..name.len().min(64)])
+        ))
+    })
+}
+
+/// How the body ends (RFC 9112 §6.3): none for 204 and 304; `chunked` when that is the one
+/// transfer coding (all `Transfer-Encoding` lines read) and no `Content-Length` comes with it;
+/// else `Content-Length`; else the end of the connection. Any other transfer coding is refused:
+/// superpower never asks for one (no `TE`), and guessing a framing is how answers get mixed.
 fn framing(status: StatusCode, headers: &HeaderMap) -> Result<Framing, Failure> {
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok(Framing::Length(0));
     }
-    if let Some(te) = headers.get(TRANSFER_ENCODING) {
-        let last = te
-            .as_bytes()
-            .rsplit(|b| *b == b',')
-            .next()
-            .unwrap_or_default();
-        if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            return Ok(Framing::Chunked);
+    if headers.contains_key(TRANSFER_ENCODING) {
+        let codings = headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|c| !c.is_empty());
+        let (mut count, mut chunked) = (0, false);
+        for coding in codings {
+            count += 1;
+            chunked = coding.eq_ignore_ascii_case(b"chunked");
         }
-        return Err(Failure::Broken(format!(
-            "unsupported transfer-encoding {:?}",
-            String::from_utf8_lossy(te.as_bytes())
-        )));
+        if count != 1 || !chunked {
+            let lines: Vec<_> = headers
+                .get_all(TRANSFER_ENCODING)
+                .iter()
+                .map(|v| String::from_utf8_lossy(&v.as_bytes()[..v.len().min(64)]).into_owned())
+                .collect();
+            return Err(Failure::Broken(format!(
+                "transfer-encoding {lines:?}: only chunked alone is read"
+            )));
+        }
+        if headers.contains_key(CONTENT_LENGTH) {
+            return Err(Failure::Broken(
+                "transfer-encoding with content-length (a sign of response splitting)".into(),
+            ));
+        }
+        return Ok(Framing::Chunked);
     }
     let mut length = None;
     for v in headers.get_all(CONTENT_LENGTH) {
@@ -288,18 +371,23 @@ async fn read_until_close<S: AsyncRead + Unpin>(
     }
 }
 
-/// A `chunked` body (decoded); whether nothing followed it.
+/// A `chunked` body (decoded as it arrives); whether nothing followed it.
 async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     limit: usize,
 ) -> Result<(Bytes, bool), Failure> {
+    let mut state = Chunked::default();
     loop {
-        if let Some((body, used)) = decode_chunked(buf, limit)? {
-            let _ = buf.split_to(used);
-            return Ok((body.into(), buf.is_empty()));
+        if let Some(wanted) = decode_chunks(buf, &mut state, limit)? {
+            // the rest of a chunk: room for all of it at once
+            if buf.capacity() < wanted {
+                buf.reserve(wanted - buf.len());
+            }
+            more_body(fill(io, buf).await)?;
+            continue;
         }
-        more_body(fill(io, buf).await)?;
+        return Ok((state.body.freeze(), buf.is_empty()));
     }
 }
 
@@ -312,62 +400,89 @@ fn more_body(read: std::io::Result<usize>) -> Result<(), Failure> {
     }
 }
 
-/// Decodes a whole `chunked` body from the start of `data`: the body and the bytes it took
-/// (chunks, the last chunk and the trailers), or `None` while it is incomplete. Decodes from
-/// the start again on every call: superpower's peers send `Content-Length` (powersource's
-/// answers are whole), so this is the rare path and kept simple.
-fn decode_chunked(data: &[u8], limit: usize) -> Result<Option<(Vec<u8>, usize)>, Failure> {
-    let mut body = Vec::new();
-    let mut at = 0;
+/// Where the decoding of a `chunked` body stands between reads.
+#[derive(Default)]
+struct Chunked {
+    /// The chunks' data so far.
+    body: BytesMut,
+    /// The last chunk came: trailer lines follow, up to an empty line.
+    trailers: bool,
+    /// Bytes of trailer lines so far.
+    trailer_bytes: usize,
+}
+
+/// Decodes the complete chunks at the start of `buf` into `state`, taking them out of `buf`:
+/// `None` once the body has ended (last chunk and trailers), else `Some(n)`: more is needed, at
+/// least `n` bytes in `buf` (0 when unknown).
+fn decode_chunks(
+    buf: &mut BytesMut,
+    state: &mut Chunked,
+    limit: usize,
+) -> Result<Option<usize>, Failure> {
     loop {
-        let Some(line_end) = find_crlf(&data[at..]) else {
-            return incomplete_line(data.len() - at);
-        };
-        let line = &data[at..at + line_end];
-        let size_part = line
-            .split(|b| *b == b';')
-            .next()
-            .unwrap_or_default()
-            .trim_ascii();
-        let size = std::str::from_utf8(size_part)
-            .ok()
-            .filter(|s| !s.is_empty() && s.len() <= 15)
-            .and_then(|s| usize::from_str_radix(s, 16).ok())
-            .ok_or_else(|| Failure::Broken("bad chunk size".into()))?;
-        at += line_end + 2;
-        if size == 0 {
-            // trailers, up to an empty line
-            loop {
-                let Some(end) = find_crlf(&data[at..]) else {
-                    return incomplete_line(data.len() - at);
-                };
-                at += end + 2;
-                if end == 0 {
-                    return Ok(Some((body, at)));
-                }
+        let Some(line_end) = find_crlf(buf) else {
+            if buf.len() > MAX_CHUNK_LINE {
+                return Err(Failure::Broken(format!(
+                    "chunk line over {MAX_CHUNK_LINE} bytes"
+                )));
             }
+            return Ok(Some(0));
+        };
+        if state.trailers {
+            let _ = buf.split_to(line_end + 2);
+            if line_end == 0 {
+                return Ok(None);
+            }
+            state.trailer_bytes += line_end + 2;
+            if state.trailer_bytes > MAX_HEAD_BYTES {
+                return Err(Failure::Broken(format!(
+                    "trailers over {MAX_HEAD_BYTES} bytes"
+                )));
+            }
+            continue;
         }
-        if body.len() + size > limit {
+        let size = chunk_size(&buf[..line_end])?;
+        if size == 0 {
+            let _ = buf.split_to(line_end + 2);
+            state.trailers = true;
+            continue;
+        }
+        if state.body.len() + size > limit {
             return Err(Failure::TooLarge(limit));
         }
-        if data.len() < at + size + 2 {
-            return Ok(None);
+        let data = line_end + 2;
+        let end = data + size;
+        if buf.len() < end + 2 {
+            return Ok(Some(end + 2));
         }
-        body.extend_from_slice(&data[at..at + size]);
-        at += size;
-        if &data[at..at + 2] != b"\r\n" {
+        if &buf[end..end + 2] != b"\r\n" {
             return Err(Failure::Broken("chunk not followed by CRLF".into()));
         }
-        at += 2;
+        state.body.extend_from_slice(&buf[data..end]);
+        let _ = buf.split_to(end + 2);
     }
 }
 
-/// `None` (wait for more) unless the line being waited for is already too long.
-fn incomplete_line<T>(pending: usize) -> Result<Option<T>, Failure> {
-    if pending > 4096 {
-        return Err(Failure::Broken("chunk line over 4096 bytes".into()));
+/// The size of a chunk-size line (RFC 9112 §7.1): hex digits (at most 15: no overflow), then
+/// optional whitespace and extensions (`;name=value`, ignored). No sign, no `0x`, nothing before
+/// the digits.
+fn chunk_size(line: &[u8]) -> Result<usize, Failure> {
+    let digits = line
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii_end();
+    let bad = || {
+        Failure::Broken(format!(
+            "bad chunk size line {:?}",
+            String::from_utf8_lossy(&line[..line.len().min(40)])
+        ))
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(bad());
     }
-    Ok(None)
+    let digits = std::str::from_utf8(digits).map_err(|_| bad())?;
+    usize::from_str_radix(digits, 16).map_err(|_| bad())
 }
 
 fn find_crlf(data: &[u8]) -> Option<usize> {
@@ -538,6 +653,30 @@ mod tests {
         assert!(matches!(answer.unwrap_err(), Failure::Broken(m) if m.contains("body")));
     }
 
+    #[test]
+    fn a_chunked_body_is_decoded_as_it_arrives_each_chunk_once() {
+        // two whole chunks and part of a third: the whole ones are taken out of the buffer
+        let mut buf = BytesMut::from(&b"3\r\nabc\r\n3;x=y\r\ndef\r\n3\r\ngh"[..]);
+        let mut state = Chunked::default();
+        assert_eq!(decode_chunks(&mut buf, &mut state, 100).unwrap(), Some(8));
+        assert_eq!(&state.body[..], b"abcdef");
+        assert_eq!(&buf[..], b"3\r\ngh", "what was decoded is not read again");
+        buf.extend_from_slice(b"i\r\n0\r\ntrailer: t\r\n");
+        assert_eq!(decode_chunks(&mut buf, &mut state, 100).unwrap(), Some(0));
+        assert!(buf.is_empty() && state.trailers);
+        buf.extend_from_slice(b"\r\nHTTP/1.1");
+        assert_eq!(decode_chunks(&mut buf, &mut state, 100).unwrap(), None);
+        assert_eq!(&state.body[..], b"abcdefghi");
+        assert_eq!(&buf[..], b"HTTP/1.1", "what follows the body stays");
+        // the limit counts the chunks' data
+        let mut state = Chunked::default();
+        let mut buf = BytesMut::from(&b"8\r\n"[..]);
+        assert!(matches!(
+            decode_chunks(&mut buf, &mut state, 7),
+            Err(Failure::TooLarge(7))
+        ));
+    }
+
     #[tokio::test]
     async fn malformed_answers_are_broken_with_a_reason() {
         for (bad, reason) in [
@@ -554,7 +693,16 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
                 "transfer-encoding",
             ),
-            (b"HTTP/1.1 100 Continue\r\n\r\n", "informational"),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", "closed in the middle"),
+            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "upgrade"),
+            (
+                &*Box::leak(
+                    b"HTTP/1.1 100 Continue\r\n\r\n"
+                        .repeat(MAX_INTERIM + 1)
+                        .into_boxed_slice(),
+                ),
+                "interim",
+            ),
             (
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
                 "chunk size",

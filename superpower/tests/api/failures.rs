@@ -1,6 +1,6 @@
 //! The two promises while powersource instances die: the same superpower, in under a second.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
@@ -118,7 +118,8 @@ async fn an_instance_that_accepts_but_never_answers_does_not_break_the_promise()
     app.wait_for_ring(2).await;
 }
 
-/// A raw TCP peer that answers `GET /health` with 200 until frozen, and then holds every
+/// A raw TCP peer that answers `GET /health` with 200 (naming its request, as powersource does)
+/// until frozen, and then holds every
 /// request (new or on a kept-alive connection) without a word.
 struct FrozenPeer {
     url: String,
@@ -156,7 +157,7 @@ impl FrozenPeer {
                                 return;
                             }
                             let _ =
-                                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
+                                conn.write_all(b"HTTP/1.1 200 OK\r\nx-powersource-target: /health\r\ncontent-length: 3\r\n\r\nok\n");
                         }
                     }
                 });
@@ -372,4 +373,50 @@ async fn a_killed_instance_fails_as_a_connect_error_and_is_ejected_by_its_first_
     assert_eq!(count("error"), 0.0, "{m}");
     let health = app.get("/health", &[]).await.json();
     assert_eq!(health["ring_members"], 2, "{health}");
+}
+
+/// The states of this machine's TCP sockets whose remote end is `port` on 127.0.0.1 (from
+/// `/proc/net/tcp`: `01` established, `08` close-wait).
+fn sockets_to(port: u16) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&remote.as_str())).then(|| f[3].to_owned())
+        })
+        .collect()
+}
+
+// current_thread, as superpower's main runtime is: its calls (health checks, the catalog) share
+// one thread's pool, which one sweeper serves
+#[tokio::test(flavor = "current_thread")]
+async fn pooled_connections_to_a_killed_instance_are_closed_within_seconds() {
+    let mut fleet = TestFleet::start(1);
+    let port = fleet.instances[0].addr.port();
+    let settings = test_settings(fleet.urls());
+    let app = spawn_app(settings).await;
+    app.wait_for_ring(1).await;
+    app.new_users(20).await;
+    assert!(
+        sockets_to(port).iter().any(|s| s == "01"),
+        "superpower keeps connections to the instance: {:?}",
+        sockets_to(port)
+    );
+    fleet.instances[0].kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = sockets_to(port);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "5 s after the kill, sockets to it are still open (states {left:?}; \
+             08 is CLOSE_WAIT)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

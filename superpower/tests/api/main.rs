@@ -4,7 +4,9 @@ mod helpers;
 
 mod admin;
 mod failures;
+mod limits;
 mod membership;
+mod misbehaving;
 mod pages;
 mod promises;
 mod replicas;

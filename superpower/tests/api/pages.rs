@@ -267,15 +267,40 @@ async fn head_answers_like_get_without_a_body_on_every_get_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_headers_on_every_answer() {
     let (_fleet, app) = app().await;
-    for path in ["/", "/nope", "/health", "/static/superpower.css"] {
+    // pages: their own policy (what they load, from this origin), no referrer, no framing
+    for path in ["/", "/promises", "/admin"] {
         let a = app.get(path, &[]).await;
+        assert!(
+            a.header("content-type").unwrap().starts_with("text/html"),
+            "{path}"
+        );
         let csp = a.headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(
-            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            csp.contains("default-src 'none'")
+                && csp.contains("img-src 'self'")
+                && csp.contains("frame-ancestors 'none'"),
             "{path}: {csp}"
         );
         assert_eq!(a.headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert!(a.headers.contains_key("referrer-policy"));
+        assert_eq!(a.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(a.header("x-frame-options"), Some("DENY"));
+    }
+    // every other answer: nothing may load from it or frame it
+    let json = [("accept", "application/json")];
+    for (path, headers) in [
+        ("/", &json[..]),
+        ("/nope", &[][..]),
+        ("/health", &[][..]),
+        ("/static/superpower.css", &[][..]),
+    ] {
+        let a = app.get(path, headers).await;
+        assert_eq!(
+            a.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(a.headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(!a.headers.contains_key("referrer-policy"), "{path}");
     }
 }
 

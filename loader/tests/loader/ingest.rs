@@ -219,15 +219,7 @@ fn a_dataset_over_powersources_memory_limit_is_ingested_with_a_warning() {
     // 13 MiB is less than it needs: ingested all the same, with the estimate and what fits
     let expected = format!("warning: {}\n", need.over(13).expect("over 13 MiB"));
     let store_path = tmp.path().join("small");
-    let out = run(&[
-        "ingest",
-        "--data",
-        s(&data),
-        "--store",
-        s(&store_path),
-        "--memory-limit-mib",
-        "13",
-    ]);
+    let out = ingest(&data, &store_path, &["--memory-limit-mib", "13"]);
     let (stdout, stderr) = texts(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("ingested 250 characters"), "{stdout}");
@@ -265,7 +257,7 @@ fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
     let data = sample(tmp.path(), "data", 12, 4);
     std::fs::remove_dir_all(data.join("images")).unwrap();
     let store_path = tmp.path().join("store");
-    let out = run(&["ingest", "--data", s(&data), "--store", s(&store_path)]);
+    let out = ingest(&data, &store_path, &[]);
     let (stdout, stderr) = texts(&out);
     assert!(!out.status.success(), "ingested: {stdout}");
     assert!(
@@ -280,19 +272,12 @@ fn a_dataset_with_no_eligible_character_is_refused_unless_allowed() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::write(empty.join("characters.json"), "[]").unwrap();
-    let out = run(&["ingest", "--data", s(&empty), "--store", s(&store_path)]);
+    let out = ingest(&empty, &store_path, &[]);
     assert!(!out.status.success());
     assert!(texts(&out).1.contains("--allow-empty"), "{}", texts(&out).1);
 
     // asked explicitly: ingested, with nothing to serve
-    let out = run(&[
-        "ingest",
-        "--data",
-        s(&data),
-        "--store",
-        s(&store_path),
-        "--allow-empty",
-    ]);
+    let out = ingest(&data, &store_path, &["--allow-empty"]);
     let (stdout, stderr) = texts(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(

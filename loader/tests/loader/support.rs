@@ -61,9 +61,16 @@ pub fn texts(out: &Output) -> (String, String) {
     )
 }
 
+/// Runs `loader ingest --data DATA --store STORE`, then `extra` arguments.
+pub fn ingest(data: &Path, store: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["ingest", "--data", s(data), "--store", s(store)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// Runs `loader ingest --data DATA --store STORE` and asserts success.
 pub fn ingest_ok(data: &Path, store: &Path) -> (String, String) {
-    let out = run(&["ingest", "--data", s(data), "--store", s(store)]);
+    let out = ingest(data, store, &[]);
     let (stdout, stderr) = texts(&out);
     assert!(out.status.success(), "ingest failed: {stderr}");
     (stdout, stderr)

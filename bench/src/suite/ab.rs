@@ -111,8 +111,6 @@ pub(super) async fn versus(
     Ok((other, s))
 }
 
-pub(super) use crate::report::median;
-
 /// The best of `v` (0 for none).
 pub(super) fn best(v: &[f64]) -> f64 {
     v.iter().copied().fold(0.0, f64::max)

@@ -15,10 +15,11 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::ab::{best, median, versus};
+use super::ab::{best, versus};
 use super::fleet::Fleet;
 use super::options::Options;
 use super::timing::Timing;
+use crate::report::median;
 use crate::report::{Process, Tracking};
 
 /// The value of counter `name` in `addr`'s `/metrics`.

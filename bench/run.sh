@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "bench: --soak-seconds needs a number" >&2; exit 2; }
       soak=(--soak-seconds "$2"); shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (--smoke, --no-micro, --soak, --soak-seconds N, -- BENCH-ARGS)" >&2; exit 2 ;;
   esac
   shift

@@ -40,7 +40,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 die() { printf 'faults: %s\n' "$*" >&2; exit 1; }
 bad_usage() { printf 'faults: %s (experiments/faults.sh --help)\n' "$*" >&2; exit 2; }
 

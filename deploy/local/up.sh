@@ -33,11 +33,12 @@
 #      SUPERPOWER_COOKIE_KEY (the key of the signed superpower_last cookie, hex, 32 bytes or more;
 #      without one up.sh makes a random one; ignored with --own-cookie-keys), kept beside the token;
 #      SKIP_BUILD=1 (use the binaries already in target/release),
+#      SUPERPOWER_BIN_DIR (where the binaries are, default target/release),
 #      FLEET_START_TIMEOUT (seconds each process gets to become healthy, default 30).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 
 N=3
 FRONTENDS=1

@@ -39,7 +39,8 @@ pub const SUPERPOWER_IDENTITY_CHECKS_TOTAL: &str = "superpower_identity_checks_t
 /// Counter: those checks whose character differed from the last one (promise 1 broken).
 pub const SUPERPOWER_IDENTITY_CHANGES_TOTAL: &str = "superpower_identity_changes_total";
 
-/// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the 1 s promise.
+/// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the promise
+/// ([`crate::promise::LATENCY_LIMIT`]; the recording rules select it, `le="1"`).
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0,
 ];
@@ -172,8 +173,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_second_is_a_bucket_edge() {
-        assert!(LATENCY_BUCKETS.contains(&1.0));
+    fn the_promise_is_a_bucket_edge() {
+        let limit = crate::promise::LATENCY_LIMIT.as_secs_f64();
+        assert!(LATENCY_BUCKETS.contains(&limit));
         assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(LATENCY_BUCKETS[0] <= 0.001);
     }

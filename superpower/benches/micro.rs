@@ -106,10 +106,11 @@ fn render(c: &mut Criterion) {
 /// (a changed character), alone (`--no-promise-tracking`), and with the identity check and the
 /// answer's latency bucket (as shipped).
 fn promises(c: &mut Criterion) {
+    use service::promise::{ID_COOKIE, LAST_COOKIE};
     use std::time::Duration;
     use superpower::identity::UserId;
     use superpower::promises::Promises;
-    use superpower::remembered::{CookieKey, Keys, COOKIE_NAME};
+    use superpower::remembered::{CookieKey, Keys};
 
     let ch = Arc::new(character());
     let keys = Keys::new(Some(&CookieKey::from_hex(&"ab".repeat(32)).unwrap()), None);
@@ -118,7 +119,7 @@ fn promises(c: &mut Criterion) {
             let user = UserId::random();
             let mut h = http::HeaderMap::new();
             let cookie = format!(
-                "superpower_id={user}; {COOKIE_NAME}={}",
+                "{ID_COOKIE}={user}; {LAST_COOKIE}={}",
                 keys.sign(&user, ch.id)
             );
             h.insert(http::header::COOKIE, cookie.parse().unwrap());

@@ -9,8 +9,8 @@ use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::HeaderMap;
 
-/// Name of the identity cookie.
-pub const COOKIE_NAME: &str = "superpower_id";
+/// Name of the identity cookie ([`service::promise::ID_COOKIE`]).
+pub use service::promise::ID_COOKIE as COOKIE_NAME;
 /// How long the browser keeps the cookie: 400 days, the most browsers honour.
 pub const MAX_AGE_DAYS: i64 = 400;
 

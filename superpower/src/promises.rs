@@ -31,13 +31,12 @@ pub const WINDOW_SECONDS: usize = 60;
 /// Seconds a promise's status looks back over: a break shows within a second or two and a
 /// repaired promise is green again this long after the last break.
 pub const NOW_SECONDS: usize = 10;
-/// Promise 2: an answer within this.
-pub const LATENCY_LIMIT: Duration = Duration::from_secs(1);
-/// Promise 2 is kept while at least this fraction of answers is good (within the limit, not a
-/// 5xx): the latency SLO of `dashboards/prometheus/rules/slo-alerts.yml`.
-pub const LATENCY_OBJECTIVE: f64 = 0.99;
+/// Promise 2: an answer within [`LATENCY_LIMIT`], kept while at least [`LATENCY_OBJECTIVE`] of
+/// the answers are good (within the limit, not a 5xx); both defined in [`service::promise`].
+pub use service::promise::{LATENCY_LIMIT, LATENCY_OBJECTIVE};
 
-/// Upper bounds of the latency buckets, in microseconds; one edge is exactly the 1 s promise.
+/// Upper bounds of the latency buckets, in microseconds; one edge is exactly the promise
+/// ([`LATENCY_LIMIT`], at [`LIMIT_BUCKET`]).
 const BOUNDS_US: [u64; 26] = [
     250,
     500,
@@ -404,7 +403,7 @@ pub fn summarize(
         },
         latency: LatencyView {
             status: latency_status,
-            limit_ms: LATENCY_LIMIT.as_millis() as u64,
+            limit_ms: service::promise::LATENCY_LIMIT_MS,
             objective: LATENCY_OBJECTIVE,
             answers: minute.answers,
             slow: minute.slow(),
@@ -585,7 +584,7 @@ pub struct IdentityView {
 pub struct LatencyView {
     /// Over the last [`NOW_SECONDS`].
     pub status: Status,
-    /// The promise: 1000.
+    /// The promise, in milliseconds ([`service::promise::LATENCY_LIMIT_MS`]).
     pub limit_ms: u64,
     /// The fraction of good answers the promise needs.
     pub objective: f64,

@@ -26,7 +26,8 @@ pub const SUPERPOWER_RING_MEMBERS: &str = "superpower_ring_members";
 pub const SUPERPOWER_KNOWN_INSTANCES: &str = "superpower_known_instances";
 /// Counter: requests that had to try another instance after the first one failed.
 pub const SUPERPOWER_FAILOVERS_TOTAL: &str = "superpower_failovers_total";
-/// Counter: answers served from the last-known-good cache because no instance answered.
+/// Counter: answers served degraded because no instance answered: the superpower the user's
+/// signed `superpower_last` cookie names, from the catalog.
 pub const SUPERPOWER_FALLBACK_RESPONSES_TOTAL: &str = "superpower_fallback_responses_total";
 /// Counter: requests sent a second time to another instance because the first was slow.
 pub const SUPERPOWER_HEDGED_REQUESTS_TOTAL: &str = "superpower_hedged_requests_total";
@@ -148,7 +149,7 @@ fn describe() {
     );
     describe_counter!(
         SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
-        "Answers from the last-known-good cache"
+        "Answers with the superpower the user's signed cookie names (no instance answered)"
     );
     describe_counter!(
         SUPERPOWER_HEDGED_REQUESTS_TOTAL,

@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the per-request work superpower does besides the network: the ring
 //! lookup, the ring's rebuild at 3 to 300 members, the identity cookie, the HTML and JSON
 //! renders, a powersource answer decoded and rendered against the prepared one, and the
-//! fallback cache with and without the live promises.
+//! signed `superpower_last` cookie (the fallback) with and without the live promises.
 //! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
 
 use std::hint::black_box;

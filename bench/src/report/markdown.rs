@@ -438,7 +438,7 @@ fn lose_all(s: &mut String, l: &LoseAll) {
 fn scaling(s: &mut String, c: &Scaling, micro: &[Micro]) {
     let _ = writeln!(
         s,
-        "### How cost grows (plot: `scaling.svg` beside this file)\n\n\
+        "### How cost grows (plot: `scaling.svg`, which the bench writes beside `results.md`: `var/bench/` by default)\n\n\
          superpower with more powersources (a fresh fleet each; generator, rotating users):\n"
     );
     let _ = writeln!(

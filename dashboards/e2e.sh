@@ -42,7 +42,7 @@ WAIT="${E2E_WAIT:-60}"
 say() { printf '[e2e] %s\n' "$*"; }
 die() { printf '[e2e] FAILED: %s\n' "$*" >&2; exit 1; }
 
-command -v prometheus >/dev/null 2>&1 || ensure_apt prometheus
+ensure_prometheus_installed
 command -v jq >/dev/null 2>&1 || ensure_apt jq
 command -v curl >/dev/null 2>&1 || ensure_apt curl
 ensure_oha

@@ -113,7 +113,7 @@ kinds=()
 [ ${#frontend_experiments[@]} -gt 0 ] && kinds+=(frontends)
 
 ensure_venv
-ensure_apt prometheus
+ensure_prometheus_installed
 [ "${NO_REPORT:-0}" = 1 ] || ensure_apt pandoc # chaos report's HTML
 ensure_oha
 export PATH="$PATH:$HOME/.cargo/bin"

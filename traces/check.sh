@@ -34,7 +34,8 @@ say() { printf '[traces] %s\n' "$*"; }
 die() { printf '[traces] error: %s\n' "$*" >&2; exit 1; }
 
 ensure_venv
-ensure_apt prometheus curl
+ensure_prometheus_installed
+ensure_apt curl
 ensure_oha
 ensure_release_build
 

@@ -38,3 +38,16 @@ run_experiments() {
     done
   done
 }
+
+# ensure_load_tool EXPERIMENT...: the load tool of experiments/load.sh (vegeta when installed,
+# otherwise oha, which compiles for minutes on a fresh machine), only when one of the experiments
+# runs load.sh: a run of the others installs none.
+ensure_load_tool() {
+  local e
+  for e in "$@"; do
+    grep -Eq '"path": *"experiments/load.sh"' "$e" || continue
+    [ "${LOAD_TOOL:-auto}" != oha ] && command -v vegeta >/dev/null 2>&1 && return 0
+    ensure_oha
+    return
+  done
+}

@@ -6,7 +6,8 @@
 #   experiments/run-containers.sh [EXPERIMENT...]
 #   experiments/run-containers.sh --naive [EXPERIMENT...]
 #
-# 1. installs what it needs (the container engine and its configuration, the venv, oha), builds
+# 1. installs what it needs (the container engine and its configuration, the venv, and oha when
+#    an experiment drives load and vegeta is not installed), builds
 #    the images when they are missing or stale (deploy/containers/image.sh: cached layers);
 # 2. brings up a container fleet of its own (`fleet.sh up`, `--naive` with --naive), removed
 #    again on exit (KEEP_FLEET=1 keeps it);
@@ -81,7 +82,7 @@ kinds=()
 
 ensure_engine
 ensure_venv
-ensure_oha
+ensure_load_tool "${experiments[@]}"
 ensure_release_build # the identity probe runs on the host (target/release/superpower probe)
 [ "${NO_REPORT:-0}" = 1 ] || ensure_apt pandoc
 export PATH="$PATH:$HOME/.cargo/bin"

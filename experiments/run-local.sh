@@ -7,7 +7,8 @@
 #                                                       lose-a-superpower-replica,
 #                                                       rolling-restart-of-superpower)
 #
-# 1. installs what it needs: the venv with chaostoolkit (var/venv), Prometheus (Debian), oha;
+# 1. installs what it needs: the venv with chaostoolkit (var/venv), Prometheus (Debian), and oha
+#    when an experiment drives load (experiments/load.sh) and vegeta is not installed;
 # 2. brings the fleet up (deploy/local/up.sh, which gives it an admin token) unless it already
 #    runs, checks that every resilience switch is on, and waits until Prometheus scrapes every
 #    target;
@@ -115,7 +116,7 @@ kinds=()
 ensure_venv
 ensure_prometheus_installed
 [ "${NO_REPORT:-0}" = 1 ] || ensure_apt pandoc # chaos report's HTML
-ensure_oha
+ensure_load_tool "${experiments[@]}"
 export PATH="$PATH:$HOME/.cargo/bin"
 
 OUT="$ROOT/var/experiments"

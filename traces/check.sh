@@ -6,7 +6,7 @@
 #
 #   traces/check.sh
 #
-# 1. installs what it needs (the venv, Prometheus, oha, the release build);
+# 1. installs what it needs (the venv, Prometheus, the release build);
 # 2. starts the receiver on a free port and the local fleet (deploy/local/up.sh) with
 #    OTEL_EXPORTER_OTLP_ENDPOINT pointing at it (it refuses to run while another fleet runs);
 # 3. traces/check_traces.py services: one trace id across superpower and powersource, W3C
@@ -36,7 +36,6 @@ die() { printf '[traces] error: %s\n' "$*" >&2; exit 1; }
 ensure_venv
 ensure_prometheus_installed
 ensure_apt curl
-ensure_oha
 ensure_release_build
 
 hold_fleet_lock 600

@@ -85,6 +85,13 @@ step_fuzz() {
   # Rust, and the build and the runs are faster; docs/fuzzing.md has the ASan build for long runs.
   local seconds="${FUZZ_SECONDS:-20}" out="$ROOT/var/fuzz" bin failed=0 t
   bin="$ROOT/fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+  # `cargo fuzz build` has no --locked and rewrites a stale fuzz/Cargo.lock: fetching --locked
+  # first fails instead, so the suite changes no tracked file (refresh it with
+  # `cargo +nightly update --workspace --manifest-path fuzz/Cargo.toml` and commit it)
+  cargo +nightly fetch --locked --manifest-path fuzz/Cargo.toml || {
+    echo "fuzz: fuzz/Cargo.lock is not current with fuzz/Cargo.toml and the crates it builds" >&2
+    return 1
+  }
   (cd fuzz && CARGO_TARGET_DIR="$ROOT/fuzz/target" cargo +nightly fuzz build --sanitizer none) \
     || return 1
   rm -rf "$out" && mkdir -p "$out"

@@ -2,6 +2,9 @@
 # The one test command: everything, on a fresh machine.
 #
 #   scripts/test.sh            the whole suite
+#   scripts/test.sh quick      day to day: formatting, lint (clippy and the static checks), the
+#                              unit and integration tests, with only the tools they need; no
+#                              fleet, containers, browser, fuzzing or bench (QUICK below)
 #   scripts/test.sh STEP...    only the named steps (see STEPS below)
 #
 # It installs what it needs (Debian packages and podman, a Python venv under var/, oha, npm
@@ -38,6 +41,8 @@ STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet visitor
 # The compile-heavy steps (lint, rust, fuzz) and the measuring ones (bench-smoke, soak-smoke)
 # never share the machine with it. `scripts/test.sh image` alone builds in the foreground.
 BACKGROUND_FROM=api-spec
+# `quick`: the steps that need no fleet, container, browser or bench, after the few tools they use
+QUICK=(quick-tools lint rust)
 IMAGE_BUILD_PID=""
 IMAGE_BUILD_LOG="$ROOT/var/log/image-build.log"
 
@@ -63,6 +68,12 @@ step_tools() {
   ensure_release_build
   # what the steps run is installed now: each Debian command from the package scripts/commands.txt names
   python3 scripts/check_commands.py --installed
+}
+step_quick_tools() {
+  # what lint and rust run besides cargo: the venv (pytest), cargo-nextest and cargo-machete
+  ensure_venv
+  ensure_cargo_tool cargo-nextest cargo-nextest
+  ensure_cargo_tool cargo-machete cargo-machete
 }
 step_lint() {
   # fmt, clippy with every warning an error (missing docs and unsafe code are workspace lints),
@@ -145,14 +156,17 @@ step_traces() { traces/check.sh && bench/traces.sh --smoke; }
 step_bench_smoke() { bench/run.sh --smoke; }
 step_soak_smoke() { bench/run.sh --soak-seconds 60; }
 
-selected=("$@")
+selected=()
+for s in "$@"; do
+  if [ "$s" = quick ]; then selected+=("${QUICK[@]}"); else selected+=("$s"); fi
+done
 [ ${#selected[@]} -eq 0 ] && selected=("${STEPS[@]}")
 passed=0; failed=0; report=(); i=0
 # a background build outlives no interrupted suite (setsid: its podman children go with it)
 trap '[ -z "$IMAGE_BUILD_PID" ] || kill -- "-$IMAGE_BUILD_PID" 2>/dev/null' EXIT
 for s in "${selected[@]}"; do
   fn="step_${s//-/_}"
-  if ! declare -F "$fn" >/dev/null; then echo "unknown step: $s (steps: ${STEPS[*]})" >&2; exit 2; fi
+  if ! declare -F "$fn" >/dev/null; then echo "unknown step: $s (steps: ${STEPS[*]}; quick: ${QUICK[*]})" >&2; exit 2; fi
   # the image step still to come: build it in the background from here on
   if [ "$s" = "$BACKGROUND_FROM" ] && [[ " ${selected[*]:$i} " == *" image "* ]]; then start_image_build; fi
   i=$((i + 1))

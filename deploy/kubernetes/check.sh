@@ -68,7 +68,7 @@ for v in "${K8S_VERSIONS[@]}"; do
 done
 
 step "promtool check config (in-cluster Prometheus)"
-command -v promtool >/dev/null || ensure_apt prometheus
+command -v promtool >/dev/null || ensure_prometheus_installed
 # Debian builds Prometheus without Kubernetes service discovery, so promtool gets the config
 # with kubernetes_sd_configs swapped for a static target (test_invariants.py checks the SD
 # block itself) and the rules read from the synced copy instead of their in-cluster mount.

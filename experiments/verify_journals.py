@@ -36,7 +36,7 @@ connections); for a drain, DRAIN_MAX_FAILED (0: the replica's lame duck closes e
 answer; every request in flight must be answered).
 
 The identity probe runs with --json: every check and figure about it reads the one JSON object
-it prints (the journal's probe `output.stdout`; schema in superpower/src/probe/mod.rs), and an
+it prints (the journal's probe `output.stdout`; schema in probe/src/lib.rs), and an
 identity probe run that printed no such object fails the journal. The load and fault scripts'
 lines (experiments/load.sh, experiments/faults.sh) are matched as text, but for the load's
 figures (one JSON object after `load result:`).

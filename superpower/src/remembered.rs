@@ -173,7 +173,7 @@ impl Keys {
             return None;
         }
         let id: CharacterId = id.parse().ok()?;
-        let raw = crate::identity::decode_16(tag.as_bytes())?;
+        let raw = service::promise::decode_16(tag.as_bytes())?;
         let tag = &raw[..TAG_BYTES];
         if Self::tag(&self.current, user, id)
             .verify_truncated_left(tag)

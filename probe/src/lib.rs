@@ -77,7 +77,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use http::Uri;
 
-use crate::identity::UserId;
+use service::promise::UserId;
 
 use client::{ask, AskError, Outcome};
 use judge::{judge, record, Figures};
@@ -262,8 +262,20 @@ mod tests {
         let handler = move |req: Request<hyper::body::Incoming>| {
             let mode = *shared.lock().unwrap();
             async move {
-                let id = crate::identity::Identity::from_headers(req.headers())
-                    .user
+                // the user's id, as superpower reads it (a new one when there is none)
+                let id = req
+                    .headers()
+                    .get_all(http::header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(';'))
+                    .find_map(|c| {
+                        c.trim()
+                            .strip_prefix(service::promise::ID_COOKIE)?
+                            .strip_prefix('=')
+                    })
+                    .and_then(UserId::parse)
+                    .unwrap_or_else(UserId::random)
                     .to_string();
                 let tag = if mode == Mode::Shuffled {
                     "other"

@@ -142,7 +142,7 @@ impl Plan {
 }
 
 /// Latency figures in milliseconds.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Latency {
     /// Median.
     pub p50_ms: f64,
@@ -179,7 +179,7 @@ impl Latency {
 }
 
 /// One request worth a look: it failed, was slow, or got another name than expected.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Incident {
     /// Seconds from the start of the run to when the request was due.
     pub at_s: f64,
@@ -192,7 +192,7 @@ pub struct Incident {
 }
 
 /// What a run measured.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Requests answered or failed.
     pub requests: u64,

@@ -4,9 +4,7 @@ use service::promise::{IDENTITY_OBJECTIVE, LATENCY_LIMIT};
 
 use super::soak;
 use super::timing::RATES;
-use crate::report::{
-    paired_medians, thousands, E2e, FrontEnd, Mode, Process, Results, System, Target, Tool,
-};
+use crate::report::{paired_medians, E2e, FrontEnd, Mode, Process, Results, System, Target, Tool};
 
 /// A target row: `figure` is "not measured" when absent.
 fn push(
@@ -283,10 +281,36 @@ fn soak_targets(res: &Results) -> Vec<Target> {
     out
 }
 
+/// `12345.6` → `12,346`.
+fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{ReturningRun, Rss, Scaling, Soak, UsersPoint};
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(-4500.0), "-4,500");
+    }
 
     #[test]
     fn returning_users_keep_their_superpower_on_both_replicas_or_miss() {

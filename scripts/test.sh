@@ -94,7 +94,7 @@ step_fuzz() {
   # seed corpus in var/fuzz/ (the committed one stays as it is); any crash fails the step and
   # leaves its input in var/fuzz/artifacts/. Built without AddressSanitizer: the product is safe
   # Rust, and the build and the runs are faster; docs/fuzzing.md has the ASan build for long runs.
-  local seconds="${FUZZ_SECONDS:-20}" out="$ROOT/var/fuzz" bin failed=0 t
+  local seconds="${FUZZ_SECONDS:-10}" out="$ROOT/var/fuzz" bin failed=0 t
   bin="$ROOT/fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
   # `cargo fuzz build` has no --locked and rewrites a stale fuzz/Cargo.lock: fetching --locked
   # first fails instead, so the suite changes no tracked file (refresh it with

@@ -39,8 +39,9 @@ SP="http://127.0.0.1:30280"
 PROM="http://127.0.0.1:9090"
 WAIT="${E2E_WAIT:-60}"
 
-say() { printf '[e2e] %s\n' "$*"; }
-die() { printf '[e2e] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[e2e]' 'FAILED:'
 
 ensure_prometheus_installed
 command -v jq >/dev/null 2>&1 || ensure_apt jq

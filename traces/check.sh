@@ -30,8 +30,9 @@ source scripts/tools.sh
 # shellcheck source=../deploy/local/lib.sh
 source deploy/local/lib.sh
 
-say() { printf '[traces] %s\n' "$*"; }
-die() { printf '[traces] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source scripts/lib.sh
+log_tag '[traces]'
 
 ensure_venv
 ensure_prometheus_installed

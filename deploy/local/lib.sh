@@ -30,8 +30,9 @@ VISITORS_PYTHON="$ROOT/var/venv/bin/python"
 START_TIMEOUT="${FLEET_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${FLEET_STOP_TIMEOUT:-15}"
 
-say() { printf '[fleet] %s\n' "$*"; }
-die() { printf '[fleet] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[fleet]'
 
 powersource_addr() { echo "127.0.0.1:$((6060 + $1))"; }
 

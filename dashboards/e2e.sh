@@ -51,7 +51,7 @@ ensure_node_tools
 
 # --- the fleet -----------------------------------------------------------------------------------
 # It kills powersource-1: never at the same time as another suite that uses the fleet
-# (experiments/run-local.sh, deploy/local/test-fleet.sh); they all hold var/fleet.lock.
+# (experiments/run.sh --engine local, deploy/local/test-fleet.sh); they all hold var/fleet.lock.
 hold_fleet_lock 600
 started_fleet=0
 killed=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared by the container scripts (standins.sh, image.sh, fleet.sh, ...; deploy/compose/test.sh,
-# experiments/run-containers.sh). Source it.
+# experiments/engines/containers.sh). Source it.
 #
 # The container engine is ENGINE (env CONTAINER_ENGINE): podman (the default, and what the suite
 # uses here) or docker. ensure_engine installs and configures podman on a fresh Debian machine:

@@ -267,7 +267,7 @@ launch() {
 
 # hold_fleet_lock [SECONDS]: takes var/fleet.lock (flock, fd 9) for the rest of the calling
 # process, waiting at most SECONDS (default 600) for another holder. Suites that use the fleet
-# (experiments/run-local.sh, ...) take it so that they do not kill each other's instances; the
+# (experiments/run.sh --engine local, ...) take it so that they do not kill each other's instances; the
 # fleet itself never holds it.
 hold_fleet_lock() {
   local wait="${1:-600}"

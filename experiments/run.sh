@@ -58,9 +58,10 @@
 # Traces: with OTEL_EXPORTER_OTLP_ENDPOINT set (an OTLP/HTTP collector: Jaeger's :4318, or
 # traces/receiver.py), every run is traced by chaostoolkit's OpenTelemetry control
 # (experiments/tracing/settings.yaml): one trace per experiment, rooted at the experiment span,
-# with the identity probe's requests under the probe activities. The local fleet this script
-# starts exports its own spans there too (superpower's and powersource's under the probe's);
-# docs/traces.md shows what to open.
+# its hypothesis, method and activities under it; the identity probe sends each activity's
+# context with its requests. The local fleet this script starts exports there too, so the
+# requests' superpower and powersource spans join the probe activities; the containers export
+# no spans of their own. docs/traces.md shows what to open.
 #
 # What differs by engine (the fleets, their ports, the faults, the default experiments and their
 # settings) is in experiments/engines/local.sh and containers.sh, which say what each does.

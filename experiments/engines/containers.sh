@@ -21,9 +21,10 @@
 # the kills.
 #
 # The fleet runs beside the native one, on its own ports: this engine holds no fleet lock. With
-# OTEL_EXPORTER_OTLP_ENDPOINT set, the experiments and the identity probe (on the host) are
-# traced; the containers do not export spans (a collector on the host's 127.0.0.1 is out of
-# their network's reach).
+# OTEL_EXPORTER_OTLP_ENDPOINT set, each experiment is traced (chaostoolkit's spans: the
+# experiment, its hypothesis, method and activities); the containers export no spans of their
+# own (a collector on the host's 127.0.0.1 is out of their network's reach), so the probe's
+# requests add none.
 #
 # Env: CONTAINER_ENGINE (podman | docker), P99_WINDOW (30s here, below), the experiments' own
 # (FRONTEND_LOAD_RATE, FLAP_LOAD_RATE, ...: their files).

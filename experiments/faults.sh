@@ -41,7 +41,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
-die() { printf 'faults: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag 'faults:' '' # die: "faults: MESSAGE", as its other lines
 bad_usage() { printf 'faults: %s (experiments/faults.sh --help)\n' "$*" >&2; exit 2; }
 
 TMP="$(mktemp -d)"

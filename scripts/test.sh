@@ -143,12 +143,12 @@ step_image() {
 }
 step_containers() { deploy/containers/test-fleet.sh; }
 step_compose() { deploy/compose/test.sh; }
-step_container_experiments() { experiments/run-containers.sh; }
-step_naive_container_experiments() { experiments/run-containers.sh --naive; }
+step_container_experiments() { experiments/run.sh --engine containers; }
+step_naive_container_experiments() { experiments/run.sh --engine containers --naive; }
 step_fleet() { deploy/local/test-fleet.sh; }
 step_visitors() { visitors/check.sh; }
-step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
-step_naive_experiments() { experiments/run-local.sh --naive; }
+step_experiments() { experiments/validate.sh && experiments/run.sh --engine local; }
+step_naive_experiments() { experiments/run.sh --engine local --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }
 # OpenTelemetry for real: the fleet and a traced chaostoolkit run exporting to an OTLP receiver
 # (traces/check.sh), then the cost of tracing, seconds-long (bench/traces.sh --smoke)

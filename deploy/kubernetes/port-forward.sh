@@ -34,5 +34,5 @@ forward prometheus 9090:9090 & PIDS+=($!)
 forward grafana 3000:3000 & PIDS+=($!)
 forward visitors 8089:8089 & PIDS+=($!)
 forward jaeger 30141:16686 & PIDS+=($!)
-log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089  jaeger http://127.0.0.1:30141 (Ctrl-C stops)"
+warn "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089  jaeger http://127.0.0.1:30141 (Ctrl-C stops)"
 wait

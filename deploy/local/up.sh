@@ -20,7 +20,7 @@
 #                      (superpower without --cookie-key), so a user's signed last known
 #                      superpower is good only on the replica that signed it, and only until it
 #                      restarts — the naive front end of the front-end experiments
-#                      (experiments/run-local.sh --naive); every resilience switch stays on
+#                      (experiments/run.sh --naive); every resilience switch stays on
 #   --visitors N       how many returning visitors (0-1000, default 10): Locust running
 #                      visitors/locustfile.py against superpower, each user back every 1-5 s
 #                      (about 3 visits/s for 10), its web UI on http://127.0.0.1:8089 (change

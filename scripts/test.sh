@@ -156,6 +156,43 @@ step_traces() { traces/check.sh && bench/traces.sh --smoke; }
 step_bench_smoke() { bench/run.sh --smoke; }
 step_soak_smoke() { bench/run.sh --soak-seconds 60; }
 
+# The steps that run the local fleet on its fixed ports. A fleet `deploy/local/up.sh` started
+# (the README's other command) is set aside before the first of them and started again, with the
+# same settings, token and cookie key, when the suite ends: the two commands do not trip over
+# each other.
+LOCAL_FLEET_STEPS=" fleet visitors experiments naive-experiments dashboards-live traces "
+USER_FLEET="$ROOT/var/log/user-fleet.env"
+SET_ASIDE_CHECKED=0
+set_aside_user_fleet() {
+  # only the fleet running when the suite reached its first fleet step is the user's
+  [ "$SET_ASIDE_CHECKED" = 0 ] || return 0
+  SET_ASIDE_CHECKED=1
+  [ -f "$ROOT/var/fleet/fleet.env" ] || return 0
+  # shellcheck source=../deploy/local/lib.sh
+  (source "$ROOT/deploy/local/lib.sh" && for f in "$FLEET"/*.pid; do
+    [ -e "$f" ] && pid_of "$(basename "$f" .pid)" >/dev/null && exit 0
+  done; exit 1) || return 0
+  mkdir -p "$(dirname "$USER_FLEET")"
+  (umask 077 && cp "$ROOT/var/fleet/fleet.env" "$USER_FLEET")
+  echo "::: the local fleet deploy/local/up.sh started is stopped for the suite (it needs its ports); it starts again at the end"
+  deploy/local/down.sh
+}
+restore_user_fleet() {
+  [ -f "$USER_FLEET" ] || return 0
+  local get args=()
+  get() { sed -n "s/^$1=//p" "$USER_FLEET"; }
+  [ -n "$(get POWERSOURCES)" ] && args+=(--powersources "$(get POWERSOURCES)")
+  [ -n "$(get FRONTENDS)" ] && args+=(--frontends "$(get FRONTENDS)")
+  [ -n "$(get VISITORS)" ] && args+=(--visitors "$(get VISITORS)")
+  [ -n "$(get DATA)" ] && args+=(--data "$(get DATA)")
+  [ "$(get NAIVE)" = 1 ] && args+=(--naive)
+  [ "$(get COOKIE_KEYS)" = own ] && args+=(--own-cookie-keys)
+  echo "::: starting the local fleet again as it was: deploy/local/up.sh ${args[*]}"
+  SUPERPOWER_ADMIN_TOKEN="$(get SUPERPOWER_ADMIN_TOKEN)" SUPERPOWER_COOKIE_KEY="$(get SUPERPOWER_COOKIE_KEY)" \
+    SKIP_BUILD=1 deploy/local/up.sh "${args[@]}" || echo "::: the local fleet did not start again: run deploy/local/up.sh" >&2
+  rm -f "$USER_FLEET"
+}
+
 selected=()
 for s in "$@"; do
   if [ "$s" = quick ]; then selected+=("${QUICK[@]}"); else selected+=("$s"); fi
@@ -170,6 +207,7 @@ for s in "${selected[@]}"; do
   # the image step still to come: build it in the background from here on
   if [ "$s" = "$BACKGROUND_FROM" ] && [[ " ${selected[*]:$i} " == *" image "* ]]; then start_image_build; fi
   i=$((i + 1))
+  [[ "$LOCAL_FLEET_STEPS" == *" $s "* ]] && set_aside_user_fleet
   echo "::: $s"
   t0=$(date +%s)
   if "$fn"; then
@@ -178,6 +216,7 @@ for s in "${selected[@]}"; do
     failed=$((failed + 1)); report+=("FAIL  $s ($(( $(date +%s) - t0 )) s)")
   fi
 done
+restore_user_fleet
 echo
 printf '%s\n' "${report[@]}"
 echo "suite: $passed passed, $failed failed"

@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_row_per_flag_with_its_env_default_and_first_help_line() {
-        let cmd = Command::new("x")
+        let cmd = clap::Command::new("x")
             .arg(
                 Arg::new("listen")
                     .long("listen")

@@ -57,7 +57,7 @@ step_tools() {
   # every Debian package of every step, in one go: later steps (and the background image build)
   # find them installed and never run apt-get beside one another
   ensure_prometheus_installed # its own apt-get: Debian's prometheus.service is stopped once installed
-  ensure_apt pandoc chromium curl jq ca-certificates procps iproute2 nginx haproxy
+  ensure_apt pandoc chromium curl jq ca-certificates procps iproute2 nginx haproxy shellcheck
   (source "$ROOT/deploy/containers/lib.sh" && ensure_engine)
   ensure_venv
   ensure_oha

@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared by deploy.sh, undeploy.sh and port-forward.sh (sourced, not run).
 NAMESPACE=superpower
-IMAGE=superpower:latest
+IMAGE=superpower:latest # read by the scripts that source this one
+export IMAGE
 
 # shellcheck source=../../scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"

@@ -41,7 +41,10 @@ pass() { say "ok: $*"; PASSED=$((PASSED + 1)); }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null && sudo -n true 2>/dev/null || { echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2; exit 1; }
+  if ! { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; then
+    echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2
+    exit 1
+  fi
   SUDO="sudo -n"
 fi
 

@@ -26,7 +26,8 @@ forward() { # SERVICE LOCAL:REMOTE
 }
 
 PIDS=()
-# Each loop, then the kubectl it runs (by parent pid).
+# Each loop, then the kubectl it runs (by parent pid). (`p` is the trap's own loop variable.)
+# shellcheck disable=SC2154
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done' EXIT
 trap 'exit 0' INT TERM
 forward superpower 30280:30280 & PIDS+=($!)

@@ -77,8 +77,10 @@ step_quick_tools() {
 }
 step_lint() {
   # fmt, clippy with every warning an error (missing docs and unsafe code are workspace lints),
-  # and no dependency a crate declares but does not use
-  cargo fmt --all -- --check \
+  # and no dependency a crate declares but does not use; its pytest files need the venv (made
+  # here when the step runs alone)
+  ensure_venv \
+    && cargo fmt --all -- --check \
     && cargo fmt --manifest-path fuzz/Cargo.toml -- --check \
     && cargo clippy --workspace --all-targets --locked -- -D warnings \
     && cargo machete \

@@ -38,6 +38,7 @@ COPY service ./service
 COPY testkit ./testkit
 COPY powersource ./powersource
 COPY superpower ./superpower
+COPY probe ./probe
 COPY loader ./loader
 COPY bench ./bench
 RUN cargo chef prepare --recipe-path recipe.json
@@ -51,6 +52,7 @@ COPY service ./service
 COPY testkit ./testkit
 COPY powersource ./powersource
 COPY superpower ./superpower
+COPY probe ./probe
 COPY loader ./loader
 COPY bench ./bench
 RUN cargo build --release --locked --bin powersource --bin superpower --bin loader \

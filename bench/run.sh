@@ -14,9 +14,11 @@
 # (-- --soak-seed S for another); it fails unless there were no errors, no identity changes, no
 # answer over 1 s and flat RSS. Arguments after -- go to the bench binary, e.g.
 # -- --product-env RUST_LOG=info,access=off.
-# Prints a markdown table; writes var/bench/results.json and var/bench/results.md, logs in
-# var/bench/logs/ (the soak's faults in chaos.log). Exits non-zero when a scenario fails (a
-# missed target is only a figure; the soak's verdict is not).
+# The bench writes var/bench/results.json (every figure and verdict) and results.schema.json
+# beside it (`bench --schema`); bench/render.py then validates the one against the other and
+# renders results.md (printed) and, when scaling ran, scaling.svg. Logs in var/bench/logs/ (the
+# soak's faults in chaos.log). Exits non-zero when a scenario fails (a missed target is only a
+# figure; the soak's verdict is not) or the results do not follow their schema.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "bench: --soak-seconds needs a number" >&2; exit 2; }
       soak=(--soak-seconds "$2"); shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1 (--smoke, --no-micro, --soak, --soak-seconds N, -- BENCH-ARGS)" >&2; exit 2 ;;
   esac
   shift
@@ -50,6 +52,8 @@ else
   ensure_apt nginx haproxy
 fi
 
+# render.py's Python (jsonschema, matplotlib), before minutes of measuring
+ensure_venv
 ensure_release_build
 log "cargo build --release -p bench"
 cargo build --release --locked -q -p bench >&2
@@ -71,5 +75,12 @@ if [ "$micro" = 1 ]; then
 fi
 
 mkdir -p var/bench
+# nothing of an earlier run gets rendered as this one's
+rm -f var/bench/results.json var/bench/results.schema.json var/bench/results.md
+status=0
 "$target/release/bench" "${smoke[@]}" "${soak[@]}" --out var/bench --bin-dir "$target/release" \
-  "${criterion[@]}" --rustc "$(rustc --version)" "$@"
+  "${criterion[@]}" --rustc "$(rustc --version)" "$@" || status=$?
+[ -f var/bench/results.json ] || { echo "bench: no var/bench/results.json (bench exited $status)" >&2; exit 1; }
+"$VENV/bin/python" bench/render.py var/bench/results.json
+cat var/bench/results.md
+exit "$status"

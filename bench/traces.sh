@@ -16,6 +16,7 @@
 #
 #   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C] [--receiver sink|python]
 #
+# Defaults: 3 rounds of 10 s each, 32 connections, the `sink` receiver; --smoke is 1 round of 2 s.
 # The live receiver is `otlp-sink` (bench crate: hyper, decodes every export with
 # opentelemetry-proto, counts the spans, answers an empty ExportTraceServiceResponse), cheap as
 # a collector on another machine would be to this one; `--receiver python` uses
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift ;;
     --connections) conns="$2"; shift ;;
     --receiver) receiver_kind="$2"; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "bench/traces.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -24,7 +24,7 @@ cd "$ROOT"
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf '\ncheck.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
-command -v promtool >/dev/null 2>&1 || ensure_apt prometheus
+command -v promtool >/dev/null 2>&1 || ensure_prometheus_installed
 # shellcheck source=tools/node-tools.sh
 source "$ROOT/dashboards/tools/node-tools.sh"
 ensure_node_tools

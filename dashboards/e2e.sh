@@ -39,10 +39,11 @@ SP="http://127.0.0.1:30280"
 PROM="http://127.0.0.1:9090"
 WAIT="${E2E_WAIT:-60}"
 
-say() { printf '[e2e] %s\n' "$*"; }
-die() { printf '[e2e] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[e2e]' 'FAILED:'
 
-command -v prometheus >/dev/null 2>&1 || ensure_apt prometheus
+ensure_prometheus_installed
 command -v jq >/dev/null 2>&1 || ensure_apt jq
 command -v curl >/dev/null 2>&1 || ensure_apt curl
 ensure_oha
@@ -50,7 +51,7 @@ ensure_node_tools
 
 # --- the fleet -----------------------------------------------------------------------------------
 # It kills powersource-1: never at the same time as another suite that uses the fleet
-# (experiments/run-local.sh, deploy/local/test-fleet.sh); they all hold var/fleet.lock.
+# (experiments/run.sh --engine local, deploy/local/test-fleet.sh); they all hold var/fleet.lock.
 hold_fleet_lock 600
 started_fleet=0
 killed=0

@@ -40,8 +40,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { printf 'faults: %s\n' "$*" >&2; exit 1; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag 'faults:' '' # die: "faults: MESSAGE", as its other lines
 bad_usage() { printf 'faults: %s (experiments/faults.sh --help)\n' "$*" >&2; exit 2; }
 
 TMP="$(mktemp -d)"

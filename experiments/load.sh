@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Drives load at superpower for the heavy-load experiment, and checks that the load ran clean.
+# Drives load at superpower for the experiments that act under load (heavy load, a failing
+# powersource, the front-end experiments), and checks that the load ran clean.
 #
 #   experiments/load.sh run   [--url URL] [--rate R] [--duration D] [--workers W] [--result FILE] [--tool auto|vegeta|oha] [--max-failed N]
 #   experiments/load.sh check [--result FILE]
@@ -29,8 +30,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
-[ $# -ge 1 ] || { usage >&2; exit 2; }
+# usage: the whole header; synopsis: its three command lines (what a wrong call prints)
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+synopsis() { usage | grep '^  experiments/load.sh '; echo "(experiments/load.sh --help for more)"; }
+[ $# -ge 1 ] || { synopsis >&2; exit 2; }
+case "$1" in -h | --help) usage; exit 0 ;; esac
 cmd="$1"
 shift
 URL="${SUPERPOWER_URL:-http://127.0.0.1:30280/}"
@@ -41,7 +45,8 @@ TOOL="${LOAD_TOOL:-auto}"
 MAX_FAILED=0
 RESULT="$ROOT/var/experiments/load-result.json"
 while [ $# -gt 0 ]; do
-  [ $# -ge 2 ] || { usage >&2; echo "load: $1 needs a value" >&2; exit 2; }
+  case "$1" in -h | --help) usage; exit 0 ;; esac
+  [ $# -ge 2 ] || { synopsis >&2; echo "load: $1 needs a value" >&2; exit 2; }
   case "$1" in
     --url) URL="$2" ;;
     --rate) RATE="$2" ;;
@@ -50,7 +55,7 @@ while [ $# -gt 0 ]; do
     --result) RESULT="$2" ;;
     --tool) TOOL="$2" ;;
     --max-failed) MAX_FAILED="$2" ;;
-    *) usage >&2; echo "load: unknown argument $1" >&2; exit 2 ;;
+    *) synopsis >&2; echo "load: unknown argument $1" >&2; exit 2 ;;
   esac
   shift 2
 done
@@ -136,7 +141,7 @@ print(f"load wait: the load ran {time.monotonic() - began:.1f} s more; {verdict}
 PY
 fi
 
-[ "$cmd" = run ] || { usage >&2; exit 2; }
+[ "$cmd" = run ] || { synopsis >&2; exit 2; }
 
 if [ "$TOOL" = auto ]; then
   if command -v vegeta >/dev/null 2>&1; then TOOL=vegeta

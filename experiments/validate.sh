@@ -9,7 +9,7 @@ cd "$ROOT"
 # shellcheck source=../scripts/tools.sh
 source scripts/tools.sh
 ensure_venv || exit 1
-ensure_apt prometheus || exit 1
+ensure_prometheus_installed || exit 1
 
 passed=0 failed=0
 run() { # DESCRIPTION COMMAND...

@@ -10,7 +10,7 @@ proves nothing: a journal passes here only if
 - every method activity and every rollback succeeded, and every `process` one exited 0;
 - every rollback the experiment declares was played.
 
-With --expect-deviation (the naive fleet, experiments/run-local.sh --naive) a journal passes
+With --expect-deviation (the naive fleet, experiments/run.sh --naive) a journal passes
 only if the experiment caught the break: "status" "completed", "deviated" true, the steady
 state met before the method and broken after it by the identity probe, every method step and
 rollback succeeded — so a probe that cannot fail is caught — and, for the experiments in
@@ -36,7 +36,7 @@ connections); for a drain, DRAIN_MAX_FAILED (0: the replica's lame duck closes e
 answer; every request in flight must be answered).
 
 The identity probe runs with --json: every check and figure about it reads the one JSON object
-it prints (the journal's probe `output.stdout`; schema in superpower/src/probe/mod.rs), and an
+it prints (the journal's probe `output.stdout`; schema in probe/src/lib.rs), and an
 identity probe run that printed no such object fails the journal. The load and fault scripts'
 lines (experiments/load.sh, experiments/faults.sh) are matched as text, but for the load's
 figures (one JSON object after `load result:`).
@@ -87,7 +87,7 @@ EXPECTATIONS = {
         "why": "failover off: an injected 500 is not retried on another instance",
         "fault": True,
     },
-    # the container experiments (experiments/containers/, experiments/run-containers.sh)
+    # the container experiments (experiments/containers/, experiments/run.sh --engine containers)
     "frozen-powersource": {
         "naive_break": [{"kind": "failed", "reason": "timeout"}, {"kind": "slow"}],
         "why": "deadlines and hedging off: a request that lands on the frozen instance waits for the 5 s read timeout",

@@ -376,7 +376,7 @@ def main() -> int:
             problems.append(f"`{cmd}` comes from the Debian package {name}, which no ensure_apt call installs")
         if kind == "cargo" and name not in cargo:
             problems.append(f"`{cmd}` comes from the crate {name}, which no script installs with cargo")
-        if kind == "optional" and not any(re.search(rf"(command -v|need) {re.escape(cmd)}\b", t) for t in shell_texts):
+        if kind == "optional" and not any(re.search(rf"(command -v|require) {re.escape(cmd)}\b", t) for t in shell_texts):
             problems.append(f"`{cmd}` is optional, but no script checks `command -v {cmd}` before it runs it")
         if args.installed and kind == "base" and not shutil.which(cmd) and cmd not in BUILTINS:
             problems.append(f"`{cmd}` is said to be on every machine, but it is not on this one")

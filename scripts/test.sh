@@ -2,6 +2,9 @@
 # The one test command: everything, on a fresh machine.
 #
 #   scripts/test.sh            the whole suite
+#   scripts/test.sh quick      day to day: formatting, lint (clippy and the static checks), the
+#                              unit and integration tests, with only the tools they need; no
+#                              fleet, containers, browser, fuzzing or bench (QUICK below)
 #   scripts/test.sh STEP...    only the named steps (see STEPS below)
 #
 # It installs what it needs (Debian packages and podman, a Python venv under var/, oha, npm
@@ -38,6 +41,8 @@ STEPS=(tools lint rust fuzz api-spec browser dashboards kubernetes fleet visitor
 # The compile-heavy steps (lint, rust, fuzz) and the measuring ones (bench-smoke, soak-smoke)
 # never share the machine with it. `scripts/test.sh image` alone builds in the foreground.
 BACKGROUND_FROM=api-spec
+# `quick`: the steps that need no fleet, container, browser or bench, after the few tools they use
+QUICK=(quick-tools lint rust)
 IMAGE_BUILD_PID=""
 IMAGE_BUILD_LOG="$ROOT/var/log/image-build.log"
 
@@ -51,7 +56,8 @@ start_image_build() {
 step_tools() {
   # every Debian package of every step, in one go: later steps (and the background image build)
   # find them installed and never run apt-get beside one another
-  ensure_apt prometheus pandoc chromium curl jq ca-certificates procps iproute2 nginx haproxy
+  ensure_prometheus_installed # its own apt-get: Debian's prometheus.service is stopped once installed
+  ensure_apt pandoc chromium curl jq ca-certificates procps iproute2 nginx haproxy shellcheck
   (source "$ROOT/deploy/containers/lib.sh" && ensure_engine)
   ensure_venv
   ensure_oha
@@ -63,10 +69,18 @@ step_tools() {
   # what the steps run is installed now: each Debian command from the package scripts/commands.txt names
   python3 scripts/check_commands.py --installed
 }
+step_quick_tools() {
+  # what lint and rust run besides cargo: the venv (pytest), cargo-nextest and cargo-machete
+  ensure_venv
+  ensure_cargo_tool cargo-nextest cargo-nextest
+  ensure_cargo_tool cargo-machete cargo-machete
+}
 step_lint() {
   # fmt, clippy with every warning an error (missing docs and unsafe code are workspace lints),
-  # and no dependency a crate declares but does not use
-  cargo fmt --all -- --check \
+  # and no dependency a crate declares but does not use; its pytest files need the venv (made
+  # here when the step runs alone)
+  ensure_venv \
+    && cargo fmt --all -- --check \
     && cargo fmt --manifest-path fuzz/Cargo.toml -- --check \
     && cargo clippy --workspace --all-targets --locked -- -D warnings \
     && cargo machete \
@@ -82,8 +96,15 @@ step_fuzz() {
   # seed corpus in var/fuzz/ (the committed one stays as it is); any crash fails the step and
   # leaves its input in var/fuzz/artifacts/. Built without AddressSanitizer: the product is safe
   # Rust, and the build and the runs are faster; docs/fuzzing.md has the ASan build for long runs.
-  local seconds="${FUZZ_SECONDS:-20}" out="$ROOT/var/fuzz" bin failed=0 t
+  local seconds="${FUZZ_SECONDS:-10}" out="$ROOT/var/fuzz" bin failed=0 t
   bin="$ROOT/fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+  # `cargo fuzz build` has no --locked and rewrites a stale fuzz/Cargo.lock: fetching --locked
+  # first fails instead, so the suite changes no tracked file (refresh it with
+  # `cargo +nightly update --workspace --manifest-path fuzz/Cargo.toml` and commit it)
+  cargo +nightly fetch --locked --manifest-path fuzz/Cargo.toml || {
+    echo "fuzz: fuzz/Cargo.lock is not current with fuzz/Cargo.toml and the crates it builds" >&2
+    return 1
+  }
   (cd fuzz && CARGO_TARGET_DIR="$ROOT/fuzz/target" cargo +nightly fuzz build --sanitizer none) \
     || return 1
   rm -rf "$out" && mkdir -p "$out"
@@ -124,12 +145,12 @@ step_image() {
 }
 step_containers() { deploy/containers/test-fleet.sh; }
 step_compose() { deploy/compose/test.sh; }
-step_container_experiments() { experiments/run-containers.sh; }
-step_naive_container_experiments() { experiments/run-containers.sh --naive; }
+step_container_experiments() { experiments/run.sh --engine containers; }
+step_naive_container_experiments() { experiments/run.sh --engine containers --naive; }
 step_fleet() { deploy/local/test-fleet.sh; }
 step_visitors() { visitors/check.sh; }
-step_experiments() { experiments/validate.sh && experiments/run-local.sh; }
-step_naive_experiments() { experiments/run-local.sh --naive; }
+step_experiments() { experiments/validate.sh && experiments/run.sh --engine local; }
+step_naive_experiments() { experiments/run.sh --engine local --naive; }
 step_dashboards_live() { dashboards/e2e.sh; }
 # OpenTelemetry for real: the fleet and a traced chaostoolkit run exporting to an OTLP receiver
 # (traces/check.sh), then the cost of tracing, seconds-long (bench/traces.sh --smoke)
@@ -137,17 +158,58 @@ step_traces() { traces/check.sh && bench/traces.sh --smoke; }
 step_bench_smoke() { bench/run.sh --smoke; }
 step_soak_smoke() { bench/run.sh --soak-seconds 60; }
 
-selected=("$@")
+# The steps that run the local fleet on its fixed ports. A fleet `deploy/local/up.sh` started
+# (the README's other command) is set aside before the first of them and started again, with the
+# same settings, token and cookie key, when the suite ends: the two commands do not trip over
+# each other.
+LOCAL_FLEET_STEPS=" fleet visitors experiments naive-experiments dashboards-live traces "
+USER_FLEET="$ROOT/var/log/user-fleet.env"
+SET_ASIDE_CHECKED=0
+set_aside_user_fleet() {
+  # only the fleet running when the suite reached its first fleet step is the user's
+  [ "$SET_ASIDE_CHECKED" = 0 ] || return 0
+  SET_ASIDE_CHECKED=1
+  [ -f "$ROOT/var/fleet/fleet.env" ] || return 0
+  # shellcheck source=../deploy/local/lib.sh
+  (source "$ROOT/deploy/local/lib.sh" && for f in "$FLEET"/*.pid; do
+    [ -e "$f" ] && pid_of "$(basename "$f" .pid)" >/dev/null && exit 0
+  done; exit 1) || return 0
+  mkdir -p "$(dirname "$USER_FLEET")"
+  (umask 077 && cp "$ROOT/var/fleet/fleet.env" "$USER_FLEET")
+  echo "::: the local fleet deploy/local/up.sh started is stopped for the suite (it needs its ports); it starts again at the end"
+  deploy/local/down.sh
+}
+restore_user_fleet() {
+  [ -f "$USER_FLEET" ] || return 0
+  local get args=()
+  get() { sed -n "s/^$1=//p" "$USER_FLEET"; }
+  [ -n "$(get POWERSOURCES)" ] && args+=(--powersources "$(get POWERSOURCES)")
+  [ -n "$(get FRONTENDS)" ] && args+=(--frontends "$(get FRONTENDS)")
+  [ -n "$(get VISITORS)" ] && args+=(--visitors "$(get VISITORS)")
+  [ -n "$(get DATA)" ] && args+=(--data "$(get DATA)")
+  [ "$(get NAIVE)" = 1 ] && args+=(--naive)
+  [ "$(get COOKIE_KEYS)" = own ] && args+=(--own-cookie-keys)
+  echo "::: starting the local fleet again as it was: deploy/local/up.sh ${args[*]}"
+  SUPERPOWER_ADMIN_TOKEN="$(get SUPERPOWER_ADMIN_TOKEN)" SUPERPOWER_COOKIE_KEY="$(get SUPERPOWER_COOKIE_KEY)" \
+    SKIP_BUILD=1 deploy/local/up.sh "${args[@]}" || echo "::: the local fleet did not start again: run deploy/local/up.sh" >&2
+  rm -f "$USER_FLEET"
+}
+
+selected=()
+for s in "$@"; do
+  if [ "$s" = quick ]; then selected+=("${QUICK[@]}"); else selected+=("$s"); fi
+done
 [ ${#selected[@]} -eq 0 ] && selected=("${STEPS[@]}")
 passed=0; failed=0; report=(); i=0
 # a background build outlives no interrupted suite (setsid: its podman children go with it)
 trap '[ -z "$IMAGE_BUILD_PID" ] || kill -- "-$IMAGE_BUILD_PID" 2>/dev/null' EXIT
 for s in "${selected[@]}"; do
   fn="step_${s//-/_}"
-  if ! declare -F "$fn" >/dev/null; then echo "unknown step: $s (steps: ${STEPS[*]})" >&2; exit 2; fi
+  if ! declare -F "$fn" >/dev/null; then echo "unknown step: $s (steps: ${STEPS[*]}; quick: ${QUICK[*]})" >&2; exit 2; fi
   # the image step still to come: build it in the background from here on
   if [ "$s" = "$BACKGROUND_FROM" ] && [[ " ${selected[*]:$i} " == *" image "* ]]; then start_image_build; fi
   i=$((i + 1))
+  [[ "$LOCAL_FLEET_STEPS" == *" $s "* ]] && set_aside_user_fleet
   echo "::: $s"
   t0=$(date +%s)
   if "$fn"; then
@@ -156,6 +218,7 @@ for s in "${selected[@]}"; do
     failed=$((failed + 1)); report+=("FAIL  $s ($(( $(date +%s) - t0 )) s)")
   fi
 done
+restore_user_fleet
 echo
 printf '%s\n' "${report[@]}"
 echo "suite: $passed passed, $failed failed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project's scripts need, once, idempotently. Source it, then call:
 #   ensure_apt PKG...        Debian packages (apt-get update runs once per machine boot of this script)
+#   ensure_prometheus_installed   prometheus and promtool (Debian package prometheus), not as a service
 #   ensure_venv              Python venv at var/venv with chaostoolkit + extensions + validators
 #   ensure_oha               the oha load tool (cargo install --locked, plain HTTP only)
 #   ensure_cargo_tool CRATE BIN   a cargo subcommand (cargo install --locked), e.g. cargo-machete
@@ -34,6 +35,26 @@ ensure_apt() {
     $sudo apt-get update -qq >&2 && $sudo touch /var/lib/apt/lists/.superpower-updated
   fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# A prometheus and promtool already on PATH (Debian's, or any other) are used as they are: no apt,
+# no root needed.
+# Where systemd runs, Debian's package starts its own prometheus.service on :9090 when it is
+# installed; that one scrapes nothing of ours and holds the port the local fleet's Prometheus
+# listens on (deploy/local/lib.sh), so the service this call just installed is stopped and
+# disabled. A service the machine had before is left alone.
+ensure_prometheus_installed() {
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
+  local had=0
+  dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed" && had=1
+  ensure_apt prometheus || return 1
+  [ "$had" = 0 ] || return 0
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    log "stopping and disabling Debian's prometheus.service: it would hold :9090, and the fleet runs its own"
+    local sudo
+    sudo="$(root_prefix)" || return 1
+    $sudo systemctl disable --now prometheus >&2
+  fi
 }
 
 ensure_venv() {

@@ -6,13 +6,13 @@
 #
 #   traces/check.sh
 #
-# 1. installs what it needs (the venv, Prometheus, oha, the release build);
+# 1. installs what it needs (the venv, Prometheus, the release build);
 # 2. starts the receiver on a free port and the local fleet (deploy/local/up.sh) with
 #    OTEL_EXPORTER_OTLP_ENDPOINT pointing at it (it refuses to run while another fleet runs);
 # 3. traces/check_traces.py services: one trace id across superpower and powersource, W3C
 #    traceparent accepted and propagated, the trace id in the access log, and for a request
 #    whose owner is frozen (SIGSTOP) or killed, the failed and the answering attempt side by side;
-# 4. runs one experiment (slow-powersource) with experiments/run-local.sh, the tracing controls
+# 4. runs one experiment (slow-powersource) with experiments/run.sh, the tracing controls
 #    on because OTEL_EXPORTER_OTLP_ENDPOINT is set, and checks its trace: rooted at the
 #    experiment, the probe's requests and the services' spans under its activities;
 # 5. the flush on SIGTERM: a superpower of its own with batches held back gets K requests, then
@@ -30,12 +30,13 @@ source scripts/tools.sh
 # shellcheck source=../deploy/local/lib.sh
 source deploy/local/lib.sh
 
-say() { printf '[traces] %s\n' "$*"; }
-die() { printf '[traces] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source scripts/lib.sh
+log_tag '[traces]'
 
 ensure_venv
-ensure_apt prometheus curl
-ensure_oha
+ensure_prometheus_installed
+ensure_apt curl
 ensure_release_build
 
 hold_fleet_lock 600
@@ -73,10 +74,10 @@ say "superpower → powersource, frozen and killed owners"
 "${check[@]}" services || verdict=1
 
 say "one experiment, traced (slow-powersource)"
-# run-local.sh takes the fleet lock itself: release ours for it (the fleet is ours: it was
-# started above, and run-local.sh leaves a running fleet up)
+# run.sh takes the fleet lock itself: release ours for it (the fleet is ours: it was started
+# above, and run.sh leaves a running fleet up)
 exec 9>&-
-NO_REPORT=1 LOAD_DURATION=5s experiments/run-local.sh experiments/local/slow-powersource.json \
+NO_REPORT=1 LOAD_DURATION=5s experiments/run.sh experiments/local/slow-powersource.json \
   >"$OUT/experiment.log" 2>&1 || { tail -n 30 "$OUT/experiment.log" >&2; verdict=1; }
 hold_fleet_lock 600
 "${check[@]}" experiment var/experiments/journal-slow-powersource.json || verdict=1

@@ -31,8 +31,9 @@ RUN_SECONDS="${VISITORS_SECONDS:-20}"
 OUT="$ROOT/var/visitors"
 SP="http://$SUPERPOWER_ADDR"
 
-say() { printf '[visitors] %s\n' "$*"; }
-die() { printf '[visitors] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[visitors]' 'FAILED:'
 
 ensure_venv
 hold_fleet_lock 600

@@ -37,14 +37,16 @@ import time
 
 from locust import HttpUser, events, task
 
-#: superpower's identity cookie (superpower/src/identity.rs).
+#: superpower's identity cookie (service/src/promise.rs `ID_COOKIE`; service/tests/promise.rs
+#: holds this copy to it).
 COOKIE = "superpower_id"
-#: Promise 2: every answer in under a second.
+#: Promise 2: every answer in under a second (service/src/promise.rs `LATENCY_LIMIT`, held to it
+#: by the same test).
 PROMISE_SECONDS = 1.0
 #: The names of the failures, as Locust's failure table and CSV show them.
 FAILURES = {
     "changed": "superpower changed",
-    "slow": "answer took 1 s or more",
+    "slow": f"answer took {PROMISE_SECONDS:g} s or more",
     "no_answer": "no answer",
     "new_identity": "new identity: the cookie was replaced",
     "not_a_character": "not a character",

@@ -17,9 +17,11 @@
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
 //!   freeze, thaw and graceful stop, kill on drop).
 //! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
-//! - [`report`]: the results and their JSON form; `report::names`, the names of what was
-//!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]);
-//!   `report::markdown`, the markdown form, one function per section.
+//! - [`report`]: the results, the bench's one output: `results.json` and its JSON Schema,
+//!   generated from the types ([`report::schema`]); `report::names`, the names of what was
+//!   measured ([`report::System`], [`report::Tool`], [`report::Process`], [`report::Mode`]).
+//!   `bench/render.py` validates the JSON against the schema and renders the markdown table
+//!   and the scaling plot from it.
 
 pub mod hostile;
 pub mod load;

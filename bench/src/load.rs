@@ -34,6 +34,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use service::promise::ID_COOKIE;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -43,10 +44,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most incidents a run keeps (the earliest).
 pub const MAX_INCIDENTS: usize = 100;
 
-/// superpower's signed cookie of a user's last known character (`superpower::remembered::
-/// COOKIE_NAME`; the bench does not link superpower). Were the two to differ, no returning user
-/// would be answered degraded and the lose-all and scaling scenarios, smoke run included, fail.
-pub const LAST_COOKIE: &str = "superpower_last";
+/// superpower's signed cookie of a user's last known character.
+pub use service::promise::LAST_COOKIE;
 
 /// What varies from one request to the next.
 #[derive(Clone)]
@@ -143,7 +142,7 @@ impl Plan {
 }
 
 /// Latency figures in milliseconds.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Latency {
     /// Median.
     pub p50_ms: f64,
@@ -180,7 +179,7 @@ impl Latency {
 }
 
 /// One request worth a look: it failed, was slow, or got another name than expected.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Incident {
     /// Seconds from the start of the run to when the request was due.
     pub at_s: f64,
@@ -193,7 +192,7 @@ pub struct Incident {
 }
 
 /// What a run measured.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Requests answered or failed.
     pub requests: u64,
@@ -260,7 +259,7 @@ pub fn identities(n: usize, seed: u64) -> Vec<HeaderValue> {
     (0..n)
         .map(|_| {
             let id: [u8; 16] = rng.random();
-            let v = format!("superpower_id={}", URL_SAFE_NO_PAD.encode(id));
+            let v = format!("{ID_COOKIE}={}", URL_SAFE_NO_PAD.encode(id));
             HeaderValue::from_str(&v).expect("base64 is a valid header value")
         })
         .collect()
@@ -654,7 +653,7 @@ mod tests {
         assert_ne!(a, identities(3, 2));
         for c in &a {
             let v = c.to_str().unwrap();
-            let id = v.strip_prefix("superpower_id=").unwrap();
+            let id = v.strip_prefix(&format!("{ID_COOKIE}=")).unwrap();
             assert_eq!(id.len(), 22);
             assert_eq!(URL_SAFE_NO_PAD.decode(id).unwrap().len(), 16);
         }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::report::FrontEnd;
 
 /// The cookie both peers hash, superpower's identity cookie.
-pub const COOKIE: &str = "superpower_id";
+pub use service::promise::ID_COOKIE as COOKIE;
 /// The unprivileged user (and group) a peer runs as when the benchmark is root: `nobody`.
 pub const NOBODY: (u32, u32) = (65534, 65534);
 /// HAProxy's `maxconn` (the file-descriptor limit is 20,000; two per proxied connection).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bench::load::{self, Names, Plan, Rotation, LAST_COOKIE};
 use http::StatusCode;
+use service::promise::ID_COOKIE;
 
 async fn one_tier() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -24,7 +25,7 @@ async fn two_tier(back: std::net::SocketAddr) -> std::net::SocketAddr {
 }
 
 /// A server that answers every request with the reference body and two cookies, the second
-/// [`LAST_COOKIE`] naming the user of the request (`superpower_id`'s value), as superpower does
+/// [`LAST_COOKIE`] naming the user of the request (the [`ID_COOKIE`]'s value), as superpower does
 /// for a user's first answer; it counts the requests it answers in `count`.
 async fn cookie_setter(count: Arc<AtomicU64>) -> std::net::SocketAddr {
     use http::header::{COOKIE, SET_COOKIE};
@@ -41,7 +42,10 @@ async fn cookie_setter(count: Arc<AtomicU64>) -> std::net::SocketAddr {
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     count.fetch_add(1, Ordering::Relaxed);
                     let cookie = req.headers().get(COOKIE).unwrap().to_str().unwrap();
-                    let user = cookie.strip_prefix("superpower_id=").unwrap().to_owned();
+                    let user = cookie
+                        .strip_prefix(&format!("{ID_COOKIE}="))
+                        .unwrap()
+                        .to_owned();
                     let resp = http::Response::builder()
                         .header(SET_COOKIE, "lang=fr; Path=/")
                         .header(
@@ -89,7 +93,7 @@ async fn last_cookies_are_kept_per_user_over_connections_spread_on_two_servers()
         let id = user
             .to_str()
             .unwrap()
-            .strip_prefix("superpower_id=")
+            .strip_prefix(&format!("{ID_COOKIE}="))
             .unwrap();
         assert_eq!(kept, &format!("{LAST_COOKIE}={id}.tag; HttpOnly; Path=/"));
     }

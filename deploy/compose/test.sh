@@ -29,8 +29,9 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 source "$ROOT/deploy/containers/lib.sh"
 # shellcheck source=../../scripts/tools.sh
 source "$ROOT/scripts/tools.sh"
-say() { printf '[compose] %s\n' "$*"; }
-die() { printf '[compose] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[compose]'
 
 ensure_engine
 ensure_venv

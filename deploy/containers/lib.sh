@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared by the container scripts (standins.sh, image.sh, fleet.sh, ...; deploy/compose/test.sh,
-# experiments/run-containers.sh). Source it.
+# experiments/engines/containers.sh). Source it.
 #
 # The container engine is ENGINE (env CONTAINER_ENGINE): podman (the default, and what the suite
 # uses here) or docker. ensure_engine installs and configures podman on a fresh Debian machine:
@@ -30,8 +30,11 @@ LOCUST_STANDIN="$STANDIN/locust:2.47.0"
 HAPROXY_STANDIN="$STANDIN/haproxy:2.6"
 IMAGE="${SUPERPOWER_IMAGE:-localhost/superpower:latest}"
 
-ct_say() { printf '[containers] %s\n' "$*" >&2; }
-ct_die() { printf '[containers] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+# "[containers]" whatever the caller's tag (compose/test.sh's is "[compose]"), on stderr
+ct_say() { local LOG_TAG='[containers]'; warn "$@"; }
+ct_die() { local LOG_TAG='[containers]' LOG_FAIL='error:'; die "$@"; }
 
 # ensure_engine: the engine is installed and usable (podman is installed and configured here;
 # docker must already run).

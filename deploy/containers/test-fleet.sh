@@ -27,8 +27,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-say() { printf '[containers] %s\n' "$*"; }
-die() { printf '[containers] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[containers]'
 
 ensure_engine
 "$HERE/image.sh"

@@ -7,7 +7,7 @@
 #   3. the rendered manifests pass `kubernetes-validate --strict` (offline JSON schemas of the
 #      Kubernetes API) for the oldest and a current supported Kubernetes version
 #   4. `promtool check config` of the in-cluster Prometheus config (rules included)
-#   5. hadolint on the Dockerfile (and the Prometheus and HAProxy images' Containerfiles); shellcheck on the scripts when it is installed
+#   5. hadolint on the Dockerfile (and the Prometheus and HAProxy images' Containerfiles); shellcheck on the scripts (installed from Debian's package)
 #   6. the invariants test (pytest deploy/kubernetes/test_invariants.py)
 #   7. the real DNS-membership test (dns-membership.sh: loopback powersources behind one name
 #      in /etc/hosts); skip it with --skip-dns
@@ -68,7 +68,7 @@ for v in "${K8S_VERSIONS[@]}"; do
 done
 
 step "promtool check config (in-cluster Prometheus)"
-command -v promtool >/dev/null || ensure_apt prometheus
+command -v promtool >/dev/null || ensure_prometheus_installed
 # Debian builds Prometheus without Kubernetes service discovery, so promtool gets the config
 # with kubernetes_sd_configs swapped for a static target (test_invariants.py checks the SD
 # block itself) and the rules read from the synced copy instead of their in-cluster mount.
@@ -90,13 +90,10 @@ step "hadolint Dockerfile"
 "$VENV/bin/hadolint" "$ROOT/Dockerfile" "$ROOT/deploy/containers/prometheus/Containerfile" "$ROOT/deploy/containers/haproxy/Containerfile"
 echo "Dockerfile, deploy/containers/{prometheus,haproxy}/Containerfile: no findings"
 
-if command -v shellcheck >/dev/null; then
-  step "shellcheck"
-  shellcheck -x "$HERE"/*.sh
-  echo "scripts: no findings"
-else
-  for s in "$HERE"/*.sh; do bash -n "$s"; done
-fi
+step "shellcheck"
+ensure_apt shellcheck
+shellcheck -x --source-path=SCRIPTDIR "$HERE"/*.sh
+echo "scripts: no findings"
 
 step "invariants (pytest)"
 "$PY" -m pytest -q -p no:cacheprovider "$HERE/test_invariants.py"

@@ -1,21 +1,23 @@
+# shellcheck shell=bash
 # Shared by deploy.sh, undeploy.sh and port-forward.sh (sourced, not run).
 NAMESPACE=superpower
-IMAGE=superpower:latest
+IMAGE=superpower:latest # read by the scripts that source this one
+export IMAGE
 
-log() { printf '[kubernetes] %s\n' "$*" >&2; }
-die() { printf '[kubernetes] error: %s\n' "$*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed"; }
+# shellcheck source=../../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+log_tag '[kubernetes]' # messages on stderr (warn), errors with die
 
 # use_cluster minikube|microk8s: sets KUBECTL to a kubectl talking to that cluster.
 use_cluster() {
   case "$1" in
     minikube)
-      need minikube
+      require minikube
       minikube status >/dev/null 2>&1 || die "minikube is not running (minikube start)"
       if command -v kubectl >/dev/null 2>&1; then KUBECTL="kubectl --context minikube"; else KUBECTL="minikube kubectl --"; fi
       ;;
     microk8s)
-      need microk8s
+      require microk8s
       microk8s status --wait-ready --timeout 60 >/dev/null || die "microk8s is not ready (microk8s start)"
       for addon in dns hostpath-storage; do
         [ "$(microk8s status -a "$addon" 2>/dev/null)" = enabled ] || die "enable the $addon addon: microk8s enable $addon"
@@ -72,11 +74,11 @@ ensure_secrets() {
   if ! $KUBECTL -n "$NAMESPACE" get secret superpower-admin >/dev/null 2>&1; then
     $KUBECTL -n "$NAMESPACE" create secret generic superpower-admin \
       --from-literal=token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
-    log "made the Secret superpower-admin (the admin token: kubectl -n $NAMESPACE get secret superpower-admin -o jsonpath='{.data.token}' | base64 -d)"
+    warn "made the Secret superpower-admin (the admin token: kubectl -n $NAMESPACE get secret superpower-admin -o jsonpath='{.data.token}' | base64 -d)"
   fi
   if ! $KUBECTL -n "$NAMESPACE" get secret superpower-cookie >/dev/null 2>&1; then
     $KUBECTL -n "$NAMESPACE" create secret generic superpower-cookie \
       --from-literal=key="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
-    log "made the Secret superpower-cookie (the cookie key every superpower replica shares)"
+    warn "made the Secret superpower-cookie (the cookie key every superpower replica shares)"
   fi
 }

@@ -28,14 +28,14 @@ if [ -n "$DATA" ] && [ ! -f "$DATA/characters.json" ]; then
   die "$DATA has no characters.json: not a dataset folder (loader collect writes one)"
 fi
 
-log "building $IMAGE into $CLUSTER"
+warn "building $IMAGE into $CLUSTER"
 case "$CLUSTER" in
   minikube)
     # Builds inside the minikube node, whatever its runtime (docker, containerd, cri-o).
     minikube image build -t "$IMAGE" "$ROOT"
     ;;
   microk8s)
-    need docker
+    require docker
     docker build -t "$IMAGE" "$ROOT"
     # microk8s runs containerd: import the image into its k8s.io namespace.
     docker save "$IMAGE" | microk8s ctr image import -
@@ -53,7 +53,7 @@ kind: Kustomization
 resources: [../../../deploy/kubernetes/overlays/$CLUSTER]
 components: [../../../deploy/kubernetes/components/marvel-dataset]
 YAML
-  log "copying $DATA into the PVC superpower-dataset"
+  warn "copying $DATA into the PVC superpower-dataset"
   $KUBECTL apply -f "$HERE/base/namespace.yaml"
   $KUBECTL apply -f "$HERE/components/marvel-dataset/dataset-pvc.yaml"
   upload_dataset "$DATA"
@@ -62,11 +62,11 @@ fi
 ensure_secrets
 existed=0
 $KUBECTL -n "$NAMESPACE" get statefulset/powersource >/dev/null 2>&1 && existed=1
-log "applying ${target#"$ROOT"/}"
+warn "applying ${target#"$ROOT"/}"
 # Server-side apply: the dashboards ConfigMap is too large for the last-applied annotation.
 $KUBECTL kustomize "$target" | $KUBECTL apply --server-side --force-conflicts -f -
 
-log "waiting for the rollout"
+warn "waiting for the rollout"
 # A re-deploy of the same :latest tag changes nothing in the pod templates: restart so the
 # pods run the image just built.
 if [ "$existed" -eq 1 ]; then
@@ -75,5 +75,5 @@ fi
 for w in statefulset/powersource deployment/superpower deployment/prometheus deployment/grafana deployment/visitors; do
   $KUBECTL -n "$NAMESPACE" rollout status "$w" --timeout=300s
 done
-log "deployed. Reach it with: deploy/kubernetes/port-forward.sh $CLUSTER"
-log "  superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089"
+warn "deployed. Reach it with: deploy/kubernetes/port-forward.sh $CLUSTER"
+warn "  superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089"

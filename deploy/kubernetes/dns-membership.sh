@@ -33,13 +33,18 @@ BIN="$ROOT/target/release"
 PASSED=0
 FAILED=0
 
-log() { printf '[dns-membership] %s\n' "$*"; }
-die() { printf '[dns-membership] FAIL: %s\n' "$*" >&2; FAILED=$((FAILED + 1)); exit 1; }
-pass() { log "ok: $*"; PASSED=$((PASSED + 1)); }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+# die counts no failure itself: it exits 1, and cleanup counts a failed run as at least one
+log_tag '[dns-membership]' 'FAIL:'
+pass() { say "ok: $*"; PASSED=$((PASSED + 1)); }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null && sudo -n true 2>/dev/null || { echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2; exit 1; }
+  if ! { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; then
+    echo "dns-membership.sh: needs root or passwordless sudo to edit /etc/hosts" >&2
+    exit 1
+  fi
   SUDO="sudo -n"
 fi
 
@@ -62,7 +67,7 @@ cleanup() {
   { for pid in "${PIDS[@]}"; do wait "$pid" || true; done; } 2>/dev/null
   hosts_remove
   if [ "$rc" -ne 0 ]; then
-    log "logs in ${WORK#"$ROOT"/}/"
+    say "logs in ${WORK#"$ROOT"/}/"
     FAILED=$((FAILED > 0 ? FAILED : 1))
   fi
   printf 'dns-membership: %d passed, %d failed\n' "$PASSED" "$FAILED"
@@ -123,7 +128,7 @@ wait_gauge() { # METRIC VALUE SECONDS
   while :; do
     v="$(gauge "$1")"
     [ "$v" = "$2" ] && return 0
-    [ $SECONDS -lt $deadline ] || { log "$1 = '${v}', want $2"; return 1; }
+    [ $SECONDS -lt $deadline ] || { say "$1 = '${v}', want $2"; return 1; }
     sleep 0.2
   done
 }
@@ -147,7 +152,7 @@ wait_gauge superpower_ring_members 3 20 || die "superpower did not find 3 ring m
 pass "superpower_ring_members == 3"
 
 answered="$(ask_users "$USERS" | sort | uniq -c)"
-log "answers by instance for $USERS users:"$'\n'"$answered"
+say "answers by instance for $USERS users:"$'\n'"$answered"
 [ "$(printf '%s\n' "$answered" | grep -c .)" -eq 3 ] || die "answers did not come from all three instances"
 pass "$USERS users answered by all three instances"
 
@@ -156,12 +161,12 @@ victim="${PIDS[0]}"
 # Disowned first, so bash does not print a "Killed" job notice; cleanup still signals it.
 disown "$victim"
 kill -KILL "$victim"
-log "killed powersource-dns-1 (${ADDRS[0]})"
+say "killed powersource-dns-1 (${ADDRS[0]})"
 wait_gauge superpower_ring_members 2 15 || die "ring members did not drop to 2 after a kill"
 pass "superpower_ring_members == 2 after killing one instance"
 
 answered="$(ask_users "$USERS" | sort | uniq -c)"
-log "answers by instance for $USERS new users:"$'\n'"$answered"
+say "answers by instance for $USERS new users:"$'\n'"$answered"
 [ "$(printf '%s\n' "$answered" | grep -c .)" -eq 2 ] || die "answers should come from exactly the two survivors"
 ! printf '%s\n' "$answered" | grep -q "powersource-dns-1\|${ADDRS[0]}:" || die "the killed instance still answers"
 pass "$USERS new users answered by the two survivors"

@@ -26,7 +26,8 @@ forward() { # SERVICE LOCAL:REMOTE
 }
 
 PIDS=()
-# Each loop, then the kubectl it runs (by parent pid).
+# Each loop, then the kubectl it runs (by parent pid). (`p` is the trap's own loop variable.)
+# shellcheck disable=SC2154
 trap 'for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done' EXIT
 trap 'exit 0' INT TERM
 forward superpower 30280:30280 & PIDS+=($!)
@@ -34,5 +35,5 @@ forward prometheus 9090:9090 & PIDS+=($!)
 forward grafana 3000:3000 & PIDS+=($!)
 forward visitors 8089:8089 & PIDS+=($!)
 forward jaeger 30141:16686 & PIDS+=($!)
-log "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089  jaeger http://127.0.0.1:30141 (Ctrl-C stops)"
+warn "superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089  jaeger http://127.0.0.1:30141 (Ctrl-C stops)"
 wait

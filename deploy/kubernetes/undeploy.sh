@@ -11,6 +11,6 @@ source "$HERE/common.sh"
 
 [ $# -eq 1 ] || { echo "usage: $0 minikube|microk8s" >&2; exit 2; }
 use_cluster "$1"
-log "deleting namespace $NAMESPACE"
+warn "deleting namespace $NAMESPACE"
 $KUBECTL delete namespace "$NAMESPACE" --ignore-not-found --wait=true --timeout=180s
-log "removed"
+warn "removed"

@@ -20,7 +20,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 [ $# -eq 2 ] || { usage >&2; exit 2; }
 cmd="$1" i="$2"
 [[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"

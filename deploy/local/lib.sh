@@ -30,8 +30,9 @@ VISITORS_PYTHON="$ROOT/var/venv/bin/python"
 START_TIMEOUT="${FLEET_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${FLEET_STOP_TIMEOUT:-15}"
 
-say() { printf '[fleet] %s\n' "$*"; }
-die() { printf '[fleet] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log_tag '[fleet]'
 
 powersource_addr() { echo "127.0.0.1:$((6060 + $1))"; }
 
@@ -266,7 +267,7 @@ launch() {
 
 # hold_fleet_lock [SECONDS]: takes var/fleet.lock (flock, fd 9) for the rest of the calling
 # process, waiting at most SECONDS (default 600) for another holder. Suites that use the fleet
-# (experiments/run-local.sh, ...) take it so that they do not kill each other's instances; the
+# (experiments/run.sh --engine local, ...) take it so that they do not kill each other's instances; the
 # fleet itself never holds it.
 hold_fleet_lock() {
   local wait="${1:-600}"

@@ -11,7 +11,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 [ $# -eq 2 ] || { usage >&2; exit 2; }
 cmd="$1" i="$2"
 [[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"

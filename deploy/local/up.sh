@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts the local fleet: N powersources, superpower in front of them, Prometheus when its
-# binary is installed, and a small population of returning visitors (Locust, visitors/). Running
-# it again while the fleet runs starts nothing (but what is missing of Prometheus and visitors).
+# Starts the local fleet: N powersources, superpower in front of them, Prometheus (installed
+# with apt, Debian package prometheus, when it is not on PATH), and a small population of
+# returning visitors (Locust, visitors/). Running it again while the fleet runs starts nothing
+# (but what is missing of Prometheus and visitors).
 #
 #   deploy/local/up.sh [--powersources N] [--frontends N] [--data DIR] [--naive]
 #                      [--own-cookie-keys] [--visitors N | --no-visitors]
@@ -19,7 +20,7 @@
 #                      (superpower without --cookie-key), so a user's signed last known
 #                      superpower is good only on the replica that signed it, and only until it
 #                      restarts — the naive front end of the front-end experiments
-#                      (experiments/run-local.sh --naive); every resilience switch stays on
+#                      (experiments/run.sh --naive); every resilience switch stays on
 #   --visitors N       how many returning visitors (0-1000, default 10): Locust running
 #                      visitors/locustfile.py against superpower, each user back every 1-5 s
 #                      (about 3 visits/s for 10), its web UI on http://127.0.0.1:8089 (change
@@ -33,11 +34,12 @@
 #      SUPERPOWER_COOKIE_KEY (the key of the signed superpower_last cookie, hex, 32 bytes or more;
 #      without one up.sh makes a random one; ignored with --own-cookie-keys), kept beside the token;
 #      SKIP_BUILD=1 (use the binaries already in target/release),
+#      SUPERPOWER_BIN_DIR (where the binaries are, default target/release),
 #      FLEET_START_TIMEOUT (seconds each process gets to become healthy, default 30).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 
 N=3
 FRONTENDS=1
@@ -108,15 +110,19 @@ print_urls() {
   say "logs and pidfiles: var/fleet/   stop: deploy/local/down.sh"
 }
 
-# Prometheus is optional: started when installed, and (re)started by a second up.sh if it died.
+# Prometheus: installed when missing (scripts/tools.sh; a prometheus already on PATH needs no
+# root), started, and (re)started by a second up.sh if it died. Only when it cannot be installed
+# (not root, no sudo) does the fleet run without it, saying so.
 ensure_prometheus() {
   pid_of prometheus >/dev/null && return 0
-  if ! command -v prometheus >/dev/null 2>&1; then
-    say "prometheus is not installed: skipping it (apt-get install prometheus)"
+  # shellcheck source=../../scripts/tools.sh
+  source "$ROOT/scripts/tools.sh"
+  if ! ensure_prometheus_installed; then
+    say "prometheus could not be installed (Debian package prometheus: needs root or sudo): the fleet runs without it"
     return 0
   fi
   if port_answers "$PROMETHEUS_ADDR"; then
-    say "something else already listens on $PROMETHEUS_ADDR: not starting our Prometheus"
+    say "something else already listens on $PROMETHEUS_ADDR: not starting our Prometheus (Debian's prometheus.service? sudo systemctl disable --now prometheus)"
     return 0
   fi
   mkdir -p "$ROOT/var/prometheus"

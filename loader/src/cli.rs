@@ -33,7 +33,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Validate a dataset and ingest it into one or more stores, atomically.
     Ingest(IngestArgs),
-    /// Gather the real characters and images from the Marvel API (needs API keys).
+    /// Gather characters and images from a server in the Marvel API's format (the API itself was
+    /// shut down in 2025: a mirror or an archive served locally; README "Real Marvel data").
     #[command(subcommand)]
     Collect(crate::collect::cli::CollectCommand),
 }

@@ -10,6 +10,8 @@
 //!   `/metrics` answers.
 //! - [`metrics`]: metric names (the dashboards and rules use the same strings), buckets, and the
 //!   once-per-process Prometheus recorder.
+//! - [`promise`]: the product's two promises, defined once: the latency limit and objective, the
+//!   identity objective, and the names of the two cookies.
 //! - [`telemetry`]: the once-per-process tracing subscriber; [`log_format`], its JSON line (the
 //!   access line written directly); [`log_writer`], the batching writer its lines go through.
 //! - [`traces`]: OpenTelemetry: settings, OTLP export, W3C propagation, the server span.
@@ -21,6 +23,7 @@ pub mod http;
 pub mod log_format;
 pub mod log_writer;
 pub mod metrics;
+pub mod promise;
 pub mod shutdown;
 pub mod telemetry;
 pub mod traces;

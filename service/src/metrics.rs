@@ -26,7 +26,8 @@ pub const SUPERPOWER_RING_MEMBERS: &str = "superpower_ring_members";
 pub const SUPERPOWER_KNOWN_INSTANCES: &str = "superpower_known_instances";
 /// Counter: requests that had to try another instance after the first one failed.
 pub const SUPERPOWER_FAILOVERS_TOTAL: &str = "superpower_failovers_total";
-/// Counter: answers served from the last-known-good cache because no instance answered.
+/// Counter: answers served degraded because no instance answered: the superpower the user's
+/// signed `superpower_last` cookie names, from the catalog.
 pub const SUPERPOWER_FALLBACK_RESPONSES_TOTAL: &str = "superpower_fallback_responses_total";
 /// Counter: requests sent a second time to another instance because the first was slow.
 pub const SUPERPOWER_HEDGED_REQUESTS_TOTAL: &str = "superpower_hedged_requests_total";
@@ -39,7 +40,8 @@ pub const SUPERPOWER_IDENTITY_CHECKS_TOTAL: &str = "superpower_identity_checks_t
 /// Counter: those checks whose character differed from the last one (promise 1 broken).
 pub const SUPERPOWER_IDENTITY_CHANGES_TOTAL: &str = "superpower_identity_changes_total";
 
-/// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the 1 s promise.
+/// Histogram buckets, in seconds: from 1 ms to 5 s, with an edge exactly at the promise
+/// ([`crate::promise::LATENCY_LIMIT`]; the recording rules select it, `le="1"`).
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0,
 ];
@@ -147,7 +149,7 @@ fn describe() {
     );
     describe_counter!(
         SUPERPOWER_FALLBACK_RESPONSES_TOTAL,
-        "Answers from the last-known-good cache"
+        "Answers with the superpower the user's signed cookie names (no instance answered)"
     );
     describe_counter!(
         SUPERPOWER_HEDGED_REQUESTS_TOTAL,
@@ -172,8 +174,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_second_is_a_bucket_edge() {
-        assert!(LATENCY_BUCKETS.contains(&1.0));
+    fn the_promise_is_a_bucket_edge() {
+        let limit = crate::promise::LATENCY_LIMIT.as_secs_f64();
+        assert!(LATENCY_BUCKETS.contains(&limit));
         assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(LATENCY_BUCKETS[0] <= 0.001);
     }

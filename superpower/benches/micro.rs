@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the per-request work superpower does besides the network: the ring
 //! lookup, the ring's rebuild at 3 to 300 members, the identity cookie, the HTML and JSON
 //! renders, a powersource answer decoded and rendered against the prepared one, and the
-//! fallback cache with and without the live promises.
+//! signed `superpower_last` cookie (the fallback) with and without the live promises.
 //! Run with `cargo bench -p superpower --bench micro` (`bench/run.sh` runs it and reports it).
 
 use std::hint::black_box;
@@ -106,10 +106,11 @@ fn render(c: &mut Criterion) {
 /// (a changed character), alone (`--no-promise-tracking`), and with the identity check and the
 /// answer's latency bucket (as shipped).
 fn promises(c: &mut Criterion) {
+    use service::promise::{ID_COOKIE, LAST_COOKIE};
     use std::time::Duration;
     use superpower::identity::UserId;
     use superpower::promises::Promises;
-    use superpower::remembered::{CookieKey, Keys, COOKIE_NAME};
+    use superpower::remembered::{CookieKey, Keys};
 
     let ch = Arc::new(character());
     let keys = Keys::new(Some(&CookieKey::from_hex(&"ab".repeat(32)).unwrap()), None);
@@ -118,7 +119,7 @@ fn promises(c: &mut Criterion) {
             let user = UserId::random();
             let mut h = http::HeaderMap::new();
             let cookie = format!(
-                "superpower_id={user}; {COOKIE_NAME}={}",
+                "{ID_COOKIE}={user}; {LAST_COOKIE}={}",
                 keys.sign(&user, ch.id)
             );
             h.insert(http::header::COOKIE, cookie.parse().unwrap());

@@ -39,7 +39,7 @@ pub struct Prepared {
     body: Bytes,
     /// The name of the instance that answered.
     instance: Box<str>,
-    /// The character (shared with the fallback cache).
+    /// The character (shared with the catalog, which degraded answers read).
     character: Arc<Character>,
     /// The value of `x-superpower-instance`; `None` when the name cannot be a header value.
     instance_header: Option<HeaderValue>,

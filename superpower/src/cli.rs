@@ -3,7 +3,6 @@
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::probe;
 
 /// superpower: "your superpower", served from a fleet of powersource instances.
 #[derive(Debug, Parser)]

@@ -221,6 +221,10 @@ mod tests {
         let s = Settings::for_urls(["http://127.0.0.1:1".to_owned()]);
         assert_eq!(s.attempt_timeout, Duration::from_millis(300));
         assert_eq!(s.deadline, Duration::from_millis(800));
+        assert!(
+            s.deadline < service::promise::LATENCY_LIMIT,
+            "below the promise"
+        );
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.hedge_delay, None);
         assert_eq!(s.cookie_key, None);

@@ -10,13 +10,13 @@ use service::api::image_answer;
 use service::http::body::{full, json, Response};
 use service::metrics::SUPERPOWER_FALLBACK_RESPONSES_TOTAL;
 
-use crate::answers::Prepared;
+use crate::answers::{Answers, Prepared};
 use crate::cache::{CachedImage, Lookup};
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::model::{Answer, Character};
 use crate::negotiate::Format;
-use crate::powersource::{ImageFetch, Served, UpstreamError};
+use crate::powersource::{CharacterReply, ImageFetch, UpstreamError};
 use crate::promises::{self, Live, ReplicaWho};
 use crate::remembered::Keys;
 use crate::render::{html, PROMISES_SCRIPT, STYLESHEET};
@@ -91,15 +91,27 @@ pub fn personalize(mut resp: Response, identity: &Identity) -> Response {
     resp
 }
 
-/// The character of a user, by stable assignment, or (the switch off) a random one per visit.
-async fn superpower_of(state: &State, identity: &Identity) -> Result<Served, UpstreamError> {
+/// The character of a user, by stable assignment, or (the switch off) a random one per visit,
+/// prepared for serving (decoded and rendered, or found so in [`State::answers`]).
+async fn superpower_of(state: &State, identity: &Identity) -> Result<Arc<Prepared>, UpstreamError> {
     let powersource = &state.powersource;
-    if state.switches.stable_assignment() {
-        powersource.assignment(identity.user).await
+    let reply = if state.switches.stable_assignment() {
+        powersource.assignment(identity.user).await?
     } else {
         let id = powersource.random(identity.user).await?;
-        powersource.character(identity.user, id).await
-    }
+        powersource.character(identity.user, id).await?
+    };
+    prepare(&state.answers, &reply)
+}
+
+/// `reply`'s character decoded and rendered (once per body and instance: [`Answers`]).
+fn prepare(answers: &Answers, reply: &CharacterReply) -> Result<Arc<Prepared>, UpstreamError> {
+    answers.prepare(
+        reply.body(),
+        reply.instance(),
+        |body| serde_json::from_slice(body).map_err(|e| reply.bad_answer(e.to_string())),
+        |e| reply.bad_answer(format!("cannot render the answer: {e}")),
+    )
 }
 
 /// The answer of a powersource answer, as prepared (see [`crate::answers`]).

@@ -9,7 +9,8 @@
 //! - [`routes`]: every route on one screen; errors become answers here. [`handlers`] and
 //!   [`admin`] do the work.
 //! - [`identity`]: the `superpower_id` cookie; [`negotiate`]: HTML or JSON by `Accept`.
-//! - [`powersource`]: the typed client of the powersource API (`service::api`).
+//! - [`powersource`]: the typed client of the powersource API (`service::api`): it returns
+//!   the answers; decoding and rendering a character are the handlers' ([`answers`]).
 //! - [`routing`]: one answer from the fleet: failover, hedging, deadlines; [`attempt_span`]:
 //!   the client span of each attempt (traces on).
 //! - [`fleet`]: known instances and their health; [`membership`]: DNS and health-check tasks.
@@ -27,8 +28,7 @@
 //! - [`model`], [`render`]: what is shown, as JSON and as the maud page.
 //! - [`error`]: [`StartError`] (start-up) and [`ApiError`] (requests, with their one mapping to
 //!   HTTP).
-//! - [`probe`]: `superpower probe`, the experiments' steady-state probe.
-//! - [`cli`]: the command line (serve, probe).
+//! - [`cli`]: the command line: serve, or `superpower probe` (the [`probe`] crate).
 //! - [`workers`]: serving on one single-threaded runtime per core.
 
 pub mod admin;
@@ -49,7 +49,6 @@ pub mod model;
 pub mod negotiate;
 pub mod peers;
 pub mod powersource;
-pub mod probe;
 pub mod promises;
 pub mod remembered;
 pub mod render;

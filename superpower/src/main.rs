@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Some(Command::Probe(args)) = cli.command {
-        return superpower::probe::run(args).await;
+        return probe::run(args).await;
     }
     let settings = cli.settings;
     let listener = match superpower::workers::bind(settings.listen) {

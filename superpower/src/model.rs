@@ -4,7 +4,7 @@ use common::model::CharacterId;
 use serde::Serialize;
 use service::api::CharacterView;
 
-/// A character as superpower keeps it (fallback cache, rendering).
+/// A character as superpower keeps it (the catalog, rendering).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Character {
     /// The dataset id.
@@ -50,12 +50,12 @@ pub struct Answer<'a> {
     pub learn_more_url: Option<&'a str>,
     /// The powersource instance that answered; null for a fallback answer.
     pub instance: Option<&'a str>,
-    /// True when the answer comes from the last-known-good cache.
+    /// True when no instance answered: the character is the one the user's signed cookie names.
     pub degraded: bool,
 }
 
 impl<'a> Answer<'a> {
-    /// The answer of `c`, served by `instance` (`None`: from the fallback cache, degraded).
+    /// The answer of `c`, served by `instance` (`None`: the one the user's signed cookie names, degraded).
     pub fn of(c: &'a Character, instance: Option<&'a str>) -> Self {
         Answer {
             id: c.id,

@@ -17,7 +17,6 @@ use http_body_util::Full;
 use serde::de::DeserializeOwned;
 use service::api::{self, FaultSpec, RandomAnswer, INSTANCE_HEADER};
 
-use crate::answers::{Answers, Prepared};
 use crate::cache::CachedImage;
 use crate::client::{Backend, CallError, Reply};
 use crate::fleet::{Fleet, Instance};
@@ -44,9 +43,36 @@ pub enum UpstreamError {
     },
 }
 
-/// A character, the name of the instance that served it (its `X-Powersource-Instance`) and its
-/// answer, rendered (or found already rendered: [`Answers`]).
-pub type Served = Arc<Prepared>;
+/// A character's answer as an instance sent it (a 200): its body, unread, and who sent it.
+/// Decoding and rendering it are the handler's ([`crate::answers`]).
+#[derive(Debug)]
+pub struct CharacterReply {
+    routed: Routed,
+}
+
+impl CharacterReply {
+    /// The body: the character as JSON (the contract's `Character`), not yet decoded.
+    pub fn body(&self) -> &[u8] {
+        &self.routed.reply.body
+    }
+
+    /// The instance's name, as it said it (`X-Powersource-Instance`), else as the fleet names
+    /// it: a name longer than the contract allows (a misbehaving peer's) is not passed on.
+    pub fn instance(&self) -> &str {
+        self.routed
+            .reply
+            .headers
+            .get(&INSTANCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|name| name.len() <= api::MAX_INSTANCE_NAME)
+            .unwrap_or(self.routed.instance.name())
+    }
+
+    /// The error to give when the body breaks the contract (`detail` says how).
+    pub fn bad_answer(&self, detail: String) -> UpstreamError {
+        bad_answer(&self.routed, detail)
+    }
+}
 
 /// What [`Powersource::image`] got.
 #[derive(Debug)]
@@ -81,20 +107,16 @@ pub struct Powersource {
     router: Router,
     /// The `Authorization` value of admin calls; `None` when no token is configured.
     admin_authorization: Option<HeaderValue>,
-    /// Answers already decoded and rendered, by body and instance.
-    answers: Answers,
 }
 
 impl Powersource {
-    /// A client over `router`, sending `admin_token` (when set) to the admin API, and reusing
-    /// the character answers in `answers`.
-    pub fn new(router: Router, admin_token: Option<&str>, answers: Answers) -> Self {
+    /// A client over `router`, sending `admin_token` (when set) to the admin API.
+    pub fn new(router: Router, admin_token: Option<&str>) -> Self {
         let admin_authorization =
             admin_token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok());
         Powersource {
             router,
             admin_authorization,
-            answers,
         }
     }
 
@@ -112,7 +134,7 @@ impl Powersource {
     ///
     /// # Errors
     /// [`UpstreamError`] when no instance answers in time or the answer is not a character.
-    pub async fn assignment(&self, user: UserId) -> Result<Served, UpstreamError> {
+    pub async fn assignment(&self, user: UserId) -> Result<CharacterReply, UpstreamError> {
         self.character_at(user.as_bytes(), &api::assignment_path(user))
             .await
     }
@@ -134,28 +156,19 @@ impl Powersource {
     ///
     /// # Errors
     /// As [`Powersource::assignment`].
-    pub async fn character(&self, user: UserId, id: CharacterId) -> Result<Served, UpstreamError> {
+    pub async fn character(
+        &self,
+        user: UserId,
+        id: CharacterId,
+    ) -> Result<CharacterReply, UpstreamError> {
         self.character_at(user.as_bytes(), &api::character_path(id))
             .await
     }
 
-    async fn character_at(&self, key: &[u8], path: &str) -> Result<Served, UpstreamError> {
+    async fn character_at(&self, key: &[u8], path: &str) -> Result<CharacterReply, UpstreamError> {
         let routed = self.router.get(key, path, api::MAX_CHARACTER_BYTES).await?;
         ok(&routed, path)?;
-        let instance = routed
-            .reply
-            .headers
-            .get(&INSTANCE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            // a name is short: a longer one (a misbehaving peer's) is not passed on to users
-            .filter(|name| name.len() <= api::MAX_INSTANCE_NAME)
-            .unwrap_or(routed.instance.name());
-        self.answers.prepare(
-            &routed.reply.body,
-            instance,
-            |body| serde_json::from_slice(body).map_err(|e| bad_answer(&routed, e.to_string())),
-            |e| bad_answer(&routed, format!("cannot render the answer: {e}")),
-        )
+        Ok(CharacterReply { routed })
     }
 
     /// `GET /characters/{id}/image`, routed by the id (so an image is cached by one instance's

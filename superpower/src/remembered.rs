@@ -25,8 +25,8 @@ use sha2::Sha256;
 
 use crate::identity::{cookie_values, UserId, MAX_AGE_DAYS};
 
-/// Name of the cookie.
-pub const COOKIE_NAME: &str = "superpower_last";
+/// Name of the cookie ([`service::promise::LAST_COOKIE`]).
+pub use service::promise::LAST_COOKIE as COOKIE_NAME;
 /// The shortest key accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 32;
 /// Bytes of the MAC kept in the cookie (128 bits).
@@ -173,7 +173,7 @@ impl Keys {
             return None;
         }
         let id: CharacterId = id.parse().ok()?;
-        let raw = crate::identity::decode_16(tag.as_bytes())?;
+        let raw = service::promise::decode_16(tag.as_bytes())?;
         let tag = &raw[..TAG_BYTES];
         if Self::tag(&self.current, user, id)
             .verify_truncated_left(tag)

@@ -184,15 +184,7 @@ impl Application {
             promises::spawn_ticker(promises.clone(), move || fleet.ring().len(), cancel.clone());
         }
         let router = Router::new(fleet, backend, switches.clone(), &settings);
-        // the bound is the process's: each worker thread gets its share
-        let workers = settings
-            .workers
-            .unwrap_or_else(crate::workers::default_count);
-        let powersource = Arc::new(Powersource::new(
-            router,
-            settings.powersource_admin_token(),
-            Answers::new(settings.answer_cache_bytes / workers.max(1)),
-        ));
+        let powersource = Arc::new(Powersource::new(router, settings.powersource_admin_token()));
         let catalog = Arc::new(Catalog::new(settings.catalog_bytes));
         // filled before the replica serves (and says it is healthy) when an instance answers, so
         // a replica that starts while users come back can answer them degraded at once
@@ -203,8 +195,13 @@ impl Application {
             settings.catalog_interval,
             cancel.clone(),
         );
+        // the bound is the process's: each worker thread gets its share
+        let workers = settings
+            .workers
+            .unwrap_or_else(crate::workers::default_count);
         let state = State {
             powersource,
+            answers: Answers::new(settings.answer_cache_bytes / workers.max(1)),
             switches,
             keys,
             catalog,

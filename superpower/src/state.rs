@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use service::http::auth::AdminToken;
 use tokio_util::sync::DropGuard;
 
+use crate::answers::Answers;
 use crate::cache::ImageCache;
 use crate::catalog::Catalog;
 use crate::peers::Peers;
@@ -21,6 +22,8 @@ use crate::switches::Switches;
 pub struct State {
     /// The powersource API, through the fleet's ring.
     pub powersource: Arc<Powersource>,
+    /// Character answers already decoded and rendered, by body and instance.
+    pub answers: Answers,
     /// The resilience switches.
     pub switches: Arc<Switches>,
     /// The keys of the `superpower_last` cookie (each user's last known character).

@@ -7,7 +7,9 @@
 //! - [`http`]: a keep-alive HTTP client that reads each answer whole into a [`http::Reply`].
 //! - [`checks`]: assertions both services' tests make alike (HEAD answered as GET, a body
 //!   that never arrives).
+//! - [`flags`]: the flag tables of docs/CONTRACTS.md, made from the binaries' clap definitions.
 
 pub mod checks;
+pub mod flags;
 pub mod http;
 pub mod sample;

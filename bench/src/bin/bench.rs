@@ -1,6 +1,7 @@
-//! `bench [--smoke | --soak | --soak-seconds N]`: runs the benchmark suite (or the soak alone),
-//! prints the markdown table and writes `results.json` and `results.md`. Exits 1 when a scenario
-//! failed or the soak's verdict is not met (not when another target is missed).
+//! `bench [--smoke | --soak | --soak-seconds N]`: runs the benchmark suite (or the soak alone)
+//! and writes `results.json` with its schema, `results.schema.json` (`bench/render.py` renders
+//! them). Exits 1 when a scenario failed or the soak's verdict is not met (not when another
+//! target is missed). `bench --schema` prints the schema.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,11 +49,21 @@ struct Cli {
     /// `rustc --version`, for the machine line.
     #[arg(long, default_value = "")]
     rustc: String,
+    /// Print the JSON Schema of `results.json` and exit.
+    #[arg(long, exclusive = true)]
+    schema: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if cli.schema {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&bench::report::schema())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = bench::suite::Options {
         smoke: cli.smoke,
         soak: cli

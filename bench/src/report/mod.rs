@@ -1,24 +1,78 @@
-//! The results of a benchmark run: the JSON written to `var/bench/results.json`, the targets
-//! judged against them, and the markdown table printed and written to `var/bench/results.md`.
+//! The results of a benchmark run: the types, their JSON (`results.json`, the bench's one
+//! output) and its JSON Schema (`results.schema.json` beside it, generated from these types:
+//! each one's doc becomes its description). `bench/render.py` validates the JSON against the
+//! schema and renders the markdown table and the scaling plot from it.
 //!
-//! The types and the JSON (their `Serialize` form) are here; `names` has the names of what was
-//! measured (mode, systems, tools, processes), `markdown` writes the markdown, one function per
-//! section. Both forms are pinned by tests against `bench/testdata/` (after a deliberate change
-//! of form, `BENCH_BLESS=1 cargo test -p bench --lib report` writes them from the code).
+//! `names` has the names of what was measured (mode, systems, tools, processes, faults).
 
+use std::path::Path;
+
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::load::Report;
 
-mod markdown;
 mod names;
-mod plot;
 
-pub use markdown::thousands;
 pub use names::{FaultKind, FrontEnd, Mode, Process, System, Tool};
 
+/// The results' file name in the output directory.
+pub const RESULTS_FILE: &str = "results.json";
+/// The schema's file name, beside the results (their `$schema`).
+pub const SCHEMA_FILE: &str = "results.schema.json";
+/// The version of the results' form: raised when a field is removed, renamed or changes
+/// meaning, so a reader of another version stops at the validation.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `results.json`: one benchmark run's results, with the schema they follow.
+#[derive(Serialize, JsonSchema)]
+#[schemars(title = "superpower benchmark results")]
+pub struct Document<'a> {
+    /// The schema, relative to this file: `results.schema.json` beside it.
+    #[serde(rename = "$schema")]
+    pub schema: &'a str,
+    /// The version of the results' form (raised when a field is removed, renamed or changes
+    /// meaning).
+    #[schemars(extend("const" = SCHEMA_VERSION))]
+    pub schema_version: u32,
+    /// What the run measured.
+    #[serde(flatten)]
+    pub results: &'a Results,
+}
+
+/// The JSON Schema of `results.json` ([`Document`]), as the bench writes it (a field skipped
+/// when empty is not required).
+pub fn schema() -> schemars::Schema {
+    schemars::generate::SchemaSettings::default()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Document<'static>>()
+}
+
+/// Writes `results.json` and `results.schema.json` into `out`.
+///
+/// # Errors
+/// When the files cannot be written.
+pub fn write(results: &Results, out: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let doc = Document {
+        schema: SCHEMA_FILE,
+        schema_version: SCHEMA_VERSION,
+        results,
+    };
+    std::fs::write(out.join(RESULTS_FILE), pretty(&doc)?)?;
+    std::fs::write(out.join(SCHEMA_FILE), pretty(&schema())?)
+}
+
+/// `v` as indented JSON with a final newline.
+fn pretty(v: &impl Serialize) -> std::io::Result<String> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(std::io::Error::other)
+}
+
 /// Everything one run measured.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Results {
     /// `full` or `smoke` (every scenario for a second or two: the figures mean little).
     pub mode: Mode,
@@ -59,7 +113,7 @@ pub struct Results {
 }
 
 /// The machine.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Machine {
     /// Cores the process may use.
     pub cpus: usize,
@@ -76,7 +130,7 @@ pub struct Machine {
 }
 
 /// One load run against one system.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Row {
     /// What was loaded.
     pub system: System,
@@ -92,7 +146,7 @@ pub struct Row {
 
 /// The promise-tracking comparison: maximum throughput of superpower as shipped ("on") and with
 /// `--no-promise-tracking` ("off"), interleaved rounds, same users, same powersources.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Tracking {
     /// Rounds (each one run per side).
     pub rounds: usize,
@@ -121,7 +175,7 @@ pub struct Tracking {
 }
 
 /// The end-to-end scenario.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct E2e {
     /// Users (cookies) the load rotates over.
     pub users: usize,
@@ -144,8 +198,8 @@ pub struct E2e {
 }
 
 impl E2e {
-    /// The row of `system` measured by `tool` at `rate` (`None`: maximum throughput).
-    pub fn row(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Row> {
+    /// The report of `system` measured by `tool` at `rate` (`None`: maximum throughput).
+    pub fn find(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Report> {
         let rows = if rate.is_some() {
             &self.rates
         } else {
@@ -153,16 +207,12 @@ impl E2e {
         };
         rows.iter()
             .find(|r| r.system == system && r.tool == tool && r.report.rate == rate)
-    }
-
-    /// The report of [`E2e::row`].
-    pub fn find(&self, system: System, tool: Tool, rate: Option<f64>) -> Option<&Report> {
-        self.row(system, tool, rate).map(|r| &r.report)
+            .map(|r| &r.report)
     }
 }
 
 /// nginx and HAProxy beside superpower, in front of the same 3 powersources, in the same run.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Peers {
     /// The peers' versions (`nginx -v`, `haproxy -v`).
     pub versions: std::collections::BTreeMap<FrontEnd, String>,
@@ -190,7 +240,7 @@ pub struct Peers {
 }
 
 /// One paired round of the peers' maximum throughput: superpower beside nginx.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 pub struct PairedRound {
     /// superpower's req/s over nginx's.
     pub rps_ratio: f64,
@@ -225,7 +275,7 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 /// One load run against one front end of the peers scenario.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PeerRun {
     /// The front end.
     pub front_end: FrontEnd,
@@ -236,7 +286,7 @@ pub struct PeerRun {
 }
 
 /// One front end's failover window in the peers scenario.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PeerFailover {
     /// The front end.
     pub front_end: FrontEnd,
@@ -252,7 +302,7 @@ pub struct PeerFailover {
 
 /// How cost grows: superpower with more powersources, with more distinct users, and with a
 /// second replica.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Scaling {
     /// One fresh fleet per size.
     pub instances: Vec<InstancesPoint>,
@@ -270,7 +320,7 @@ pub struct Scaling {
 }
 
 /// superpower finding its powersources through one DNS name (`--powersource-dns`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DnsPoint {
     /// Addresses behind the name (one powersource each).
     pub addresses: usize,
@@ -283,7 +333,7 @@ pub struct DnsPoint {
 }
 
 /// superpower in front of `powersources` instances.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct InstancesPoint {
     /// Powersources on the ring.
     pub powersources: usize,
@@ -299,7 +349,7 @@ pub struct InstancesPoint {
 /// each once, through replica A (closed loop), then by as many others; then a sample of the
 /// first asked again (their cookies recorded), every powersource killed, and the sample asked
 /// on each replica.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct UsersPoint {
     /// Distinct users.
     pub users: usize,
@@ -327,7 +377,7 @@ pub struct UsersPoint {
 }
 
 /// One replica's RSS around the two passes of new users.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReplicaRss {
     /// The replica.
     pub replica: Process,
@@ -340,7 +390,7 @@ pub struct ReplicaRss {
 }
 
 /// The size of the `superpower_last` cookie (the largest of a sample).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct CookieSize {
     /// Its value, `ID.TAG`, bytes.
     pub value_bytes: usize,
@@ -353,7 +403,7 @@ pub struct CookieSize {
 
 /// Returning users (identity and signed cookie) asked once on one replica, every powersource
 /// dead.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReturningRun {
     /// The replica asked.
     pub replica: Process,
@@ -368,7 +418,7 @@ pub struct ReturningRun {
 }
 
 /// Maximum throughput of returning users on `replicas` replicas of one front end.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReplicasRun {
     /// 1: every connection to replica A (B idle); 2: the connections spread over A and B.
     pub replicas: usize,
@@ -383,7 +433,7 @@ pub struct ReplicasRun {
 }
 
 /// The failover scenario.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Failover {
     /// The constant rate.
     pub rate: f64,
@@ -404,7 +454,7 @@ pub struct Failover {
 }
 
 /// The lose-all scenario.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct LoseAll {
     /// Known users (their identity and signed `superpower_last` cookie): should all be 200,
     /// degraded, with their superpower.
@@ -417,7 +467,7 @@ pub struct LoseAll {
 
 /// The soak: returning users at a constant rate for minutes, while the powersources are
 /// killed, frozen and restarted at random on a seeded schedule.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Soak {
     /// Seconds of load asked.
     pub seconds: f64,
@@ -455,7 +505,7 @@ pub struct Soak {
 }
 
 /// One fault the soak injected.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Fault {
     /// Seconds into the run when it was injected.
     pub at_s: f64,
@@ -468,7 +518,7 @@ pub struct Fault {
 }
 
 /// How RSS is sampled and when it counts as flat.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct RssRule {
     /// `VmRSS` of every process is read this often (seconds).
     pub sample_every_s: f64,
@@ -490,7 +540,7 @@ pub struct RssRule {
 }
 
 /// The RSS of one process over the soak.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Rss {
     /// The process.
     pub process: Process,
@@ -513,7 +563,7 @@ pub struct Rss {
 }
 
 /// The ingest scenario.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Ingest {
     /// Characters in the dataset.
     pub characters: usize,
@@ -530,7 +580,7 @@ pub struct Ingest {
 }
 
 /// Peak memory of one process.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Memory {
     /// The process.
     #[serde(rename = "name")]
@@ -547,7 +597,7 @@ pub const MICRO_SIGN: &str = "promises/sign";
 pub const MICRO_RECALL: &str = "promises/recall_tracked";
 
 /// One criterion benchmark.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Micro {
     /// Its id (`group/function`).
     pub id: String,
@@ -556,7 +606,7 @@ pub struct Micro {
 }
 
 /// A target and whether the run met it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Target {
     /// What is measured.
     pub what: String,
@@ -568,53 +618,84 @@ pub struct Target {
     pub pass: Option<bool>,
 }
 
-/// Prints the markdown and writes `results.json` and `results.md` into `out`.
-///
-/// # Errors
-/// When the files cannot be written.
-pub fn write(results: &Results, out: &std::path::Path) -> std::io::Result<()> {
-    let md = results.markdown();
-    println!("{md}");
-    std::fs::create_dir_all(out)?;
-    let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
-    std::fs::write(out.join("results.json"), json + "\n")?;
-    std::fs::write(out.join("results.md"), md)?;
-    if let Some(sc) = &results.scaling {
-        std::fs::write(out.join("scaling.svg"), plot::svg(sc))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod sample;
-
-/// Compares `actual` with the golden file `bench/testdata/NAME`; with `BENCH_BLESS=1` in the
-/// environment, writes it there instead (after a deliberate change to the results' form).
-#[cfg(test)]
-fn golden(name: &str, actual: &str, expected: &str) {
-    if std::env::var_os("BENCH_BLESS").is_some_and(|v| v == "1") {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata")
-            .join(name);
-        std::fs::write(&path, actual).expect("the golden file is writable");
-        return;
-    }
-    assert!(
-        actual == expected,
-        "bench/testdata/{name} differs from what the code writes (BENCH_BLESS=1 rewrites it); \
-         the code's:\n{actual}"
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The JSON of a run that measured nothing, and the schema.
+    fn minimal() -> (serde_json::Value, serde_json::Value) {
+        let results = Results::default();
+        let doc = Document {
+            schema: SCHEMA_FILE,
+            schema_version: SCHEMA_VERSION,
+            results: &results,
+        };
+        (
+            serde_json::to_value(&doc).unwrap(),
+            serde_json::to_value(schema()).unwrap(),
+        )
+    }
+
     #[test]
-    fn the_json_of_a_full_run_is_unchanged() {
-        let json = serde_json::to_string_pretty(&super::sample::results()).unwrap() + "\n";
-        super::golden(
-            "results.json",
-            &json,
-            include_str!("../../testdata/results.json"),
+    fn a_minimal_run_has_the_fields_the_schema_names() {
+        let (doc, schema) = minimal();
+        assert_eq!(doc["$schema"], SCHEMA_FILE);
+        assert_eq!(doc["schema_version"], SCHEMA_VERSION);
+        assert_eq!(
+            schema["properties"]["schema_version"]["const"],
+            SCHEMA_VERSION
         );
+        let fields: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        let mut properties: Vec<&String> =
+            schema["properties"].as_object().unwrap().keys().collect();
+        properties.sort();
+        let mut sorted = fields.clone();
+        sorted.sort();
+        assert_eq!(sorted, properties);
+        for required in schema["required"].as_array().unwrap() {
+            assert!(
+                fields.iter().any(|f| *f == required),
+                "{required} is missing"
+            );
+        }
+    }
+
+    #[test]
+    fn the_docs_are_the_descriptions() {
+        let (_, schema) = minimal();
+        assert_eq!(
+            schema["properties"]["duration_s"]["description"],
+            "How long the run took, in seconds."
+        );
+        assert_eq!(
+            schema["$defs"]["Latency"]["properties"]["p99_ms"]["description"],
+            "99th percentile."
+        );
+    }
+
+    /// render.py names what the bench writes: its file names, the criterion ids it quotes and
+    /// a label for every system and front end.
+    #[test]
+    fn render_py_uses_the_names_of_the_json() {
+        let py = include_str!("../../render.py");
+        for file in [RESULTS_FILE, SCHEMA_FILE] {
+            assert!(py.contains(file), "render.py does not name {file}");
+        }
+        let quoted =
+            |s: String| assert!(py.contains(&format!("\"{s}\"")), "render.py lacks \"{s}\"");
+        for s in [MICRO_SIGN, MICRO_RECALL] {
+            quoted(s.into());
+        }
+        for s in [
+            System::OneTier,
+            System::TwoTier,
+            System::Superpower,
+            System::Powersource,
+        ] {
+            quoted(s.to_string());
+        }
+        for f in FrontEnd::ALL {
+            quoted(f.to_string());
+        }
     }
 }

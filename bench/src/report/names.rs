@@ -1,15 +1,17 @@
 //! What the results name: the mode, the systems loaded, the load tools, the processes and the
 //! soak's kinds of fault.
-//! Each name's text is stated once, in its `as_str` (or `Display`); the JSON and the markdown
-//! both print it, and the code compares the enums, never the text.
+//! Each name's text is stated once, in its serde form; the logs print the same text (`Display`
+//! where they need it), the code compares the enums, and `bench/render.py` gives the markdown
+//! its labels.
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// How the suite ran.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Every scenario at full length.
     #[default]
@@ -30,20 +32,11 @@ impl Mode {
             (false, false) => Mode::Full,
         }
     }
-
-    /// Its name in the results: `full`, `smoke` or `soak`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Full => "full",
-            Mode::Smoke => "smoke",
-            Mode::Soak => "soak",
-        }
-    }
 }
 
 /// A system the end-to-end scenario loads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum System {
     /// `bench-ref one`: a bare hyper server answering a fixed body.
     OneTier,
@@ -55,21 +48,9 @@ pub enum System {
     Powersource,
 }
 
-impl System {
-    /// Its name in the results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            System::OneTier => "one-tier reference",
-            System::TwoTier => "two-tier reference",
-            System::Superpower => "superpower (3 powersources)",
-            System::Powersource => "powersource GET /characters/{id}",
-        }
-    }
-}
-
 /// The tool that loaded a system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum Tool {
     /// The benchmark's own load generator (rotating cookies or ids), [`crate::load`].
     Generator,
@@ -77,20 +58,10 @@ pub enum Tool {
     Oha,
 }
 
-impl Tool {
-    /// Its name in the results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tool::Generator => "generator",
-            Tool::Oha => "oha",
-        }
-    }
-}
-
 /// A front end in the comparison with what users would pick instead: superpower, or a
 /// consistent-hashing proxy in front of the same powersources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum FrontEnd {
     /// superpower, `GET /`.
     Superpower,
@@ -101,22 +72,17 @@ pub enum FrontEnd {
 }
 
 impl FrontEnd {
-    /// Every front end, in the order the report lists them.
+    /// Every front end, in the order the suite measures them.
     pub const ALL: [FrontEnd; 3] = [FrontEnd::Superpower, FrontEnd::Nginx, FrontEnd::Haproxy];
-
-    /// Its name in the results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FrontEnd::Superpower => "superpower",
-            FrontEnd::Nginx => "nginx",
-            FrontEnd::Haproxy => "HAProxy",
-        }
-    }
 }
 
 /// A process the benchmark starts, by its part in the fleet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(into = "String")]
+#[schemars(
+    with = "String",
+    extend("pattern" = r"^(powersource-[1-9][0-9]*|superpower(-untracked|-[a-z])?|(one|two)-tier-reference|nginx|haproxy)$")
+)]
 pub enum Process {
     /// `powersource-N` (N from 1).
     Powersource(usize),
@@ -153,9 +119,15 @@ impl fmt::Display for Process {
     }
 }
 
+impl From<Process> for String {
+    fn from(p: Process) -> Self {
+        p.to_string()
+    }
+}
+
 /// A fault the soak injects into one powersource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// SIGKILL, then started again after a while down.
     Kill,
@@ -167,75 +139,37 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// Every kind, in the order the report lists them.
+    /// Every kind, in the order the schedule draws them.
     pub const ALL: [FaultKind; 3] = [FaultKind::Kill, FaultKind::Freeze, FaultKind::Restart];
-
-    /// Its name in the results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Kill => "kill",
-            FaultKind::Freeze => "freeze",
-            FaultKind::Restart => "restart",
-        }
-    }
 }
 
-macro_rules! str_forms {
+/// `Display` as the serde name, for the names the logs print: the text is stated once.
+macro_rules! display_as_serialized {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl From<$t> for &'static str {
-            fn from(v: $t) -> Self {
-                v.as_str()
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(s)) => f.write_str(&s),
+                    _ => Err(fmt::Error),
+                }
             }
         }
     )*};
 }
 
-str_forms!(Mode, System, Tool, FaultKind, FrontEnd);
-
-impl From<Process> for String {
-    fn from(p: Process) -> Self {
-        p.to_string()
-    }
-}
+display_as_serialized!(System, Tool, FrontEnd, FaultKind);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn json(v: impl Serialize) -> String {
-        serde_json::to_string(&v).unwrap()
-    }
-
     #[test]
-    fn the_json_names_are_the_display_names() {
-        for m in [Mode::Full, Mode::Smoke, Mode::Soak] {
-            assert_eq!(json(m), format!("\"{m}\""));
-        }
-        for s in [
-            System::OneTier,
-            System::TwoTier,
-            System::Superpower,
-            System::Powersource,
-        ] {
-            assert_eq!(json(s), format!("\"{s}\""));
-        }
-        for t in [Tool::Generator, Tool::Oha] {
-            assert_eq!(json(t), format!("\"{t}\""));
-        }
-        for k in FaultKind::ALL {
-            assert_eq!(json(k), format!("\"{k}\""));
-        }
-        for f in FrontEnd::ALL {
-            assert_eq!(json(f), format!("\"{f}\""));
-        }
+    fn the_logs_print_the_json_names() {
+        assert_eq!(System::OneTier.to_string(), "one-tier");
+        assert_eq!(FrontEnd::Haproxy.to_string(), "haproxy");
+        assert_eq!(FaultKind::Freeze.to_string(), "freeze");
+        let json = |v| serde_json::to_string(&v).unwrap();
         assert_eq!(json(Process::Powersource(2)), "\"powersource-2\"");
-        assert_eq!(json(Process::TwoTierReference), "\"two-tier-reference\"");
         assert_eq!(json(Process::Replica('B')), "\"superpower-b\"");
     }
 }

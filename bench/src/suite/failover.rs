@@ -12,8 +12,7 @@ use super::fleet::{ring_is, Fleet};
 use super::options::Options;
 use super::programs::{bin, run_logged};
 use super::timing::{
-    Timing, AFTER_FAILOVER_LIMIT, FAILOVER_RATE, PROBE_TIMEOUT, PROBE_USERS, PRODUCT_READY,
-    RATE_CONNECTIONS,
+    Timing, AFTER_FAILOVER_LIMIT, FAILOVER_RATE, PROBE_USERS, PRODUCT_READY, RATE_CONNECTIONS,
 };
 use super::users::{cookies, every_user_once};
 use crate::load::{self, Names, Plan};
@@ -32,7 +31,7 @@ async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyh
         "--state".into(),
         state.display().to_string(),
         "--timeout-ms".into(),
-        PROBE_TIMEOUT.as_millis().to_string(),
+        service::promise::LATENCY_LIMIT_MS.to_string(),
     ];
     let log = opts.out.join("logs").join("probe.log");
     Ok(run_logged(&bin(opts, "superpower")?, &args, &log)

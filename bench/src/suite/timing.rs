@@ -129,10 +129,9 @@ pub(super) const PRODUCT_READY: Duration = Duration::from_secs(30);
 /// How long each reference server gets to be ready.
 pub(super) const REFERENCE_READY: Duration = Duration::from_secs(10);
 
-/// Users `superpower probe identity` follows.
+/// Users `superpower probe identity` follows (its timeout per request is the promise's,
+/// [`service::promise::LATENCY_LIMIT`]).
 pub(super) const PROBE_USERS: usize = 50;
-/// Its timeout per request.
-pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The soak's length with `--soak`.
 pub const SOAK_FULL: Duration = Duration::from_secs(600);
@@ -147,10 +146,9 @@ pub(super) const SOAK_USERS: usize = 1000;
 /// The soak's connections: enough that a request stuck on a frozen powersource for a hedge
 /// delay does not hold up the ones due after it.
 pub(super) const SOAK_CONNECTIONS: usize = 32;
-/// Any slower answer is listed as an incident (the verdict's limit is 1 s).
+/// Any slower answer is listed as an incident (the verdict's limit is the promise's,
+/// [`service::promise::LATENCY_LIMIT`]: the most a soak answer may take).
 pub(super) const SOAK_SLOW: Duration = Duration::from_millis(500);
-/// The most a soak answer may take.
-pub(super) const SOAK_MAX_LATENCY: Duration = Duration::from_secs(1);
 /// How long a powersource sent SIGTERM gets to exit before SIGKILL.
 pub(super) const SOAK_TERM_GRACE: Duration = Duration::from_secs(5);
 /// How often the soak reads every process's `VmRSS`.

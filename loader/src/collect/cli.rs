@@ -19,7 +19,7 @@ const MAX_FAILURES_SHOWN: usize = 30;
 /// `loader collect characters|images`.
 #[derive(Debug, Subcommand)]
 pub enum CollectCommand {
-    /// Page through the Marvel API's characters into DIR/characters.json (resumable).
+    /// Page through a Marvel-format API's characters into DIR/characters.json (resumable).
     Characters(CharactersArgs),
     /// Download each eligible character's portrait into DIR/images/ (resumable).
     Images(ImagesArgs),
@@ -37,7 +37,7 @@ pub struct CharactersArgs {
     /// Your Marvel API private key (prefer the environment variable: flags show in `ps`).
     #[arg(long, env = PRIVATE_KEY_ENV, hide_env_values = true, value_name = "KEY")]
     pub private_key: Option<String>,
-    /// The API's base URL.
+    /// The API's base URL (Marvel's own is gone since 2025: give a mirror's).
     #[arg(long, env = "MARVEL_API_URL", default_value = DEFAULT_API_URL, value_name = "URL")]
     pub api_url: String,
     /// Characters per request (the API allows at most 100).

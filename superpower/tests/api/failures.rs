@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 
 use superpower::identity::COOKIE_NAME;
-use superpower::remembered::CookieKey;
+use superpower::remembered::{CookieKey, COOKIE_NAME as LAST_COOKIE};
 
 use crate::helpers::{spawn_app, test_settings, TestFleet};
 
-const PROMISE: Duration = Duration::from_secs(1);
+const PROMISE: Duration = service::promise::LATENCY_LIMIT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_user_gets_the_same_superpower_every_time() {
@@ -267,20 +267,25 @@ async fn a_forged_moved_or_malformed_last_cookie_changes_nothing() {
         .iter()
         .find_map(|x| users.iter().find(|y| y.1 != x.1).map(|y| (x, y)))
         .expect("40 users share no superpower");
-    let last_of = |jar: &str| jar.split("superpower_last=").nth(1).unwrap().to_owned();
+    let last_of = |jar: &str| {
+        jar.split(&format!("{LAST_COOKIE}="))
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
     let id_of = |jar: &str| jar.split(';').next().unwrap().to_owned();
     let x_last = last_of(&x.0);
     let (id, tag) = x_last.split_once('.').unwrap();
     let hostile = [
-        format!("{}; superpower_last={x_last}", id_of(&y.0)),
+        format!("{}; {LAST_COOKIE}={x_last}", id_of(&y.0)),
         format!(
-            "{}; superpower_last={}.{tag}",
+            "{}; {LAST_COOKIE}={}.{tag}",
             id_of(&y.0),
             id.parse::<u64>().unwrap() + 1
         ),
-        format!("{}; superpower_last=<script>", id_of(&y.0)),
-        format!("{}; superpower_last={}", id_of(&y.0), "9".repeat(5000)),
-        format!("{}; superpower_last=", id_of(&y.0)),
+        format!("{}; {LAST_COOKIE}=<script>", id_of(&y.0)),
+        format!("{}; {LAST_COOKIE}={}", id_of(&y.0), "9".repeat(5000)),
+        format!("{}; {LAST_COOKIE}=", id_of(&y.0)),
     ];
     for cookie in &hostile {
         let a = app.superpower_json(Some(cookie)).await;
@@ -291,7 +296,7 @@ async fn a_forged_moved_or_malformed_last_cookie_changes_nothing() {
             "{cookie}: y keeps y's superpower"
         );
         assert!(
-            a.set_cookie("superpower_last").is_some(),
+            a.set_cookie(LAST_COOKIE).is_some(),
             "y's own value is set again"
         );
     }

@@ -6,6 +6,7 @@ use http::header::{
 use http::{Method, StatusCode};
 
 use superpower::identity::COOKIE_NAME;
+use superpower::remembered::COOKIE_NAME as LAST_COOKIE;
 
 use crate::helpers::{spawn_app, test_settings, TestApp, TestFleet};
 
@@ -144,13 +145,17 @@ async fn json_is_negotiated_with_q_values() {
 async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
     let (_fleet, app) = app().await;
     for cookie in [
-        "superpower_id=",
-        "superpower_id=<script>alert(1)</script>",
-        "superpower_id=../../../../etc/passwd",
-        "superpower_id=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ";;;;=;=;",
-        "superpower_id=%00%01",
-    ] {
+        "",
+        "<script>alert(1)</script>",
+        "../../../../etc/passwd",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "%00%01",
+    ]
+    .map(|v| format!("{COOKIE_NAME}={v}"))
+    .into_iter()
+    .chain([";;;;=;=;".to_owned()])
+    {
+        let cookie = cookie.as_str();
         let a = app
             .get("/", &[("accept", "application/json"), ("cookie", cookie)])
             .await;
@@ -162,7 +167,7 @@ async fn malformed_or_hostile_cookies_get_a_new_identity_never_an_error() {
         );
         assert_eq!(a.set_cookie(COOKIE_NAME).unwrap().len(), 22);
     }
-    let long = format!("superpower_id={}", "x".repeat(10_000));
+    let long = format!("{COOKIE_NAME}={}", "x".repeat(10_000));
     let a = app.get("/", &[("cookie", &long)]).await;
     assert!(
         a.status == StatusCode::OK || a.status == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -176,10 +181,7 @@ async fn a_non_ascii_byte_elsewhere_in_cookie_keeps_the_identity() {
     let (_fleet, app) = app().await;
     let first = app.superpower_json(None).await;
     let id = first.set_cookie(COOKIE_NAME).unwrap();
-    let last = format!(
-        "superpower_last={}",
-        first.set_cookie("superpower_last").unwrap()
-    );
+    let last = format!("{LAST_COOKIE}={}", first.set_cookie(LAST_COOKIE).unwrap());
     let name = first.json()["name"].as_str().unwrap().to_owned();
     for cookie in [
         format!("{COOKIE_NAME}={id}; lang=français; {last}"),

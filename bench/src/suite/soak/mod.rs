@@ -21,14 +21,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use service::promise::LATENCY_LIMIT;
 use tokio::time::Instant;
 
 use super::fleet::{ring_is, start_product, Product};
 use super::options::Options;
 use super::progress::step;
 use super::timing::{
-    AFTER_SOAK_LIMIT, PRODUCT_READY, RSS_SAMPLE_EVERY, SOAK_CONNECTIONS, SOAK_MAX_LATENCY,
-    SOAK_PROGRESS_EVERY, SOAK_RATE, SOAK_SLOW, SOAK_TERM_GRACE, SOAK_USERS,
+    AFTER_SOAK_LIMIT, PRODUCT_READY, RSS_SAMPLE_EVERY, SOAK_CONNECTIONS, SOAK_PROGRESS_EVERY,
+    SOAK_RATE, SOAK_SLOW, SOAK_TERM_GRACE, SOAK_USERS,
 };
 use super::users::{cookies, every_user_once, record};
 use crate::load::{self, Names, Plan};
@@ -324,7 +325,7 @@ pub(super) fn failures(s: &Soak) -> Vec<String> {
             s.changed_users
         ));
     }
-    let limit_ms = SOAK_MAX_LATENCY.as_secs_f64() * 1000.0;
+    let limit_ms = LATENCY_LIMIT.as_secs_f64() * 1000.0;
     if s.load.latency.max_ms >= limit_ms {
         out.push(format!(
             "soak: the slowest answer took {:.0} ms (limit {limit_ms:.0} ms)",
@@ -344,5 +345,5 @@ pub(super) fn failures(s: &Soak) -> Vec<String> {
 
 /// Whether `s` meets the latency clause of the verdict.
 pub(super) fn fast_enough(s: &Soak) -> bool {
-    s.load.latency.max_ms < SOAK_MAX_LATENCY.as_secs_f64() * 1000.0
+    s.load.latency.max_ms < LATENCY_LIMIT.as_secs_f64() * 1000.0
 }

@@ -202,9 +202,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::probe::client::{AskError, Unreachable};
-    use crate::probe::state::StateError;
-    use crate::probe::verdict::RunError;
+    use crate::client::{AskError, Unreachable};
+    use crate::state::StateError;
+    use crate::verdict::RunError;
 
     fn report(first_run: Option<bool>, verdict: Verdict) -> Report {
         Report {

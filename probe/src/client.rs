@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use service::telemetry::error_chain;
 
-use crate::identity::COOKIE_NAME;
-use crate::remembered::COOKIE_NAME as LAST_COOKIE;
+use service::promise::ID_COOKIE as COOKIE_NAME;
+use service::promise::LAST_COOKIE;
 
 /// Largest answer the probe reads: a character's JSON is well under a kilobyte.
 const BODY_LIMIT: usize = 64 * 1024;

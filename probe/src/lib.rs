@@ -3,8 +3,8 @@
 //! chaostoolkit calls them through its `process` provider and takes the exit code as the verdict
 //! (tolerance `0`), so a user of the experiments writes no Python.
 //!
-//! `superpower probe identity --url URL --users N --state FILE [--timeout-ms 1000] [--json]`
-//! checks both promises for a set of users:
+//! `superpower probe identity --url URL --users N --state FILE [--timeout-ms MS] [--json]`
+//! (`MS` by default the promise's limit, 1000) checks both promises for a set of users:
 //! - the first run (no `FILE`) makes `N` identities (random `superpower_id` cookies, as a browser
 //!   would get), asks superpower for each one's superpower, and records them in `FILE`;
 //! - later runs ask again with the same cookies and fail if any user gets a different superpower
@@ -77,7 +77,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use http::Uri;
 
-use crate::identity::UserId;
+use service::promise::UserId;
 
 use client::{ask, AskError, Outcome};
 use judge::{judge, record, Figures};
@@ -118,8 +118,9 @@ pub struct IdentityArgs {
     /// Where the users and their superpowers are recorded (created by the first run).
     #[arg(long)]
     pub state: PathBuf,
-    /// Every request must be answered within this many milliseconds (promise 2).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    /// Every request must be answered within this many milliseconds (promise 2; by default the
+    /// promise's limit).
+    #[arg(long, default_value_t = service::promise::LATENCY_LIMIT_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub timeout_ms: u64,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -261,8 +262,20 @@ mod tests {
         let handler = move |req: Request<hyper::body::Incoming>| {
             let mode = *shared.lock().unwrap();
             async move {
-                let id = crate::identity::Identity::from_headers(req.headers())
-                    .user
+                // the user's id, as superpower reads it (a new one when there is none)
+                let id = req
+                    .headers()
+                    .get_all(http::header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(';'))
+                    .find_map(|c| {
+                        c.trim()
+                            .strip_prefix(service::promise::ID_COOKIE)?
+                            .strip_prefix('=')
+                    })
+                    .and_then(UserId::parse)
+                    .unwrap_or_else(UserId::random)
                     .to_string();
                 let tag = if mode == Mode::Shuffled {
                     "other"

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{UserId, COOKIE_NAME};
+use service::promise::{UserId, ID_COOKIE as COOKIE_NAME};
 
 /// Version of the state file's format, checked on read.
 pub const STATE_VERSION: u32 = 1;

@@ -215,7 +215,7 @@ mod tests {
         }
     }
 
-    const LIMIT: Duration = Duration::from_secs(1);
+    const LIMIT: Duration = service::promise::LATENCY_LIMIT;
 
     fn http_503() -> AskError {
         AskError::Status {

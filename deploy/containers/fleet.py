@@ -689,7 +689,7 @@ class Fleet:
             raise Failed(f"fail {name} RATE: a share from 0.0 to 1.0, not {rate!r}")
         spec = self.admin_faults(i, c, "GET") | {"error_rate": r}
         got = self.admin_faults(i, c, "PUT", spec)
-        say(f"powersource-{i} answers {got['error_rate']:g} of product requests 500 (its faults: {json.dumps(got)})")
+        say(f"powersource-{i} answers a share {got['error_rate']:g} of product requests with 500 (its faults: {json.dumps(got)})")
 
     def clear(self, name: str) -> None:
         i, c = self.ps(name, "clear")

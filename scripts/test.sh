@@ -86,7 +86,7 @@ step_lint() {
     && cargo machete \
     && python3 scripts/module_cycles.py \
     && python3 scripts/check_commands.py \
-    && "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_check_commands.py experiments/test_settled.py
+    && "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_check_commands.py experiments/test_settled.py experiments/test_vocabulary.py
 }
 step_rust() {
   cargo nextest run --workspace --locked --no-fail-fast && cargo test --workspace --doc --locked

@@ -1,13 +1,14 @@
 """compose.yaml runs every container as the rendered Kubernetes manifests do.
 
 The container fleet (deploy/containers/fleet.py) derives its engine arguments from the rendered
-manifests; this test holds compose.yaml to the same derivation, so that the two cannot drift:
+manifests through deploy/manifests.py (the one reader of them); this test holds compose.yaml to
+the same derivation, so that the two cannot drift:
 command lines, user, read-only root, capabilities, privilege escalation, the tmpfs /tmp and its
 size, memory and CPU limits, the stop grace period, the env each container gets, the superpower
 replicas (as many as the Deployment's, named as its pods, members of the peers' headless
 Service, one cookie key), their health check (the readiness probe's), the balancer (the
-superpower Service: its port, its alias, the HAProxy config fleet.py makes, the same hardening
-as the fleet's balancer), the Prometheus config (the file compose mounts is the one fleet.py
+superpower Service: its port, its alias, the HAProxy config manifests.py makes, the same hardening
+as the fleet's balancer), the Prometheus config (the file compose mounts is the one manifests.py
 makes), Grafana's image and settings, and the visitors (Locust: image, command line, the
 locustfile mounted where the ConfigMap is, the web UI's port). Run by deploy/compose/test.sh, or:
 
@@ -26,10 +27,14 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+import manifests  # noqa: E402  (deploy/manifests.py)
+
 _spec = importlib.util.spec_from_file_location("fleet", ROOT / "deploy/containers/fleet.py")
 fleet = importlib.util.module_from_spec(_spec)
 sys.modules["fleet"] = fleet
 _spec.loader.exec_module(fleet)
+
 
 @pytest.fixture(scope="module")
 def fl():
@@ -131,19 +136,19 @@ def test_superpower_health_check(fl, compose):
 
 def test_the_balancer(fl, compose):
     """The superpower Service: HAProxy (the official image of Debian 12's branch) with the
-    config fleet.py makes, on the Service's port under its name, hardened as the container
+    config manifests.py makes, on the Service's port under its name, hardened as the container
     fleet's balancer."""
     c = compose["balancer"]
     assert c["image"] == "haproxy:2.6"
-    assert c["volumes"] == [f"./haproxy.cfg:{fleet.BALANCER_CONFIG_PATH}:ro"]
-    assert (HERE / "haproxy.cfg").read_text() == fleet.balancer_config(fl.docs), (
+    assert c["volumes"] == [f"./haproxy.cfg:{manifests.BALANCER_CONFIG_PATH}:ro"]
+    assert (HERE / "haproxy.cfg").read_text() == manifests.balancer_config(fl.docs), (
         "deploy/compose/haproxy.cfg is stale: deploy/containers/fleet.sh balancer-config > deploy/compose/haproxy.cfg"
     )
     assert "user" not in c, "the image's own user (haproxy)"
     assert c["read_only"] is True and c["cap_drop"] == ["ALL"] and c["security_opt"] == ["no-new-privileges"]
-    assert mem_bytes(c["mem_limit"]) == fleet.BALANCER_MEMORY and str(c["cpus"]) == fleet.BALANCER_CPUS
-    assert tmpfs_size(c) == fleet.BALANCER_TMP
-    svc = fleet.find(fl.docs, "Service", "superpower")
+    assert mem_bytes(c["mem_limit"]) == manifests.BALANCER_MEMORY and str(c["cpus"]) == manifests.BALANCER_CPUS
+    assert tmpfs_size(c) == manifests.BALANCER_TMP
+    svc = manifests.find(fl.docs, "Service", "superpower")
     (port,) = svc["spec"]["ports"]
     assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-{port['nodePort']}}}:{port['port']}"]
     assert c["networks"]["default"]["aliases"] == [svc["metadata"]["name"]]
@@ -153,7 +158,7 @@ def test_the_balancer(fl, compose):
 def test_the_balancer_config(fl):
     """What the config says, read back: TCP, round robin over each replica of the Deployment,
     checked with the readiness probe's request, period and thresholds; at most 4000 connections."""
-    cfg = fleet.balancer_config(fl.docs)
+    cfg = manifests.balancer_config(fl.docs)
     lines = [line.strip() for line in cfg.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     r = fl.superpower[0].readiness
     port = fl.superpower[0].ports["http"]
@@ -174,12 +179,12 @@ def test_prometheus(fl, compose):
     pr = fl.prometheus
     assert c["command"] == pr.args, "the Deployment's args (the image's entrypoint is /bin/prometheus)"
     assert c["user"] == pr.user and c["read_only"] is pr.read_only and c["cap_drop"] == pr.cap_drop
-    deploy = fleet.find(fl.docs, "Deployment", "prometheus")
+    deploy = manifests.find(fl.docs, "Deployment", "prometheus")
     image = deploy["spec"]["template"]["spec"]["containers"][0]["image"]
     assert c["image"] == f"${{PROMETHEUS_IMAGE:-{image}}}"
     assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in c["volumes"]
     assert any(v.endswith(":/etc/prometheus-rules:ro") for v in c["volumes"])
-    made = yaml.safe_load(fleet.PROMETHEUS_HEADER + yaml.safe_dump(fleet.prometheus_config(fl.docs, fl.n)))
+    made = yaml.safe_load(manifests.PROMETHEUS_HEADER + yaml.safe_dump(manifests.prometheus_config(fl.docs, fl.n)))
     assert yaml.safe_load((HERE / "prometheus.yml").read_text()) == made, (
         "deploy/compose/prometheus.yml is stale: deploy/containers/fleet.sh prometheus-config > deploy/compose/prometheus.yml"
     )
@@ -187,7 +192,7 @@ def test_prometheus(fl, compose):
 
 def test_grafana(fl, compose):
     c = compose["grafana"]
-    g = fleet.find(fl.docs, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]
+    g = manifests.find(fl.docs, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == g["image"]
     literal = {e["name"]: e["value"] for e in g["env"] if "value" in e}
     assert {k: v for k, v in c["environment"].items() if k in literal} == literal
@@ -198,7 +203,7 @@ def test_jaeger(fl, compose):
     """Jaeger runs as the Deployment jaeger does: its image, its env, its hardening and limits;
     superpower and the powersources send their traces to it as in the manifests."""
     c = compose["jaeger"]
-    j = fleet.find(fl.docs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"][0]
+    j = manifests.find(fl.docs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == j["image"]
     assert c["environment"] == {e["name"]: e["value"] for e in j["env"]}
     assert c["read_only"] is j["securityContext"]["readOnlyRootFilesystem"] is True
@@ -221,10 +226,10 @@ def test_visitors(fl, compose):
     """The visitors run as the Deployment visitors does: its image, its command line, the
     locustfile of visitors/ where the ConfigMap is mounted, its user and hardening, its env and
     limits, the web UI's port; superpower healthy first."""
-    dep = fleet.find(fl.docs, "Deployment", "visitors")
+    dep = manifests.find(fl.docs, "Deployment", "visitors")
     (k,) = dep["spec"]["template"]["spec"]["containers"]
     mount = next(m for m in k["volumeMounts"] if m["name"] == "locustfile")
-    spec = fleet.Spec(dep, k, "visitors", fl.secrets, {"locustfile": f"../../visitors:{'ro' if mount.get('readOnly') else 'rw'}"})
+    spec = manifests.Spec(dep, k, "visitors", fl.secrets, {"locustfile": f"../../visitors:{'ro' if mount.get('readOnly') else 'rw'}"})
     c = compose["visitors"]
     assert c["image"] == k["image"]
     assert c["entrypoint"] + c["command"] == spec.command + spec.args, "compose's entrypoint + command is the container's command"
@@ -234,10 +239,10 @@ def test_visitors(fl, compose):
     assert c["volumes"] == [f"../../visitors:{mount['mountPath']}:ro"]
     assert flag(c["command"], "-f") == f"{mount['mountPath']}/locustfile.py"
     # the superpower Service by its name (the balancer's alias), on its port
-    sp = fleet.find(fl.docs, "Service", "superpower")
+    sp = manifests.find(fl.docs, "Service", "superpower")
     assert flag(c["command"], "--host") == f"http://superpower:{sp['spec']['ports'][0]['port']}"
     assert "superpower" in compose["balancer"]["networks"]["default"]["aliases"]
-    assert f"bind :{sp['spec']['ports'][0]['port']}" in fleet.balancer_config(fl.docs), "the balancer listens there"
+    assert f"bind :{sp['spec']['ports'][0]['port']}" in manifests.balancer_config(fl.docs), "the balancer listens there"
     web = spec.ports["web"]
     assert int(flag(c["command"], "--web-port")) == web
     assert c["ports"] == [f"127.0.0.1:${{VISITORS_PORT:-{web}}}:{web}"]

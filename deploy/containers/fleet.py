@@ -4,7 +4,7 @@
     deploy/containers/fleet.sh COMMAND ...      (the wrapper runs this with var/venv's Python)
 
 Everything about how a container runs is read from the rendered manifests (`kubectl kustomize
-deploy/kubernetes/overlays/minikube`), never written here a second time: the image's command
+deploy/kubernetes/overlays/minikube`, read by deploy/manifests.py), never written here a second time: the image's command
 lines, the env (fieldRef metadata.name as the pod name; the superpower-admin Secret as the
 fleet's token and the superpower-cookie Secret's `key` as the fleet's cookie key, both made once
 and kept in var/containers/fleet.env; an optional Secret key the fleet does not have, like
@@ -67,16 +67,29 @@ Commands:
                                experiments, every switch on)
   down                         removes every spc- container, the network and the volumes
   status                       readiness and liveness of every container; exit 1 if one fails
-  kill N | start N             SIGKILL powersource-N / ingest again and start it, wait for ready
-  pause N | unpause N          freeze / thaw it (the kernel's freezer: it accepts and answers nothing)
-  disconnect N | connect N     take it off the network / put it back (with its aliases)
-  drop N | undrop N            drop every packet that reaches it (nftables in its network
+
+  The fault vocabulary (experiments/vocabulary.yaml), on powersource NAME: powersource-N, or
+  the bare index N; kill, stop and start also take superpower-N (as `frontend` does). A verb
+  this engine refuses for NAME exits 3 ("unsupported on this engine").
+  kill NAME | start NAME       SIGKILL it / ingest again and start it, wait for ready
+  stop NAME                    SIGTERM (it drains), SIGKILL after the pod's grace period
+  freeze NAME | thaw NAME      the engine's pause / unpause (the kernel's freezer: it accepts and
+                               answers nothing)
+  partition NAME | heal NAME   take it off the network / put it back (with its aliases)
+  drop NAME | undrop NAME      drop every packet that reaches it (nftables in its network
                                namespace: connects hang instead of failing) / stop dropping
-  flap N [SECONDS] [DOWN] [UP] kill and start it again and again for SECONDS (default 60), down
-                               DOWN s (3), up UP s (5) each time; it ends down (the rollback
-                               starts it)
-  expect N frozen|unreachable|hanging|down
+  flap NAME [SECONDS] [DOWN] [UP]
+                               kill and start it again and again for SECONDS (default 60), down
+                               DOWN s (3), up UP s (5) each time; it ends down (start undoes it)
+  slow NAME MS | fail NAME RATE | clear NAME
+                               its admin API (PUT /admin/faults on its address on the network,
+                               with the fleet's token): every product request MS ms late / that
+                               share (0.0 to 1.0) answered 500; the two combine / DELETE: no fault
+  expect NAME down|frozen|unreachable|hanging|latency:MS|errors
                                exit 0 only if the fault is in force, seen from outside
+  pause, unpause, disconnect, connect
+                               the old names of freeze, thaw, partition, heal (still accepted)
+
   frontend kill|stop|start N   superpower replica N: SIGKILL / stop (SIGTERM: it drains its
                                in-flight requests, then the engine's stop timeout, the grace
                                period) / start it and wait until it is ready and the balancer
@@ -114,13 +127,33 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+# the one reader of the rendered manifests (deploy/manifests.py)
+from manifests import (  # noqa: E402
+    BALANCER_CONFIG_PATH,
+    BALANCER_CPUS,
+    BALANCER_MEMORY,
+    BALANCER_TMP,
+    BALANCER_STATS_PORT,
+    PROMETHEUS_HEADER,
+    Failed,
+    Spec,
+    balancer_config,
+    find,
+    headless_names,
+    peer_names,
+    powersource_pods,
+    prometheus_config,
+    render,
+    superpower_replicas,
+)
+
 VAR = ROOT / "var" / "containers"
 ENGINE = os.environ.get("CONTAINER_ENGINE", "podman")
 IMAGE = os.environ.get("SUPERPOWER_IMAGE", "localhost/superpower:latest")
 PROMETHEUS_IMAGE = os.environ.get("PROMETHEUS_IMAGE", "localhost/superpower-standin/prometheus:debian")
 # HAProxy from Debian 12's package in the layout of the official haproxy:2.6 image (haproxy/Containerfile)
 BALANCER_IMAGE = os.environ.get("BALANCER_IMAGE", "localhost/superpower-standin/haproxy:2.6")
-OVERLAY = ROOT / "deploy" / "kubernetes" / "overlays" / "minikube"
 PREFIX = "spc-"
 NETWORK = PREFIX + "net"
 # The fleet's own subnet; the naive fleet gives powersource-N the fixed address .1N in it.
@@ -131,271 +164,22 @@ REPLICA_PORT = int(os.environ.get("CONTAINER_REPLICA_PORT", "31281"))
 PROMETHEUS_PORT = int(os.environ.get("CONTAINER_PROMETHEUS_PORT", "19090"))
 NAIVE_INTERVAL_MS = os.environ.get("NAIVE_HEALTH_INTERVAL_MS", "3600000")
 NFT_TABLE = "spc_drop"
-PROMETHEUS_HEADER = """\
-# Prometheus for the containers (the container fleet, deploy/compose): the in-cluster config,
-# deploy/kubernetes/base/prometheus/prometheus.yml, with its kubernetes_sd job as static targets
-# labelled as its relabelling labels the pods. Made by `deploy/containers/fleet.sh
-# prometheus-config`; do not edit (deploy/compose/test.sh checks that it is current).
-"""
-BALANCER_HEADER = """\
-# The superpower Service for the containers (the container fleet, deploy/compose): HAProxy in TCP
-# mode spreading connections round robin over the replicas of the Deployment superpower, each
-# checked as its readiness probe checks it, as kube-proxy spreads a Service's connections over its
-# ready endpoints. Made by `deploy/containers/fleet.sh balancer-config` from the rendered
-# manifests; do not edit (deploy/compose/test_compose.py checks that it is current).
-"""
-# The balancer stands for kube-proxy, which no manifest describes: its container's settings are
-# written here once; compose's balancer service is held to them by deploy/compose/test_compose.py.
-BALANCER_MAXCONN = 4000
-BALANCER_MEMORY = 256 << 20
-BALANCER_CPUS = "1"
-BALANCER_TMP = 64 << 20
-# where the official image reads its configuration
-BALANCER_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
-# HAProxy's stats page (/stats;csv): which replicas are in rotation
-BALANCER_STATS_PORT = 8404
+
+
+# The fault vocabulary (experiments/vocabulary.yaml) on this engine: each verb is the Fleet method
+# of that name, given NAME and the verb's arguments; experiments/test_vocabulary.py holds this
+# table to the vocabulary.
+VERBS = ("kill", "start", "stop", "freeze", "thaw", "partition", "heal", "drop", "undrop", "flap", "slow", "fail", "clear", "expect")
+# The names of before the vocabulary, kept so that older experiments still run.
+ALIASES = {"pause": "freeze", "unpause": "thaw", "disconnect": "partition", "connect": "heal"}
 
 
 def say(msg: str) -> None:
     print(f"[containers] {msg}", file=sys.stderr, flush=True)
 
 
-class Failed(Exception):
-    """A command failed: its message is printed, the exit status is 1."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The manifests
-
-
-def render() -> list[dict]:
-    env = dict(os.environ, KUBECONFIG="/dev/null")
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(OVERLAY)], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
-
-
-def find(docs: list[dict], kind: str, name: str) -> dict:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    if len(found) != 1:
-        raise Failed(f"the manifests have {len(found)} {kind}/{name}, not one")
-    return found[0]
-
-
-def quantity_bytes(q: str) -> int:
-    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi)?", str(q))
-    if not m:
-        raise Failed(f"cannot read the quantity {q!r}")
-    return int(m.group(1)) * {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}[m.group(2)]
-
-
-def quantity_cpus(q: str) -> str:
-    q = str(q)
-    return f"{int(q[:-1]) / 1000:g}" if q.endswith("m") else q
-
-
-def expand(arg: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion of a command line argument."""
-    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), arg)
-
-
-class Spec:
-    """One container as the manifests describe it, turned into engine arguments."""
-
-    def __init__(self, workload: dict, container: dict, pod_name: str, secrets: dict[str, dict[str, str]], volumes: dict[str, str]):
-        """secrets: the Secrets this fleet has, by name, each a dict of its keys' values."""
-        pod = workload["spec"]["template"]["spec"]
-        sc = pod.get("securityContext", {})
-        csc = container.get("securityContext", {})
-        self.name = container["name"]
-        self.pod_name = pod_name
-        self.user = f"{csc.get('runAsUser', sc['runAsUser'])}:{csc.get('runAsGroup', sc['runAsGroup'])}"
-        self.env: dict[str, str] = {}
-        for e in container.get("env", []):
-            ref = e.get("valueFrom", {}).get("secretKeyRef")
-            if "value" in e:
-                self.env[e["name"]] = e["value"]
-            elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
-                self.env[e["name"]] = pod_name
-            elif ref is not None:
-                value = secrets.get(ref["name"], {}).get(ref["key"])
-                if value is not None:
-                    self.env[e["name"]] = value
-                elif not ref.get("optional"):
-                    raise Failed(f"{self.name}: env {e['name']} needs the Secret {ref['name']} key {ref['key']}, which this fleet does not make")
-                # an optional key the Secret does not have sets nothing, as the kubelet does
-            else:
-                raise Failed(f"{self.name}: env {e['name']} comes from something this fleet does not provide")
-        self.command = [expand(a, self.env) for a in container.get("command", [])]
-        self.args = [expand(a, self.env) for a in container.get("args", [])]
-        self.read_only = csc.get("readOnlyRootFilesystem") is True
-        self.cap_drop = csc.get("capabilities", {}).get("drop", [])
-        self.no_new_privileges = csc.get("allowPrivilegeEscalation") is False
-        limits = container.get("resources", {}).get("limits", {})
-        self.memory = quantity_bytes(limits["memory"]) if "memory" in limits else None
-        self.cpus = quantity_cpus(limits["cpu"]) if "cpu" in limits else None
-        self.stop_timeout = pod.get("terminationGracePeriodSeconds", 30)
-        self.ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-        self.readiness = self.probe(container.get("readinessProbe"))
-        self.liveness = self.probe(container.get("livenessProbe"))
-        pod_volumes = {v["name"]: v for v in pod.get("volumes", [])}
-        self.mounts: list[str] = []
-        for m in container.get("volumeMounts", []):
-            v = pod_volumes.get(m["name"])
-            if v is not None and "emptyDir" in v and m["mountPath"] == "/tmp":
-                size = quantity_bytes(v["emptyDir"].get("sizeLimit", "64Mi"))
-                self.mounts += ["--tmpfs", f"/tmp:rw,nosuid,nodev,size={size},mode=1777"]
-            elif m["name"] in volumes:
-                src, _, opts = volumes[m["name"]].partition(":")
-                self.mounts += ["-v", f"{src}:{m['mountPath']}" + (f":{opts}" if opts else "")]
-            else:
-                raise Failed(f"{self.name}: no stand-in for the volume {m['name']} at {m['mountPath']}")
-
-    def probe(self, p: dict | None) -> dict | None:
-        if not p:
-            return None
-        port = p["httpGet"]["port"]
-        return {
-            "path": p["httpGet"]["path"],
-            "port": self.ports[port] if isinstance(port, str) else port,
-            "period": p.get("periodSeconds", 10),
-            "timeout": p.get("timeoutSeconds", 1),
-            "failures": p.get("failureThreshold", 3),
-            "delay": p.get("initialDelaySeconds", 0),
-        }
-
-    def run_args(self, container: str, image: str, extra: list[str], tail: list[str] = ()) -> list[str]:
-        args = ["run", "-d", "--name", container, "--hostname", self.pod_name, "--user", self.user]
-        args += ["--label", "io.superpower.fleet=spc", "--stop-timeout", str(self.stop_timeout)]
-        if self.read_only:
-            args.append("--read-only")
-        for cap in self.cap_drop:
-            args += ["--cap-drop", cap]
-        if self.no_new_privileges:
-            args += ["--security-opt", "no-new-privileges"]
-        if self.memory:
-            args += ["--memory", str(self.memory)]
-        if self.cpus:
-            args += ["--cpus", self.cpus]
-        for k, v in self.env.items():
-            args += ["-e", f"{k}={v}"]
-        args += self.mounts + extra
-        if self.command:
-            args += ["--entrypoint", self.command[0], image] + self.command[1:]
-        else:
-            args.append(image)
-        return args + self.args + list(tail)
-
-
-def powersource_pods(docs: list[dict]) -> int:
-    return find(docs, "StatefulSet", "powersource")["spec"]["replicas"]
-
-
-def superpower_replicas(docs: list[dict]) -> int:
-    return find(docs, "Deployment", "superpower")["spec"]["replicas"]
-
-
-def headless_names(docs: list[dict], env: str = "POWERSOURCE_DNS", service: str = "powersource", workload: tuple[str, str] = ("StatefulSet", "powersource")) -> list[str]:
-    """The DNS names a headless Service gives the pods it selects: the name superpower's env
-    `env` names (its host part) and the Service's short name; the Service must select the pods
-    of `workload` (kind, name). The powersources' by default; see peer_names for superpower's."""
-    sp = find(docs, "Deployment", "superpower")["spec"]["template"]["spec"]["containers"][0]
-    dns = next(e["value"] for e in sp["env"] if e["name"] == env)
-    svc = find(docs, "Service", service)
-    if svc["spec"].get("clusterIP") != "None":
-        raise Failed(f"the {service} Service is not headless")
-    labels = find(docs, *workload)["spec"]["template"]["metadata"]["labels"]
-    if not svc["spec"]["selector"].items() <= labels.items():
-        raise Failed(f"the {service} Service does not select the pods of {workload[0]} {workload[1]}")
-    return [dns.rsplit(":", 1)[0], svc["metadata"]["name"]]
-
-
-def peer_names(docs: list[dict]) -> list[str]:
-    """The names every superpower replica has as a member of the headless Service superpower-peers."""
-    return headless_names(docs, "SUPERPOWER_PEERS_DNS", "superpower-peers", ("Deployment", "superpower"))
-
-
-def prometheus_config(docs: list[dict], n: int) -> dict:
-    """The in-cluster Prometheus config with each kubernetes_sd job as static targets, labelled
-    job (the app label) and instance (the pod name) as its relabelling labels them."""
-    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("prometheus-config-"))
-    cfg = yaml.safe_load(cm["data"]["prometheus.yml"])
-    sp_port = find(docs, "Deployment", "superpower")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-    ps_port = find(docs, "StatefulSet", "powersource")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-    for job in cfg["scrape_configs"]:
-        if job.pop("kubernetes_sd_configs", None) is None:
-            continue
-        keep = next(r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep")
-        apps = keep.split("|")
-        assert apps == ["superpower", "powersource"], apps
-        job["static_configs"] = [
-            {"targets": [f"superpower-{i}:{sp_port['containerPort']}"], "labels": {"job": "superpower", "instance": f"superpower-{i}", "namespace": "superpower"}}
-            for i in range(superpower_replicas(docs))
-        ] + [
-            {"targets": [f"powersource-{i}:{ps_port['containerPort']}"], "labels": {"job": "powersource", "instance": f"powersource-{i}", "namespace": "superpower"}}
-            for i in range(n)
-        ]
-        # the relabelling of SD metadata has nothing to act on: the labels above are its result
-        job.pop("relabel_configs")
-    return cfg
-
-
-def balancer_config(docs: list[dict]) -> str:
-    """HAProxy's configuration of the superpower Service: the Service's port, round robin over
-    the Deployment's replicas (superpower-N, names the engine's DNS answers and HAProxy's
-    resolvers ask again every second, so a replica that restarts at a new address comes back),
-    each checked with its readiness probe's path, period, timeout and thresholds. TCP mode:
-    HAProxy passes bytes, as kube-proxy does."""
-    dep = find(docs, "Deployment", "superpower")
-    c = dep["spec"]["template"]["spec"]["containers"][0]
-    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    (svc_port,) = find(docs, "Service", "superpower")["spec"]["ports"]
-    target = svc_port["targetPort"]
-    port = ports[target] if isinstance(target, str) else target
-    r = c["readinessProbe"]
-    probe_port = r["httpGet"]["port"]
-    if (ports[probe_port] if isinstance(probe_port, str) else probe_port) != port:
-        raise Failed("superpower's readiness probe asks another port than the Service's")
-    servers = "".join(f"  server superpower-{i} superpower-{i}:{port}\n" for i in range(superpower_replicas(docs)))
-    return BALANCER_HEADER + f"""global
-  maxconn {BALANCER_MAXCONN}
-
-# the container engine's DNS server (aardvark-dns; Docker's 127.0.0.11), from /etc/resolv.conf
-resolvers engine
-  parse-resolv-conf
-
-defaults
-  mode tcp
-  timeout connect 500ms
-  timeout client 60s
-  timeout server 60s
-  timeout check {r.get("timeoutSeconds", 1)}s
-  # a connection that cannot reach its replica is tried again at once on another
-  retries 2
-  option redispatch 1
-
-frontend superpower
-  bind :{svc_port["port"]}
-  default_backend replicas
-
-# which replicas are in rotation (`fleet.sh frontend start` waits for its replica here); on the
-# engine's network only, never published
-frontend stats
-  mode http
-  bind :{BALANCER_STATS_PORT}
-  stats enable
-  stats uri /stats
-
-backend replicas
-  balance roundrobin
-  option httpchk
-  http-check send meth GET uri {r["httpGet"]["path"]}
-  http-check expect status 200
-  # the readiness probe's schedule; a connection that fails takes the replica out at once (as a
-  # pod that dies leaves its Service's endpoints), its next good check brings it back
-  default-server check inter {r.get("periodSeconds", 10)}s fall {r.get("failureThreshold", 3)} rise {r.get("successThreshold", 1)} observe layer4 error-limit 1 on-error mark-down resolvers engine resolve-prefer ipv4 init-addr libc,none
-{servers}"""
+class Unsupported(Failed):
+    """A verb this engine refuses (for this NAME): exit status 3, as the vocabulary says."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,55 +516,92 @@ class Fleet:
         in_rotation = all(rotation.get(f"superpower-{i}", "").startswith("UP") for i in range(self.replicas))
         return ok and through == 200 and in_rotation and ready == 200
 
-    def container(self, index: str) -> tuple[int, str]:
-        if not re.fullmatch(r"\d", index) or int(index) >= self.n:
-            raise Failed(f"no powersource {index!r}: 0 to {self.n - 1}")
-        return int(index), f"{PREFIX}powersource-{index}"
+    def target(self, name: str) -> tuple[str, int]:
+        """NAME as the vocabulary names a pod: powersource-N (or the bare index N) or superpower-N."""
+        m = re.fullmatch(r"(?:(powersource|superpower)-)?(\d+)", name)
+        if not m:
+            raise Failed(f"no {name!r}: powersource-N (or N) or superpower-N")
+        kind, i = m.group(1) or "powersource", int(m.group(2))
+        count = self.n if kind == "powersource" else self.replicas
+        if i >= count:
+            raise Failed(f"no {kind}-{i}: {kind}-0 to {kind}-{count - 1}")
+        return kind, i
 
-    def kill(self, index: str) -> None:
-        _, name = self.container(index)
-        engine("kill", "-s", "KILL", name)
-        say(f"killed powersource-{index}")
+    def ps(self, name: str, verb: str) -> tuple[int, str]:
+        """powersource NAME's index and container; a superpower replica is refused (exit 3): the
+        faults of this engine act on powersources."""
+        kind, i = self.target(name)
+        if kind != "powersource":
+            raise Unsupported(f"{verb} {kind}-{i}: this engine's {verb} acts on powersources (kill, stop and start act on both)")
+        return i, f"{PREFIX}powersource-{i}"
 
-    def start(self, index: str) -> None:
-        i, name = self.container(index)
-        st = state(name)
+    def kill(self, name: str) -> None:
+        kind, i = self.target(name)
+        if kind == "superpower":
+            return self.frontend("kill", str(i))
+        _, c = self.ps(name, "kill")
+        engine("kill", "-s", "KILL", c)
+        say(f"killed powersource-{i}")
+
+    def start(self, name: str) -> None:
+        kind, i = self.target(name)
+        if kind == "superpower":
+            return self.frontend("start", str(i))
+        _, c = self.ps(name, "start")
+        st = state(c)
         if st == "paused":
-            engine("unpause", name)
+            engine("unpause", c)
         if st == "running":
-            say(f"powersource-{index} already runs")
+            say(f"powersource-{i} already runs")
         else:
             engine(*self.ingest_args(i))  # the init container runs before every start
-            engine("start", name)
+            engine("start", c)
         self.ready_powersource(i)
-        say(f"started powersource-{index}: ready")
+        say(f"started powersource-{i}: ready")
 
-    def pause(self, index: str) -> None:
-        _, name = self.container(index)
-        engine("pause", name)
-        say(f"paused (froze) powersource-{index}")
+    def stop(self, name: str) -> None:
+        """SIGTERM (the engine's stop signal), SIGKILL after the pod's grace period; stopping one
+        that does not run says so and succeeds."""
+        kind, i = self.target(name)
+        if kind == "superpower":
+            return self.frontend("stop", str(i))
+        _, c = self.ps(name, "stop")
+        st = state(c)
+        if st not in ("running", "paused"):
+            say(f"powersource-{i} is {st}: nothing to stop")
+            return
+        if st == "paused":
+            engine("unpause", c)
+        t0 = time.monotonic()
+        engine("stop", "-t", str(self.powersource[i].stop_timeout), c)
+        say(f"stopped powersource-{i} (SIGTERM) in {time.monotonic() - t0:.1f} s, exit code {inspect(c)['State'].get('ExitCode')}")
 
-    def unpause(self, index: str) -> None:
-        i, name = self.container(index)
-        if state(name) == "paused":
-            engine("unpause", name)
+    def freeze(self, name: str) -> None:
+        i, c = self.ps(name, "freeze")
+        engine("pause", c)
+        say(f"froze powersource-{i} (the engine's pause: the kernel's freezer)")
+
+    def thaw(self, name: str) -> None:
+        i, c = self.ps(name, "thaw")
+        if state(c) == "paused":
+            engine("unpause", c)
         self.ready_powersource(i)
-        say(f"unpaused powersource-{index}: ready")
+        say(f"thawed powersource-{i}: ready")
 
-    def disconnect(self, index: str) -> None:
-        _, name = self.container(index)
-        engine("network", "disconnect", NETWORK, name)
-        say(f"disconnected powersource-{index} from {NETWORK} (it keeps running)")
+    def partition(self, name: str) -> None:
+        i, c = self.ps(name, "partition")
+        engine("network", "disconnect", NETWORK, c)
+        say(f"took powersource-{i} off {NETWORK} (it keeps running)")
 
-    def connect(self, index: str) -> None:
-        i, name = self.container(index)
-        if container_ip(name) is None:
+    def heal(self, name: str) -> None:
+        i, c = self.ps(name, "heal")
+        if container_ip(c) is None:
             args = ["network", "connect"] + self.fixed_addr(i)
             for a in self.aliases + [f"powersource-{i}"]:
                 args += ["--alias", a]
-            engine(*args, NETWORK, name)
+            engine(*args, NETWORK, c)
         self.ready_powersource(i)
-        say(f"connected powersource-{index} to {NETWORK} again: ready")
+        say(f"put powersource-{i} back on {NETWORK}: ready")
 
     def netns(self, name: str) -> list[str]:
         pid = inspect(name)["State"]["Pid"]
@@ -788,14 +609,14 @@ class Fleet:
             raise Failed(f"{name} does not run")
         return ["nsenter", f"--net=/proc/{pid}/ns/net", "nft"]
 
-    def drop(self, index: str) -> None:
-        _, name = self.container(index)
-        nft = self.netns(name)
+    def drop(self, name: str) -> None:
+        i, c = self.ps(name, "drop")
+        nft = self.netns(c)
         rules = f"table inet {NFT_TABLE} {{\n  chain input {{\n    type filter hook input priority -300; policy drop;\n  }}\n}}\n"
         p = subprocess.run(nft + ["-f", "-"], input=rules, capture_output=True, text=True)
         if p.returncode != 0:
-            raise Failed(f"nft in {name}'s network namespace: {p.stderr.strip()}")
-        say(f"powersource-{index} drops every packet it receives (nftables in its network namespace)")
+            raise Failed(f"nft in {c}'s network namespace: {p.stderr.strip()}")
+        say(f"powersource-{i} drops every packet it receives (nftables in its network namespace)")
 
     def undrop_name(self, name: str) -> None:
         try:
@@ -804,61 +625,133 @@ class Fleet:
             return
         subprocess.run(nft + ["delete", "table", "inet", NFT_TABLE], capture_output=True)
 
-    def undrop(self, index: str) -> None:
-        i, name = self.container(index)
-        self.undrop_name(name)
+    def undrop(self, name: str) -> None:
+        i, c = self.ps(name, "undrop")
+        self.undrop_name(c)
         self.ready_powersource(i)
-        say(f"powersource-{index} receives packets again: ready")
+        say(f"powersource-{i} receives packets again: ready")
 
-    def flap(self, index: str, seconds: str = "60", down: str = "3", up: str = "5") -> None:
-        i, name = self.container(index)
+    def flap(self, name: str, seconds: str = "60", down: str = "3", up: str = "5") -> None:
+        i, c = self.ps(name, "flap")
         end = time.monotonic() + float(seconds)
         cycles = 0
         while True:
-            engine("kill", "-s", "KILL", name)
+            engine("kill", "-s", "KILL", c)
             cycles += 1
             time.sleep(float(down))
             if time.monotonic() + float(up) > end:
                 break
             engine(*self.ingest_args(i))
-            engine("start", name)
+            engine("start", c)
             time.sleep(float(up))
-        say(f"powersource-{index} flapped {cycles} times in {seconds} s (down {down} s, up {up} s); it is down now")
+        say(f"powersource-{i} flapped {cycles} times in {seconds} s (down {down} s, up {up} s); it is down now")
 
-    def expect(self, index: str, fault: str) -> None:
-        _, name = self.container(index)
-        p = self.powersource[int(index)].readiness
+    # -- the admin API's faults (slow, fail, clear): each powersource's /admin/faults, asked on its
+    # address on the fleet's network (as `expect` and the readiness checks ask it) with the fleet's
+    # admin token (the Secret superpower-admin's, which the powersources get)
+
+    def base(self, i: int, c: str) -> str:
+        ip = container_ip(c)
+        if ip is None:
+            raise Failed(f"powersource-{i} is not on {NETWORK}: it cannot be asked")
+        return f"http://{ip}:{self.powersource[i].ports['http']}"
+
+    def admin_faults(self, i: int, c: str, method: str, spec: dict | None = None) -> dict:
+        url = self.base(i, c) + "/admin/faults"
+        req = urllib.request.Request(
+            url, data=None if spec is None else json.dumps(spec).encode(), method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            why = {401: "the token was refused", 404: "the admin API is off (no POWERSOURCE_ADMIN_TOKEN)"}.get(e.code, e.read()[:300].decode(errors="replace"))
+            raise Failed(f"{method} {url}: HTTP {e.code}: {why}") from None
+        except (OSError, ValueError) as e:
+            raise Failed(f"{method} {url}: {e} (does powersource-{i} run?)") from None
+
+    def slow(self, name: str, ms: str) -> None:
+        i, c = self.ps(name, "slow")
+        if not ms.isdigit():
+            raise Failed(f"slow {name} MS: a number of milliseconds, not {ms!r}")
+        spec = self.admin_faults(i, c, "GET") | {"latency_ms": int(ms)}
+        got = self.admin_faults(i, c, "PUT", spec)
+        say(f"powersource-{i} answers every product request {got['latency_ms']} ms late (its faults: {json.dumps(got)})")
+
+    def fail(self, name: str, rate: str) -> None:
+        i, c = self.ps(name, "fail")
+        try:
+            r = float(rate)
+        except ValueError:
+            r = -1.0
+        if not 0.0 <= r <= 1.0:
+            raise Failed(f"fail {name} RATE: a share from 0.0 to 1.0, not {rate!r}")
+        spec = self.admin_faults(i, c, "GET") | {"error_rate": r}
+        got = self.admin_faults(i, c, "PUT", spec)
+        say(f"powersource-{i} answers a share {got['error_rate']:g} of product requests with 500 (its faults: {json.dumps(got)})")
+
+    def clear(self, name: str) -> None:
+        i, c = self.ps(name, "clear")
+        self.admin_faults(i, c, "DELETE")
+        say(f"powersource-{i} has no fault of its admin API any more")
+
+    def expect(self, name: str, fault: str) -> None:
+        """Exits 0 only if `fault` (a token of the vocabulary) is in force, seen from outside."""
+        i, c = self.ps(name, "expect")
+        p = self.powersource[i].readiness
         if fault == "frozen":
-            ip = container_ip(name)
-            st = state(name)
+            ip = container_ip(c)
+            st = state(c)
             got = http(f"http://{ip}:{p['port']}{p['path']}", 1.5)
             if st != "paused" or got is not None:
-                raise Failed(f"powersource-{index} is {st} and answered {got}: not frozen")
-            print(f"faults: powersource-{index} is paused and answers nothing within 1.5 s: frozen is in force")
-        elif fault in ("unreachable", "hanging"):
-            ip = container_ip(name)
-            if fault == "unreachable":
-                if ip is not None:
-                    raise Failed(f"powersource-{index} is still on {NETWORK} ({ip})")
-                if state(name) != "running":
-                    raise Failed(f"powersource-{index} is {state(name)}: a partition needs it running")
-                print(f"faults: powersource-{index} runs but is off {NETWORK}: the partition is in force")
-            else:
-                t0 = time.monotonic()
-                try:
-                    socket.create_connection((ip, p["port"]), timeout=1.5).close()
-                    raise Failed(f"powersource-{index} accepted a connection: packets are not dropped")
-                except socket.timeout:
-                    pass
-                except OSError as e:
-                    raise Failed(f"a connect to powersource-{index} failed at once ({e}): packets are refused, not dropped")
-                print(f"faults: a connect to powersource-{index} ({ip}) hung {time.monotonic() - t0:.1f} s: the packet drop is in force")
+                raise Failed(f"powersource-{i} is {st} and answered {got}: not frozen")
+            print(f"faults: powersource-{i} is paused and answers nothing within 1.5 s: frozen is in force")
+        elif fault == "unreachable":
+            ip = container_ip(c)
+            if ip is not None:
+                raise Failed(f"powersource-{i} is still on {NETWORK} ({ip})")
+            if state(c) != "running":
+                raise Failed(f"powersource-{i} is {state(c)}: a partition needs it running")
+            print(f"faults: powersource-{i} runs but is off {NETWORK}: the partition is in force")
+        elif fault == "hanging":
+            ip = container_ip(c)
+            t0 = time.monotonic()
+            try:
+                socket.create_connection((ip, p["port"]), timeout=1.5).close()
+                raise Failed(f"powersource-{i} accepted a connection: packets are not dropped")
+            except socket.timeout:
+                pass
+            except OSError as e:
+                raise Failed(f"a connect to powersource-{i} failed at once ({e}): packets are refused, not dropped")
+            print(f"faults: a connect to powersource-{i} ({ip}) hung {time.monotonic() - t0:.1f} s: the packet drop is in force")
         elif fault == "down":
-            if state(name) == "running":
-                raise Failed(f"powersource-{index} runs")
-            print(f"faults: powersource-{index} is {state(name)}: down is in force")
+            if state(c) == "running":
+                raise Failed(f"powersource-{i} runs")
+            print(f"faults: powersource-{i} is {state(c)}: down is in force")
+        elif re.fullmatch(r"latency:\d+", fault):
+            want = int(fault.split(":")[1])
+            t0 = time.monotonic()
+            got = http(self.base(i, c) + "/random", want / 1000 + 10)
+            ms = (time.monotonic() - t0) * 1000
+            if got != 200 or ms < want:
+                raise Failed(f"powersource-{i} answered GET /random with {got} in {ms:.0f} ms: no latency of {want} ms in force")
+            print(f"faults: powersource-{i} answered GET /random in {ms:.0f} ms (at least {want} ms): the latency is in force")
+        elif fault == "errors":
+            base, codes = self.base(i, c), []
+            for _ in range(40):
+                try:
+                    with urllib.request.urlopen(base + "/random", timeout=5) as r:
+                        codes.append(str(r.status))
+                except urllib.error.HTTPError as e:
+                    codes.append("injected" if e.code == 500 and e.headers.get("X-Powersource-Fault") == "error" else str(e.code))
+                except OSError:
+                    codes.append("none")
+            if "injected" not in codes:
+                raise Failed(f"powersource-{i}: no injected 500 in 40 GET /random ({', '.join(sorted(set(codes)))}): no error rate in force")
+            print(f"faults: powersource-{i} answered {codes.count('injected')} of 40 GET /random with an injected 500, {codes.count('200')} with 200: the error rate is in force")
         else:
-            raise Failed(f"unknown fault {fault!r}: frozen, unreachable, hanging or down")
+            raise Failed(f"unknown fault {fault!r}: down, frozen, unreachable, hanging, latency:MS or errors (experiments/vocabulary.yaml)")
 
     def frontend(self, cmd: str, index: str) -> None:
         """kill (SIGKILL), stop (the stop signal, SIGTERM: superpower drains and exits; SIGKILL
@@ -936,13 +829,16 @@ def main(argv: list[str]) -> int:
             if len(rest) != 2:
                 raise Failed(f"usage: frontend kill|stop|start N (N from 0 to {f.replicas - 1})")
             f.frontend(*rest)
-        elif cmd in ("kill", "start", "pause", "unpause", "disconnect", "connect", "drop", "undrop", "flap", "expect"):
+        elif cmd in VERBS or cmd in ALIASES:
             if not rest:
-                raise Failed(f"{cmd} needs a powersource index (0 to {f.n - 1})")
-            getattr(f, cmd)(*rest)
+                raise Failed(f"{cmd} needs a NAME: powersource-0 to powersource-{f.n - 1} (or the index){', or superpower-N' if cmd in ('kill', 'stop', 'start') else ''}")
+            getattr(f, ALIASES.get(cmd, cmd))(*rest)
         else:
             print(f"unknown command {cmd!r} (deploy/containers/fleet.sh --help)", file=sys.stderr)
             return 2
+    except Unsupported as e:
+        print(f"[containers] unsupported on this engine: {e}", file=sys.stderr)
+        return 3
     except Failed as e:
         print(f"[containers] error: {e}", file=sys.stderr)
         return 1

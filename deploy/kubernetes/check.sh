@@ -8,7 +8,7 @@
 #      Kubernetes API) for the oldest and a current supported Kubernetes version
 #   4. `promtool check config` of the in-cluster Prometheus config (rules included)
 #   5. hadolint on the Dockerfile (and the Prometheus and HAProxy images' Containerfiles); shellcheck on the scripts (installed from Debian's package)
-#   6. the invariants test (pytest deploy/kubernetes/test_invariants.py)
+#   6. the invariants test (pytest deploy/kubernetes/test_invariants.py, deploy/test_manifests.py)
 #   7. the real DNS-membership test (dns-membership.sh: loopback powersources behind one name
 #      in /etc/hosts); skip it with --skip-dns
 #
@@ -96,7 +96,7 @@ shellcheck -x --source-path=SCRIPTDIR "$HERE"/*.sh
 echo "scripts: no findings"
 
 step "invariants (pytest)"
-"$PY" -m pytest -q -p no:cacheprovider "$HERE/test_invariants.py"
+"$PY" -m pytest -q -p no:cacheprovider "$HERE/test_invariants.py" "$ROOT/deploy/test_manifests.py"
 
 if [ "$SKIP_DNS" -eq 0 ]; then
   step "DNS membership (real processes on 127.0.0.2-4 behind one /etc/hosts name)"

@@ -1,8 +1,8 @@
 """Invariants of the Kubernetes deployment that a schema cannot see.
 
-Each overlay is rendered with `kubectl kustomize` (no cluster: KUBECONFIG=/dev/null) and checked
-against docs/CONTRACTS.md, the Dockerfile, the code's drain timeout, dashboards/ and the
-Kubernetes chaos experiments. Run through deploy/kubernetes/check.sh, or directly:
+Each overlay is rendered with `kubectl kustomize` (no cluster: KUBECONFIG=/dev/null), through
+deploy/manifests.py, the one reader of the manifests, and checked against docs/CONTRACTS.md, the
+Dockerfile, the code's drain timeout, dashboards/ and the Kubernetes chaos experiments. Run through deploy/kubernetes/check.sh, or directly:
 
     var/venv/bin/python -m pytest deploy/kubernetes/test_invariants.py
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +21,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+# `kubectl kustomize PATH`, parsed: the one reader of the manifests (deploy/manifests.py)
+from manifests import render  # noqa: E402
 OVERLAYS = {
     "minikube": {"pull": "Never", "storage": "standard"},
     "microk8s": {"pull": "IfNotPresent", "storage": "microk8s-hostpath"},
@@ -32,15 +35,6 @@ BINARIES = {"powersource", "superpower", "loader"}
 
 # ---------------------------------------------------------------------------------------------
 # Rendering and lookup helpers
-
-
-def render(path: Path) -> list[dict]:
-    """`kubectl kustomize PATH`, parsed."""
-    env = dict(os.environ, KUBECONFIG="/dev/null")
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(path)], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
 
 
 def render_with_dataset(overlay: str) -> list[dict]:

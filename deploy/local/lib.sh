@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, frontend.sh, status.sh). Source it.
+# Shared by the local fleet scripts (up.sh, down.sh, fault.sh, powersource.sh, frontend.sh, status.sh).
+# Source it.
 #
 # Everything lives under var/ at the repo root:
 #   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower — or, with
@@ -443,37 +444,6 @@ start_powersource() {
   powersource_addr "$i" >"$FLEET/$name.addr"
   launch "$name" "$BIN/powersource" \
     --listen "$(powersource_addr "$i")" --store "$ROOT/var/stores/$name" --name "$name"
-}
-
-# control CMD NAME HEALTH_URL START...: what powersource.sh and frontend.sh do to one process:
-# stop (SIGTERM, drained), kill (SIGKILL), or start (START..., then wait until HEALTH_URL answers
-# 200). Stopping what is not running, or starting what runs, says so and succeeds (so rollbacks
-# can always run).
-control() {
-  local cmd="$1" name="$2" url="$3" pid sig
-  shift 3
-  case "$cmd" in
-    stop | kill)
-      sig=TERM; [ "$cmd" = kill ] && sig=KILL
-      if pid="$(pid_of "$name")"; then
-        stop_process "$name" "$sig"
-        say "$name (pid $pid) stopped by SIG$sig"
-      else
-        rm -f "$FLEET/$name.pid"
-        say "$name is not running: nothing to $cmd"
-      fi
-      ;;
-    start)
-      if pid="$(pid_of "$name")"; then
-        say "$name is already running (pid $pid)"
-        return 0
-      fi
-      "$@"
-      wait_ready "$name" "$url"
-      say "$name started (pid $(pid_of "$name")) and healthy on ${url#http://}"
-      ;;
-    *) return 2 ;;
-  esac
 }
 
 # stop_process NAME SIGNAL: sends SIGNAL (TERM or KILL) to NAME's process and waits for it to

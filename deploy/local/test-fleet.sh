@@ -113,14 +113,15 @@ check "fault.sh undrop powersource-2: healthy again" $fault undrop powersource-2
 check "expect hanging fails once undropped" fails $fault expect powersource-2 hanging
 check "undropping it again succeeds" $fault undrop powersource-2
 check "no nftables table of ours is left" fails nft list table inet superpower_faults
-check "fault.sh slow powersource-1 300" $fault slow powersource-1 300
-check "expect powersource-1 latency:300 sees it" $fault expect powersource-1 latency:300
+# fail before slow: expect errors sends 40 requests one after another
 check "fault.sh fail powersource-1 1.0" $fault fail powersource-1 1.0
 check "expect powersource-1 errors sees it" $fault expect powersource-1 errors
-check "slow and fail combine: the latency is still in force" $fault expect powersource-1 latency:300
+check "fault.sh slow powersource-1 300" $fault slow powersource-1 300
+check "expect powersource-1 latency:300 sees it" $fault expect powersource-1 latency:300
+check "slow and fail combine: the error rate is still in force" grep -q '"error_rate":1.0' <($fault faults powersource-1)
 check "fault.sh clear powersource-1" $fault clear powersource-1
-check "expect errors fails once cleared" fails $fault expect powersource-1 errors
 check "expect latency:300 fails once cleared" fails $fault expect powersource-1 latency:300
+check "expect errors fails once cleared" fails $fault expect powersource-1 errors
 check "clearing it again succeeds" $fault clear powersource-1
 check "slow on superpower is unsupported (exit 3: it has no /admin/faults)" test "$(exit_code $fault slow superpower 100)" = 3
 check "fault.sh refuses an unknown verb (exit 2)" test "$(exit_code $fault explode powersource-1)" = 2

@@ -3,14 +3,16 @@
 # `Authorization: Bearer TOKEN`) — what the slow-powersource and failing-powersource experiments
 # use.
 #
-# The local fleet (deploy/local), instance INDEX (1-based, 127.0.0.1:(6060+INDEX)):
+# The local fleet (deploy/local), instance INDEX (1-based, 127.0.0.1:(6060+INDEX)), through its
+# process engine, deploy/local/fault.sh (which also has slow, fail and the other faults):
 #   experiments/faults.sh set INDEX JSON          PUT JSON, e.g. '{"latency_ms": 2000}'
+#                                                 (fault.sh faults powersource-INDEX JSON)
 #   experiments/faults.sh clear INDEX             DELETE: no fault any more
 #   experiments/faults.sh get INDEX               the faults in force
 #   experiments/faults.sh expect INDEX latency:MS asks the instance itself (GET /random): exit 0
 #                                                 only if it took at least MS ms to answer
-#   experiments/faults.sh expect INDEX errors     40 requests: exit 0 only if some answered 500
-#                                                 (injected) and some 200
+#   experiments/faults.sh expect INDEX errors     40 requests: exit 0 only if one answered an
+#                                                 injected 500
 # The token: SUPERPOWER_ADMIN_TOKEN, else the one the fleet keeps in var/fleet/fleet.env.
 #
 # Every powersource superpower knows, through superpower's own admin API (SUPERPOWER_URL, default
@@ -225,27 +227,17 @@ for i in json.load(open(sys.argv[1]))["instances"]:
   exit 0
 fi
 
-# --- the local fleet ---------------------------------------------------------------------------
+# --- the local fleet: deploy/local/fault.sh, the process engine -------------------------------------
 [ $# -ge 2 ] || bad_usage "$1 needs an INDEX"
 cmd="$1" i="$2"
 [[ "$i" =~ ^[1-9]$ ]] || bad_usage "INDEX must be 1 to 9, got '$i'"
-FLEET_ENV="$ROOT/var/fleet/fleet.env"
-n=3
-[ -f "$FLEET_ENV" ] && n="$(sed -n 's/^POWERSOURCES=//p' "$FLEET_ENV")"
-[ "$i" -le "${n:-3}" ] || die "the fleet has ${n:-3} powersource(s) (var/fleet/fleet.env): no powersource-$i"
-TOKEN="${SUPERPOWER_ADMIN_TOKEN:-}"
-[ -z "$TOKEN" ] && [ -f "$FLEET_ENV" ] && TOKEN="$(sed -n 's/^SUPERPOWER_ADMIN_TOKEN=//p' "$FLEET_ENV")"
-[ -n "$TOKEN" ] || die "no admin token: the fleet keeps it in var/fleet/fleet.env (deploy/local/up.sh makes one); or set SUPERPOWER_ADMIN_TOKEN"
-BASE="http://127.0.0.1:$((6060 + i))"
-name="powersource-$i"
+engine=("$ROOT/deploy/local/fault.sh")
 case "$cmd" in
-  set)
-    [ $# -eq 3 ] || bad_usage "set needs INDEX and JSON"
-    out="$(admin PUT "$BASE" "$3")"; echo "faults: $name: $out" ;;
-  clear) out="$(admin DELETE "$BASE")"; echo "faults: $name: $out" ;;
-  get) out="$(admin GET "$BASE")"; echo "faults: $name: $out" ;;
+  set) [ $# -eq 3 ] || bad_usage "set needs INDEX and JSON"; "${engine[@]}" faults "powersource-$i" "$3" ;;
+  get) [ $# -eq 2 ] || bad_usage "get takes INDEX"; "${engine[@]}" faults "powersource-$i" ;;
+  clear) [ $# -eq 2 ] || bad_usage "clear takes INDEX"; "${engine[@]}" clear "powersource-$i" ;;
   expect)
     [ $# -eq 3 ] || bad_usage "expect needs INDEX and latency:MS or errors"
-    expect "$BASE" "$name" "$3" ;;
+    "${engine[@]}" expect "powersource-$i" "$3" ;;
   *) bad_usage "unknown command $cmd" ;;
 esac

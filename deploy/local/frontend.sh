@@ -14,7 +14,8 @@
 #
 # INDEX is 1-based: superpower-INDEX on 127.0.0.1:(30280+INDEX), behind the balancer on :30280.
 # Stopping a replica that is not running, or starting one that runs, says so and succeeds (so
-# rollbacks can always run). A rolling restart is `stop 1; start 1; stop 2; start 2`: each start
+# rollbacks can always run). `deploy/local/fault.sh stop|kill|start superpower-INDEX` does the work
+# (and the other faults). A rolling restart is `stop 1; start 1; stop 2; start 2`: each start
 # returns once the balancer sends it connections again, so the front end never has fewer than
 # N-1 replicas in rotation.
 set -euo pipefail
@@ -23,13 +24,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 [ $# -eq 2 ] || { usage >&2; exit 2; }
 cmd="$1" i="$2"
+case "$cmd" in stop | kill | start) ;; *) usage >&2; exit 2 ;; esac
 [[ "$i" =~ ^[1-9]$ ]] || die "INDEX must be 1 to 9, got '$i'"
 n="$(frontends)"
 [ "$n" -gt 1 ] || die "the fleet runs one superpower (var/fleet/fleet.env): start it with deploy/local/up.sh --frontends 2"
 [ "$i" -le "$n" ] || die "the fleet has $n superpower replicas: no superpower-$i"
-name="superpower-$i"
-control "$cmd" "$name" "http://$(superpower_addr "$name")/health" start_superpower "$name" || { usage >&2; exit 2; }
-case "$cmd" in
-  start) wait_in_rotation "$name"; say "$name is in the balancer's rotation" ;;
-  stop | kill) wait_out_of_rotation "$name"; say "$name is out of the balancer's rotation" ;;
-esac
+exec "$ROOT/deploy/local/fault.sh" "$cmd" "superpower-$i"

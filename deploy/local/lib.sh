@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Shared by the local fleet scripts (up.sh, down.sh, powersource.sh, frontend.sh, status.sh). Source it.
+# Shared by the local fleet scripts (up.sh, down.sh, fault.sh, powersource.sh, frontend.sh, status.sh).
+# Source it.
 #
 # Everything lives under var/ at the repo root:
 #   var/fleet/NAME.pid, var/fleet/NAME.log   one per process (powersource-1.., superpower — or, with
 #                                           --frontends N > 1, superpower-1.. and the balancer in
 #                                           front of them —, prometheus, visitors: the Locust
 #                                           population of visitors/locustfile.py)
+#   var/fleet/NAME.cmd                      how NAME was started, to start it again the same way
+#                                           (fault.sh start): NUL-separated words, `env -i`, the
+#                                           variables it needs (VAR=VALUE), the program and its
+#                                           arguments (mode 600: it holds the admin token)
+#   var/fleet/NAME.addr                     HOST:PORT where a powersource or superpower listens
+#                                           (its /health there; the port its faults act on)
+#   var/fleet/NAME.flap.pid                 fault.sh flap's loop for NAME, while it runs
 #   var/fleet/balancer.cfg                  the balancer's HAProxy configuration (N > 1)
 #   var/fleet/balancer.sock                 its stats page, as CSV: which replicas are in rotation
 #   var/fleet/fleet.env                     what up.sh started (N, data dir, replicas, the token and
@@ -16,9 +24,14 @@
 #
 # Only processes named in our pidfiles are ever signalled, and only when /proc says the pid still
 # runs the binary we started (a recycled pid is left alone).
+#
+# FLEET_DIR (default var/fleet) is the fleet's directory: another fleet of processes described the
+# same way (NAME.pid, NAME.cmd, NAME.addr, fleet.env with the admin token) is driven by the same
+# scripts (deploy/local/fault.sh) with FLEET_DIR pointing at it.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-FLEET="$ROOT/var/fleet"
+FLEET="${FLEET_DIR:-$ROOT/var/fleet}"
+case "$FLEET" in /*) ;; *) FLEET="$PWD/$FLEET" ;; esac
 BIN="${SUPERPOWER_BIN_DIR:-$ROOT/target/release}"
 SUPERPOWER_ADDR="127.0.0.1:30280"
 PROMETHEUS_ADDR="127.0.0.1:9090"
@@ -98,6 +111,7 @@ start_superpower() {
     if [ -n "$key" ]; then export SUPERPOWER_COOKIE_KEY="$key"; fi
     if [ ${#peers[@]} -gt 0 ]; then export SUPERPOWER_PEERS="$(IFS=,; echo "${peers[*]}")"; fi
     export SUPERPOWER_REPLICA_NAME="$name" POWERSOURCE_URLS="$(IFS=,; echo "${urls[*]}")"
+    echo "$addr" >"$FLEET/$name.addr"
     launch "$name" "$BIN/superpower" --listen "$addr" "${flags[@]}"
   )
 }
@@ -206,8 +220,10 @@ expected_exe() {
 
 # pid_of NAME: prints the pid and returns 0 when NAME's pidfile names a live process that runs
 # the binary we started; returns 1 otherwise (no pidfile, dead, zombie, or a recycled pid).
+# The program NAME's process must be running: the one its NAME.cmd starts, else expected_exe's.
+# A flap loop (NAME.flap) is fault.sh running `_flap-loop NAME`.
 pid_of() {
-  local name="$1" pidfile="$FLEET/$1.pid" pid state argv0
+  local name="$1" pidfile="$FLEET/$1.pid" pid state argv0 want
   [ -f "$pidfile" ] || return 1
   pid="$(cat "$pidfile" 2>/dev/null)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
@@ -215,9 +231,20 @@ pid_of() {
   # Field 3 of /proc/PID/stat is the state; Z (zombie) and X (dead) are not running.
   state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)"
   case "$state" in Z | X | "") return 1 ;; esac
+  if [[ "$name" == *.flap ]]; then
+    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx _flap-loop || return 1
+    echo "$pid"
+    return 0
+  fi
   argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
-  [ "$argv0" = "$(expected_exe "$name")" ] || return 1
+  want="$(recorded_exe "$name")" || want="$(expected_exe "$name")"
+  [ "$argv0" = "$want" ] || return 1
   echo "$pid"
+}
+
+# pid_state PID: the state letter of a live process (R, S, D, T when stopped by SIGSTOP, ...).
+pid_state() {
+  sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null
 }
 
 # pid_alive PID: true when PID is a live process (not a zombie).
@@ -253,16 +280,74 @@ port_answers() {
   [ "$code" -ne 7 ] && [ "$code" -ne 28 ]
 }
 
-# launch NAME CMD...: starts CMD in the background, detached from the terminal (nohup), output
-# appended to var/fleet/NAME.log, pid in var/fleet/NAME.pid.
+# The variables a started process keeps from the environment it was started in (the rest is
+# left out of NAME.cmd): what the binaries read (their flags' variables, OTEL_*, RUST_LOG,
+# LOG_FORMAT) and what any program needs to run.
+RECORDED_ENV='^(PATH|HOME|LANG|LC_[A-Z]+|TZ|OTEL_[A-Z0-9_]+|RUST_[A-Z0-9_]+|LOG_FORMAT|SUPERPOWER_[A-Z0-9_]+|POWERSOURCE_[A-Z0-9_]+)='
+
+# launch NAME CMD...: records how NAME is started (NAME.cmd: CMD with the environment it needs),
+# then starts it from that record (relaunch).
 launch() {
   local name="$1"
   shift
   mkdir -p "$FLEET"
-  printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "$*" >>"$FLEET/$name.log"
+  (
+    umask 077
+    {
+      printf '%s\0' env -i
+      env -0 | grep -zE "$RECORDED_ENV" || true
+      printf '%s\0' "$@"
+    } >"$FLEET/$name.cmd.tmp"
+  )
+  mv "$FLEET/$name.cmd.tmp" "$FLEET/$name.cmd"
+  relaunch "$name"
+}
+
+# recorded_cmd NAME: NAME.cmd's words into the array CMD; fails when there is none.
+recorded_cmd() {
+  [ -f "$FLEET/$1.cmd" ] || return 1
+  mapfile -d '' CMD <"$FLEET/$1.cmd"
+  [ ${#CMD[@]} -gt 2 ]
+}
+
+# recorded_argv NAME: the program NAME.cmd starts and its arguments, one a line (the words after
+# `env -i VAR=VALUE...`).
+recorded_argv() {
+  local CMD w i=2
+  recorded_cmd "$1" || return 1
+  for w in "${CMD[@]:2}"; do
+    [[ "$w" == *=* ]] || break
+    i=$((i + 1))
+  done
+  [ "$i" -lt ${#CMD[@]} ] || return 1
+  printf '%s\n' "${CMD[@]:i}"
+}
+
+# recorded_exe NAME: the program NAME.cmd starts.
+recorded_exe() {
+  local argv
+  argv="$(recorded_argv "$1")" || return 1
+  head -n1 <<<"$argv"
+}
+
+# relaunch NAME: starts NAME as NAME.cmd says, in the background, detached from the terminal
+# (nohup), output appended to NAME.log, pid in NAME.pid. Not waiting for it.
+relaunch() {
+  local name="$1" CMD
+  recorded_cmd "$name" || die "no ${FLEET#"$ROOT"/}/$name.cmd: how to start $name is not recorded (deploy/local/up.sh records it)"
+  printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "$(recorded_argv "$name" | tr '\n' ' ')" >>"$FLEET/$name.log"
   # fd 9 is the fleet lock (hold_fleet_lock): the daemons must not keep it after we exit.
-  nohup "$@" >>"$FLEET/$name.log" 2>&1 </dev/null 9>&- &
+  nohup "${CMD[@]}" >>"$FLEET/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$FLEET/$name.pid"
+  disown $! # no "Killed" from the shell that started it when a fault kills it
+}
+
+# addr_of NAME: HOST:PORT where NAME listens (NAME.addr, written when it was first started).
+addr_of() {
+  local addr
+  addr="$(cat "$FLEET/$1.addr" 2>/dev/null)" || return 1
+  [[ "$addr" =~ ^[^:]+:[0-9]+$ ]] || return 1
+  echo "$addr"
 }
 
 # hold_fleet_lock [SECONDS]: takes var/fleet.lock (flock, fd 9) for the rest of the calling
@@ -357,44 +442,15 @@ start_powersource() {
   local token
   token="$(fleet_env SUPERPOWER_ADMIN_TOKEN)"
   [ -n "$token" ] && export POWERSOURCE_ADMIN_TOKEN="$token"
+  powersource_addr "$i" >"$FLEET/$name.addr"
   launch "$name" "$BIN/powersource" \
     --listen "$(powersource_addr "$i")" --store "$ROOT/var/stores/$name" --name "$name"
 }
 
-# control CMD NAME HEALTH_URL START...: what powersource.sh and frontend.sh do to one process:
-# stop (SIGTERM, drained), kill (SIGKILL), or start (START..., then wait until HEALTH_URL answers
-# 200). Stopping what is not running, or starting what runs, says so and succeeds (so rollbacks
-# can always run).
-control() {
-  local cmd="$1" name="$2" url="$3" pid sig
-  shift 3
-  case "$cmd" in
-    stop | kill)
-      sig=TERM; [ "$cmd" = kill ] && sig=KILL
-      if pid="$(pid_of "$name")"; then
-        stop_process "$name" "$sig"
-        say "$name (pid $pid) stopped by SIG$sig"
-      else
-        rm -f "$FLEET/$name.pid"
-        say "$name is not running: nothing to $cmd"
-      fi
-      ;;
-    start)
-      if pid="$(pid_of "$name")"; then
-        say "$name is already running (pid $pid)"
-        return 0
-      fi
-      "$@"
-      wait_ready "$name" "$url"
-      say "$name started (pid $(pid_of "$name")) and healthy on ${url#http://}"
-      ;;
-    *) return 2 ;;
-  esac
-}
-
 # stop_process NAME SIGNAL: sends SIGNAL (TERM or KILL) to NAME's process and waits for it to
-# exit; after STOP_TIMEOUT seconds of a TERM it sends KILL. Removes the pidfile. Returns 1 when
-# the process was not running.
+# exit; after STOP_TIMEOUT seconds of a TERM it sends KILL. A frozen process (SIGSTOP) gets
+# SIGCONT after the signal, so that it can act on it. Removes the pidfile. Returns 1 when the
+# process was not running.
 stop_process() {
   local name="$1" sig="$2" pid
   if ! pid="$(pid_of "$name")"; then
@@ -402,6 +458,7 @@ stop_process() {
     return 1
   fi
   kill "-$sig" "$pid" 2>/dev/null || true
+  kill -CONT "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while pid_of "$name" >/dev/null; do
     if [ "$SECONDS" -ge "$deadline" ]; then

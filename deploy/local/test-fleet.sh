@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tests the local fleet scripts for real: up.sh twice, the admin token (token.sh) and
-# experiments/faults.sh against a live instance, powersource.sh stop/kill/start, a partial fleet,
+# experiments/faults.sh against a live instance, the fault vocabulary's process engine
+# (deploy/local/fault.sh: freeze, partition and drop as root, slow, fail, flap, kill, stop, start,
+# each undo and its repeat), powersource.sh stop/kill/start, a partial fleet,
 # status.sh, the returning visitors (Locust) up.sh starts and down.sh stops, down.sh, then
 # up.sh --naive --no-visitors (every switch off, no visitors) and down.sh again, then the front
 # end as two replicas behind the balancer (up.sh --frontends 2: one cookie key, frontend.sh
@@ -37,7 +39,8 @@ for name in $(pidfile_names); do
     exit 1
   fi
 done
-trap 'deploy/local/down.sh >/dev/null 2>&1 || true' EXIT
+# heal all: no flap loop and no nftables rule of ours outlives the test
+trap 'deploy/local/fault.sh heal all >/dev/null 2>&1; deploy/local/down.sh >/dev/null 2>&1 || true' EXIT
 
 check "up.sh starts the fleet" deploy/local/up.sh
 check "superpower answers on 127.0.0.1:30280" healthy "http://$SUPERPOWER_ADDR/health"
@@ -72,6 +75,76 @@ check "faults.sh expect 2 errors sees it" experiments/faults.sh expect 2 errors
 check "faults.sh clear 2" experiments/faults.sh clear 2
 check "faults.sh refuses a bad fault spec" fails experiments/faults.sh set 2 '{"error_rate": 7}'
 check "faults.sh refuses a wrong token" fails env SUPERPOWER_ADMIN_TOKEN="not-$token" experiments/faults.sh get 2
+# --- the fault vocabulary, process engine: deploy/local/fault.sh -----------------------------------
+fault=deploy/local/fault.sh
+lists_verbs() {
+  local help v
+  help="$($fault --help)"
+  for v in kill freeze partition drop flap slow fail expect start stop thaw heal undrop clear; do
+    grep -Eq "^ +$v NAME" <<<"$help" || return 1
+  done
+}
+check "fault.sh --help lists every verb of the vocabulary and its undo" lists_verbs
+# users_served N: N new users (no cookies) are each answered 200 within 2 s by superpower
+users_served() {
+  local i
+  for i in $(seq 1 "$1"); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Accept: application/json' "http://$SUPERPOWER_ADDR/")" = 200 ] || return 1
+  done
+}
+exit_code() { local rc=0; "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
+check "fault.sh freeze powersource-1 (SIGSTOP)" $fault freeze powersource-1
+check "expect powersource-1 frozen sees it" $fault expect powersource-1 frozen
+check "freezing it again succeeds" $fault freeze powersource-1
+check "with powersource-1 frozen, 10 new users are each served within 2 s (failover)" users_served 10
+check "fault.sh thaw powersource-1 (SIGCONT): healthy again" $fault thaw powersource-1
+check "expect frozen fails once thawed" fails $fault expect powersource-1 frozen
+check "thawing it again succeeds" $fault thaw powersource-1
+check "fault.sh partition powersource-2 (nftables, as root)" $fault partition powersource-2
+check "expect powersource-2 unreachable sees it (connects refused, the process runs)" $fault expect powersource-2 unreachable
+check "partitioning it again succeeds" $fault partition powersource-2
+check "fault.sh heal powersource-2: healthy again" $fault heal powersource-2
+check "expect unreachable fails once healed" fails $fault expect powersource-2 unreachable
+check "healing it again succeeds" $fault heal powersource-2
+check "fault.sh drop powersource-2 (nftables)" $fault drop powersource-2
+check "expect powersource-2 hanging sees it (connects hang)" $fault expect powersource-2 hanging
+check "with powersource-2 dropping packets, 10 new users are each served within 2 s" users_served 10
+check "fault.sh undrop powersource-2: healthy again" $fault undrop powersource-2
+check "expect hanging fails once undropped" fails $fault expect powersource-2 hanging
+check "undropping it again succeeds" $fault undrop powersource-2
+check "no nftables table of ours is left" fails nft list table inet superpower_faults
+# fail before slow: expect errors sends 40 requests one after another
+check "fault.sh fail powersource-1 1.0" $fault fail powersource-1 1.0
+check "expect powersource-1 errors sees it" $fault expect powersource-1 errors
+check "fault.sh slow powersource-1 300" $fault slow powersource-1 300
+check "expect powersource-1 latency:300 sees it" $fault expect powersource-1 latency:300
+check "slow and fail combine: the error rate is still in force" grep -q '"error_rate":1.0' <($fault faults powersource-1)
+check "fault.sh clear powersource-1" $fault clear powersource-1
+check "expect latency:300 fails once cleared" fails $fault expect powersource-1 latency:300
+check "expect errors fails once cleared" fails $fault expect powersource-1 errors
+check "clearing it again succeeds" $fault clear powersource-1
+check "slow on superpower is unsupported (exit 3: it has no /admin/faults)" test "$(exit_code $fault slow superpower 100)" = 3
+check "fault.sh refuses an unknown verb (exit 2)" test "$(exit_code $fault explode powersource-1)" = 2
+check "fault.sh refuses a process the fleet does not have" fails $fault kill powersource-7
+pid3="$(pid_of powersource-3)"
+t0=$SECONDS
+check "fault.sh flap powersource-3 6 1 1 returns at once" $fault flap powersource-3 6 1 1
+check "... within 2 s, the loop running in the background" test $((SECONDS - t0)) -le 2 -a -e "$FLEET/powersource-3.flap.pid"
+check "flapping it again succeeds" $fault flap powersource-3 6 1 1
+flap_over() { local deadline=$((SECONDS + 40)); while pid_of powersource-3.flap >/dev/null; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 0.5; done; }
+check "the flap ends by itself (at most SECONDS + DOWN + the start timeout)" flap_over
+check "... powersource-3 killed and started: a new process" test "$(pid_of powersource-3)" != "$pid3"
+check "... and healthy" healthy "http://$(powersource_addr 3)/health"
+check "fault.sh kill powersource-3 (SIGKILL)" $fault kill powersource-3
+check "expect powersource-3 down sees it" $fault expect powersource-3 down
+check "killing it again succeeds" $fault kill powersource-3
+check "fault.sh start powersource-3 (from its recorded command line)" $fault start powersource-3
+check "expect down fails once started" fails $fault expect powersource-3 down
+check "starting it again succeeds" $fault start powersource-3
+check "fault.sh stop powersource-3 (SIGTERM)" $fault stop powersource-3
+check "fault.sh start powersource-3 again" $fault start powersource-3
+check "fault.sh heal all succeeds with nothing to heal" $fault heal all
+
 before="$(pids)"
 out="$(deploy/local/up.sh 2>&1)"
 check "a second up.sh exits 0" test $? -eq 0

@@ -238,7 +238,7 @@ else
   fi
   [[ "$SUPERPOWER_COOKIE_KEY" =~ ^([0-9a-fA-F]{2}){32,}$ ]] || die "SUPERPOWER_COOKIE_KEY must be hex, at least 32 bytes (64 digits)"
 fi
-rm -f "$FLEET/fleet.env"
+rm -f "$FLEET/fleet.env" "$FLEET"/*.cmd "$FLEET"/*.addr # a new fleet: no record of an old one
 (
   umask 077
   {

@@ -12,8 +12,7 @@ if [ -z "$names" ]; then
   exit 0
 fi
 
-# Flap loops first (deploy/local/fault.sh flap: they would start their instance again), the
-# visitors (so they do not fail visits against a fleet going down), then the balancer and
+# The visitors first (so they do not fail visits against a fleet going down), then the balancer and
 # superpower (so it does not log a storm of failed calls), then the rest, in parallel.
 stop_one() {
   local name="$1" pid
@@ -25,12 +24,12 @@ stop_one() {
   fi
   return 0
 }
-for first in $(echo "$names" | grep '\.flap$') visitors balancer $(echo "$names" | grep -x 'superpower\(-[0-9]\)\?'); do
+for first in visitors balancer $(echo "$names" | grep -x 'superpower\(-[0-9]\)\?'); do
   if echo "$names" | grep -qx "$first"; then stop_one "$first"; fi
 done
 pids=()
 for name in $names; do
-  case "$name" in visitors | balancer | superpower | superpower-* | *.flap) continue ;; esac
+  case "$name" in visitors | balancer | superpower | superpower-*) continue ;; esac
   stop_one "$name" &
   pids+=($!)
 done

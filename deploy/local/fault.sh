@@ -12,8 +12,8 @@
 #                         (nftables, root)                                  undo: undrop
 #   flap NAME SECONDS DOWN UP
 #                         kill, DOWN s later start (waiting for /health), UP s later kill again,
-#                         for SECONDS; in the background (it returns at once), ending with NAME
-#                         started                                           undo: start (or heal)
+#                         for SECONDS, in the foreground; it ends with NAME down (as the
+#                         container engine's flap)                          undo: start
 #   slow NAME MS          every product request answered MS ms late (powersource: its admin API,
 #                         PUT /admin/faults)                                undo: clear
 #   fail NAME RATE        that share (0.0 to 1.0) of product requests answered 500 (admin API)
@@ -22,10 +22,10 @@
 #                         exit 0 only if that fault shows, seen from outside the process
 #
 #   start NAME            start it again as it was started (NAME.cmd) and wait until /health
-#                         answers 200; also ends a flap and thaws a frozen NAME
+#                         answers 200; also thaws a frozen NAME
 #   stop NAME             SIGTERM: it drains, then exits (SIGKILL after FLEET_STOP_TIMEOUT s)
 #   thaw NAME             SIGCONT, then wait for /health
-#   heal NAME             end a partition (and a flap); `heal all`: every partition and drop
+#   heal NAME             end a partition; `heal all`: every partition and drop
 #   undrop NAME           end a drop
 #   clear NAME            end slow and fail
 #   faults NAME [JSON]    the admin API's own spec: without JSON, the faults in force (GET); with
@@ -90,15 +90,10 @@ ready() {
 }
 
 do_start() {
-  if stop_flap "$1"; then
-    start_process "$1"
-    ready "$1" # the loop may have ended while NAME was starting
-  else
-    start_process "$1"
-  fi
+  start_process "$1"
 }
 
-# start_process NAME: what start does but end a flap (the flap loop starts NAME this way).
+# start_process NAME: starts NAME (or thaws it) and waits until it is ready.
 start_process() {
   local name="$1" pid
   if pid="$(pid_of "$name")"; then
@@ -162,55 +157,26 @@ do_thaw() {
   say "$name (pid $pid) thawed by SIGCONT: healthy on $(addr_of "$name")"
 }
 
-# --- flap: a loop in the background, NAME.flap.pid -----------------------------------------------------
+# --- flap: kill and start again, in the foreground ------------------------------------------------------
 
+# do_flap NAME SECONDS DOWN UP: kill, DOWN s down, start, UP s up, again while a whole cycle fits
+# in SECONDS; it ends after a kill, NAME down, as the container engine's flap ends.
 do_flap() {
-  local name="$1" seconds="$2" down="$3" up="$4" pid
+  local name="$1" seconds="$2" down="$3" up="$4" end cycles=0
   for v in "$seconds" "$down" "$up"; do
     [[ "$v" =~ ^[0-9]+$ ]] || bad_usage "flap NAME SECONDS DOWN UP takes whole seconds, got '$v'"
   done
   [ "$seconds" -gt 0 ] || bad_usage "flap needs SECONDS > 0"
-  if pid="$(pid_of "$name.flap")"; then
-    say "$name is already flapping (loop pid $pid)"
-    return 0
-  fi
-  printf '\n==== %s flap %s for %ss: down %ss, up %ss\n' "$(date -u +%FT%TZ)" "$name" "$seconds" "$down" "$up" >>"$FLEET/$name.flap.log"
-  nohup bash "$HERE/fault.sh" _flap-loop "$name" "$seconds" "$down" "$up" \
-    >>"$FLEET/$name.flap.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$FLEET/$name.flap.pid"
-  say "$name flaps for ${seconds}s (killed, ${down}s down, started, ${up}s up; loop pid $!, log ${FLEET#"$ROOT"/}/$name.flap.log); it ends started, or earlier with: fault.sh start $name"
-}
-
-# The loop itself (fault.sh _flap-loop NAME SECONDS DOWN UP). A cycle starts only before SECONDS
-# are over, so the loop ends at most DOWN s plus one start (START_TIMEOUT) after them, NAME
-# started. SIGTERM (stop_flap) ends it at once.
-flap_loop() {
-  local name="$1" seconds="$2" down="$3" up="$4" end cycles=0 left nap=""
-  trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; exit 0' TERM
   end=$((SECONDS + seconds))
-  while [ "$SECONDS" -lt "$end" ]; do
+  while true; do
     do_stop "$name" KILL
     cycles=$((cycles + 1))
-    sleep "$down" & nap=$!; wait "$nap"; nap=""
+    sleep "$down"
+    [ $((SECONDS + up)) -le "$end" ] || break
     start_process "$name"
-    left=$((end - SECONDS))
-    [ "$left" -gt 0 ] || break
-    [ "$up" -lt "$left" ] && left="$up"
-    sleep "$left" & nap=$!; wait "$nap"; nap=""
+    sleep "$up"
   done
-  say "$name flapped $cycles times in ${seconds}s; it runs"
-  rm -f "$FLEET/$name.flap.pid"
-}
-
-# stop_flap NAME: ends NAME's flap loop; returns 1 when none ran.
-stop_flap() {
-  local pid
-  if ! pid="$(pid_of "$1.flap")"; then
-    rm -f "$FLEET/$1.flap.pid"
-    return 1
-  fi
-  stop_process "$1.flap" TERM
-  say "$1 flaps no more (loop pid $pid ended)"
+  say "$name flapped $cycles times in ${seconds}s (down ${down}s, up ${up}s); it is down now (undo: start)"
 }
 
 # --- partition and drop: nftables ------------------------------------------------------------------------
@@ -283,11 +249,6 @@ net_undo() { # partition|drop NAME
 }
 
 heal_all() {
-  local name
-  for name in $(pidfile_names); do
-    [[ "$name" == *.flap ]] || continue
-    if stop_flap "${name%.flap}"; then do_start "${name%.flap}"; fi
-  done
   if [ "$(id -u)" = 0 ] && command -v nft >/dev/null 2>&1 && nft list table inet "$NFT_TABLE" >/dev/null 2>&1; then
     nft delete table inet "$NFT_TABLE"
     say "every partition and drop is over (nft table inet $NFT_TABLE deleted)"
@@ -396,7 +357,6 @@ do_expect() {
 case "$1" in -h | --help) usage; exit 0 ;; esac
 verb="$1"
 shift
-if [ "$verb" = _flap-loop ]; then flap_loop "$@"; exit 0; fi
 if [ "$verb" = heal ] && [ "${1:-}" = all ] && [ $# -eq 1 ]; then heal_all; exit 0; fi
 [ $# -ge 1 ] || bad_usage "$verb needs a NAME"
 name="$1"
@@ -428,10 +388,7 @@ case "$verb" in
   thaw) do_thaw "$name" ;;
   flap) do_flap "$name" "$@" ;;
   partition | drop) net_fault "$verb" "$name" ;;
-  heal)
-    if stop_flap "$name"; then do_start "$name"; fi
-    net_undo partition "$name"
-    ;;
+  heal) net_undo partition "$name" ;;
   undrop) net_undo drop "$name" ;;
   slow)
     [[ "$1" =~ ^[0-9]+$ ]] || bad_usage "slow NAME MS takes whole milliseconds, got '$1'"

@@ -13,7 +13,6 @@
 #                                           arguments (mode 600: it holds the admin token)
 #   var/fleet/NAME.addr                     HOST:PORT where a powersource or superpower listens
 #                                           (its /health there; the port its faults act on)
-#   var/fleet/NAME.flap.pid                 fault.sh flap's loop for NAME, while it runs
 #   var/fleet/balancer.cfg                  the balancer's HAProxy configuration (N > 1)
 #   var/fleet/balancer.sock                 its stats page, as CSV: which replicas are in rotation
 #   var/fleet/fleet.env                     what up.sh started (N, data dir, replicas, the token and
@@ -221,7 +220,6 @@ expected_exe() {
 # pid_of NAME: prints the pid and returns 0 when NAME's pidfile names a live process that runs
 # the binary we started; returns 1 otherwise (no pidfile, dead, zombie, or a recycled pid).
 # The program NAME's process must be running: the one its NAME.cmd starts, else expected_exe's.
-# A flap loop (NAME.flap) is fault.sh running `_flap-loop NAME`.
 pid_of() {
   local name="$1" pidfile="$FLEET/$1.pid" pid state argv0 want
   [ -f "$pidfile" ] || return 1
@@ -231,11 +229,6 @@ pid_of() {
   # Field 3 of /proc/PID/stat is the state; Z (zombie) and X (dead) are not running.
   state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)"
   case "$state" in Z | X | "") return 1 ;; esac
-  if [[ "$name" == *.flap ]]; then
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qx _flap-loop || return 1
-    echo "$pid"
-    return 0
-  fi
   argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
   want="$(recorded_exe "$name")" || want="$(expected_exe "$name")"
   [ "$argv0" = "$want" ] || return 1

@@ -145,8 +145,10 @@ step_image() {
 }
 step_containers() { deploy/containers/test-fleet.sh; }
 step_compose() { deploy/compose/test.sh; }
-step_container_experiments() { experiments/run.sh --engine containers; }
-step_naive_container_experiments() { experiments/run.sh --engine containers --naive; }
+# the flapping experiment flaps for 30 s here (a minute by default): 4 kills and 3 starts
+SUITE_FLAP=(env FLAP_SECONDS=30 FLAP_LOAD_DURATION=25s)
+step_container_experiments() { "${SUITE_FLAP[@]}" experiments/run.sh --engine containers; }
+step_naive_container_experiments() { "${SUITE_FLAP[@]}" experiments/run.sh --engine containers --naive; }
 step_fleet() { deploy/local/test-fleet.sh; }
 step_visitors() { visitors/check.sh; }
 step_experiments() { experiments/validate.sh && experiments/run.sh --engine local; }

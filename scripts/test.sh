@@ -173,9 +173,7 @@ set_aside_user_fleet() {
   SET_ASIDE_CHECKED=1
   [ -f "$ROOT/var/fleet/fleet.env" ] || return 0
   # shellcheck source=../deploy/local/lib.sh
-  (source "$ROOT/deploy/local/lib.sh" && for f in "$FLEET"/*.pid; do
-    [ -e "$f" ] && pid_of "$(basename "$f" .pid)" >/dev/null && exit 0
-  done; exit 1) || return 0
+  (source "$ROOT/deploy/local/lib.sh" && running_process >/dev/null) || return 0
   mkdir -p "$(dirname "$USER_FLEET")"
   (umask 077 && cp "$ROOT/var/fleet/fleet.env" "$USER_FLEET")
   echo "::: the local fleet deploy/local/up.sh started is stopped for the suite (it needs its ports); it starts again at the end"

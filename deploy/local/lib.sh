@@ -257,6 +257,16 @@ pidfile_names() {
   done
 }
 
+# running_process: prints the name of a process of the fleet that runs (the first pidfile's that
+# does) and returns 0; returns 1 when none runs.
+running_process() {
+  local name
+  for name in $(pidfile_names); do
+    pid_of "$name" >/dev/null && { echo "$name"; return 0; }
+  done
+  return 1
+}
+
 log_tail() {
   local log="$FLEET/$1.log"
   [ -f "$log" ] || return 0

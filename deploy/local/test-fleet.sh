@@ -33,12 +33,10 @@ gone() {
 }
 pids() { cat "$FLEET"/powersource-*.pid "$FLEET/superpower.pid" "$FLEET/visitors.pid" 2>/dev/null | sort | tr '\n' ' '; }
 
-for name in $(pidfile_names); do
-  if pid_of "$name" >/dev/null; then
-    say "a fleet is running ($name): not testing against it (deploy/local/down.sh first)"
-    exit 1
-  fi
-done
+if name="$(running_process)"; then
+  say "a fleet is running ($name): not testing against it (deploy/local/down.sh first)"
+  exit 1
+fi
 # heal all: no nftables rule of ours outlives the test
 trap 'deploy/local/fault.sh heal all >/dev/null 2>&1; deploy/local/down.sh >/dev/null 2>&1 || true' EXIT
 

@@ -99,9 +99,9 @@ engine_begin() {
   local name kind
   hold_fleet_lock 600
   if [ "$naive" = 1 ]; then
-    for name in $(pidfile_names); do
-      pid_of "$name" >/dev/null && die "--naive needs a fleet of its own, and $name runs: deploy/local/down.sh first"
-    done
+    if name="$(running_process)"; then
+      die "--naive needs a fleet of its own, and $name runs: deploy/local/down.sh first"
+    fi
   elif deploy/local/status.sh >/dev/null 2>&1; then
     for kind in "${kinds[@]}"; do
       suits "$kind" && continue

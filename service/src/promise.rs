@@ -67,16 +67,19 @@ impl UserId {
 
     /// Parses the cookie form; `None` for anything that is not exactly 22 URL-safe base64
     /// characters encoding 16 bytes.
+    #[inline]
     pub fn parse(s: &str) -> Option<Self> {
         decode_16(s.as_bytes()).map(UserId)
     }
 
     /// The raw bytes (what the ring hashes).
+    #[inline]
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
 
     /// The id as a `u128` (compact cache key).
+    #[inline]
     pub fn as_u128(&self) -> u128 {
         u128::from_be_bytes(self.0)
     }
@@ -86,6 +89,7 @@ impl UserId {
 /// spelling: the last character's 4 unused bits zero, so one value has one spelling. `None` for
 /// anything else. Both cookies carry 16 bytes this way (the user id and the signed tag); read
 /// on every request, so decoded here directly rather than through the general engine.
+#[inline]
 pub fn decode_16(s: &[u8]) -> Option<[u8; 16]> {
     fn sextet(c: u8) -> Option<u32> {
         let v = match c {

@@ -996,6 +996,10 @@ def test_jaeger_keeps_a_bounded_number_of_traces(docs):
     receivers = cfg["receivers"]["otlp"]["protocols"]
     assert set(receivers) == {"http"}
     assert receivers["http"]["endpoint"].endswith(f":{port_number(c, 'otlp-http')}")
+    # the UI where the container port `ui` says, on the interface JAEGER_LISTEN_HOST names
+    ui = cfg["extensions"]["jaeger_query"]["http"]["endpoint"]
+    assert ui == f"${{env:JAEGER_LISTEN_HOST:-localhost}}:{port_number(c, 'ui')}"
+    assert env_value(c, "JAEGER_LISTEN_HOST") == "0.0.0.0"
 
 
 @pytest.mark.parametrize("kind,name", [("StatefulSet", "powersource"), ("Deployment", "superpower")])

@@ -930,6 +930,40 @@ def test_sizing_the_base(docs):
     check_sizing(docs)
 
 
+def requested(docs: list[dict]) -> tuple[int, int]:
+    """The namespace's CPU (millicores) and memory (MiB) requests while it runs: each workload's
+    replicas times its containers' (an init container's only where it is larger: it runs alone)."""
+    def cpu(q):
+        q = str(q)
+        return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
+
+    total_cpu = total_mem = 0
+    for w in workloads(docs):
+        spec = pod_spec(w)
+        main = [c["resources"]["requests"] for c in spec["containers"]]
+        inits = [c["resources"]["requests"] for c in spec.get("initContainers", [])]
+        c = max([sum(cpu(r["cpu"]) for r in main)] + [cpu(r["cpu"]) for r in inits])
+        m = max([sum(mib(r["memory"]) for r in main)] + [mib(r["memory"]) for r in inits])
+        total_cpu += c * w["spec"].get("replicas", 1)
+        total_mem += m * w["spec"].get("replicas", 1)
+    return total_cpu, total_mem
+
+
+# What the demo may request in all: the docs' `minikube start --cpus 2 --memory 4g` less
+# kube-system's own requests (about 1 CPU and 0.5 GiB with Calico) and room.
+NAMESPACE_CPU_M = 1000
+NAMESPACE_MEMORY_MIB = 3 * 1024
+
+
+@pytest.mark.parametrize("with_dataset", [False, True])
+def test_the_demo_fits_the_documented_minikube(with_dataset):
+    docs = render_with_dataset("minikube") if with_dataset else render(HERE / "overlays" / "minikube")
+    cpu, memory = requested(docs)
+    assert cpu <= NAMESPACE_CPU_M, f"the pods request {cpu}m CPU: they would stay Pending on the documented minikube"
+    assert memory <= NAMESPACE_MEMORY_MIB, f"the pods request {memory} MiB"
+    assert "minikube start --cpus 2 --memory 4g" in (ROOT / "docs" / "kubernetes.md").read_text()
+
+
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
 def test_sizing_the_dataset_component_raises_memory_to_its_dataset(overlay):
     docs = render_with_dataset(overlay)

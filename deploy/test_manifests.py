@@ -46,14 +46,22 @@ DIFFERENCES = {
         "--peers-dns": "the replicas' fixed addresses as a fixed list (SUPERPOWER_PEERS), no headless Service to resolve",
         "--cookie-key-previous": "the Secret's optional key for rotating the cookie key; nobody rotates the native fleet's",
         "--otlp-endpoint": "no Jaeger in the native fleet by default; traces/check.sh starts one and sets it",
+        "--traces-sampler": "the cluster's Jaeger keeps a share of the traces a long demo starts; the native fleet's traces (traces/check.sh) keep every one (the default)",
+        "--traces-sampler-arg": "the ratio of the cluster's sampler, see --traces-sampler",
+        "--workers": "without a CPU limit the pod would follow the node's cores; a native process already follows the cores it may use",
     },
     "powersource": {
         "--otlp-endpoint": "no Jaeger in the native fleet by default; traces/check.sh starts one and sets it",
+        "--traces-sampler": "the cluster's Jaeger keeps a share of the traces a long demo starts; the native fleet's traces (traces/check.sh) keep every one (the default)",
+        "--traces-sampler-arg": "the ratio of the cluster's sampler, see --traces-sampler",
     },
 }
 # Env variables of the manifests that set no flag of the binary.
 NOT_SETTINGS = {
-    "powersource": {"POD_NAME": "the pod's name, only expanded into --name $(POD_NAME)"},
+    "powersource": {
+        "POD_NAME": "the pod's name, only expanded into --name $(POD_NAME)",
+        "TOKIO_WORKER_THREADS": "tokio's own: the runtime's worker threads, set since the pod has no CPU limit to follow",
+    },
     "superpower": {},
 }
 # Shell variables the launch code sets that are not the binary's.

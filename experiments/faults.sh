@@ -35,7 +35,8 @@
 # set, get and expect act on one pod: NAME, or the first running pod SEL selects (by name:
 # powersource-0); clear acts on every pod SEL selects. Each call reaches the pod through
 # `kubectl port-forward` on a free local port (the image has no shell or curl to exec), and stops
-# the forward afterwards. KUBECTL (default kubectl) is the command to use; the token comes from
+# the forward afterwards. KUBECTL (default kubectl) is the command to use, with --context
+# KUBERNETES_CONTEXT when that is set (the Kubernetes experiments require it); the token comes from
 # SUPERPOWER_ADMIN_TOKEN, else from the Secret superpower-admin (key token) in NS.
 #
 # Exit status: 0 done (or the fault observed), 1 failed (message on stderr), 2 bad arguments.
@@ -128,6 +129,8 @@ if [ "$1" = kubernetes ]; then
   done
   [ -n "$SEL" ] && [ -n "$NS" ] || bad_usage "kubernetes needs label_selector and ns"
   read -r -a KUBECTL_CMD <<<"${KUBECTL:-kubectl}"
+  # the experiments name the cluster (KUBERNETES_CONTEXT), never the kubeconfig's current one
+  if [ -n "${KUBERNETES_CONTEXT:-}" ]; then KUBECTL_CMD+=(--context "$KUBERNETES_CONTEXT"); fi
   k() { "${KUBECTL_CMD[@]}" -n "$NS" "$@"; }
   pods="$(k get pods -l "$SEL" --field-selector=status.phase=Running \
     -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' 2>"$TMP/k.err" | sort)" ||

@@ -21,8 +21,14 @@ run() { # DESCRIPTION COMMAND...
     failed=$((failed + 1)); printf 'FAIL %s\n%s\n' "$what" "$(tail -n 5 <<<"$out")"
   fi
 }
-for e in experiments/local/*.json experiments/kubernetes/*.json experiments/containers/*.json; do
+for e in experiments/local/*.json experiments/containers/*.json; do
   run "chaos validate $e" var/venv/bin/chaos --no-version-check --no-log-file validate "$e"
+done
+# The Kubernetes experiments refuse to load without KUBERNETES_CONTEXT (the cluster they act on
+# is named, never the kubeconfig's current one); validating touches no cluster, so any name does.
+for e in experiments/kubernetes/*.json; do
+  run "chaos validate $e" env KUBERNETES_CONTEXT="${KUBERNETES_CONTEXT:-validate-only}" \
+    var/venv/bin/chaos --no-version-check --no-log-file validate "$e"
 done
 run "promtool check config dashboards/prometheus/prometheus.yml" promtool check config dashboards/prometheus/prometheus.yml
 echo

@@ -15,8 +15,9 @@
 #      services exited 0; superpower's ring holds all three powersources (found by DNS);
 #      /admin/replicas lists both replicas, reachable (peers found by DNS), with the key given;
 #      Prometheus scrapes all six targets;
-#   5. each replica's compose health check (`superpower probe health` in the container) says
-#      healthy; then the visitors (Locust, web UI on 127.0.0.1:31389, through the balancer): its
+#   5. each replica's and each powersource's compose health check (`superpower probe health` in
+#      the container) says healthy, and the powersources run with compose's pids limit and log
+#      rotation; then the visitors (Locust, web UI on 127.0.0.1:31389, through the balancer): its
 #      /stats/requests shows 10 users running and the visits climbing, with no failed visit (at
 #      most 90 s);
 #   6. `down -v`.
@@ -162,6 +163,30 @@ for i in 0 1; do
   fi
 done
 say "both replicas' compose health check (superpower probe health): healthy"
+
+# the powersources' health checks (what the replicas' depends_on waits for), run as the engine
+# would; and what compose asks of every container: its pids limit and its log rotation
+for i in 0 1 2; do
+  ps_ct="$(ct ps --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=powersource-$i" --format '{{.Names}}' | head -1)"
+  [ -n "$ps_ct" ] || die "no running powersource-$i container in project $PROJECT"
+  if [ "$ENGINE" = docker ]; then
+    [ "$(ct inspect --format '{{ .State.Health.Status }}' "$ps_ct")" = healthy ] || die "powersource-$i's health check: not healthy"
+  else
+    ct healthcheck run "$ps_ct" >/dev/null 2>&1 || die "powersource-$i's health check fails: $(ct healthcheck run "$ps_ct" 2>&1 | tail -1)"
+  fi
+  pids="$(ct inspect --format '{{ .HostConfig.PidsLimit }}' "$ps_ct")"
+  [ "$pids" = 256 ] || die "powersource-$i runs with pids limit '$pids', not compose's 256"
+  if [ "$ENGINE" = docker ]; then
+    logs="$(ct inspect --format '{{ .HostConfig.LogConfig.Type }} {{ index .HostConfig.LogConfig.Config "max-size" }}' "$ps_ct")"
+  else
+    logs="$(ct inspect --format '{{ .HostConfig.LogConfig.Type }} {{ .HostConfig.LogConfig.Size }}' "$ps_ct")"
+  fi
+  case "$logs" in
+    json-file\ 10m | json-file\ 10MB | k8s-file\ 10MB | k8s-file\ 10m) ;;
+    *) die "powersource-$i's log is not rotated at 10 MB: '$logs'" ;;
+  esac
+done
+say "the three powersources' health checks: healthy; pids limit 256, logs rotated ($logs)"
 
 # the visitors: Locust's returning visitors against the healthy deployment
 t1=$SECONDS

@@ -65,7 +65,10 @@ def same_security(service: dict, spec) -> None:
     assert service.get("cap_drop") == spec.cap_drop
     assert ("no-new-privileges" in service.get("security_opt", [])) is spec.no_new_privileges
     assert mem_bytes(service["mem_limit"]) == spec.memory
-    assert float(service["cpus"]) == float(spec.cpus)
+    if spec.cpus is None:
+        assert "cpus" not in service, "no CPU limit in the manifests (throttling would distort the experiments)"
+    else:
+        assert float(service["cpus"]) == float(spec.cpus)
 
 
 def test_the_powersources_and_their_init_containers(fl, compose):
@@ -85,6 +88,8 @@ def test_the_powersources_and_their_init_containers(fl, compose):
         same_security(ic, ingest)
         assert ic["volumes"] == c["volumes"]
         assert c["depends_on"] == {f"ingest-{i}": {"condition": "service_completed_successfully"}}
+        # the health check asks what the readiness probe asks, as often and as patiently
+        same_check(c["healthcheck"], ps.readiness)
 
 
 def replica_services(compose: dict) -> list[str]:
@@ -118,20 +123,24 @@ def test_the_superpower_replicas(fl, compose):
         assert env["SUPERPOWER_ADMIN_TOKEN"] == env["POWERSOURCE_ADMIN_TOKEN"] == "${SUPERPOWER_ADMIN_TOKEN:-}"
         assert env["SUPERPOWER_LAME_DUCK_MS"] == sp.env["SUPERPOWER_LAME_DUCK_MS"], "the Deployment's lame duck"
         assert "ports" not in c, "users reach the replicas through the balancer"
-        assert c["depends_on"] == [f"powersource-{j}" for j in range(fl.n)]
+        assert c["depends_on"] == {f"powersource-{j}": {"condition": "service_healthy"} for j in range(fl.n)}
 
 
 def test_superpower_health_check(fl, compose):
     """The health check (which the visitors wait for) asks what the readiness probe asks, as
     often and as patiently."""
-    r = fl.superpower[0].readiness
     for name in replica_services(compose):
-        hc = compose[name]["healthcheck"]
-        assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
-        assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
-        assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000
-        assert hc["interval"] == f"{r['period']}s" and hc["timeout"] == f"{r['timeout']}s"
-        assert hc["retries"] == r["failures"]
+        same_check(compose[name]["healthcheck"], fl.superpower[0].readiness)
+
+
+def same_check(hc: dict, r: dict) -> None:
+    """A compose health check that is the readiness probe `r`: `superpower probe health` at its
+    path and port, with its period, timeout and failure threshold."""
+    assert hc["test"][:4] == ["CMD", "superpower", "probe", "health"]
+    assert flag(hc["test"], "--url") == f"http://127.0.0.1:{r['port']}{r['path']}"
+    assert int(flag(hc["test"], "--timeout-ms")) == r["timeout"] * 1000
+    assert hc["interval"] == f"{r['period']}s" and hc["timeout"] == f"{r['timeout']}s"
+    assert hc["retries"] == r["failures"]
 
 
 def test_the_balancer(fl, compose):
@@ -150,9 +159,11 @@ def test_the_balancer(fl, compose):
     assert tmpfs_size(c) == manifests.BALANCER_TMP
     svc = manifests.find(fl.docs, "Service", "superpower")
     (port,) = svc["spec"]["ports"]
-    assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-{port['nodePort']}}}:{port['port']}"]
+    # published where the overlays publish superpower on the nodes
+    (node,) = manifests.find(fl.docs, "Service", "superpower-external")["spec"]["ports"]
+    assert c["ports"] == [f"127.0.0.1:${{SUPERPOWER_PORT:-{node['nodePort']}}}:{port['port']}"]
     assert c["networks"]["default"]["aliases"] == [svc["metadata"]["name"]]
-    assert c["depends_on"] == replica_services(compose)
+    assert c["depends_on"] == {name: {"condition": "service_healthy"} for name in replica_services(compose)}
 
 
 def test_the_balancer_config(fl):
@@ -206,12 +217,18 @@ def test_jaeger(fl, compose):
     j = manifests.find(fl.docs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == j["image"]
     assert c["environment"] == {e["name"]: e["value"] for e in j["env"]}
+    # the manifests' configuration file (the ConfigMap jaeger-config is made from it), where the
+    # Deployment mounts it, and the same argument
+    (mount,) = [m for m in j["volumeMounts"] if m["name"] == "config"]
+    assert c["command"] == j["args"]
+    assert c["volumes"] == [f"../kubernetes/base/jaeger/config.yaml:{mount['mountPath']}/config.yaml:ro"]
     assert c["read_only"] is j["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["cap_drop"] == j["securityContext"]["capabilities"]["drop"]
     assert c["mem_limit"] == j["resources"]["limits"]["memory"].replace("Mi", "m")
     ports = {p["name"]: p["containerPort"] for p in j["ports"]}
     assert c["expose"] == [str(ports["otlp-http"])]
-    assert c["ports"][0].endswith(f":{ports['ui']}")
+    (node,) = manifests.find(fl.docs, "Service", "jaeger-external")["spec"]["ports"]
+    assert c["ports"] == [f"127.0.0.1:${{JAEGER_PORT:-{node['nodePort']}}}:{ports['ui']}"], "the UI only, where the overlays publish it"
     for name in replica_services(compose) + [f"powersource-{i}" for i in range(fl.n)]:
         assert compose[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://jaeger:{ports['otlp-http']}"
 
@@ -245,7 +262,7 @@ def test_visitors(fl, compose):
     assert f"bind :{sp['spec']['ports'][0]['port']}" in manifests.balancer_config(fl.docs), "the balancer listens there"
     web = spec.ports["web"]
     assert int(flag(c["command"], "--web-port")) == web
-    assert c["ports"] == [f"127.0.0.1:${{VISITORS_PORT:-{web}}}:{web}"]
+    assert re.fullmatch(rf"127\.0\.0\.1:\$\{{VISITORS_PORT:-\d+\}}:{web}", c["ports"][0]) and len(c["ports"]) == 1
     assert c["depends_on"] == {
         **{name: {"condition": "service_healthy"} for name in replica_services(compose)},
         "balancer": {"condition": "service_started"},
@@ -276,3 +293,42 @@ def test_the_local_override_uses_the_stand_ins():
     assert fleet.BALANCER_IMAGE == local["balancer"]["image"], "the container fleet runs the same stand-in"
     assert "grafana" not in local
     assert "jaeger" not in local
+
+
+def test_operations_on_every_service(compose):
+    """Every service's logs are rotated and its processes limited; every service whose image can
+    ask has a health check, and what depends on it waits for it to be healthy."""
+    for name, c in compose.items():
+        assert c["logging"]["options"]["max-size"], f"{name}: logs not rotated"
+        assert 0 < int(c["pids_limit"]) <= 1024, f"{name}: pids_limit"
+    checked = {name for name, c in compose.items() if "healthcheck" in c}
+    assert checked == {"powersource-0", "powersource-1", "powersource-2", "superpower-0", "superpower-1", "prometheus", "grafana", "visitors"}
+    for name, c in compose.items():
+        deps = c.get("depends_on", {})
+        assert isinstance(deps, dict), f"{name}: depends_on without conditions"
+        for dep, cond in deps.items():
+            if dep in checked:
+                assert cond == {"condition": "service_healthy"}, f"{name} -> {dep}: {cond}"
+
+
+def host_port_defaults(compose: dict) -> dict[str, int]:
+    out = {}
+    for name, c in compose.items():
+        for entry in c.get("ports", []):
+            m = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+):-(\d+)\}:\d+", entry)
+            assert m, f"{name}: {entry} is not loopback with an overridable default"
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def test_compose_runs_beside_the_native_fleet_and_the_container_fleet(compose):
+    """No default host port of compose is one the native fleet (deploy/local/lib.sh) or the
+    container fleet (deploy/containers/fleet.py) listens on."""
+    lib = (ROOT / "deploy/local/lib.sh").read_text()
+    native = {int(p) for p in re.findall(r'^\w+_ADDR="127\.0\.0\.1:(\d+)"', lib, re.M)}
+    assert 30280 in native and 9090 in native, "deploy/local/lib.sh's addresses were not read"
+    containers = {fleet.SUPERPOWER_PORT, fleet.PROMETHEUS_PORT} | {fleet.REPLICA_PORT + i for i in range(2)}
+    defaults = host_port_defaults(compose)
+    assert set(defaults) == {"SUPERPOWER_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT", "VISITORS_PORT", "JAEGER_PORT"}
+    taken = set(defaults.values()) & (native | containers)
+    assert not taken, f"compose's default host ports {sorted(taken)} are the native or container fleet's"

@@ -14,7 +14,7 @@ emptyDir (its sizeLimit), the memory and CPU limits, the termination grace perio
 timeout), the ports, the readiness and liveness probes, and the replica counts.
 
 What a cluster does and this machine does instead:
-  - StatefulSet pod powersource-N + its PVC   container spc-powersource-N, volume spc-store-N;
+  - StatefulSet pod powersource-N + its store container spc-powersource-N, volume spc-store-N;
     init container `ingest`                   a one-shot container spc-ingest-N before each start
   - headless Service powersource              network alias powersource.superpower.svc.cluster.local
                                               (and powersource) on every powersource container of

@@ -75,5 +75,5 @@ fi
 for w in statefulset/powersource deployment/superpower deployment/prometheus deployment/grafana deployment/visitors; do
   $KUBECTL -n "$NAMESPACE" rollout status "$w" --timeout=300s
 done
-warn "deployed. Reach it with: deploy/kubernetes/port-forward.sh $CLUSTER"
+warn "deployed. On the nodes: superpower http://NODE:30080  Jaeger's UI http://NODE:30081. Or, on 127.0.0.1: deploy/kubernetes/port-forward.sh $CLUSTER"
 warn "  superpower http://127.0.0.1:30280  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  visitors http://127.0.0.1:8089"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Makes the cluster's services reachable on this machine as in the original demo:
-#   superpower  http://127.0.0.1:30280
+#   superpower  http://127.0.0.1:30280 (one pod per forward; on the nodes: NodePort 30080, every replica)
 #   prometheus  http://127.0.0.1:9090
 #   grafana     http://127.0.0.1:3000
 #   visitors    http://127.0.0.1:8089  (Locust's web UI: the returning visitors)
-#   jaeger      http://127.0.0.1:30141 (its UI; the cluster's NodePort is 30141 too)
+#   jaeger      http://127.0.0.1:30141 (its UI; on the nodes: NodePort 30081)
 # Runs in the foreground until Ctrl-C, restarting a forward that drops (a forward to a
 # Service ends when the pod it picked is deleted, which the chaos experiments do).
 #

@@ -25,9 +25,18 @@ sys.path.insert(0, str(ROOT / "deploy"))
 # `kubectl kustomize PATH`, parsed: the one reader of the manifests (deploy/manifests.py)
 from manifests import render  # noqa: E402
 OVERLAYS = {
-    "minikube": {"pull": "Never", "storage": "standard"},
-    "microk8s": {"pull": "IfNotPresent", "storage": "microk8s-hostpath"},
+    "minikube": {"pull": "Never"},
+    "microk8s": {"pull": "IfNotPresent"},
 }
+# The components every overlay adds to the base.
+OVERLAY_COMPONENTS = ["node-ports", "network-policies"]
+# How long a terminating pod takes to leave DNS answers: the EndpointSlice marks it not ready
+# (about a second), then CoreDNS's answers live their TTL (the kubernetes plugin's default, 5 s).
+ENDPOINTS_PROPAGATION_S = 1
+COREDNS_TTL_S = 5
+# The static band of the default NodePort range 30000-32767 (KEP-3668, Kubernetes 1.29+):
+# min(max(16, 2768 / 32), 128) = 86 ports, 30000-30085, which automatic NodePorts avoid.
+STATIC_NODE_PORTS = range(30000, 30086)
 # The image user (distroless "nonroot"); the Dockerfile and the pods must agree.
 IMAGE_UID = 65532
 BINARIES = {"powersource", "superpower", "loader"}
@@ -216,8 +225,9 @@ def test_services_and_budgets_select_exactly_their_pods(docs):
         else:
             continue
         matched = [w["metadata"]["name"] for w in workloads(docs) if selects(sel, w["spec"]["template"]["metadata"]["labels"])]
-        # a Service or budget is named after its workload (superpower-peers: superpower's peers)
-        name = d["metadata"]["name"].removesuffix("-peers")
+        # a Service or budget is named after its workload (superpower-peers: superpower's peers;
+        # NAME-external: NAME published on the nodes)
+        name = d["metadata"]["name"].removesuffix("-peers").removesuffix("-external")
         assert matched == [name], f"{d['kind']}/{d['metadata']['name']} selects {matched}"
     for app in ("powersource", "superpower"):
         one(docs, "PodDisruptionBudget", app)
@@ -250,22 +260,45 @@ def test_powersource_headless_service_and_listen_port(docs, contract):
 
 def test_superpower_nodeport_and_listen_port(docs, contract):
     svc = one(docs, "Service", "superpower")
-    assert svc["spec"]["type"] == "NodePort"
-    (port,) = svc["spec"]["ports"]
-    assert port["nodePort"] == contract["nodeport"] == 30280
+    assert svc["spec"]["type"] == "ClusterIP"
+    (inside,) = svc["spec"]["ports"]
+    ext = one(docs, "Service", "superpower-external")
+    assert ext["spec"]["type"] == "NodePort"
+    (port,) = ext["spec"]["ports"]
+    assert port["nodePort"] == contract["nodeport"]
+    assert port["port"] == inside["port"] == contract["superpower_port"]
     dep = one(docs, "Deployment", "superpower")
     assert dep["spec"]["replicas"] == 2
     c = container(dep, "superpower")
     listen_port = int(flag(c["command"], "--listen").rsplit(":", 1)[1])
     assert listen_port == contract["superpower_port"]
-    assert port_number(c, port["targetPort"]) == listen_port
+    assert port_number(c, port["targetPort"]) == port_number(c, inside["targetPort"]) == listen_port
 
 
-def test_jaeger_takes_otlp_and_shows_its_ui_on_nodeport_30141(docs, base):
+def test_the_base_publishes_nothing_and_the_overlays_only_the_front_end_and_jaegers_ui(base, docs):
+    """The frontend / frontend-external pattern: every Service of the base is ClusterIP (or
+    headless); the overlays publish superpower and Jaeger's UI, on NodePorts of the static band,
+    and never Jaeger's OTLP intake (anyone reaching a node could write traces)."""
+    for d in base:
+        if d["kind"] == "Service":
+            assert d["spec"].get("type", "ClusterIP") == "ClusterIP", f"the base publishes {d['metadata']['name']}"
+    published = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service" and d["spec"].get("type", "ClusterIP") != "ClusterIP"}
+    assert set(published) == {"superpower-external", "jaeger-external"}
+    for name, svc in published.items():
+        assert svc["spec"]["type"] == "NodePort", name
+        w = next(w for w in workloads(docs) if selects({"matchLabels": svc["spec"]["selector"]}, w["spec"]["template"]["metadata"]["labels"]))
+        for port in svc["spec"]["ports"]:
+            assert port["nodePort"] in STATIC_NODE_PORTS, f"{name}: NodePort {port['nodePort']} outside the static band"
+            number = port_number(container(w, w["metadata"]["name"]), port["targetPort"])
+            assert number != 4318, f"{name} publishes Jaeger's OTLP intake"
+    (ui,) = published["jaeger-external"]["spec"]["ports"]
+    assert port_number(container(one(docs, "Deployment", "jaeger"), "jaeger"), ui["targetPort"]) == 16686
+
+
+def test_jaeger_takes_otlp_and_shows_its_ui_inside_the_cluster(docs, base):
     svc = one(docs, "Service", "jaeger")
-    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"].get("type", "ClusterIP") == "ClusterIP"
     ports = {p["name"]: p for p in svc["spec"]["ports"]}
-    assert ports["ui"]["nodePort"] == 30141
     dep = one(docs, "Deployment", "jaeger")
     c = container(dep, "jaeger")
     assert port_number(c, ports["ui"]["targetPort"]) == 16686
@@ -365,6 +398,10 @@ def test_termination_fits_prestop_and_drain(docs):
             assert sleep >= noticed, f"lame duck {sleep}s < readiness probe's {noticed}s"
         else:
             sleep = c["lifecycle"]["preStop"]["sleep"]["seconds"]
+            # sized to outlast the pod's way out of superpower's ring: the EndpointSlice update,
+            # CoreDNS's TTL, then superpower's next resolution of the headless name
+            interval = int(re.search(r'dns-interval-ms".*default_value = "(\d+)"', (ROOT / "superpower/src/config.rs").read_text()).group(1)) / 1000
+            assert sleep >= ENDPOINTS_PROPAGATION_S + COREDNS_TTL_S + interval, f"preStop {sleep}s < the DNS path"
         assert 1 <= sleep <= 10
         grace = pod_spec(w)["terminationGracePeriodSeconds"]
         assert grace > sleep + drain, f"{name}: grace {grace}s < preStop {sleep}s + drain {drain}s"
@@ -453,15 +490,24 @@ def test_powersource_store_is_filled_by_an_ingest_init_container(docs):
     assert init["command"][:2] == ["loader", "ingest"]
     assert flag(init["command"], "--store") == "/data/store"
     assert "--data" not in init["command"], "the base ingests the built-in sample dataset"
-    (vct,) = sts["spec"]["volumeClaimTemplates"]
+    # the store is ephemeral: the dataset is re-ingested on every start, so no claim pins a pod
+    # to a node (docs/kubernetes.md, "Storage")
+    assert "volumeClaimTemplates" not in sts["spec"]
+    (store,) = [v for v in pod_spec(sts)["volumes"] if v["name"] == "store"]
+    assert "sizeLimit" in store["emptyDir"]
     for c in (init, container(sts, "powersource")):
         mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-        assert mounts[vct["metadata"]["name"]] == "/data"
+        assert mounts["store"] == "/data"
 
 
 def test_pods_meet_pod_security_restricted(docs):
     ns = next(d for d in docs if d["kind"] == "Namespace")
-    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    labels = ns["metadata"]["labels"]
+    # enforced, warned and audited, each pinned to the oldest supported version (check.sh)
+    oldest = re.search(r"K8S_VERSIONS=\((\d+\.\d+)", (HERE / "check.sh").read_text()).group(1)
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", mode
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == f"v{oldest}", mode
     for w in workloads(docs):
         spec = pod_spec(w)
         name = w["metadata"]["name"]
@@ -476,9 +522,6 @@ def test_pods_meet_pod_security_restricted(docs):
             assert sc["capabilities"]["drop"] == ["ALL"], f"{name}/{c['name']}"
             assert sc["readOnlyRootFilesystem"] is True, f"{name}/{c['name']}"
             assert not sc.get("privileged")
-            res = c["resources"]
-            for k in ("cpu", "memory"):
-                assert k in res["requests"] and k in res["limits"], f"{name}/{c['name']} resources.{k}"
 
 
 def test_app_pods_run_as_the_image_user(docs):
@@ -510,25 +553,24 @@ def test_admin_token_comes_from_an_optional_secret(docs):
 
 
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
-def test_overlay_pull_policy_and_storage_class(rendered, overlay, contract):
+def test_overlay_pull_policy_and_components(rendered, overlay, contract):
     docs = rendered[overlay]
     want = OVERLAYS[overlay]
     for w in workloads(docs):
         for c in all_containers(w):
             if c["image"] == contract["image"]:
                 assert c["imagePullPolicy"] == want["pull"], f"{overlay}: {c['name']}"
-    (vct,) = one(docs, "StatefulSet", "powersource")["spec"]["volumeClaimTemplates"]
-    assert vct["spec"]["storageClassName"] == want["storage"]
+    kustomization = yaml.safe_load((HERE / "overlays" / overlay / "kustomization.yaml").read_text())
+    assert kustomization["components"] == [f"../../components/{c}" for c in OVERLAY_COMPONENTS]
 
 
 def test_overlays_differ_only_in_what_they_declare(rendered):
-    """Everything but pull policy and storage class is the same on both clusters."""
+    """Everything but the pull policy is the same on both clusters."""
 
     def normalise(docs):
         text = yaml.safe_dump(docs, sort_keys=True)
         for o in OVERLAYS.values():
             text = text.replace(f"imagePullPolicy: {o['pull']}", "imagePullPolicy: X")
-            text = text.replace(f"storageClassName: {o['storage']}", "storageClassName: X")
         return text
 
     a, b = (normalise(rendered[o]) for o in OVERLAYS)
@@ -602,9 +644,13 @@ def test_prometheus_may_discover_pods_and_nothing_more(base):
     binding = one(base, "RoleBinding", "prometheus")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": "superpower"}]
     role = one(base, "Role", binding["roleRef"]["name"])
+    # kubernetes_sd_configs role pod lists and watches pods, and needs nothing else
+    (job,) = [j for j in yaml.safe_load(configmap(base, "prometheus-config")["data"]["prometheus.yml"])["scrape_configs"] if "kubernetes_sd_configs" in j]
+    assert [sd["role"] for sd in job["kubernetes_sd_configs"]] == ["pod"]
     (rule,) = role["rules"]
-    assert set(rule["resources"]) == {"pods", "endpoints", "services"}
-    assert set(rule["verbs"]) == {"get", "list", "watch"}
+    assert rule["apiGroups"] == [""]
+    assert rule["resources"] == ["pods"]
+    assert sorted(rule["verbs"]) == ["list", "watch"]
     assert not [d for d in base if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
 
 
@@ -743,20 +789,84 @@ def test_kubernetes_experiments_select_deployed_pods(rendered, contract):
             assert matched == ["powersource"], f"{name}: {selector!r} selects {matched}"
 
 
-def test_kubernetes_experiments_reach_what_port_forward_exposes(base, contract):
-    """The experiments' default URLs are the ports port-forward.sh opens on 127.0.0.1."""
+def test_kubernetes_experiments_reach_what_port_forward_or_the_nodeports_expose(base, rendered, contract):
+    """The experiments' default URLs are the ports port-forward.sh opens on 127.0.0.1, or a
+    NodePort of the overlays (microk8s publishes them on this host); superpower's is the NodePort,
+    so load and probe are spread over the replicas by kube-proxy, not pinned to one pod by a
+    port-forward."""
     script = (HERE / "port-forward.sh").read_text()
     forwards = dict(re.findall(r"^forward (\w+) (\d+):\d+", script, re.MULTILINE))
-    assert forwards["superpower"] == str(contract["nodeport"])
+    assert forwards["superpower"] == str(contract["superpower_port"])
     assert forwards["prometheus"] == str(one(base, "Service", "prometheus")["spec"]["ports"][0]["port"])
+    node_ports = {str(p["nodePort"]) for d in rendered["minikube"] if d["kind"] == "Service" for p in d["spec"]["ports"] if "nodePort" in p}
     files = sorted((ROOT / "experiments" / "kubernetes").glob("*.json"))
-    if not files:
-        pytest.skip("no experiments/kubernetes/*.json yet")
+    assert files
     for p in files:
         config = experiment_config(json.loads(p.read_text()))
         for key, value in config.items():
             if m := re.fullmatch(r"https?://127\.0\.0\.1:(\d+)/?", value):
-                assert m.group(1) in forwards.values(), f"{p.name}: {key} = {value} is not forwarded"
+                assert m.group(1) in set(forwards.values()) | node_ports, f"{p.name}: {key} = {value} is neither forwarded nor a NodePort"
+        assert config["superpower_url"] == f"http://127.0.0.1:{contract['nodeport']}/", f"{p.name}: superpower_url"
+
+
+def providers(node) -> list[dict]:
+    """Every activity (probe or action) of an experiment, steady state, method and rollbacks."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") in ("probe", "action") and "provider" in node:
+            found.append(node)
+        for v in node.values():
+            found += providers(v)
+    elif isinstance(node, list):
+        for v in node:
+            found += providers(v)
+    return found
+
+
+def kubernetes_experiments() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "experiments" / "kubernetes").glob("*.json"))}
+
+
+@pytest.mark.parametrize("name", sorted(kubernetes_experiments()))
+def test_kubernetes_experiments_cannot_wedge_the_statefulset(name):
+    """No force-delete (grace 0 removes the pod object while its container still runs: the
+    replacement can start beside it); a steady state that waits for the StatefulSet and the
+    Deployment to be whole again, before and after; one named kube context for every call."""
+    doc = kubernetes_experiments()[name]
+    secret = doc["secrets"]["kubernetes"]["KUBERNETES_CONTEXT"]
+    assert secret == {"type": "env", "key": "KUBERNETES_CONTEXT"}, "the context is named by the user, no default"
+    for a in providers(doc):
+        prov = a["provider"]
+        if prov["type"] == "python" and prov["module"].startswith("chaosk8s"):
+            assert prov.get("secrets") == ["kubernetes"], f"{a['name']} uses the current context"
+            grace = prov["arguments"].get("grace_period", -1)
+            assert grace != 0, f"{a['name']}: grace_period 0 force-deletes the pod"
+        if prov["type"] == "process" and prov["path"] == "kubectl":
+            assert prov["arguments"][:2] == ["--context", "${kube_context}"], a["name"]
+            assert doc["configuration"]["kube_context"] == {"type": "env", "key": "KUBERNETES_CONTEXT"}
+    probes = {(p["provider"]["func"], p["provider"]["arguments"]["name"]) for p in doc["steady-state-hypothesis"]["probes"] if p["provider"]["type"] == "python" and p["provider"]["module"].startswith("chaosk8s")}
+    assert ("statefulset_fully_available", "powersource") in probes
+    assert ("deployment_fully_available", "superpower") in probes
+    if "app=powersource" in json.dumps(doc["method"]):
+        assert "Deployment replaces" not in doc["description"], "powersource is a StatefulSet"
+
+
+def test_kubernetes_experiments_kill_a_replica_and_drain_a_node():
+    docs = kubernetes_experiments()
+    kills = [n for n, d in docs.items() for a in providers(d["method"]) if a["provider"].get("func") == "terminate_pods" and a["provider"]["arguments"]["label_selector"] == "app=superpower"]
+    assert kills, "no experiment loses a superpower replica"
+    drains = [(n, d) for n, d in docs.items() for a in providers(d["method"]) if a["provider"].get("path") == "kubectl" and "drain" in a["provider"]["arguments"]]
+    (name, drain), = drains
+    # kubectl drain evicts (PDBs count, a refusal is retried); the rollback uncordons the node
+    assert not any("--disable-eviction" in a["provider"]["arguments"] or "--force" in a["provider"]["arguments"] for a in providers(drain["method"]))
+    (undo,) = providers(drain["rollbacks"])
+    assert undo["provider"]["arguments"][2:] == ["uncordon", "${drain_node}"]
+
+
+def test_every_kubernetes_experiment_is_in_the_docs():
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    for name in kubernetes_experiments():
+        assert f"experiments/kubernetes/{name}" in text, f"docs/kubernetes.md does not list {name}"
 
 
 def test_selector_parser():
@@ -766,3 +876,280 @@ def test_selector_parser():
     assert not selects(sel, {"app": "powersource", "tier": "c"})
     assert not selects(sel, {"app": "powersource", "tier": "a", "gone": "1"})
     assert not selects(sel, {"app": "powersource", "tier": "a", "x": "y"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizing: memory limits follow the dataset, CPU is requested, never throttled where measured
+
+
+def mib(q: str) -> int:
+    m = re.fullmatch(r"(\d+)(Mi|Gi)", str(q))
+    assert m, f"memory {q!r} not in Mi or Gi"
+    return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1)
+
+
+def memory_rule() -> dict[str, int]:
+    """The per-character memory rule of common/src/memory.rs (docs/kubernetes.md, "Sizing")."""
+    src = (ROOT / "common" / "src" / "memory.rs").read_text()
+
+    def const(name):
+        return int(re.search(rf"pub const {name}: \w+ = ([\d_]+)", src).group(1).replace("_", ""))
+
+    base = re.search(r"pub const BASE_BYTES: u64 = (\d+) \* MIB", src).group(1)
+    return {"base": int(base) << 20, "per_character": const("BYTES_PER_CHARACTER"), "image_percent": const("IMAGE_PERCENT"), "default_mib": const("DOCUMENTED_LIMIT_MIB")}
+
+
+# The containers whose CPU an experiment measures: a CPU limit would throttle them (CFS), and
+# the heavy-load experiment would measure the throttling. Each sets its thread count instead.
+UNTHROTTLED = {"superpower": "SUPERPOWER_WORKERS", "powersource": "TOKIO_WORKER_THREADS"}
+
+
+def check_sizing(docs: list[dict]) -> None:
+    for w in workloads(docs):
+        for c in all_containers(w):
+            who = f"{w['metadata']['name']}/{c['name']}"
+            res = c["resources"]
+            assert "cpu" in res["requests"] and "memory" in res["requests"], f"{who}: requests"
+            assert "memory" in res["limits"], f"{who}: no memory limit"
+            if c["name"] in UNTHROTTLED:
+                assert "cpu" not in res["limits"], f"{who}: a CPU limit throttles what the experiments measure"
+                # its memory is reserved whole: a node never holds more than it can serve
+                assert res["requests"]["memory"] == res["limits"]["memory"], who
+                threads = int(env_value(c, UNTHROTTLED[c["name"]]))
+                assert 1 <= threads <= 4, f"{who}: {threads} threads"
+    # powersource's limit is the one it (and the loader) warn against: the default of the flag,
+    # or POWERSOURCE_MEMORY_LIMIT_MIB in both containers
+    sts = one(docs, "StatefulSet", "powersource")
+    limit = mib(container(sts, "powersource")["resources"]["limits"]["memory"])
+    for c in all_containers(sts):
+        told = {e["name"]: e.get("value") for e in c.get("env", [])}.get("POWERSOURCE_MEMORY_LIMIT_MIB")
+        assert int(told or memory_rule()["default_mib"]) == limit, f"{c['name']} warns against {told}, the limit is {limit}Mi"
+
+
+def test_sizing_the_base(docs):
+    check_sizing(docs)
+
+
+def requested(docs: list[dict]) -> tuple[int, int]:
+    """The namespace's CPU (millicores) and memory (MiB) requests while it runs: each workload's
+    replicas times its containers' (an init container's only where it is larger: it runs alone)."""
+    def cpu(q):
+        q = str(q)
+        return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
+
+    total_cpu = total_mem = 0
+    for w in workloads(docs):
+        spec = pod_spec(w)
+        main = [c["resources"]["requests"] for c in spec["containers"]]
+        inits = [c["resources"]["requests"] for c in spec.get("initContainers", [])]
+        c = max([sum(cpu(r["cpu"]) for r in main)] + [cpu(r["cpu"]) for r in inits])
+        m = max([sum(mib(r["memory"]) for r in main)] + [mib(r["memory"]) for r in inits])
+        total_cpu += c * w["spec"].get("replicas", 1)
+        total_mem += m * w["spec"].get("replicas", 1)
+    return total_cpu, total_mem
+
+
+# What the demo may request in all: the docs' `minikube start --cpus 2 --memory 4g` less
+# kube-system's own requests (about 1 CPU and 0.5 GiB with Calico) and room.
+NAMESPACE_CPU_M = 1000
+NAMESPACE_MEMORY_MIB = 3 * 1024
+
+
+@pytest.mark.parametrize("with_dataset", [False, True])
+def test_the_demo_fits_the_documented_minikube(with_dataset):
+    docs = render_with_dataset("minikube") if with_dataset else render(HERE / "overlays" / "minikube")
+    cpu, memory = requested(docs)
+    assert cpu <= NAMESPACE_CPU_M, f"the pods request {cpu}m CPU: they would stay Pending on the documented minikube"
+    assert memory <= NAMESPACE_MEMORY_MIB, f"the pods request {memory} MiB"
+    assert "minikube start --cpus 2 --memory 4g" in (ROOT / "docs" / "kubernetes.md").read_text()
+
+
+@pytest.mark.parametrize("overlay", list(OVERLAYS))
+def test_sizing_the_dataset_component_raises_memory_to_its_dataset(overlay):
+    docs = render_with_dataset(overlay)
+    check_sizing(docs)
+    text = (HERE / "components" / "marvel-dataset" / "kustomization.yaml").read_text()
+    m = re.search(r"(\d+)Mi is sized for ([\d,]+) characters with (\d+) KiB answers and (\d+) KiB images", text)
+    assert m, "the component says which dataset its limit is sized for"
+    said, characters, answer_kib, image_kib = int(m.group(1)), int(m.group(2).replace(",", "")), int(m.group(3)), int(m.group(4))
+    rule = memory_rule()
+    need = rule["base"] + characters * (rule["per_character"] + answer_kib * 1024 + image_kib * 1024 * rule["image_percent"] // 100)
+    limit = mib(container(one(docs, "StatefulSet", "powersource"), "powersource")["resources"]["limits"]["memory"])
+    assert said == limit
+    assert need <= limit << 20, f"{characters} characters need {need >> 20} MiB, over the component's {limit}Mi"
+    base_limit = mib(container(one(render(HERE / "overlays" / overlay), "StatefulSet", "powersource"), "powersource")["resources"]["limits"]["memory"])
+    assert limit > base_limit, "the component does not raise the limit"
+
+
+# ---------------------------------------------------------------------------------------------
+# Availability: spread, budgets, accounts
+
+
+@pytest.mark.parametrize("kind,name", [("StatefulSet", "powersource"), ("Deployment", "superpower")])
+def test_replicas_spread_over_nodes_without_ever_staying_pending(docs, kind, name):
+    w = one(docs, kind, name)
+    (spread,) = pod_spec(w)["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["maxSkew"] == 1
+    assert selects(spread["labelSelector"], w["spec"]["template"]["metadata"]["labels"])
+    budget = one(docs, "PodDisruptionBudget", name)
+    assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", "a pod stuck in ingest would block drains"
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_every_workload_runs_as_its_own_service_account(docs):
+    for w in workloads(docs):
+        name = w["metadata"]["name"]
+        sa = pod_spec(w).get("serviceAccountName", "default")
+        assert sa == name, f"{name} runs as {sa}"
+        account = one(docs, "ServiceAccount", sa)
+        if name != "prometheus":
+            assert pod_spec(w)["automountServiceAccountToken"] is False, name
+            assert account.get("automountServiceAccountToken") is False, name
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces: Jaeger's store capped, samplers parent-based
+
+
+def test_jaeger_keeps_a_bounded_number_of_traces(docs):
+    dep = one(docs, "Deployment", "jaeger")
+    c = container(dep, "jaeger")
+    cm = configmap(docs, "jaeger-config")
+    vols = {v["name"]: v for v in pod_spec(dep)["volumes"]}
+    (mount,) = [m for m in c["volumeMounts"] if vols[m["name"]].get("configMap", {}).get("name") == cm["metadata"]["name"]]
+    assert c["args"] == [f"--config={mount['mountPath']}/config.yaml"]
+    assert cm["data"]["config.yaml"] == (HERE / "base" / "jaeger" / "config.yaml").read_text()
+    cfg = yaml.safe_load(cm["data"]["config.yaml"])
+    (backend,) = cfg["extensions"]["jaeger_storage"]["backends"].values()
+    max_traces = backend["memory"]["max_traces"]
+    # at most 8 KiB a trace (10 spans) in half the container's memory
+    assert max_traces * 8 * 1024 <= (mib(c["resources"]["limits"]["memory"]) << 20) // 2
+    # only the OTLP/HTTP intake listens, on the container port the services export to
+    receivers = cfg["receivers"]["otlp"]["protocols"]
+    assert set(receivers) == {"http"}
+    assert receivers["http"]["endpoint"].endswith(f":{port_number(c, 'otlp-http')}")
+    # the UI where the container port `ui` says, on the interface JAEGER_LISTEN_HOST names
+    ui = cfg["extensions"]["jaeger_query"]["http"]["endpoint"]
+    assert ui == f"${{env:JAEGER_LISTEN_HOST:-localhost}}:{port_number(c, 'ui')}"
+    assert env_value(c, "JAEGER_LISTEN_HOST") == "0.0.0.0"
+
+
+@pytest.mark.parametrize("kind,name", [("StatefulSet", "powersource"), ("Deployment", "superpower")])
+def test_traces_are_sampled_parent_based(docs, kind, name):
+    """A request whose caller sampled it (the experiments' probe) is traced whole; of the traces
+    that start here, a share, so a long demo does not fill Jaeger."""
+    c = container(one(docs, kind, name), name)
+    assert env_value(c, "OTEL_TRACES_SAMPLER") == "parentbased_traceidratio"
+    assert 0 < float(env_value(c, "OTEL_TRACES_SAMPLER_ARG")) < 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Network policies, evaluated flow by flow
+
+
+def named_port(w: dict, port) -> int:
+    if isinstance(port, int):
+        return port
+    found = [p["containerPort"] for c in all_containers(w) for p in c.get("ports", []) if p.get("name") == port]
+    assert found, f"{w['metadata']['name']}: no port named {port}"
+    return found[0]
+
+
+def admitted(docs: list[dict], src: tuple[str, dict] | None, dst: str, port: int) -> bool:
+    """Whether the NetworkPolicies admit a TCP connection to `port` of the pods of workload `dst`
+    from `src`: (namespace, pod labels), or None for a client outside the cluster (a NodePort's).
+    Kubernetes' semantics: a pod selected by no Ingress policy admits everything; otherwise a
+    connection needs one rule of one selecting policy whose peers and ports both match."""
+    w = next(w for w in workloads(docs) if w["metadata"]["name"] == dst)
+    labels = w["spec"]["template"]["metadata"]["labels"]
+    ns = w["metadata"]["namespace"]
+    policies = [
+        d for d in docs
+        if d["kind"] == "NetworkPolicy" and selects(d["spec"]["podSelector"], labels)
+        and "Ingress" in d["spec"].get("policyTypes", ["Ingress"])
+    ]
+    if not policies:
+        return True
+
+    def peer_matches(peer: dict) -> bool:
+        if src is None:
+            return "ipBlock" in peer
+        src_ns, src_labels = src
+        if "ipBlock" in peer:
+            return False
+        if "namespaceSelector" in peer:
+            ns_ok = selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": src_ns})
+        else:
+            ns_ok = src_ns == ns
+        return ns_ok and selects(peer.get("podSelector", {}), src_labels)
+
+    for pol in policies:
+        for rule in pol["spec"].get("ingress", []):
+            peers = rule.get("from")
+            if peers and not any(peer_matches(p) for p in peers):
+                continue
+            ports = rule.get("ports")
+            if ports and not any(p.get("protocol", "TCP") == "TCP" and named_port(w, p["port"]) == port for p in ports):
+                continue
+            return True
+    return False
+
+
+def pod_of(docs, name):
+    w = next(w for w in workloads(docs) if w["metadata"]["name"] == name)
+    return (w["metadata"]["namespace"], w["spec"]["template"]["metadata"]["labels"])
+
+
+def test_network_policies_admit_exactly_the_demos_flows(docs):
+    ns = one(docs, "Namespace", "superpower")["metadata"]["name"]
+    apps = [w["metadata"]["name"] for w in workloads(docs)]
+    stranger = ("elsewhere", {"app": "superpower"})  # a pod of another namespace, even one named like ours
+    ps = named_port(one(docs, "StatefulSet", "powersource"), "http")
+    sp = named_port(one(docs, "Deployment", "superpower"), "http")
+    jaeger = one(docs, "Deployment", "jaeger")
+    otlp, ui = named_port(jaeger, "otlp-http"), named_port(jaeger, "ui")
+    web = named_port(one(docs, "Deployment", "prometheus"), "web")
+    allowed = {
+        ("powersource", ps): {"superpower", "prometheus"},
+        ("jaeger", otlp): {"superpower", "powersource"},
+        ("prometheus", web): {"grafana"},
+        ("superpower", sp): set(apps) | {"outside", "elsewhere"},
+        ("jaeger", ui): set(apps) | {"outside", "elsewhere"},
+        ("grafana", named_port(one(docs, "Deployment", "grafana"), "web")): set(),
+        ("visitors", named_port(one(docs, "Deployment", "visitors"), "web")): set(),
+    }
+    for (dst, port), who in allowed.items():
+        for src in apps + ["outside", "elsewhere"]:
+            origin = None if src == "outside" else stranger if src == "elsewhere" else pod_of(docs, src)
+            got = admitted(docs, origin, dst, port)
+            assert got == (src in who), f"{src} -> {dst}:{port} {'admitted' if got else 'refused'} (namespace {ns})"
+    # no other port of any pod is open
+    for w in workloads(docs):
+        for c in all_containers(w):
+            for p in c.get("ports", []):
+                if (w["metadata"]["name"], p["containerPort"]) not in allowed:
+                    assert not admitted(docs, pod_of(docs, "visitors"), w["metadata"]["name"], p["containerPort"])
+
+
+def test_network_policies_deny_by_default(docs):
+    (deny,) = [d for d in docs if d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"] == {}]
+    assert deny["spec"]["policyTypes"] == ["Ingress"] and not deny["spec"].get("ingress")
+    one(render(HERE / "base"), "Namespace", "superpower")
+    assert not [d for d in render(HERE / "base") if d["kind"] == "NetworkPolicy"], "the policies are a component"
+
+
+def test_the_policy_evaluator():
+    """admitted() itself, on a tiny namespace: no policy admits all; a policy limits by peer and port."""
+    def wl(name):
+        return {"kind": "Deployment", "metadata": {"name": name, "namespace": "n"}, "spec": {"selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "ports": [{"name": "http", "containerPort": 80}]}]}}}}
+
+    docs = [wl("a"), wl("b")]
+    assert admitted(docs, ("n", {"app": "b"}), "a", 80)
+    docs.append({"kind": "NetworkPolicy", "metadata": {"name": "a"}, "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": "http"}]}]}})
+    assert admitted(docs, ("n", {"app": "b"}), "a", 80)
+    assert not admitted(docs, ("n", {"app": "b"}), "a", 81)
+    assert not admitted(docs, ("other", {"app": "b"}), "a", 80)
+    assert not admitted(docs, None, "a", 80)
+    assert admitted(docs, None, "b", 80)

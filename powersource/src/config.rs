@@ -56,7 +56,8 @@ pub struct Settings {
     pub client_timeout: Duration,
 
     /// The memory this powersource may use, in MiB: its container's limit (the manifests give
-    /// 128Mi). A dataset estimated to need more is still served, with a warning at start.
+    /// 128Mi). A dataset estimated to need more is still served, with a warning at start; so is
+    /// one over the cgroup's own memory limit, when that is lower.
     #[arg(long, env = "POWERSOURCE_MEMORY_LIMIT_MIB", value_parser = clap::value_parser!(u64).range(1..), default_value_t = common::memory::DOCUMENTED_LIMIT_MIB)]
     pub memory_limit_mib: u64,
 

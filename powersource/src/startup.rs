@@ -73,12 +73,19 @@ impl Application {
                 "the store holds no dataset (run `loader ingest`); /health answers 503"
             ),
         }
-        // a warning, not a refusal: a larger limit may be in force than the flag says
-        if let Some(over) = need.over(settings.memory_limit_mib) {
+        // the lower of --memory-limit-mib and the cgroup's limit (what the kernel enforces: a
+        // container's memory limit); a warning, not a refusal, at start, rather than an OOM kill
+        // under traffic that looks like chaos
+        let limit = common::memory::effective_limit(
+            settings.memory_limit_mib,
+            common::memory::cgroup_limit_bytes(),
+        );
+        if let Some(over) = need.over(limit.mib) {
             tracing::warn!(
                 eligible = need.eligible,
                 memory_estimate_mib = need.mib(),
-                memory_limit_mib = settings.memory_limit_mib,
+                memory_limit_mib = limit.mib,
+                memory_limit_source = limit.source,
                 "{over}"
             );
         }

@@ -59,8 +59,9 @@ impl Drop for Telemetry {
 /// writing to stderr from a background thread ([`crate::log_writer`]): a request never waits
 /// on a `write` system call for its access-log line, and under load many lines go out in one
 /// `write`. No line is dropped. With an OTLP endpoint in `traces`, spans are exported too, named
-/// `service_name` unless `OTEL_SERVICE_NAME` says otherwise (and `instance` as
-/// `service.instance.id`). Only the first call installs
+/// `service_name` unless `OTEL_SERVICE_NAME` says otherwise, with `instance` (the pod's name) as
+/// `service.instance.id` and the attributes of `OTEL_RESOURCE_ATTRIBUTES` (a malformed entry is
+/// logged as a warning and left out). Only the first call installs
 /// anything.
 ///
 /// # Errors
@@ -76,6 +77,12 @@ pub fn init(
     install(format, writer);
     if let Some(endpoint) = traces.endpoint() {
         tracing::info!(endpoint, sampler = ?traces.sampler, "exporting traces");
+    }
+    for problem in pipeline.iter().flat_map(|e| &e.problems) {
+        tracing::warn!(
+            %problem,
+            "OTEL_RESOURCE_ATTRIBUTES: entry left out of the spans' resource"
+        );
     }
     Ok(Telemetry {
         exporter: pipeline,

@@ -118,6 +118,12 @@ pub struct TraceSettings {
     #[arg(long = "otel-service-name", env = "OTEL_SERVICE_NAME")]
     pub service_name: Option<String>,
 
+    /// More resource attributes of the spans, `key=value,key=value` (values percent-decoded); a
+    /// malformed entry is skipped with a warning. `service.name` counts when no service name is
+    /// set; `service.instance.id` is the instance's own name when it has one.
+    #[arg(long = "otel-resource-attributes", env = "OTEL_RESOURCE_ATTRIBUTES")]
+    pub resource_attributes: Option<String>,
+
     /// Which traces are kept.
     #[arg(
         long = "traces-sampler",
@@ -192,6 +198,8 @@ pub struct TraceError {
 /// The tracer provider of a process; [`Exporter::shutdown`] flushes what is queued.
 pub struct Exporter {
     provider: SdkTracerProvider,
+    /// What was wrong with `OTEL_RESOURCE_ATTRIBUTES`, logged once the subscriber is installed.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Exporter {
@@ -243,33 +251,115 @@ pub(crate) fn pipeline(
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(batch)
         .build();
-    let name = settings
-        .service_name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| default_name.to_owned());
+    let (attributes, problems) =
+        resource_attributes(settings.resource_attributes.as_deref().unwrap_or(""));
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_sampler(Sampler::AlwaysOn)
-        .with_resource(resource(name, instance))
+        .with_resource(resource(
+            settings.service_name.as_deref(),
+            default_name,
+            instance,
+            attributes,
+        ))
         .build();
     let _ = TRACER.set(provider.tracer(default_name.to_owned()));
     let _ = HEAD.set(settings.head());
     ENABLED.store(true, Ordering::Relaxed);
-    Ok(Some(Exporter { provider }))
+    Ok(Some(Exporter { provider, problems }))
 }
 
-fn resource(name: String, instance: Option<&str>) -> Resource {
-    let builder = Resource::builder_empty().with_service_name(name);
-    match instance {
+/// The attribute naming the process among the replicas of its service (the pod's name).
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+/// The attribute naming the service.
+const SERVICE_NAME: &str = "service.name";
+
+/// The spans' resource: `OTEL_RESOURCE_ATTRIBUTES`'s attributes, then `service.name` (the
+/// `OTEL_SERVICE_NAME` setting, else the attributes' own, else `default_name`, as the
+/// OpenTelemetry spec orders them) and `service.instance.id` (the instance's name when it has
+/// one: the pod's, which the manifests pass; else the attributes' own).
+fn resource(
+    service_name: Option<&str>,
+    default_name: &str,
+    instance: Option<&str>,
+    attributes: Vec<(String, String)>,
+) -> Resource {
+    let mut name = default_name.to_owned();
+    let mut id = None;
+    let mut others = Vec::new();
+    for (key, value) in attributes {
+        match key.as_str() {
+            SERVICE_NAME => name = value,
+            SERVICE_INSTANCE_ID => id = Some(value),
+            _ => others.push(KeyValue::new(key, value)),
+        }
+    }
+    if let Some(n) = service_name.map(str::trim).filter(|n| !n.is_empty()) {
+        n.clone_into(&mut name);
+    }
+    if let Some(i) = instance.map(str::trim).filter(|i| !i.is_empty()) {
+        id = Some(i.to_owned());
+    }
+    let builder = Resource::builder_empty()
+        .with_attributes(others)
+        .with_service_name(name);
+    match id {
         Some(id) => builder
-            .with_attribute(opentelemetry::KeyValue::new(
-                "service.instance.id",
-                id.to_owned(),
-            ))
+            .with_attribute(KeyValue::new(SERVICE_INSTANCE_ID, id))
             .build(),
         None => builder.build(),
     }
+}
+
+/// `OTEL_RESOURCE_ATTRIBUTES` as the OpenTelemetry spec writes it: `key=value` pairs separated
+/// by commas, each value percent-encoded (`%2C` a comma, `%3D` an equals sign), blanks around
+/// keys and values ignored. Returns the pairs in order and a description of each entry left out
+/// (no `=`, an empty key, a bad `%` escape or an escape that is not UTF-8): a warning, not a
+/// refusal to start.
+pub(crate) fn resource_attributes(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut pairs = Vec::new();
+    let mut problems = Vec::new();
+    for entry in text.split(',') {
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let Some((key, value)) = entry.split_once('=') else {
+            problems.push(format!("{entry:?} is not key=value"));
+            continue;
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            problems.push(format!("{entry:?} has no key"));
+            continue;
+        }
+        match percent_decode(value.trim()) {
+            Some(value) => pairs.push((key.to_owned(), value)),
+            None => problems.push(format!(
+                "{entry:?}: its value is not valid percent-encoded UTF-8"
+            )),
+        }
+    }
+    (pairs, problems)
+}
+
+/// `%XX` escapes decoded; `None` for a `%` not followed by two hex digits, or bytes that are not
+/// UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// A span made here for OpenTelemetry (a request's server span, an attempt's client span), or
@@ -457,6 +547,85 @@ pub fn client_span(name: impl FnOnce() -> String, attributes: Vec<KeyValue>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attribute(resource: &Resource, key: &'static str) -> Option<String> {
+        resource
+            .get(&opentelemetry::Key::from_static_str(key))
+            .map(|v| v.to_string())
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn resource_attributes_are_parsed_and_percent_decoded() {
+        let (got, problems) = resource_attributes(
+            " k8s.namespace.name = superpower ,deployment.environment.name=demo%2C%20kind%3Dminikube,note=caf%C3%A9,",
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                ("k8s.namespace.name", "superpower"),
+                ("deployment.environment.name", "demo, kind=minikube"),
+                ("note", "café"),
+            ])
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(resource_attributes(""), (vec![], vec![]));
+        // a value may itself hold '=' (only the first one separates)
+        assert_eq!(resource_attributes("a=b=c").0, pairs(&[("a", "b=c")]));
+    }
+
+    #[test]
+    fn bad_resource_attributes_are_skipped_with_a_reason_and_never_panic() {
+        let (got, problems) =
+            resource_attributes("good=1,novalue,=nokey,bad=%zz,cut=%4,notutf8=%ff%fe,also=2");
+        assert_eq!(got, pairs(&[("good", "1"), ("also", "2")]));
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(problems[0].contains("\"novalue\" is not key=value"));
+        assert!(problems[1].contains("no key"));
+        assert!(problems[2..].iter().all(|p| p.contains("percent-encoded")));
+        // a multi-byte character cut by a '%' escape's window is no panic either
+        assert!(resource_attributes("x=%é").1.len() == 1);
+    }
+
+    #[test]
+    fn the_resource_names_the_service_and_its_instance() {
+        // the instance's own name (the pod's) and the attributes
+        let r = resource(
+            None,
+            "superpower",
+            Some("superpower-7c9f-abcde"),
+            pairs(&[("k8s.namespace.name", "superpower")]),
+        );
+        assert_eq!(attribute(&r, "service.name").as_deref(), Some("superpower"));
+        assert_eq!(
+            attribute(&r, "service.instance.id").as_deref(),
+            Some("superpower-7c9f-abcde")
+        );
+        assert_eq!(
+            attribute(&r, "k8s.namespace.name").as_deref(),
+            Some("superpower")
+        );
+        // the attributes' service.name and instance id count when nothing more specific is set
+        let attrs = pairs(&[("service.name", "front"), ("service.instance.id", "a")]);
+        let r = resource(None, "superpower", None, attrs.clone());
+        assert_eq!(attribute(&r, "service.name").as_deref(), Some("front"));
+        assert_eq!(attribute(&r, "service.instance.id").as_deref(), Some("a"));
+        // OTEL_SERVICE_NAME and the instance's name win over them
+        let r = resource(Some("named"), "superpower", Some("pod-0"), attrs);
+        assert_eq!(attribute(&r, "service.name").as_deref(), Some("named"));
+        assert_eq!(
+            attribute(&r, "service.instance.id").as_deref(),
+            Some("pod-0")
+        );
+        // no instance anywhere: no attribute
+        let r = resource(None, "powersource", None, vec![]);
+        assert_eq!(attribute(&r, "service.instance.id"), None);
+    }
 
     #[test]
     fn sampler_ratio_is_checked() {

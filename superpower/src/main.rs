@@ -25,13 +25,22 @@ async fn main() -> ExitCode {
         Some(Command::Probe(_)) => service::config::defaults(),
         None => cli.settings.traces.clone(),
     };
-    let mut telemetry = match service::telemetry::init(format, &traces, "superpower", None) {
-        Ok(t) => t,
-        Err(err) => {
-            eprintln!("superpower: {err}");
-            return ExitCode::from(2);
-        }
-    };
+    // the spans' service.instance.id: the replica's name (the pod's), else its listen address,
+    // as the control page names it
+    let instance = cli
+        .settings
+        .replica_name
+        .clone()
+        .filter(|n| !n.trim().is_empty());
+    let instance = instance.unwrap_or_else(|| cli.settings.listen.to_string());
+    let mut telemetry =
+        match service::telemetry::init(format, &traces, "superpower", Some(&instance)) {
+            Ok(t) => t,
+            Err(err) => {
+                eprintln!("superpower: {err}");
+                return ExitCode::from(2);
+            }
+        };
     if let Some(Command::Probe(args)) = cli.command {
         return probe::run(args).await;
     }

@@ -11,8 +11,6 @@
 //!   user's superpower and can keep the incidents (failed, slow, wrongly named answers).
 //! - [`peers`]: the nginx and HAProxy configurations the `peers` scenario starts in front of
 //!   the same powersources (what users would pick instead of superpower).
-//! - [`otlp_sink`]: the OTLP/HTTP trace receiver of `bench/traces.sh` (`otlp-sink`): decodes
-//!   and counts spans.
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
 //!   freeze, thaw and graceful stop, kill on drop).
@@ -23,10 +21,8 @@
 //!   `bench/render.py` validates the JSON against the schema and renders the markdown table
 //!   and the scaling plot from it.
 
-pub mod hostile;
 pub mod load;
 pub mod oha;
-pub mod otlp_sink;
 pub mod peers;
 pub mod procs;
 pub mod reference;

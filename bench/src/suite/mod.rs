@@ -25,7 +25,6 @@ use std::time::{Instant, SystemTime};
 use crate::load;
 use crate::report::{Mode, Results};
 
-mod ab;
 mod e2e;
 mod failover;
 mod fleet;

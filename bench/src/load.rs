@@ -1,22 +1,9 @@
 //! The load generator: HTTP/1.1 keep-alive connections that rotate cookies (or paths) per
-//! request, something oha cannot do.
-//!
-//! Two modes, as oha has:
-//! - closed loop (no rate): every connection sends its next request as soon as the last answer
-//!   is in: the maximum throughput;
-//! - open loop (`rate`): request `i` is due at `start + i / rate`, whichever connection is free
-//!   takes it. When every connection was busy at that time, its latency counts from when it was
-//!   due, not from when it was sent, so a stall is charged to every request it delays (no
-//!   coordinated omission, as oha's `--latency-correction`); when a connection was free and
-//!   waiting, it counts from the wake-up, so the timer's millisecond granularity is not charged
-//!   to the server.
-//!
-//! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
-//! user, so identity changes are counted request by request; with [`Plan::keep_last_cookie`]
-//! the `superpower_last` cookie each answer sets is kept per user, so a later run can come back
-//! as a browser would. With [`Plan::incidents_over`] the first failed, slow or wrongly named
-//! answers are kept with their time, to set beside the logs. [`Plan::spread`] spreads the
-//! connections over several servers (replicas of one front end), as a balancer would.
+//! request, something oha cannot do. Closed loop (no rate: the maximum throughput) or open loop
+//! (`rate`: request `i` is due at `start + i / rate`; when every connection was busy then, its
+//! latency counts from when it was due, so a stall is charged to every request it delays, as
+//! oha's `--latency-correction`). It can check each user's `name`, keep the `superpower_last`
+//! cookie each answer sets, keep the incidents, and spread the connections over replicas.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -84,9 +71,7 @@ pub enum Names {
 pub struct Plan {
     /// The server.
     pub addr: SocketAddr,
-    /// More servers the connections are spread over with `addr` (connection `i` goes to the
-    /// `i`-th of `addr` and these, round robin): one load over several replicas, as a balancer
-    /// in front of them would spread it. Empty: `addr` alone.
+    /// More servers the connections are spread over with `addr`, round robin, as a balancer would.
     pub spread: Vec<SocketAddr>,
     /// The path asked when the rotation is not [`Rotation::Paths`].
     pub path: String,
@@ -104,15 +89,13 @@ pub struct Plan {
     pub rotation: Rotation,
     /// What to do with the answers' names.
     pub names: Names,
-    /// Keep the [`LAST_COOKIE`] `Set-Cookie` header each user's answers carried (the report's
-    /// `last_cookies`).
+    /// Keep the [`LAST_COOKIE`] `Set-Cookie` header of each user's answers (`last_cookies`).
     pub keep_last_cookie: bool,
     /// The status every answer should have.
     pub expect: StatusCode,
     /// A request not answered within this is an error (and its connection is dropped).
     pub timeout: Duration,
-    /// Keep [`Incident`]s: failures, identity changes, and answers slower than this. `None`
-    /// keeps none.
+    /// Keep [`Incident`]s: failures, identity changes, and answers slower than this.
     pub incidents_over: Option<Duration>,
 }
 
@@ -240,20 +223,16 @@ pub struct Report {
     pub changed_users: BTreeSet<u32>,
     /// Answers whose name was checked.
     pub checked: u64,
-    /// The name each user got ([`Names::Record`]; empty for users never answered, and no entry
-    /// at all otherwise).
+    /// The name each user got ([`Names::Record`]; empty for users never answered).
     #[serde(skip)]
     pub names: Vec<String>,
-    /// The [`LAST_COOKIE`] `Set-Cookie` header value of each user's last answer that set one
-    /// ([`Plan::keep_last_cookie`]; empty for users whose answers set none, and no entry at all
-    /// without it).
+    /// The [`LAST_COOKIE`] `Set-Cookie` value each user's answers last set ([`Plan::keep_last_cookie`]).
     #[serde(skip)]
     pub last_cookies: Vec<String>,
     /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<Incident>,
-    /// Degraded answers by the second of the run their request was due in (with
-    /// [`Plan::incidents_over`]): when the fallback answered, to set beside the logs.
+    /// Degraded answers by the second their request was due in ([`Plan::incidents_over`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub degraded_by_second: BTreeMap<u32, u64>,
 }
@@ -386,11 +365,8 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, LoadErro
     Ok(sender)
 }
 
-/// Runs `plan` and reports what it measured. Connections are opened before the clock starts.
-///
-/// # Errors
-/// [`LoadError`] when the connections cannot be opened; failures during the run are counted in
-/// the report instead.
+/// Runs `plan` and reports what it measured (connections opened before the clock starts).
+/// Errors: [`LoadError`] when they cannot be; failures during the run are counted instead.
 pub async fn run(plan: Plan) -> Result<Report, LoadError> {
     let servers: Vec<SocketAddr> = std::iter::once(plan.addr)
         .chain(plan.spread.iter().copied())

@@ -72,16 +72,10 @@ async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Run
         let addr = free_addr()?;
         let dir = opts.out.join("peers").join(process.to_string());
         let dir = std::path::absolute(&dir)?;
-        let launch = peers::prepare(peer, addr, &backs, &dir, user)
+        let (program, args) = peers::prepare(peer, addr, &backs, &dir, user)
             .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
-        let mut p = Proc::spawn_group(
-            &process.to_string(),
-            &launch.program,
-            &launch.args,
-            addr,
-            logs,
-            user,
-        )?;
+        let name = process.to_string();
+        let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
         p.wait_ready("/health", |_| true, REFERENCE_READY)
             .await
             .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;

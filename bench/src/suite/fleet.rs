@@ -2,15 +2,20 @@
 //! front (the [`Product`], which the soak loads alone), and the one-tier and two-tier
 //! references.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use bytes::Bytes;
+use http::StatusCode;
 
 use super::options::Options;
 use super::programs::{bin, run_logged};
 use super::timing::{PRODUCT_READY, REFERENCE_READY};
-use crate::procs::{free_addr, Proc};
+use crate::load::Report;
+use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
 use crate::report::Process;
 
 /// The admin token of the powersources the benchmark starts (the peers scenario slows one
@@ -243,4 +248,50 @@ fn health_field(body: &str, field: &str) -> Option<u64> {
         .ok()?
         .get(field)?
         .as_u64()
+}
+
+/// A load run and the CPU time each process serving it used, µs per request, by name.
+pub(super) struct Measured {
+    pub(super) report: Report,
+    pub(super) cpu: BTreeMap<String, f64>,
+}
+
+impl Measured {
+    /// The CPU time of all of them, µs per request.
+    pub(super) fn cpu_total(&self) -> f64 {
+        self.cpu.values().sum()
+    }
+}
+
+/// Runs `load`, charging it the CPU time `procs` used meanwhile.
+pub(super) async fn measure<E>(
+    procs: &[&Proc],
+    load: impl Future<Output = Result<Report, E>>,
+) -> anyhow::Result<Measured>
+where
+    anyhow::Error: From<E>,
+{
+    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
+    let report = load.await?;
+    let per_tick = MICROS_PER_TICK / report.requests.max(1) as f64;
+    let cpu = procs
+        .iter()
+        .zip(before)
+        .filter_map(|(p, b)| {
+            let used = p.cpu_ticks()?.saturating_sub(b?);
+            Some((p.name().to_owned(), used as f64 * per_tick))
+        })
+        .collect();
+    Ok(Measured { report, cpu })
+}
+
+/// `GET http://{addr}{path}`: the status and the whole body.
+pub(super) async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let resp = client.get(format!("http://{addr}{path}").parse()?).await?;
+    let status = resp.status();
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await?;
+    Ok((status, body.to_bytes()))
 }

@@ -3,17 +3,18 @@
 //!
 //! # Layout
 //! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `failover`,
-//!   `lose_all`, `memory`, `micro`; or `soak` alone, with its fault schedule `soak::chaos` and
-//!   RSS verdict `soak::rss`), then judges the `targets`; with what they share: `options`,
-//!   `timing` (each mode's durations and rates), `fleet` (the processes loaded), `users`,
-//!   `programs` (the release binaries), `machine` and `progress`.
+//!   `lose_all`, `memory`, `micro`; or `soak` alone, with its schedule of the vocabulary's
+//!   faults `soak::chaos` and RSS verdict `soak::rss`), then judges the `targets`; with what
+//!   they share: `options`, `timing` (each mode's durations and rates), `fleet` (the processes
+//!   loaded), `users`, `programs` (the release binaries), `machine` and `progress`.
 //! - [`load`]: the load generator, which rotates cookies or paths per request, checks each
 //!   user's superpower and can keep the incidents (failed, slow, wrongly named answers).
 //! - [`peers`]: the nginx and HAProxy configurations the `peers` scenario starts in front of
 //!   the same powersources (what users would pick instead of superpower).
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
-//! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
-//!   freeze, thaw and graceful stop, kill on drop).
+//! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, kill on drop),
+//!   recorded for the process engine of the fault vocabulary (`deploy/local/fault.sh`), which
+//!   injects the soak's faults ([`procs::fault`]).
 //! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
 //! - [`report`]: the results, the bench's one output: `results.json` and its JSON Schema,
 //!   generated from the types ([`report::schema`]); `report::names`, the names of what was

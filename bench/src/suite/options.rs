@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::timing::{SOAK_FULL, SOAK_MIN, SOAK_SEED};
+use crate::report::FaultKind;
 
 /// `bench [--smoke | --soak | --soak-seconds N]`: the benchmark suite (or the soak alone).
 #[derive(Clone, Debug, clap::Parser)]
@@ -30,6 +31,10 @@ pub struct Options {
     /// The seed of the soak's fault schedule: the same seed, the same faults at the same times.
     #[arg(long, default_value_t = SOAK_SEED)]
     pub soak_seed: u64,
+    /// The faults the soak injects: verbs of the fault vocabulary (experiments/vocabulary.yaml)
+    /// and restart (stop, then start); partition and drop need root.
+    #[arg(long, value_delimiter = ',', default_values_t = FaultKind::SOAK_DEFAULT)]
+    pub soak_faults: Vec<FaultKind>,
     /// Where results, logs, stores and the generated dataset go.
     #[arg(long, default_value = "var/bench")]
     pub out: PathBuf,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, COOKIE, HOST, SET_COOKIE};
+use http::header::{HeaderValue, ACCEPT, COOKIE, HOST, SET_COOKIE};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
@@ -75,8 +75,6 @@ pub struct Plan {
     pub spread: Vec<SocketAddr>,
     /// The path asked when the rotation is not [`Rotation::Paths`].
     pub path: String,
-    /// Headers sent with every request (e.g. `Accept: application/json`).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Connections (each one sends one request at a time).
     pub connections: usize,
     /// How long requests are started for.
@@ -100,16 +98,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A closed-loop plan: `GET path` as JSON over `connections` connections for `duration`.
+    /// A closed-loop plan: `GET path` (`Accept: application/json`) over `connections` connections for `duration`.
     pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
         Plan {
             addr,
             spread: Vec::new(),
             path: path.to_owned(),
-            headers: vec![(
-                http::header::ACCEPT,
-                HeaderValue::from_static("application/json"),
-            )],
             connections,
             duration,
             rate: None,
@@ -330,35 +324,29 @@ struct Shared {
     end: Instant,
 }
 
-/// Why a run could not start.
+/// Why a run could not start: a connection could not be opened (`step`: connect, handshake).
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A connection could not be opened before the start.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// The server.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The HTTP handshake failed.
-    #[error("HTTP handshake with {addr} failed: {source}")]
-    Handshake {
-        /// The server.
-        addr: SocketAddr,
-        /// Why.
-        source: hyper::Error,
-    },
+#[error("cannot {step} to {addr}: {why}")]
+pub struct LoadError {
+    step: &'static str,
+    addr: SocketAddr,
+    why: String,
 }
 
 async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, LoadError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| LoadError::Connect { addr, source })?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| LoadError {
+        step: "connect",
+        addr,
+        why: e.to_string(),
+    })?;
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|source| LoadError::Handshake { addr, source })?;
+        .map_err(|e| LoadError {
+            step: "handshake",
+            addr,
+            why: e.to_string(),
+        })?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -478,9 +466,7 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
             .expect("a valid request");
         let h = req.headers_mut();
         h.insert(HOST, host.clone());
-        for (k, v) in &plan.headers {
-            h.insert(k, v.clone());
-        }
+        h.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Rotation::Cookies(c) = &plan.rotation {
             h.insert(COOKIE, c[slot].clone());
         }
@@ -578,10 +564,7 @@ async fn send(
     want_last: bool,
 ) -> Result<Answered, String> {
     if conn.as_ref().is_none_or(|c| c.is_closed()) {
-        *conn = Some(connect(addr).await.map_err(|e| match e {
-            LoadError::Connect { .. } => "connect".to_owned(),
-            LoadError::Handshake { .. } => "handshake".to_owned(),
-        })?);
+        *conn = Some(connect(addr).await.map_err(|e| e.step.to_owned())?);
     }
     let sender = conn.as_mut().expect("connected above");
     sender

@@ -126,6 +126,14 @@ mod tests {
         assert!(c.contains("proxy_next_upstream_timeout 800ms;"));
         assert!(c.contains("access_log /x/access.log combined;"));
         assert!(c.contains("listen 127.0.0.1:8080;"));
+        assert_eq!(
+            c.matches("server 127.0.0.1:700").count(),
+            2,
+            "one line per back end"
+        );
+        for p in ["{dir}", "{listen}", "{cookie}", "{servers}"] {
+            assert!(!c.contains(p), "{p} is filled in");
+        }
     }
 
     #[test]
@@ -139,5 +147,11 @@ mod tests {
         assert!(c.contains("maxconn 4000"));
         assert!(c.contains("nbthread 2"));
         assert!(c.contains("option httplog"));
+        assert_eq!(
+            c.matches(" 127.0.0.1:700").count(),
+            2,
+            "one line per back end"
+        );
+        assert!(c.ends_with("fall 2 rise 1\n"));
     }
 }

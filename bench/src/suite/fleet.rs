@@ -18,14 +18,10 @@ use crate::load::Report;
 use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
 use crate::report::Process;
 
-/// The admin token of the powersources the benchmark starts (the peers scenario slows one
-/// through `/admin/faults`), and of the replicas of the scaling scenario (peers ask each other
-/// with it).
+/// The admin token of the powersources (the peers scenario slows one) and of the replicas.
 pub(super) const ADMIN_TOKEN: &str = "bench-admin-token";
 
-/// The `--cookie-key` of every superpower the benchmark starts (hex, 32 bytes): a returning
-/// user's signed `superpower_last` cookie verifies on each of them, as on the replicas of one
-/// front end, so no superpower signs again what another one signed.
+/// The `--cookie-key` of every superpower started: a user's signed cookie verifies on each.
 pub(super) const COOKIE_KEY: &str =
     "62656e63682d636f6f6b69652d6b65792d6f662d7468652d62656e63682d2d21";
 
@@ -67,33 +63,19 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         powersources,
         superpower,
     } = start_product(opts, logs).await?;
-    let refs = bin(opts, "bench-ref")?;
-    let a1 = free_addr()?;
-    let mut one = Proc::spawn(
-        &Process::OneTierReference.to_string(),
-        &refs,
-        &["one".into(), "--listen".into(), a1.to_string()],
-        &[],
-        a1,
-        logs,
-    )?;
-    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
-    let a2 = free_addr()?;
-    let mut two = Proc::spawn(
-        &Process::TwoTierReference.to_string(),
-        &refs,
-        &[
-            "two".into(),
-            "--listen".into(),
-            a2.to_string(),
-            "--back".into(),
-            format!("http://{a1}/"),
-        ],
-        &[],
-        a2,
-        logs,
-    )?;
-    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    let refs = &bin(opts, "bench-ref")?;
+    let reference = |process: Process, args: Vec<String>| async move {
+        let addr = free_addr()?;
+        let listen = ["--listen".to_owned(), addr.to_string()];
+        let args: Vec<String> = args.into_iter().chain(listen).collect();
+        let mut p = Proc::spawn(&process.to_string(), refs, &args, &[], addr, logs)?;
+        p.wait_ready("/", |_| true, REFERENCE_READY).await?;
+        anyhow::Ok(p)
+    };
+    let one = reference(Process::OneTierReference, vec!["one".into()]).await?;
+    let back = format!("http://{}/", one.addr);
+    let two_args = vec!["two".into(), "--back".into(), back];
+    let two = reference(Process::TwoTierReference, two_args).await?;
     Ok(Fleet {
         powersources,
         superpower,
@@ -105,15 +87,14 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
 /// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
 /// until each is ready (superpower: all 3 powersources on its ring).
 pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
-    start_product_of(opts, logs, 3, &[]).await
+    start_product_of(opts, logs, 3).await
 }
 
-/// As [`start_product`] with `n` powersources, and `extra` arguments for superpower.
+/// As [`start_product`] with `n` powersources.
 pub(super) async fn start_product_of(
     opts: &Options,
     logs: &Path,
     n: usize,
-    extra: &[String],
 ) -> anyhow::Result<Product> {
     let stores = opts.out.join("stores");
     let _ = std::fs::remove_dir_all(&stores);
@@ -137,8 +118,7 @@ pub(super) async fn start_product_of(
         .map(|i| Process::Powersource(i).to_string())
         .collect();
     let powersources = start_powersources(opts, logs, &addrs, &store_paths, &names).await?;
-    let superpower =
-        start_superpower(opts, logs, Process::Superpower, &powersources, extra).await?;
+    let superpower = start_superpower(opts, logs, Process::Superpower, &powersources, &[]).await?;
     Ok(Product {
         powersources,
         superpower,

@@ -453,7 +453,7 @@ pub(super) async fn scaling(
         step(&format!(
             "scaling: starting {n} powersources and superpower"
         ));
-        let mut p = match start_product_of(opts, logs, n, &[]).await {
+        let mut p = match start_product_of(opts, logs, n).await {
             Ok(p) => p,
             Err(e) => {
                 res.failures

@@ -17,7 +17,7 @@
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
 //! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, kill on drop),
 //!   recorded for the process engine of the fault vocabulary (`deploy/local/fault.sh`), which
-//!   injects the soak's faults ([`procs::fault`]).
+//!   injects every fault of the bench ([`procs::fault`], [`procs::Proc::inject`]).
 //! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
 //! - [`report`]: the results, the bench's one output: `results.json` and its JSON Schema,
 //!   generated from the types ([`report::schema`]); `report::names`, the names of what was

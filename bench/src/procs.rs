@@ -35,6 +35,9 @@ const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The pause between readiness requests.
 const READY_POLL: Duration = Duration::from_millis(20);
 
+/// How long [`Proc::inject`]'s `stop` waits for an exit before SIGKILL (fault.sh's default).
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The process engine of the fault vocabulary (experiments/vocabulary.yaml), in the source tree.
 pub const FAULT_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/fault.sh");
 
@@ -324,13 +327,16 @@ impl Proc {
         }
     }
 
-    /// Starts it again with the same arguments (after [`Proc::kill`]).
+    /// Injects or ends a fault of the vocabulary (`words`: the verb and its arguments, e.g.
+    /// `["kill"]`, `["start"]`, `["slow", "2000"]`) through [`fault`], then follows it.
     ///
     /// # Errors
-    /// [`ProcError::Spawn`].
-    pub fn restart(&mut self) -> Result<(), ProcError> {
-        self.kill();
-        self.start()
+    /// [`ProcError::Fault`] when the engine fails or refuses.
+    pub async fn inject(&mut self, words: &[&str]) -> Result<String, ProcError> {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        let out = fault(&self.dir, &self.name, &words, STOP_TIMEOUT).await;
+        self.follow();
+        out
     }
 
     /// A `kB` field of `/proc/PID/status` (`VmHWM`, `VmRSS`) of the running process.

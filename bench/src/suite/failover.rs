@@ -53,11 +53,12 @@ pub(super) async fn window(victim: &mut Proc, plan: Plan, t: &Timing) -> anyhow:
     let start = Instant::now();
     let load = tokio::spawn(load::run(plan));
     tokio::time::sleep_until((start + t.kill_at).into()).await;
-    victim.kill();
+    victim.inject(&["kill"]).await?;
     let kill_at = start.elapsed();
     tokio::time::sleep_until((start + t.restart_at).into()).await;
-    victim.restart()?;
+    // when the start began, as when it was a spawn (the engine's start returns once healthy)
     let restart_at = start.elapsed();
+    victim.inject(&["start"]).await?;
     let load = load.await.context("the load task")??;
     Ok(Window {
         start,

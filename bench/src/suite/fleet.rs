@@ -182,6 +182,8 @@ pub(super) async fn start_powersources(
     names: &[String],
 ) -> anyhow::Result<Vec<Proc>> {
     let ps_bin = bin(opts, "powersource")?;
+    // the fault engine's slow, fail and clear call /admin/faults with the token it finds here
+    crate::procs::fleet_env(logs, ADMIN_TOKEN)?;
     let mut powersources = Vec::new();
     for ((addr, store), name) in addrs.iter().zip(stores).zip(names) {
         let args = vec![

@@ -21,7 +21,7 @@ pub(super) async fn lose_all(
     names: &Arc<Vec<String>>,
 ) -> anyhow::Result<LoseAll> {
     for p in &mut fleet.powersources {
-        p.kill();
+        p.inject(&["kill"]).await?;
     }
     let sp = fleet.superpower.addr;
     let plan = || Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);

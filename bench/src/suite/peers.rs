@@ -2,7 +2,7 @@
 //! powersources as superpower, and the three front ends measured side by side in the same run:
 //! the same character for every user, maximum throughput and p99 at saturation (oha, one
 //! cookie), p99 at constant rates (the generator, rotating users), one instance slowed by 2 s
-//! (a powersource latency fault), failover (the instance killed and restarted under a constant
+//! (`deploy/local/fault.sh slow`), failover (the instance killed and restarted under a constant
 //! rate) and lose all (every instance killed; they are started again afterwards).
 
 use std::future::Future;
@@ -10,14 +10,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{ensure, Context};
-use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use anyhow::Context;
+use http::header::HeaderValue;
 
 use super::failover::window;
-use super::fleet::{measure, ring_is, Fleet, ADMIN_TOKEN};
+use super::fleet::{measure, ring_is, Fleet};
 use super::options::Options;
 use super::progress::step;
 use super::timing::{
@@ -84,32 +81,6 @@ async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Run
     let haproxy = started.pop().expect("two were started");
     let nginx = started.pop().expect("two were started");
     Ok(Running { nginx, haproxy })
-}
-
-/// Sets (`Some(latency)`) or clears the latency fault of the powersource at `addr`.
-async fn fault(addr: SocketAddr, latency_ms: Option<u64>) -> anyhow::Result<()> {
-    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    let (method, body) = match latency_ms {
-        Some(ms) => (Method::PUT, format!(r#"{{"latency_ms":{ms}}}"#)),
-        None => (Method::DELETE, String::new()),
-    };
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}/admin/faults"))
-        .header(AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))?;
-    let resp = client.request(req).await?;
-    let status = resp.status();
-    let body = resp.into_body().collect().await?.to_bytes();
-    ensure!(
-        status == StatusCode::OK,
-        "/admin/faults answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    Ok(())
 }
 
 /// The processes that serve `fe`'s requests (charged their CPU time), the front end first.
@@ -249,16 +220,16 @@ pub(super) async fn peers(
     }
 
     // one instance slowed by 2 s
-    let slowed = fleet.powersources[1].addr;
+    let ms = PEER_SLOW_MS.to_string();
     for fe in FrontEnd::ALL {
         let rate = PEER_SLOW_RATE;
         step(&format!(
             "peers: powersource-2 slowed by {PEER_SLOW_MS} ms, {rate} req/s: {fe}"
         ));
-        fault(slowed, Some(PEER_SLOW_MS)).await?;
+        fleet.powersources[1].inject(&["slow", &ms]).await?;
         let load = load::run(plan(fe, PEER_SLOW_CONNECTIONS, t.rate, rate));
         let r = run(fe, fleet, &running, load).await;
-        fault(slowed, None).await?;
+        fleet.powersources[1].inject(&["clear"]).await?;
         res.slow.push(r?);
         whole_again(fleet).await?;
     }
@@ -298,7 +269,7 @@ pub(super) async fn peers(
 
     // lose all: what each front end answers with every instance gone
     for p in &mut fleet.powersources {
-        p.kill();
+        p.inject(&["kill"]).await?;
     }
     for fe in FrontEnd::ALL {
         step(&format!("peers: lose all: {fe}"));
@@ -306,7 +277,7 @@ pub(super) async fn peers(
         res.lose_all.push(run(fe, fleet, &running, load).await?);
     }
     for p in &mut fleet.powersources {
-        p.restart()?;
+        p.inject(&["start"]).await?;
     }
     whole_again(fleet).await?;
     Ok(res)

@@ -259,7 +259,7 @@ async fn users_point(
     }
 
     for ps in &mut p.powersources {
-        ps.kill();
+        ps.inject(&["kill"]).await?;
     }
     let asked = async {
         let mut asked = Vec::new();
@@ -271,7 +271,7 @@ async fn users_point(
     .await;
     // started again whatever happened, for the next point
     for ps in &mut p.powersources {
-        ps.restart()?;
+        ps.inject(&["start"]).await?;
     }
     for ps in &mut p.powersources {
         ps.wait_ready("/health", |_| true, PRODUCT_READY).await?;

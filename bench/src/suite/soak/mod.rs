@@ -26,7 +26,6 @@ use anyhow::{bail, Context};
 use service::promise::LATENCY_LIMIT;
 use tokio::time::Instant;
 
-use super::fleet::ADMIN_TOKEN;
 use super::fleet::{ring_is, start_product, Product};
 use super::options::Options;
 use super::progress::step;
@@ -63,8 +62,6 @@ pub(super) async fn soak(
     }
     step("starting 3 powersources and superpower");
     let mut product = start_product(opts, logs).await?;
-    // the fault engine's FLEET_DIR is the logs' folder, where each process is recorded
-    procs::fleet_env(logs, ADMIN_TOKEN)?;
     let sp = product.superpower.addr;
     let users = Arc::new(load::identities(SOAK_USERS, USERS_SEED));
     step(&format!(

@@ -11,8 +11,9 @@
 # two (CI): it catches rot, its figures mean little. --no-micro skips the criterion benchmarks.
 # --soak runs only the soak for 10 minutes (--soak-seconds N: N seconds, at least 30): returning
 # users at 500 req/s while powersources are killed, frozen and restarted on a seeded schedule
-# (-- --soak-seed S for another); it fails unless there were no errors, no identity changes, no
-# answer over 1 s and flat RSS. Arguments after -- go to the bench binary, e.g.
+# (-- --soak-seed S for another; -- --soak-faults kill,freeze,restart,flap,slow,fail for more of
+# the fault vocabulary, injected by deploy/local/fault.sh); it fails unless there were no errors,
+# no identity changes, no answer over 1 s and flat RSS. Arguments after -- go to the bench binary, e.g.
 # -- --product-env RUST_LOG=info,access=off.
 # The bench writes var/bench/results.json (every figure and verdict) and results.schema.json
 # beside it (`bench --schema`); bench/render.py then validates the one against the other and

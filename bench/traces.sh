@@ -7,7 +7,7 @@
 # got, superpower's peak RSS and binary size.
 #
 # Then the memory flood: superpower with its default settings, sampling 1.0, exporting to a
-# collector that accepts and never answers, in front of a hostile powersource (`bench-ref hostile`:
+# collector that accepts and never answers, in front of a hostile powersource (`hostile-powersource`:
 # a new character with every answer, a new 1 MiB image for every id, a 40 KB header on every
 # answer), while clients hold most of its connections with partial 15 KB request heads and the
 # rest ask for new users (a sampled traceparent, the largest tracestate kept), new images and
@@ -17,11 +17,11 @@
 #   bench/traces.sh [--smoke] [--rounds N] [--seconds S] [--connections C] [--receiver sink|python]
 #
 # Defaults: 3 rounds of 10 s each, 32 connections, the `sink` receiver; --smoke is 1 round of 2 s.
-# The live receiver is `otlp-sink` (bench crate: hyper, decodes every export with
-# opentelemetry-proto, counts the spans, answers an empty ExportTraceServiceResponse), cheap as
-# a collector on another machine would be to this one; `--receiver python` uses
-# traces/receiver.py (the suite's checking receiver, which keeps every span, ~15k spans/s of a
-# core here) instead.
+# The live receiver is `otlp-sink` (the trace-tools crate, traces/tools: hyper, decodes every
+# export with opentelemetry-proto, counts the spans, answers an empty
+# ExportTraceServiceResponse), cheap as a collector on another machine would be to this one;
+# `--receiver python` uses traces/receiver.py (the suite's checking receiver, which keeps every
+# span, ~15k spans/s of a core here) instead.
 #
 # Env: REFERENCE_SUPERPOWER=PATH adds a fourth configuration, another superpower binary (a build
 # of main without the tracing code) with no OTEL variable: "off" against it shows whether the
@@ -50,7 +50,7 @@ done
 ensure_venv
 ensure_oha
 ensure_release_build
-(cd "$ROOT" && cargo build --release --locked -q -p bench --bin otlp-sink --bin bench-ref) >&2
+(cd "$ROOT" && cargo build --release --locked -q -p trace-tools) >&2
 BIN="$ROOT/target/release"
 OUT="$ROOT/var/bench/traces"
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -134,7 +134,7 @@ done
 flood() {
   local secs=$((seconds * 2)) hostile_port bh_port port sp hwm held
   hostile_port=$(free_port) bh_port=$(free_port) port=$(free_port)
-  "$BIN/bench-ref" hostile --listen "127.0.0.1:$hostile_port" >"$OUT/hostile.log" 2>&1 &
+  "$BIN/hostile-powersource" --listen "127.0.0.1:$hostile_port" >"$OUT/hostile.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$hostile_port/health" "$!"
   # a collector that accepts (the kernel's backlog) and never reads or answers

@@ -2,20 +2,22 @@
 //! against bare hyper servers on the same machine, in the same run, and judges the targets.
 //!
 //! # Layout
-//! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `failover`,
-//!   `lose_all`, `memory`, `micro`; or `soak` alone, with its fault schedule `soak::chaos` and
-//!   RSS verdict `soak::rss`), then judges the `targets`; with what they share: `options`,
-//!   `timing` (each mode's durations and rates), `fleet` (the processes loaded), `users`,
-//!   `programs` (the release binaries), `machine` and `progress`.
+//! - [`suite`]: runs the scenarios in order, one module each (`ingest`, `e2e`, `tracking`,
+//!   `peers`, `failover`, `lose_all`, `memory`, `scaling`, `micro`; or `soak` alone, with its
+//!   schedule of the vocabulary's faults `soak::chaos` and RSS verdict `soak::rss`), then judges
+//!   the `targets`; with what they share: `options` (the `bench` command's flags), `timing`
+//!   (each mode's durations and rates), `fleet` (the processes loaded, and `measure`: a load and
+//!   the CPU time it cost each of them), `users`, `programs` (the release binaries), `machine`
+//!   and `progress`.
 //! - [`load`]: the load generator, which rotates cookies or paths per request, checks each
 //!   user's superpower and can keep the incidents (failed, slow, wrongly named answers).
-//! - [`peers`]: the nginx and HAProxy configurations the `peers` scenario starts in front of
-//!   the same powersources (what users would pick instead of superpower).
-//! - [`otlp_sink`]: the OTLP/HTTP trace receiver of `bench/traces.sh` (`otlp-sink`): decodes
-//!   and counts spans.
+//! - [`peers`]: the nginx and HAProxy the `peers` scenario starts in front of the same
+//!   powersources (what users would pick instead of superpower), their configs templates in
+//!   `peers/`.
 //! - [`oha`]: runs oha, the reference load tool, and reads its JSON.
-//! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, the soak's
-//!   freeze, thaw and graceful stop, kill on drop).
+//! - [`procs`]: the processes the benchmark starts (ports, readiness, memory, kill on drop),
+//!   recorded for the process engine of the fault vocabulary (`deploy/local/fault.sh`), which
+//!   injects every fault of the bench ([`procs::fault`], [`procs::Proc::inject`]).
 //! - [`reference`](mod@reference): the one-tier and two-tier hyper reference servers (`bench-ref`).
 //! - [`report`]: the results, the bench's one output: `results.json` and its JSON Schema,
 //!   generated from the types ([`report::schema`]); `report::names`, the names of what was
@@ -23,10 +25,8 @@
 //!   `bench/render.py` validates the JSON against the schema and renders the markdown table
 //!   and the scaling plot from it.
 
-pub mod hostile;
 pub mod load;
 pub mod oha;
-pub mod otlp_sink;
 pub mod peers;
 pub mod procs;
 pub mod reference;

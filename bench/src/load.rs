@@ -1,22 +1,9 @@
 //! The load generator: HTTP/1.1 keep-alive connections that rotate cookies (or paths) per
-//! request, something oha cannot do.
-//!
-//! Two modes, as oha has:
-//! - closed loop (no rate): every connection sends its next request as soon as the last answer
-//!   is in: the maximum throughput;
-//! - open loop (`rate`): request `i` is due at `start + i / rate`, whichever connection is free
-//!   takes it. When every connection was busy at that time, its latency counts from when it was
-//!   due, not from when it was sent, so a stall is charged to every request it delays (no
-//!   coordinated omission, as oha's `--latency-correction`); when a connection was free and
-//!   waiting, it counts from the wake-up, so the timer's millisecond granularity is not charged
-//!   to the server.
-//!
-//! With [`Names::Record`] or [`Names::Check`] each JSON answer's `name` is read and kept per
-//! user, so identity changes are counted request by request; with [`Plan::keep_last_cookie`]
-//! the `superpower_last` cookie each answer sets is kept per user, so a later run can come back
-//! as a browser would. With [`Plan::incidents_over`] the first failed, slow or wrongly named
-//! answers are kept with their time, to set beside the logs. [`Plan::spread`] spreads the
-//! connections over several servers (replicas of one front end), as a balancer would.
+//! request, something oha cannot do. Closed loop (no rate: the maximum throughput) or open loop
+//! (`rate`: request `i` is due at `start + i / rate`; when every connection was busy then, its
+//! latency counts from when it was due, so a stall is charged to every request it delays, as
+//! oha's `--latency-correction`). It can check each user's `name`, keep the `superpower_last`
+//! cookie each answer sets, keep the incidents, and spread the connections over replicas.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -27,7 +14,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, COOKIE, HOST, SET_COOKIE};
+use http::header::{HeaderValue, ACCEPT, COOKIE, HOST, SET_COOKIE};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
@@ -84,14 +71,10 @@ pub enum Names {
 pub struct Plan {
     /// The server.
     pub addr: SocketAddr,
-    /// More servers the connections are spread over with `addr` (connection `i` goes to the
-    /// `i`-th of `addr` and these, round robin): one load over several replicas, as a balancer
-    /// in front of them would spread it. Empty: `addr` alone.
+    /// More servers the connections are spread over with `addr`, round robin, as a balancer would.
     pub spread: Vec<SocketAddr>,
     /// The path asked when the rotation is not [`Rotation::Paths`].
     pub path: String,
-    /// Headers sent with every request (e.g. `Accept: application/json`).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Connections (each one sends one request at a time).
     pub connections: usize,
     /// How long requests are started for.
@@ -104,29 +87,23 @@ pub struct Plan {
     pub rotation: Rotation,
     /// What to do with the answers' names.
     pub names: Names,
-    /// Keep the [`LAST_COOKIE`] `Set-Cookie` header each user's answers carried (the report's
-    /// `last_cookies`).
+    /// Keep the [`LAST_COOKIE`] `Set-Cookie` header of each user's answers (`last_cookies`).
     pub keep_last_cookie: bool,
     /// The status every answer should have.
     pub expect: StatusCode,
     /// A request not answered within this is an error (and its connection is dropped).
     pub timeout: Duration,
-    /// Keep [`Incident`]s: failures, identity changes, and answers slower than this. `None`
-    /// keeps none.
+    /// Keep [`Incident`]s: failures, identity changes, and answers slower than this.
     pub incidents_over: Option<Duration>,
 }
 
 impl Plan {
-    /// A closed-loop plan: `GET path` as JSON over `connections` connections for `duration`.
+    /// A closed-loop plan: `GET path` (`Accept: application/json`) over `connections` connections for `duration`.
     pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
         Plan {
             addr,
             spread: Vec::new(),
             path: path.to_owned(),
-            headers: vec![(
-                http::header::ACCEPT,
-                HeaderValue::from_static("application/json"),
-            )],
             connections,
             duration,
             rate: None,
@@ -138,6 +115,30 @@ impl Plan {
             timeout: REQUEST_TIMEOUT,
             incidents_over: None,
         }
+    }
+
+    /// The plan at `rate` requests per second (open loop).
+    pub fn at(mut self, rate: f64) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// The plan rotating over `users`' cookies.
+    pub fn users(mut self, users: &Arc<Vec<HeaderValue>>) -> Self {
+        self.rotation = Rotation::Cookies(users.clone());
+        self
+    }
+
+    /// The plan checking each user's name against `names` (indexed as the rotation).
+    pub fn check(mut self, names: &Arc<Vec<String>>) -> Self {
+        self.names = Names::Check(names.clone());
+        self
+    }
+
+    /// The plan stopping after `n` requests.
+    pub fn requests(mut self, n: usize) -> Self {
+        self.max_requests = Some(n as u64);
+        self
     }
 }
 
@@ -216,20 +217,16 @@ pub struct Report {
     pub changed_users: BTreeSet<u32>,
     /// Answers whose name was checked.
     pub checked: u64,
-    /// The name each user got ([`Names::Record`]; empty for users never answered, and no entry
-    /// at all otherwise).
+    /// The name each user got ([`Names::Record`]; empty for users never answered).
     #[serde(skip)]
     pub names: Vec<String>,
-    /// The [`LAST_COOKIE`] `Set-Cookie` header value of each user's last answer that set one
-    /// ([`Plan::keep_last_cookie`]; empty for users whose answers set none, and no entry at all
-    /// without it).
+    /// The [`LAST_COOKIE`] `Set-Cookie` value each user's answers last set ([`Plan::keep_last_cookie`]).
     #[serde(skip)]
     pub last_cookies: Vec<String>,
     /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<Incident>,
-    /// Degraded answers by the second of the run their request was due in (with
-    /// [`Plan::incidents_over`]): when the fallback answered, to set beside the logs.
+    /// Degraded answers by the second their request was due in ([`Plan::incidents_over`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub degraded_by_second: BTreeMap<u32, u64>,
 }
@@ -265,21 +262,14 @@ pub fn identities(n: usize, seed: u64) -> Vec<HeaderValue> {
         .collect()
 }
 
+/// What one worker counted: the report's counts, and what the report's other figures come from.
 #[derive(Default)]
 struct Tally {
+    r: Report,
     micros: Vec<u32>,
-    requests: u64,
-    expected: u64,
-    unexpected_status: BTreeMap<u16, u64>,
-    errors: BTreeMap<String, u64>,
-    degraded: u64,
-    checked: u64,
-    changed_users: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
     last_cookies: BTreeMap<u32, String>,
     last_done: Option<Instant>,
-    incidents: Vec<Incident>,
-    degraded_by_second: BTreeMap<u32, u64>,
 }
 
 impl Tally {
@@ -293,14 +283,37 @@ impl Tally {
         latency: Option<Duration>,
         what: impl FnOnce() -> String,
     ) {
-        if plan.incidents_over.is_some() && self.incidents.len() < MAX_INCIDENTS {
-            self.incidents.push(Incident {
+        if plan.incidents_over.is_some() && self.r.incidents.len() < MAX_INCIDENTS {
+            self.r.incidents.push(Incident {
                 at_s: due.as_secs_f64(),
                 user: user as u32,
                 latency_ms: latency.map(|l| l.as_secs_f64() * 1000.0),
                 what: what(),
             });
         }
+    }
+
+    /// Adds `t`'s counts to these.
+    fn absorb(&mut self, t: Tally) {
+        fn add<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+            for (k, v) in from {
+                *into.entry(k).or_default() += v;
+            }
+        }
+        let (a, b) = (&mut self.r, t.r);
+        a.requests += b.requests;
+        a.expected += b.expected;
+        a.degraded += b.degraded;
+        a.checked += b.checked;
+        add(&mut a.unexpected_status, b.unexpected_status);
+        add(&mut a.errors, b.errors);
+        add(&mut a.degraded_by_second, b.degraded_by_second);
+        a.changed_users.extend(b.changed_users);
+        a.incidents.extend(b.incidents);
+        self.micros.extend(t.micros);
+        self.names.extend(t.names);
+        self.last_cookies.extend(t.last_cookies);
+        self.last_done = self.last_done.max(t.last_done);
     }
 }
 
@@ -311,46 +324,37 @@ struct Shared {
     end: Instant,
 }
 
-/// Why a run could not start.
+/// Why a run could not start: a connection could not be opened (`step`: connect, handshake).
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A connection could not be opened before the start.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// The server.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The HTTP handshake failed.
-    #[error("HTTP handshake with {addr} failed: {source}")]
-    Handshake {
-        /// The server.
-        addr: SocketAddr,
-        /// Why.
-        source: hyper::Error,
-    },
+#[error("cannot {step} to {addr}: {why}")]
+pub struct LoadError {
+    step: &'static str,
+    addr: SocketAddr,
+    why: String,
 }
 
 async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, LoadError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| LoadError::Connect { addr, source })?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| LoadError {
+        step: "connect",
+        addr,
+        why: e.to_string(),
+    })?;
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|source| LoadError::Handshake { addr, source })?;
+        .map_err(|e| LoadError {
+            step: "handshake",
+            addr,
+            why: e.to_string(),
+        })?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     Ok(sender)
 }
 
-/// Runs `plan` and reports what it measured. Connections are opened before the clock starts.
-///
-/// # Errors
-/// [`LoadError`] when the connections cannot be opened; failures during the run are counted in
-/// the report instead.
+/// Runs `plan` and reports what it measured (connections opened before the clock starts).
+/// Errors: [`LoadError`] when they cannot be; failures during the run are counted instead.
 pub async fn run(plan: Plan) -> Result<Report, LoadError> {
     let servers: Vec<SocketAddr> = std::iter::once(plan.addr)
         .chain(plan.spread.iter().copied())
@@ -373,29 +377,8 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         .collect();
     let mut total = Tally::default();
     for w in workers {
-        let t = w.await.expect("a load worker panicked");
-        total.micros.extend(t.micros);
-        total.requests += t.requests;
-        total.expected += t.expected;
-        for (k, v) in t.unexpected_status {
-            *total.unexpected_status.entry(k).or_default() += v;
-        }
-        for (k, v) in t.errors {
-            *total.errors.entry(k).or_default() += v;
-        }
-        total.degraded += t.degraded;
-        total.checked += t.checked;
-        total.changed_users.extend(t.changed_users);
-        total.names.extend(t.names);
-        total.last_cookies.extend(t.last_cookies);
-        total.last_done = total.last_done.max(t.last_done);
-        total.incidents.extend(t.incidents);
-        for (k, v) in t.degraded_by_second {
-            *total.degraded_by_second.entry(k).or_default() += v;
-        }
+        total.absorb(w.await.expect("a load worker panicked"));
     }
-    total.incidents.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    total.incidents.truncate(MAX_INCIDENTS);
     let mut elapsed = total
         .last_done
         .map_or(Duration::ZERO, |t| t.duration_since(start));
@@ -403,7 +386,6 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         // open loop: the rate is over the planned window, not up to the last answer
         elapsed = elapsed.max(plan.duration);
     }
-    let answered = total.requests - total.errors.values().sum::<u64>();
     // one entry per user when asked for, nothing otherwise
     let per_user = |kept: BTreeMap<u32, String>, wanted: bool| {
         if !wanted {
@@ -415,29 +397,21 @@ pub async fn run(plan: Plan) -> Result<Report, LoadError> {
         }
         v
     };
-    let names = per_user(total.names, matches!(plan.names, Names::Record));
-    let last_cookies = per_user(total.last_cookies, plan.keep_last_cookie);
-    Ok(Report {
-        requests: total.requests,
-        expected: total.expected,
-        unexpected_status: total.unexpected_status,
-        errors: total.errors,
-        rate: plan.rate,
-        rps: if elapsed.is_zero() {
-            0.0
-        } else {
-            answered as f64 / elapsed.as_secs_f64()
-        },
-        elapsed_s: elapsed.as_secs_f64(),
-        latency: Latency::of(&mut total.micros),
-        degraded: total.degraded,
-        changed_users: total.changed_users,
-        checked: total.checked,
-        names,
-        last_cookies,
-        incidents: total.incidents,
-        degraded_by_second: total.degraded_by_second,
-    })
+    let mut r = total.r;
+    r.incidents.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    r.incidents.truncate(MAX_INCIDENTS);
+    let answered = r.requests - r.errors.values().sum::<u64>();
+    r.rate = plan.rate;
+    r.rps = if elapsed.is_zero() {
+        0.0
+    } else {
+        answered as f64 / elapsed.as_secs_f64()
+    };
+    r.elapsed_s = elapsed.as_secs_f64();
+    r.latency = Latency::of(&mut total.micros);
+    r.names = per_user(total.names, matches!(plan.names, Names::Record));
+    r.last_cookies = per_user(total.last_cookies, plan.keep_last_cookie);
+    Ok(r)
 }
 
 #[derive(serde::Deserialize)]
@@ -492,13 +466,11 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
             .expect("a valid request");
         let h = req.headers_mut();
         h.insert(HOST, host.clone());
-        for (k, v) in &plan.headers {
-            h.insert(k, v.clone());
-        }
+        h.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Rotation::Cookies(c) = &plan.rotation {
             h.insert(COOKIE, c[slot].clone());
         }
-        tally.requests += 1;
+        tally.r.requests += 1;
         let outcome = tokio::time::timeout(
             plan.timeout,
             send(&mut conn, addr, req, plan.keep_last_cookie),
@@ -511,13 +483,13 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
             Ok(Ok(answer)) => answer,
             Ok(Err(kind)) => {
                 tally.incident(plan, at, slot, None, || kind.clone());
-                *tally.errors.entry(kind).or_default() += 1;
+                *tally.r.errors.entry(kind).or_default() += 1;
                 conn = None;
                 continue;
             }
             Err(_) => {
                 tally.incident(plan, at, slot, None, || "timeout".into());
-                *tally.errors.entry("timeout".into()).or_default() += 1;
+                *tally.r.errors.entry("timeout".into()).or_default() += 1;
                 conn = None;
                 continue;
             }
@@ -529,10 +501,14 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
         let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         tally.micros.push(micros);
         if status == plan.expect {
-            tally.expected += 1;
+            tally.r.expected += 1;
         } else {
             tally.incident(plan, at, slot, Some(latency), || format!("status {status}"));
-            *tally.unexpected_status.entry(status.as_u16()).or_default() += 1;
+            *tally
+                .r
+                .unexpected_status
+                .entry(status.as_u16())
+                .or_default() += 1;
         }
         if status == plan.expect && plan.incidents_over.is_some_and(|slow| latency > slow) {
             tally.incident(plan, at, slot, Some(latency), || "slow".into());
@@ -542,14 +518,16 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
         }
         let Ok(answer) = serde_json::from_slice::<Answer>(&body) else {
             *tally
+                .r
                 .errors
                 .entry("unreadable JSON answer".into())
                 .or_default() += 1;
             continue;
         };
-        tally.degraded += u64::from(answer.degraded);
+        tally.r.degraded += u64::from(answer.degraded);
         if answer.degraded && plan.incidents_over.is_some() {
             *tally
+                .r
                 .degraded_by_second
                 .entry(at.as_secs() as u32)
                 .or_default() += 1;
@@ -560,10 +538,10 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
                 tally.names.insert(slot as u32, answer.name);
             }
             Names::Check(expected) => {
-                tally.checked += 1;
+                tally.r.checked += 1;
                 let want = expected.get(slot).map_or("", String::as_str);
                 if want != answer.name {
-                    tally.changed_users.insert(slot as u32);
+                    tally.r.changed_users.insert(slot as u32);
                     tally.incident(plan, at, slot, Some(latency), || {
                         format!("name {:?}, expected {want:?}", answer.name)
                     });
@@ -586,10 +564,7 @@ async fn send(
     want_last: bool,
 ) -> Result<Answered, String> {
     if conn.as_ref().is_none_or(|c| c.is_closed()) {
-        *conn = Some(connect(addr).await.map_err(|e| match e {
-            LoadError::Connect { .. } => "connect".to_owned(),
-            LoadError::Handshake { .. } => "handshake".to_owned(),
-        })?);
+        *conn = Some(connect(addr).await.map_err(|e| e.step.to_owned())?);
     }
     let sender = conn.as_mut().expect("connected above");
     sender

@@ -6,28 +6,10 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use anyhow::{ensure, Context};
 use serde::Deserialize;
 
 use crate::load::{Latency, Report, REQUEST_TIMEOUT};
-
-/// Why oha gave no figures.
-#[derive(Debug, thiserror::Error)]
-pub enum OhaError {
-    /// It could not be run.
-    #[error("cannot run oha: {0} (install it: cargo install --locked oha)")]
-    Run(std::io::Error),
-    /// It failed.
-    #[error("oha exited with {status}: {stderr}")]
-    Failed {
-        /// Its exit status.
-        status: std::process::ExitStatus,
-        /// What it said.
-        stderr: String,
-    },
-    /// Its output was not the JSON expected.
-    #[error("unreadable oha output: {0}")]
-    Parse(serde_json::Error),
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,8 +35,7 @@ struct Summary {
 /// `connections` for `duration`, at `rate` when given (with latency correction, as the
 /// generator measures).
 ///
-/// # Errors
-/// [`OhaError`].
+/// Errors: oha could not run, failed, or wrote no JSON.
 pub async fn run(
     addr: SocketAddr,
     path: &str,
@@ -62,7 +43,7 @@ pub async fn run(
     connections: usize,
     duration: Duration,
     rate: Option<f64>,
-) -> Result<Report, OhaError> {
+) -> anyhow::Result<Report> {
     let mut cmd = tokio::process::Command::new("oha");
     cmd.args(["--no-tui", "--output-format", "json", "-w"])
         .args(["-t", &format!("{}ms", REQUEST_TIMEOUT.as_millis())])
@@ -78,14 +59,15 @@ pub async fn run(
     cmd.arg(format!("http://{addr}{path}"))
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let out = cmd.output().await.map_err(OhaError::Run)?;
-    if !out.status.success() {
-        return Err(OhaError::Failed {
-            status: out.status,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    let o: Output = serde_json::from_slice(&out.stdout).map_err(OhaError::Parse)?;
+    let out = cmd.output().await;
+    let out = out.context("cannot run oha (install it: cargo install --locked oha)")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success(),
+        "oha exited with {}: {stderr}",
+        out.status
+    );
+    let o: Output = serde_json::from_slice(&out.stdout).context("unreadable oha output")?;
     let ms = |k: &str| {
         o.latency_percentiles
             .get(k)

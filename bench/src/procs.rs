@@ -1,11 +1,17 @@
 //! The processes the benchmark starts: loopback ports it picks itself, logs under its output
-//! folder, readiness by polling `/health`, memory from `/proc` (peak and current), the signals
-//! the soak sends (SIGSTOP/SIGCONT to freeze and thaw, SIGTERM for a graceful stop), and a kill
-//! on drop so that an error never leaves one behind. Only processes started here are ever
-//! signalled, by the pid of a child not yet reaped (so the pid cannot have been reused).
+//! folder, readiness by polling `/health`, memory from `/proc` (peak and current), and a kill on
+//! drop so that an error never leaves one behind.
+//!
+//! Faults go through the fault vocabulary's process engine, `deploy/local/fault.sh` ([`fault`]).
+//! Each process is recorded as the local fleet records its own, in its log's folder (the
+//! engine's `FLEET_DIR`): `NAME.cmd`, `NAME.addr`, `NAME.pid`, and [`fleet_env`]. A life the
+//! engine started is followed by `NAME.pid` ([`Proc::follow`]) and signalled only while
+//! `/proc/PID/cmdline` is its recorded command line; a child, by the pid of a child not reaped.
 
 use std::fs::File;
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -28,8 +34,21 @@ pub const MICROS_PER_TICK: f64 = 10_000.0;
 const READY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The pause between readiness requests.
 const READY_POLL: Duration = Duration::from_millis(20);
-/// The pause between checks that a process sent SIGTERM has exited.
-const EXIT_POLL: Duration = Duration::from_millis(10);
+
+/// How long [`Proc::inject`]'s `stop` waits for an exit before SIGKILL (fault.sh's default).
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The process engine of the fault vocabulary (experiments/vocabulary.yaml), in the source tree.
+pub const FAULT_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/fault.sh");
+
+/// Whether an inherited variable goes into a process's environment (and `NAME.cmd`): what the
+/// binaries read and what any program needs, as deploy/local/lib.sh's `RECORDED_ENV`.
+fn recorded_env(key: &str) -> bool {
+    ["PATH", "HOME", "LANG", "TZ", "LOG_FORMAT"].contains(&key)
+        || ["LC_", "OTEL_", "RUST_", "SUPERPOWER_", "POWERSOURCE_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+}
 
 /// What went wrong with a process.
 #[derive(Debug, thiserror::Error)]
@@ -54,16 +73,10 @@ pub enum ProcError {
         /// The end of its log.
         log: String,
     },
-    /// A signal could not be sent.
-    #[error("cannot send SIG{signal} to {name}: {why}")]
-    Signal {
-        /// Its name in the benchmark.
-        name: String,
-        /// The signal, without `SIG`.
-        signal: &'static str,
-        /// Why.
-        why: String,
-    },
+    /// The fault engine failed, or refused (exit 3: unsupported here): the command, its exit
+    /// status and what it printed.
+    #[error("deploy/local/fault.sh {0}")]
+    Fault(String),
     /// Any other I/O error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -95,17 +108,19 @@ pub struct Proc {
     name: String,
     program: PathBuf,
     args: Vec<String>,
-    log: PathBuf,
+    /// Its log's folder: the fault engine's `FLEET_DIR`, with its records.
+    dir: PathBuf,
+    /// The life the benchmark started, until it is reaped.
     child: Option<Child>,
+    /// Its whole environment (`env -i`), as recorded in `NAME.cmd`.
     env: Vec<(String, String)>,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Peak RSS (KiB) of earlier lives of this process (before a kill and restart).
     earlier_hwm_kib: u64,
-    /// Sent SIGSTOP and not SIGCONT yet: it must be thawed before SIGTERM can do anything, and
-    /// is thawed before SIGKILL too (see [`Proc::kill`]).
-    frozen: bool,
-    /// Times it was started.
+    /// The pid of the life last seen running ([`Proc::follow`]).
+    last_pid: Option<u32>,
+    /// Lives seen (started here, or by the engine and seen by [`Proc::follow`]).
     lives: usize,
     /// Started in its own process group and killed as a group (a server with worker
     /// processes, nginx), as this user and group when set (a peer run unprivileged).
@@ -113,8 +128,9 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `program args` (with `env` added to its environment) listening on `addr`, its
-    /// stdout and stderr appended to `log_dir/NAME.log`.
+    /// Starts `program args` listening on `addr`, its stdout and stderr appended to
+    /// `log_dir/NAME.log`, with `env` added to what it keeps of the bench's environment
+    /// (what the binaries read and any program needs), as recorded in `log_dir/NAME.cmd`.
     ///
     /// # Errors
     /// [`ProcError::Spawn`] when the program cannot be run.
@@ -138,21 +154,46 @@ impl Proc {
         log_dir: &Path,
         group: Option<Option<(u32, u32)>>,
     ) -> Result<Self, ProcError> {
+        let inherited = std::env::vars().filter(|(k, _)| recorded_env(k));
+        let mut all: Vec<(String, String)> = inherited.collect();
+        all.retain(|(k, _)| !env.iter().any(|(e, _)| e == k));
+        all.extend(env.iter().cloned());
         let mut p = Proc {
             name: name.to_owned(),
             program: program.to_owned(),
             args: args.to_vec(),
-            log: log_dir.join(format!("{name}.log")),
+            dir: log_dir.to_owned(),
             child: None,
-            env: env.to_vec(),
+            env: all,
             addr,
             earlier_hwm_kib: 0,
-            frozen: false,
+            last_pid: None,
             lives: 0,
             group,
         };
+        p.write_records()?;
         p.start()?;
         Ok(p)
+    }
+
+    /// `DIR/NAME.EXT`, one of its records.
+    fn record(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", self.name))
+    }
+
+    /// Writes `NAME.cmd` (NUL-separated: `env -i`, its environment, the program, its
+    /// arguments) and `NAME.addr`.
+    fn write_records(&self) -> std::io::Result<()> {
+        let vars = self.env.iter().map(|(k, v)| format!("{k}={v}"));
+        let words = ["env".to_owned(), "-i".to_owned()].into_iter().chain(vars);
+        let cmd: String = words.chain(self.argv()).map(|w| w + "\0").collect();
+        write_private(&self.record("cmd"), &cmd)?;
+        std::fs::write(self.record("addr"), format!("{}\n", self.addr))
+    }
+
+    /// The program and its arguments, as `/proc/PID/cmdline` shows them.
+    fn argv(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.program.display().to_string()).chain(self.args.iter().cloned())
     }
 
     /// As [`Proc::spawn`], but the process leads its own process group, which [`Proc::kill`]
@@ -180,10 +221,11 @@ impl Proc {
         let log = File::options()
             .create(true)
             .append(true)
-            .open(&self.log)
+            .open(self.record("log"))
             .map_err(spawn_err)?;
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
+            .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(spawn_err)?)
@@ -196,6 +238,8 @@ impl Proc {
             }
         }
         let child = cmd.spawn().map_err(spawn_err)?;
+        std::fs::write(self.record("pid"), format!("{}\n", child.id()))?;
+        self.last_pid = Some(child.id());
         self.child = Some(child);
         self.lives += 1;
         Ok(())
@@ -206,18 +250,50 @@ impl Proc {
         &self.name
     }
 
-    /// Its process id, while it runs.
+    /// Its process id, while it runs: its child's, or the life in `NAME.pid` while that pid
+    /// still runs its recorded program and arguments (not a zombie, not a recycled pid).
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        if let Some(child) = &self.child {
+            return Some(child.id());
+        }
+        let pid: u32 = std::fs::read_to_string(self.record("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let argv: Vec<u8> = self
+            .argv()
+            .flat_map(|w| w.into_bytes().into_iter().chain([0]))
+            .collect();
+        (cmdline == argv).then_some(pid)
     }
 
-    /// Whether it exited on its own since the last look: its exit status, once (it is then
-    /// no longer running, and [`Proc::restart`] starts it again).
-    pub fn try_exited(&mut self) -> Option<std::process::ExitStatus> {
-        let status = self.child.as_mut()?.try_wait().ok()??;
-        self.child = None;
-        self.frozen = false;
-        Some(status)
+    /// At each look, and after the fault engine acted on it: keeps the peak RSS of the life
+    /// running, reaps a life that ended, and follows the one the engine started in its place
+    /// (`NAME.pid`), counted as a new life. Returns how the life last seen running ended (its
+    /// exit status, when it was the benchmark's child), once; whether that was expected is the
+    /// caller's to know.
+    pub fn follow(&mut self) -> Option<String> {
+        self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
+        let mut ended = None;
+        if let Some(child) = self.child.as_mut() {
+            ended = match child.try_wait() {
+                Ok(None) => return None,
+                Ok(Some(status)) => Some(status.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            self.child = None;
+        }
+        let now = self.pid();
+        if now.is_some() && now != self.last_pid {
+            self.lives += 1;
+        }
+        if let (None, None, Some(pid)) = (&ended, now, self.last_pid) {
+            ended = Some(format!("pid {pid} is gone"));
+        }
+        self.last_pid = now;
+        ended
     }
 
     /// How many times it was started (1 until a restart).
@@ -225,17 +301,10 @@ impl Proc {
         self.lives
     }
 
-    /// Whether it was frozen ([`Proc::freeze`]) and not thawed since.
-    pub fn is_frozen(&self) -> bool {
-        self.frozen
-    }
-
-    /// Sends SIGKILL and reaps it (a no-op when it is not running). A frozen process is sent
-    /// SIGCONT first: Linux kills a stopped process anyway, but nothing is left stopped should
-    /// the kill fail, and the order is the one `podman` uses for a paused container.
+    /// Sends SIGKILL and reaps it (a no-op when it is not running); a life the fault engine
+    /// started, by its pid while that is still ours ([`Proc::pid`]).
     pub fn kill(&mut self) {
         self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
-        let _ = self.thaw();
         if self.group.is_some() && self.child.is_some() {
             // the whole group: a master's workers would otherwise keep the port
             let _ = self.signal_group("KILL");
@@ -243,118 +312,31 @@ impl Proc {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        } else if let Some(pid) = self.pid() {
+            let _ = send_signal("KILL", &pid.to_string());
         }
-    }
-
-    /// Freezes it with SIGSTOP: it accepts nothing (the kernel still completes TCP handshakes
-    /// into its backlog) and answers nothing, as a paused container. A no-op when it is not
-    /// running or already frozen.
-    ///
-    /// # Errors
-    /// [`ProcError::Signal`].
-    pub fn freeze(&mut self) -> Result<(), ProcError> {
-        if self.frozen || self.child.is_none() {
-            return Ok(());
-        }
-        self.signal("STOP")?;
-        self.frozen = true;
-        Ok(())
-    }
-
-    /// Thaws it with SIGCONT (a no-op unless it is frozen).
-    ///
-    /// # Errors
-    /// [`ProcError::Signal`].
-    pub fn thaw(&mut self) -> Result<(), ProcError> {
-        if !self.frozen {
-            return Ok(());
-        }
-        if self.child.is_some() {
-            self.signal("CONT")?;
-        }
-        self.frozen = false;
-        Ok(())
-    }
-
-    /// Stops it gracefully: SIGCONT when frozen, SIGTERM, then waits up to `grace` for it to
-    /// exit, and sends SIGKILL if it has not. Returns whether it exited within `grace` (`true`
-    /// when it was not running).
-    ///
-    /// # Errors
-    /// [`ProcError::Signal`] when SIGTERM cannot be sent (it is then killed).
-    pub async fn terminate(&mut self, grace: Duration) -> Result<bool, ProcError> {
-        if self.child.is_none() {
-            return Ok(true);
-        }
-        self.earlier_hwm_kib = self.earlier_hwm_kib.max(self.peak_rss_kib().unwrap_or(0));
-        if let Err(e) = self.thaw().and_then(|()| self.signal("TERM")) {
-            self.kill();
-            return Err(e);
-        }
-        let deadline = Instant::now() + grace;
-        loop {
-            let exited = self
-                .child
-                .as_mut()
-                .is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
-            if exited {
-                self.child = None;
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                return Ok(false);
-            }
-            tokio::time::sleep(EXIT_POLL).await;
-        }
+        self.last_pid = None;
+        let _ = std::fs::remove_file(self.record("pid"));
     }
 
     /// Sends `SIG<signal>` to its process group (see [`Proc::spawn_group`]).
-    fn signal_group(&self, signal: &'static str) -> Result<(), ProcError> {
-        let pid = self.pid().ok_or_else(|| ProcError::Signal {
-            name: self.name.clone(),
-            signal,
-            why: "it is not running".into(),
-        })?;
-        Command::new("kill")
-            .args(["-s", signal, "--", &format!("-{pid}")])
-            .stdin(Stdio::null())
-            .output()?;
-        Ok(())
-    }
-
-    /// Sends `SIG<signal>` with `kill(1)`: the workspace forbids `unsafe` (so no `libc::kill`),
-    /// and a signal every few seconds does not need a dependency to avoid one process start.
-    fn signal(&self, signal: &'static str) -> Result<(), ProcError> {
-        let err = |why: String| ProcError::Signal {
-            name: self.name.clone(),
-            signal,
-            why,
-        };
-        let pid = self.pid().ok_or_else(|| err("it is not running".into()))?;
-        let out = Command::new("kill")
-            .args(["-s", signal, &pid.to_string()])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| err(format!("cannot run kill(1): {e}")))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(err(format!(
-                "kill(1) exited with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
+    fn signal_group(&self, signal: &'static str) -> std::io::Result<()> {
+        match self.pid() {
+            Some(pid) => send_signal(signal, &format!("-{pid}")),
+            None => Ok(()),
         }
     }
 
-    /// Starts it again with the same arguments (after [`Proc::kill`]).
+    /// Injects or ends a fault of the vocabulary (`words`: the verb and its arguments, e.g.
+    /// `["kill"]`, `["start"]`, `["slow", "2000"]`) through [`fault`], then follows it.
     ///
     /// # Errors
-    /// [`ProcError::Spawn`].
-    pub fn restart(&mut self) -> Result<(), ProcError> {
-        self.kill();
-        self.start()
+    /// [`ProcError::Fault`] when the engine fails or refuses.
+    pub async fn inject(&mut self, words: &[&str]) -> Result<String, ProcError> {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        let out = fault(&self.dir, &self.name, &words, STOP_TIMEOUT).await;
+        self.follow();
+        out
     }
 
     /// A `kB` field of `/proc/PID/status` (`VmHWM`, `VmRSS`) of the running process.
@@ -409,7 +391,7 @@ impl Proc {
 
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = std::fs::read_to_string(self.record("log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
@@ -432,12 +414,10 @@ impl Proc {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("no answer");
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(self.not_ready(format!("it exited with {status}")));
-                }
-            } else {
+            if let Some(why) = self.follow() {
+                return Err(self.not_ready(format!("it exited ({why})")));
+            }
+            if self.pid().is_none() {
                 return Err(self.not_ready("it is not running".into()));
             }
             let attempt = tokio::time::timeout(READY_ATTEMPT_TIMEOUT, async {
@@ -475,6 +455,70 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends `SIG<signal>` to `target` (a pid, or `-PGID`) with `kill(1)`: the workspace forbids
+/// `unsafe` (so no `libc::kill`), and a signal now and then needs no dependency.
+fn send_signal(signal: &str, target: &str) -> std::io::Result<()> {
+    Command::new("kill")
+        .args(["-s", signal, "--", target])
+        .stdin(Stdio::null())
+        .output()
+        .map(drop)
+}
+
+/// Writes `dir/fleet.env`, what the fault engine reads besides each process's records: the
+/// admin token of the powersources' `/admin/faults`.
+///
+/// # Errors
+/// When it cannot be written.
+pub fn fleet_env(dir: &Path, admin_token: &str) -> std::io::Result<()> {
+    let env = format!("SUPERPOWER_ADMIN_TOKEN={admin_token}\n");
+    write_private(&dir.join("fleet.env"), &env)
+}
+
+/// Writes `text` to `path`, readable by its owner only (it may hold a token).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = File::options();
+    f.create(true).write(true).truncate(true).mode(0o600);
+    f.open(path)?.write_all(text.as_bytes())
+}
+
+/// Runs `deploy/local/fault.sh VERB NAME ARGS...` (`words` = `[VERB, ARGS...]`) on the
+/// processes recorded in `dir`, a graceful stop waiting `stop_timeout` (whole seconds) before
+/// SIGKILL; what it printed, one line per step.
+///
+/// # Errors
+/// [`ProcError::Fault`] when it fails, [`ProcError::Io`] when it cannot be run.
+pub async fn fault(
+    dir: &Path,
+    name: &str,
+    words: &[String],
+    stop_timeout: Duration,
+) -> Result<String, ProcError> {
+    let Some((verb, args)) = words.split_first() else {
+        return Err(ProcError::Fault(format!("{name}: no verb")));
+    };
+    let timeout = stop_timeout.as_secs().max(1).to_string();
+    let out = tokio::process::Command::new(FAULT_SH)
+        .args([verb, name])
+        .args(args)
+        .env("FLEET_DIR", dir)
+        .env("FLEET_STOP_TIMEOUT", timeout)
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        return Ok(output);
+    }
+    let command = format!("{verb} {name} {}", args.join(" "));
+    let status = out.status;
+    Err(ProcError::Fault(format!(
+        "{}: {status}: {output}",
+        command.trim_end()
+    )))
 }
 
 /// CPU ticks (user + system) and process group of process `pid`, from `/proc/PID/stat`.
@@ -521,44 +565,96 @@ mod tests {
         }
     }
 
-    fn sleeper(dir: &Path) -> Proc {
-        let args = ["60".to_owned()];
+    /// A stand-in powersource (fault.sh acts on `powersource-N`): an HTTP server answering 200.
+    /// By its real path: a wrapper (pyenv's shim) would exec a command line of its own.
+    async fn server(dir: &Path) -> Proc {
+        const SERVE: &str = "import http.server as h, sys\n\
+class A(h.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers()\n    def log_message(self, *a): pass\n\
+h.HTTPServer(('127.0.0.1', int(sys.argv[1])), A).serve_forever()";
         let addr = free_addr().unwrap();
-        Proc::spawn("sleeper", Path::new("sleep"), &args, &[], addr, dir).unwrap()
+        let args = ["-c".to_owned(), SERVE.to_owned(), addr.port().to_string()];
+        let mut p = Proc::spawn(
+            "powersource-1",
+            Path::new("/usr/bin/python3"),
+            &args,
+            &[],
+            addr,
+            dir,
+        )
+        .unwrap();
+        p.wait_ready("/health", |_| true, Duration::from_secs(10))
+            .await
+            .unwrap();
+        p
     }
 
-    #[test]
-    fn a_frozen_process_is_stopped_thawed_and_reaped_on_drop() {
+    async fn fault_sh(p: &mut Proc, verb: &str) {
+        let dir = p.dir.clone();
+        fault(&dir, p.name(), &[verb.to_owned()], Duration::from_secs(5))
+            .await
+            .unwrap();
+        p.follow();
+    }
+
+    #[tokio::test]
+    async fn the_engine_kills_starts_freezes_and_thaws_a_recorded_process() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = sleeper(dir.path());
-        let pid = p.pid().unwrap();
-        p.freeze().unwrap();
-        assert!(p.is_frozen());
-        assert_eq!(wait_state(pid, Some('T')), Some('T'));
+        let mut p = server(dir.path()).await;
+        let first = p.pid().unwrap();
+        fault_sh(&mut p, "kill").await;
+        assert_eq!(state(first), None, "killed and reaped");
+        assert_eq!(p.pid(), None);
+        fault_sh(&mut p, "start").await;
+        let second = p
+            .pid()
+            .expect("started again from NAME.cmd, followed by NAME.pid");
+        assert_ne!(second, first);
+        assert_eq!(p.lives(), 2);
+        assert_eq!(p.follow(), None);
+        fault_sh(&mut p, "freeze").await;
+        assert_eq!(wait_state(second, Some('T')), Some('T'));
         assert!(
             p.rss_kib().is_some_and(|k| k > 0),
             "RSS is readable while frozen"
         );
-        p.thaw().unwrap();
-        assert_eq!(wait_state(pid, Some('S')), Some('S'));
-        p.freeze().unwrap();
+        fault_sh(&mut p, "thaw").await;
+        assert_ne!(wait_state(second, Some('S')), Some('T'));
+        let err = fault(
+            dir.path(),
+            p.name(),
+            &["slow".into(), "x".into()],
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ProcError::Fault(_)), "{err}");
         drop(p);
-        assert_eq!(state(pid), None, "killed and reaped, though frozen");
+        assert_ne!(
+            wait_state(second, None),
+            Some('S'),
+            "killed on drop, though not our child"
+        );
     }
 
     #[tokio::test]
-    async fn terminate_thaws_first_and_a_restart_is_a_new_life() {
+    async fn a_pid_that_is_no_longer_ours_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = sleeper(dir.path());
-        let first = p.pid().unwrap();
-        p.freeze().unwrap();
-        // sleep(1) dies on SIGTERM, which a stopped process only gets once continued
-        assert!(p.terminate(Duration::from_secs(5)).await.unwrap());
-        assert_eq!(state(first), None);
-        assert!(!p.is_frozen());
-        p.restart().unwrap();
-        assert_eq!(p.lives(), 2);
-        assert_ne!(p.pid(), Some(first));
+        let mut p = server(dir.path()).await;
+        fault_sh(&mut p, "kill").await;
+        fault_sh(&mut p, "start").await;
+        let ours = p.pid().unwrap();
+        // the life dies by itself, and its pid file names another process
+        send_signal("KILL", &ours.to_string()).unwrap();
+        assert_eq!(wait_state(ours, None).filter(|&s| s != 'Z'), None);
+        let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+        std::fs::write(dir.path().join("powersource-1.pid"), other.id().to_string()).unwrap();
+        assert_eq!(p.pid(), None);
+        assert!(p.follow().is_some(), "seen gone, once");
+        assert_eq!(p.follow(), None);
+        drop(p);
+        assert_eq!(other.try_wait().unwrap(), None, "never signalled");
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
 
     #[test]

@@ -26,8 +26,8 @@ use tokio::net::TcpListener;
 /// The one-tier answer: a character as superpower's `GET /` answers it (415 bytes).
 pub const BODY: &str = r#"{"id":1010281,"name":"Dara Ibáñez","description":"Dara Ibáñez survived a flood in a sealed laboratory under Marisól Bay, and can now pull the heat out of the air. Believes the world would be quieter without heroes, and means to make it so.","image_url":"/images/1010281","learn_more_url":"https://www.superpower-sample.example/characters/1010281/dara-ibanez?utm_source=sample","instance":"p1","degraded":false}"#;
 
-/// Serves `service` on every connection `listener` accepts, forever (also the benchmark's OTLP
-/// sink's loop, [`crate::otlp_sink`]).
+/// Serves `service` on every connection `listener` accepts, forever (trace-tools keeps the same
+/// bare loop for `bench/traces.sh`'s servers).
 pub(crate) async fn serve<S, Fut>(listener: TcpListener, service: S)
 where
     S: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,

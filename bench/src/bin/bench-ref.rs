@@ -1,6 +1,5 @@
 //! The reference servers the benchmark compares with: `bench-ref one --listen ADDR`,
-//! `bench-ref two --listen ADDR --back URL`; and `bench-ref hostile --listen ADDR`, the hostile
-//! powersource of `bench/traces.sh`'s memory flood.
+//! `bench-ref two --listen ADDR --back URL`.
 
 use anyhow::Context;
 use clap::Parser;
@@ -23,20 +22,13 @@ enum Cli {
         #[arg(long)]
         back: http::Uri,
     },
-    /// A hostile powersource: a new character with every answer, a new image for every id,
-    /// long names and a 40 KB header on every answer.
-    Hostile {
-        /// Address to listen on.
-        #[arg(long)]
-        listen: String,
-    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listen = match &cli {
-        Cli::One { listen } | Cli::Two { listen, .. } | Cli::Hostile { listen } => listen.clone(),
+        Cli::One { listen } | Cli::Two { listen, .. } => listen.clone(),
     };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -44,7 +36,6 @@ async fn main() -> anyhow::Result<()> {
     match cli {
         Cli::One { .. } => bench::reference::one_tier(listener).await,
         Cli::Two { back, .. } => bench::reference::two_tier(listener, back).await,
-        Cli::Hostile { .. } => bench::hostile::hostile(listener).await,
     }
     Ok(())
 }

@@ -1,9 +1,5 @@
-//! The results of a benchmark run: the types, their JSON (`results.json`, the bench's one
-//! output) and its JSON Schema (`results.schema.json` beside it, generated from these types:
-//! each one's doc becomes its description). `bench/render.py` validates the JSON against the
-//! schema and renders the markdown table and the scaling plot from it.
-//!
-//! `names` has the names of what was measured (mode, systems, tools, processes, faults).
+//! The results of a run: their types, `results.json` and its JSON Schema (generated from the
+//! types: each doc is a description), which `bench/render.py` validates and renders.
 
 use std::path::Path;
 
@@ -20,8 +16,7 @@ pub use names::{FaultKind, FrontEnd, Mode, Process, System, Tool};
 pub const RESULTS_FILE: &str = "results.json";
 /// The schema's file name, beside the results (their `$schema`).
 pub const SCHEMA_FILE: &str = "results.schema.json";
-/// The version of the results' form: raised when a field is removed, renamed or changes
-/// meaning, so a reader of another version stops at the validation.
+/// The version of the results' form: raised when a field is removed, renamed or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// `results.json`: one benchmark run's results, with the schema they follow.
@@ -31,8 +26,7 @@ pub struct Document<'a> {
     /// The schema, relative to this file: `results.schema.json` beside it.
     #[serde(rename = "$schema")]
     pub schema: &'a str,
-    /// The version of the results' form (raised when a field is removed, renamed or changes
-    /// meaning).
+    /// The version of the results' form.
     #[schemars(extend("const" = SCHEMA_VERSION))]
     pub schema_version: u32,
     /// What the run measured.
@@ -40,8 +34,7 @@ pub struct Document<'a> {
     pub results: &'a Results,
 }
 
-/// The JSON Schema of `results.json` ([`Document`]), as the bench writes it (a field skipped
-/// when empty is not required).
+/// The JSON Schema of `results.json` ([`Document`]), as the bench writes it.
 pub fn schema() -> schemars::Schema {
     schemars::generate::SchemaSettings::default()
         .for_serialize()
@@ -49,10 +42,7 @@ pub fn schema() -> schemars::Schema {
         .into_root_schema_for::<Document<'static>>()
 }
 
-/// Writes `results.json` and `results.schema.json` into `out`.
-///
-/// # Errors
-/// When the files cannot be written.
+/// Writes `results.json` and `results.schema.json` into `out` (errors: when they cannot be).
 pub fn write(results: &Results, out: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     let doc = Document {
@@ -86,8 +76,7 @@ pub struct Results {
     pub product_env: Vec<String>,
     /// Throughput and latency of superpower, powersource and the references.
     pub e2e: Option<E2e>,
-    /// The cost of measuring the promises live: superpower with and without
-    /// `--no-promise-tracking`, same run.
+    /// superpower with and without `--no-promise-tracking`, same run.
     pub tracking: Option<Tracking>,
     /// nginx and HAProxy beside superpower, in front of the same powersources.
     pub peers: Option<Peers>,
@@ -97,8 +86,7 @@ pub struct Results {
     pub scaling: Option<Scaling>,
     /// The whole fleet down.
     pub lose_all: Option<LoseAll>,
-    /// Returning users for minutes while powersources are killed, frozen and restarted
-    /// (`bench --soak`; the other modes do not run it).
+    /// Returning users for minutes while powersources fail (`bench --soak` only).
     pub soak: Option<Soak>,
     /// `loader ingest` speed.
     pub ingest: Option<Ingest>,
@@ -144,8 +132,7 @@ pub struct Row {
     pub cpu_us_per_request: std::collections::BTreeMap<String, f64>,
 }
 
-/// The promise-tracking comparison: maximum throughput of superpower as shipped ("on") and with
-/// `--no-promise-tracking` ("off"), interleaved rounds, same users, same powersources.
+/// Maximum throughput of superpower as shipped ("on") and `--no-promise-tracking` ("off").
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Tracking {
     /// Rounds (each one run per side).
@@ -222,8 +209,7 @@ pub struct Peers {
     pub same_character: Vec<PeerRun>,
     /// Maximum throughput with oha (one cookie, closed loop): each front end's median round.
     pub max: Vec<PeerRun>,
-    /// The paired rounds of `max`: in each, every front end measured once, one after the other
-    /// (the order reversed every other round, so a drifting machine favours none).
+    /// The paired rounds of `max` (every front end once each, the order reversed every other).
     pub max_rounds: Vec<PairedRound>,
     /// Constant rates with the generator (rotating users, each one's character checked).
     pub rates: Vec<PeerRun>,
@@ -250,8 +236,7 @@ pub struct PairedRound {
     pub nginx_p99_ms: f64,
 }
 
-/// The median of the paired rounds' req/s ratios and of their p99s (superpower's, nginx's);
-/// `None` without rounds.
+/// The medians of the rounds' req/s ratios and p99s (superpower's, nginx's); `None` without.
 pub fn paired_medians(rounds: &[PairedRound]) -> Option<(f64, f64, f64)> {
     let of = |f: fn(&PairedRound) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
     (!rounds.is_empty()).then(|| {
@@ -300,16 +285,14 @@ pub struct PeerFailover {
     pub changed_users: usize,
 }
 
-/// How cost grows: superpower with more powersources, with more distinct users, and with a
-/// second replica.
+/// How cost grows: with more powersources, more distinct users, a second replica.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Scaling {
     /// One fresh fleet per size.
     pub instances: Vec<InstancesPoint>,
     /// One fresh front end of two replicas per count of users (in front of 3 powersources).
     pub users: Vec<UsersPoint>,
-    /// Maximum throughput of returning users on one replica, then spread over both (the first
-    /// users point's front end).
+    /// Returning users on one replica, then both (the first users point's front end).
     pub replicas: Vec<ReplicasRun>,
     /// The largest fleet again, found through one DNS name with all its addresses.
     pub dns: Option<DnsPoint>,
@@ -345,10 +328,8 @@ pub struct InstancesPoint {
     pub superpower_rss_mib: f64,
 }
 
-/// A fresh front end of two replicas (peers, one cookie key) asked by `users` distinct users,
-/// each once, through replica A (closed loop), then by as many others; then a sample of the
-/// first asked again (their cookies recorded), every powersource killed, and the sample asked
-/// on each replica.
+/// `users` distinct users once each through replica A of a fresh front end of two, then as
+/// many others; a sample of the first back with their cookies on each, every powersource dead.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct UsersPoint {
     /// Distinct users.
@@ -359,14 +340,11 @@ pub struct UsersPoint {
     pub p99_ms: f64,
     /// Its failures.
     pub errors: u64,
-    /// Each replica's RSS before the pass (after a warm-up on 10,000 other users), after it and
-    /// after a second pass of as many other users: A took both, B none of them.
+    /// Each replica's RSS before the pass (warmed up), after it and after a second pass.
     pub rss: Vec<ReplicaRss>,
-    /// A's RSS growth over the first pass, bytes per distinct user: what is kept per user, and
-    /// the warm-up of what is not (allocator arenas, buffers).
+    /// A's RSS growth over the first pass, bytes per user (what is kept, and warm-up).
     pub first_bytes_per_user: f64,
-    /// A's RSS growth over the second pass, bytes per distinct user: what is kept per user (0 is
-    /// the goal: nothing is).
+    /// A's RSS growth over the second pass, bytes per user: what is kept (the goal: 0).
     pub bytes_per_user: f64,
     /// Returning users sampled, spread evenly over the pass.
     pub sampled: usize,
@@ -394,15 +372,13 @@ pub struct ReplicaRss {
 pub struct CookieSize {
     /// Its value, `ID.TAG`, bytes.
     pub value_bytes: usize,
-    /// The whole `Set-Cookie: …` header line with its CRLF, bytes, on an answer that sets it (a
-    /// new user's, or a changed character's).
+    /// The whole `Set-Cookie: …` header line with its CRLF, bytes.
     pub set_cookie_bytes: usize,
-    /// What it adds to every later request's `Cookie` header (`; superpower_last=VALUE`), bytes.
+    /// What it adds to every later request's `Cookie` header, bytes.
     pub request_bytes: usize,
 }
 
-/// Returning users (identity and signed cookie) asked once on one replica, every powersource
-/// dead.
+/// Returning users asked once on one replica, every powersource dead.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReturningRun {
     /// The replica asked.
@@ -456,8 +432,7 @@ pub struct Failover {
 /// The lose-all scenario.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct LoseAll {
-    /// Known users (their identity and signed `superpower_last` cookie): should all be 200,
-    /// degraded, with their superpower.
+    /// Known users (identity and signed cookie): should all be 200, degraded, their superpower.
     pub known: Report,
     /// Known users answered another superpower than theirs.
     pub changed_users: usize,
@@ -589,11 +564,9 @@ pub struct Memory {
     pub peak_rss_mib: f64,
 }
 
-/// The criterion benchmark of signing a user's `superpower_last` cookie (the `Set-Cookie` value
-/// of an answer that sets it): the signing cost the scaling section quotes.
+/// The criterion benchmark of signing the `superpower_last` cookie, quoted by the scaling section.
 pub const MICRO_SIGN: &str = "promises/sign";
-/// The one of reading and verifying it on a returning user's request, with the identity check
-/// (quoted beside it).
+/// The one of reading and verifying it with the identity check (quoted beside it).
 pub const MICRO_RECALL: &str = "promises/recall_tracked";
 
 /// One criterion benchmark.

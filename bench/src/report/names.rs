@@ -125,22 +125,50 @@ impl From<Process> for String {
     }
 }
 
-/// A fault the soak injects into one powersource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+/// A fault the soak injects into one powersource: a verb of the fault vocabulary
+/// (experiments/vocabulary.yaml), or `restart`, the lifecycle's stop then start.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// SIGKILL, then started again after a while down.
     Kill,
     /// SIGSTOP, then SIGCONT after a while: it accepts nothing and answers nothing meanwhile.
     Freeze,
+    /// Its port refuses connections and resets open ones (nftables: root only).
+    Partition,
+    /// Every packet to its port dropped: connects hang (nftables: root only).
+    Drop,
+    /// Killed and started again, again and again, ending down; then started.
+    Flap,
+    /// Every answer late, then cleared.
+    Slow,
+    /// A share of answers 500, then cleared.
+    Fail,
     /// SIGTERM (a graceful stop, as an orchestrator's rolling restart), then started again at
     /// once.
     Restart,
 }
 
 impl FaultKind {
-    /// Every kind, in the order the schedule draws them.
-    pub const ALL: [FaultKind; 3] = [FaultKind::Kill, FaultKind::Freeze, FaultKind::Restart];
+    /// The soak's faults unless told otherwise, in the order the schedule draws them (so a seed
+    /// gives the schedule it always gave).
+    pub const SOAK_DEFAULT: [FaultKind; 3] =
+        [FaultKind::Kill, FaultKind::Freeze, FaultKind::Restart];
+
+    /// The verb that ends it (experiments/vocabulary.yaml's `undo`); none for a restart, which
+    /// ends by itself.
+    pub fn undo(self) -> Option<&'static str> {
+        match self {
+            FaultKind::Kill | FaultKind::Flap => Some("start"),
+            FaultKind::Freeze => Some("thaw"),
+            FaultKind::Partition => Some("heal"),
+            FaultKind::Drop => Some("undrop"),
+            FaultKind::Slow | FaultKind::Fail => Some("clear"),
+            FaultKind::Restart => None,
+        }
+    }
 }
 
 /// `Display` as the serde name, for the names the logs print: the text is stated once.
@@ -171,5 +199,27 @@ mod tests {
         let json = |v| serde_json::to_string(&v).unwrap();
         assert_eq!(json(Process::Powersource(2)), "\"powersource-2\"");
         assert_eq!(json(Process::Replica('B')), "\"superpower-b\"");
+    }
+
+    #[test]
+    fn the_fault_kinds_are_the_vocabulary_s_verbs_with_its_undos() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../experiments/vocabulary.yaml"
+        );
+        let yaml = std::fs::read_to_string(path).unwrap();
+        for k in <FaultKind as clap::ValueEnum>::value_variants() {
+            let name = k.to_string();
+            if *k == FaultKind::Restart {
+                assert!(yaml.contains("\n  stop:\n") && yaml.contains("\n  start:\n"));
+                continue;
+            }
+            let entry = yaml
+                .split_once(&format!("\n  {name}:\n"))
+                .unwrap_or_else(|| panic!("{name} is not in the vocabulary"))
+                .1;
+            let undo = entry.lines().find_map(|l| l.trim().strip_prefix("undo: "));
+            assert_eq!(undo, k.undo(), "{name}");
+        }
     }
 }

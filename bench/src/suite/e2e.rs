@@ -1,17 +1,17 @@
 //! The end-to-end scenario: maximum throughput (interleaved rounds, best of each) and constant
-//! rates, of superpower, powersource alone and the references, with the generator and with oha;
+//! rates of superpower, powersource alone and the references, with the generator and with oha;
 //! each run charged the CPU time of the processes that served it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 use http::StatusCode;
 
-use super::fleet::Fleet;
+use super::fleet::{get, measure, Fleet};
 use super::progress::step;
 use super::timing::{Timing, LOW_RATE_CONNECTIONS, MAX_CONNECTIONS, RATES, RATE_CONNECTIONS};
-use super::users::cookies;
 use crate::load::{self, Plan, Report, Rotation};
 use crate::oha;
 use crate::procs::Proc;
@@ -19,44 +19,22 @@ use crate::report::{E2e, Row, System, Tool};
 
 /// Powersource paths of real characters, found through `/assignments/{key}`.
 async fn character_paths(ps: &Proc) -> anyhow::Result<Vec<String>> {
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
     let mut ids = std::collections::BTreeSet::new();
     for i in 0..100 {
-        let uri: http::Uri = format!("http://{}/assignments/bench-{i}", ps.addr).parse()?;
-        let resp = client.get(uri).await?;
-        let status = resp.status();
-        let body = http_body_util::BodyExt::collect(resp.into_body())
-            .await?
-            .to_bytes();
+        let (status, body) = get(ps.addr, &format!("/assignments/bench-{i}")).await?;
         ensure!(
             status == StatusCode::OK,
             "/assignments/bench-{i} answered {status}"
         );
         let v: serde_json::Value = serde_json::from_slice(&body)?;
-        let id = v
-            .get("id")
-            .and_then(serde_json::Value::as_u64)
-            .context("an assignment without an id")?;
-        ids.insert(id);
+        let id = v.get("id").and_then(serde_json::Value::as_u64);
+        ids.insert(id.context("an assignment without an id")?);
     }
-    Ok(ids
-        .into_iter()
-        .map(|id| format!("/characters/{id}"))
-        .collect())
+    Ok(ids.iter().map(|id| format!("/characters/{id}")).collect())
 }
 
-fn check(failures: &mut Vec<String>, what: &str, r: &Report) {
-    if r.failures() > 0 {
-        failures.push(format!("{what}: {}", r.failure_summary()));
-    } else if r.requests == 0 {
-        failures.push(format!("{what}: no request was made"));
-    }
-}
-
-/// The processes that serve `system`'s requests (whose CPU time a run is charged).
-fn processes(fleet: &Fleet, system: System) -> Vec<&Proc> {
+/// The processes that serve `system`'s requests, the one loaded first.
+fn serving(fleet: &Fleet, system: System) -> Vec<&Proc> {
     match system {
         System::OneTier => vec![&fleet.one],
         System::TwoTier => vec![&fleet.two, &fleet.one],
@@ -67,35 +45,32 @@ fn processes(fleet: &Fleet, system: System) -> Vec<&Proc> {
     }
 }
 
-/// Runs one load (`run`) against `system`, charging it the CPU time its processes used.
-async fn measure(
+/// One run against `system` as a row; failures (or no request at all) go to `failures`.
+async fn row<E>(
     fleet: &Fleet,
-    system: System,
-    tool: Tool,
+    (system, tool): (System, Tool),
     failures: &mut Vec<String>,
-    run: impl std::future::Future<Output = anyhow::Result<Report>>,
-) -> anyhow::Result<Row> {
-    let procs = processes(fleet, system);
-    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
-    let report = run.await?;
-    let what = match report.rate {
+    load: impl Future<Output = Result<Report, E>>,
+) -> anyhow::Result<Row>
+where
+    anyhow::Error: From<E>,
+{
+    let m = measure(&serving(fleet, system), load).await?;
+    let what = match m.report.rate {
         Some(rate) => format!("{rate} req/s with the {tool}, {system}"),
         None => format!("max throughput with the {tool}, {system}"),
     };
-    check(failures, &what, &report);
-    let mut cpu = std::collections::BTreeMap::new();
-    for (p, b) in procs.iter().zip(before) {
-        if let (Some(b), Some(a)) = (b, p.cpu_ticks()) {
-            let us = (a - b) as f64 * crate::procs::MICROS_PER_TICK / report.requests.max(1) as f64;
-            cpu.insert(p.name().to_owned(), us);
-        }
+    if m.report.failures() > 0 {
+        failures.push(format!("{what}: {}", m.report.failure_summary()));
+    } else if m.report.requests == 0 {
+        failures.push(format!("{what}: no request was made"));
     }
     Ok(Row {
         system,
         tool,
-        server_cpu_us_per_request: cpu.values().sum(),
-        cpu_us_per_request: cpu,
-        report,
+        server_cpu_us_per_request: m.cpu_total(),
+        cpu_us_per_request: m.cpu,
+        report: m.report,
     })
 }
 
@@ -107,44 +82,32 @@ pub(super) async fn e2e(
     users: &Arc<Vec<HeaderValue>>,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<E2e> {
-    let ps_paths = Arc::new(
-        character_paths(&fleet.powersources[0])
-            .await
-            .context("finding character ids")?,
-    );
-    let one_cookie = users[0].to_str()?.to_owned();
-    let systems: [(System, std::net::SocketAddr); 4] = [
-        (System::OneTier, fleet.one.addr),
-        (System::TwoTier, fleet.two.addr),
-        (System::Superpower, fleet.superpower.addr),
-        (System::Powersource, fleet.powersources[0].addr),
+    let paths = character_paths(&fleet.powersources[0]).await;
+    let paths = Arc::new(paths.context("finding character ids")?);
+    let cookie = users[0].to_str()?.to_owned();
+    let systems = [
+        System::OneTier,
+        System::TwoTier,
+        System::Superpower,
+        System::Powersource,
     ];
-    // oha sends one fixed request: one cookie, one character id
-    let oha_targets = [
-        (System::OneTier, fleet.one.addr, "/".to_owned(), None),
-        (System::TwoTier, fleet.two.addr, "/".to_owned(), None),
-        (
-            System::Superpower,
-            fleet.superpower.addr,
-            "/".to_owned(),
-            Some(one_cookie.as_str()),
-        ),
-        (
-            System::Powersource,
-            fleet.powersources[0].addr,
-            ps_paths[0].clone(),
-            None,
-        ),
-    ];
-    let plan_for = |system, addr, conns, dur, rate| {
-        let mut p = Plan::new(addr, "/", conns, dur);
-        p.rotation = if system == System::Powersource {
-            Rotation::Paths(ps_paths.clone())
-        } else {
-            cookies(users)
-        };
-        p.rate = rate;
+    let addr = |s| serving(fleet, s)[0].addr;
+    // the generator rotates users (powersource: character paths)
+    let plan = |s, connections, duration| {
+        let mut p = Plan::new(addr(s), "/", connections, duration).users(users);
+        if s == System::Powersource {
+            p.rotation = Rotation::Paths(paths.clone());
+        }
         p
+    };
+    // oha sends one fixed request: one cookie, one character id
+    let oha = |s, connections, duration, rate| {
+        let (path, cookie) = match s {
+            System::Powersource => (paths[0].as_str(), None),
+            System::Superpower => ("/", Some(cookie.as_str())),
+            _ => ("/", None),
+        };
+        oha::run(addr(s), path, cookie, connections, duration, rate)
     };
     let mut e = E2e {
         users: users.len(),
@@ -154,13 +117,12 @@ pub(super) async fn e2e(
     };
     // Interleaved rounds, best of each: a burst of other work on the machine then hurts one
     // round of one system, not the comparison.
-    let mut best: Vec<Option<Row>> = systems.iter().map(|_| None).collect();
+    let mut best: [Option<Row>; 4] = Default::default();
     for round in 1..=t.max_rounds {
-        for (i, &(system, addr)) in systems.iter().enumerate() {
-            step(&format!("max throughput, round {round}: {system}"));
-            let plan = plan_for(system, addr, MAX_CONNECTIONS, t.max, None);
-            let run = async { Ok(load::run(plan).await?) };
-            let row = measure(fleet, system, Tool::Generator, failures, run).await?;
+        for (i, s) in systems.into_iter().enumerate() {
+            step(&format!("max throughput, round {round}: {s}"));
+            let run = load::run(plan(s, MAX_CONNECTIONS, t.max));
+            let row = row(fleet, (s, Tool::Generator), failures, run).await?;
             if best[i]
                 .as_ref()
                 .is_none_or(|b| row.report.rps > b.report.rps)
@@ -170,20 +132,14 @@ pub(super) async fn e2e(
         }
     }
     e.max.extend(best.into_iter().flatten());
-    for (system, addr, path, cookie) in &oha_targets {
-        step(&format!("max throughput with oha: {system}"));
-        let run = async { Ok(oha::run(*addr, path, *cookie, MAX_CONNECTIONS, t.max, None).await?) };
-        e.max
-            .push(measure(fleet, *system, Tool::Oha, failures, run).await?);
+    for s in systems {
+        step(&format!("max throughput with oha: {s}"));
+        let run = oha(s, MAX_CONNECTIONS, t.max, None);
+        e.max.push(row(fleet, (s, Tool::Oha), failures, run).await?);
     }
     let rps = |s| e.find(s, Tool::Generator, None).map_or(0.0, |r| r.rps);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let (one, two, sp, ps) = (
-        rps(System::OneTier),
-        rps(System::TwoTier),
-        rps(System::Superpower),
-        rps(System::Powersource),
-    );
+    let [one, two, sp, ps] = systems.map(rps);
     e.superpower_vs_two_tier = ratio(sp, two);
     e.superpower_vs_one_tier = ratio(sp, one);
     e.powersource_vs_one_tier = ratio(ps, one);
@@ -192,37 +148,26 @@ pub(super) async fn e2e(
         .max(RATES[1]);
 
     for rate in [RATES[0], RATES[1], e.high_rate] {
-        for (system, addr) in systems {
-            if system == System::Powersource && rate != RATES[1] {
+        for s in systems {
+            if s == System::Powersource && rate != RATES[1] {
                 continue;
             }
-            step(&format!("{rate} req/s: {system}"));
-            let conns = if rate <= RATES[0] {
+            step(&format!("{rate} req/s: {s}"));
+            let c = if rate <= RATES[0] {
                 LOW_RATE_CONNECTIONS
             } else {
                 RATE_CONNECTIONS
             };
-            let plan = plan_for(system, addr, conns, t.rate, Some(rate));
-            let run = async { Ok(load::run(plan).await?) };
+            let run = load::run(plan(s, c, t.rate).at(rate));
             e.rates
-                .push(measure(fleet, system, Tool::Generator, failures, run).await?);
+                .push(row(fleet, (s, Tool::Generator), failures, run).await?);
         }
     }
-    for (system, addr, path, cookie) in &oha_targets {
-        step(&format!("{} req/s with oha: {system}", RATES[1]));
-        let run = async {
-            Ok(oha::run(
-                *addr,
-                path,
-                *cookie,
-                RATE_CONNECTIONS,
-                t.rate,
-                Some(RATES[1]),
-            )
-            .await?)
-        };
+    for s in systems {
+        step(&format!("{} req/s with oha: {s}", RATES[1]));
+        let run = oha(s, RATE_CONNECTIONS, t.rate, Some(RATES[1]));
         e.rates
-            .push(measure(fleet, *system, Tool::Oha, failures, run).await?);
+            .push(row(fleet, (s, Tool::Oha), failures, run).await?);
     }
     Ok(e)
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http::header::HeaderValue;
@@ -14,8 +14,9 @@ use super::programs::{bin, run_logged};
 use super::timing::{
     Timing, AFTER_FAILOVER_LIMIT, FAILOVER_RATE, PROBE_USERS, PRODUCT_READY, RATE_CONNECTIONS,
 };
-use super::users::{cookies, every_user_once};
-use crate::load::{self, Names, Plan};
+use super::users::every_user_once;
+use crate::load::{self, Names, Plan, Report};
+use crate::procs::Proc;
 use crate::report::Failover;
 
 /// `superpower probe identity` against `addr` (records `state` the first time, checks it
@@ -39,6 +40,34 @@ async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyh
         .is_ok())
 }
 
+/// A load with a powersource SIGKILLed in it: when, and the load's report.
+pub(super) struct Window {
+    pub(super) start: Instant,
+    pub(super) kill_at: Duration,
+    pub(super) restart_at: Duration,
+    pub(super) load: Report,
+}
+
+/// Runs `plan`, SIGKILLs `victim` `t.kill_at` into it and starts it again at `t.restart_at`.
+pub(super) async fn window(victim: &mut Proc, plan: Plan, t: &Timing) -> anyhow::Result<Window> {
+    let start = Instant::now();
+    let load = tokio::spawn(load::run(plan));
+    tokio::time::sleep_until((start + t.kill_at).into()).await;
+    victim.inject(&["kill"]).await?;
+    let kill_at = start.elapsed();
+    tokio::time::sleep_until((start + t.restart_at).into()).await;
+    // when the start began, as when it was a spawn (the engine's start returns once healthy)
+    let restart_at = start.elapsed();
+    victim.inject(&["start"]).await?;
+    let load = load.await.context("the load task")??;
+    Ok(Window {
+        start,
+        kill_at,
+        restart_at,
+        load,
+    })
+}
+
 /// Runs the failover scenario (powersource 2 is the one killed).
 pub(super) async fn failover(
     opts: &Options,
@@ -52,39 +81,31 @@ pub(super) async fn failover(
     let _ = std::fs::remove_file(&state);
     let probe_before = probe(opts, sp, &state).await?;
 
-    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.failover);
-    plan.rate = Some(FAILOVER_RATE);
-    plan.rotation = cookies(users);
-    plan.names = Names::Check(names.clone());
-    let start = Instant::now();
-    let load = tokio::spawn(load::run(plan));
-    tokio::time::sleep_until((start + t.kill_at).into()).await;
-    let victim = &mut fleet.powersources[1];
-    victim.kill();
-    let kill_at = start.elapsed();
-    tokio::time::sleep_until((start + t.restart_at).into()).await;
-    victim.restart()?;
-    let restart_at = start.elapsed();
-    let window = load.await.context("the load task")??;
+    let plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.failover).at(FAILOVER_RATE);
+    let w = window(
+        &mut fleet.powersources[1],
+        plan.users(users).check(names),
+        t,
+    )
+    .await?;
     fleet
         .superpower
         .wait_ready("/health", ring_is(3), PRODUCT_READY)
         .await
         .context("superpower did not take the restarted powersource back")?;
-    let back_on_ring = start.elapsed() - restart_at;
+    let back_on_ring = w.start.elapsed() - w.restart_at;
 
     let plan = every_user_once(sp, users, Names::Check(names.clone()), AFTER_FAILOVER_LIMIT);
     let after = load::run(plan).await?;
     let probe_after = probe(opts, sp, &state).await?;
-    let mut changed = window.changed_users.clone();
-    changed.extend(&after.changed_users);
+    let changed = w.load.changed_users.union(&after.changed_users).count();
     Ok(Failover {
         rate: FAILOVER_RATE,
-        kill_at_s: kill_at.as_secs_f64(),
-        restart_at_s: restart_at.as_secs_f64(),
+        kill_at_s: w.kill_at.as_secs_f64(),
+        restart_at_s: w.restart_at.as_secs_f64(),
         back_on_ring_s: back_on_ring.as_secs_f64(),
-        changed_users: changed.len(),
-        window,
+        changed_users: changed,
+        window: w.load,
         after,
         probe_ok: probe_before && probe_after,
     })

@@ -2,25 +2,26 @@
 //! front (the [`Product`], which the soak loads alone), and the one-tier and two-tier
 //! references.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use bytes::Bytes;
+use http::StatusCode;
 
 use super::options::Options;
 use super::programs::{bin, run_logged};
 use super::timing::{PRODUCT_READY, REFERENCE_READY};
-use crate::procs::{free_addr, Proc};
+use crate::load::Report;
+use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
 use crate::report::Process;
 
-/// The admin token of the powersources the benchmark starts (the peers scenario slows one
-/// through `/admin/faults`), and of the replicas of the scaling scenario (peers ask each other
-/// with it).
+/// The admin token of the powersources (the peers scenario slows one) and of the replicas.
 pub(super) const ADMIN_TOKEN: &str = "bench-admin-token";
 
-/// The `--cookie-key` of every superpower the benchmark starts (hex, 32 bytes): a returning
-/// user's signed `superpower_last` cookie verifies on each of them, as on the replicas of one
-/// front end, so no superpower signs again what another one signed.
+/// The `--cookie-key` of every superpower started: a user's signed cookie verifies on each.
 pub(super) const COOKIE_KEY: &str =
     "62656e63682d636f6f6b69652d6b65792d6f662d7468652d62656e63682d2d21";
 
@@ -62,33 +63,19 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
         powersources,
         superpower,
     } = start_product(opts, logs).await?;
-    let refs = bin(opts, "bench-ref")?;
-    let a1 = free_addr()?;
-    let mut one = Proc::spawn(
-        &Process::OneTierReference.to_string(),
-        &refs,
-        &["one".into(), "--listen".into(), a1.to_string()],
-        &[],
-        a1,
-        logs,
-    )?;
-    one.wait_ready("/", |_| true, REFERENCE_READY).await?;
-    let a2 = free_addr()?;
-    let mut two = Proc::spawn(
-        &Process::TwoTierReference.to_string(),
-        &refs,
-        &[
-            "two".into(),
-            "--listen".into(),
-            a2.to_string(),
-            "--back".into(),
-            format!("http://{a1}/"),
-        ],
-        &[],
-        a2,
-        logs,
-    )?;
-    two.wait_ready("/", |_| true, REFERENCE_READY).await?;
+    let refs = &bin(opts, "bench-ref")?;
+    let reference = |process: Process, args: Vec<String>| async move {
+        let addr = free_addr()?;
+        let listen = ["--listen".to_owned(), addr.to_string()];
+        let args: Vec<String> = args.into_iter().chain(listen).collect();
+        let mut p = Proc::spawn(&process.to_string(), refs, &args, &[], addr, logs)?;
+        p.wait_ready("/", |_| true, REFERENCE_READY).await?;
+        anyhow::Ok(p)
+    };
+    let one = reference(Process::OneTierReference, vec!["one".into()]).await?;
+    let back = format!("http://{}/", one.addr);
+    let two_args = vec!["two".into(), "--back".into(), back];
+    let two = reference(Process::TwoTierReference, two_args).await?;
     Ok(Fleet {
         powersources,
         superpower,
@@ -100,15 +87,14 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
 /// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
 /// until each is ready (superpower: all 3 powersources on its ring).
 pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
-    start_product_of(opts, logs, 3, &[]).await
+    start_product_of(opts, logs, 3).await
 }
 
-/// As [`start_product`] with `n` powersources, and `extra` arguments for superpower.
+/// As [`start_product`] with `n` powersources.
 pub(super) async fn start_product_of(
     opts: &Options,
     logs: &Path,
     n: usize,
-    extra: &[String],
 ) -> anyhow::Result<Product> {
     let stores = opts.out.join("stores");
     let _ = std::fs::remove_dir_all(&stores);
@@ -132,8 +118,7 @@ pub(super) async fn start_product_of(
         .map(|i| Process::Powersource(i).to_string())
         .collect();
     let powersources = start_powersources(opts, logs, &addrs, &store_paths, &names).await?;
-    let superpower =
-        start_superpower(opts, logs, Process::Superpower, &powersources, extra).await?;
+    let superpower = start_superpower(opts, logs, Process::Superpower, &powersources, &[]).await?;
     Ok(Product {
         powersources,
         superpower,
@@ -197,6 +182,8 @@ pub(super) async fn start_powersources(
     names: &[String],
 ) -> anyhow::Result<Vec<Proc>> {
     let ps_bin = bin(opts, "powersource")?;
+    // the fault engine's slow, fail and clear call /admin/faults with the token it finds here
+    crate::procs::fleet_env(logs, ADMIN_TOKEN)?;
     let mut powersources = Vec::new();
     for ((addr, store), name) in addrs.iter().zip(stores).zip(names) {
         let args = vec![
@@ -243,4 +230,50 @@ fn health_field(body: &str, field: &str) -> Option<u64> {
         .ok()?
         .get(field)?
         .as_u64()
+}
+
+/// A load run and the CPU time each process serving it used, µs per request, by name.
+pub(super) struct Measured {
+    pub(super) report: Report,
+    pub(super) cpu: BTreeMap<String, f64>,
+}
+
+impl Measured {
+    /// The CPU time of all of them, µs per request.
+    pub(super) fn cpu_total(&self) -> f64 {
+        self.cpu.values().sum()
+    }
+}
+
+/// Runs `load`, charging it the CPU time `procs` used meanwhile.
+pub(super) async fn measure<E>(
+    procs: &[&Proc],
+    load: impl Future<Output = Result<Report, E>>,
+) -> anyhow::Result<Measured>
+where
+    anyhow::Error: From<E>,
+{
+    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
+    let report = load.await?;
+    let per_tick = MICROS_PER_TICK / report.requests.max(1) as f64;
+    let cpu = procs
+        .iter()
+        .zip(before)
+        .filter_map(|(p, b)| {
+            let used = p.cpu_ticks()?.saturating_sub(b?);
+            Some((p.name().to_owned(), used as f64 * per_tick))
+        })
+        .collect();
+    Ok(Measured { report, cpu })
+}
+
+/// `GET http://{addr}{path}`: the status and the whole body.
+pub(super) async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let resp = client.get(format!("http://{addr}{path}").parse()?).await?;
+    let status = resp.status();
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await?;
+    Ok((status, body.to_bytes()))
 }

@@ -10,8 +10,7 @@ use http::StatusCode;
 
 use super::fleet::Fleet;
 use super::timing::{Timing, FAILOVER_RATE, RATE_CONNECTIONS, UNKNOWN_RATE};
-use super::users::cookies;
-use crate::load::{self, Names, Plan};
+use crate::load::{self, Plan};
 use crate::report::LoseAll;
 
 /// Runs the lose-all scenario (the powersources stay down).
@@ -22,18 +21,14 @@ pub(super) async fn lose_all(
     names: &Arc<Vec<String>>,
 ) -> anyhow::Result<LoseAll> {
     for p in &mut fleet.powersources {
-        p.kill();
+        p.inject(&["kill"]).await?;
     }
     let sp = fleet.superpower.addr;
-    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);
-    plan.rate = Some(FAILOVER_RATE);
-    plan.rotation = cookies(users);
-    plan.names = Names::Check(names.clone());
-    let known = load::run(plan).await?;
-    let mut plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);
-    plan.rate = Some(UNKNOWN_RATE);
-    plan.expect = StatusCode::SERVICE_UNAVAILABLE;
-    let unknown = load::run(plan).await?;
+    let plan = || Plan::new(sp, "/", RATE_CONNECTIONS, t.lose_all);
+    let known = load::run(plan().at(FAILOVER_RATE).users(users).check(names)).await?;
+    let mut unknown = plan().at(UNKNOWN_RATE);
+    unknown.expect = StatusCode::SERVICE_UNAVAILABLE;
+    let unknown = load::run(unknown).await?;
     if known.requests == 0 || unknown.requests == 0 {
         bail!("no request was made");
     }

@@ -1,31 +1,21 @@
 //! The scenarios, in the order they run: ingest, the fleet and the references up, end to end,
-//! promise tracking on vs off, the peers (nginx and HAProxy beside superpower), failover, lose
-//! all, memory, scaling, micro-benchmarks (read from criterion's output), then the targets. With
-//! [`Options::soak`] the soak runs instead, alone; with [`Options::only_scaling`], scaling alone;
-//! with [`Options::only_peers`], ingest, the fleet and the peers' saturation runs alone.
+//! promise tracking on vs off, the peers, failover, lose all, memory, scaling, micro-benchmarks
+//! (read from criterion's output), then the targets; or the soak alone, scaling alone
+//! (`--only-scaling`) or the peers' saturation runs alone (`--only-peers`). One module each;
+//! what they share: `options`, `timing`, `fleet` (the processes, [`fleet::measure`]), `users`,
+//! `programs`, `machine` and `progress`.
 //!
 //! A scenario that cannot run, a load run with failures where none are expected, or an identity
 //! change is recorded in [`Results::failures`] (the command then fails); a missed target is only
 //! a figure.
-//!
-//! # Layout
-//! [`run`] (here) runs the scenarios in order and collects their results. Each scenario has its
-//! module: `ingest`, `e2e` (maximum throughput and constant rates), `tracking` (the cost of
-//! measuring the promises: on vs off, same run), `peers`, `failover`, `lose_all`, `memory`,
-//! `scaling` (powersources, users, replicas, DNS membership), `micro`, `soak` (with its fault
-//! schedule and RSS verdict); `targets` judges the results. What they share: `options` (how the
-//! suite runs), `timing` (durations, rates and sizes of each mode), `fleet` (the processes
-//! loaded), `users` (the fixed users, their superpowers and the cookies they come back with),
-//! `programs` (the release binaries), `machine` (what it ran on) and `progress` (the progress
-//! lines).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::load;
 use crate::report::{Mode, Results};
 
-mod ab;
 mod e2e;
 mod failover;
 mod fleet;
@@ -52,12 +42,36 @@ pub use timing::{MAX_CONNECTIONS, SOAK_FULL, SOAK_MIN, SOAK_SEED};
 use progress::step;
 use timing::Timing;
 
+/// `r`'s value, with its failures (`of`) added to `failures`; or `None`, and why as a failure.
+fn kept<T>(
+    failures: &mut Vec<String>,
+    what: &str,
+    r: anyhow::Result<T>,
+    of: impl Fn(&T) -> Vec<String>,
+) -> Option<T> {
+    match r {
+        Ok(v) => {
+            failures.extend(of(&v));
+            Some(v)
+        }
+        Err(e) => {
+            failures.push(format!("{what}: {e:#}"));
+            None
+        }
+    }
+}
+
+/// No failures besides the scenario's error.
+fn none<T>(_: &T) -> Vec<String> {
+    Vec::new()
+}
+
 /// Runs every scenario (or the soak alone) and judges the targets.
 pub async fn run(opts: &Options) -> Results {
     let t0 = Instant::now();
     let t = Timing::of(opts.smoke);
     let mut res = Results {
-        mode: Mode::of(opts.smoke, opts.soak.is_some()),
+        mode: Mode::of(opts.smoke, opts.soak().is_some()),
         started: httpdate::fmt_http_date(SystemTime::now()),
         machine: machine::machine(&opts.rustc),
         product_env: opts
@@ -75,7 +89,7 @@ pub async fn run(opts: &Options) -> Results {
         return res;
     }
 
-    if let Some(length) = opts.soak {
+    if let Some(length) = opts.soak() {
         match soak::soak(opts, &logs, length, opts.soak_seed).await {
             Ok(s) => {
                 res.failures.extend(soak::failures(&s));
@@ -87,146 +101,81 @@ pub async fn run(opts: &Options) -> Results {
         return res;
     }
 
-    if opts.only_scaling {
-        let ids = Arc::new(load::identities(t.users, 2024));
-        step("scaling: powersources, distinct users and replicas (alone)");
-        run_scaling(opts, &t, &ids, &logs, &mut res).await;
-        read_micro(opts, &mut res);
-        finish(&mut res, t0);
-        return res;
+    let ids = Arc::new(load::identities(t.users, 2024));
+    if !opts.only_scaling {
+        fleet_scenarios(opts, &t, &ids, &logs, &mut res).await;
     }
+    if !opts.only_peers {
+        step("scaling: powersources, distinct users and replicas");
+        let s = scaling::scaling(opts, &t, &ids, &logs).await;
+        let of = |s: &crate::report::Scaling| {
+            s.failures.iter().map(|f| format!("scaling: {f}")).collect()
+        };
+        res.scaling = kept(&mut res.failures, "scaling", s, of);
+        if let Some(dir) = &opts.criterion_dir {
+            // the scaling section quotes the signing cost from them
+            res.micro = kept(
+                &mut res.failures,
+                "micro-benchmarks",
+                micro::micro(dir),
+                none,
+            )
+            .unwrap_or_default();
+        }
+    }
+    finish(&mut res, t0);
+    res
+}
 
+/// Ingest, then the scenarios of the fleet (3 powersources, superpower, the references) and its
+/// recorded users; with `--only-peers`, the peers' saturation runs alone.
+async fn fleet_scenarios(
+    opts: &Options,
+    t: &Timing,
+    ids: &Arc<Vec<http::HeaderValue>>,
+    logs: &Path,
+    res: &mut Results,
+) {
+    let failures = &mut res.failures;
     step("ingest");
-    match ingest::ingest(opts, &t).await {
-        Ok(i) => res.ingest = Some(i),
-        Err(e) => res.failures.push(format!("ingest: {e:#}")),
-    }
+    res.ingest = kept(failures, "ingest", ingest::ingest(opts, t).await, none);
 
     step("starting 3 powersources, superpower and the two references");
-    let mut fleet = match fleet::start(opts, &logs).await {
-        Ok(f) => f,
-        Err(e) => {
-            res.failures.push(format!("cannot start the fleet: {e:#}"));
-            finish(&mut res, t0);
-            return res;
-        }
+    let fleet = fleet::start(opts, logs).await;
+    let Some(mut fleet) = kept(failures, "cannot start the fleet", fleet, none) else {
+        return;
     };
-
-    let ids = Arc::new(load::identities(t.users, 2024));
     step(&format!(
         "recording the superpower and the cookies of {} users",
         ids.len()
     ));
     // from here on the users come back as a browser does: their identity and the signed
     // `superpower_last` cookie their first answer set
-    let (users, names) = match users::record(fleet.superpower.addr, &ids).await {
-        Ok(r) => (Arc::new(r.returning), Arc::new(r.names)),
-        Err(e) => {
-            res.failures.push(format!("cannot record the users: {e:#}"));
-            finish(&mut res, t0);
-            return res;
-        }
+    let recorded = users::record(fleet.superpower.addr, ids).await;
+    let Some(recorded) = kept(failures, "cannot record the users", recorded, none) else {
+        return;
     };
+    let (users, names) = (Arc::new(recorded.returning), Arc::new(recorded.names));
 
-    if opts.only_peers {
-        step("peers: saturation only");
-        run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
-        res.memory = memory::peak(&fleet);
-        drop(fleet);
-        finish(&mut res, t0);
-        return res;
+    if !opts.only_peers {
+        let e = e2e::e2e(&fleet, t, &users, failures).await;
+        res.e2e = kept(failures, "end to end", e, none);
+        step("promise tracking, on vs off");
+        let k = tracking::tracking(opts, &fleet, t, &users, logs, failures).await;
+        res.tracking = kept(failures, "promise tracking", k, none);
     }
-
-    match e2e::e2e(&fleet, &t, &users, &mut res.failures).await {
-        Ok(e) => res.e2e = Some(e),
-        Err(e) => res.failures.push(format!("end to end: {e:#}")),
-    }
-
-    step("promise tracking, on vs off");
-    match tracking::tracking(opts, &fleet, &t, &users, &logs, &mut res.failures).await {
-        Ok(k) => res.tracking = Some(k),
-        Err(e) => res.failures.push(format!("promise tracking: {e:#}")),
-    }
-
     step("peers: nginx and HAProxy in front of the same powersources");
-    run_peers(opts, &mut fleet, &t, &users, &names, &logs, &mut res).await;
-
-    step("failover");
-    match failover::failover(opts, &mut fleet, &t, &users, &names).await {
-        Ok(f) => {
-            res.failures.extend(failover::failures(&f));
-            res.failover = Some(f);
-        }
-        Err(e) => res.failures.push(format!("failover: {e:#}")),
+    let p = peers::peers(opts, &mut fleet, t, &users, &names, logs).await;
+    res.peers = kept(failures, "peers", p, peers::failures);
+    if !opts.only_peers {
+        step("failover");
+        let f = failover::failover(opts, &mut fleet, t, &users, &names).await;
+        res.failover = kept(failures, "failover", f, failover::failures);
+        step("lose all");
+        let l = lose_all::lose_all(&mut fleet, t, &users, &names).await;
+        res.lose_all = kept(failures, "lose all", l, lose_all::failures);
     }
-
-    step("lose all");
-    match lose_all::lose_all(&mut fleet, &t, &users, &names).await {
-        Ok(l) => {
-            res.failures.extend(lose_all::failures(&l));
-            res.lose_all = Some(l);
-        }
-        Err(e) => res.failures.push(format!("lose all: {e:#}")),
-    }
-
     res.memory = memory::peak(&fleet);
-    drop(fleet);
-
-    step("scaling: powersources, distinct users and replicas");
-    run_scaling(opts, &t, &ids, &logs, &mut res).await;
-
-    read_micro(opts, &mut res);
-    finish(&mut res, t0);
-    res
-}
-
-/// Reads criterion's estimates into `res` when the run has them (`--criterion-dir`; the
-/// scaling section quotes the signing cost from them).
-fn read_micro(opts: &Options, res: &mut Results) {
-    if let Some(dir) = &opts.criterion_dir {
-        match micro::micro(dir) {
-            Ok(m) => res.micro = m,
-            Err(e) => res.failures.push(format!("micro-benchmarks: {e:#}")),
-        }
-    }
-}
-
-/// Runs the peers scenario into `res` (its figures, or why it could not run).
-async fn run_peers(
-    opts: &Options,
-    fleet: &mut fleet::Fleet,
-    t: &Timing,
-    users: &Arc<Vec<http::HeaderValue>>,
-    names: &Arc<Vec<String>>,
-    logs: &std::path::Path,
-    res: &mut Results,
-) {
-    match peers::peers(opts, fleet, t, users, names, logs).await {
-        Ok(p) => {
-            res.failures.extend(peers::failures(&p));
-            res.peers = Some(p);
-        }
-        Err(e) => res.failures.push(format!("peers: {e:#}")),
-    }
-}
-
-/// Runs the scaling scenario into `res` (its figures and its points' failures, or why it could
-/// not run).
-async fn run_scaling(
-    opts: &Options,
-    t: &Timing,
-    ids: &Arc<Vec<http::HeaderValue>>,
-    logs: &std::path::Path,
-    res: &mut Results,
-) {
-    match scaling::scaling(opts, t, ids, logs).await {
-        Ok(s) => {
-            res.failures
-                .extend(s.failures.iter().map(|f| format!("scaling: {f}")));
-            res.scaling = Some(s);
-        }
-        Err(e) => res.failures.push(format!("scaling: {e:#}")),
-    }
 }
 
 /// Judges the targets and records how long the run took.

@@ -2,28 +2,26 @@
 //! powersources as superpower, and the three front ends measured side by side in the same run:
 //! the same character for every user, maximum throughput and p99 at saturation (oha, one
 //! cookie), p99 at constant rates (the generator, rotating users), one instance slowed by 2 s
-//! (a powersource latency fault), failover (the instance killed and restarted under a constant
+//! (`deploy/local/fault.sh slow`), failover (the instance killed and restarted under a constant
 //! rate) and lose all (every instance killed; they are started again afterwards).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{ensure, Context};
-use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use anyhow::Context;
+use http::header::HeaderValue;
 
-use super::fleet::{ring_is, Fleet, ADMIN_TOKEN};
+use super::failover::window;
+use super::fleet::{measure, ring_is, Fleet};
 use super::options::Options;
 use super::progress::step;
 use super::timing::{
     Timing, HELD_P99, MAX_CONNECTIONS, PEER_FAILOVER_RATES, PEER_RATES, PEER_SLOW_CONNECTIONS,
     PEER_SLOW_MS, PEER_SLOW_RATE, PRODUCT_READY, RATE_CONNECTIONS, REFERENCE_READY,
 };
-use super::users::{cookies, every_user_once};
+use super::users::every_user_once;
 use crate::load::{self, Names, Plan, Report};
 use crate::oha;
 use crate::peers::{self, NOBODY};
@@ -71,16 +69,10 @@ async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Run
         let addr = free_addr()?;
         let dir = opts.out.join("peers").join(process.to_string());
         let dir = std::path::absolute(&dir)?;
-        let launch = peers::prepare(peer, addr, &backs, &dir, user)
+        let (program, args) = peers::prepare(peer, addr, &backs, &dir, user)
             .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
-        let mut p = Proc::spawn_group(
-            &process.to_string(),
-            &launch.program,
-            &launch.args,
-            addr,
-            logs,
-            user,
-        )?;
+        let name = process.to_string();
+        let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
         p.wait_ready("/health", |_| true, REFERENCE_READY)
             .await
             .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
@@ -91,95 +83,39 @@ async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Run
     Ok(Running { nginx, haproxy })
 }
 
-/// Sets (`Some(latency)`) or clears the latency fault of the powersource at `addr`.
-async fn fault(addr: SocketAddr, latency_ms: Option<u64>) -> anyhow::Result<()> {
-    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    let (method, body) = match latency_ms {
-        Some(ms) => (Method::PUT, format!(r#"{{"latency_ms":{ms}}}"#)),
-        None => (Method::DELETE, String::new()),
-    };
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}/admin/faults"))
-        .header(AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))?;
-    let resp = client.request(req).await?;
-    let status = resp.status();
-    let body = resp.into_body().collect().await?.to_bytes();
-    ensure!(
-        status == StatusCode::OK,
-        "/admin/faults answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    Ok(())
-}
-
-/// Where `fe` listens, and the processes that serve its requests (charged their CPU time).
-fn serving<'a>(fe: FrontEnd, fleet: &'a Fleet, peers: &'a Running) -> (SocketAddr, Vec<&'a Proc>) {
+/// The processes that serve `fe`'s requests (charged their CPU time), the front end first.
+fn serving<'a>(fe: FrontEnd, fleet: &'a Fleet, peers: &'a Running) -> Vec<&'a Proc> {
     let front = match fe {
         FrontEnd::Superpower => &fleet.superpower,
         FrontEnd::Nginx => &peers.nginx,
         FrontEnd::Haproxy => &peers.haproxy,
     };
-    (
-        front.addr,
-        std::iter::once(front).chain(&fleet.powersources).collect(),
-    )
+    std::iter::once(front).chain(&fleet.powersources).collect()
 }
 
 /// Runs one load against `fe`, charging it the CPU time of the processes that served it.
-async fn measure(
+async fn run<E>(
     fe: FrontEnd,
     fleet: &Fleet,
     peers: &Running,
-    run: impl std::future::Future<Output = anyhow::Result<Report>>,
-) -> anyhow::Result<PeerRun> {
-    let (_, procs) = serving(fe, fleet, peers);
-    let before: Vec<Option<u64>> = procs.iter().map(|p| p.cpu_ticks()).collect();
-    let report = run.await?;
-    let mut ticks = 0;
-    let mut front_ticks = 0;
-    for (i, (p, b)) in procs.iter().zip(before).enumerate() {
-        if let (Some(b), Some(a)) = (b, p.cpu_ticks()) {
-            ticks += a.saturating_sub(b);
-            if i == 0 {
-                front_ticks = a.saturating_sub(b);
-            }
-        }
-    }
-    let per_request =
-        |t: u64| t as f64 * crate::procs::MICROS_PER_TICK / report.requests.max(1) as f64;
+    load: impl Future<Output = Result<Report, E>>,
+) -> anyhow::Result<PeerRun>
+where
+    anyhow::Error: From<E>,
+{
+    let procs = serving(fe, fleet, peers);
+    let m = measure(&procs, load).await?;
+    let (r, cpu) = (&m.report, m.cpu_total());
+    let front = m.cpu.get(procs[0].name()).copied().unwrap_or(0.0);
     step(&format!(
-        "peers: {fe}: {:.0} req/s, p99 {:.2} ms, CPU/request {:.1} µs (front end alone {:.1} µs)",
-        report.rps,
-        report.latency.p99_ms,
-        per_request(ticks),
-        per_request(front_ticks)
+        "peers: {fe}: {:.0} req/s, p99 {:.2} ms, CPU/request {cpu:.1} µs (front end alone {front:.1} µs)",
+        r.rps, r.latency.p99_ms
     ));
     Ok(PeerRun {
         front_end: fe,
-        server_cpu_us_per_request: per_request(ticks),
-        report,
+        server_cpu_us_per_request: cpu,
+        report: m.report,
     })
-}
-
-/// A constant-rate plan over every user at `addr`, checking each one's character.
-fn rate_plan(
-    addr: SocketAddr,
-    users: &Arc<Vec<HeaderValue>>,
-    names: &Arc<Vec<String>>,
-    connections: usize,
-    t: std::time::Duration,
-    rate: f64,
-) -> Plan {
-    let mut plan = Plan::new(addr, "/", connections, t);
-    plan.rate = Some(rate);
-    plan.rotation = cookies(users);
-    plan.names = Names::Check(names.clone());
-    plan
 }
 
 /// Waits until every powersource answers `/health` and superpower has the 3 on its ring.
@@ -222,14 +158,14 @@ pub(super) async fn peers(
     res.versions
         .insert(FrontEnd::Haproxy, version("haproxy").await);
 
+    let fronts = FrontEnd::ALL.map(|fe| serving(fe, fleet, &running)[0].addr);
+    let addr = move |fe: FrontEnd| fronts[fe as usize];
     // the same character for every user as superpower answers
     for fe in [FrontEnd::Nginx, FrontEnd::Haproxy] {
         step(&format!("peers: every user once through {fe}"));
-        let (addr, _) = serving(fe, fleet, &running);
-        let plan = every_user_once(addr, users, Names::Check(names.clone()), t.rate * 10);
-        let run = async { Ok(load::run(plan).await?) };
-        res.same_character
-            .push(measure(fe, fleet, &running, run).await?);
+        let plan = every_user_once(addr(fe), users, Names::Check(names.clone()), t.rate * 10);
+        let r = run(fe, fleet, &running, load::run(plan)).await?;
+        res.same_character.push(r);
     }
 
     // saturation: oha with one cookie, paired rounds (every front end once per round, the
@@ -245,11 +181,8 @@ pub(super) async fn peers(
             step(&format!(
                 "peers: max throughput with oha, round {round}: {fe}"
             ));
-            let (addr, _) = serving(fe, fleet, &running);
-            let run = async {
-                Ok(oha::run(addr, "/", Some(&cookie), MAX_CONNECTIONS, t.max, None).await?)
-            };
-            rounds[i].push(measure(fe, fleet, &running, run).await?);
+            let load = oha::run(addr(fe), "/", Some(&cookie), MAX_CONNECTIONS, t.max, None);
+            rounds[i].push(run(fe, fleet, &running, load).await?);
         }
         let (sp, ng) = (&rounds[0][round - 1].report, &rounds[1][round - 1].report);
         let paired = PairedRound {
@@ -270,112 +203,83 @@ pub(super) async fn peers(
         }
     }
     if opts.only_peers {
-        drop(running);
         return Ok(res);
     }
 
-    // constant rates, rotating users
+    // constant rates, rotating users, each one's character checked
+    let plan = |fe, connections, duration, rate| {
+        let p = Plan::new(addr(fe), "/", connections, duration).at(rate);
+        p.users(users).check(names)
+    };
     for rate in PEER_RATES {
         for fe in FrontEnd::ALL {
             step(&format!("peers: {rate} req/s: {fe}"));
-            let (addr, _) = serving(fe, fleet, &running);
-            let plan = rate_plan(addr, users, names, RATE_CONNECTIONS, t.rate, rate);
-            let run = async { Ok(load::run(plan).await?) };
-            res.rates.push(measure(fe, fleet, &running, run).await?);
+            let load = load::run(plan(fe, RATE_CONNECTIONS, t.rate, rate));
+            res.rates.push(run(fe, fleet, &running, load).await?);
         }
     }
 
     // one instance slowed by 2 s
-    let slowed = fleet.powersources[1].addr;
+    let ms = PEER_SLOW_MS.to_string();
     for fe in FrontEnd::ALL {
+        let rate = PEER_SLOW_RATE;
         step(&format!(
-            "peers: powersource-2 slowed by {PEER_SLOW_MS} ms, {PEER_SLOW_RATE} req/s: {fe}"
+            "peers: powersource-2 slowed by {PEER_SLOW_MS} ms, {rate} req/s: {fe}"
         ));
-        fault(slowed, Some(PEER_SLOW_MS)).await?;
-        let (addr, _) = serving(fe, fleet, &running);
-        let plan = rate_plan(
-            addr,
-            users,
-            names,
-            PEER_SLOW_CONNECTIONS,
-            t.rate,
-            PEER_SLOW_RATE,
-        );
-        let run = async { Ok(load::run(plan).await?) };
-        let r = measure(fe, fleet, &running, run).await;
-        fault(slowed, None).await?;
+        fleet.powersources[1].inject(&["slow", &ms]).await?;
+        let load = load::run(plan(fe, PEER_SLOW_CONNECTIONS, t.rate, rate));
+        let r = run(fe, fleet, &running, load).await;
+        fleet.powersources[1].inject(&["clear"]).await?;
         res.slow.push(r?);
         whole_again(fleet).await?;
     }
 
     // failover at the highest of the rates every front end held
+    let held_by_all = |rate| {
+        let r = |fe| {
+            res.rates
+                .iter()
+                .find(|r| r.front_end == fe && r.report.rate == Some(rate))
+        };
+        FrontEnd::ALL
+            .into_iter()
+            .all(|fe| r(fe).is_none_or(|r| held(&r.report)))
+    };
+    let last = PEER_FAILOVER_RATES[PEER_FAILOVER_RATES.len() - 1];
     res.failover_rate = PEER_FAILOVER_RATES
         .into_iter()
-        .find(|&rate| {
-            FrontEnd::ALL.iter().all(|&fe| {
-                res.rates
-                    .iter()
-                    .find(|r| r.front_end == fe && r.report.rate == Some(rate))
-                    .is_none_or(|r| held(&r.report))
-            })
-        })
-        .unwrap_or(PEER_FAILOVER_RATES[PEER_FAILOVER_RATES.len() - 1]);
+        .find(|&r| held_by_all(r))
+        .unwrap_or(last);
     for fe in FrontEnd::ALL {
         step(&format!(
             "peers: failover at {} req/s: {fe}",
             res.failover_rate
         ));
-        let (addr, _) = serving(fe, fleet, &running);
-        let plan = rate_plan(
-            addr,
-            users,
-            names,
-            RATE_CONNECTIONS,
-            t.failover,
-            res.failover_rate,
-        );
-        let start = Instant::now();
-        let load = tokio::spawn(load::run(plan));
-        tokio::time::sleep_until((start + t.kill_at).into()).await;
-        fleet.powersources[1].kill();
-        let kill_at = start.elapsed();
-        tokio::time::sleep_until((start + t.restart_at).into()).await;
-        fleet.powersources[1].restart()?;
-        let restart_at = start.elapsed();
-        let window = load.await.context("the load task")??;
+        let plan = plan(fe, RATE_CONNECTIONS, t.failover, res.failover_rate);
+        let w = window(&mut fleet.powersources[1], plan, t).await?;
         res.failover.push(PeerFailover {
             front_end: fe,
-            kill_at_s: kill_at.as_secs_f64(),
-            restart_at_s: restart_at.as_secs_f64(),
-            changed_users: window.changed_users.len(),
-            window,
+            kill_at_s: w.kill_at.as_secs_f64(),
+            restart_at_s: w.restart_at.as_secs_f64(),
+            changed_users: w.load.changed_users.len(),
+            window: w.load,
         });
         whole_again(fleet).await?;
     }
 
     // lose all: what each front end answers with every instance gone
     for p in &mut fleet.powersources {
-        p.kill();
+        p.inject(&["kill"]).await?;
     }
     for fe in FrontEnd::ALL {
         step(&format!("peers: lose all: {fe}"));
-        let (addr, _) = serving(fe, fleet, &running);
-        let plan = rate_plan(
-            addr,
-            users,
-            names,
-            RATE_CONNECTIONS,
-            t.lose_all,
-            PEER_SLOW_RATE,
-        );
-        let run = async { Ok(load::run(plan).await?) };
-        res.lose_all.push(measure(fe, fleet, &running, run).await?);
+        let load = load::run(plan(fe, RATE_CONNECTIONS, t.lose_all, PEER_SLOW_RATE));
+        res.lose_all.push(run(fe, fleet, &running, load).await?);
     }
     for p in &mut fleet.powersources {
-        p.restart()?;
+        p.inject(&["start"]).await?;
     }
     whole_again(fleet).await?;
-    drop(running);
     Ok(res)
 }
 

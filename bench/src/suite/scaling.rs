@@ -13,8 +13,8 @@ use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
 use super::fleet::{
-    ring_and_catalog, ring_is, spawn_superpower, start_powersources, start_product_of, Product,
-    ADMIN_TOKEN, COOKIE_KEY,
+    measure, ring_and_catalog, ring_is, spawn_superpower, start_powersources, start_product_of,
+    Product, ADMIN_TOKEN, COOKIE_KEY,
 };
 use super::options::Options;
 use super::programs::bin;
@@ -23,9 +23,9 @@ use super::timing::{
     Timing, DNS_INTERVAL_MS, MAX_CONNECTIONS, PRODUCT_READY, RATES, RATE_CONNECTIONS,
     RETURNING_SAMPLE, SCALE_PASS_LIMIT, SCALE_WARM_USERS,
 };
-use super::users::{self, cookies};
-use crate::load::{self, Names, Plan};
-use crate::procs::{free_addr, Proc, MICROS_PER_TICK};
+use super::users;
+use crate::load::{self, Plan};
+use crate::procs::{free_addr, Proc};
 use crate::report::{
     CookieSize, DnsPoint, InstancesPoint, Process, ReplicaRss, ReplicasRun, ReturningRun, Scaling,
     UsersPoint,
@@ -44,14 +44,11 @@ async fn instances_point(
 ) -> anyhow::Result<InstancesPoint> {
     let n = p.powersources.len();
     step(&format!("scaling: {n} powersources, max throughput"));
-    let mut plan = Plan::new(p.superpower.addr, "/", MAX_CONNECTIONS, t.max);
-    plan.rotation = cookies(users);
-    let max = load::run(plan).await?;
+    let sp = p.superpower.addr;
+    let max = load::run(Plan::new(sp, "/", MAX_CONNECTIONS, t.max).users(users)).await?;
     step(&format!("scaling: {n} powersources, {} req/s", RATES[1]));
-    let mut plan = Plan::new(p.superpower.addr, "/", RATE_CONNECTIONS, t.rate);
-    plan.rotation = cookies(users);
-    plan.rate = Some(RATES[1]);
-    let at_rate = load::run(plan).await?;
+    let plan = Plan::new(sp, "/", RATE_CONNECTIONS, t.rate).users(users);
+    let at_rate = load::run(plan.at(RATES[1])).await?;
     Ok(InstancesPoint {
         powersources: n,
         max,
@@ -100,21 +97,6 @@ async fn start_replicas(
     Ok([a, b])
 }
 
-/// CPU ticks of each of `procs` now.
-fn ticks(procs: &[&Proc]) -> Vec<Option<u64>> {
-    procs.iter().map(|p| p.cpu_ticks()).collect()
-}
-
-/// CPU microseconds per request of `procs` since `before`.
-fn cpu_per_request(procs: &[&Proc], before: &[Option<u64>], requests: u64) -> f64 {
-    let used: u64 = procs
-        .iter()
-        .zip(before)
-        .filter_map(|(p, b)| Some(p.cpu_ticks()?.saturating_sub((*b)?)))
-        .sum();
-    used as f64 * MICROS_PER_TICK / requests.max(1) as f64
-}
-
 /// Maximum throughput of `returning` users on replica A alone, then spread over A and B
 /// (each connection to one of them, as a balancer spreads them), interleaved rounds, the best
 /// of each.
@@ -133,15 +115,13 @@ async fn replicas_runs(
                 round + 1
             ));
             let mut plan = Plan::new(replicas[0].addr, "/", MAX_CONNECTIONS, t.max);
-            plan.rotation = cookies(returning);
-            if n == 2 {
-                plan.spread = vec![replicas[1].addr];
-            }
+            plan = plan.users(returning);
+            plan.spread = replicas[1..n].iter().map(|r| r.addr).collect();
             let procs: Vec<&Proc> = replicas[..n].iter().chain(powersources).collect();
-            let before = ticks(&procs);
-            let r = load::run(plan).await?;
+            let m = measure(&procs, load::run(plan)).await?;
+            let cpu = m.cpu_total();
+            let r = m.report;
             ensure!(r.failures() == 0, "{n} replica(s): {}", r.failure_summary());
-            let cpu = cpu_per_request(&procs, &before, r.requests);
             match runs.iter_mut().find(|x| x.replicas == n) {
                 Some(x) => {
                     x.rounds_rps.push(r.rps);
@@ -182,10 +162,8 @@ fn cookie_size(set_cookies: &[String]) -> CookieSize {
 
 /// Every one of `users` once at `replica` (closed loop): a first visit each.
 async fn pass_of(replica: &Proc, users: &Arc<Vec<HeaderValue>>) -> anyhow::Result<load::Report> {
-    let mut plan = Plan::new(replica.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
-    plan.rotation = cookies(users);
-    plan.max_requests = Some(users.len() as u64);
-    let pass = load::run(plan).await?;
+    let plan = Plan::new(replica.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+    let pass = load::run(plan.users(users).requests(users.len())).await?;
     ensure!(
         pass.requests == users.len() as u64,
         "the pass over {} users made {} requests within {SCALE_PASS_LIMIT:?}",
@@ -212,11 +190,8 @@ async fn ask_returning(
         "scaling: {} returning users on {process}, every powersource dead",
         sample.len()
     ));
-    let mut plan = Plan::new(replica.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
-    plan.rotation = cookies(sample);
-    plan.max_requests = Some(sample.len() as u64);
-    plan.names = Names::Check(names.clone());
-    let r = load::run(plan).await?;
+    let plan = Plan::new(replica.addr, "/", RATE_CONNECTIONS, SCALE_PASS_LIMIT);
+    let r = load::run(plan.users(sample).requests(sample.len()).check(names)).await?;
     let changed = r.changed_users.len() as u64;
     Ok(ReturningRun {
         replica: process,
@@ -248,10 +223,8 @@ async fn users_point(
     // reading
     let warm = Arc::new(load::identities(SCALE_WARM_USERS, 1));
     for r in &front {
-        let mut plan = Plan::new(r.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
-        plan.rotation = cookies(&warm);
-        plan.max_requests = Some(warm.len() as u64 * 2);
-        load::run(plan).await?;
+        let plan = Plan::new(r.addr, "/", MAX_CONNECTIONS, SCALE_PASS_LIMIT);
+        load::run(plan.users(&warm).requests(warm.len() * 2)).await?;
     }
     let before = front.each_ref().map(rss_mib);
     let pass = pass_of(&front[0], &distinct).await?;
@@ -286,7 +259,7 @@ async fn users_point(
     }
 
     for ps in &mut p.powersources {
-        ps.kill();
+        ps.inject(&["kill"]).await?;
     }
     let asked = async {
         let mut asked = Vec::new();
@@ -298,7 +271,7 @@ async fn users_point(
     .await;
     // started again whatever happened, for the next point
     for ps in &mut p.powersources {
-        ps.restart()?;
+        ps.inject(&["start"]).await?;
     }
     for ps in &mut p.powersources {
         ps.wait_ready("/health", |_| true, PRODUCT_READY).await?;
@@ -440,9 +413,7 @@ async fn dns_point(
         })?;
     let all_on_ring_s = started.elapsed().as_secs_f64();
     step(&format!("scaling: {n} powersources by DNS, max throughput"));
-    let mut plan = Plan::new(addr, "/", MAX_CONNECTIONS, t.max);
-    plan.rotation = cookies(users);
-    let max = load::run(plan).await?;
+    let max = load::run(Plan::new(addr, "/", MAX_CONNECTIONS, t.max).users(users)).await?;
     Ok(DnsPoint {
         addresses: n,
         dns_interval_ms: DNS_INTERVAL_MS,
@@ -482,7 +453,7 @@ pub(super) async fn scaling(
         step(&format!(
             "scaling: starting {n} powersources and superpower"
         ));
-        let mut p = match start_product_of(opts, logs, n, &[]).await {
+        let mut p = match start_product_of(opts, logs, n).await {
             Ok(p) => p,
             Err(e) => {
                 res.failures

@@ -1,25 +1,53 @@
-//! The targets, judged against the results.
+//! The targets, judged against the results: a table of rows (what, target, figure and verdict).
 
 use service::promise::{IDENTITY_OBJECTIVE, LATENCY_LIMIT};
 
 use super::soak;
 use super::timing::RATES;
-use crate::report::{paired_medians, E2e, FrontEnd, Mode, Process, Results, System, Target, Tool};
+use crate::load::Report;
+use crate::report::{paired_medians, FrontEnd, Mode, Process, Results, System, Target, Tool};
 
-/// A target row: `figure` is "not measured" when absent.
-fn push(
-    out: &mut Vec<Target>,
-    what: &str,
-    target: &str,
-    figure: Option<String>,
-    pass: Option<bool>,
-) {
-    out.push(Target {
+/// A row: the figure and the verdict when measured, else "not measured" and no verdict.
+fn row(
+    what: impl Into<String>,
+    target: impl Into<String>,
+    judged: Option<(String, bool)>,
+) -> Target {
+    let (figure, pass) = judged.map_or(("not measured".into(), None), |(f, p)| (f, Some(p)));
+    Target {
         what: what.into(),
         target: target.into(),
-        figure: figure.unwrap_or_else(|| "not measured".into()),
+        figure,
         pass,
-    });
+    }
+}
+
+/// A ratio `v`, at least `min`.
+fn ratio(v: f64, min: f64) -> (String, bool) {
+    (format!("{v:.3}×"), v >= min)
+}
+
+/// `v` ms, under `limit`.
+fn ms_under(v: f64, limit: f64) -> (String, bool) {
+    (format!("{v:.2} ms"), v < limit)
+}
+
+/// The slowest answer of `r`, under `limit` ms.
+fn max_under(r: &Report, limit: f64) -> (String, bool) {
+    (
+        format!("{:.1} ms", r.latency.max_ms),
+        r.latency.max_ms < limit,
+    )
+}
+
+/// A count that must be 0.
+fn zero<T: PartialEq + Default + ToString>(n: T) -> (String, bool) {
+    (n.to_string(), n == T::default())
+}
+
+/// The target of a maximum latency: under the promise's limit ("< 1 s").
+fn under_the_limit() -> String {
+    format!("< {} s", LATENCY_LIMIT.as_secs_f64())
 }
 
 /// Judges every target of the run's mode against `res`: the soak's alone in soak mode, the
@@ -29,254 +57,209 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
     if res.mode == Mode::Soak {
         return soak_targets(res);
     }
-    let smoke = res.mode == Mode::Smoke;
-    let mut out = Vec::new();
-    let mut push = |what: &str, target: &str, figure: Option<String>, pass: Option<bool>| {
-        push(&mut out, what, target, figure, pass);
-    };
     let e2e = res.e2e.as_ref();
-    let ratio = |f: fn(&E2e) -> f64| e2e.map(f);
-    let p99 = |system| {
-        e2e.and_then(|e| e.find(system, Tool::Generator, Some(RATES[1])))
-            .map(|r| r.latency.p99_ms)
+    let p99 = |system, tool| {
+        let r = e2e.and_then(|e| e.find(system, tool, Some(RATES[1])));
+        r.map(|r| r.latency.p99_ms)
     };
-    let r = ratio(|e| e.powersource_vs_one_tier);
-    push(
-        "powersource max throughput vs one-tier reference",
-        "≥ 0.6×",
-        r.map(|v| format!("{v:.3}×")),
-        r.map(|v| v >= 0.6),
-    );
-    let p = p99(System::Powersource);
-    push(
-        "powersource p99 at 1,000 req/s",
-        "< 2 ms",
-        p.map(|v| format!("{v:.2} ms")),
-        p.map(|v| v < 2.0),
-    );
-    let r = ratio(|e| e.superpower_vs_two_tier);
-    push(
-        "superpower max throughput vs two-tier reference",
-        "≥ 0.6×",
-        r.map(|v| format!("{v:.3}×")),
-        r.map(|v| v >= 0.6),
-    );
     // the tail at moderate load, like for like: oha at the same constant rate (latency
     // correction) against superpower and the bare two-tier pair of the same run
-    let oha_p99 = |system| {
-        e2e.and_then(|e| e.find(system, Tool::Oha, Some(RATES[1])))
-            .map(|r| r.latency.p99_ms)
-    };
-    let tail = oha_p99(System::Superpower).zip(oha_p99(System::TwoTier));
-    push(
-        "superpower p99 at 1,000 req/s vs the two-tier reference's (oha, latency correction)",
-        "≤ 1.5×",
-        tail.map(|(s, t)| format!("{s:.2} ms vs {t:.2} ms ({:.2}×)", s / t.max(0.001))),
-        tail.map(|(s, t)| s <= 1.5 * t),
-    );
-    let p = p99(System::Superpower);
-    push(
-        "superpower p99 at 1,000 req/s",
-        "< 2 ms",
-        p.map(|v| format!("{v:.2} ms")),
-        p.map(|v| v < 2.0),
-    );
+    let tail = p99(System::Superpower, Tool::Oha).zip(p99(System::TwoTier, Tool::Oha));
     let peers = res.peers.as_ref();
-    let paired = peers.and_then(|p| paired_medians(&p.max_rounds).map(|m| (m, p.max_rounds.len())));
-    push(
-        "superpower max throughput vs nginx (oha -c 32, access logs on; median of paired rounds)",
-        "≥ 1.0×",
-        paired.map(|((r, _, _), n)| format!("{r:.3}× ({n} rounds)")),
-        paired.map(|((r, _, _), _)| r >= 1.0),
-    );
-    push(
-        "superpower p99 at saturation vs nginx's (medians of the rounds)",
-        "no worse",
-        paired.map(|((_, s, n), _)| format!("{s:.2} ms vs {n:.2} ms")),
-        paired.map(|((_, s, n), _)| s <= n),
-    );
-    let w = peers.and_then(|p| {
-        p.failover
+    let paired = peers.and_then(|p| Some((paired_medians(&p.max_rounds)?, p.max_rounds.len())));
+    let sp = peers.and_then(|p| {
+        let w = p
+            .failover
             .iter()
-            .find(|f| f.front_end == FrontEnd::Superpower)
-            .map(|f| (p.failover_rate, f))
+            .find(|f| f.front_end == FrontEnd::Superpower);
+        w.map(|w| (p.failover_rate, w))
     });
-    let at = w.map_or(String::new(), |(rate, _)| format!(" at {rate:.0} req/s"));
-    push(
-        &format!("failover{at}: superpower errors"),
-        "0",
-        w.map(|(_, f)| f.window.failures().to_string()),
-        w.map(|(_, f)| f.window.failures() == 0),
-    );
-    push(
-        &format!("failover{at}: superpower identity changes"),
-        "0",
-        w.map(|(_, f)| f.changed_users.to_string()),
-        w.map(|(_, f)| f.changed_users == 0),
-    );
-    push(
-        &format!("failover{at}: superpower max latency"),
-        "< 50 ms",
-        w.map(|(_, f)| format!("{:.1} ms", f.window.latency.max_ms)),
-        w.map(|(_, f)| f.window.latency.max_ms < 50.0),
-    );
+    let (at, w) = match sp {
+        Some((rate, w)) => (format!(" at {rate:.0} req/s"), Some(w)),
+        None => (String::new(), None),
+    };
     let f = res.failover.as_ref();
-    push(
-        "failover: errors",
-        "0",
-        f.map(|f| f.window.failures().to_string()),
-        f.map(|f| f.window.failures() == 0),
-    );
-    push(
-        "failover: identity changes",
-        "0",
-        f.map(|f| f.changed_users.to_string()),
-        f.map(|f| f.changed_users == 0),
-    );
-    push(
-        "failover: max latency",
-        &under_the_limit(),
-        f.map(|f| format!("{:.1} ms", f.window.latency.max_ms)),
-        f.map(|f| f.window.latency.max_ms < LATENCY_LIMIT.as_secs_f64() * 1000.0),
-    );
-    returning_targets(res, &mut push);
-    let i = res.ingest.as_ref();
-    push(
-        &format!(
-            "ingest of the {}-character set{}",
-            i.map_or(1500, |i| i.characters),
-            if smoke { " (smoke: not judged)" } else { "" }
+    let limit_ms = LATENCY_LIMIT.as_secs_f64() * 1000.0;
+    let mut out = vec![
+        row(
+            "powersource max throughput vs one-tier reference",
+            "≥ 0.6×",
+            e2e.map(|e| ratio(e.powersource_vs_one_tier, 0.6)),
         ),
-        "< 3 s (1,500 characters)",
-        i.map(|i| format!("{:.2} s", i.median_s)),
-        i.filter(|_| !smoke).map(|i| i.median_s < 3.0),
+        row(
+            "powersource p99 at 1,000 req/s",
+            "< 2 ms",
+            p99(System::Powersource, Tool::Generator).map(|v| ms_under(v, 2.0)),
+        ),
+        row(
+            "superpower max throughput vs two-tier reference",
+            "≥ 0.6×",
+            e2e.map(|e| ratio(e.superpower_vs_two_tier, 0.6)),
+        ),
+        row(
+            "superpower p99 at 1,000 req/s vs the two-tier reference's (oha, latency correction)",
+            "≤ 1.5×",
+            tail.map(|(s, t)| {
+                let figure = format!("{s:.2} ms vs {t:.2} ms ({:.2}×)", s / t.max(0.001));
+                (figure, s <= 1.5 * t)
+            }),
+        ),
+        row(
+            "superpower p99 at 1,000 req/s",
+            "< 2 ms",
+            p99(System::Superpower, Tool::Generator).map(|v| ms_under(v, 2.0)),
+        ),
+        row(
+            "superpower max throughput vs nginx (oha -c 32, access logs on; median of paired rounds)",
+            "≥ 1.0×",
+            paired.map(|((r, _, _), n)| (format!("{r:.3}× ({n} rounds)"), r >= 1.0)),
+        ),
+        row(
+            "superpower p99 at saturation vs nginx's (medians of the rounds)",
+            "no worse",
+            paired.map(|((_, s, n), _)| (format!("{s:.2} ms vs {n:.2} ms"), s <= n)),
+        ),
+        row(
+            format!("failover{at}: superpower errors"),
+            "0",
+            w.map(|w| zero(w.window.failures())),
+        ),
+        row(
+            format!("failover{at}: superpower identity changes"),
+            "0",
+            w.map(|w| zero(w.changed_users)),
+        ),
+        row(
+            format!("failover{at}: superpower max latency"),
+            "< 50 ms",
+            w.map(|w| max_under(&w.window, 50.0)),
+        ),
+        row("failover: errors", "0", f.map(|f| zero(f.window.failures()))),
+        row("failover: identity changes", "0", f.map(|f| zero(f.changed_users))),
+        row(
+            "failover: max latency",
+            under_the_limit(),
+            f.map(|f| max_under(&f.window, limit_ms)),
+        ),
+    ];
+    out.extend(returning_targets(res));
+    let i = res.ingest.as_ref();
+    let smoke = res.mode == Mode::Smoke;
+    let what = format!(
+        "ingest of the {}-character set{}",
+        i.map_or(1500, |i| i.characters),
+        if smoke { " (smoke: not judged)" } else { "" }
     );
+    let median = i.map(|i| i.median_s);
+    let mut ingest = row(
+        what,
+        "< 3 s (1,500 characters)",
+        median.map(|s| (format!("{s:.2} s"), s < 3.0)),
+    );
+    if smoke {
+        ingest.pass = None;
+    }
+    out.push(ingest);
     for m in &res.memory {
         let limit = match m.process {
             Process::Superpower | Process::SuperpowerUntracked | Process::Replica(_) => 30.0,
             Process::Powersource(_) => 50.0,
-            Process::OneTierReference
-            | Process::TwoTierReference
-            | Process::Nginx
-            | Process::Haproxy => continue,
+            _ => continue,
         };
-        push(
-            &format!("peak RSS of {}", m.process),
-            &format!("< {limit:.0} MiB"),
-            Some(format!("{:.1} MiB", m.peak_rss_mib)),
-            Some(m.peak_rss_mib < limit),
-        );
+        let peak = m.peak_rss_mib;
+        out.push(row(
+            format!("peak RSS of {}", m.process),
+            format!("< {limit:.0} MiB"),
+            Some((format!("{peak:.1} MiB"), peak < limit)),
+        ));
     }
     out
 }
 
-/// The share of sampled returning users who must keep their superpower on each replica with
-/// every powersource dead: promise 1's objective.
-const KEPT: f64 = IDENTITY_OBJECTIVE;
-
-/// The target of a maximum latency: under the promise's limit ("< 1 s").
-fn under_the_limit() -> String {
-    format!("< {} s", LATENCY_LIMIT.as_secs_f64())
-}
-
 /// One row per count of distinct users of the scaling scenario: the sampled returning users,
 /// every powersource dead, keep their superpower on the replica they used and on the other
-/// (at least [`KEPT`] of them on each, none with another superpower); one row "not measured"
-/// when no count was.
-fn returning_targets(
-    res: &Results,
-    push: &mut impl FnMut(&str, &str, Option<String>, Option<bool>),
-) {
-    let target = format!("≥ {:.1} % kept, 0 changed, on each", KEPT * 100.0);
+/// (at least promise 1's objective of them on each, none with another superpower); one row "not
+/// measured" when no count was.
+fn returning_targets(res: &Results) -> Vec<Target> {
+    let target = format!(
+        "≥ {:.1} % kept, 0 changed, on each",
+        IDENTITY_OBJECTIVE * 100.0
+    );
     let points = res.scaling.as_ref().map_or(&[][..], |s| &s.users[..]);
     if points.is_empty() {
-        push(
-            "returning users, every powersource dead: kept on either replica",
-            &target,
-            None,
-            None,
-        );
+        let what = "returning users, every powersource dead: kept on either replica";
+        return vec![row(what, target, None)];
     }
-    for u in points {
-        let figure: Vec<String> = u
-            .returning
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}: {}/{} ({:.2} %), {} changed",
-                    r.replica,
-                    r.kept,
-                    u.sampled,
-                    r.kept as f64 * 100.0 / u.sampled.max(1) as f64,
-                    r.changed
-                )
-            })
-            .collect();
-        let pass = u.returning.len() == 2
-            && u.returning
-                .iter()
-                .all(|r| r.changed == 0 && r.kept as f64 >= KEPT * u.sampled as f64);
-        push(
-            &format!(
-                "returning users sampled from {} distinct, every powersource dead: kept on the \
-                 replica they used and on the other",
-                thousands(u.users as f64)
-            ),
-            &target,
-            Some(figure.join("; ")),
-            Some(pass),
-        );
-    }
+    let judged = |u: &crate::report::UsersPoint| {
+        let of = |r: &crate::report::ReturningRun| {
+            let pct = r.kept as f64 * 100.0 / u.sampled.max(1) as f64;
+            let (replica, kept, sampled) = (r.replica, r.kept, u.sampled);
+            format!(
+                "{replica}: {kept}/{sampled} ({pct:.2} %), {} changed",
+                r.changed
+            )
+        };
+        let figure: Vec<String> = u.returning.iter().map(of).collect();
+        let kept = |r: &crate::report::ReturningRun| {
+            r.changed == 0 && r.kept as f64 >= IDENTITY_OBJECTIVE * u.sampled as f64
+        };
+        let pass = u.returning.len() == 2 && u.returning.iter().all(kept);
+        (figure.join("; "), pass)
+    };
+    let what = |u: &crate::report::UsersPoint| {
+        format!(
+            "returning users sampled from {} distinct, every powersource dead: kept on the \
+             replica they used and on the other",
+            thousands(u.users as f64)
+        )
+    };
+    points
+        .iter()
+        .map(|u| row(what(u), &target, Some(judged(u))))
+        .collect()
 }
 
 /// The soak's verdict, one row per clause (RSS: one per process).
 fn soak_targets(res: &Results) -> Vec<Target> {
-    let mut out = Vec::new();
     let s = res.soak.as_ref();
-    let errors = s.map(|s| s.load.failures() + s.after.failures());
-    push(
-        &mut out,
-        "soak: errors",
-        "0",
-        errors.map(|e| e.to_string()),
-        errors.map(|e| e == 0),
-    );
-    push(
-        &mut out,
-        "soak: identity changes",
-        "0",
-        s.map(|s| s.changed_users.to_string()),
-        s.map(|s| s.changed_users == 0),
-    );
-    push(
-        &mut out,
-        "soak: max latency",
-        &under_the_limit(),
-        s.map(|s| format!("{:.1} ms", s.load.latency.max_ms)),
-        s.map(soak::fast_enough),
-    );
-    push(
-        &mut out,
-        "soak: processes that exited by themselves",
-        "0",
-        s.map(|s| s.unexpected_exits.len().to_string()),
-        s.map(|s| s.unexpected_exits.is_empty()),
-    );
-    for r in s.map_or(&[][..], |s| &s.rss) {
-        let rule = &s.expect("rows come from a soak").rss_rule;
-        push(
-            &mut out,
-            &format!("soak: RSS of {} flat", r.process),
-            &format!(
-                "end ≤ start + max({:.0} %, {:.0} MiB); no steady growth",
-                rule.tolerance_pct, rule.tolerance_mib
-            ),
-            Some(format!(
+    let mut out = vec![
+        row(
+            "soak: errors",
+            "0",
+            s.map(|s| zero(s.load.failures() + s.after.failures())),
+        ),
+        row(
+            "soak: identity changes",
+            "0",
+            s.map(|s| zero(s.changed_users)),
+        ),
+        row(
+            "soak: max latency",
+            under_the_limit(),
+            s.map(|s| {
+                (
+                    format!("{:.1} ms", s.load.latency.max_ms),
+                    soak::fast_enough(s),
+                )
+            }),
+        ),
+        row(
+            "soak: processes that exited by themselves",
+            "0",
+            s.map(|s| zero(s.unexpected_exits.len())),
+        ),
+    ];
+    if let Some(s) = s {
+        let (pct, mib) = (s.rss_rule.tolerance_pct, s.rss_rule.tolerance_mib);
+        let target = format!("end ≤ start + max({pct:.0} %, {mib:.0} MiB); no steady growth");
+        for r in &s.rss {
+            let figure = format!(
                 "{:.1} → {:.1} MiB (peak {:.1})",
                 r.start_mib, r.end_mib, r.peak_mib
-            )),
-            Some(r.flat),
-        );
+            );
+            let what = format!("soak: RSS of {} flat", r.process);
+            out.push(row(what, &target, Some((figure, r.flat))));
+        }
     }
     out
 }

@@ -1,12 +1,12 @@
 //! The cost of measuring the promises live (superpower's identity check and its per-second
-//! ring, `superpower/src/promises.rs`), in the same run: a second superpower with
-//! `--no-promise-tracking` in front of the same 3 powersources, an A/B ([`super::ab`]).
+//! ring), in the same run: an A/B of the fleet's superpower and a second one with
+//! `--no-promise-tracking` in front of the same 3 powersources, at maximum throughput, the same
+//! returning users, in interleaved rounds whose order alternates (so a burst of other work on the
+//! machine hurts both sides alike); each side is charged its own superpower's CPU time only.
 //!
-//! The users are returning ones (their identity and the signed `superpower_last` cookie, which
-//! both superpowers verify: they share the bench's cookie key), so every answer of the "on"
-//! side is an identity check. It must have checked identities
-//! (`superpower_identity_checks_total` > 0) and seen no change: otherwise the comparison would
-//! measure nothing, or a broken promise.
+//! Every answer of the "on" side is an identity check (the users send their signed cookie, and
+//! both superpowers share the bench's cookie key): it must have checked identities and seen no
+//! change, otherwise the comparison would measure nothing, or a broken promise.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,30 +15,28 @@ use std::sync::Arc;
 use anyhow::{ensure, Context};
 use http::header::HeaderValue;
 
-use super::ab::{best, versus};
-use super::fleet::Fleet;
+use super::fleet::{get, measure, start_superpower, Fleet};
 use super::options::Options;
-use super::timing::Timing;
-use crate::report::median;
-use crate::report::{Process, Tracking};
+use super::progress::step;
+use super::timing::{Timing, MAX_CONNECTIONS, RECORD_LIMIT};
+use super::users::every_user_once;
+use crate::load::{self, Names, Plan};
+use crate::report::{median, Process, Tracking};
 
 /// The value of counter `name` in `addr`'s `/metrics`.
 async fn counter(addr: SocketAddr, name: &str) -> anyhow::Result<u64> {
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    let resp = client
-        .get(format!("http://{addr}/metrics").parse()?)
-        .await?;
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await?
-        .to_bytes();
+    let (_, body) = get(addr, "/metrics").await?;
     let text = String::from_utf8_lossy(&body);
     let line = text
         .lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .with_context(|| format!("{name} not in /metrics of {addr}"))?;
     Ok(line[name.len()..].trim().parse::<f64>()? as u64)
+}
+
+/// The best of `v` (0 for none).
+fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
 }
 
 /// Runs the comparison; a load run with failures is recorded in `failures`.
@@ -50,32 +48,49 @@ pub(super) async fn tracking(
     logs: &Path,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<Tracking> {
+    const CHECKS: &str = "superpower_identity_checks_total";
     let on = &fleet.superpower;
-    let checks_before = counter(on.addr, "superpower_identity_checks_total").await?;
-    let untracked = (Process::SuperpowerUntracked, &["--no-promise-tracking"][..]);
-    let (off, s) = versus(
-        opts,
-        fleet,
-        logs,
-        untracked,
-        ["on", "off"],
-        users,
-        t,
-        failures,
-    )
-    .await?;
+    let checks_before = counter(on.addr, CHECKS).await?;
+    let flags = ["--no-promise-tracking".to_owned()];
+    let process = Process::SuperpowerUntracked;
+    let off = start_superpower(opts, logs, process, &fleet.powersources, &flags).await?;
+    let sides = [(on, "on"), (&off, "off")];
+    // both warmed with every user once (pools, prepared answers)
+    for (p, _) in sides {
+        let r = load::run(every_user_once(p.addr, users, Names::Ignore, RECORD_LIMIT)).await?;
+        ensure!(
+            r.failures() == 0,
+            "warming {}: {}",
+            p.name(),
+            r.failure_summary()
+        );
+    }
     let mut res = Tracking {
         rounds: t.tracking_rounds,
-        on_rps: s.rps[0].clone(),
-        off_rps: s.rps[1].clone(),
-        on_cpu_us_per_request: s.cpu_us[0].clone(),
-        off_cpu_us_per_request: s.cpu_us[1].clone(),
         ..Tracking::default()
     };
-    res.identity_checks =
-        counter(on.addr, "superpower_identity_checks_total").await? - checks_before;
+    for round in 0..t.tracking_rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let (p, name) = sides[side];
+            step(&format!("on vs off, round {}: {name}", round + 1));
+            let plan = Plan::new(p.addr, "/", MAX_CONNECTIONS, t.max).users(users);
+            let m = measure(&[p], load::run(plan)).await?;
+            if m.report.failures() > 0 {
+                let f = m.report.failure_summary();
+                failures.push(format!("max throughput, on vs off {name}: {f}"));
+            }
+            let (rps, cpu) = match side {
+                0 => (&mut res.on_rps, &mut res.on_cpu_us_per_request),
+                _ => (&mut res.off_rps, &mut res.off_cpu_us_per_request),
+            };
+            rps.push(m.report.rps);
+            cpu.push(m.cpu_total());
+        }
+    }
+    res.identity_checks = counter(on.addr, CHECKS).await? - checks_before;
     res.identity_changes = counter(on.addr, "superpower_identity_changes_total").await?;
-    let off_checks = counter(off.addr, "superpower_identity_checks_total").await?;
+    let off_checks = counter(off.addr, CHECKS).await?;
     ensure!(
         off_checks == 0,
         "the untracked superpower counted {off_checks} identity checks"
@@ -84,9 +99,9 @@ pub(super) async fn tracking(
         failures.push("promise tracking on: no identity was checked".into());
     }
     if res.identity_changes > 0 {
+        let n = res.identity_changes;
         failures.push(format!(
-            "promise tracking on: {} identity changes with the whole fleet up",
-            res.identity_changes
+            "promise tracking on: {n} identity changes with the whole fleet up"
         ));
     }
     res.on_best_rps = best(&res.on_rps);

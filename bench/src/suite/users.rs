@@ -25,11 +25,9 @@ pub(super) fn every_user_once(
     names: Names,
     limit: Duration,
 ) -> Plan {
-    let mut plan = Plan::new(addr, "/", ONCE_CONNECTIONS, limit);
-    plan.max_requests = Some(users.len() as u64);
-    plan.rotation = cookies(users);
+    let mut plan = Plan::new(addr, "/", ONCE_CONNECTIONS, limit).users(users);
     plan.names = names;
-    plan
+    plan.requests(users.len())
 }
 
 /// What a first visit of every user recorded.

@@ -1,7 +1,8 @@
 //! The soak: returning users at 500 req/s for minutes (10 with `--soak`) against superpower in
-//! front of 3 powersources, while the powersources are killed (SIGKILL), frozen (SIGSTOP, then
-//! SIGCONT) and restarted (SIGTERM, then started again) on a seeded schedule; every process's
-//! RSS is sampled each second.
+//! front of 3 powersources, while faults of the vocabulary (`--soak-faults`; by default kill,
+//! freeze and restart, the lifecycle's stop then start) are injected into the powersources on a
+//! seeded schedule through the process engine, `deploy/local/fault.sh`; every process's RSS is
+//! sampled each second.
 //!
 //! The verdict: no failed request, no user whose superpower changed (a degraded answer with
 //! the same name keeps it), no answer slower than 1 s, no process that exited by itself, and
@@ -13,7 +14,8 @@
 //! # Layout
 //! [`soak`] (here) starts the product, records each user's superpower, runs the load and
 //! [`drive`] side by side, then asks every user once more with the fleet whole; `chaos` plans
-//! the faults, `rss` judges the memory samples.
+//! the faults and names their commands, `rss` judges the memory samples. Each instance's
+//! commands run in order, beside the drive (a flap or a start takes seconds), in a [`Lane`].
 
 use std::io::Write as _;
 use std::path::Path;
@@ -33,7 +35,7 @@ use super::timing::{
 };
 use super::users::{cookies, every_user_once, record};
 use crate::load::{self, Names, Plan};
-use crate::procs::Proc;
+use crate::procs::{self, Proc};
 use crate::report::{Fault, FaultKind, Process, Soak};
 
 mod chaos;
@@ -53,6 +55,11 @@ pub(super) async fn soak(
     length: Duration,
     seed: u64,
 ) -> anyhow::Result<Soak> {
+    let kinds = &opts.soak_faults;
+    let net = [FaultKind::Partition, FaultKind::Drop];
+    if kinds.iter().any(|k| net.contains(k)) && !is_root() {
+        bail!("partition and drop need root (fault.sh's nftables rules); run as root or leave them out of --soak-faults");
+    }
     step("starting 3 powersources and superpower");
     let mut product = start_product(opts, logs).await?;
     let sp = product.superpower.addr;
@@ -66,7 +73,7 @@ pub(super) async fn soak(
     let names = Arc::new(recorded.names);
     let users = Arc::new(recorded.returning);
 
-    let schedule = chaos::plan(&chaos::SOAK, length, seed);
+    let schedule = chaos::plan(&chaos::SOAK, kinds, length, seed);
     step(&format!(
         "soak: {} req/s for {} s, {} faults planned (seed {seed}; log in {})",
         SOAK_RATE,
@@ -97,10 +104,9 @@ pub(super) async fn soak(
 
     step("soak: the fleet whole again, every user once more");
     for p in &mut product.powersources {
-        p.thaw()?;
-        if p.pid().is_none() {
-            p.restart()?;
-        }
+        // start also thaws; the schedule leaves none impaired, a crash may have
+        procs::fault(logs, p.name(), &["start".into()], SOAK_TERM_GRACE).await?;
+        p.follow();
     }
     product
         .superpower
@@ -124,7 +130,7 @@ pub(super) async fn soak(
         seed,
         slow_ms: SOAK_SLOW.as_secs_f64() * 1000.0,
         max_impaired: chaos::SOAK.max_impaired,
-        faults: chaos::count(&schedule),
+        faults: chaos::count(kinds, &schedule),
         slow_stops: driven.slow_stops,
         changed_users: changed.len(),
         unexpected_exits: driven.exits,
@@ -159,10 +165,24 @@ struct Driven {
     samples: Vec<Samples>,
 }
 
+/// One instance's fault commands, run in order beside the drive; each ends with what it printed
+/// and, when it ended a fault, that fault's index in [`Driven::faults`].
+type Lane = tokio::task::JoinHandle<Vec<Ran>>;
+
+/// One `fault.sh` command, run.
+struct Ran {
+    /// Seconds into the run when it ended.
+    at: Duration,
+    /// What it printed, or how it failed.
+    out: Result<String, procs::ProcError>,
+    /// The fault it ended (its index in [`Driven::faults`]).
+    recovers: Option<usize>,
+}
+
 /// Applies `schedule` to the powersources and samples every process's RSS each
-/// [`RSS_SAMPLE_EVERY`], until `length`; every step is appended to `logs/chaos.log`, every
-/// sample to `logs/rss.csv` (KiB, empty while a process is down). A process found exited by
-/// itself is recorded (and a powersource started again).
+/// [`RSS_SAMPLE_EVERY`], until `length`; every step (and what the engine printed) is appended to
+/// `logs/chaos.log`, every sample to `logs/rss.csv` (KiB, empty while a process is down). A
+/// process found exited by itself is recorded (and a powersource started again).
 async fn drive(
     product: &mut Product,
     schedule: &[Event],
@@ -187,8 +207,10 @@ async fn drive(
         exits: Vec::new(),
         samples: processes(product).map(|_| Samples::default()).collect(),
     };
+    let n = product.powersources.len();
     // the fault of each powersource not recovered yet (its index in `out.faults`)
-    let mut open: Vec<Option<usize>> = vec![None; product.powersources.len()];
+    let mut open: Vec<Option<usize>> = vec![None; n];
+    let mut lanes: Vec<Option<Lane>> = (0..n).map(|_| None).collect();
     let start = Instant::now();
     let mut events = schedule.iter().peekable();
     let mut next_sample = Duration::ZERO;
@@ -196,50 +218,56 @@ async fn drive(
     loop {
         let now = start.elapsed();
         while let Some(e) = events.next_if(|e| e.at <= now) {
-            let p = &mut product.powersources[e.instance];
-            let name = p.name().to_owned();
+            let i = e.instance;
+            let name = product.powersources[i].name().to_owned();
             let at = start.elapsed();
-            let _ = writeln!(log, "{:9.3} s  {name}  {}", at.as_secs_f64(), describe(e));
-            match e.action {
-                Action::Fault(kind) => {
-                    out.faults.push(Fault {
-                        at_s: at.as_secs_f64(),
-                        process: Process::Powersource(e.instance + 1),
-                        kind,
-                        recovered_at_s: at.as_secs_f64(),
-                    });
-                    open[e.instance] = Some(out.faults.len() - 1);
-                }
-                Action::Recover(_) => {}
+            let cmds = chaos::commands(&chaos::SOAK, e);
+            let said: Vec<String> = cmds.iter().map(|c| c.join(" ")).collect();
+            let _ = writeln!(
+                log,
+                "{:9.3} s  {name}  {}",
+                at.as_secs_f64(),
+                said.join(", then ")
+            );
+            if let Action::Fault(kind) = e.action {
+                out.faults.push(Fault {
+                    at_s: at.as_secs_f64(),
+                    process: Process::Powersource(i + 1),
+                    kind,
+                    recovered_at_s: at.as_secs_f64(),
+                });
+                open[i] = Some(out.faults.len() - 1);
             }
-            match e.action {
-                Action::Fault(FaultKind::Kill) => p.kill(),
-                Action::Fault(FaultKind::Freeze) => p.freeze()?,
-                Action::Fault(FaultKind::Restart) => {
-                    if !p.terminate(SOAK_TERM_GRACE).await? {
-                        out.slow_stops += 1;
-                        let _ = writeln!(
-                            log,
-                            "{:9.3} s  {name}  did not exit {SOAK_TERM_GRACE:?} after SIGTERM: SIGKILLed",
-                            start.elapsed().as_secs_f64()
-                        );
-                    }
-                    p.restart()?;
-                }
-                Action::Recover(FaultKind::Kill) => p.restart()?,
-                Action::Recover(FaultKind::Freeze) => p.thaw()?,
-                Action::Recover(FaultKind::Restart) => {}
-            }
-            let recovered = matches!(
+            let ends = matches!(
                 e.action,
                 Action::Recover(_) | Action::Fault(FaultKind::Restart)
             );
-            if let (true, Some(i)) = (recovered, open[e.instance].take()) {
-                out.faults[i].recovered_at_s = start.elapsed().as_secs_f64();
+            let recovers = if ends { open[i].take() } else { None };
+            lanes[i] = Some(run_in_lane(
+                lanes[i].take(),
+                logs,
+                name,
+                cmds,
+                recovers,
+                start,
+            ));
+        }
+        for (lane, p) in lanes.iter_mut().zip(&mut product.powersources) {
+            if let Some(done) = lane.take_if(|l| l.is_finished()) {
+                finish(done, p, &mut out, &mut log).await?;
             }
         }
         let now = start.elapsed();
         if next_sample <= now {
+            // an instance with a fault in force or a command under way is not expected to run
+            let idle: Vec<bool> = (0..n)
+                .map(|i| open[i].is_none() && lanes[i].is_none())
+                .collect();
+            for i in note_exits(product, &idle, now, &mut out.exits, &mut log) {
+                let name = product.powersources[i].name().to_owned();
+                let start_again = vec![vec!["start".to_owned()]];
+                lanes[i] = Some(run_in_lane(None, logs, name, start_again, None, start));
+            }
             let mut row = format!("{:.3}", now.as_secs_f64());
             for ((_, p), s) in processes(product).zip(&mut out.samples) {
                 let kib = p.rss_kib();
@@ -248,7 +276,6 @@ async fn drive(
                 row.push_str(&kib.map(|k| k.to_string()).unwrap_or_default());
             }
             let _ = writeln!(csv, "{row}");
-            note_exits(product, now, &mut out.exits, &mut log)?;
             while next_sample <= now {
                 next_sample += RSS_SAMPLE_EVERY;
             }
@@ -268,46 +295,123 @@ async fn drive(
         }
         tokio::time::sleep_until(start + wake).await;
     }
+    for (lane, p) in lanes.into_iter().zip(&mut product.powersources) {
+        if let Some(lane) = lane {
+            finish(lane, p, &mut out, &mut log).await?;
+        }
+    }
     Ok(out)
 }
 
-/// Records every process that exited by itself, and starts a powersource that did again.
-fn note_exits(
-    product: &mut Product,
-    at: Duration,
-    exits: &mut Vec<String>,
+/// Runs `cmds` on powersource `name` through the fault engine once `before` (the instance's
+/// lane so far) is done, stopping at the first that fails.
+fn run_in_lane(
+    before: Option<Lane>,
+    logs: &Path,
+    name: String,
+    cmds: Vec<Vec<String>>,
+    recovers: Option<usize>,
+    start: Instant,
+) -> Lane {
+    let logs = logs.to_owned();
+    tokio::spawn(async move {
+        let mut ran = match before {
+            Some(lane) => lane.await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if ran.iter().any(|r| r.out.is_err()) {
+            return ran;
+        }
+        let last = cmds.len().saturating_sub(1);
+        for (k, words) in cmds.into_iter().enumerate() {
+            let out = procs::fault(&logs, &name, &words, SOAK_TERM_GRACE).await;
+            let failed = out.is_err();
+            let recovers = if k == last { recovers } else { None };
+            ran.push(Ran {
+                at: start.elapsed(),
+                out,
+                recovers,
+            });
+            if failed {
+                break;
+            }
+        }
+        ran
+    })
+}
+
+/// Waits for `lane` of powersource `p`, appends what the engine printed to the chaos log,
+/// counts the stops that needed a SIGKILL, dates the recoveries and follows `p`; fails on a
+/// command that failed.
+async fn finish(
+    lane: Lane,
+    p: &mut Proc,
+    out: &mut Driven,
     log: &mut std::fs::File,
 ) -> anyhow::Result<()> {
-    let mut note = |name: &str, status: std::process::ExitStatus| {
-        let line = format!(
-            "{name} exited by itself ({status}) at {:.1} s",
-            at.as_secs_f64()
-        );
-        let _ = writeln!(log, "{:9.3} s  {line}", at.as_secs_f64());
-        exits.push(line);
-    };
-    if let Some(status) = product.superpower.try_exited() {
-        note(product.superpower.name(), status);
-    }
-    for p in &mut product.powersources {
-        if let Some(status) = p.try_exited() {
-            note(p.name(), status);
-            p.restart()?;
+    let ran = lane.await.context("a fault lane")?;
+    p.follow();
+    let name = p.name();
+    for r in ran {
+        let text = match &r.out {
+            Ok(text) => text.clone(),
+            Err(e) => e.to_string(),
+        };
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let _ = writeln!(log, "{:9.3} s  {name}  | {line}", r.at.as_secs_f64());
+        }
+        // fault.sh's stop, when SIGTERM was not enough within FLEET_STOP_TIMEOUT
+        if text.contains("sending SIGKILL") {
+            out.slow_stops += 1;
+        }
+        r.out
+            .with_context(|| format!("the soak's fault on {name}"))?;
+        if let Some(i) = r.recovers {
+            out.faults[i].recovered_at_s = r.at.as_secs_f64();
         }
     }
     Ok(())
 }
 
-/// One line of the chaos log for `e`.
-fn describe(e: &Event) -> &'static str {
-    match e.action {
-        Action::Fault(FaultKind::Kill) => "kill: SIGKILL",
-        Action::Fault(FaultKind::Freeze) => "freeze: SIGSTOP",
-        Action::Fault(FaultKind::Restart) => "restart: SIGTERM, then start again",
-        Action::Recover(FaultKind::Kill) => "kill recovered: start again",
-        Action::Recover(FaultKind::Freeze) => "freeze recovered: SIGCONT",
-        Action::Recover(FaultKind::Restart) => "restart recovered",
+/// Follows every process ([`Proc::follow`]) and records each that exited by itself (a
+/// powersource only while `idle`: neither under a fault nor being acted on); returns the
+/// powersources to start again.
+fn note_exits(
+    product: &mut Product,
+    idle: &[bool],
+    at: Duration,
+    exits: &mut Vec<String>,
+    log: &mut std::fs::File,
+) -> Vec<usize> {
+    let mut note = |name: &str, how: String| {
+        let line = format!(
+            "{name} exited by itself ({how}) at {:.1} s",
+            at.as_secs_f64()
+        );
+        let _ = writeln!(log, "{:9.3} s  {line}", at.as_secs_f64());
+        exits.push(line);
+    };
+    if let Some(how) = product.superpower.follow() {
+        note(product.superpower.name(), how);
     }
+    let mut again = Vec::new();
+    for (i, p) in product.powersources.iter_mut().enumerate() {
+        if let (Some(how), true) = (p.follow(), idle[i]) {
+            note(p.name(), how);
+            again.push(i);
+        }
+    }
+    again
+}
+
+/// Whether the bench runs as root (partition and drop need it).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 /// What went wrong in a soak: the verdict's every clause.

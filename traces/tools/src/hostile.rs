@@ -1,4 +1,4 @@
-//! A hostile powersource (`bench-ref hostile`) for the memory flood of `bench/traces.sh`: it
+//! A hostile powersource (`hostile-powersource`) for the memory flood of `bench/traces.sh`: it
 //! speaks the contract (health, assignments with the request target echoed, images) but brings
 //! a new character with every answer (a long description, a name no other has), a new image for
 //! every id, the longest instance name superpower passes on and a 40 KB header on every answer:
@@ -27,7 +27,7 @@ pub async fn hostile(listener: TcpListener) {
     let next = Arc::new(AtomicU64::new(1));
     let name = HeaderValue::from_str(&"h".repeat(MAX_INSTANCE_NAME)).expect("a valid name");
     let padding = HeaderValue::from_str(&"p".repeat(PADDING_BYTES)).expect("a valid value");
-    crate::reference::serve(listener, move |req: Request<Incoming>| {
+    crate::serve(listener, move |req: Request<Incoming>| {
         let (next, name, padding) = (next.clone(), name.clone(), padding.clone());
         async move {
             let path = req.uri().path().to_owned();

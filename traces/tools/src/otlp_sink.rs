@@ -44,7 +44,7 @@ impl Counts {
 /// Serves the sink on every connection `listener` accepts, forever.
 pub async fn serve(listener: TcpListener) {
     let counts = Arc::new(Counts::default());
-    crate::reference::serve(listener, move |req| {
+    crate::serve(listener, move |req| {
         let counts = counts.clone();
         async move { answer(req, &counts).await }
     })

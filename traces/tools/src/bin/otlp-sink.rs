@@ -1,5 +1,5 @@
-//! `otlp-sink --listen ADDR [--port-file PATH]`: the benchmark's OTLP/HTTP trace receiver
-//! ([`bench::otlp_sink`]); one thread, it counts the spans it decodes.
+//! `otlp-sink --listen ADDR [--port-file PATH]`: the OTLP/HTTP trace receiver
+//! ([`trace_tools::otlp_sink`]); one thread, it counts the spans it decodes.
 
 use anyhow::Context;
 use clap::Parser;
@@ -26,6 +26,6 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(path, port.to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    bench::otlp_sink::serve(listener).await;
+    trace_tools::otlp_sink::serve(listener).await;
     Ok(())
 }

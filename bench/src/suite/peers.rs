@@ -39,24 +39,19 @@ pub(super) struct Running {
 
 /// The version line of `program` (`-v`), or why there is none.
 async fn version(program: &str) -> String {
-    match tokio::process::Command::new(program)
+    let out = match tokio::process::Command::new(program)
         .arg("-v")
         .output()
         .await
     {
-        Ok(o) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let line = text.lines().next().unwrap_or("").trim();
-            // "nginx version: nginx/1.22.1", "HAProxy version 2.6.12-1 2023/02/15 - https://…"
-            let line = line.strip_prefix("nginx version: ").unwrap_or(line);
-            line.split(" - ").next().unwrap_or(line).to_owned()
-        }
-        Err(e) => format!("cannot run {program}: {e}"),
-    }
+        Ok(o) => [o.stdout, o.stderr].concat(),
+        Err(e) => return format!("cannot run {program}: {e}"),
+    };
+    let text = String::from_utf8_lossy(&out);
+    let line = text.lines().next().unwrap_or("").trim();
+    // "nginx version: nginx/1.22.1", "HAProxy version 2.6.12-1 2023/02/15 - https://…"
+    let line = line.strip_prefix("nginx version: ").unwrap_or(line);
+    line.split(" - ").next().unwrap_or(line).to_owned()
 }
 
 /// Writes both configs under `out/peers/` and starts nginx and HAProxy in front of `fleet`'s
@@ -64,26 +59,25 @@ async fn version(program: &str) -> String {
 async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Running> {
     let backs: Vec<SocketAddr> = fleet.powersources.iter().map(|p| p.addr).collect();
     let user = peers::is_root().then_some(NOBODY);
-    let mut started = Vec::new();
-    for (peer, process) in [
-        (FrontEnd::Nginx, Process::Nginx),
-        (FrontEnd::Haproxy, Process::Haproxy),
-    ] {
-        let addr = free_addr()?;
-        let dir = opts.out.join("peers").join(process.to_string());
-        let dir = std::path::absolute(&dir)?;
-        let (program, args) = peers::prepare(peer, addr, &backs, &dir, user)
-            .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
-        let name = process.to_string();
-        let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
-        p.wait_ready("/health", |_| true, REFERENCE_READY)
-            .await
-            .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
-        started.push(p);
-    }
-    let haproxy = started.pop().expect("two were started");
-    let nginx = started.pop().expect("two were started");
-    Ok(Running { nginx, haproxy })
+    let start = |peer: FrontEnd, process: Process| {
+        let backs = &backs;
+        async move {
+            let addr = free_addr()?;
+            let dir = std::path::absolute(opts.out.join("peers").join(process.to_string()))?;
+            let (program, args) = peers::prepare(peer, addr, backs, &dir, user)
+                .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
+            let name = process.to_string();
+            let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
+            p.wait_ready("/health", |_| true, REFERENCE_READY)
+                .await
+                .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
+            anyhow::Ok(p)
+        }
+    };
+    Ok(Running {
+        nginx: start(FrontEnd::Nginx, Process::Nginx).await?,
+        haproxy: start(FrontEnd::Haproxy, Process::Haproxy).await?,
+    })
 }
 
 /// Sets (`Some(latency)`) or clears the latency fault of the powersource at `addr`.

@@ -6,10 +6,11 @@
 //! other; throughput with one replica and with two; and DNS membership with as many addresses
 //! behind one name.
 
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use http::header::HeaderValue;
 
 use super::fleet::{
@@ -66,35 +67,23 @@ async fn start_replicas(
     powersources: &[Proc],
 ) -> anyhow::Result<[Proc; 2]> {
     let addrs = [free_addr()?, free_addr()?];
-    let mut replicas = Vec::new();
-    for (i, name) in ['A', 'B'].into_iter().enumerate() {
-        let process = Process::Replica(name);
-        let extra = vec![
+    let spawn = |i: usize| {
+        let process = Process::Replica(['A', 'B'][i]);
+        let extra = [
             format!("--admin-token={ADMIN_TOKEN}"),
             format!("--replica-name={process}"),
             "--peer".into(),
             format!("http://{}", addrs[1 - i]),
         ];
-        replicas.push(spawn_superpower(
-            opts,
-            logs,
-            process,
-            addrs[i],
-            powersources,
-            &extra,
-        )?);
-    }
+        spawn_superpower(opts, logs, process, addrs[i], powersources, &extra)
+    };
+    let mut replicas = [spawn(0)?, spawn(1)?];
+    let n = powersources.len() as u64;
     for r in &mut replicas {
-        r.wait_ready(
-            "/health",
-            ring_and_catalog(powersources.len() as u64),
-            PRODUCT_READY,
-        )
-        .await?;
+        r.wait_ready("/health", ring_and_catalog(n), PRODUCT_READY)
+            .await?;
     }
-    let b = replicas.pop().expect("two were started");
-    let a = replicas.pop().expect("two were started");
-    Ok([a, b])
+    Ok(replicas)
 }
 
 /// Maximum throughput of `returning` users on replica A alone, then spread over A and B
@@ -310,7 +299,7 @@ impl HostsLines {
     const PATH: &'static str = "/etc/hosts";
 
     /// Adds `name` for each of `addrs`; fails when the name is there already.
-    fn add(name: &str, addrs: &[std::net::IpAddr]) -> anyhow::Result<Self> {
+    fn add(name: &str, addrs: &[IpAddr]) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(Self::PATH)?;
         ensure!(
             !text
@@ -361,30 +350,19 @@ async fn dns_point(
 ) -> anyhow::Result<DnsPoint> {
     ensure!(crate::peers::is_root(), "needs root to edit /etc/hosts");
     let port = crate::procs::free_port()?;
-    let ips: Vec<std::net::IpAddr> = (1..=n)
-        .map(|i| std::net::IpAddr::from([127, 0, 2, i as u8]))
+    let ips: Vec<IpAddr> = (1..=n)
+        .map(|i| IpAddr::from([127, 0, 2, i as u8]))
         .collect();
-    let addrs: Vec<std::net::SocketAddr> = ips
-        .iter()
-        .map(|ip| std::net::SocketAddr::new(*ip, port))
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    let process = |i| Process::Powersource(i).to_string();
+    let stores: Vec<PathBuf> = (1..=n)
+        .map(|i| opts.out.join("stores").join(process(i)))
         .collect();
-    let stores: Vec<std::path::PathBuf> = (1..=n)
-        .map(|i| {
-            opts.out
-                .join("stores")
-                .join(Process::Powersource(i).to_string())
-        })
-        .collect();
-    for store in &stores {
-        ensure!(
-            store.is_dir(),
-            "no store at {} (the {n}-powersource fleet makes them)",
-            store.display()
-        );
+    if let Some(missing) = stores.iter().find(|s| !s.is_dir()) {
+        let missing = missing.display();
+        bail!("no store at {missing} (the {n}-powersource fleet makes them)");
     }
-    let names: Vec<String> = (1..=n)
-        .map(|i| format!("dns-{}", Process::Powersource(i)))
-        .collect();
+    let names: Vec<String> = (1..=n).map(|i| format!("dns-{}", process(i))).collect();
     let _powersources = start_powersources(opts, logs, &addrs, &stores, &names).await?;
     let host = format!("powersources-{}.bench.superpower.test", std::process::id());
     let _hosts = HostsLines::add(&host, &ips)?;

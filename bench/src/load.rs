@@ -237,6 +237,11 @@ impl Report {
         self.unexpected_status.values().sum::<u64>() + self.errors.values().sum::<u64>()
     }
 
+    /// `what: ` and the failure summary, when requests failed.
+    pub fn failed(&self, what: &str) -> Option<String> {
+        (self.failures() > 0).then(|| format!("{what}: {}", self.failure_summary()))
+    }
+
     /// A one-line summary of the failures, for messages.
     pub fn failure_summary(&self) -> String {
         format!(
@@ -609,6 +614,16 @@ fn cookie_name(set_cookie: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_names_what_failed_only_when_something_did() {
+        let mut r = Report::default();
+        assert_eq!(r.failed("x"), None);
+        r.requests = 2;
+        r.errors.insert("timeout".into(), 1);
+        let f = r.failed("lose all").unwrap();
+        assert!(f.starts_with("lose all: 1 of 2 requests failed"), "{f}");
+    }
 
     #[test]
     fn percentiles_pick_the_nearest_rank() {

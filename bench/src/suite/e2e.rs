@@ -60,11 +60,8 @@ where
         Some(rate) => format!("{rate} req/s with the {tool}, {system}"),
         None => format!("max throughput with the {tool}, {system}"),
     };
-    if m.report.failures() > 0 {
-        failures.push(format!("{what}: {}", m.report.failure_summary()));
-    } else if m.report.requests == 0 {
-        failures.push(format!("{what}: no request was made"));
-    }
+    let none = (m.report.requests == 0).then(|| format!("{what}: no request was made"));
+    failures.extend(m.report.failed(&what).or(none));
     Ok(Row {
         system,
         tool,

@@ -310,25 +310,16 @@ pub(super) async fn peers(
 /// superpower does, or failed with the whole fleet up; superpower failing anywhere but the slow
 /// and lose-all runs' expected answers.
 pub(super) fn failures(p: &Peers) -> Vec<String> {
-    let mut out = Vec::new();
-    for r in &p.same_character {
-        if r.report.failures() > 0 || !r.report.changed_users.is_empty() {
-            out.push(format!(
-                "peers: {} answered {} users another character than superpower ({})",
-                r.front_end,
-                r.report.changed_users.len(),
-                r.report.failure_summary()
-            ));
-        }
-    }
-    for r in p.max.iter().chain(&p.rates) {
-        if r.report.failures() > 0 {
-            out.push(format!(
-                "peers: {} with the whole fleet up: {}",
-                r.front_end,
-                r.report.failure_summary()
-            ));
-        }
-    }
-    out
+    let other = |r: &PeerRun| {
+        let (n, summary) = (r.report.changed_users.len(), r.report.failure_summary());
+        let other = format!("answered {n} users another character than superpower ({summary})");
+        (r.report.failures() > 0 || n > 0).then(|| format!("peers: {} {other}", r.front_end))
+    };
+    let up = |r: &PeerRun| {
+        r.report
+            .failed(&format!("peers: {} with the whole fleet up", r.front_end))
+    };
+    let same = p.same_character.iter().filter_map(other);
+    same.chain(p.max.iter().chain(&p.rates).filter_map(up))
+        .collect()
 }

@@ -98,7 +98,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A closed-loop plan: `GET path` (`Accept: application/json`) over `connections` connections for `duration`.
+    /// A closed-loop plan: `GET path` as JSON over `connections` connections for `duration`.
     pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
         Plan {
             addr,
@@ -220,7 +220,7 @@ pub struct Report {
     /// The name each user got ([`Names::Record`]; empty for users never answered).
     #[serde(skip)]
     pub names: Vec<String>,
-    /// The [`LAST_COOKIE`] `Set-Cookie` value each user's answers last set ([`Plan::keep_last_cookie`]).
+    /// The [`LAST_COOKIE`] each user's answers last set ([`Plan::keep_last_cookie`]).
     #[serde(skip)]
     pub last_cookies: Vec<String>,
     /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
@@ -254,8 +254,7 @@ impl Report {
     }
 }
 
-/// `n` fixed identities: `superpower_id` cookies made from a seeded generator, so every run
-/// follows the same users.
+/// `n` fixed identities: `superpower_id` cookies from a seeded generator (the same every run).
 pub fn identities(n: usize, seed: u64) -> Vec<HeaderValue> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
@@ -278,8 +277,7 @@ struct Tally {
 }
 
 impl Tally {
-    /// Keeps an incident when the plan asks for them and there is room (`what` is only
-    /// formatted then).
+    /// Keeps an incident when the plan asks for them and there is room.
     fn incident(
         &mut self,
         plan: &Plan,
@@ -560,8 +558,7 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
 /// An answer: its status, its body, and the [`LAST_COOKIE`] `Set-Cookie` value when asked for.
 type Answered = (StatusCode, Bytes, Option<String>);
 
-/// Sends one request on `conn` (reconnecting first when it is gone) and reads the whole answer,
-/// with its [`LAST_COOKIE`] `Set-Cookie` header when `want_last`.
+/// Sends one request on `conn` (reconnecting when gone): the answer, its [`LAST_COOKIE`] if asked.
 async fn send(
     conn: &mut Option<SendRequest<Empty<Bytes>>>,
     addr: SocketAddr,

@@ -71,8 +71,7 @@ where
     })
 }
 
-/// Runs the end-to-end scenario; a run with failures is recorded in `failures` and the
-/// scenario goes on.
+/// Runs the end-to-end scenario; runs with failures go to `failures` and it goes on.
 pub(super) async fn e2e(
     fleet: &Fleet,
     t: &Timing,

@@ -19,8 +19,7 @@ use crate::load::{self, Names, Plan, Report};
 use crate::procs::Proc;
 use crate::report::Failover;
 
-/// `superpower probe identity` against `addr` (records `state` the first time, checks it
-/// after): whether it exited 0.
+/// `superpower probe identity` at `addr` (records `state`, then checks it): whether it exited 0.
 async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyhow::Result<bool> {
     let args = vec![
         "probe".into(),
@@ -110,8 +109,7 @@ pub(super) async fn failover(
     })
 }
 
-/// What went wrong in a failover run: failures in or after the window, identity changes, a
-/// failed probe.
+/// What went wrong: failures in or after the window, identity changes, a failed probe.
 pub(super) fn failures(f: &Failover) -> Vec<String> {
     let changed = f.changed_users;
     let probe = "`superpower probe identity` failed (see var/bench/logs/probe.log)";

@@ -39,8 +39,7 @@ pub(super) async fn lose_all(
     })
 }
 
-/// What went wrong in a lose-all run: known users not answered (degraded), or answered another
-/// superpower; unknown users not answered 503.
+/// What went wrong: known users not answered or changed, unknown ones not answered 503.
 pub(super) fn failures(l: &LoseAll) -> Vec<String> {
     let changed = l.changed_users;
     let wrong = "known users got another superpower (degraded)";

@@ -7,8 +7,7 @@ use anyhow::Context;
 
 use crate::report::{Micro, MICRO_RECALL, MICRO_SIGN};
 
-/// The criterion benchmarks the suite reports (`cargo bench -p superpower --bench micro`,
-/// `cargo bench -p powersource --bench micro`).
+/// The criterion benchmarks reported (`cargo bench -p superpower -p powersource --bench micro`).
 pub const MICRO: &[&str] = &[
     "ring/candidates",
     "ring/build_3",

@@ -54,8 +54,7 @@ async fn version(program: &str) -> String {
     line.split(" - ").next().unwrap_or(line).to_owned()
 }
 
-/// Writes both configs under `out/peers/` and starts nginx and HAProxy in front of `fleet`'s
-/// powersources (as `nobody` when root), waiting until each proxies `/health`.
+/// Starts nginx and HAProxy in front of `fleet`'s powersources, configs in `out/peers/`.
 async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Running> {
     let backs: Vec<SocketAddr> = fleet.powersources.iter().map(|p| p.addr).collect();
     let user = peers::is_root().then_some(NOBODY);
@@ -154,8 +153,7 @@ async fn whole_again(fleet: &mut Fleet) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a constant-rate run held its rate: no failure, the rate answered, and a p99 under
-/// [`HELD_P99`] (not a queue growing behind a saturated server).
+/// Whether a constant-rate run held its rate: no failure, the rate answered, p99 < [`HELD_P99`].
 fn held(r: &Report) -> bool {
     r.failures() == 0
         && r.rate.is_some_and(|rate| r.rps >= 0.95 * rate)
@@ -306,9 +304,7 @@ pub(super) async fn peers(
     Ok(res)
 }
 
-/// What went wrong in the peers scenario: a peer that answered a user another character than
-/// superpower does, or failed with the whole fleet up; superpower failing anywhere but the slow
-/// and lose-all runs' expected answers.
+/// What went wrong: another character than superpower's, or failures with the fleet whole.
 pub(super) fn failures(p: &Peers) -> Vec<String> {
     let other = |r: &PeerRun| {
         let (n, summary) = (r.report.changed_users.len(), r.report.failure_summary());

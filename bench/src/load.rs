@@ -98,7 +98,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A closed-loop plan: `GET path` (`Accept: application/json`) over `connections` connections for `duration`.
+    /// A closed-loop plan: `GET path` as JSON over `connections` connections for `duration`.
     pub fn new(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Self {
         Plan {
             addr,
@@ -220,7 +220,7 @@ pub struct Report {
     /// The name each user got ([`Names::Record`]; empty for users never answered).
     #[serde(skip)]
     pub names: Vec<String>,
-    /// The [`LAST_COOKIE`] `Set-Cookie` value each user's answers last set ([`Plan::keep_last_cookie`]).
+    /// The [`LAST_COOKIE`] each user's answers last set ([`Plan::keep_last_cookie`]).
     #[serde(skip)]
     pub last_cookies: Vec<String>,
     /// The first [`MAX_INCIDENTS`] incidents, in time order ([`Plan::incidents_over`]).
@@ -237,6 +237,11 @@ impl Report {
         self.unexpected_status.values().sum::<u64>() + self.errors.values().sum::<u64>()
     }
 
+    /// `what: ` and the failure summary, when requests failed.
+    pub fn failed(&self, what: &str) -> Option<String> {
+        (self.failures() > 0).then(|| format!("{what}: {}", self.failure_summary()))
+    }
+
     /// A one-line summary of the failures, for messages.
     pub fn failure_summary(&self) -> String {
         format!(
@@ -249,8 +254,7 @@ impl Report {
     }
 }
 
-/// `n` fixed identities: `superpower_id` cookies made from a seeded generator, so every run
-/// follows the same users.
+/// `n` fixed identities: `superpower_id` cookies from a seeded generator (the same every run).
 pub fn identities(n: usize, seed: u64) -> Vec<HeaderValue> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
@@ -273,8 +277,7 @@ struct Tally {
 }
 
 impl Tally {
-    /// Keeps an incident when the plan asks for them and there is room (`what` is only
-    /// formatted then).
+    /// Keeps an incident when the plan asks for them and there is room.
     fn incident(
         &mut self,
         plan: &Plan,
@@ -555,8 +558,7 @@ async fn worker(shared: Arc<Shared>, addr: SocketAddr, first: SendRequest<Empty<
 /// An answer: its status, its body, and the [`LAST_COOKIE`] `Set-Cookie` value when asked for.
 type Answered = (StatusCode, Bytes, Option<String>);
 
-/// Sends one request on `conn` (reconnecting first when it is gone) and reads the whole answer,
-/// with its [`LAST_COOKIE`] `Set-Cookie` header when `want_last`.
+/// Sends one request on `conn` (reconnecting when gone): the answer, its [`LAST_COOKIE`] if asked.
 async fn send(
     conn: &mut Option<SendRequest<Empty<Bytes>>>,
     addr: SocketAddr,
@@ -609,6 +611,16 @@ fn cookie_name(set_cookie: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_names_what_failed_only_when_something_did() {
+        let mut r = Report::default();
+        assert_eq!(r.failed("x"), None);
+        r.requests = 2;
+        r.errors.insert("timeout".into(), 1);
+        let f = r.failed("lose all").unwrap();
+        assert!(f.starts_with("lose all: 1 of 2 requests failed"), "{f}");
+    }
 
     #[test]
     fn percentiles_pick_the_nearest_rank() {

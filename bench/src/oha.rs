@@ -31,10 +31,7 @@ struct Summary {
     average: Option<f64>,
 }
 
-/// Runs `oha` against `GET http://addr/path` (JSON `Accept`, `cookie` when given) over
-/// `connections` for `duration`, at `rate` when given (with latency correction, as the
-/// generator measures).
-///
+/// Runs oha: `GET http://addr/path` as JSON (with `cookie`), at `rate` (latency-corrected).
 /// Errors: oha could not run, failed, or wrote no JSON.
 pub async fn run(
     addr: SocketAddr,

@@ -60,11 +60,8 @@ where
         Some(rate) => format!("{rate} req/s with the {tool}, {system}"),
         None => format!("max throughput with the {tool}, {system}"),
     };
-    if m.report.failures() > 0 {
-        failures.push(format!("{what}: {}", m.report.failure_summary()));
-    } else if m.report.requests == 0 {
-        failures.push(format!("{what}: no request was made"));
-    }
+    let none = (m.report.requests == 0).then(|| format!("{what}: no request was made"));
+    failures.extend(m.report.failed(&what).or(none));
     Ok(Row {
         system,
         tool,
@@ -74,8 +71,7 @@ where
     })
 }
 
-/// Runs the end-to-end scenario; a run with failures is recorded in `failures` and the
-/// scenario goes on.
+/// Runs the end-to-end scenario; runs with failures go to `failures` and it goes on.
 pub(super) async fn e2e(
     fleet: &Fleet,
     t: &Timing,

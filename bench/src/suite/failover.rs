@@ -19,8 +19,7 @@ use crate::load::{self, Names, Plan, Report};
 use crate::procs::Proc;
 use crate::report::Failover;
 
-/// `superpower probe identity` against `addr` (records `state` the first time, checks it
-/// after): whether it exited 0.
+/// `superpower probe identity` at `addr` (records `state`, then checks it): whether it exited 0.
 async fn probe(opts: &Options, addr: std::net::SocketAddr, state: &Path) -> anyhow::Result<bool> {
     let args = vec![
         "probe".into(),
@@ -111,27 +110,17 @@ pub(super) async fn failover(
     })
 }
 
-/// What went wrong in a failover run: failures in or after the window, identity changes, a
-/// failed probe.
+/// What went wrong: failures in or after the window, identity changes, a failed probe.
 pub(super) fn failures(f: &Failover) -> Vec<String> {
-    let mut out = Vec::new();
-    let w = &f.window;
-    if w.failures() > 0 {
-        out.push(format!("failover: {}", w.failure_summary()));
-    }
-    if f.after.failures() > 0 {
-        out.push(format!("failover, after: {}", f.after.failure_summary()));
-    }
-    if f.changed_users > 0 {
-        out.push(format!(
-            "failover: {} users got another superpower",
-            f.changed_users
-        ));
-    }
-    if !f.probe_ok {
-        out.push(
-            "failover: `superpower probe identity` failed (see var/bench/logs/probe.log)".into(),
-        );
-    }
-    out
+    let changed = f.changed_users;
+    let probe = "`superpower probe identity` failed (see var/bench/logs/probe.log)";
+    [
+        f.window.failed("failover"),
+        f.after.failed("failover, after"),
+        (changed > 0).then(|| format!("failover: {changed} users got another superpower")),
+        (!f.probe_ok).then(|| format!("failover: {probe}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

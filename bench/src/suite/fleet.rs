@@ -84,8 +84,7 @@ pub(super) async fn start(opts: &Options, logs: &Path) -> anyhow::Result<Fleet> 
     })
 }
 
-/// Ingests the sample into 3 stores, then starts the 3 powersources and superpower and waits
-/// until each is ready (superpower: all 3 powersources on its ring).
+/// Ingests the sample into 3 stores, starts 3 powersources and superpower, waits until ready.
 pub(super) async fn start_product(opts: &Options, logs: &Path) -> anyhow::Result<Product> {
     start_product_of(opts, logs, 3).await
 }
@@ -125,8 +124,7 @@ pub(super) async fn start_product_of(
     })
 }
 
-/// Starts superpower (as `process`, with `extra` flags) in front of `powersources` and waits
-/// until all of them are on its ring.
+/// Starts superpower in front of `powersources`; waits until all of them are on its ring.
 pub(super) async fn start_superpower(
     opts: &Options,
     logs: &Path,
@@ -142,8 +140,7 @@ pub(super) async fn start_superpower(
     Ok(superpower)
 }
 
-/// Starts superpower (as `process`, on `addr`, with the bench's [`COOKIE_KEY`] and `extra`
-/// flags) in front of `powersources`, without waiting for it.
+/// Starts superpower (with [`COOKIE_KEY`] and `extra` flags) in front of `powersources`.
 pub(super) fn spawn_superpower(
     opts: &Options,
     logs: &Path,
@@ -172,8 +169,7 @@ pub(super) fn spawn_superpower(
     )?)
 }
 
-/// Starts a powersource named `names[i]` on `addrs[i]` over `stores[i]` for each `i` (with the
-/// bench's admin token), and waits until each answers `/health`.
+/// Starts powersource `names[i]` on `addrs[i]` over `stores[i]`; waits until each answers.
 pub(super) async fn start_powersources(
     opts: &Options,
     logs: &Path,
@@ -215,8 +211,7 @@ pub(super) fn ring_is(n: u64) -> impl Fn(&str) -> bool {
     move |body| health_field(body, "ring_members") == Some(n)
 }
 
-/// A `/health` body check: superpower has `n` instances on its ring and its catalog holds
-/// characters (its first listing arrived, so it can answer a returning user degraded).
+/// A `/health` body check: `n` instances on the ring, and a catalog (to answer degraded).
 pub(super) fn ring_and_catalog(n: u64) -> impl Fn(&str) -> bool {
     move |body| {
         health_field(body, "ring_members") == Some(n)

@@ -39,27 +39,16 @@ pub(super) async fn lose_all(
     })
 }
 
-/// What went wrong in a lose-all run: known users not answered (degraded), or answered another
-/// superpower; unknown users not answered 503.
+/// What went wrong: known users not answered or changed, unknown ones not answered 503.
 pub(super) fn failures(l: &LoseAll) -> Vec<String> {
-    let mut out = Vec::new();
-    if l.known.failures() > 0 {
-        out.push(format!(
-            "lose all, known users: {}",
-            l.known.failure_summary()
-        ));
-    }
-    if l.changed_users > 0 {
-        out.push(format!(
-            "lose all: {} known users got another superpower (degraded)",
-            l.changed_users
-        ));
-    }
-    if l.unknown.failures() > 0 {
-        out.push(format!(
-            "lose all, unknown users (503 expected): {}",
-            l.unknown.failure_summary()
-        ));
-    }
-    out
+    let changed = l.changed_users;
+    let wrong = "known users got another superpower (degraded)";
+    [
+        l.known.failed("lose all, known users"),
+        (changed > 0).then(|| format!("lose all: {changed} {wrong}")),
+        l.unknown.failed("lose all, unknown users (503 expected)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -3,8 +3,7 @@
 use super::fleet::Fleet;
 use crate::report::Memory;
 
-/// `VmHWM` of each process (for a restarted one, the larger of its lives); processes never
-/// measured are left out.
+/// `VmHWM` of each process (the largest of its lives), when measured.
 pub(super) fn peak(fleet: &Fleet) -> Vec<Memory> {
     fleet
         .all()

@@ -36,51 +36,44 @@ pub(super) struct Running {
 
 /// The version line of `program` (`-v`), or why there is none.
 async fn version(program: &str) -> String {
-    match tokio::process::Command::new(program)
+    let out = match tokio::process::Command::new(program)
         .arg("-v")
         .output()
         .await
     {
-        Ok(o) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let line = text.lines().next().unwrap_or("").trim();
-            // "nginx version: nginx/1.22.1", "HAProxy version 2.6.12-1 2023/02/15 - https://…"
-            let line = line.strip_prefix("nginx version: ").unwrap_or(line);
-            line.split(" - ").next().unwrap_or(line).to_owned()
-        }
-        Err(e) => format!("cannot run {program}: {e}"),
-    }
+        Ok(o) => [o.stdout, o.stderr].concat(),
+        Err(e) => return format!("cannot run {program}: {e}"),
+    };
+    let text = String::from_utf8_lossy(&out);
+    let line = text.lines().next().unwrap_or("").trim();
+    // "nginx version: nginx/1.22.1", "HAProxy version 2.6.12-1 2023/02/15 - https://…"
+    let line = line.strip_prefix("nginx version: ").unwrap_or(line);
+    line.split(" - ").next().unwrap_or(line).to_owned()
 }
 
-/// Writes both configs under `out/peers/` and starts nginx and HAProxy in front of `fleet`'s
-/// powersources (as `nobody` when root), waiting until each proxies `/health`.
+/// Starts nginx and HAProxy in front of `fleet`'s powersources, configs in `out/peers/`.
 async fn start(opts: &Options, fleet: &Fleet, logs: &Path) -> anyhow::Result<Running> {
     let backs: Vec<SocketAddr> = fleet.powersources.iter().map(|p| p.addr).collect();
     let user = peers::is_root().then_some(NOBODY);
-    let mut started = Vec::new();
-    for (peer, process) in [
-        (FrontEnd::Nginx, Process::Nginx),
-        (FrontEnd::Haproxy, Process::Haproxy),
-    ] {
-        let addr = free_addr()?;
-        let dir = opts.out.join("peers").join(process.to_string());
-        let dir = std::path::absolute(&dir)?;
-        let (program, args) = peers::prepare(peer, addr, &backs, &dir, user)
-            .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
-        let name = process.to_string();
-        let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
-        p.wait_ready("/health", |_| true, REFERENCE_READY)
-            .await
-            .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
-        started.push(p);
-    }
-    let haproxy = started.pop().expect("two were started");
-    let nginx = started.pop().expect("two were started");
-    Ok(Running { nginx, haproxy })
+    let start = |peer: FrontEnd, process: Process| {
+        let backs = &backs;
+        async move {
+            let addr = free_addr()?;
+            let dir = std::path::absolute(opts.out.join("peers").join(process.to_string()))?;
+            let (program, args) = peers::prepare(peer, addr, backs, &dir, user)
+                .with_context(|| format!("writing the {peer} config in {}", dir.display()))?;
+            let name = process.to_string();
+            let mut p = Proc::spawn_group(&name, Path::new(program), &args, addr, logs, user)?;
+            p.wait_ready("/health", |_| true, REFERENCE_READY)
+                .await
+                .with_context(|| format!("{peer} did not start (config in {})", dir.display()))?;
+            anyhow::Ok(p)
+        }
+    };
+    Ok(Running {
+        nginx: start(FrontEnd::Nginx, Process::Nginx).await?,
+        haproxy: start(FrontEnd::Haproxy, Process::Haproxy).await?,
+    })
 }
 
 /// The processes that serve `fe`'s requests (charged their CPU time), the front end first.
@@ -131,8 +124,7 @@ async fn whole_again(fleet: &mut Fleet) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a constant-rate run held its rate: no failure, the rate answered, and a p99 under
-/// [`HELD_P99`] (not a queue growing behind a saturated server).
+/// Whether a constant-rate run held its rate: no failure, the rate answered, p99 < [`HELD_P99`].
 fn held(r: &Report) -> bool {
     r.failures() == 0
         && r.rate.is_some_and(|rate| r.rps >= 0.95 * rate)
@@ -283,29 +275,18 @@ pub(super) async fn peers(
     Ok(res)
 }
 
-/// What went wrong in the peers scenario: a peer that answered a user another character than
-/// superpower does, or failed with the whole fleet up; superpower failing anywhere but the slow
-/// and lose-all runs' expected answers.
+/// What went wrong: another character than superpower's, or failures with the fleet whole.
 pub(super) fn failures(p: &Peers) -> Vec<String> {
-    let mut out = Vec::new();
-    for r in &p.same_character {
-        if r.report.failures() > 0 || !r.report.changed_users.is_empty() {
-            out.push(format!(
-                "peers: {} answered {} users another character than superpower ({})",
-                r.front_end,
-                r.report.changed_users.len(),
-                r.report.failure_summary()
-            ));
-        }
-    }
-    for r in p.max.iter().chain(&p.rates) {
-        if r.report.failures() > 0 {
-            out.push(format!(
-                "peers: {} with the whole fleet up: {}",
-                r.front_end,
-                r.report.failure_summary()
-            ));
-        }
-    }
-    out
+    let other = |r: &PeerRun| {
+        let (n, summary) = (r.report.changed_users.len(), r.report.failure_summary());
+        let other = format!("answered {n} users another character than superpower ({summary})");
+        (r.report.failures() > 0 || n > 0).then(|| format!("peers: {} {other}", r.front_end))
+    };
+    let up = |r: &PeerRun| {
+        r.report
+            .failed(&format!("peers: {} with the whole fleet up", r.front_end))
+    };
+    let same = p.same_character.iter().filter_map(other);
+    same.chain(p.max.iter().chain(&p.rates).filter_map(up))
+        .collect()
 }

@@ -6,10 +6,11 @@
 //! other; throughput with one replica and with two; and DNS membership with as many addresses
 //! behind one name.
 
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use http::header::HeaderValue;
 
 use super::fleet::{
@@ -57,49 +58,33 @@ async fn instances_point(
     })
 }
 
-/// The replicas of one front end: A and B, peers of each other with the bench's cookie key and
-/// admin token, in front of `powersources`; ready once each has them all on its ring and its
-/// catalog filled.
+/// Replicas A and B of one front end (peers of each other) in front of `powersources`, ready.
 async fn start_replicas(
     opts: &Options,
     logs: &Path,
     powersources: &[Proc],
 ) -> anyhow::Result<[Proc; 2]> {
     let addrs = [free_addr()?, free_addr()?];
-    let mut replicas = Vec::new();
-    for (i, name) in ['A', 'B'].into_iter().enumerate() {
-        let process = Process::Replica(name);
-        let extra = vec![
+    let spawn = |i: usize| {
+        let process = Process::Replica(['A', 'B'][i]);
+        let extra = [
             format!("--admin-token={ADMIN_TOKEN}"),
             format!("--replica-name={process}"),
             "--peer".into(),
             format!("http://{}", addrs[1 - i]),
         ];
-        replicas.push(spawn_superpower(
-            opts,
-            logs,
-            process,
-            addrs[i],
-            powersources,
-            &extra,
-        )?);
-    }
+        spawn_superpower(opts, logs, process, addrs[i], powersources, &extra)
+    };
+    let mut replicas = [spawn(0)?, spawn(1)?];
+    let n = powersources.len() as u64;
     for r in &mut replicas {
-        r.wait_ready(
-            "/health",
-            ring_and_catalog(powersources.len() as u64),
-            PRODUCT_READY,
-        )
-        .await?;
+        r.wait_ready("/health", ring_and_catalog(n), PRODUCT_READY)
+            .await?;
     }
-    let b = replicas.pop().expect("two were started");
-    let a = replicas.pop().expect("two were started");
-    Ok([a, b])
+    Ok(replicas)
 }
 
-/// Maximum throughput of `returning` users on replica A alone, then spread over A and B
-/// (each connection to one of them, as a balancer spreads them), interleaved rounds, the best
-/// of each.
+/// Maximum throughput of `returning` users on replica A, then on A and B; the best round each.
 async fn replicas_runs(
     replicas: &[Proc; 2],
     powersources: &[Proc],
@@ -144,8 +129,7 @@ async fn replicas_runs(
     Ok(runs)
 }
 
-/// The size of a sample's `superpower_last` cookie from the `Set-Cookie` values its answers
-/// carried (the largest of each figure).
+/// The size of the `superpower_last` cookie in `set_cookies` (the largest of each figure).
 fn cookie_size(set_cookies: &[String]) -> CookieSize {
     let mut size = CookieSize::default();
     for set in set_cookies {
@@ -178,8 +162,7 @@ fn bytes_per_user(from: f64, to: f64, n: usize) -> f64 {
     (to - from).max(0.0) * 1024.0 * 1024.0 / n.max(1) as f64
 }
 
-/// `sample` (returning users, with the superpower recorded for each in `names`) asked once on
-/// `replica`, every powersource dead.
+/// `sample` (their superpowers in `names`) once on `replica`, every powersource dead.
 async fn ask_returning(
     replica: &Proc,
     process: Process,
@@ -202,12 +185,7 @@ async fn ask_returning(
     })
 }
 
-/// Every one of `n` new users once through replica A of a fresh front end of two in front of
-/// `p`'s powersources, then as many other new users, both replicas' RSS before, between and
-/// after; then a sample of the first users asked again on A, their cookies kept; the
-/// throughput of those returning users on one replica and on two, into `replicas` when given;
-/// then every powersource killed and the sample asked on A and on B (the powersources are
-/// started again after).
+/// The users point of `n` (see [`UsersPoint`]); the replicas' runs into `replicas` when given.
 async fn users_point(
     opts: &Options,
     logs: &Path,
@@ -300,8 +278,7 @@ async fn users_point(
     })
 }
 
-/// `/etc/hosts` lines the benchmark added (each ends with its mark), removed when dropped: the
-/// file is rewritten in place, since in containers it is often a bind mount.
+/// `/etc/hosts` lines the bench added, removed on drop (in place: often a bind mount).
 struct HostsLines {
     mark: String,
 }
@@ -310,7 +287,7 @@ impl HostsLines {
     const PATH: &'static str = "/etc/hosts";
 
     /// Adds `name` for each of `addrs`; fails when the name is there already.
-    fn add(name: &str, addrs: &[std::net::IpAddr]) -> anyhow::Result<Self> {
+    fn add(name: &str, addrs: &[IpAddr]) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(Self::PATH)?;
         ensure!(
             !text
@@ -347,11 +324,8 @@ impl Drop for HostsLines {
     }
 }
 
-/// DNS membership at scale: `n` powersources on `127.0.2.1` … `127.0.2.n` (one port) over the
-/// stores the last fleet left, one name with their `n` addresses in `/etc/hosts` (what the
-/// kubernetes step's DNS test does: the resolver superpower uses reads it), and superpower
-/// started with `--powersource-dns`: how long until all `n` are on its ring, and its maximum
-/// throughput then. Needs root (to edit `/etc/hosts`).
+/// DNS membership: `n` powersources on 127.0.2.1…n behind one name in `/etc/hosts` (needs root),
+/// superpower with `--powersource-dns`: how long until all are on its ring, and its throughput.
 async fn dns_point(
     opts: &Options,
     t: &Timing,
@@ -361,30 +335,19 @@ async fn dns_point(
 ) -> anyhow::Result<DnsPoint> {
     ensure!(crate::peers::is_root(), "needs root to edit /etc/hosts");
     let port = crate::procs::free_port()?;
-    let ips: Vec<std::net::IpAddr> = (1..=n)
-        .map(|i| std::net::IpAddr::from([127, 0, 2, i as u8]))
+    let ips: Vec<IpAddr> = (1..=n)
+        .map(|i| IpAddr::from([127, 0, 2, i as u8]))
         .collect();
-    let addrs: Vec<std::net::SocketAddr> = ips
-        .iter()
-        .map(|ip| std::net::SocketAddr::new(*ip, port))
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    let process = |i| Process::Powersource(i).to_string();
+    let stores: Vec<PathBuf> = (1..=n)
+        .map(|i| opts.out.join("stores").join(process(i)))
         .collect();
-    let stores: Vec<std::path::PathBuf> = (1..=n)
-        .map(|i| {
-            opts.out
-                .join("stores")
-                .join(Process::Powersource(i).to_string())
-        })
-        .collect();
-    for store in &stores {
-        ensure!(
-            store.is_dir(),
-            "no store at {} (the {n}-powersource fleet makes them)",
-            store.display()
-        );
+    if let Some(missing) = stores.iter().find(|s| !s.is_dir()) {
+        let missing = missing.display();
+        bail!("no store at {missing} (the {n}-powersource fleet makes them)");
     }
-    let names: Vec<String> = (1..=n)
-        .map(|i| format!("dns-{}", Process::Powersource(i)))
-        .collect();
+    let names: Vec<String> = (1..=n).map(|i| format!("dns-{}", process(i))).collect();
     let _powersources = start_powersources(opts, logs, &addrs, &stores, &names).await?;
     let host = format!("powersources-{}.bench.superpower.test", std::process::id());
     let _hosts = HostsLines::add(&host, &ips)?;
@@ -437,9 +400,7 @@ fn returning_failures(u: &UsersPoint) -> Vec<String> {
         .collect()
 }
 
-/// Runs the scaling scenario: `t.scale_instances` fleets, then `t.scale_users` on the first;
-/// `ids` are the users the fleets' loads follow, as new users (each fleet records their cookies
-/// first, so the loads are of returning users).
+/// Runs the scaling scenario: fleets of `t.scale_instances`, users points on the first, DNS.
 pub(super) async fn scaling(
     opts: &Options,
     t: &Timing,

@@ -50,9 +50,7 @@ fn under_the_limit() -> String {
     format!("< {} s", LATENCY_LIMIT.as_secs_f64())
 }
 
-/// Judges every target of the run's mode against `res`: the soak's alone in soak mode, the
-/// others' otherwise (ingest is not judged in smoke mode: the dataset is smaller than the
-/// target's).
+/// Judges the run's targets: the soak's alone in soak mode (smoke mode does not judge ingest).
 pub(super) fn targets(res: &Results) -> Vec<Target> {
     if res.mode == Mode::Soak {
         return soak_targets(res);
@@ -176,10 +174,7 @@ pub(super) fn targets(res: &Results) -> Vec<Target> {
     out
 }
 
-/// One row per count of distinct users of the scaling scenario: the sampled returning users,
-/// every powersource dead, keep their superpower on the replica they used and on the other
-/// (at least promise 1's objective of them on each, none with another superpower); one row "not
-/// measured" when no count was.
+/// One row per users point: its returning users keep their superpower on each replica.
 fn returning_targets(res: &Results) -> Vec<Target> {
     let target = format!(
         "≥ {:.1} % kept, 0 changed, on each",

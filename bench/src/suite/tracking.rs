@@ -76,10 +76,10 @@ pub(super) async fn tracking(
             step(&format!("on vs off, round {}: {name}", round + 1));
             let plan = Plan::new(p.addr, "/", MAX_CONNECTIONS, t.max).users(users);
             let m = measure(&[p], load::run(plan)).await?;
-            if m.report.failures() > 0 {
-                let f = m.report.failure_summary();
-                failures.push(format!("max throughput, on vs off {name}: {f}"));
-            }
+            failures.extend(
+                m.report
+                    .failed(&format!("max throughput, on vs off {name}")),
+            );
             let (rps, cpu) = match side {
                 0 => (&mut res.on_rps, &mut res.on_cpu_us_per_request),
                 _ => (&mut res.off_rps, &mut res.off_cpu_us_per_request),

@@ -34,16 +34,13 @@ pub(super) fn every_user_once(
 pub(super) struct Recorded {
     /// The superpower each user has.
     pub(super) names: Vec<String>,
-    /// The `Cookie` header each user sends from then on: their identity and the
-    /// [`LAST_COOKIE`] their answer set.
+    /// The `Cookie` header each user sends from then on (identity and [`LAST_COOKIE`]).
     pub(super) returning: Vec<HeaderValue>,
     /// The [`LAST_COOKIE`] `Set-Cookie` header value each user's answer carried.
     pub(super) set_cookies: Vec<String>,
 }
 
-/// Every user once at superpower (`addr`): their superpower, which later checks compare with,
-/// and the cookies they return with. Fails unless every user got a name and a [`LAST_COOKIE`]
-/// (or already sent one, which an unchanged character does not set again).
+/// Every user once at `addr`: their superpower and the cookies they come back with (all needed).
 pub(super) async fn record(
     addr: SocketAddr,
     users: &Arc<Vec<HeaderValue>>,
@@ -76,9 +73,7 @@ pub(super) async fn record(
     })
 }
 
-/// The `Cookie` header a browser sends after `user`'s request was answered with `set_cookie`
-/// (a [`LAST_COOKIE`] `Set-Cookie` value; empty: none was set, `user` is sent as it was): its
-/// cookies, with the new [`LAST_COOKIE`] in place of any earlier one.
+/// `user`'s `Cookie` after an answer set `set_cookie` (a [`LAST_COOKIE`]; empty: none was set).
 pub(super) fn returning(user: &HeaderValue, set_cookie: &str) -> anyhow::Result<HeaderValue> {
     let Some(pair) = set_cookie.split(';').next().filter(|p| !p.is_empty()) else {
         return Ok(user.clone());

@@ -41,6 +41,7 @@ COPY superpower ./superpower
 COPY probe ./probe
 COPY loader ./loader
 COPY bench ./bench
+COPY traces/tools ./traces/tools
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
@@ -55,6 +56,7 @@ COPY superpower ./superpower
 COPY probe ./probe
 COPY loader ./loader
 COPY bench ./bench
+COPY traces/tools ./traces/tools
 RUN cargo build --release --locked --bin powersource --bin superpower --bin loader \
  && mkdir -p /out/data \
  && cp target/release/powersource target/release/superpower target/release/loader /out/

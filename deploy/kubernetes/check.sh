@@ -71,7 +71,8 @@ step "promtool check config (in-cluster Prometheus)"
 command -v promtool >/dev/null || ensure_prometheus_installed
 # Debian builds Prometheus without Kubernetes service discovery, so promtool gets the config
 # with kubernetes_sd_configs swapped for a static target (test_invariants.py checks the SD
-# block itself) and the rules read from the synced copy instead of their in-cluster mount.
+# block itself), the rules read from the synced copy instead of their in-cluster mount, and the
+# ServiceAccount token (the kubelet job's credentials) a stand-in file.
 mkdir -p "$OUT/prometheus"
 "$PY" - "$HERE/base/prometheus/prometheus.yml" "$HERE/base/dashboards/prometheus-rules" "$OUT/prometheus/prometheus.yml" <<'PY'
 import sys, yaml
@@ -79,9 +80,13 @@ src, rules, out = sys.argv[1:]
 cfg = yaml.safe_load(open(src))
 assert cfg["rule_files"] == ["/etc/prometheus-rules/*.yml"], cfg["rule_files"]
 cfg["rule_files"] = [f"{rules}/*.yml"]
+token = f"{out}.token"  # the in-cluster ServiceAccount token's stand-in: promtool reads it
+open(token, "w").write("stand-in\n")
 for job in cfg["scrape_configs"]:
     if job.pop("kubernetes_sd_configs", None) is not None:
         job["static_configs"] = [{"targets": ["127.0.0.1:1"]}]
+    if "authorization" in job:
+        job["authorization"]["credentials_file"] = token
 yaml.safe_dump(cfg, open(out, "w"), sort_keys=False)
 PY
 promtool check config "$OUT/prometheus/prometheus.yml"

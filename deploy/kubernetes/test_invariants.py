@@ -197,7 +197,12 @@ def test_everything_lives_in_the_contract_namespace(docs, contract):
     ns = contract["namespace"]
     one(docs, "Namespace", ns)
     for d in docs:
-        if d["kind"] != "Namespace":
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            # cluster-scoped: named after the namespace, so undeploy.sh finds them
+            name = d["metadata"]["name"]
+            assert "namespace" not in d["metadata"] and name.startswith(f"{ns}-")
+            assert f'"$NAMESPACE-{name.removeprefix(ns + "-")}"' in (HERE / "undeploy.sh").read_text()
+        elif d["kind"] != "Namespace":
             assert d["metadata"].get("namespace") == ns, f"{d['kind']}/{d['metadata']['name']} not in {ns}"
 
 
@@ -603,7 +608,7 @@ def test_prometheus_scrapes_like_the_local_config(base):
     k8s = yaml.safe_load(configmap(base, "prometheus-config")["data"]["prometheus.yml"])
     assert k8s["global"] == local["global"]
     local_jobs = {j["job_name"] for j in local["scrape_configs"]}
-    (pods,) = [j for j in k8s["scrape_configs"] if "kubernetes_sd_configs" in j]
+    (pods,) = [j for j in k8s["scrape_configs"] if [sd["role"] for sd in j.get("kubernetes_sd_configs", [])] == ["pod"]]
     (sd,) = pods["kubernetes_sd_configs"]
     assert sd["role"] == "pod" and sd["namespaces"]["names"] == ["superpower"]
     assert pods.get("honor_labels", False) == any(j.get("honor_labels", False) for j in local["scrape_configs"])
@@ -641,17 +646,38 @@ def test_prometheus_may_discover_pods_and_nothing_more(base):
     dep = one(base, "Deployment", "prometheus")
     sa = pod_spec(dep)["serviceAccountName"]
     one(base, "ServiceAccount", sa)
+    subject = [{"kind": "ServiceAccount", "name": sa, "namespace": "superpower"}]
     binding = one(base, "RoleBinding", "prometheus")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": "superpower"}]
+    assert binding["subjects"] == subject
     role = one(base, "Role", binding["roleRef"]["name"])
-    # kubernetes_sd_configs role pod lists and watches pods, and needs nothing else
-    (job,) = [j for j in yaml.safe_load(configmap(base, "prometheus-config")["data"]["prometheus.yml"])["scrape_configs"] if "kubernetes_sd_configs" in j]
-    assert [sd["role"] for sd in job["kubernetes_sd_configs"]] == ["pod"]
+    jobs = yaml.safe_load(configmap(base, "prometheus-config")["data"]["prometheus.yml"])["scrape_configs"]
+    roles = sorted(sd["role"] for j in jobs for sd in j.get("kubernetes_sd_configs", []))
+    assert roles == ["node", "pod"]
+    # role pod lists and watches this namespace's pods, and needs nothing else
     (rule,) = role["rules"]
     assert rule["apiGroups"] == [""]
     assert rule["resources"] == ["pods"]
     assert sorted(rule["verbs"]) == ["list", "watch"]
-    assert not [d for d in base if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    # role node and the kubelet's metrics: one ClusterRole, bound to Prometheus alone, with
+    # nodes list/watch and nodes/metrics get (not nodes/proxy: the kubelet's whole API)
+    (cluster_binding,) = [d for d in base if d["kind"] == "ClusterRoleBinding"]
+    assert cluster_binding["subjects"] == subject
+    (cluster_role,) = [d for d in base if d["kind"] == "ClusterRole"]
+    assert cluster_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role["metadata"]["name"]}
+    grants = sorted((r["apiGroups"] == [""], res, tuple(sorted(r["verbs"]))) for r in cluster_role["rules"] for res in r["resources"])
+    assert grants == [(True, "nodes", ("list", "watch")), (True, "nodes/metrics", ("get",))]
+
+
+def test_prometheus_sees_oom_kills_and_throttling(base):
+    # cAdvisor on every node's kubelet, with the ServiceAccount's token, this namespace only
+    jobs = yaml.safe_load(configmap(base, "prometheus-config")["data"]["prometheus.yml"])["scrape_configs"]
+    (job,) = [j for j in jobs if [sd["role"] for sd in j.get("kubernetes_sd_configs", [])] == ["node"]]
+    assert job["scheme"] == "https" and job["metrics_path"] == "/metrics/cadvisor"
+    assert job["authorization"]["credentials_file"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    assert {"source_labels": ["namespace"], "regex": "superpower", "action": "keep"} in job["metric_relabel_configs"]
+    dep = one(base, "Deployment", "prometheus")
+    sa = one(base, "ServiceAccount", pod_spec(dep)["serviceAccountName"])
+    assert sa.get("automountServiceAccountToken", True) and pod_spec(dep).get("automountServiceAccountToken", True)
 
 
 def test_grafana_is_provisioned_from_dashboards(base):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Removes superpower from a local Kubernetes: the whole `superpower` namespace, which holds
-# everything deploy.sh created (the powersource stores' PersistentVolumeClaims included).
+# everything deploy.sh created (the powersource stores' PersistentVolumeClaims included), and
+# the two cluster-scoped objects outside it (Prometheus's ClusterRole and ClusterRoleBinding
+# for the kubelets' metrics, named superpower-prometheus-kubelet).
 #
 # Usage: deploy/kubernetes/undeploy.sh minikube|microk8s
 set -euo pipefail
@@ -13,4 +15,5 @@ source "$HERE/common.sh"
 use_cluster "$1"
 warn "deleting namespace $NAMESPACE"
 $KUBECTL delete namespace "$NAMESPACE" --ignore-not-found --wait=true --timeout=180s
+$KUBECTL delete clusterrolebinding,clusterrole "$NAMESPACE-prometheus-kubelet" --ignore-not-found
 warn "removed"

@@ -218,12 +218,17 @@ def peer_names(docs: list[dict]) -> list[str]:
 
 
 def prometheus_config(docs: list[dict], n: int) -> dict:
-    """The in-cluster Prometheus config with each kubernetes_sd job as static targets, labelled
-    job (the app label) and instance (the pod name) as its relabelling labels them."""
+    """The in-cluster Prometheus config with each pod-discovery job as static targets, labelled
+    job (the app label) and instance (the pod name) as its relabelling labels them. Jobs of the
+    cluster itself (node discovery: the kubelets' cAdvisor) are left out: no engine here has
+    kubelets."""
     cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("prometheus-config-"))
     cfg = yaml.safe_load(cm["data"]["prometheus.yml"])
     sp_port = find(docs, "Deployment", "superpower")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
     ps_port = find(docs, "StatefulSet", "powersource")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+    cfg["scrape_configs"] = [
+        j for j in cfg["scrape_configs"] if all(sd["role"] == "pod" for sd in j.get("kubernetes_sd_configs", []))
+    ]
     for job in cfg["scrape_configs"]:
         if job.pop("kubernetes_sd_configs", None) is None:
             continue

@@ -7,50 +7,21 @@
 //! - [`one_tier`] answers every request with a fixed JSON body the size of superpower's answer.
 //! - [`two_tier`] is a front that, for every request, calls a back (a one-tier server) over
 //!   keep-alive with hyper-util's pooled client, the client superpower uses, and returns its body.
-
-use std::convert::Infallible;
-use std::future::Future;
+//!
+//! Both serve through `trace_tools::serve`, the bare accept loop the trace checks' servers use.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
+use trace_tools::serve;
 
 /// The one-tier answer: a character as superpower's `GET /` answers it (415 bytes).
 pub const BODY: &str = r#"{"id":1010281,"name":"Dara Ibáñez","description":"Dara Ibáñez survived a flood in a sealed laboratory under Marisól Bay, and can now pull the heat out of the air. Believes the world would be quieter without heroes, and means to make it so.","image_url":"/images/1010281","learn_more_url":"https://www.superpower-sample.example/characters/1010281/dara-ibanez?utm_source=sample","instance":"p1","degraded":false}"#;
-
-/// Serves `service` on every connection `listener` accepts, forever (trace-tools keeps the same
-/// bare loop for `bench/traces.sh`'s servers).
-pub(crate) async fn serve<S, Fut>(listener: TcpListener, service: S)
-where
-    S: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let service = service.clone();
-                async move { Ok::<_, Infallible>(service(req).await) }
-            });
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
-}
 
 fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(body));

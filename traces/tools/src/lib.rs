@@ -25,8 +25,8 @@ pub mod otlp_sink;
 
 /// Serves `service` on every connection `listener` accepts, forever: hyper's HTTP/1.1 with
 /// keep-alive and nothing else. Not `service::http::serve`, whose access log and metrics would
-/// be measured with the sink; the bench's reference servers keep the same bare loop
-/// (`bench::reference`) for the same reason, and neither crate depends on the other.
+/// be measured with the sink; the bench's reference servers (`bench::reference`) serve through
+/// it for the same reason.
 pub async fn serve<S, Fut>(listener: TcpListener, service: S)
 where
     S: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,

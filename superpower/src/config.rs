@@ -192,6 +192,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// This replica's name (`--replica-name` when not blank, else `or()`: its listen address):
+    /// on the control page, in `/promises.json` and as the spans' `service.instance.id`.
+    pub fn replica_name_or(&self, or: impl FnOnce() -> String) -> String {
+        self.replica_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(or)
+    }
+
     /// Settings with defaults (as the flags state them) and the given powersource URLs,
     /// listening on port 0: for tests and benchmarks.
     pub fn for_urls(urls: impl IntoIterator<Item = String>) -> Self {

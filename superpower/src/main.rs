@@ -25,14 +25,10 @@ async fn main() -> ExitCode {
         Some(Command::Probe(_)) => service::config::defaults(),
         None => cli.settings.traces.clone(),
     };
-    // the spans' service.instance.id: the replica's name (the pod's), else its listen address,
-    // as the control page names it
+    // the spans' service.instance.id: the replica's name, as the control page names it
     let instance = cli
         .settings
-        .replica_name
-        .clone()
-        .filter(|n| !n.trim().is_empty());
-    let instance = instance.unwrap_or_else(|| cli.settings.listen.to_string());
+        .replica_name_or(|| cli.settings.listen.to_string());
     let mut telemetry =
         match service::telemetry::init(format, &traces, "superpower", Some(&instance)) {
             Ok(t) => t,

@@ -128,15 +128,11 @@ impl Application {
 
         let replica = Replica {
             id: peers::new_id(),
-            name: settings
-                .replica_name
-                .clone()
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| {
-                    listener
-                        .local_addr()
-                        .map_or_else(|_| "superpower".into(), |a| a.to_string())
-                }),
+            name: settings.replica_name_or(|| {
+                listener
+                    .local_addr()
+                    .map_or_else(|_| "superpower".into(), |a| a.to_string())
+            }),
         };
         let switches = Arc::new(Switches::for_replica(
             if settings.naive {
